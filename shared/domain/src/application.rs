@@ -1,0 +1,963 @@
+//! The one application form (一表申请) and its parts.
+//!
+//! Fields follow the registration form of 永福县 (新生儿出生“一件事”办理登记表, 附件1) and the
+//! materials lists of 闽卫政法〔2024〕40号 附件2 and the Xiamen service guide (办理材料). Formats
+//! are validated while parsing ([`parse_form`]); cross-field facts by [`ApplicationForm::check`],
+//! which reports every problem at once, as the Guangxi process requires of a counter
+//! ("一次性告知申请人补正材料", 附件2 五(二)).
+
+use crate::calendar::CHINA;
+use crate::ids::{
+    BirthCertificateNumber, CreditCode, IdNumber, MarriageCertificateNumber, MobileNumber,
+    PersonName, parse_via_str, reject_invisible,
+};
+use crate::policy::Policy;
+use crate::region::RegionCode;
+use crate::stage::Stage;
+use crate::text::{Bilingual, Invalid};
+use chrono::{DateTime, FixedOffset, NaiveDate, Utc};
+use serde::{Deserialize, Serialize};
+use std::collections::BTreeSet;
+use std::fmt;
+
+/// Which of the three cases (办理情形) an application is, 闽卫政法〔2024〕40号 附件1 三.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Case {
+    /// 情形一 全流程: pre-review, hospital, police, medical insurance, social-security card.
+    Full,
+    /// 情形二 已有出生医学证明的半流程: police, medical insurance, card.
+    HasBirthCertificate,
+    /// 情形三 已有户口簿的半流程: medical insurance, card.
+    HasHouseholdBooklet,
+}
+
+impl Case {
+    /// All cases.
+    pub const ALL: [Case; 3] = [
+        Case::Full,
+        Case::HasBirthCertificate,
+        Case::HasHouseholdBooklet,
+    ];
+    /// Its name in both languages.
+    pub fn label(self) -> Bilingual {
+        match self {
+            Case::Full => Bilingual::new("情形一：全流程", "case 1: full flow"),
+            Case::HasBirthCertificate => Bilingual::new(
+                "情形二：已有出生医学证明的半流程",
+                "case 2: already holds the birth certificate",
+            ),
+            Case::HasHouseholdBooklet => Bilingual::new(
+                "情形三：已有户口簿的半流程",
+                "case 3: already holds the household booklet",
+            ),
+        }
+    }
+}
+
+/// The seven services (办理事项) of 闽卫政法〔2024〕40号 附件1 一.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Service {
+    /// （一）出生医学证明办理
+    BirthCertificate,
+    /// （二）新生儿预防接种证办理
+    VaccinationCertificate,
+    /// （三）科学育儿指导服务登记
+    ParentingGuidance,
+    /// （四）新生儿户口登记办理
+    HouseholdRegistration,
+    /// （五）生育保险待遇核准支付
+    MaternityBenefit,
+    /// （六）新生儿城乡居民基本医疗保险参保登记
+    MedicalInsuranceEnrolment,
+    /// （七）新生儿社会保障卡办理
+    SocialSecurityCard,
+}
+
+impl Service {
+    /// All seven, in the notice's order.
+    pub const ALL: [Service; 7] = [
+        Service::BirthCertificate,
+        Service::VaccinationCertificate,
+        Service::ParentingGuidance,
+        Service::HouseholdRegistration,
+        Service::MaternityBenefit,
+        Service::MedicalInsuranceEnrolment,
+        Service::SocialSecurityCard,
+    ];
+
+    /// The stage whose agency delivers this service (附件1 三(一)2–5).
+    pub fn stage(self) -> Stage {
+        match self {
+            Service::BirthCertificate
+            | Service::VaccinationCertificate
+            | Service::ParentingGuidance => Stage::HealthCheck,
+            Service::HouseholdRegistration => Stage::Police,
+            Service::MaternityBenefit | Service::MedicalInsuranceEnrolment => Stage::Insurance,
+            Service::SocialSecurityCard => Stage::SocialSecurityCard,
+        }
+    }
+
+    /// Its name in both languages.
+    pub fn label(self) -> Bilingual {
+        let (zh, en) = match self {
+            Service::BirthCertificate => ("出生医学证明办理", "birth medical certificate"),
+            Service::VaccinationCertificate => ("新生儿预防接种证办理", "vaccination certificate"),
+            Service::ParentingGuidance => {
+                ("科学育儿指导服务登记", "parenting-guidance registration")
+            }
+            Service::HouseholdRegistration => ("新生儿户口登记办理", "household registration"),
+            Service::MaternityBenefit => (
+                "生育保险待遇核准支付",
+                "maternity-benefit approval and payment",
+            ),
+            Service::MedicalInsuranceEnrolment => (
+                "城乡居民基本医疗保险参保登记",
+                "medical-insurance enrolment",
+            ),
+            Service::SocialSecurityCard => ("新生儿社会保障卡办理", "social-security card"),
+        };
+        Bilingual::new(zh, en)
+    }
+}
+
+/// Mother or father.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum ParentRole {
+    /// 母亲
+    Mother,
+    /// 父亲
+    Father,
+}
+
+impl ParentRole {
+    /// The other parent.
+    pub fn other(self) -> Self {
+        match self {
+            ParentRole::Mother => ParentRole::Father,
+            ParentRole::Father => ParentRole::Mother,
+        }
+    }
+    /// 母亲 / 父亲 and mother / father.
+    pub fn label(self) -> Bilingual {
+        match self {
+            ParentRole::Mother => Bilingual::new("母亲", "mother"),
+            ParentRole::Father => Bilingual::new("父亲", "father"),
+        }
+    }
+}
+
+/// A kind of uploaded document (材料).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum DocumentKind {
+    /// 母亲身份证
+    MotherIdCard,
+    /// 父亲身份证
+    FatherIdCard,
+    /// 结婚证
+    MarriageCertificate,
+    /// 户口簿首页（有户别信息的）
+    HouseholdBookletFront,
+    /// 户口簿户主页
+    HouseholdBookletHead,
+    /// 户口簿落户方（新生儿父亲或者母亲）成员页
+    HouseholdBookletRegisteringParent,
+    /// 户口簿新生儿户口当前页
+    HouseholdBookletNewborn,
+    /// 授权委托书 (闽卫政法〔2024〕40号 附件3)
+    AuthorisationLetter,
+    /// 出生医学证明（正、副页完全版）
+    BirthCertificate,
+    /// 产妇银行卡
+    MotherBankCard,
+    /// 产妇社会保障卡
+    MotherSocialSecurityCard,
+    /// 《广西母子健康手册》“产时记录”页
+    DeliveryRecord,
+}
+
+impl DocumentKind {
+    /// Its name in both languages, as shown in a supplement request.
+    pub fn label(self) -> Bilingual {
+        let (zh, en) = match self {
+            DocumentKind::MotherIdCard => ("母亲居民身份证", "mother's identity card"),
+            DocumentKind::FatherIdCard => ("父亲居民身份证", "father's identity card"),
+            DocumentKind::MarriageCertificate => ("结婚证", "marriage certificate"),
+            DocumentKind::HouseholdBookletFront => (
+                "户口簿首页（有户别信息的）",
+                "household booklet front page (household type)",
+            ),
+            DocumentKind::HouseholdBookletHead => (
+                "户口簿户主页",
+                "household booklet page of the head of household",
+            ),
+            DocumentKind::HouseholdBookletRegisteringParent => (
+                "户口簿落户方成员页",
+                "household booklet page of the registering parent",
+            ),
+            DocumentKind::HouseholdBookletNewborn => (
+                "户口簿新生儿户口当前页",
+                "household booklet page of the newborn",
+            ),
+            DocumentKind::AuthorisationLetter => ("授权委托书", "mother's authorisation letter"),
+            DocumentKind::BirthCertificate => (
+                "出生医学证明（正、副页完全版）",
+                "birth medical certificate (main and counterfoil pages)",
+            ),
+            DocumentKind::MotherBankCard => ("产妇银行卡", "mother's bank card"),
+            DocumentKind::MotherSocialSecurityCard => {
+                ("产妇社会保障卡", "mother's social-security card")
+            }
+            DocumentKind::DeliveryRecord => (
+                "《母子健康手册》“产时记录”页",
+                "delivery record page of the maternal and child health handbook",
+            ),
+        };
+        Bilingual::new(zh, en)
+    }
+}
+
+/// Free text of a form field: trimmed, 1–200 characters, no control or invisible characters.
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+pub struct Text(String);
+
+impl Text {
+    /// The text.
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+}
+
+impl std::str::FromStr for Text {
+    type Err = Invalid;
+    fn from_str(raw: &str) -> Result<Self, Invalid> {
+        let s = raw.trim();
+        reject_invisible(s, "该字段", "the field")?;
+        let n = s.chars().count();
+        if n == 0 || n > 200 {
+            return Err(Invalid::new(
+                "text_length",
+                "内容不能为空，且不超过200个字",
+                "the text must have 1 to 200 characters",
+            ));
+        }
+        Ok(Self(s.to_owned()))
+    }
+}
+parse_via_str!(Text);
+
+/// A bank account or card number: 12–30 digits, spaces allowed on input. Masked in `Debug`.
+#[derive(Clone, PartialEq, Eq, Hash)]
+pub struct BankAccountNumber(String);
+
+impl BankAccountNumber {
+    /// The digits.
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+    /// Masked: the last four digits only.
+    pub fn masked(&self) -> String {
+        format!("****{}", &self.0[self.0.len() - 4..])
+    }
+}
+
+impl std::str::FromStr for BankAccountNumber {
+    type Err = Invalid;
+    fn from_str(raw: &str) -> Result<Self, Invalid> {
+        let digits: String = raw.chars().filter(|c| *c != ' ').collect();
+        if (12..=30).contains(&digits.len()) && digits.bytes().all(|b| b.is_ascii_digit()) {
+            Ok(Self(digits))
+        } else {
+            Err(Invalid::new(
+                "bank_account",
+                "银行账号应为12至30位数字",
+                "a bank account number has 12 to 30 digits",
+            ))
+        }
+    }
+}
+
+impl fmt::Debug for BankAccountNumber {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "BankAccountNumber({})", self.masked())
+    }
+}
+parse_via_str!(BankAccountNumber);
+
+/// The SHA-256 of an uploaded document, 64 lower-case hex digits.
+#[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub struct Sha256Hex(String);
+
+impl Sha256Hex {
+    /// The hex digits.
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+}
+
+impl std::str::FromStr for Sha256Hex {
+    type Err = Invalid;
+    fn from_str(raw: &str) -> Result<Self, Invalid> {
+        let s = raw.trim().to_ascii_lowercase();
+        if s.len() == 64 && s.bytes().all(|b| b.is_ascii_hexdigit()) {
+            Ok(Self(s))
+        } else {
+            Err(Invalid::new(
+                "sha256",
+                "文件摘要应为64位十六进制SHA-256值",
+                "a document digest is a 64-digit hex SHA-256",
+            ))
+        }
+    }
+}
+parse_via_str!(Sha256Hex);
+
+/// 性别
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Sex {
+    /// 男
+    Male,
+    /// 女
+    Female,
+}
+
+/// 血型
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum BloodType {
+    /// A
+    A,
+    /// B
+    B,
+    /// O
+    O,
+    /// AB
+    Ab,
+    /// 不明
+    Unknown,
+}
+
+/// 家庭户 or 集体户.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum HouseholdKind {
+    /// 家庭户
+    Family,
+    /// 集体户
+    Collective,
+}
+
+/// The hospital (助产机构) where the child was born.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Hospital {
+    /// 医疗机构名称
+    pub name: Text,
+    /// 统一社会信用代码
+    pub credit_code: CreditCode,
+}
+
+/// The newborn (基本信息).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Newborn {
+    /// 新生儿姓名
+    pub name: PersonName,
+    /// 性别
+    pub sex: Sex,
+    /// 出生时间 (RFC 3339 with offset)
+    pub birth_time: DateTime<FixedOffset>,
+    /// 出生孕周
+    pub gestational_weeks: u8,
+    /// 出生体重（克）
+    pub weight_grams: u16,
+    /// 出生身长（厘米）
+    pub length_cm: u8,
+    /// 出生地点: the county-level division of the hospital
+    pub birthplace: RegionCode,
+    /// 医疗机构
+    pub hospital: Hospital,
+    /// 住院病历号
+    pub medical_record_number: Text,
+    /// 接生人员
+    #[serde(default)]
+    pub birth_attendant: Option<PersonName>,
+}
+
+/// A parent (母亲 / 父亲).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Parent {
+    /// 姓名
+    pub name: PersonName,
+    /// 公民身份号码
+    pub id_number: IdNumber,
+    /// 民族
+    pub ethnicity: Text,
+    /// 联系电话
+    pub phone: MobileNumber,
+    /// 户籍地址
+    pub household_address: Text,
+    /// The county-level division of the household registration (户籍地).
+    pub household_region: RegionCode,
+    /// 家庭户 or 集体户
+    pub household_kind: HouseholdKind,
+    /// 结婚证字号
+    pub marriage_certificate: MarriageCertificateNumber,
+}
+
+/// The household registration choice (出生登记).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct HouseholdRegistration {
+    /// 落户方: the parent the newborn registers with
+    pub registering_parent: ParentRole,
+    /// 派出所
+    pub police_station: Text,
+    /// 户主姓名
+    pub head_of_household: PersonName,
+    /// 户主公民身份号码
+    #[serde(default)]
+    pub head_id_number: Option<IdNumber>,
+    /// 新生儿与户主关系
+    pub relation_to_head: Text,
+    /// 新生儿籍贯
+    pub native_place: Text,
+    /// 血型
+    pub blood_type: BloodType,
+    /// 落户地址
+    pub address: Text,
+    /// 新生儿申请随父亲民族 / 母亲民族
+    pub ethnicity_from: ParentRole,
+}
+
+/// 参保登记: where the newborn is enrolled in the residents' medical insurance.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct InsuranceEnrolment {
+    /// 新生儿医保参保地 (county-level division)
+    pub region: RegionCode,
+    /// 所在社区（村）
+    pub community: Text,
+    /// 联系地址
+    pub address: Text,
+}
+
+/// 单胞胎 / 多胞胎
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(tag = "kind", rename_all = "snake_case", deny_unknown_fields)]
+pub enum Births {
+    /// 单胞胎
+    Singleton,
+    /// 多胞胎
+    Multiple {
+        /// How many children were born.
+        count: u8,
+    },
+}
+
+/// 分娩方式
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum DeliveryMode {
+    /// 顺产
+    Spontaneous,
+    /// 难产
+    Assisted,
+    /// 剖宫产
+    Caesarean,
+}
+
+/// Where the maternity benefit is paid (发放至母亲社会保障卡 / 银行卡).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(tag = "to", rename_all = "snake_case", deny_unknown_fields)]
+pub enum Payout {
+    /// 发放至母亲社会保障卡
+    SocialSecurityCard,
+    /// 发放至母亲银行卡
+    BankAccount {
+        /// 开户行
+        bank: Text,
+        /// 开户支行
+        branch: Text,
+        /// 银行账号
+        account: BankAccountNumber,
+    },
+}
+
+/// 生育医疗费用 / 生育保险待遇 data.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Maternity {
+    /// 单胞胎 / 多胞胎
+    pub births: Births,
+    /// 分娩方式
+    pub delivery_mode: DeliveryMode,
+    /// 发放方式
+    pub payout: Payout,
+}
+
+/// A postal address for mailed results.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct MailAddress {
+    /// 收件人
+    pub recipient: PersonName,
+    /// 联系电话
+    pub phone: MobileNumber,
+    /// 邮寄地址
+    pub address: Text,
+}
+
+/// How one result document reaches the family (送达方式).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(tag = "method", rename_all = "snake_case", deny_unknown_fields)]
+pub enum DeliveryChoice {
+    /// 自行领取
+    Pickup,
+    /// 邮寄送达（自费）
+    Mail {
+        /// Where to.
+        address: MailAddress,
+    },
+}
+
+/// Delivery choice per document.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Delivery {
+    /// 出生医学证明
+    #[serde(default)]
+    pub birth_certificate: Option<DeliveryChoice>,
+    /// 户口簿
+    #[serde(default)]
+    pub household_booklet: Option<DeliveryChoice>,
+    /// 社会保障卡
+    #[serde(default)]
+    pub social_security_card: Option<DeliveryChoice>,
+}
+
+/// Records the family already holds (cases 2 and 3).
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ExistingRecords {
+    /// 出生医学证明编号, for case 2.
+    #[serde(default)]
+    pub birth_certificate_number: Option<BirthCertificateNumber>,
+    /// The newborn's 公民身份号码, for case 3.
+    #[serde(default)]
+    pub newborn_id_number: Option<IdNumber>,
+}
+
+/// The term of the mother's authorisation letter (委托期限), 闽卫政法〔2024〕40号 附件3.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Authorisation {
+    /// 委托期限 from
+    pub valid_from: NaiveDate,
+    /// 委托期限 until (inclusive)
+    pub valid_until: NaiveDate,
+}
+
+/// An uploaded document referenced by the form.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct DocumentRef {
+    /// What it shows.
+    pub kind: DocumentKind,
+    /// Its SHA-256, which addresses the stored scan.
+    pub sha256: Sha256Hex,
+}
+
+/// The partner bank chosen for the social-security card (社保卡合作银行).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct CardRequest {
+    /// 合作银行, e.g. 中国建设银行.
+    pub partner_bank: Text,
+}
+
+/// The one application form.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ApplicationForm {
+    /// Which case (办理情形).
+    pub case: Case,
+    /// Who applies: the mother, or the father with her authorisation.
+    pub applicant: ParentRole,
+    /// The services chosen (办理事项).
+    pub services: BTreeSet<Service>,
+    /// 新生儿
+    pub newborn: Newborn,
+    /// 母亲
+    pub mother: Parent,
+    /// 父亲
+    pub father: Parent,
+    /// 出生登记, required when household registration is chosen.
+    #[serde(default)]
+    pub household: Option<HouseholdRegistration>,
+    /// 参保登记, required when medical-insurance enrolment is chosen.
+    #[serde(default)]
+    pub insurance: Option<InsuranceEnrolment>,
+    /// 生育保险, required when the maternity benefit is chosen.
+    #[serde(default)]
+    pub maternity: Option<Maternity>,
+    /// 社会保障卡: the partner bank, which may also be chosen later.
+    #[serde(default)]
+    pub card: Option<CardRequest>,
+    /// 送达方式
+    #[serde(default)]
+    pub delivery: Delivery,
+    /// Records already held (cases 2 and 3).
+    #[serde(default)]
+    pub existing: ExistingRecords,
+    /// The mother's authorisation, when the father applies.
+    #[serde(default)]
+    pub authorisation: Option<Authorisation>,
+    /// Uploaded documents.
+    #[serde(default)]
+    pub documents: Vec<DocumentRef>,
+}
+
+/// A problem with one field of the form.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct FieldIssue {
+    /// The field, as a dotted path, e.g. `mother.id_number`.
+    pub field: String,
+    /// What is wrong.
+    #[serde(flatten)]
+    pub error: Invalid,
+}
+
+impl FieldIssue {
+    fn new(field: &str, code: &str, zh: impl Into<String>, en: impl Into<String>) -> Self {
+        Self {
+            field: field.to_owned(),
+            error: Invalid::new(code, zh, en),
+        }
+    }
+}
+
+/// Parses a submitted form (JSON), validating every field's format.
+///
+/// The first malformed field is reported with its path and a bilingual message.
+pub fn parse_form(json: &[u8]) -> Result<ApplicationForm, FieldIssue> {
+    let de = &mut serde_json::Deserializer::from_slice(json);
+    serde_path_to_error::deserialize(de).map_err(|e| {
+        let field = e.path().to_string();
+        let inner = e.into_inner();
+        let error = Invalid::from_serde_message(&inner.to_string()).unwrap_or_else(|| {
+            let detail = inner.to_string();
+            Invalid::new(
+                "malformed",
+                format!("格式错误：{detail}"),
+                format!("malformed input: {detail}"),
+            )
+        });
+        FieldIssue { field, error }
+    })
+}
+
+/// Plausibility bounds for the newborn's measurements. These are not from the notices: they
+/// only catch typing slips (a weight in kilograms, a length in millimetres).
+const GESTATION_WEEKS: std::ops::RangeInclusive<u8> = 20..=45;
+const WEIGHT_GRAMS: std::ops::RangeInclusive<u16> = 300..=7000;
+const LENGTH_CM: std::ops::RangeInclusive<u8> = 20..=70;
+
+impl ApplicationForm {
+    /// The applicant parent's record.
+    pub fn parent(&self, role: ParentRole) -> &Parent {
+        match role {
+            ParentRole::Mother => &self.mother,
+            ParentRole::Father => &self.father,
+        }
+    }
+
+    /// The newborn's date of birth, China time.
+    pub fn birth_date(&self) -> NaiveDate {
+        self.newborn.birth_time.with_timezone(&CHINA).date_naive()
+    }
+
+    /// Whether any service of `stage` was chosen.
+    pub fn chose_stage(&self, stage: Stage) -> bool {
+        self.services.iter().any(|s| s.stage() == stage)
+    }
+
+    /// Whether a document of `kind` is attached.
+    pub fn has_document(&self, kind: DocumentKind) -> bool {
+        self.documents.iter().any(|d| d.kind == kind)
+    }
+
+    /// Cross-field checks of a parsed form at `now`, all problems at once. These are facts of
+    /// the form itself; eligibility under a policy is the pre-review's business.
+    pub fn check(&self, policy: &Policy, now: DateTime<Utc>) -> Vec<FieldIssue> {
+        let mut issues = vec![];
+        let birth = self.newborn.birth_time.with_timezone(&Utc);
+        if birth > now {
+            issues.push(FieldIssue::new(
+                "newborn.birth_time",
+                "birth_in_future",
+                "出生时间不能晚于当前时间",
+                "the birth time lies in the future",
+            ));
+        }
+        if !GESTATION_WEEKS.contains(&self.newborn.gestational_weeks) {
+            issues.push(FieldIssue::new(
+                "newborn.gestational_weeks",
+                "implausible_gestation",
+                "出生孕周应在20至45周之间",
+                "gestational age must be 20 to 45 weeks",
+            ));
+        }
+        if !WEIGHT_GRAMS.contains(&self.newborn.weight_grams) {
+            issues.push(FieldIssue::new(
+                "newborn.weight_grams",
+                "implausible_weight",
+                "出生体重应以克填写，在300至7000克之间",
+                "birth weight is in grams, 300 to 7000",
+            ));
+        }
+        if !LENGTH_CM.contains(&self.newborn.length_cm) {
+            issues.push(FieldIssue::new(
+                "newborn.length_cm",
+                "implausible_length",
+                "出生身长应以厘米填写，在20至70厘米之间",
+                "birth length is in centimetres, 20 to 70",
+            ));
+        }
+        // GB 11643-1999 §5.3: the sequence code is odd for men and even for women.
+        if self.mother.id_number.is_male() {
+            issues.push(FieldIssue::new(
+                "mother.id_number",
+                "id_number_sex",
+                "母亲的公民身份号码显示为男性，请核对是否填反",
+                "the mother's identity number belongs to a man; were the parents swapped?",
+            ));
+        }
+        if !self.father.id_number.is_male() {
+            issues.push(FieldIssue::new(
+                "father.id_number",
+                "id_number_sex",
+                "父亲的公民身份号码显示为女性，请核对是否填反",
+                "the father's identity number belongs to a woman; were the parents swapped?",
+            ));
+        }
+        if self.mother.id_number == self.father.id_number {
+            issues.push(FieldIssue::new(
+                "father.id_number",
+                "id_number_same",
+                "父母的公民身份号码相同",
+                "both parents have the same identity number",
+            ));
+        }
+        for (field, parent) in [
+            ("mother.id_number", &self.mother),
+            ("father.id_number", &self.father),
+        ] {
+            if parent.id_number.birth_date() >= self.birth_date() {
+                issues.push(FieldIssue::new(
+                    field,
+                    "parent_born_after_child",
+                    "父母的出生日期不能晚于新生儿",
+                    "a parent cannot be born after the child",
+                ));
+            }
+        }
+        self.check_services(policy, &mut issues);
+        self.check_sections(&mut issues);
+        self.check_existing_records(&mut issues);
+        if self.applicant == ParentRole::Father {
+            // 闽卫政法〔2024〕40号 附件3: the letter states a term (委托期限).
+            match self.authorisation {
+                None => issues.push(FieldIssue::new(
+                    "authorisation",
+                    "authorisation_missing",
+                    "父亲申请须填写母亲授权委托的期限",
+                    "when the father applies, give the term of the mother's authorisation",
+                )),
+                Some(a) => {
+                    let today = now.with_timezone(&CHINA).date_naive();
+                    if a.valid_from > a.valid_until || today < a.valid_from || today > a.valid_until
+                    {
+                        issues.push(FieldIssue::new(
+                            "authorisation",
+                            "authorisation_term",
+                            "授权委托书不在委托期限内",
+                            "today is outside the authorisation letter's term",
+                        ));
+                    }
+                }
+            }
+        }
+        issues
+    }
+
+    fn check_services(&self, policy: &Policy, issues: &mut Vec<FieldIssue>) {
+        if self.services.is_empty() {
+            issues.push(FieldIssue::new(
+                "services",
+                "no_service",
+                "请至少选择一项办理事项",
+                "choose at least one service",
+            ));
+            return;
+        }
+        let Some(route) = policy.route(self.case) else {
+            let label = self.case.label();
+            issues.push(FieldIssue::new(
+                "case",
+                "case_not_offered",
+                format!("本地暂不支持{}", label.zh),
+                format!("{} is not offered under this policy", label.en),
+            ));
+            return;
+        };
+        for service in &self.services {
+            if !route.contains(&service.stage()) {
+                let (s, c) = (service.label(), self.case.label());
+                issues.push(FieldIssue::new(
+                    "services",
+                    "service_not_in_case",
+                    format!("{}不属于{}的办理事项", s.zh, c.zh),
+                    format!("{} is not part of {}", s.en, c.en),
+                ));
+            }
+        }
+        // 附件1 三(一)2–4: where the applicant did not choose the next service, "业务办理流程结束";
+        // a service after that point could never be reached.
+        let mut ended_at: Option<Stage> = None;
+        for stage in route {
+            if self.chose_stage(*stage) {
+                if let Some(gap) = ended_at {
+                    let (g, s) = (gap.label(), stage.label());
+                    issues.push(FieldIssue::new(
+                        "services",
+                        "service_unreachable",
+                        format!("未选择{}时无法继续办理{}", g.zh, s.zh),
+                        format!("{} cannot follow without {}", s.en, g.en),
+                    ));
+                }
+            } else if ended_at.is_none() {
+                ended_at = Some(*stage);
+            }
+        }
+    }
+
+    fn check_sections(&self, issues: &mut Vec<FieldIssue>) {
+        let needs = [
+            (
+                Service::HouseholdRegistration,
+                self.household.is_some(),
+                "household",
+                "出生登记信息",
+                "the household registration section",
+            ),
+            (
+                Service::MedicalInsuranceEnrolment,
+                self.insurance.is_some(),
+                "insurance",
+                "参保登记信息",
+                "the insurance enrolment section",
+            ),
+            (
+                Service::MaternityBenefit,
+                self.maternity.is_some(),
+                "maternity",
+                "生育保险信息",
+                "the maternity section",
+            ),
+            (
+                Service::BirthCertificate,
+                self.delivery.birth_certificate.is_some(),
+                "delivery.birth_certificate",
+                "出生医学证明的送达方式",
+                "how the birth certificate is delivered",
+            ),
+            (
+                Service::HouseholdRegistration,
+                self.delivery.household_booklet.is_some(),
+                "delivery.household_booklet",
+                "户口簿的送达方式",
+                "how the household booklet is delivered",
+            ),
+            (
+                Service::SocialSecurityCard,
+                self.delivery.social_security_card.is_some(),
+                "delivery.social_security_card",
+                "社会保障卡的送达方式",
+                "how the card is delivered",
+            ),
+        ];
+        for (service, present, field, zh, en) in needs {
+            if self.services.contains(&service) && !present {
+                let s = service.label();
+                issues.push(FieldIssue::new(
+                    field,
+                    "section_missing",
+                    format!("选择{}须填写{zh}", s.zh),
+                    format!("{} requires {en}", s.en),
+                ));
+            }
+        }
+        if let Some(Maternity {
+            births: Births::Multiple { count },
+            ..
+        }) = self.maternity
+        {
+            if count < 2 {
+                issues.push(FieldIssue::new(
+                    "maternity.births.count",
+                    "multiple_births_count",
+                    "多胞胎的胎儿数至少为2",
+                    "a multiple birth has at least two children",
+                ));
+            }
+        }
+    }
+
+    fn check_existing_records(&self, issues: &mut Vec<FieldIssue>) {
+        // 附件2 二(一): case 2 confirms holding the complete birth certificate.
+        if self.case == Case::HasBirthCertificate
+            && self.existing.birth_certificate_number.is_none()
+        {
+            issues.push(FieldIssue::new(
+                "existing.birth_certificate_number",
+                "birth_certificate_number_missing",
+                "已有出生医学证明的，请填写出生医学证明编号",
+                "give the number of the birth certificate you hold",
+            ));
+        }
+        // 附件1 三(三): case 3 already holds the booklet with the newborn, so the newborn has a number.
+        match (&self.existing.newborn_id_number, self.case) {
+            (None, Case::HasHouseholdBooklet) => issues.push(FieldIssue::new(
+                "existing.newborn_id_number",
+                "newborn_id_number_missing",
+                "已有户口簿的，请填写新生儿公民身份号码",
+                "give the newborn's identity number from the booklet",
+            )),
+            (Some(id), _) => {
+                if id.birth_date() != self.birth_date() {
+                    issues.push(FieldIssue::new(
+                        "existing.newborn_id_number",
+                        "newborn_id_number_birth_date",
+                        "新生儿公民身份号码中的出生日期与出生时间不符",
+                        "the newborn's identity number has another date of birth",
+                    ));
+                }
+                if id.is_male() != (self.newborn.sex == Sex::Male) {
+                    issues.push(FieldIssue::new(
+                        "existing.newborn_id_number",
+                        "newborn_id_number_sex",
+                        "新生儿公民身份号码中的性别与所填性别不符",
+                        "the newborn's identity number has another sex",
+                    ));
+                }
+            }
+            _ => {}
+        }
+    }
+}

@@ -1,0 +1,13 @@
+//! The pure domain core of the newborn one-stop service (新生儿出生一件事).
+//!
+//! No I/O, no async, no AWS or SQLite: data and functions only. Every rule cites the official
+//! document and section it comes from; the documents are the spec of record.
+
+pub mod application;
+pub mod calendar;
+pub mod ids;
+pub mod policy;
+pub mod region;
+pub mod sla;
+pub mod stage;
+pub mod text;

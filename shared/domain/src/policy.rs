@@ -1,0 +1,625 @@
+//! Policies as data: one file per region under `policies/`, embedded in the binary.
+//!
+//! A policy says who may apply, which stages each case runs, what materials are needed and
+//! when, each stage's deadline in working days and when its clock starts. Every value carries
+//! the document and section it comes from (`source`). An application records the
+//! [`PolicyRef`] (id and version) it was submitted under and is judged by that version.
+
+use crate::application::{Case, DocumentKind, ParentRole};
+use crate::stage::{GeneratedForm, Stage, StageRules};
+use crate::text::Bilingual;
+use chrono::TimeDelta;
+use serde::{Deserialize, Serialize};
+use std::collections::BTreeMap;
+use std::fmt;
+
+/// Names a policy version.
+#[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+pub struct PolicyRef {
+    /// e.g. `fujian-2.0`
+    pub id: String,
+    /// e.g. `2024-07-05`, the date of the document it encodes
+    pub version: String,
+}
+
+impl fmt::Display for PolicyRef {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{}@{}", self.id, self.version)
+    }
+}
+
+/// The newborn must be younger than this when the application is made.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct AgeLimit {
+    /// 未满 N 个月
+    pub under_months: u32,
+    /// Where the rule is written.
+    pub source: String,
+}
+
+/// A list of region-code prefixes with its source.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Regions {
+    /// GB/T 2260 prefixes, e.g. `35` (Fujian), `3502` (Xiamen), `450326` (永福县).
+    pub region_prefixes: Vec<String>,
+    /// Where the rule is written.
+    pub source: String,
+}
+
+impl Regions {
+    /// Whether `code` lies in one of the regions.
+    pub fn contains(&self, code: &crate::region::RegionCode) -> bool {
+        self.region_prefixes.iter().any(|p| code.is_within(p))
+    }
+}
+
+/// Whose household registration must lie in the region.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum ResidencyRule {
+    /// At least one parent (Fujian 2.0, Guangxi).
+    AtLeastOne,
+    /// Both parents (Xiamen).
+    Both,
+    /// The parent the newborn registers with (Fuzhou pilot, Putian: 随父或随母落户 in the city).
+    RegisteringParent,
+}
+
+/// Household registration of the parents.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Residency {
+    /// Whose registration counts.
+    pub rule: ResidencyRule,
+    /// Where it must be.
+    pub region_prefixes: Vec<String>,
+    /// Where the rule is written.
+    pub source: String,
+}
+
+/// Who may apply.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ApplicantRule {
+    /// The father may apply with the mother's authorisation letter.
+    pub father_with_authorisation: bool,
+    /// Counter staff (一窗受理) may submit on the parents' behalf.
+    pub counter_intake: bool,
+    /// Where the rule is written.
+    pub source: String,
+}
+
+/// Whether the newborn may register in a collective household.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum CollectiveHousehold {
+    /// Only family households (随父或随母落家庭户).
+    NotAllowed,
+    /// Fujian 2.0 附件2 一(四) and 附件4 一: a collective household only where the other parent
+    /// has no family household in the same area.
+    SameAreaRule,
+    /// The policy sets no rule.
+    NoRule,
+}
+
+/// The family-versus-collective household rule.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct HouseholdKindRule {
+    /// Which rule.
+    pub collective: CollectiveHousehold,
+    /// Where the rule is written.
+    pub source: String,
+}
+
+/// A rule that applies when present.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Rule {
+    /// Where the rule is written.
+    pub source: String,
+}
+
+/// Who may use the online service.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Eligibility {
+    /// Newborn age limit.
+    pub newborn_age: AgeLimit,
+    /// Where the hospital must be.
+    pub birthplace: Regions,
+    /// Parents' household registration.
+    pub residency: Residency,
+    /// Where the newborn must register, if restricted.
+    #[serde(default)]
+    pub registration_place: Option<Regions>,
+    /// Where the marriage certificate must have been issued, if restricted.
+    #[serde(default)]
+    pub marriage_certificate: Option<Regions>,
+    /// Both parents Chinese nationals; foreign, Hong Kong, Macao and Taiwan residents apply offline.
+    pub nationality: Rule,
+    /// Married parents only (婚生新生儿).
+    pub marriage: Rule,
+    /// Who may apply.
+    pub applicant: ApplicantRule,
+    /// Family versus collective household.
+    pub household_kind: HouseholdKindRule,
+    /// When only one parent is registered in the province, the newborn registers with that one.
+    #[serde(default)]
+    pub single_provincial_parent: Option<Rule>,
+}
+
+/// One case's route.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct CasePolicy {
+    /// The agency stages after pre-review, in order.
+    pub route: Vec<Stage>,
+    /// Where the route is written.
+    pub source: String,
+}
+
+/// When a stage's clock starts.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum ClockStart {
+    /// When the agency receives the dispatch.
+    OnReceipt,
+    /// When the applicant has chosen the card's partner bank (附件1 四(四)); the stage asks for
+    /// the choice before dispatch when the form has none.
+    OnPartnerBankChoice,
+}
+
+/// One stage's rules.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct StagePolicy {
+    /// The agency must finish within this many working days (24 h each); none for pre-review.
+    #[serde(default)]
+    pub deadline_working_days: Option<u32>,
+    /// When the clock starts.
+    #[serde(default = "on_receipt")]
+    pub clock_starts: ClockStart,
+    /// The cases in which the stage may ask for a supplement (补件).
+    #[serde(default)]
+    pub supplement_in: Vec<Case>,
+    /// Forms the applicant confirms at this stage.
+    #[serde(default)]
+    pub confirmation_forms: Vec<GeneratedForm>,
+    /// Where the rules are written.
+    pub source: String,
+}
+
+fn on_receipt() -> ClockStart {
+    ClockStart::OnReceipt
+}
+
+/// When a material is needed.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum MaterialCondition {
+    /// Always.
+    Always,
+    /// When the father applies.
+    FatherApplies,
+}
+
+/// One required material.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct MaterialRule {
+    /// Which document.
+    pub kind: DocumentKind,
+    /// In which cases.
+    pub cases: Vec<Case>,
+    /// Under which condition.
+    pub when: MaterialCondition,
+    /// The stage that needs it (checked when the flow reaches that stage).
+    pub at: Stage,
+    /// Where the rule is written.
+    pub source: String,
+}
+
+/// Supervision (办件监察) settings.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Supervision {
+    /// Warn at this share of a stage's budget, in percent.
+    pub warning_percent: u8,
+    /// The whole flow's promised deadline, where a policy gives one.
+    #[serde(default)]
+    pub overall_deadline_working_days: Option<u32>,
+    /// Where the settings come from.
+    pub source: String,
+}
+
+/// One region's policy.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Policy {
+    /// Identifier, e.g. `fujian-2.0`.
+    pub id: String,
+    /// Version: the date of the document.
+    pub version: String,
+    /// Human name.
+    pub name: Bilingual,
+    /// The documents the policy encodes.
+    pub sources: Vec<String>,
+    /// Eligibility rules.
+    pub eligibility: Eligibility,
+    /// Routes per case; a case not listed is not offered online.
+    pub cases: BTreeMap<Case, CasePolicy>,
+    /// Stage rules.
+    pub stages: BTreeMap<Stage, StagePolicy>,
+    /// Required materials.
+    pub materials: Vec<MaterialRule>,
+    /// Supervision settings.
+    pub supervision: Supervision,
+}
+
+/// A policy file that cannot be used.
+#[derive(Debug, thiserror::Error)]
+pub enum PolicyError {
+    /// Not valid TOML of the policy shape.
+    #[error("policy file {file}: {source}")]
+    Format {
+        /// The file.
+        file: String,
+        /// The parser's message.
+        source: toml::de::Error,
+    },
+    /// Valid shape, inconsistent content.
+    #[error("policy {id}: {problem}")]
+    Inconsistent {
+        /// The policy.
+        id: String,
+        /// What is wrong.
+        problem: String,
+    },
+}
+
+impl Policy {
+    /// Parses and checks one policy file.
+    pub fn from_toml(file: &str, text: &str) -> Result<Self, PolicyError> {
+        let policy: Policy = toml::from_str(text).map_err(|source| PolicyError::Format {
+            file: file.to_owned(),
+            source,
+        })?;
+        policy.validate()?;
+        Ok(policy)
+    }
+
+    fn validate(&self) -> Result<(), PolicyError> {
+        let bad = |problem: String| {
+            Err(PolicyError::Inconsistent {
+                id: self.id.clone(),
+                problem,
+            })
+        };
+        if self.cases.is_empty() {
+            return bad("no case is offered".into());
+        }
+        if !self.stages.contains_key(&Stage::PreReview) {
+            return bad("the pre_review stage has no rules".into());
+        }
+        for (case, c) in &self.cases {
+            if c.route.contains(&Stage::PreReview) {
+                return bad(format!(
+                    "case {case:?}: pre_review always runs first and is not part of a route"
+                ));
+            }
+            for stage in &c.route {
+                match self.stages.get(stage) {
+                    Some(StagePolicy {
+                        deadline_working_days: Some(d),
+                        ..
+                    }) if *d > 0 => {}
+                    _ => {
+                        return bad(format!(
+                            "case {case:?}: stage {stage} needs rules with a deadline"
+                        ));
+                    }
+                }
+            }
+        }
+        for m in &self.materials {
+            if let Some(case) = m.cases.iter().find(|c| !self.cases.contains_key(c)) {
+                return bad(format!(
+                    "material {:?} names case {case:?}, which is not offered",
+                    m.kind
+                ));
+            }
+        }
+        if !(1..=100).contains(&self.supervision.warning_percent) {
+            return bad("warning_percent must be 1 to 100".into());
+        }
+        Ok(())
+    }
+
+    /// Its reference, stored with each application.
+    pub fn reference(&self) -> PolicyRef {
+        PolicyRef {
+            id: self.id.clone(),
+            version: self.version.clone(),
+        }
+    }
+
+    /// The agency stages of a case, or `None` when the case is not offered.
+    pub fn route(&self, case: Case) -> Option<&[Stage]> {
+        self.cases.get(&case).map(|c| c.route.as_slice())
+    }
+
+    /// What a stage may do in a case.
+    pub fn stage_rules(&self, stage: Stage, case: Case) -> StageRules {
+        self.stages
+            .get(&stage)
+            .map(|s| StageRules {
+                supplement: s.supplement_in.contains(&case),
+                confirmation_forms: s.confirmation_forms.clone(),
+            })
+            .unwrap_or_default()
+    }
+
+    /// A stage's budget of working time: N working days of 24 hours.
+    pub fn budget(&self, stage: Stage) -> Option<TimeDelta> {
+        self.stages
+            .get(&stage)?
+            .deadline_working_days
+            .map(|d| TimeDelta::hours(24 * i64::from(d)))
+    }
+
+    /// When a stage's clock starts.
+    pub fn clock_start(&self, stage: Stage) -> ClockStart {
+        self.stages
+            .get(&stage)
+            .map(|s| s.clock_starts)
+            .unwrap_or(ClockStart::OnReceipt)
+    }
+
+    /// The materials `stage` needs in `case` when `applicant` applies.
+    pub fn materials_at(
+        &self,
+        stage: Stage,
+        case: Case,
+        applicant: ParentRole,
+    ) -> impl Iterator<Item = &MaterialRule> {
+        self.materials.iter().filter(move |m| {
+            m.at == stage
+                && m.cases.contains(&case)
+                && match m.when {
+                    MaterialCondition::Always => true,
+                    MaterialCondition::FatherApplies => applicant == ParentRole::Father,
+                }
+        })
+    }
+}
+
+/// The embedded policy files.
+const BUILTIN: [(&str, &str); 5] = [
+    (
+        "fujian-2.0.toml",
+        include_str!("../policies/fujian-2.0.toml"),
+    ),
+    ("xiamen.toml", include_str!("../policies/xiamen.toml")),
+    (
+        "fuzhou-pilot-2021.toml",
+        include_str!("../policies/fuzhou-pilot-2021.toml"),
+    ),
+    (
+        "putian-2022.toml",
+        include_str!("../policies/putian-2022.toml"),
+    ),
+    (
+        "guangxi-yongfu.toml",
+        include_str!("../policies/guangxi-yongfu.toml"),
+    ),
+];
+
+/// The id of the default policy: the Fujian 2.0 notice, 闽卫政法〔2024〕40号.
+pub const DEFAULT_POLICY: &str = "fujian-2.0";
+
+/// All known policy versions.
+#[derive(Debug, Clone)]
+pub struct PolicyRegistry {
+    policies: Vec<Policy>,
+}
+
+impl PolicyRegistry {
+    /// The policies embedded in the binary.
+    pub fn builtin() -> Self {
+        Self::from_files(BUILTIN)
+            .expect("the embedded policy files are valid (checked by the tests)")
+    }
+
+    /// Builds a registry from `(file name, TOML text)` pairs.
+    pub fn from_files<'a>(
+        files: impl IntoIterator<Item = (&'a str, &'a str)>,
+    ) -> Result<Self, PolicyError> {
+        let mut policies: Vec<Policy> = vec![];
+        for (file, text) in files {
+            let p = Policy::from_toml(file, text)?;
+            if policies.iter().any(|q| q.reference() == p.reference()) {
+                return Err(PolicyError::Inconsistent {
+                    id: p.id,
+                    problem: format!("version {} is defined twice", p.version),
+                });
+            }
+            policies.push(p);
+        }
+        Ok(Self { policies })
+    }
+
+    /// Every policy version.
+    pub fn all(&self) -> &[Policy] {
+        &self.policies
+    }
+
+    /// The newest version of policy `id`.
+    pub fn latest(&self, id: &str) -> Option<&Policy> {
+        self.policies
+            .iter()
+            .filter(|p| p.id == id)
+            .max_by(|a, b| a.version.cmp(&b.version))
+    }
+
+    /// The exact version an application was submitted under.
+    pub fn get(&self, r: &PolicyRef) -> Option<&Policy> {
+        self.policies
+            .iter()
+            .find(|p| p.id == r.id && p.version == r.version)
+    }
+
+    /// The default policy (Fujian 2.0).
+    pub fn default_policy(&self) -> Option<&Policy> {
+        self.latest(DEFAULT_POLICY)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn every_embedded_policy_loads_and_fujian_is_the_default() {
+        let reg = PolicyRegistry::builtin();
+        assert_eq!(reg.all().len(), 5);
+        let ids: Vec<&str> = reg.all().iter().map(|p| p.id.as_str()).collect();
+        assert_eq!(
+            ids,
+            [
+                "fujian-2.0",
+                "xiamen",
+                "fuzhou-pilot-2021",
+                "putian-2022",
+                "guangxi-yongfu"
+            ]
+        );
+        assert_eq!(
+            reg.default_policy().map(|p| p.id.as_str()),
+            Some("fujian-2.0")
+        );
+    }
+
+    /// The deadlines of the seeds, table-driven.
+    #[test]
+    fn deadlines_per_region_match_their_documents() {
+        let reg = PolicyRegistry::builtin();
+        let table = [
+            // 闽卫政法〔2024〕40号 附件1 四(一)–(五)
+            ("fujian-2.0", Stage::HealthCheck, 1),
+            ("fujian-2.0", Stage::Police, 1),
+            ("fujian-2.0", Stage::Insurance, 1),
+            ("fujian-2.0", Stage::SocialSecurityCard, 3),
+            // 永福县 附件2 六(二): certificate 1, registration 2, reimbursement 15, card 30
+            ("guangxi-yongfu", Stage::HealthCheck, 1),
+            ("guangxi-yongfu", Stage::Police, 2),
+            ("guangxi-yongfu", Stage::Insurance, 15),
+            ("guangxi-yongfu", Stage::SocialSecurityCard, 30),
+            // 闽卫监督〔2021〕43号 附件 十一
+            ("fuzhou-pilot-2021", Stage::SocialSecurityCard, 3),
+        ];
+        for (id, stage, days) in table {
+            let p = reg.latest(id).unwrap_or_else(|| panic!("{id}"));
+            assert_eq!(
+                p.budget(stage),
+                Some(TimeDelta::hours(24 * days)),
+                "{id} {stage}"
+            );
+        }
+        let fj = reg.latest("fujian-2.0").unwrap_or_else(|| panic!("fujian"));
+        assert_eq!(
+            fj.clock_start(Stage::SocialSecurityCard),
+            ClockStart::OnPartnerBankChoice
+        );
+        assert_eq!(fj.budget(Stage::PreReview), None);
+    }
+
+    /// 闽卫政法〔2024〕40号 附件1 三(一)–(三): the three routes.
+    #[test]
+    fn fujian_routes_per_case() {
+        let reg = PolicyRegistry::builtin();
+        let fj = reg.latest("fujian-2.0").unwrap_or_else(|| panic!("fujian"));
+        use Stage::*;
+        assert_eq!(
+            fj.route(Case::Full),
+            Some(&[HealthCheck, Police, Insurance, SocialSecurityCard][..])
+        );
+        assert_eq!(
+            fj.route(Case::HasBirthCertificate),
+            Some(&[Police, Insurance, SocialSecurityCard][..])
+        );
+        assert_eq!(
+            fj.route(Case::HasHouseholdBooklet),
+            Some(&[Insurance, SocialSecurityCard][..])
+        );
+        // Xiamen offers only the full flow.
+        let xm = reg.latest("xiamen").unwrap_or_else(|| panic!("xiamen"));
+        assert_eq!(xm.route(Case::HasBirthCertificate), None);
+    }
+
+    #[test]
+    fn age_limits_per_region() {
+        let reg = PolicyRegistry::builtin();
+        let table = [
+            ("fujian-2.0", 12),
+            ("xiamen", 6),
+            ("fuzhou-pilot-2021", 6),
+            ("putian-2022", 6),
+            ("guangxi-yongfu", 1),
+        ];
+        for (id, months) in table {
+            assert_eq!(
+                reg.latest(id)
+                    .map(|p| p.eligibility.newborn_age.under_months),
+                Some(months),
+                "{id}"
+            );
+        }
+    }
+
+    #[test]
+    fn materials_depend_on_case_and_applicant() {
+        let reg = PolicyRegistry::builtin();
+        let fj = reg.latest("fujian-2.0").unwrap_or_else(|| panic!("fujian"));
+        let kinds = |case, who| {
+            fj.materials_at(Stage::PreReview, case, who)
+                .map(|m| m.kind)
+                .collect::<Vec<_>>()
+        };
+        assert!(
+            !kinds(Case::Full, ParentRole::Mother).contains(&DocumentKind::AuthorisationLetter)
+        );
+        assert!(kinds(Case::Full, ParentRole::Father).contains(&DocumentKind::AuthorisationLetter));
+        assert!(
+            kinds(Case::HasBirthCertificate, ParentRole::Mother)
+                .contains(&DocumentKind::BirthCertificate)
+        );
+        assert!(!kinds(Case::Full, ParentRole::Mother).contains(&DocumentKind::BirthCertificate));
+        let card: Vec<_> = fj
+            .materials_at(Stage::SocialSecurityCard, Case::Full, ParentRole::Mother)
+            .map(|m| m.kind)
+            .collect();
+        assert_eq!(card, [DocumentKind::HouseholdBookletNewborn]);
+    }
+
+    #[test]
+    fn inconsistent_policies_are_refused() {
+        let text = include_str!("../policies/fujian-2.0.toml");
+        let broken = text.replace(
+            "route = [\"insurance\", \"social_security_card\"]",
+            "route = [\"pre_review\"]",
+        );
+        assert!(matches!(
+            Policy::from_toml("x", &broken),
+            Err(PolicyError::Inconsistent { .. })
+        ));
+        assert!(matches!(
+            Policy::from_toml("x", "id = 1"),
+            Err(PolicyError::Format { .. })
+        ));
+        let twice = PolicyRegistry::from_files([("a", text), ("b", text)]);
+        assert!(twice.is_err());
+    }
+}
