@@ -5,8 +5,11 @@
 
 pub mod application;
 pub mod calendar;
+pub mod flow;
 pub mod ids;
+pub mod insurance;
 pub mod policy;
+pub mod prereview;
 pub mod region;
 pub mod sla;
 pub mod stage;

@@ -1,0 +1,496 @@
+//! One application's flow: its stages in policy order, their clocks, routing and ratings.
+//!
+//! [`Application::apply`] is the single place where a stage changes status. It moves the stage
+//! with [`next_status`], keeps the SLA clock in step with the status (running only while the
+//! agency holds the case, 闽卫政法〔2024〕40号 附件1 四(五)), and routes: after a stage completes the
+//! next one on the case's route is queued if the applicant chose it, otherwise the flow ends
+//! successfully (附件1 三(一)2–4 "申请人未选择…的，业务办理流程结束"); after a stage goes offline the
+//! rest are skipped. It returns the timeline entries and the hand-offs to perform.
+
+use crate::application::{ApplicationForm, Text};
+use crate::policy::{ClockStart, Policy, PolicyRef};
+use crate::sla::{ClockError, SlaClock};
+use crate::stage::{
+    ApplicantWait, Party, SkipReason, Stage, StageEvent, StageStatus, TransitionError, next_status,
+};
+use crate::text::Invalid;
+use chrono::{DateTime, Utc};
+use serde::{Deserialize, Serialize};
+
+/// An application's identifier: 1–64 characters of `A-Z a-z 0-9 - _`.
+#[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub struct ApplicationId(String);
+
+impl ApplicationId {
+    /// The identifier.
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+}
+
+impl std::str::FromStr for ApplicationId {
+    type Err = Invalid;
+    fn from_str(s: &str) -> Result<Self, Invalid> {
+        if (1..=64).contains(&s.len())
+            && s.bytes()
+                .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_')
+        {
+            Ok(Self(s.to_owned()))
+        } else {
+            Err(Invalid::new(
+                "application_id",
+                "办件编号格式错误",
+                "malformed application id",
+            ))
+        }
+    }
+}
+crate::ids::parse_via_str!(ApplicationId);
+
+/// One stage of one application.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct StageState {
+    /// Which stage.
+    pub stage: Stage,
+    /// Where it stands.
+    pub status: StageStatus,
+    /// Its SLA clock, once started.
+    pub clock: Option<SlaClock>,
+}
+
+/// The five levels of 好差评 (闽卫政法〔2024〕40号 附件4 七; domain glossary).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum RatingLevel {
+    /// 非常满意
+    VerySatisfied,
+    /// 满意
+    Satisfied,
+    /// 基本满意
+    FairlySatisfied,
+    /// 不满意
+    Dissatisfied,
+    /// 非常不满意
+    VeryDissatisfied,
+}
+
+impl RatingLevel {
+    /// 不满意 and 非常不满意 are bad ratings (差评) that need a follow-up.
+    pub fn is_bad(self) -> bool {
+        matches!(
+            self,
+            RatingLevel::Dissatisfied | RatingLevel::VeryDissatisfied
+        )
+    }
+}
+
+/// One rating of one finished stage (分环节评价, 附件4 七).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Rating {
+    /// The stage rated.
+    pub stage: Stage,
+    /// The level.
+    pub level: RatingLevel,
+    /// The applicant's words.
+    pub comment: Option<Text>,
+    /// When.
+    pub at: DateTime<Utc>,
+}
+
+/// How an application stands overall.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Outcome {
+    /// Some stage is unfinished.
+    InProgress,
+    /// Every chosen service was delivered (the flow may have ended early by choice).
+    Completed,
+    /// A stage went offline (转线下办理).
+    Terminated,
+    /// The applicant withdrew.
+    Withdrawn,
+}
+
+/// One status change, for the timeline.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Transition {
+    /// The stage.
+    pub stage: Stage,
+    /// Status before.
+    pub from: String,
+    /// Status after.
+    pub to: String,
+    /// The event.
+    pub event: String,
+    /// When.
+    pub at: DateTime<Utc>,
+}
+
+/// Work the caller must do after a change.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(tag = "effect", rename_all = "snake_case")]
+pub enum Effect {
+    /// Put the stage on its queue for (re-)dispatch in this round.
+    Enqueue {
+        /// The stage.
+        stage: Stage,
+        /// The dispatch round.
+        round: u32,
+    },
+    /// The flow has ended.
+    FlowEnded {
+        /// How.
+        outcome: Outcome,
+    },
+}
+
+/// What [`Application::apply`] did.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Applied {
+    /// Timeline entries, in order.
+    pub transitions: Vec<Transition>,
+    /// Hand-offs to perform.
+    pub effects: Vec<Effect>,
+}
+
+/// Why a change was refused.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum FlowError {
+    /// The stage transition is not allowed.
+    #[error(transparent)]
+    Transition(#[from] TransitionError),
+    /// The clock was misused (time going backwards).
+    #[error(transparent)]
+    Clock(#[from] ClockError),
+    /// The stage is not on this application's route.
+    #[error("stage {0} is not part of this application")]
+    NotOnRoute(Stage),
+    /// The policy given is not the one the application was submitted under.
+    #[error("the application was submitted under policy {expected}, not {given}")]
+    WrongPolicy {
+        /// The application's policy.
+        expected: PolicyRef,
+        /// The one given.
+        given: PolicyRef,
+    },
+    /// The case is not offered under the policy.
+    #[error("the case is not offered under this policy")]
+    CaseNotOffered,
+    /// The card's clock starts with the bank choice: ask for it before dispatch.
+    #[error("the partner bank is not chosen yet; ask the applicant first")]
+    PartnerBankMissing,
+    /// The stage cannot be rated (not finished by its agency).
+    #[error("stage {0} is not finished and cannot be rated")]
+    NotRatable(Stage),
+    /// The stage was rated already.
+    #[error("stage {0} was rated already")]
+    AlreadyRated(Stage),
+}
+
+/// One application.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Application {
+    /// Its identifier.
+    pub id: ApplicationId,
+    /// The policy version it was submitted under.
+    pub policy: PolicyRef,
+    /// When it was submitted.
+    pub submitted_at: DateTime<Utc>,
+    /// The form as last corrected.
+    pub form: ApplicationForm,
+    /// Pre-review, then the agency stages of the case's route.
+    pub stages: Vec<StageState>,
+    /// Ratings of finished stages.
+    pub ratings: Vec<Rating>,
+}
+
+impl Application {
+    /// Creates the application and queues its pre-review.
+    pub fn submit(
+        id: ApplicationId,
+        form: ApplicationForm,
+        policy: &Policy,
+        now: DateTime<Utc>,
+    ) -> Result<(Self, Applied), FlowError> {
+        let route = policy.route(form.case).ok_or(FlowError::CaseNotOffered)?;
+        let stages = std::iter::once(Stage::PreReview)
+            .chain(route.iter().copied())
+            .map(|stage| StageState {
+                stage,
+                status: StageStatus::Pending,
+                clock: None,
+            })
+            .collect();
+        let mut app = Self {
+            id,
+            policy: policy.reference(),
+            submitted_at: now,
+            form,
+            stages,
+            ratings: vec![],
+        };
+        let applied = app.apply(Stage::PreReview, StageEvent::Queue, policy, now)?;
+        Ok((app, applied))
+    }
+
+    /// The state of one stage.
+    pub fn stage(&self, stage: Stage) -> Option<&StageState> {
+        self.stages.iter().find(|s| s.stage == stage)
+    }
+
+    /// How the application stands.
+    pub fn outcome(&self) -> Outcome {
+        if self
+            .stages
+            .iter()
+            .any(|s| s.status == StageStatus::Withdrawn)
+        {
+            Outcome::Withdrawn
+        } else if self
+            .stages
+            .iter()
+            .any(|s| matches!(s.status, StageStatus::Terminated { .. }))
+        {
+            Outcome::Terminated
+        } else if self.stages.iter().all(|s| s.status.is_final()) {
+            Outcome::Completed
+        } else {
+            Outcome::InProgress
+        }
+    }
+
+    /// Applies `event` to `stage` at `now` under `policy` (which must be the application's).
+    pub fn apply(
+        &mut self,
+        stage: Stage,
+        event: StageEvent,
+        policy: &Policy,
+        now: DateTime<Utc>,
+    ) -> Result<Applied, FlowError> {
+        if policy.reference() != self.policy {
+            return Err(FlowError::WrongPolicy {
+                expected: self.policy.clone(),
+                given: policy.reference(),
+            });
+        }
+        if event == StageEvent::Withdraw {
+            return self.withdraw(now);
+        }
+        let index = self
+            .stages
+            .iter()
+            .position(|s| s.stage == stage)
+            .ok_or(FlowError::NotOnRoute(stage))?;
+        if event == StageEvent::Dispatch
+            && policy.clock_start(stage) == ClockStart::OnPartnerBankChoice
+            && self.form.card.is_none()
+        {
+            return Err(FlowError::PartnerBankMissing);
+        }
+        let rules = policy.stage_rules(stage, self.form.case);
+        let from = self.stages[index].status.clone();
+        let to = next_status(stage, &from, &event, &rules)?;
+        let mut applied = Applied::default();
+        self.set(index, to, &event, policy, now, &mut applied)?;
+        self.route_after(index, policy, now, &mut applied)?;
+        Ok(applied)
+    }
+
+    /// Records the partner bank (选择合作银行) and, if the card stage waits for it, releases it.
+    pub fn choose_partner_bank(
+        &mut self,
+        bank: Text,
+        policy: &Policy,
+        now: DateTime<Utc>,
+    ) -> Result<Applied, FlowError> {
+        let waiting = matches!(
+            self.stage(Stage::SocialSecurityCard).map(|s| &s.status),
+            Some(StageStatus::AwaitingApplicant {
+                wait: ApplicantWait::PartnerBank,
+                ..
+            })
+        );
+        if let Some(done) = self
+            .stage(Stage::SocialSecurityCard)
+            .filter(|s| s.status.is_final())
+        {
+            return Err(TransitionError::NotAllowed {
+                stage: done.stage,
+                status: done.status.name(),
+                event: "bank_chosen",
+            }
+            .into());
+        }
+        self.form.card = Some(crate::application::CardRequest { partner_bank: bank });
+        if waiting {
+            self.apply(
+                Stage::SocialSecurityCard,
+                StageEvent::BankChosen,
+                policy,
+                now,
+            )
+        } else {
+            Ok(Applied::default())
+        }
+    }
+
+    /// Withdraws the application: every unfinished stage becomes withdrawn.
+    pub fn withdraw(&mut self, now: DateTime<Utc>) -> Result<Applied, FlowError> {
+        if self.outcome() != Outcome::InProgress {
+            let s = &self.stages[0];
+            return Err(TransitionError::NotAllowed {
+                stage: s.stage,
+                status: s.status.name(),
+                event: "withdraw",
+            }
+            .into());
+        }
+        let mut applied = Applied::default();
+        for state in self.stages.iter_mut().filter(|s| !s.status.is_final()) {
+            if let Some(clock) = state.clock.as_mut() {
+                clock.stop(now)?;
+            }
+            applied.transitions.push(Transition {
+                stage: state.stage,
+                from: state.status.name().into(),
+                to: "withdrawn".into(),
+                event: "withdraw".into(),
+                at: now,
+            });
+            state.status = StageStatus::Withdrawn;
+        }
+        applied.effects.push(Effect::FlowEnded {
+            outcome: Outcome::Withdrawn,
+        });
+        Ok(applied)
+    }
+
+    /// Rates a stage its agency finished (completed, or ended by the agency).
+    pub fn rate(
+        &mut self,
+        stage: Stage,
+        level: RatingLevel,
+        comment: Option<Text>,
+        now: DateTime<Utc>,
+    ) -> Result<Rating, FlowError> {
+        let state = self.stage(stage).ok_or(FlowError::NotOnRoute(stage))?;
+        let ratable = stage != Stage::PreReview
+            && matches!(
+                state.status,
+                StageStatus::Completed { .. }
+                    | StageStatus::Terminated {
+                        by: Party::Agency,
+                        ..
+                    }
+            );
+        if !ratable {
+            return Err(FlowError::NotRatable(stage));
+        }
+        if self.ratings.iter().any(|r| r.stage == stage) {
+            return Err(FlowError::AlreadyRated(stage));
+        }
+        let rating = Rating {
+            stage,
+            level,
+            comment,
+            at: now,
+        };
+        self.ratings.push(rating.clone());
+        Ok(rating)
+    }
+
+    /// Sets a stage's status, keeping its clock in step, and records the transition.
+    fn set(
+        &mut self,
+        index: usize,
+        to: StageStatus,
+        event: &StageEvent,
+        policy: &Policy,
+        now: DateTime<Utc>,
+        applied: &mut Applied,
+    ) -> Result<(), FlowError> {
+        let state = &mut self.stages[index];
+        let from = std::mem::replace(&mut state.status, to);
+        let to = &state.status;
+        match state.clock.as_mut() {
+            None => {
+                if matches!(to, StageStatus::AwaitingAgency { .. }) {
+                    if let Some(budget) = policy.budget(state.stage) {
+                        state.clock = Some(SlaClock::start(
+                            budget,
+                            policy.supervision.warning_percent,
+                            now,
+                        ));
+                    }
+                }
+            }
+            Some(clock) => {
+                if to.is_final() {
+                    clock.stop(now)?;
+                } else if from.clock_runs() && !to.clock_runs() {
+                    clock.pause(now)?;
+                } else if !from.clock_runs() && to.clock_runs() {
+                    clock.resume(now)?;
+                }
+            }
+        }
+        applied.transitions.push(Transition {
+            stage: state.stage,
+            from: from.name().into(),
+            to: to.name().into(),
+            event: event.name().into(),
+            at: now,
+        });
+        if let StageStatus::Queued { round } = to {
+            applied.effects.push(Effect::Enqueue {
+                stage: state.stage,
+                round: *round,
+            });
+        }
+        Ok(())
+    }
+
+    /// After a stage finished: queue the next chosen stage, or skip the rest and end the flow.
+    fn route_after(
+        &mut self,
+        index: usize,
+        policy: &Policy,
+        now: DateTime<Utc>,
+        applied: &mut Applied,
+    ) -> Result<(), FlowError> {
+        let mut skip = match &self.stages[index].status {
+            StageStatus::Completed { .. } => None,
+            StageStatus::Terminated { .. } => Some(SkipReason::FlowTerminated),
+            _ => return Ok(()),
+        };
+        for next in index + 1..self.stages.len() {
+            let stage = self.stages[next].stage;
+            let event = match skip {
+                Some(reason) => StageEvent::Skip { reason },
+                None if self.form.chose_stage(stage) => StageEvent::Queue,
+                None => {
+                    skip = Some(SkipReason::NotChosen);
+                    StageEvent::Skip {
+                        reason: SkipReason::NotChosen,
+                    }
+                }
+            };
+            let to = next_status(
+                stage,
+                &self.stages[next].status,
+                &event,
+                &policy.stage_rules(stage, self.form.case),
+            )?;
+            self.set(next, to, &event, policy, now, applied)?;
+            if event == StageEvent::Queue {
+                break;
+            }
+        }
+        if self.outcome() != Outcome::InProgress {
+            applied.effects.push(Effect::FlowEnded {
+                outcome: self.outcome(),
+            });
+        }
+        Ok(())
+    }
+}

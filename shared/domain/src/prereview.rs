@@ -1,0 +1,383 @@
+//! Pre-review (预审): the platform's automatic completeness and eligibility check.
+//!
+//! 闽卫政法〔2024〕40号 附件1 三(一)1: "服务平台接收申请后，依据预先设定的条件对材料的完整性进行预审
+//! （若材料缺失，则申请人可进行补件操作后继续申请），符合要求的自动受理。不符合要求的，实时通知申请人不予
+//! 受理决定结果并告知申请人转线下办理。" Each rule below says whether materials (or a corrected
+//! field) can fix a failure — then the applicant gets a supplement request naming every item at
+//! once — or not — then the online flow ends with the reason (转线下办理). The rules' parameters
+//! and their sources come from the policy.
+
+use crate::application::{ApplicationForm, DocumentKind, HouseholdKind, ParentRole};
+use crate::calendar::CHINA;
+use crate::ids::IdHolder;
+use crate::policy::{CollectiveHousehold, Policy, ResidencyRule};
+use crate::region::{fujian_county, same_registration_area};
+use crate::stage::{Stage, SupplementItem};
+use crate::text::Bilingual;
+use chrono::{DateTime, Months, Utc};
+use serde::Serialize;
+
+/// How a failed rule can be put right.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[serde(tag = "remedy", rename_all = "snake_case")]
+pub enum Remedy {
+    /// The applicant supplies these items and the application continues.
+    Supplement {
+        /// What to supply.
+        items: Vec<SupplementItem>,
+    },
+    /// Materials cannot fix it: the applicant must go to a counter.
+    GoOffline,
+}
+
+/// One failed rule.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Finding {
+    /// Stable rule code, e.g. `newborn_age`.
+    pub rule: &'static str,
+    /// How to put it right.
+    #[serde(flatten)]
+    pub remedy: Remedy,
+    /// What is wrong.
+    pub message: Bilingual,
+    /// Where the rule is written.
+    pub source: String,
+}
+
+/// The pre-review's decision.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[serde(tag = "decision", rename_all = "snake_case")]
+pub enum Decision {
+    /// 自动受理: accepted, with notes for the agencies where something needs a human eye.
+    Accept {
+        /// e.g. a pre-2004 marriage certificate number whose place of issue is unknown.
+        notes: Vec<Bilingual>,
+    },
+    /// 补件: every item to supply, at once.
+    Supplement {
+        /// What to supply.
+        items: Vec<SupplementItem>,
+        /// Why, every reason joined.
+        reason: Bilingual,
+    },
+    /// 转线下办理, with every reason.
+    GoOffline {
+        /// Why.
+        reason: Bilingual,
+    },
+}
+
+/// The full pre-review: every finding, and the decision they lead to.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct PreReview {
+    /// Every failed rule.
+    pub findings: Vec<Finding>,
+    /// The decision.
+    pub decision: Decision,
+}
+
+/// The documents `stage` needs under the policy that the form does not carry.
+pub fn missing_materials(
+    form: &ApplicationForm,
+    policy: &Policy,
+    stage: Stage,
+) -> Vec<(DocumentKind, String)> {
+    policy
+        .materials_at(stage, form.case, form.applicant)
+        .filter(|m| !form.has_document(m.kind))
+        .map(|m| (m.kind, m.source.clone()))
+        .collect()
+}
+
+fn join(messages: &[&Bilingual]) -> Bilingual {
+    Bilingual::new(
+        messages
+            .iter()
+            .map(|m| m.zh.as_str())
+            .collect::<Vec<_>>()
+            .join("；"),
+        messages
+            .iter()
+            .map(|m| m.en.as_str())
+            .collect::<Vec<_>>()
+            .join("; "),
+    )
+}
+
+/// Runs every pre-review rule of `policy` on `form` at `now`.
+pub fn pre_review(form: &ApplicationForm, policy: &Policy, now: DateTime<Utc>) -> PreReview {
+    let mut findings = vec![];
+    let mut notes = vec![];
+    let offline = |rule, message, source: &str| Finding {
+        rule,
+        remedy: Remedy::GoOffline,
+        message,
+        source: source.to_owned(),
+    };
+    let fix_field = |rule, field: &str, message, source: &str| Finding {
+        rule,
+        remedy: Remedy::Supplement {
+            items: vec![SupplementItem::Field {
+                field: field.to_owned(),
+            }],
+        },
+        message,
+        source: source.to_owned(),
+    };
+    let el = &policy.eligibility;
+
+    // Completeness of materials, per case and applicant (附件2 一(一)–三(一) and each policy's list).
+    for (kind, source) in missing_materials(form, policy, Stage::PreReview) {
+        let label = kind.label();
+        findings.push(Finding {
+            rule: "materials_complete",
+            remedy: Remedy::Supplement {
+                items: vec![SupplementItem::Document { kind }],
+            },
+            message: Bilingual::new(
+                format!("缺少材料：{}", label.zh),
+                format!("missing document: {}", label.en),
+            ),
+            source,
+        });
+    }
+
+    // Newborn age limit (Fujian 附件1 二(一): 未满一年; Xiamen, Fuzhou, Putian: 6 months; Guangxi: 1 month).
+    let today = now.with_timezone(&CHINA).date_naive();
+    let months = el.newborn_age.under_months;
+    let limit = form.birth_date().checked_add_months(Months::new(months));
+    if limit.is_none_or(|l| today >= l) {
+        findings.push(offline(
+            "newborn_age",
+            Bilingual::new(
+                format!("新生儿已满{months}个月，超出线上办理范围"),
+                format!("the newborn is {months} months or older, beyond online handling"),
+            ),
+            &el.newborn_age.source,
+        ));
+    }
+
+    // Born in a hospital of the region.
+    let birthplace = &form.newborn.birthplace;
+    if birthplace.is_within("35") && fujian_county(birthplace).is_none() {
+        findings.push(fix_field(
+            "birthplace_code",
+            "newborn.birthplace",
+            Bilingual::new(
+                format!(
+                    "出生地点代码{}不是福建省现行县级行政区划代码",
+                    birthplace.as_str()
+                ),
+                format!(
+                    "birthplace {} is not a current Fujian county code",
+                    birthplace.as_str()
+                ),
+            ),
+            &el.birthplace.source,
+        ));
+    } else if !el.birthplace.contains(birthplace) {
+        findings.push(offline(
+            "birthplace",
+            Bilingual::new(
+                "新生儿不在本地区助产机构出生，不能线上办理",
+                "the child was not born in a hospital of this region",
+            ),
+            &el.birthplace.source,
+        ));
+    }
+
+    // Both parents Chinese nationals; foreign, Hong Kong, Macao and Taiwan residents apply offline.
+    for role in [ParentRole::Mother, ParentRole::Father] {
+        if form.parent(role).id_number.holder() != IdHolder::MainlandResident {
+            let who = role.label();
+            findings.push(offline(
+                "nationality",
+                Bilingual::new(format!("{}持港澳台居民居住证或外国人永久居留身份证，暂不可线上申请", who.zh), format!("the {} holds a Hong Kong/Macao/Taiwan or foreigner's residence card and cannot apply online", who.en)),
+                &el.nationality.source,
+            ));
+        }
+    }
+
+    // Household registration of the parents.
+    let in_region = |role: ParentRole| {
+        el.residency
+            .region_prefixes
+            .iter()
+            .any(|p| form.parent(role).household_region.is_within(p))
+    };
+    let (mother_in, father_in) = (in_region(ParentRole::Mother), in_region(ParentRole::Father));
+    let registering = form.household.as_ref().map(|h| h.registering_parent);
+    let residency_ok = match (el.residency.rule, registering) {
+        (ResidencyRule::Both, _) => mother_in && father_in,
+        (ResidencyRule::RegisteringParent, Some(r)) => in_region(r),
+        (ResidencyRule::AtLeastOne | ResidencyRule::RegisteringParent, _) => mother_in || father_in,
+    };
+    if !residency_ok {
+        let fixable =
+            el.residency.rule == ResidencyRule::RegisteringParent && (mother_in || father_in);
+        let message = Bilingual::new(
+            "父母户籍不符合本地区线上办理条件",
+            "the parents' household registration does not meet this region's condition",
+        );
+        findings.push(if fixable {
+            fix_field(
+                "residency",
+                "household.registering_parent",
+                Bilingual::new(
+                    format!("{}，请选择本地户籍一方为落户方", message.zh),
+                    format!("{}; choose the locally registered parent", message.en),
+                ),
+                &el.residency.source,
+            )
+        } else {
+            offline("residency", message, &el.residency.source)
+        });
+    }
+
+    if let Some(household) = &form.household {
+        let reg = household.registering_parent;
+        // 附件2 一(二): only one parent registered in the province → register with that parent.
+        if let Some(rule) = &el.single_provincial_parent {
+            if mother_in != father_in && !in_region(reg) {
+                findings.push(fix_field(
+                    "single_provincial_parent",
+                    "household.registering_parent",
+                    Bilingual::new("父母仅一方为省内户籍的，新生儿必须随省内户籍方落户", "with only one parent registered in the province, the newborn must register with that parent"),
+                    &rule.source,
+                ));
+            }
+        }
+        if let Some(place) = &el.registration_place {
+            if !place.contains(&form.parent(reg).household_region) {
+                let other_ok = place.contains(&form.parent(reg.other()).household_region);
+                let message = Bilingual::new(
+                    "落户方户籍不在本地区",
+                    "the registering parent's household is outside this region",
+                );
+                findings.push(if other_ok {
+                    fix_field(
+                        "registration_place",
+                        "household.registering_parent",
+                        message,
+                        &place.source,
+                    )
+                } else {
+                    offline("registration_place", message, &place.source)
+                });
+            }
+        }
+        // Family versus collective household (附件2 一(四); 附件4 一).
+        let (this, other) = (form.parent(reg), form.parent(reg.other()));
+        let rule = &el.household_kind;
+        match rule.collective {
+            CollectiveHousehold::NotAllowed if this.household_kind == HouseholdKind::Collective => {
+                let message = Bilingual::new(
+                    "线上办理仅限随父或随母落家庭户",
+                    "online registration is for family households only",
+                );
+                findings.push(if other.household_kind == HouseholdKind::Family {
+                    fix_field(
+                        "household_kind",
+                        "household.registering_parent",
+                        message,
+                        &rule.source,
+                    )
+                } else {
+                    offline("household_kind", message, &rule.source)
+                });
+            }
+            CollectiveHousehold::SameAreaRule
+                if this.household_kind == HouseholdKind::Collective
+                    && other.household_kind == HouseholdKind::Family
+                    && same_registration_area(&this.household_region, &other.household_region) =>
+            {
+                findings.push(fix_field(
+                    "household_kind",
+                    "household.registering_parent",
+                    Bilingual::new("父母一方为家庭户、一方为集体户且在同一市辖区或同一县（市）的，应随家庭户一方落户", "when one parent has a family and the other a collective household in the same district area or county, the newborn registers with the family household"),
+                    &rule.source,
+                ));
+            }
+            _ => {}
+        }
+    }
+
+    // Marriage certificate: the same one for both parents, issued in the province where required.
+    if form.mother.marriage_certificate != form.father.marriage_certificate {
+        findings.push(fix_field(
+            "marriage_certificate_same",
+            "father.marriage_certificate",
+            Bilingual::new(
+                "父母的结婚证字号不一致",
+                "the parents give different marriage certificate numbers",
+            ),
+            &el.marriage.source,
+        ));
+    }
+    let cert = &form.mother.marriage_certificate;
+    match (cert.issuing_region(), &el.marriage_certificate) {
+        (Some(region), Some(rule)) if !rule.contains(region) => findings.push(offline(
+            "marriage_certificate_region",
+            Bilingual::new("结婚证非省内领取，暂不可线上申请", "the marriage certificate was not issued in the province"),
+            &rule.source,
+        )),
+        (None, _) => notes.push(Bilingual::new(
+            format!("结婚证字号“{}”为旧式编号，发证地需人工核对", cert.as_str()),
+            format!("marriage certificate \"{}\" has an old free-text number; check its place of issue by hand", cert.as_str()),
+        )),
+        _ => {}
+    }
+
+    // The applicant: the mother, or the father where the policy allows it (附件2 一(三)).
+    if form.applicant == ParentRole::Father && !el.applicant.father_with_authorisation {
+        findings.push(offline(
+            "applicant",
+            Bilingual::new(
+                "本地区须由新生儿母亲申请",
+                "in this region the mother must apply",
+            ),
+            &el.applicant.source,
+        ));
+    }
+
+    if !policy.stage_rules(Stage::PreReview, form.case).supplement {
+        // Policies without online supplements (Xiamen, Fuzhou, Putian: "不符合要求的…转线下办理")
+        // send the applicant offline for what elsewhere would be a supplement.
+        for f in &mut findings {
+            f.remedy = Remedy::GoOffline;
+        }
+    }
+    let decision = decide(&findings, notes);
+    PreReview { findings, decision }
+}
+
+fn decide(findings: &[Finding], notes: Vec<Bilingual>) -> Decision {
+    let offline: Vec<&Bilingual> = findings
+        .iter()
+        .filter(|f| f.remedy == Remedy::GoOffline)
+        .map(|f| &f.message)
+        .collect();
+    if !offline.is_empty() {
+        return Decision::GoOffline {
+            reason: join(&offline),
+        };
+    }
+    if findings.is_empty() {
+        return Decision::Accept { notes };
+    }
+    let all: Vec<&Bilingual> = findings.iter().map(|f| &f.message).collect();
+    let mut items: Vec<SupplementItem> = vec![];
+    for f in findings {
+        if let Remedy::Supplement { items: its } = &f.remedy {
+            for i in its {
+                if !items.contains(i) {
+                    items.push(i.clone());
+                }
+            }
+        }
+    }
+    Decision::Supplement {
+        items,
+        reason: join(&all),
+    }
+}

@@ -1,0 +1,84 @@
+//! Shared helpers of the domain's integration tests: the sample form from `events/`, edited
+//! with JSON pointers.
+
+#![allow(dead_code)]
+
+use chrono::{DateTime, Utc};
+use newborn_domain::application::{ApplicationForm, parse_form};
+use newborn_domain::policy::{Policy, PolicyRegistry};
+use serde_json::Value;
+
+/// The sample application of `events/api/submit-application.json` (case 1, mother applies).
+pub const SAMPLE: &str = include_str!("../../../../events/api/submit-application.json");
+
+/// The sample as a JSON value to edit.
+pub fn sample() -> Value {
+    serde_json::from_str(SAMPLE).unwrap_or_else(|e| panic!("sample: {e}"))
+}
+
+/// Sets the value at a JSON pointer, creating nothing: the path must exist up to its parent.
+pub fn set(v: &mut Value, pointer: &str, new: Value) {
+    let (parent, key) = pointer.rsplit_once('/').unwrap_or(("", pointer));
+    let target = if parent.is_empty() {
+        Some(&mut *v)
+    } else {
+        v.pointer_mut(parent)
+    };
+    match target {
+        Some(Value::Object(map)) => {
+            map.insert(key.to_owned(), new);
+        }
+        Some(Value::Array(items)) => {
+            let i: usize = key.parse().unwrap_or_else(|e| panic!("{pointer}: {e}"));
+            items[i] = new;
+        }
+        _ => panic!("no parent for {pointer}"),
+    }
+}
+
+/// Removes the member at a JSON pointer.
+pub fn remove(v: &mut Value, pointer: &str) {
+    let (parent, key) = pointer.rsplit_once('/').unwrap_or(("", pointer));
+    if let Some(Value::Object(map)) = v.pointer_mut(parent) {
+        map.remove(key);
+    }
+}
+
+/// Parses an edited sample, failing the test if it is malformed.
+pub fn form(v: &Value) -> ApplicationForm {
+    parse_form(v.to_string().as_bytes()).unwrap_or_else(|e| panic!("{}: {}", e.field, e.error))
+}
+
+/// The newest version of a built-in policy.
+pub fn policy(id: &str) -> Policy {
+    PolicyRegistry::builtin()
+        .latest(id)
+        .cloned()
+        .unwrap_or_else(|| panic!("no policy {id}"))
+}
+
+/// An RFC 3339 instant.
+pub fn at(s: &str) -> DateTime<Utc> {
+    DateTime::parse_from_rfc3339(s)
+        .map(|d| d.with_timezone(&Utc))
+        .unwrap_or_else(|e| panic!("{s}: {e}"))
+}
+
+/// A week after the sample's birth, a Monday morning.
+pub fn now() -> DateTime<Utc> {
+    at("2025-11-17T09:00:00+08:00")
+}
+
+/// Removes the document of `kind` from the form's list.
+pub fn drop_document(v: &mut Value, kind: &str) {
+    if let Some(Value::Array(docs)) = v.pointer_mut("/documents") {
+        docs.retain(|d| d["kind"] != kind);
+    }
+}
+
+/// Adds a document of `kind` with a made-up digest.
+pub fn add_document(v: &mut Value, kind: &str) {
+    if let Some(Value::Array(docs)) = v.pointer_mut("/documents") {
+        docs.push(serde_json::json!({"kind": kind, "sha256": format!("{:0>64}", docs.len() + 1)}));
+    }
+}

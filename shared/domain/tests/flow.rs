@@ -1,0 +1,458 @@
+//! One application's flow through its stages under the Fujian 2.0 policy.
+
+mod common;
+use chrono::{NaiveDate, TimeDelta};
+use common::*;
+use newborn_domain::application::Text;
+use newborn_domain::calendar::WorkingCalendar;
+use newborn_domain::flow::{Application, Effect, FlowError, Outcome, RatingLevel};
+use newborn_domain::policy::Policy;
+use newborn_domain::sla::{ClockState, SlaLevel};
+use newborn_domain::stage::{
+    GeneratedForm, SkipReason, Stage, StageEvent, StageResult, StageStatus, SupplementItem,
+};
+use newborn_domain::text::Bilingual;
+use serde_json::{Value, json};
+
+fn submit(v: &Value, p: &Policy) -> Application {
+    let (app, applied) = Application::submit(
+        "A-1".parse().unwrap_or_else(|e| panic!("{e}")),
+        form(v),
+        p,
+        now(),
+    )
+    .unwrap_or_else(|e| panic!("{e}"));
+    assert_eq!(
+        applied.effects,
+        vec![Effect::Enqueue {
+            stage: Stage::PreReview,
+            round: 1
+        }]
+    );
+    app
+}
+
+fn result(stage: Stage) -> StageResult {
+    match stage {
+        Stage::PreReview => StageResult::PreReview { notes: vec![] },
+        Stage::HealthCheck => StageResult::HealthCheck {
+            birth_certificate_number: "Q350012345".parse().unwrap_or_else(|e| panic!("{e}")),
+            vaccination_certificate_issued: true,
+            parenting_guidance_registered: true,
+        },
+        Stage::Police => StageResult::Police {
+            newborn_id_number: "350102202511100032"
+                .parse()
+                .unwrap_or_else(|e| panic!("{e}")),
+        },
+        Stage::Insurance => StageResult::Insurance {
+            enrolled: true,
+            maternity_benefit_approved: Some(true),
+        },
+        Stage::SocialSecurityCard => StageResult::SocialSecurityCard {
+            partner_bank: "中国建设银行".parse().unwrap_or_else(|e| panic!("{e}")),
+            ready_on: NaiveDate::from_ymd_opt(2025, 11, 25).unwrap_or_default(),
+        },
+    }
+}
+
+fn step(
+    app: &mut Application,
+    p: &Policy,
+    stage: Stage,
+    event: StageEvent,
+    hours_after: i64,
+) -> Vec<Effect> {
+    app.apply(stage, event, p, now() + TimeDelta::hours(hours_after))
+        .unwrap_or_else(|e| panic!("{stage}: {e}"))
+        .effects
+}
+
+/// Dispatch and complete a stage at once; returns the effects of completion.
+fn run(app: &mut Application, p: &Policy, stage: Stage, h: i64) -> Vec<Effect> {
+    step(app, p, stage, StageEvent::Dispatch, h);
+    step(
+        app,
+        p,
+        stage,
+        StageEvent::Complete {
+            result: result(stage),
+        },
+        h + 1,
+    )
+}
+
+fn reason() -> Bilingual {
+    Bilingual::new("材料有误", "wrong materials")
+}
+
+/// 附件1 三(一): pre-review → hospital (forms confirmed) → police → insurance → card.
+#[test]
+fn case_1_runs_every_stage_in_order_to_completion() {
+    let p = policy("fujian-2.0");
+    let mut app = submit(&sample(), &p);
+    assert_eq!(
+        run(&mut app, &p, Stage::PreReview, 0),
+        vec![Effect::Enqueue {
+            stage: Stage::HealthCheck,
+            round: 1
+        }]
+    );
+    step(&mut app, &p, Stage::HealthCheck, StageEvent::Dispatch, 1);
+    let forms = vec![
+        GeneratedForm::BirthCertificateRegistration,
+        GeneratedForm::PermanentResidentRegistration,
+    ];
+    step(
+        &mut app,
+        &p,
+        Stage::HealthCheck,
+        StageEvent::RequestConfirmation { forms },
+        2,
+    );
+    assert_eq!(
+        step(&mut app, &p, Stage::HealthCheck, StageEvent::Confirmed, 3),
+        vec![Effect::Enqueue {
+            stage: Stage::HealthCheck,
+            round: 2
+        }]
+    );
+    assert_eq!(
+        run(&mut app, &p, Stage::HealthCheck, 4),
+        vec![Effect::Enqueue {
+            stage: Stage::Police,
+            round: 1
+        }]
+    );
+    assert_eq!(
+        run(&mut app, &p, Stage::Police, 6),
+        vec![Effect::Enqueue {
+            stage: Stage::Insurance,
+            round: 1
+        }]
+    );
+    assert_eq!(
+        run(&mut app, &p, Stage::Insurance, 8),
+        vec![Effect::Enqueue {
+            stage: Stage::SocialSecurityCard,
+            round: 1
+        }]
+    );
+    assert_eq!(
+        run(&mut app, &p, Stage::SocialSecurityCard, 10),
+        vec![Effect::FlowEnded {
+            outcome: Outcome::Completed
+        }]
+    );
+    assert_eq!(app.outcome(), Outcome::Completed);
+    for s in &app.stages[1..] {
+        assert!(
+            matches!(s.status, StageStatus::Completed { .. }),
+            "{}",
+            s.stage
+        );
+        assert_eq!(
+            s.clock.as_ref().map(|c| c.state()),
+            Some(ClockState::Stopped),
+            "{}",
+            s.stage
+        );
+    }
+    // The hospital's clock ran 1 h → 2 h and 3 h → 5 h, not while the applicant confirmed (2 h → 3 h).
+    let cal = WorkingCalendar::builtin();
+    let hc = app
+        .stage(Stage::HealthCheck)
+        .and_then(|s| s.clock.as_ref())
+        .map(|c| c.read(&cal, now() + TimeDelta::days(30)));
+    assert_eq!(
+        hc.map(|r| r.elapsed_secs),
+        Some(TimeDelta::hours(3).num_seconds())
+    );
+}
+
+/// 附件1 三(二), 三(三): the half flows skip the stages already done.
+#[test]
+fn the_half_flows_start_where_the_family_already_is() {
+    let p = policy("fujian-2.0");
+    let mut v = sample();
+    set(&mut v, "/case", json!("has_household_booklet"));
+    set(
+        &mut v,
+        "/services",
+        json!([
+            "maternity_benefit",
+            "medical_insurance_enrolment",
+            "social_security_card"
+        ]),
+    );
+    set(
+        &mut v,
+        "/existing",
+        json!({"newborn_id_number": "350102202511100032"}),
+    );
+    let mut app = submit(&v, &p);
+    let stages: Vec<Stage> = app.stages.iter().map(|s| s.stage).collect();
+    assert_eq!(
+        stages,
+        [
+            Stage::PreReview,
+            Stage::Insurance,
+            Stage::SocialSecurityCard
+        ]
+    );
+    assert_eq!(
+        run(&mut app, &p, Stage::PreReview, 0),
+        vec![Effect::Enqueue {
+            stage: Stage::Insurance,
+            round: 1
+        }]
+    );
+}
+
+/// 附件1 三(一)2: "申请人未选择通过平台办理出生户口登记业务的，业务办理流程结束".
+#[test]
+fn the_flow_ends_successfully_where_the_applicant_chose_no_more() {
+    let p = policy("fujian-2.0");
+    let mut v = sample();
+    set(
+        &mut v,
+        "/services",
+        json!([
+            "birth_certificate",
+            "vaccination_certificate",
+            "parenting_guidance"
+        ]),
+    );
+    let mut app = submit(&v, &p);
+    run(&mut app, &p, Stage::PreReview, 0);
+    assert_eq!(
+        run(&mut app, &p, Stage::HealthCheck, 1),
+        vec![Effect::FlowEnded {
+            outcome: Outcome::Completed
+        }]
+    );
+    for s in [Stage::Police, Stage::Insurance, Stage::SocialSecurityCard] {
+        assert_eq!(
+            app.stage(s).map(|x| &x.status),
+            Some(&StageStatus::Skipped {
+                reason: SkipReason::NotChosen
+            })
+        );
+    }
+    assert_eq!(app.outcome(), Outcome::Completed);
+}
+
+/// 附件1 三(一)3: information not meeting the conditions → the package ends, reason given.
+#[test]
+fn going_offline_ends_the_flow_and_skips_the_rest() {
+    let p = policy("fujian-2.0");
+    let mut v = sample();
+    set(&mut v, "/case", json!("has_birth_certificate"));
+    set(
+        &mut v,
+        "/services",
+        json!([
+            "household_registration",
+            "maternity_benefit",
+            "medical_insurance_enrolment",
+            "social_security_card"
+        ]),
+    );
+    set(
+        &mut v,
+        "/existing",
+        json!({"birth_certificate_number": "Q350012345"}),
+    );
+    add_document(&mut v, "birth_certificate");
+    let mut app = submit(&v, &p);
+    run(&mut app, &p, Stage::PreReview, 0);
+    step(&mut app, &p, Stage::Police, StageEvent::Dispatch, 1);
+    let effects = step(
+        &mut app,
+        &p,
+        Stage::Police,
+        StageEvent::GoOffline { reason: reason() },
+        2,
+    );
+    assert_eq!(
+        effects,
+        vec![Effect::FlowEnded {
+            outcome: Outcome::Terminated
+        }]
+    );
+    assert_eq!(
+        app.stage(Stage::Insurance).map(|x| &x.status),
+        Some(&StageStatus::Skipped {
+            reason: SkipReason::FlowTerminated
+        })
+    );
+    assert_eq!(app.outcome(), Outcome::Terminated);
+}
+
+/// 附件1 四(五): supplement time is not counted — the deadline moves by the pause.
+#[test]
+fn a_supplement_at_the_police_pauses_its_clock_and_resumes_it() {
+    let p = policy("fujian-2.0");
+    let cal = WorkingCalendar::builtin();
+    let mut app = submit(&sample(), &p);
+    run(&mut app, &p, Stage::PreReview, 0);
+    run(&mut app, &p, Stage::HealthCheck, 0);
+    step(&mut app, &p, Stage::Police, StageEvent::Dispatch, 1); // Mon 10:00
+    let deadline = |app: &Application, h: i64| {
+        app.stage(Stage::Police)
+            .and_then(|s| s.clock.as_ref())
+            .map(|c| c.read(&cal, now() + TimeDelta::hours(h)))
+    };
+    assert_eq!(
+        deadline(&app, 2).and_then(|r| r.deadline),
+        Some(at("2025-11-18T10:00:00+08:00"))
+    );
+    let items = vec![SupplementItem::Field {
+        field: "household.police_station".into(),
+    }];
+    step(
+        &mut app,
+        &p,
+        Stage::Police,
+        StageEvent::RequestSupplement {
+            items,
+            reason: reason(),
+        },
+        3,
+    ); // Mon 12:00
+    let paused = deadline(&app, 30);
+    assert_eq!(
+        paused.map(|r| (r.state, r.deadline, r.remaining_secs)),
+        Some((ClockState::Paused, None, TimeDelta::hours(22).num_seconds()))
+    );
+    assert_eq!(
+        step(&mut app, &p, Stage::Police, StageEvent::Supplied, 51),
+        vec![Effect::Enqueue {
+            stage: Stage::Police,
+            round: 2
+        }]
+    ); // Wed 12:00
+    let resumed = deadline(&app, 52);
+    assert_eq!(
+        resumed.as_ref().and_then(|r| r.deadline),
+        Some(at("2025-11-20T10:00:00+08:00"))
+    );
+    assert_eq!(resumed.map(|r| r.level), Some(SlaLevel::OnTrack));
+    // Not answering by then is overdue.
+    assert_eq!(deadline(&app, 74).map(|r| r.level), Some(SlaLevel::Overdue));
+}
+
+/// 附件1 四(四): the card's clock starts when the applicant picks the partner bank.
+#[test]
+fn the_card_waits_for_the_partner_bank_and_its_clock_starts_then() {
+    let p = policy("fujian-2.0");
+    let mut v = sample();
+    set(&mut v, "/card", Value::Null);
+    let mut app = submit(&v, &p);
+    for (s, h) in [
+        (Stage::PreReview, 0),
+        (Stage::HealthCheck, 0),
+        (Stage::Police, 0),
+        (Stage::Insurance, 0),
+    ] {
+        run(&mut app, &p, s, h);
+    }
+    let e = app.apply(Stage::SocialSecurityCard, StageEvent::Dispatch, &p, now());
+    assert_eq!(e.err(), Some(FlowError::PartnerBankMissing));
+    step(
+        &mut app,
+        &p,
+        Stage::SocialSecurityCard,
+        StageEvent::AwaitBank,
+        1,
+    );
+    let bank: Text = "中国工商银行".parse().unwrap_or_else(|e| panic!("{e}"));
+    let applied = app
+        .choose_partner_bank(bank, &p, now() + TimeDelta::hours(48))
+        .unwrap_or_else(|e| panic!("{e}"));
+    assert_eq!(
+        applied.effects,
+        vec![Effect::Enqueue {
+            stage: Stage::SocialSecurityCard,
+            round: 1
+        }]
+    );
+    step(
+        &mut app,
+        &p,
+        Stage::SocialSecurityCard,
+        StageEvent::Dispatch,
+        48,
+    );
+    let clock = app
+        .stage(Stage::SocialSecurityCard)
+        .and_then(|s| s.clock.clone());
+    assert_eq!(
+        clock.map(|c| (c.runs[0].from, c.budget_secs)),
+        Some((now() + TimeDelta::hours(48), 72 * 3600))
+    );
+}
+
+/// 附件4 七: each finished stage is rated once, on five levels.
+#[test]
+fn finished_stages_are_rated_once_each() {
+    let p = policy("fujian-2.0");
+    let mut app = submit(&sample(), &p);
+    run(&mut app, &p, Stage::PreReview, 0);
+    run(&mut app, &p, Stage::HealthCheck, 1);
+    assert_eq!(
+        app.rate(Stage::Police, RatingLevel::Satisfied, None, now())
+            .err(),
+        Some(FlowError::NotRatable(Stage::Police))
+    );
+    assert_eq!(
+        app.rate(Stage::PreReview, RatingLevel::Satisfied, None, now())
+            .err(),
+        Some(FlowError::NotRatable(Stage::PreReview))
+    );
+    let r = app
+        .rate(Stage::HealthCheck, RatingLevel::Dissatisfied, None, now())
+        .unwrap_or_else(|e| panic!("{e}"));
+    assert!(r.level.is_bad());
+    assert_eq!(
+        app.rate(Stage::HealthCheck, RatingLevel::VerySatisfied, None, now())
+            .err(),
+        Some(FlowError::AlreadyRated(Stage::HealthCheck))
+    );
+}
+
+#[test]
+fn withdrawing_stops_every_unfinished_stage_once() {
+    let p = policy("fujian-2.0");
+    let mut app = submit(&sample(), &p);
+    run(&mut app, &p, Stage::PreReview, 0);
+    step(&mut app, &p, Stage::HealthCheck, StageEvent::Dispatch, 1);
+    assert_eq!(
+        step(&mut app, &p, Stage::HealthCheck, StageEvent::Withdraw, 2),
+        vec![Effect::FlowEnded {
+            outcome: Outcome::Withdrawn
+        }]
+    );
+    assert_eq!(app.outcome(), Outcome::Withdrawn);
+    assert!(app.withdraw(now()).is_err());
+    assert!(
+        app.apply(Stage::HealthCheck, StageEvent::Dispatch, &p, now())
+            .is_err()
+    );
+}
+
+#[test]
+fn an_application_is_judged_by_the_policy_it_was_submitted_under() {
+    let p = policy("fujian-2.0");
+    let mut app = submit(&sample(), &p);
+    let e = app.apply(
+        Stage::PreReview,
+        StageEvent::Dispatch,
+        &policy("xiamen"),
+        now(),
+    );
+    assert!(matches!(e, Err(FlowError::WrongPolicy { .. })));
+    let json = serde_json::to_string(&app).unwrap_or_default();
+    let back: Application = serde_json::from_str(&json).unwrap_or_else(|e| panic!("{e}"));
+    assert_eq!(back, app);
+}
