@@ -907,15 +907,14 @@ impl ApplicationForm {
             births: Births::Multiple { count },
             ..
         }) = self.maternity
+            && count < 2
         {
-            if count < 2 {
-                issues.push(FieldIssue::new(
-                    "maternity.births.count",
-                    "multiple_births_count",
-                    "多胞胎的胎儿数至少为2",
-                    "a multiple birth has at least two children",
-                ));
-            }
+            issues.push(FieldIssue::new(
+                "maternity.births.count",
+                "multiple_births_count",
+                "多胞胎的胎儿数至少为2",
+                "a multiple birth has at least two children",
+            ));
         }
     }
 

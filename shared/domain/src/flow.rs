@@ -414,14 +414,14 @@ impl Application {
         let to = &state.status;
         match state.clock.as_mut() {
             None => {
-                if matches!(to, StageStatus::AwaitingAgency { .. }) {
-                    if let Some(budget) = policy.budget(state.stage) {
-                        state.clock = Some(SlaClock::start(
-                            budget,
-                            policy.supervision.warning_percent,
-                            now,
-                        ));
-                    }
+                if matches!(to, StageStatus::AwaitingAgency { .. })
+                    && let Some(budget) = policy.budget(state.stage)
+                {
+                    state.clock = Some(SlaClock::start(
+                        budget,
+                        policy.supervision.warning_percent,
+                        now,
+                    ));
                 }
             }
             Some(clock) => {

@@ -446,8 +446,8 @@ parse_via_str!(BirthCertificateNumber);
 
 /// The number of a marriage certificate (结婚证字号).
 ///
-/// Current numbers are `J` (or `BJ` when reissued) + the issuing registry's 6-digit region code
-/// + `-` + year + `-` + 6-digit serial. `L` / `BL` numbers are divorce certificates and are
+/// Current numbers are `J` (or `BJ` when reissued), the issuing registry's 6-digit region code,
+/// `-`, the year, `-` and a 6-digit serial. `L` / `BL` numbers are divorce certificates and are
 /// refused. Certificates from before about 2004 may carry free-text numbers: they are accepted
 /// as [`MarriageCertificateNumber::is_legacy`] so a reviewer can check them, never rejected.
 #[derive(Debug, Clone, PartialEq, Eq, Hash)]

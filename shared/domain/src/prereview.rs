@@ -237,34 +237,35 @@ pub fn pre_review(form: &ApplicationForm, policy: &Policy, now: DateTime<Utc>) -
     if let Some(household) = &form.household {
         let reg = household.registering_parent;
         // 附件2 一(二): only one parent registered in the province → register with that parent.
-        if let Some(rule) = &el.single_provincial_parent {
-            if mother_in != father_in && !in_region(reg) {
-                findings.push(fix_field(
-                    "single_provincial_parent",
-                    "household.registering_parent",
-                    Bilingual::new("父母仅一方为省内户籍的，新生儿必须随省内户籍方落户", "with only one parent registered in the province, the newborn must register with that parent"),
-                    &rule.source,
-                ));
-            }
+        if let Some(rule) = &el.single_provincial_parent
+            && mother_in != father_in
+            && !in_region(reg)
+        {
+            findings.push(fix_field(
+                "single_provincial_parent",
+                "household.registering_parent",
+                Bilingual::new("父母仅一方为省内户籍的，新生儿必须随省内户籍方落户", "with only one parent registered in the province, the newborn must register with that parent"),
+                &rule.source,
+            ));
         }
-        if let Some(place) = &el.registration_place {
-            if !place.contains(&form.parent(reg).household_region) {
-                let other_ok = place.contains(&form.parent(reg.other()).household_region);
-                let message = Bilingual::new(
-                    "落户方户籍不在本地区",
-                    "the registering parent's household is outside this region",
-                );
-                findings.push(if other_ok {
-                    fix_field(
-                        "registration_place",
-                        "household.registering_parent",
-                        message,
-                        &place.source,
-                    )
-                } else {
-                    offline("registration_place", message, &place.source)
-                });
-            }
+        if let Some(place) = &el.registration_place
+            && !place.contains(&form.parent(reg).household_region)
+        {
+            let other_ok = place.contains(&form.parent(reg.other()).household_region);
+            let message = Bilingual::new(
+                "落户方户籍不在本地区",
+                "the registering parent's household is outside this region",
+            );
+            findings.push(if other_ok {
+                fix_field(
+                    "registration_place",
+                    "household.registering_parent",
+                    message,
+                    &place.source,
+                )
+            } else {
+                offline("registration_place", message, &place.source)
+            });
         }
         // Family versus collective household (附件2 一(四); 附件4 一).
         let (this, other) = (form.parent(reg), form.parent(reg.other()));

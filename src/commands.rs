@@ -1,0 +1,512 @@
+//! The subcommands and their plain-text renderings.
+
+use anyhow::{Context, Result, anyhow, bail};
+use chrono::{DateTime, Utc};
+use clap::{Parser, Subcommand};
+use newborn_domain::application::{Case, ParentRole, parse_form};
+use newborn_domain::calendar::{CHINA, WorkingCalendar};
+use newborn_domain::policy::{
+    ClockStart, MaterialCondition, Policy, PolicyRegistry, ResidencyRule,
+};
+use newborn_domain::prereview::{Decision, pre_review};
+use newborn_domain::sla::add_working_time;
+use newborn_domain::stage::Stage;
+use std::io::Write;
+use std::path::PathBuf;
+
+/// Newborn one-stop service (新生儿出生一件事): operator tool.
+#[derive(Debug, Parser)]
+#[command(name = "newborn", version, about)]
+pub struct Cli {
+    /// A holiday file (format of data/cn-public-holidays.json) adding newly published years to
+    /// the built-in 2024–2026 calendar.
+    #[arg(
+        long,
+        global = true,
+        env = "NEWBORN_HOLIDAYS_FILE",
+        value_name = "FILE"
+    )]
+    holidays_file: Option<PathBuf>,
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Debug, Subcommand)]
+enum Command {
+    /// Policies per region: materials, routes, deadlines.
+    Policy {
+        #[command(subcommand)]
+        command: PolicyCommand,
+    },
+    /// Prints the deadline of a stage started at a given time.
+    Deadline {
+        /// Policy id, e.g. fujian-2.0.
+        #[arg(long, default_value = newborn_domain::policy::DEFAULT_POLICY)]
+        policy: String,
+        /// Stage: health_check, police, insurance or social_security_card.
+        #[arg(long)]
+        stage: Stage,
+        /// When the clock starts, RFC 3339 (e.g. 2025-09-30T12:00:00+08:00).
+        #[arg(long)]
+        start: String,
+    },
+    /// Working-day calendar: which years are covered, and what a date is.
+    Calendar {
+        /// Dates to look up (YYYY-MM-DD); without any, lists the covered years.
+        dates: Vec<chrono::NaiveDate>,
+    },
+    /// Checks and pre-reviews an application form (JSON) as the platform would.
+    Review {
+        /// The form file, e.g. events/api/submit-application.json.
+        file: PathBuf,
+        /// Policy id.
+        #[arg(long, default_value = newborn_domain::policy::DEFAULT_POLICY)]
+        policy: String,
+        /// The review time, RFC 3339; defaults to now.
+        #[arg(long)]
+        at: Option<String>,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+enum PolicyCommand {
+    /// Lists the built-in policies.
+    List,
+    /// Shows one policy in full.
+    Show {
+        /// Policy id, e.g. fujian-2.0, xiamen, fuzhou-pilot-2021, putian-2022, guangxi-yongfu.
+        id: String,
+    },
+}
+
+/// Runs a parsed command line, writing to `out`.
+pub fn run(cli: Cli, out: &mut impl Write) -> Result<()> {
+    let registry = PolicyRegistry::builtin();
+    let calendar = || load_calendar(cli.holidays_file.as_ref());
+    match cli.command {
+        Command::Policy {
+            command: PolicyCommand::List,
+        } => {
+            for p in registry.all() {
+                writeln!(
+                    out,
+                    "{:<20} {:<12} {} / {}",
+                    p.id, p.version, p.name.zh, p.name.en
+                )?;
+            }
+        }
+        Command::Policy {
+            command: PolicyCommand::Show { id },
+        } => {
+            let p = find(&registry, &id)?;
+            write_policy(out, p)?;
+        }
+        Command::Deadline {
+            policy,
+            stage,
+            start,
+        } => {
+            let p = find(&registry, &policy)?;
+            let start = parse_time(&start)?;
+            write_deadline(out, &calendar()?, p, stage, start)?;
+        }
+        Command::Calendar { dates } => {
+            let cal = calendar()?;
+            if dates.is_empty() {
+                for y in cal.covered_years() {
+                    writeln!(out, "{y}  {}", cal.source(y).unwrap_or(""))?;
+                }
+                writeln!(
+                    out,
+                    "Other years: Monday–Friday minus 1 Jan, 1–2 May, 1–3 Oct; provisional."
+                )?;
+            }
+            for d in dates {
+                let day = cal.day(d);
+                let what = serde_json::to_value(&day.kind)?;
+                writeln!(
+                    out,
+                    "{d} {}  {}{}{}",
+                    d.format("%a"),
+                    if day.is_working() {
+                        "working day"
+                    } else {
+                        "rest day"
+                    },
+                    what.get("name")
+                        .and_then(|n| n.as_str())
+                        .map(|n| format!(" ({n})"))
+                        .unwrap_or_default(),
+                    if day.covered {
+                        ""
+                    } else {
+                        "  [provisional: no notice for this year]"
+                    }
+                )?;
+            }
+        }
+        Command::Review { file, policy, at } => {
+            let p = find(&registry, &policy)?;
+            let now = match at {
+                Some(t) => parse_time(&t)?,
+                None => Utc::now(),
+            };
+            let bytes =
+                std::fs::read(&file).with_context(|| format!("cannot read {}", file.display()))?;
+            write_review(out, p, &bytes, now)?;
+        }
+    }
+    Ok(())
+}
+
+/// The built-in calendar plus the operator's file, if one is configured. Reports on stderr
+/// which years the file added, so stdout stays the command's answer.
+fn load_calendar(file: Option<&PathBuf>) -> Result<WorkingCalendar> {
+    let mut cal = WorkingCalendar::builtin();
+    if let Some(path) = file {
+        let text = std::fs::read_to_string(path).with_context(|| {
+            format!(
+                "cannot read holiday file {} (NEWBORN_HOLIDAYS_FILE / --holidays-file)",
+                path.display()
+            )
+        })?;
+        let extra = WorkingCalendar::from_json(&text)
+            .with_context(|| format!("holiday file {}", path.display()))?;
+        let years = extra.covered_years();
+        let replaced = cal.extend(extra);
+        eprintln!(
+            "{}",
+            format_args!(
+                "holiday file {}: years {years:?} loaded{}",
+                path.display(),
+                if replaced.is_empty() {
+                    String::new()
+                } else {
+                    format!(", replacing built-in {replaced:?}")
+                }
+            )
+        );
+    }
+    Ok(cal)
+}
+
+fn find<'a>(registry: &'a PolicyRegistry, id: &str) -> Result<&'a Policy> {
+    registry.latest(id).ok_or_else(|| {
+        let ids: Vec<&str> = registry.all().iter().map(|p| p.id.as_str()).collect();
+        anyhow!("no policy \"{id}\"; known: {}", ids.join(", "))
+    })
+}
+
+fn parse_time(s: &str) -> Result<DateTime<Utc>> {
+    DateTime::parse_from_rfc3339(s)
+        .map(|t| t.with_timezone(&Utc))
+        .with_context(|| {
+            format!("\"{s}\" is not an RFC 3339 time such as 2025-09-30T12:00:00+08:00")
+        })
+}
+
+fn china(t: DateTime<Utc>) -> String {
+    t.with_timezone(&CHINA)
+        .format("%Y-%m-%d %H:%M %a (UTC+8)")
+        .to_string()
+}
+
+fn write_deadline(
+    out: &mut impl Write,
+    cal: &WorkingCalendar,
+    p: &Policy,
+    stage: Stage,
+    start: DateTime<Utc>,
+) -> Result<()> {
+    let Some(budget) = p.budget(stage) else {
+        bail!(
+            "stage {stage} has no deadline under {} (pre-review is immediate)",
+            p.id
+        );
+    };
+    let (deadline, provisional) = add_working_time(cal, start, budget);
+    let warn = budget * i32::from(p.supervision.warning_percent) / 100;
+    let (warning, _) = add_working_time(cal, start, warn);
+    let days = budget.num_hours() / 24;
+    let label = stage.label();
+    writeln!(out, "policy    {} ({})", p.reference(), p.name.en)?;
+    writeln!(out, "stage     {stage}: {} / {}", label.zh, label.en)?;
+    writeln!(
+        out,
+        "budget    {days} working day{} ({} h of working days)",
+        if days == 1 { "" } else { "s" },
+        budget.num_hours()
+    )?;
+    if p.clock_start(stage) == ClockStart::OnPartnerBankChoice {
+        writeln!(
+            out,
+            "clock     starts when the applicant chooses the partner bank"
+        )?;
+    }
+    writeln!(out, "start     {}", china(start))?;
+    writeln!(
+        out,
+        "warning   {}  ({} %)",
+        china(warning),
+        p.supervision.warning_percent
+    )?;
+    writeln!(out, "deadline  {}", china(deadline))?;
+    writeln!(
+        out,
+        "deadline  {}",
+        deadline.with_timezone(&CHINA).to_rfc3339()
+    )?;
+    if provisional {
+        writeln!(
+            out,
+            "PROVISIONAL: the calendar has no State Council notice for part of this span; add the year with --holidays-file."
+        )?;
+    }
+    writeln!(
+        out,
+        "source    {}",
+        p.stages
+            .get(&stage)
+            .map(|s| s.source.as_str())
+            .unwrap_or("")
+    )?;
+    Ok(())
+}
+
+fn write_policy(out: &mut impl Write, p: &Policy) -> Result<()> {
+    let el = &p.eligibility;
+    writeln!(out, "{} / {}", p.name.zh, p.name.en)?;
+    writeln!(
+        out,
+        "id {}  version {}  sources: {}",
+        p.id,
+        p.version,
+        p.sources.join("; ")
+    )?;
+    writeln!(out, "\nEligibility (申请条件)")?;
+    let rule = |out: &mut dyn Write, text: String, source: &str| {
+        writeln!(out, "  - {text}\n      [{source}]")
+    };
+    rule(
+        out,
+        format!(
+            "newborn younger than {} months",
+            el.newborn_age.under_months
+        ),
+        &el.newborn_age.source,
+    )?;
+    rule(
+        out,
+        format!(
+            "born in a hospital in region {}",
+            el.birthplace.region_prefixes.join(", ")
+        ),
+        &el.birthplace.source,
+    )?;
+    let whose = match el.residency.rule {
+        ResidencyRule::AtLeastOne => "at least one parent",
+        ResidencyRule::Both => "both parents",
+        ResidencyRule::RegisteringParent => "the registering parent",
+    };
+    rule(
+        out,
+        format!(
+            "{whose} registered in {}",
+            el.residency.region_prefixes.join(", ")
+        ),
+        &el.residency.source,
+    )?;
+    if let Some(r) = &el.registration_place {
+        rule(
+            out,
+            format!("the newborn registers in {}", r.region_prefixes.join(", ")),
+            &r.source,
+        )?;
+    }
+    if let Some(r) = &el.marriage_certificate {
+        rule(
+            out,
+            format!(
+                "marriage certificate issued in {}",
+                r.region_prefixes.join(", ")
+            ),
+            &r.source,
+        )?;
+    }
+    rule(
+        out,
+        "both parents Chinese nationals (no HK/Macao/Taiwan or foreign residents online)".into(),
+        &el.nationality.source,
+    )?;
+    rule(out, "married parents".into(), &el.marriage.source)?;
+    let who = if el.applicant.father_with_authorisation {
+        "the mother, or the father with her authorisation letter"
+    } else {
+        "the mother"
+    };
+    let counter = if el.applicant.counter_intake {
+        "; counter staff may submit for them (一窗受理)"
+    } else {
+        ""
+    };
+    rule(
+        out,
+        format!("applicant: {who}{counter}"),
+        &el.applicant.source,
+    )?;
+    rule(
+        out,
+        format!(
+            "collective household: {}",
+            name(&el.household_kind.collective)
+        ),
+        &el.household_kind.source,
+    )?;
+    if let Some(r) = &el.single_provincial_parent {
+        rule(
+            out,
+            "with one provincial parent, the newborn registers with that parent".into(),
+            &r.source,
+        )?;
+    }
+    writeln!(out, "\nCases and routes (办理情形)")?;
+    for (case, c) in &p.cases {
+        let route: Vec<&str> = std::iter::once("pre_review")
+            .chain(c.route.iter().map(|s| s.as_str()))
+            .collect();
+        writeln!(
+            out,
+            "  {} / {}\n    {}\n      [{}]",
+            case.label().zh,
+            case.label().en,
+            route.join(" → "),
+            c.source
+        )?;
+    }
+    writeln!(out, "\nStages (办理时限)")?;
+    writeln!(
+        out,
+        "  {:<22} {:<16} {:<24} {:<40} confirms",
+        "stage", "deadline", "clock starts", "supplement (补件) in"
+    )?;
+    for (stage, s) in &p.stages {
+        let deadline = s
+            .deadline_working_days
+            .map(|d| format!("{d} working day{}", if d == 1 { "" } else { "s" }))
+            .unwrap_or_else(|| "immediate".into());
+        let clock = match s.clock_starts {
+            ClockStart::OnReceipt => "on receipt",
+            ClockStart::OnPartnerBankChoice => "on partner-bank choice",
+        };
+        let supplement: Vec<String> = s.supplement_in.iter().map(name).collect();
+        let forms: Vec<String> = s.confirmation_forms.iter().map(|f| f.label().zh).collect();
+        writeln!(
+            out,
+            "  {:<22} {:<16} {:<24} {:<40} {}",
+            stage.as_str(),
+            deadline,
+            clock,
+            if supplement.is_empty() {
+                "none".into()
+            } else {
+                supplement.join(", ")
+            },
+            forms.join("、")
+        )?;
+        writeln!(out, "      [{}]", s.source)?;
+    }
+    writeln!(out, "\nMaterials (申报材料)")?;
+    for case in Case::ALL.iter().filter(|c| p.cases.contains_key(c)) {
+        writeln!(out, "  {}", case.label().zh)?;
+        for stage in Stage::ALL {
+            for who in [ParentRole::Mother, ParentRole::Father] {
+                let items: Vec<_> = p
+                    .materials_at(stage, *case, who)
+                    .filter(|m| {
+                        who == ParentRole::Mother || m.when == MaterialCondition::FatherApplies
+                    })
+                    .collect();
+                for m in items {
+                    let l = m.kind.label();
+                    let when = if m.when == MaterialCondition::FatherApplies {
+                        ", when the father applies"
+                    } else {
+                        ""
+                    };
+                    writeln!(
+                        out,
+                        "    - {} / {} (at {stage}{when})\n        [{}]",
+                        l.zh, l.en, m.source
+                    )?;
+                }
+            }
+        }
+    }
+    writeln!(out, "\nSupervision (办件监察)")?;
+    writeln!(
+        out,
+        "  warning at {} % of a stage's budget",
+        p.supervision.warning_percent
+    )?;
+    if let Some(d) = p.supervision.overall_deadline_working_days {
+        writeln!(out, "  whole flow promised within {d} working days")?;
+    }
+    writeln!(out, "      [{}]", p.supervision.source)?;
+    Ok(())
+}
+
+/// The serde (snake_case) name of a unit enum value, as written in the policy files.
+fn name(value: &impl serde::Serialize) -> String {
+    serde_json::to_value(value)
+        .ok()
+        .and_then(|v| v.as_str().map(str::to_owned))
+        .unwrap_or_default()
+}
+
+fn write_review(out: &mut impl Write, p: &Policy, bytes: &[u8], now: DateTime<Utc>) -> Result<()> {
+    let form = match parse_form(bytes) {
+        Ok(f) => f,
+        Err(issue) => {
+            writeln!(
+                out,
+                "REJECTED  {}: {}\n          {}",
+                issue.field, issue.error.message.zh, issue.error.message.en
+            )?;
+            bail!("the form is malformed");
+        }
+    };
+    let issues = form.check(p, now);
+    if !issues.is_empty() {
+        for i in &issues {
+            writeln!(
+                out,
+                "REJECTED  {}: {} / {}",
+                i.field, i.error.message.zh, i.error.message.en
+            )?;
+        }
+        bail!("{} problem(s) in the form", issues.len());
+    }
+    let review = pre_review(&form, p, now);
+    for f in &review.findings {
+        writeln!(
+            out,
+            "finding   {}: {} / {}\n          [{}]",
+            f.rule, f.message.zh, f.message.en, f.source
+        )?;
+    }
+    match &review.decision {
+        Decision::Accept { notes } => {
+            writeln!(out, "ACCEPTED  自动受理 / accepted under {}", p.reference())?;
+            for n in notes {
+                writeln!(out, "note      {} / {}", n.zh, n.en)?;
+            }
+        }
+        Decision::Supplement { items, .. } => {
+            writeln!(out, "SUPPLEMENT 补件: {}", serde_json::to_string(items)?)?
+        }
+        Decision::GoOffline { reason } => {
+            writeln!(out, "OFFLINE   转线下办理: {} / {}", reason.zh, reason.en)?
+        }
+    }
+    Ok(())
+}

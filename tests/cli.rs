@@ -1,0 +1,180 @@
+//! The operator command-line tool, run as a process the way an operator runs it.
+
+use std::process::{Command, Output};
+
+fn newborn(args: &[&str]) -> Output {
+    Command::new(env!("CARGO_BIN_EXE_newborn"))
+        .args(args)
+        .env_remove("NEWBORN_HOLIDAYS_FILE")
+        .output()
+        .unwrap_or_else(|e| panic!("cannot run newborn: {e}"))
+}
+
+fn stdout(args: &[&str]) -> String {
+    let out = newborn(args);
+    assert!(
+        out.status.success(),
+        "{args:?} failed: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    String::from_utf8_lossy(&out.stdout).into_owned()
+}
+
+/// 闽卫政法〔2024〕40号 附件1 四(二): police within one working day; 国办发明电〔2024〕12号: 10-01..08 off.
+#[test]
+fn deadline_crosses_the_2025_national_day_break() {
+    let out = stdout(&[
+        "deadline",
+        "--policy",
+        "fujian-2.0",
+        "--stage",
+        "police",
+        "--start",
+        "2025-09-30T12:00:00+08:00",
+    ]);
+    assert!(out.contains("deadline  2025-10-09T12:00:00+08:00"), "{out}");
+    assert!(!out.contains("PROVISIONAL"), "{out}");
+}
+
+/// 附件1 四(四): three working days for the card; the 2026 Spring Festival (02-15..23) is off.
+#[test]
+fn deadline_crosses_the_2026_spring_festival() {
+    let out = stdout(&[
+        "deadline",
+        "--stage",
+        "social_security_card",
+        "--start",
+        "2026-02-12T09:00:00+08:00",
+    ]);
+    // Thu 15 h + Fri 24 h + make-up Sat 02-14 24 h = 63 h; then 9 h on Tue 02-24.
+    assert!(out.contains("deadline  2026-02-24T09:00:00+08:00"), "{out}");
+}
+
+#[test]
+fn a_deadline_in_an_uncovered_year_is_provisional_until_the_operator_adds_the_year() {
+    let out = stdout(&[
+        "deadline",
+        "--stage",
+        "police",
+        "--start",
+        "2027-03-05T12:00:00+08:00",
+    ]);
+    assert!(out.contains("PROVISIONAL"), "{out}");
+    assert!(out.contains("deadline  2027-03-08T12:00:00+08:00"), "{out}");
+
+    let dir = std::env::temp_dir().join(format!("newborn-cli-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap_or_else(|e| panic!("{e}"));
+    let file = dir.join("2027.json");
+    let year = r#"{"source":"test notice for 2027","years":{"2027":{"holidays":[{"date":"2027-03-08","name":"Test"}],"makeup_working_days":[{"date":"2027-03-06","name":"Test"}]}}}"#;
+    std::fs::write(&file, year).unwrap_or_else(|e| panic!("{e}"));
+    let path = file.to_string_lossy().into_owned();
+    let out = stdout(&[
+        "--holidays-file",
+        &path,
+        "deadline",
+        "--stage",
+        "police",
+        "--start",
+        "2027-03-05T12:00:00+08:00",
+    ]);
+    assert!(!out.contains("PROVISIONAL"), "{out}");
+    // Fri 12 h, make-up Sat 03-06 12 h → Saturday noon.
+    assert!(out.contains("deadline  2027-03-06T12:00:00+08:00"), "{out}");
+    std::fs::write(&file, "{ not json").unwrap_or_else(|e| panic!("{e}"));
+    let bad = newborn(&["--holidays-file", &path, "calendar"]);
+    assert!(!bad.status.success());
+    assert!(String::from_utf8_lossy(&bad.stderr).contains("2027.json"));
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
+#[test]
+fn every_policy_shows_its_routes_deadlines_materials_and_sources() {
+    let list = stdout(&["policy", "list"]);
+    for id in [
+        "fujian-2.0",
+        "xiamen",
+        "fuzhou-pilot-2021",
+        "putian-2022",
+        "guangxi-yongfu",
+    ] {
+        assert!(list.contains(id), "{list}");
+        let out = stdout(&["policy", "show", id]);
+        for part in [
+            "Eligibility",
+            "Cases and routes",
+            "Stages",
+            "Materials",
+            "pre_review → ",
+            "working day",
+            "[",
+        ] {
+            assert!(out.contains(part), "{id}: no {part}");
+        }
+    }
+    let yongfu = stdout(&["policy", "show", "guangxi-yongfu"]);
+    assert!(
+        yongfu.contains("30 working days") && yongfu.contains("33 working days"),
+        "{yongfu}"
+    );
+}
+
+#[test]
+fn unknown_policies_and_stages_get_a_clear_error_and_no_stack_trace() {
+    let out = newborn(&["policy", "show", "beijing"]);
+    assert!(!out.status.success());
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        err.contains("no policy \"beijing\"; known: fujian-2.0"),
+        "{err}"
+    );
+    assert!(!err.contains("backtrace"), "{err}");
+    let out = newborn(&[
+        "deadline",
+        "--stage",
+        "evaluation",
+        "--start",
+        "2025-09-30T12:00:00+08:00",
+    ]);
+    assert!(String::from_utf8_lossy(&out.stderr).contains("unknown stage"));
+}
+
+#[test]
+fn review_accepts_the_sample_and_names_what_a_bad_form_lacks() {
+    let sample = concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/events/api/submit-application.json"
+    );
+    let out = stdout(&["review", sample, "--at", "2025-11-17T09:00:00+08:00"]);
+    assert!(out.contains("ACCEPTED"), "{out}");
+    // Two years later the newborn is too old (附件1 二(一)).
+    let out = stdout(&["review", sample, "--at", "2027-11-17T09:00:00+08:00"]);
+    assert!(out.contains("OFFLINE") && out.contains("12个月"), "{out}");
+    // A Xiamen review of a Fuzhou birth.
+    let out = stdout(&[
+        "review",
+        sample,
+        "--policy",
+        "xiamen",
+        "--at",
+        "2025-11-17T09:00:00+08:00",
+    ]);
+    assert!(out.contains("OFFLINE"), "{out}");
+}
+
+#[test]
+fn calendar_lists_covered_years_and_explains_a_date() {
+    let out = stdout(&["calendar"]);
+    assert!(
+        out.contains("2024") && out.contains("2026") && out.contains("provisional"),
+        "{out}"
+    );
+    let out = stdout(&["calendar", "2025-09-28", "2027-01-01"]);
+    assert!(
+        out.contains("2025-09-28 Sun  working day (National Day)"),
+        "{out}"
+    );
+    assert!(
+        out.contains("2027-01-01 Fri  rest day (New Year's Day)  [provisional"),
+        "{out}"
+    );
+}
