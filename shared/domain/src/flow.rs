@@ -7,7 +7,7 @@
 //! successfully (附件1 三(一)2–4 "申请人未选择…的，业务办理流程结束"); after a stage goes offline the
 //! rest are skipped. It returns the timeline entries and the hand-offs to perform.
 
-use crate::application::{ApplicationForm, Text};
+use crate::application::{ApplicationForm, FieldIssue, Text};
 use crate::policy::{ClockStart, Policy, PolicyRef};
 use crate::sla::{ClockError, SlaClock};
 use crate::stage::{
@@ -173,9 +173,9 @@ pub enum FlowError {
         /// The one given.
         given: PolicyRef,
     },
-    /// The case is not offered under the policy.
-    #[error("the case is not offered under this policy")]
-    CaseNotOffered,
+    /// The form fails its cross-field checks; nothing was created.
+    #[error("the form has {} problem(s)", .0.len())]
+    InvalidForm(Vec<FieldIssue>),
     /// The card's clock starts with the bank choice: ask for it before dispatch.
     #[error("the partner bank is not chosen yet; ask the applicant first")]
     PartnerBankMissing,
@@ -205,14 +205,19 @@ pub struct Application {
 }
 
 impl Application {
-    /// Creates the application and queues its pre-review.
+    /// Creates the application and queues its pre-review, if the form passes every
+    /// cross-field check ([`ApplicationForm::check`]); otherwise returns all the problems.
     pub fn submit(
         id: ApplicationId,
         form: ApplicationForm,
         policy: &Policy,
         now: DateTime<Utc>,
     ) -> Result<(Self, Applied), FlowError> {
-        let route = policy.route(form.case).ok_or(FlowError::CaseNotOffered)?;
+        let issues = form.check(policy, now);
+        if !issues.is_empty() {
+            return Err(FlowError::InvalidForm(issues));
+        }
+        let route = policy.route(form.case).unwrap_or_default();
         let stages = std::iter::once(Stage::PreReview)
             .chain(route.iter().copied())
             .map(|stage| StageState {

@@ -442,6 +442,21 @@ fn withdrawing_stops_every_unfinished_stage_once() {
 }
 
 #[test]
+fn an_invalid_form_creates_no_application() {
+    let mut v = sample();
+    set(&mut v, "/services", json!([]));
+    let e = Application::submit(
+        "A-2".parse().unwrap_or_else(|e| panic!("{e}")),
+        form(&v),
+        &policy("fujian-2.0"),
+        now(),
+    );
+    assert!(
+        matches!(e, Err(FlowError::InvalidForm(issues)) if issues[0].error.code == "no_service")
+    );
+}
+
+#[test]
 fn an_application_is_judged_by_the_policy_it_was_submitted_under() {
     let p = policy("fujian-2.0");
     let mut app = submit(&sample(), &p);
