@@ -33,6 +33,26 @@ pub struct Cli {
 
 #[derive(Debug, Subcommand)]
 enum Command {
+    /// Starts the whole service on this machine: API, stage workers, SLA monitor, simulated agencies.
+    Serve(ServeArgs),
+    /// Submits a realistic batch to a running service and prints each application's timeline.
+    Demo {
+        /// The data directory of the running service (its service.json says where it listens).
+        #[arg(long, default_value = "data", env = "NEWBORN_DATA_DIR")]
+        data_dir: PathBuf,
+        /// The API base URL, instead of reading the data directory.
+        #[arg(long)]
+        url: Option<String>,
+        /// The simulated agencies' base URL, instead of reading the data directory.
+        #[arg(long)]
+        simulator_url: Option<String>,
+        /// How many applications (the eight scenarios repeat).
+        #[arg(long, default_value_t = 8)]
+        count: usize,
+        /// Give up after this many seconds.
+        #[arg(long, default_value_t = 300)]
+        timeout_secs: u64,
+    },
     /// Policies per region: materials, routes, deadlines.
     Policy {
         #[command(subcommand)]
@@ -68,6 +88,86 @@ enum Command {
     },
 }
 
+/// Options of `newborn serve` (each also from the environment).
+#[derive(Debug, clap::Args)]
+struct ServeArgs {
+    /// Where everything is kept (SQLite database, scans, keys).
+    #[arg(long, default_value = "data", env = "NEWBORN_DATA_DIR")]
+    data_dir: PathBuf,
+    /// The API's address (loopback by default).
+    #[arg(long, default_value = "127.0.0.1:8080", env = "NEWBORN_LISTEN")]
+    listen: std::net::SocketAddr,
+    /// The simulated agencies' address.
+    #[arg(
+        long,
+        default_value = "127.0.0.1:8081",
+        env = "NEWBORN_SIMULATOR_LISTEN"
+    )]
+    simulator_listen: std::net::SocketAddr,
+    /// Send dispatches to real agency systems at this base URL instead of simulating them.
+    #[arg(long, env = "NEWBORN_AGENCIES_URL")]
+    agencies_url: Option<String>,
+    /// How long the simulated agencies take to answer, in milliseconds.
+    #[arg(long, default_value_t = 500, env = "NEWBORN_AGENCY_DELAY_MS")]
+    agency_delay_ms: u64,
+    /// Outcome mix of the simulated agencies, e.g. approve=90,supplement=5,offline=5.
+    #[arg(long, default_value = "approve=100", env = "NEWBORN_AGENCY_MIX")]
+    agency_mix: newborn_agency_sim::Mix,
+    /// Start service time at this RFC 3339 instant (a controllable clock).
+    #[arg(long, env = "NEWBORN_CLOCK_START")]
+    clock_start: Option<String>,
+    /// Service seconds per real second (with --clock-start).
+    #[arg(long, default_value_t = 1.0, env = "NEWBORN_CLOCK_SPEED")]
+    clock_speed: f64,
+    /// Allow POST /admin/clock to advance service time (with --clock-start).
+    #[arg(long, env = "NEWBORN_CLOCK_CONTROL")]
+    clock_control: bool,
+    /// Seconds between SLA sweeps.
+    #[arg(long, default_value_t = 60, env = "NEWBORN_SLA_INTERVAL_SECS")]
+    sla_interval_secs: u64,
+    /// Seconds a received message stays hidden before redelivery.
+    #[arg(long, default_value_t = 30, env = "NEWBORN_VISIBILITY_TIMEOUT_SECS")]
+    visibility_timeout_secs: u64,
+    /// Receives before a message goes to the dead-letter queue.
+    #[arg(long, default_value_t = 5, env = "NEWBORN_MAX_RECEIVES")]
+    max_receives: u32,
+    /// The default policy.
+    #[arg(long, default_value = newborn_domain::policy::DEFAULT_POLICY, env = "NEWBORN_POLICY")]
+    policy: String,
+    /// Log as JSON lines.
+    #[arg(long, env = "NEWBORN_LOG_JSON")]
+    log_json: bool,
+}
+
+impl ServeArgs {
+    fn into_config(self, holidays_file: Option<PathBuf>) -> Result<crate::runtime::ServeConfig> {
+        use crate::runtime::{Agencies, ServeConfig};
+        let mut c = ServeConfig::new(self.data_dir);
+        c.listen = self.listen;
+        c.agencies = match self.agencies_url {
+            Some(base_url) => Agencies::External { base_url },
+            None => Agencies::Simulated {
+                listen: self.simulator_listen,
+                delay: std::time::Duration::from_millis(self.agency_delay_ms),
+                mix: self.agency_mix,
+            },
+        };
+        c.clock_start = self.clock_start.as_deref().map(parse_time).transpose()?;
+        if !(self.clock_speed > 0.0 && self.clock_speed <= 100_000.0) {
+            bail!("--clock-speed must be above 0 and at most 100000");
+        }
+        c.clock_speed = self.clock_speed;
+        c.clock_control = self.clock_control;
+        c.sla_interval = std::time::Duration::from_secs(self.sla_interval_secs.max(1));
+        c.workers.visibility_timeout =
+            std::time::Duration::from_secs(self.visibility_timeout_secs.max(1));
+        c.workers.max_receives = self.max_receives.max(1);
+        c.default_policy = self.policy;
+        c.holidays_file = holidays_file;
+        Ok(c)
+    }
+}
+
 #[derive(Debug, Subcommand)]
 enum PolicyCommand {
     /// Lists the built-in policies.
@@ -79,11 +179,45 @@ enum PolicyCommand {
     },
 }
 
-/// Runs a parsed command line, writing to `out`.
-pub fn run(cli: Cli, out: &mut impl Write) -> Result<()> {
+/// Runs a parsed command line.
+pub fn run(cli: Cli) -> Result<()> {
     let registry = PolicyRegistry::builtin();
     let calendar = || load_calendar(cli.holidays_file.as_ref());
+    let out = &mut std::io::stdout().lock();
     match cli.command {
+        Command::Serve(args) => {
+            let log_json = args.log_json;
+            let config = args.into_config(cli.holidays_file.clone())?;
+            crate::runtime::serve(config, log_json)?;
+        }
+        Command::Demo {
+            data_dir,
+            url,
+            simulator_url,
+            count,
+            timeout_secs,
+        } => {
+            let (api_url, simulator_url) = match url {
+                Some(u) => (u, simulator_url),
+                None => {
+                    let file = data_dir.join("service.json");
+                    let text = std::fs::read_to_string(&file).with_context(|| format!("cannot read {}: start the service first (`newborn serve --data-dir {}`) or pass --url", file.display(), data_dir.display()))?;
+                    let e: crate::runtime::Endpoints = serde_json::from_str(&text)
+                        .with_context(|| format!("{} is not valid", file.display()))?;
+                    (e.api_url, simulator_url.or(e.simulator_url))
+                }
+            };
+            let rt = tokio::runtime::Builder::new_multi_thread()
+                .enable_all()
+                .build()?;
+            let config = crate::demo::DemoConfig {
+                api_url,
+                simulator_url,
+                count: count.max(1),
+                timeout: std::time::Duration::from_secs(timeout_secs),
+            };
+            rt.block_on(crate::demo::run(config, out))?;
+        }
         Command::Policy {
             command: PolicyCommand::List,
         } => {

@@ -1,17 +1,11 @@
-//! `newborn`: the operator command-line tool of the newborn one-stop service.
-//!
-//! It grows with the service; for now it shows policies, computes deadlines on the working-day
-//! calendar, and pre-reviews a form file.
-
-mod commands;
+//! `newborn`: the operator command-line tool and local runtime of the newborn one-stop service.
 
 use clap::Parser;
 use std::process::ExitCode;
 
 fn main() -> ExitCode {
-    let cli = commands::Cli::parse();
-    let mut out = std::io::stdout().lock();
-    match commands::run(cli, &mut out) {
+    let cli = newborn::commands::Cli::parse();
+    match newborn::commands::run(cli) {
         Ok(()) => ExitCode::SUCCESS,
         Err(e) => {
             // An operator needs the reason chain, not a stack trace.

@@ -1,0 +1,372 @@
+//! Simulated agencies: the hospital (基卫系统), the police household system, the medical-insurance
+//! and the social-security systems, as one HTTP server. Each dispatch is verified against the
+//! platform's signature, recorded durably (de-duplicated by its idempotency key), and answered
+//! after a delay by calling the platform's real callback endpoint with the agency's own key.
+//! Outcomes follow a per-application script when one is registered (`POST /scripts`), else a
+//! configured mix of approve / supplement / go-offline.
+
+mod outcome;
+
+use axum::body::Bytes;
+use axum::extract::{Path, State};
+use axum::http::{HeaderMap, StatusCode};
+use axum::routing::{get, post};
+use axum::{Json, Router};
+use newborn_domain::stage::{Agency, Stage};
+use newborn_service::ports::Clock;
+use newborn_service::signing::{
+    IDEMPOTENCY_HEADER, KEY_ID_HEADER, KeyRing, SIGNATURE_HEADER, TIMESTAMP_HEADER,
+};
+use rusqlite::{Connection, params};
+use serde::{Deserialize, Serialize};
+use std::path::Path as FsPath;
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+pub use outcome::{Mix, Scripted};
+
+/// How the simulated agencies behave.
+#[derive(Debug, Clone)]
+pub struct SimConfig {
+    /// Base URL of the platform (its `/agency/callbacks` receives the answers).
+    pub platform_url: String,
+    /// How long an agency takes to answer.
+    pub delay: Duration,
+    /// The mix of outcomes for unscripted applications.
+    pub mix: Mix,
+}
+
+/// The simulator: its state lives in its own SQLite file, so it survives a restart like a real
+/// agency system would.
+#[derive(Clone)]
+pub struct Simulator {
+    db: Arc<Mutex<Connection>>,
+    config: SimConfig,
+    /// Verifies the platform's dispatches.
+    platform_keys: Arc<KeyRing>,
+    /// Signs the callbacks (one key per agency).
+    agency_keys: Arc<KeyRing>,
+    clock: Arc<dyn Clock>,
+    client: reqwest::Client,
+}
+
+/// One recorded dispatch.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct Received {
+    /// The idempotency key.
+    pub key: String,
+    /// The agency.
+    pub agency: String,
+    /// State: pending, answered, held, gave_up.
+    pub state: String,
+    /// How many times the platform sent it (duplicates included).
+    pub deliveries: u32,
+}
+
+/// A script for one stage of one application.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct Script {
+    /// The application.
+    pub application_id: String,
+    /// The stage.
+    pub stage: Stage,
+    /// Outcome per round; the last repeats.
+    pub outcomes: Vec<Scripted>,
+}
+
+const SCHEMA: &str = "
+CREATE TABLE IF NOT EXISTS received (key TEXT PRIMARY KEY, agency TEXT NOT NULL, body TEXT NOT NULL,
+  due_at INTEGER NOT NULL, state TEXT NOT NULL, attempts INTEGER NOT NULL DEFAULT 0, deliveries INTEGER NOT NULL DEFAULT 1);
+CREATE INDEX IF NOT EXISTS received_due ON received(state, due_at);
+CREATE TABLE IF NOT EXISTS scripts (application TEXT NOT NULL, stage TEXT NOT NULL, outcomes TEXT NOT NULL, PRIMARY KEY (application, stage));
+";
+
+fn now_ms() -> i64 {
+    chrono::Utc::now().timestamp_millis()
+}
+
+impl Simulator {
+    /// Opens the simulator's database and prepares its HTTP client.
+    pub fn open(
+        path: &FsPath,
+        config: SimConfig,
+        platform_keys: KeyRing,
+        agency_keys: KeyRing,
+        clock: Arc<dyn Clock>,
+    ) -> Result<Self, String> {
+        let conn = Connection::open(path).map_err(|e| e.to_string())?;
+        conn.pragma_update(None, "journal_mode", "WAL")
+            .map_err(|e| e.to_string())?;
+        conn.pragma_update(None, "synchronous", "FULL")
+            .map_err(|e| e.to_string())?;
+        conn.execute_batch(SCHEMA).map_err(|e| e.to_string())?;
+        let client = reqwest::Client::builder()
+            .timeout(Duration::from_secs(10))
+            .build()
+            .map_err(|e| e.to_string())?;
+        Ok(Self {
+            db: Arc::new(Mutex::new(conn)),
+            config,
+            platform_keys: Arc::new(platform_keys),
+            agency_keys: Arc::new(agency_keys),
+            clock,
+            client,
+        })
+    }
+
+    async fn call<T: Send + 'static>(
+        &self,
+        f: impl FnOnce(&Connection) -> rusqlite::Result<T> + Send + 'static,
+    ) -> Result<T, String> {
+        let db = self.db.clone();
+        tokio::task::spawn_blocking(move || {
+            let conn = db
+                .lock()
+                .map_err(|_| "simulator lock poisoned".to_owned())?;
+            f(&conn).map_err(|e| e.to_string())
+        })
+        .await
+        .map_err(|e| e.to_string())?
+    }
+
+    /// The simulator's HTTP routes.
+    pub fn router(&self) -> Router {
+        Router::new()
+            .route("/dispatch/{agency}", post(receive))
+            .route("/scripts", post(add_script))
+            .route("/received", get(list_received))
+            .with_state(self.clone())
+    }
+
+    /// Registers a script.
+    pub async fn script(&self, s: Script) -> Result<(), String> {
+        let outcomes = serde_json::to_string(&s.outcomes).map_err(|e| e.to_string())?;
+        self.call(move |c| {
+            c.execute(
+                "INSERT OR REPLACE INTO scripts (application, stage, outcomes) VALUES (?1, ?2, ?3)",
+                params![s.application_id, s.stage.as_str(), outcomes],
+            )
+            .map(|_| ())
+        })
+        .await
+    }
+
+    /// Every dispatch received.
+    pub async fn received(&self) -> Result<Vec<Received>, String> {
+        self.call(|c| {
+            let mut stmt =
+                c.prepare("SELECT key, agency, state, deliveries FROM received ORDER BY rowid")?;
+            let rows = stmt.query_map([], |r| {
+                Ok(Received {
+                    key: r.get(0)?,
+                    agency: r.get(1)?,
+                    state: r.get(2)?,
+                    deliveries: r.get(3)?,
+                })
+            })?;
+            rows.collect()
+        })
+        .await
+    }
+
+    /// Answers due dispatches until the task is dropped.
+    pub async fn run(self) {
+        loop {
+            if let Err(e) = self.answer_due().await {
+                tracing::warn!(error = %e, "simulated agencies: answering failed");
+            }
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+    }
+
+    async fn answer_due(&self) -> Result<(), String> {
+        let now = now_ms();
+        let due: Vec<(String, String, String, u32)> = self
+            .call(move |c| {
+                let mut stmt = c.prepare("SELECT key, agency, body, attempts FROM received WHERE state = 'pending' AND due_at <= ?1 ORDER BY due_at LIMIT 32")?;
+                let rows = stmt.query_map(params![now], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?)))?;
+                rows.collect()
+            })
+            .await?;
+        for (key, agency, body, attempts) in due {
+            let state = self.answer(&agency, &body).await;
+            let (state, retry_ms) = match state {
+                Ok(Some(())) => ("answered", 0),
+                Ok(None) => ("held", 0),
+                Err(e) if attempts < 60 => {
+                    tracing::debug!(%key, error = %e, "callback not accepted yet; retrying");
+                    ("pending", 500 * i64::from(attempts.min(10) + 1))
+                }
+                Err(e) => {
+                    tracing::error!(%key, error = %e, "gave up calling back");
+                    ("gave_up", 0)
+                }
+            };
+            self.call(move |c| {
+                c.execute("UPDATE received SET state = ?2, attempts = attempts + 1, due_at = ?3 WHERE key = ?1", params![key, state, now_ms() + retry_ms]).map(|_| ())
+            })
+            .await?;
+        }
+        Ok(())
+    }
+
+    /// Decides and sends the callback for one dispatch; `None` when scripted to stay silent.
+    async fn answer(&self, agency: &str, body: &str) -> Result<Option<()>, String> {
+        let dispatch: serde_json::Value = serde_json::from_str(body).map_err(|e| e.to_string())?;
+        let stage: Stage = dispatch["stage"].as_str().unwrap_or_default().parse()?;
+        let app = dispatch["application_id"]
+            .as_str()
+            .unwrap_or_default()
+            .to_owned();
+        let round = dispatch["round"].as_u64().unwrap_or(1) as u32;
+        let script: Option<String> = {
+            let (app, stage) = (app.clone(), stage.as_str().to_owned());
+            self.call(move |c| {
+                c.query_row(
+                    "SELECT outcomes FROM scripts WHERE application = ?1 AND stage = ?2",
+                    params![app, stage],
+                    |r| r.get(0),
+                )
+                .or_else(|e| {
+                    if e == rusqlite::Error::QueryReturnedNoRows {
+                        Ok(None)
+                    } else {
+                        Err(e)
+                    }
+                })
+            })
+            .await?
+        };
+        let scripted: Option<Vec<Scripted>> = script.and_then(|s| serde_json::from_str(&s).ok());
+        let choice = outcome::choose(&dispatch, scripted.as_deref(), &self.config.mix, round);
+        let Some(outcome) = outcome::callback_outcome(choice, &dispatch, stage, self.clock.now())?
+        else {
+            return Ok(None);
+        };
+        let callback = serde_json::json!({"application_id": app, "stage": stage, "round": round, "outcome": outcome});
+        let bytes = serde_json::to_vec(&callback).map_err(|e| e.to_string())?;
+        let owner = stage.agency();
+        let key = self
+            .agency_keys
+            .key_of(owner)
+            .ok_or_else(|| format!("no key for {agency}"))?;
+        let mut req = self
+            .client
+            .post(format!("{}/agency/callbacks", self.config.platform_url))
+            .header("content-type", "application/json");
+        for (name, value) in key.headers(chrono::Utc::now(), &bytes) {
+            req = req.header(name, value);
+        }
+        let res = req.body(bytes).send().await.map_err(|e| e.to_string())?;
+        if res.status().is_success() {
+            Ok(Some(()))
+        } else {
+            Err(format!("platform answered HTTP {}", res.status()))
+        }
+    }
+}
+
+fn agency_by_path(name: &str) -> Option<Agency> {
+    match name {
+        "hospital" => Some(Agency::Hospital),
+        "police" => Some(Agency::PoliceStation),
+        "insurance" => Some(Agency::MedicalInsurance),
+        "social-security" => Some(Agency::SocialSecurity),
+        _ => None,
+    }
+}
+
+/// The URL path segment of an agency's dispatch endpoint.
+pub fn agency_path(agency: Agency) -> &'static str {
+    match agency {
+        Agency::Hospital => "hospital",
+        Agency::PoliceStation => "police",
+        Agency::MedicalInsurance => "insurance",
+        Agency::SocialSecurity => "social-security",
+        Agency::Platform => "platform",
+    }
+}
+
+async fn receive(
+    State(sim): State<Simulator>,
+    Path(agency): Path<String>,
+    headers: HeaderMap,
+    body: Bytes,
+) -> (StatusCode, Json<serde_json::Value>) {
+    let h = |name: &str| headers.get(name).and_then(|v| v.to_str().ok());
+    if agency_by_path(&agency).is_none() {
+        return (
+            StatusCode::NOT_FOUND,
+            Json(serde_json::json!({"error": "no such agency"})),
+        );
+    }
+    if let Err(e) = sim.platform_keys.verify(
+        h(KEY_ID_HEADER),
+        h(TIMESTAMP_HEADER),
+        h(SIGNATURE_HEADER),
+        &body,
+        chrono::Utc::now(),
+    ) {
+        return (
+            StatusCode::UNAUTHORIZED,
+            Json(serde_json::json!({"error": e.to_string()})),
+        );
+    }
+    let Some(key) = h(IDEMPOTENCY_HEADER).map(str::to_owned) else {
+        return (
+            StatusCode::BAD_REQUEST,
+            Json(serde_json::json!({"error": "Idempotency-Key required"})),
+        );
+    };
+    let text = String::from_utf8_lossy(&body).into_owned();
+    let due = now_ms() + sim.config.delay.as_millis() as i64;
+    let result = sim
+        .call(move |c| {
+            let n = c.execute("INSERT OR IGNORE INTO received (key, agency, body, due_at, state) VALUES (?1, ?2, ?3, ?4, 'pending')", params![key, agency, text, due])?;
+            if n == 0 {
+                c.execute("UPDATE received SET deliveries = deliveries + 1 WHERE key = ?1", params![key])?;
+            }
+            Ok(n == 1)
+        })
+        .await;
+    match result {
+        Ok(true) => (
+            StatusCode::ACCEPTED,
+            Json(serde_json::json!({"status": "accepted"})),
+        ),
+        Ok(false) => (
+            StatusCode::OK,
+            Json(serde_json::json!({"status": "duplicate"})),
+        ),
+        Err(e) => (
+            StatusCode::SERVICE_UNAVAILABLE,
+            Json(serde_json::json!({"error": e})),
+        ),
+    }
+}
+
+async fn add_script(
+    State(sim): State<Simulator>,
+    Json(script): Json<Script>,
+) -> (StatusCode, Json<serde_json::Value>) {
+    match sim.script(script).await {
+        Ok(()) => (
+            StatusCode::CREATED,
+            Json(serde_json::json!({"status": "ok"})),
+        ),
+        Err(e) => (
+            StatusCode::SERVICE_UNAVAILABLE,
+            Json(serde_json::json!({"error": e})),
+        ),
+    }
+}
+
+async fn list_received(State(sim): State<Simulator>) -> (StatusCode, Json<serde_json::Value>) {
+    match sim.received().await {
+        Ok(r) => (StatusCode::OK, Json(serde_json::json!(r))),
+        Err(e) => (
+            StatusCode::SERVICE_UNAVAILABLE,
+            Json(serde_json::json!({"error": e})),
+        ),
+    }
+}

@@ -1,0 +1,95 @@
+//! The SQLite database: opening, schema, and running blocking calls off the async runtime.
+
+use rusqlite::Connection;
+use std::path::Path;
+use std::sync::{Arc, Mutex};
+
+/// The shared database handle.
+#[derive(Clone)]
+pub struct Database {
+    conn: Arc<Mutex<Connection>>,
+}
+
+const SCHEMA: &str = r#"
+CREATE TABLE IF NOT EXISTS applications (
+    id          TEXT PRIMARY KEY,
+    owner       TEXT NOT NULL,
+    version     INTEGER NOT NULL,
+    outcome     TEXT NOT NULL,
+    body        TEXT NOT NULL,
+    submitted_at TEXT NOT NULL
+);
+CREATE INDEX IF NOT EXISTS applications_owner ON applications(owner, submitted_at);
+CREATE TABLE IF NOT EXISTS timeline (
+    seq         INTEGER PRIMARY KEY AUTOINCREMENT,
+    application TEXT NOT NULL,
+    body        TEXT NOT NULL
+);
+CREATE INDEX IF NOT EXISTS timeline_application ON timeline(application, seq);
+CREATE TABLE IF NOT EXISTS notifications (
+    seq         INTEGER PRIMARY KEY AUTOINCREMENT,
+    application TEXT NOT NULL,
+    body        TEXT NOT NULL
+);
+CREATE INDEX IF NOT EXISTS notifications_application ON notifications(application, seq);
+-- The sparse index of running SLA clocks: only running clocks have rows.
+CREATE TABLE IF NOT EXISTS open_clocks (
+    application TEXT NOT NULL,
+    stage       TEXT NOT NULL,
+    warning_at  INTEGER,
+    deadline    INTEGER,
+    PRIMARY KEY (application, stage)
+);
+CREATE INDEX IF NOT EXISTS open_clocks_warning ON open_clocks(warning_at);
+CREATE INDEX IF NOT EXISTS open_clocks_deadline ON open_clocks(deadline);
+CREATE TABLE IF NOT EXISTS alerts (
+    application TEXT NOT NULL,
+    stage       TEXT NOT NULL,
+    level       TEXT NOT NULL,
+    body        TEXT NOT NULL,
+    PRIMARY KEY (application, stage, level)
+);
+-- The queues: visibility timeout, receive count, delayed delivery; dead letters move to
+-- the queue named "<queue>-dlq".
+CREATE TABLE IF NOT EXISTS messages (
+    id            INTEGER PRIMARY KEY AUTOINCREMENT,
+    queue         TEXT NOT NULL,
+    body          TEXT NOT NULL,
+    receive_count INTEGER NOT NULL DEFAULT 0,
+    visible_at    INTEGER NOT NULL,
+    sent_at       INTEGER NOT NULL
+);
+CREATE INDEX IF NOT EXISTS messages_queue ON messages(queue, visible_at, id);
+"#;
+
+impl Database {
+    /// Opens (creating if needed) the database file with WAL and durable commits.
+    pub fn open(path: &Path) -> Result<Self, rusqlite::Error> {
+        let conn = Connection::open(path)?;
+        conn.pragma_update(None, "journal_mode", "WAL")?;
+        // FULL: every commit is on disk before it returns; a crash loses no acknowledged write.
+        conn.pragma_update(None, "synchronous", "FULL")?;
+        conn.pragma_update(None, "busy_timeout", 5000)?;
+        conn.execute_batch(SCHEMA)?;
+        Ok(Self {
+            conn: Arc::new(Mutex::new(conn)),
+        })
+    }
+
+    /// Runs `f` with the connection on a blocking thread.
+    pub(crate) async fn call<T, F>(&self, f: F) -> Result<T, String>
+    where
+        T: Send + 'static,
+        F: FnOnce(&mut Connection) -> Result<T, rusqlite::Error> + Send + 'static,
+    {
+        let conn = self.conn.clone();
+        tokio::task::spawn_blocking(move || {
+            let mut guard = conn
+                .lock()
+                .map_err(|_| "database lock poisoned".to_owned())?;
+            f(&mut guard).map_err(|e| e.to_string())
+        })
+        .await
+        .map_err(|e| e.to_string())?
+    }
+}

@@ -1,0 +1,307 @@
+//! [`ApplicationStore`] on SQLite: one transaction per hand-off, optimistic locking by version.
+
+use crate::db::Database;
+use crate::queue::now_ms;
+use async_trait::async_trait;
+use chrono::{DateTime, Utc};
+use newborn_domain::flow::{Application, ApplicationId};
+use newborn_domain::stage::Stage;
+use newborn_service::ports::{
+    Alert, ApplicationStore, Notification, OpenClock, StoreError, Stored, TimelineEntry, Write,
+};
+use rusqlite::{OptionalExtension, Transaction, params};
+
+/// Applications and everything written with them, in SQLite.
+#[derive(Clone)]
+pub struct SqliteStore {
+    db: Database,
+}
+
+impl SqliteStore {
+    /// A store over the database.
+    pub fn new(db: Database) -> Self {
+        Self { db }
+    }
+}
+
+/// Rows of one write, serialised before entering the blocking section.
+struct Rows {
+    id: String,
+    owner: String,
+    outcome: String,
+    body: String,
+    submitted_at: String,
+    timeline: Vec<String>,
+    notifications: Vec<String>,
+    outbox: Vec<(String, String)>,
+    clocks: Vec<(String, Option<i64>, Option<i64>)>,
+}
+
+fn to_json<T: serde::Serialize>(v: &T) -> Result<String, StoreError> {
+    serde_json::to_string(v).map_err(|e| StoreError::Unavailable(format!("serialise: {e}")))
+}
+
+fn rows(w: &Write<'_>) -> Result<Rows, StoreError> {
+    let app = w.application;
+    Ok(Rows {
+        id: app.id.as_str().to_owned(),
+        owner: w.owner.to_owned(),
+        outcome: to_json(&app.outcome())?,
+        body: to_json(app)?,
+        submitted_at: app.submitted_at.to_rfc3339(),
+        timeline: w.timeline.iter().map(to_json).collect::<Result<_, _>>()?,
+        notifications: w
+            .notifications
+            .iter()
+            .map(to_json)
+            .collect::<Result<_, _>>()?,
+        outbox: w
+            .outbox
+            .iter()
+            .map(|m| Ok((m.stage.as_str().to_owned(), to_json(m)?)))
+            .collect::<Result<_, StoreError>>()?,
+        clocks: w
+            .clocks
+            .iter()
+            .map(|c| {
+                (
+                    c.stage.as_str().to_owned(),
+                    c.warning_at.map(|t| t.timestamp_millis()),
+                    c.deadline.map(|t| t.timestamp_millis()),
+                )
+            })
+            .collect(),
+    })
+}
+
+/// Everything but the application row itself.
+fn write_rest(tx: &Transaction<'_>, r: &Rows) -> Result<(), rusqlite::Error> {
+    for t in &r.timeline {
+        tx.execute(
+            "INSERT INTO timeline (application, body) VALUES (?1, ?2)",
+            params![r.id, t],
+        )?;
+    }
+    for n in &r.notifications {
+        tx.execute(
+            "INSERT INTO notifications (application, body) VALUES (?1, ?2)",
+            params![r.id, n],
+        )?;
+    }
+    let now = now_ms();
+    for (queue, body) in &r.outbox {
+        tx.execute(
+            "INSERT INTO messages (queue, body, visible_at, sent_at) VALUES (?1, ?2, ?3, ?3)",
+            params![queue, body, now],
+        )?;
+    }
+    tx.execute(
+        "DELETE FROM open_clocks WHERE application = ?1",
+        params![r.id],
+    )?;
+    for (stage, warning, deadline) in &r.clocks {
+        tx.execute("INSERT INTO open_clocks (application, stage, warning_at, deadline) VALUES (?1, ?2, ?3, ?4)", params![r.id, stage, warning, deadline])?;
+    }
+    Ok(())
+}
+
+fn unavailable(e: String) -> StoreError {
+    StoreError::Unavailable(e)
+}
+
+fn decode(owner: String, version: i64, body: String) -> Result<Stored, rusqlite::Error> {
+    let application: Application = serde_json::from_str(&body).map_err(|e| {
+        rusqlite::Error::FromSqlConversionFailure(0, rusqlite::types::Type::Text, Box::new(e))
+    })?;
+    Ok(Stored {
+        application,
+        owner,
+        version: version as u64,
+    })
+}
+
+fn from_ms(ms: Option<i64>) -> Option<DateTime<Utc>> {
+    ms.and_then(DateTime::from_timestamp_millis)
+}
+
+#[async_trait]
+impl ApplicationStore for SqliteStore {
+    async fn insert(&self, write: &Write<'_>) -> Result<(), StoreError> {
+        let r = rows(write)?;
+        let inserted = self
+            .db
+            .call(move |conn| {
+                let tx = conn.transaction()?;
+                let n = tx.execute(
+                    "INSERT OR IGNORE INTO applications (id, owner, version, outcome, body, submitted_at) VALUES (?1, ?2, 1, ?3, ?4, ?5)",
+                    params![r.id, r.owner, r.outcome, r.body, r.submitted_at],
+                )?;
+                if n == 0 {
+                    return Ok(false);
+                }
+                write_rest(&tx, &r)?;
+                tx.commit()?;
+                Ok(true)
+            })
+            .await
+            .map_err(unavailable)?;
+        if inserted {
+            Ok(())
+        } else {
+            Err(StoreError::Conflict)
+        }
+    }
+
+    async fn update(&self, write: &Write<'_>, expected_version: u64) -> Result<(), StoreError> {
+        let r = rows(write)?;
+        let expected = expected_version as i64;
+        let updated = self
+            .db
+            .call(move |conn| {
+                let tx = conn.transaction()?;
+                let n = tx.execute(
+                    "UPDATE applications SET version = version + 1, outcome = ?2, body = ?3 WHERE id = ?1 AND version = ?4",
+                    params![r.id, r.outcome, r.body, expected],
+                )?;
+                if n == 0 {
+                    return Ok(false);
+                }
+                write_rest(&tx, &r)?;
+                tx.commit()?;
+                Ok(true)
+            })
+            .await
+            .map_err(unavailable)?;
+        if updated {
+            Ok(())
+        } else {
+            Err(StoreError::Conflict)
+        }
+    }
+
+    async fn get(&self, id: &ApplicationId) -> Result<Option<Stored>, StoreError> {
+        let id = id.as_str().to_owned();
+        self.db
+            .call(move |conn| {
+                let row = conn
+                    .query_row(
+                        "SELECT owner, version, body FROM applications WHERE id = ?1",
+                        params![id],
+                        |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)),
+                    )
+                    .optional()?;
+                row.map(|(o, v, b)| decode(o, v, b)).transpose()
+            })
+            .await
+            .map_err(unavailable)
+    }
+
+    async fn list_by_owner(&self, owner: &str) -> Result<Vec<Stored>, StoreError> {
+        let owner = owner.to_owned();
+        self.db
+            .call(move |conn| {
+                let mut stmt = conn.prepare("SELECT owner, version, body FROM applications WHERE owner = ?1 ORDER BY submitted_at DESC, id")?;
+                let rows = stmt.query_map(params![owner], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)))?;
+                rows.map(|row| row.and_then(|(o, v, b)| decode(o, v, b))).collect()
+            })
+            .await
+            .map_err(unavailable)
+    }
+
+    async fn timeline(&self, id: &ApplicationId) -> Result<Vec<TimelineEntry>, StoreError> {
+        json_rows(
+            &self.db,
+            "SELECT body FROM timeline WHERE application = ?1 ORDER BY seq",
+            id.as_str(),
+        )
+        .await
+    }
+
+    async fn notifications(&self, id: &ApplicationId) -> Result<Vec<Notification>, StoreError> {
+        json_rows(
+            &self.db,
+            "SELECT body FROM notifications WHERE application = ?1 ORDER BY seq",
+            id.as_str(),
+        )
+        .await
+    }
+
+    async fn due_clocks(&self, until: DateTime<Utc>) -> Result<Vec<OpenClock>, StoreError> {
+        let until = until.timestamp_millis();
+        let rows: Vec<(String, String, Option<i64>, Option<i64>)> = self
+            .db
+            .call(move |conn| {
+                let mut stmt = conn.prepare(
+                    "SELECT application, stage, warning_at, deadline FROM open_clocks WHERE warning_at <= ?1 \
+                     UNION SELECT application, stage, warning_at, deadline FROM open_clocks WHERE deadline <= ?1",
+                )?;
+                let rows = stmt.query_map(params![until], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?)))?;
+                rows.collect()
+            })
+            .await
+            .map_err(unavailable)?;
+        Ok(rows
+            .into_iter()
+            .filter_map(|(application_id, stage, w, d)| {
+                Some(OpenClock {
+                    application_id,
+                    stage: stage.parse::<Stage>().ok()?,
+                    warning_at: from_ms(w),
+                    deadline: from_ms(d),
+                })
+            })
+            .collect())
+    }
+
+    async fn record_alert(&self, alert: &Alert) -> Result<bool, StoreError> {
+        let body = to_json(alert)?;
+        let (id, stage, level) = (
+            alert.application_id.clone(),
+            alert.stage.as_str().to_owned(),
+            to_json(&alert.level)?,
+        );
+        self.db
+            .call(move |conn| {
+                let n = conn.execute("INSERT OR IGNORE INTO alerts (application, stage, level, body) VALUES (?1, ?2, ?3, ?4)", params![id, stage, level, body])?;
+                Ok(n == 1)
+            })
+            .await
+            .map_err(unavailable)
+    }
+
+    async fn alerts(&self) -> Result<Vec<Alert>, StoreError> {
+        let bodies: Vec<String> = self
+            .db
+            .call(|conn| {
+                let mut stmt = conn.prepare("SELECT body FROM alerts ORDER BY rowid DESC")?;
+                let rows = stmt.query_map([], |r| r.get(0))?;
+                rows.collect()
+            })
+            .await
+            .map_err(unavailable)?;
+        bodies
+            .iter()
+            .map(|b| serde_json::from_str(b).map_err(|e| StoreError::Unavailable(e.to_string())))
+            .collect()
+    }
+}
+
+async fn json_rows<T: serde::de::DeserializeOwned>(
+    db: &Database,
+    sql: &'static str,
+    id: &str,
+) -> Result<Vec<T>, StoreError> {
+    let id = id.to_owned();
+    let bodies: Vec<String> = db
+        .call(move |conn| {
+            let mut stmt = conn.prepare(sql)?;
+            let rows = stmt.query_map(params![id], |r| r.get(0))?;
+            rows.collect()
+        })
+        .await
+        .map_err(unavailable)?;
+    bodies
+        .iter()
+        .map(|b| serde_json::from_str(b).map_err(|e| StoreError::Unavailable(e.to_string())))
+        .collect()
+}

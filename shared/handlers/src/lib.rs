@@ -1,0 +1,80 @@
+//! The event handlers of the stage functions and the SLA monitor, as plain async functions of
+//! real `aws_lambda_events` values. On AWS, `lambda_runtime` calls them; locally the worker loops
+//! build the same events from the embedded queues and call them too.
+
+use aws_lambda_events::event::cloudwatch_events::CloudWatchEvent;
+use aws_lambda_events::event::sqs::{SqsBatchResponse, SqsEvent, SqsMessage};
+use newborn_domain::stage::Stage;
+use newborn_service::ports::StageMessage;
+use newborn_service::{Service, ServiceError, SweepReport};
+use tracing::Instrument;
+
+/// Why one record failed.
+#[derive(Debug)]
+pub enum RecordError {
+    /// The body is not a stage message of this function's stage: it will never succeed.
+    Poison(String),
+    /// The use case failed.
+    Service(ServiceError),
+}
+
+async fn handle_record(
+    service: &Service,
+    stage: Stage,
+    record: &SqsMessage,
+) -> Result<(), RecordError> {
+    let body = record
+        .body
+        .as_deref()
+        .ok_or_else(|| RecordError::Poison("empty body".into()))?;
+    let msg: StageMessage = serde_json::from_str(body)
+        .map_err(|e| RecordError::Poison(format!("not a stage message: {e}")))?;
+    if msg.stage != stage {
+        return Err(RecordError::Poison(format!(
+            "message for stage {} on the {stage} queue",
+            msg.stage
+        )));
+    }
+    service
+        .handle_stage(&msg)
+        .await
+        .map_err(RecordError::Service)
+}
+
+/// Handles a batch of one stage's queue. Each record is decoded and handled on its own, so one
+/// bad message fails alone; failed records are reported by message id for redelivery
+/// (ReportBatchItemFailures) and reach the dead-letter queue after the configured receives.
+pub async fn handle_stage_batch(
+    service: &Service,
+    stage: Stage,
+    event: SqsEvent,
+) -> SqsBatchResponse {
+    let mut response = SqsBatchResponse::default();
+    for record in &event.records {
+        let id = record.message_id.clone().unwrap_or_default();
+        let span = tracing::info_span!("record", message_id = %id, stage = %stage);
+        let outcome = handle_record(service, stage, record).instrument(span).await;
+        if let Err(e) = outcome {
+            match &e {
+                RecordError::Poison(why) => {
+                    tracing::error!(message_id = %id, %stage, %why, "poison message")
+                }
+                RecordError::Service(err) => {
+                    tracing::warn!(message_id = %id, %stage, error = %err, "record failed; will be retried")
+                }
+            }
+            response.add_failure(id);
+        }
+    }
+    response
+}
+
+/// Handles the scheduled event of the SLA monitor (an EventBridge rule with a schedule
+/// expression on AWS, a timer locally).
+pub async fn handle_schedule(
+    service: &Service,
+    event: CloudWatchEvent,
+) -> Result<SweepReport, ServiceError> {
+    tracing::info!(id = ?event.id, time = %event.time, "SLA sweep");
+    service.sla_sweep().await
+}

@@ -1,0 +1,11 @@
+//! The HTTP surface of the service: one axum [`Router`](axum::Router) for applicants and agency
+//! callbacks, the same on Lambda (under `lambda_http`) and locally (under `axum::serve`), plus
+//! the outbound [`HttpDispatcher`] that signs and posts dispatches to agency systems.
+
+mod api;
+mod dispatcher;
+mod problem;
+
+pub use api::{APPLICANT_HEADER, ApiState, router};
+pub use dispatcher::HttpDispatcher;
+pub use problem::{Problem, ProblemDetails};

@@ -1,0 +1,133 @@
+//! What each agency receives: only the fields it needs for its stage (data minimisation,
+//! PIPL art. 6). The table is published in `docs/agency-integration.md`.
+
+use newborn_domain::application::{ApplicationForm, Service};
+use newborn_domain::flow::Application;
+use newborn_domain::policy::Policy;
+use newborn_domain::stage::{Stage, StageResult, StageStatus};
+use serde_json::{Value, json};
+
+/// The newborn's identity number: from the police result, or held already (case 3).
+pub fn newborn_id_number(app: &Application) -> Option<String> {
+    app.stages
+        .iter()
+        .find_map(|s| match &s.status {
+            StageStatus::Completed {
+                result: StageResult::Police { newborn_id_number },
+            } => Some(newborn_id_number.as_str().to_owned()),
+            _ => None,
+        })
+        .or_else(|| {
+            app.form
+                .existing
+                .newborn_id_number
+                .as_ref()
+                .map(|i| i.as_str().to_owned())
+        })
+}
+
+/// The birth certificate number: from the hospital result, or held already (case 2).
+pub fn birth_certificate_number(app: &Application) -> Option<String> {
+    app.stages
+        .iter()
+        .find_map(|s| match &s.status {
+            StageStatus::Completed {
+                result:
+                    StageResult::HealthCheck {
+                        birth_certificate_number,
+                        ..
+                    },
+            } => Some(birth_certificate_number.as_str().to_owned()),
+            _ => None,
+        })
+        .or_else(|| {
+            app.form
+                .existing
+                .birth_certificate_number
+                .as_ref()
+                .map(|n| n.as_str().to_owned())
+        })
+}
+
+fn services_of(form: &ApplicationForm, stage: Stage) -> Vec<Service> {
+    form.services
+        .iter()
+        .copied()
+        .filter(|s| s.stage() == stage)
+        .collect()
+}
+
+fn documents(form: &ApplicationForm, kinds: &[&str]) -> Vec<Value> {
+    form.documents
+        .iter()
+        .filter_map(|d| serde_json::to_value(d).ok())
+        .filter(|d| d["kind"].as_str().is_some_and(|k| kinds.contains(&k)))
+        .collect()
+}
+
+/// The dispatch body for `stage` of `app` in `round`.
+pub fn dispatch_body(app: &Application, policy: &Policy, stage: Stage, round: u32) -> Value {
+    let f = &app.form;
+    let mut body = json!({
+        "application_id": app.id.as_str(),
+        "stage": stage,
+        "round": round,
+        "policy": app.policy.to_string(),
+        "case": f.case,
+        "services": services_of(f, stage),
+        "supplement_allowed": policy.stage_rules(stage, f.case).supplement,
+        "newborn": {
+            "name": f.newborn.name,
+            "sex": f.newborn.sex,
+            "birth_time": f.newborn.birth_time,
+        },
+    });
+    let parent =
+        |p: &newborn_domain::application::Parent| json!({"name": p.name, "id_number": p.id_number});
+    let extra = match stage {
+        Stage::PreReview => json!({}),
+        Stage::HealthCheck => json!({
+            "newborn": {
+                "name": f.newborn.name, "sex": f.newborn.sex, "birth_time": f.newborn.birth_time,
+                "gestational_weeks": f.newborn.gestational_weeks, "weight_grams": f.newborn.weight_grams,
+                "length_cm": f.newborn.length_cm, "birthplace": f.newborn.birthplace,
+                "hospital": f.newborn.hospital, "medical_record_number": f.newborn.medical_record_number,
+                "birth_attendant": f.newborn.birth_attendant,
+            },
+            "mother": {"name": f.mother.name, "id_number": f.mother.id_number, "phone": f.mother.phone},
+            "father": parent(&f.father),
+            "marriage_certificate": f.mother.marriage_certificate,
+            "confirmation_forms": policy.stage_rules(stage, f.case).confirmation_forms,
+            "delivery": f.delivery.birth_certificate,
+            "documents": documents(f, &["mother_id_card", "father_id_card", "marriage_certificate", "authorisation_letter"]),
+        }),
+        Stage::Police => json!({
+            "newborn": {"name": f.newborn.name, "sex": f.newborn.sex, "birth_time": f.newborn.birth_time, "birthplace": f.newborn.birthplace},
+            "birth_certificate_number": birth_certificate_number(app),
+            "mother": {"name": f.mother.name, "id_number": f.mother.id_number, "ethnicity": f.mother.ethnicity, "household_region": f.mother.household_region, "household_address": f.mother.household_address, "household_kind": f.mother.household_kind},
+            "father": {"name": f.father.name, "id_number": f.father.id_number, "ethnicity": f.father.ethnicity, "household_region": f.father.household_region, "household_address": f.father.household_address, "household_kind": f.father.household_kind},
+            "marriage_certificate": f.mother.marriage_certificate,
+            "household": f.household,
+            "delivery": f.delivery.household_booklet,
+            "documents": documents(f, &["household_booklet_front", "household_booklet_head", "household_booklet_registering_parent", "birth_certificate", "marriage_certificate"]),
+        }),
+        Stage::Insurance => json!({
+            "newborn": {"name": f.newborn.name, "sex": f.newborn.sex, "birth_time": f.newborn.birth_time, "id_number": newborn_id_number(app)},
+            "mother": {"name": f.mother.name, "id_number": f.mother.id_number},
+            "applicant_phone": f.parent(f.applicant).phone,
+            "insurance": f.insurance,
+            "maternity": f.maternity,
+        }),
+        Stage::SocialSecurityCard => json!({
+            "newborn": {"name": f.newborn.name, "sex": f.newborn.sex, "birth_time": f.newborn.birth_time, "id_number": newborn_id_number(app)},
+            "guardian": {"name": f.parent(f.applicant).name, "id_number": f.parent(f.applicant).id_number, "phone": f.parent(f.applicant).phone},
+            "partner_bank": f.card.as_ref().map(|c| &c.partner_bank),
+            "delivery": f.delivery.social_security_card,
+            "documents": documents(f, &["household_booklet_newborn"]),
+        }),
+    };
+    if let (Value::Object(b), Value::Object(e)) = (&mut body, extra) {
+        b.extend(e);
+    }
+    body
+}

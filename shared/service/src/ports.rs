@@ -1,0 +1,209 @@
+//! The ports: small traits named by what they do. Adapters (SQLite and files locally; DynamoDB,
+//! SQS and S3 on AWS) implement them; the use cases see only these.
+
+use async_trait::async_trait;
+use chrono::{DateTime, Utc};
+use newborn_domain::application::Sha256Hex;
+use newborn_domain::flow::{Application, ApplicationId};
+use newborn_domain::sla::SlaLevel;
+use newborn_domain::stage::{Agency, Stage};
+use newborn_domain::text::Bilingual;
+use serde::{Deserialize, Serialize};
+
+/// Who acted, for the timeline (谁、何时、做了什么).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(tag = "kind", rename_all = "snake_case")]
+pub enum Actor {
+    /// The applicant, by account subject.
+    Applicant {
+        /// The account subject.
+        subject: String,
+    },
+    /// An agency system, by the key it signed with.
+    Agency {
+        /// Which agency.
+        agency: Agency,
+        /// The signing key id.
+        key_id: String,
+    },
+    /// The platform itself (pre-review, routing, the SLA monitor).
+    Platform,
+}
+
+/// One entry of an application's timeline.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct TimelineEntry {
+    /// When.
+    pub at: DateTime<Utc>,
+    /// Which stage.
+    pub stage: Stage,
+    /// Status before.
+    pub from: String,
+    /// Status after.
+    pub to: String,
+    /// The event.
+    pub event: String,
+    /// Who.
+    pub actor: Actor,
+}
+
+/// The body of a stage queue message: "handle this stage of this application in this round".
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct StageMessage {
+    /// The application.
+    pub application_id: String,
+    /// The stage.
+    pub stage: Stage,
+    /// The dispatch round.
+    pub round: u32,
+}
+
+/// A running SLA clock in the supervision index, with the instants the monitor cares about.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct OpenClock {
+    /// The application.
+    pub application_id: String,
+    /// The stage.
+    pub stage: Stage,
+    /// When the warning threshold is reached.
+    pub warning_at: Option<DateTime<Utc>>,
+    /// When the budget runs out.
+    pub deadline: Option<DateTime<Utc>>,
+}
+
+/// A message for the applicant, kept with the application and delivered by the notifier.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Notification {
+    /// When.
+    pub at: DateTime<Utc>,
+    /// Stable kind, e.g. `supplement_needed`.
+    pub kind: String,
+    /// The text.
+    pub message: Bilingual,
+}
+
+/// An SLA warning or breach, raised once per stage clock and level.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Alert {
+    /// The application.
+    pub application_id: String,
+    /// The stage.
+    pub stage: Stage,
+    /// Warning or overdue.
+    pub level: SlaLevel,
+    /// When the monitor saw it.
+    pub at: DateTime<Utc>,
+    /// The clock's deadline.
+    pub deadline: Option<DateTime<Utc>>,
+}
+
+/// An application as stored, with its owner and optimistic-lock version.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Stored {
+    /// The application.
+    pub application: Application,
+    /// The account that owns it.
+    pub owner: String,
+    /// Incremented on every write.
+    pub version: u64,
+}
+
+/// Everything one hand-off writes, atomically: the application, its timeline entries, the stage
+/// messages to queue (outbox), the open-clock index and the applicant's notifications.
+#[derive(Debug, Clone)]
+pub struct Write<'a> {
+    /// The application after the change.
+    pub application: &'a Application,
+    /// Its owner.
+    pub owner: &'a str,
+    /// New timeline entries.
+    pub timeline: Vec<TimelineEntry>,
+    /// Stage messages to queue.
+    pub outbox: Vec<StageMessage>,
+    /// The application's running clocks (replacing those indexed before).
+    pub clocks: Vec<OpenClock>,
+    /// New notifications.
+    pub notifications: Vec<Notification>,
+}
+
+/// A store failure.
+#[derive(Debug, thiserror::Error)]
+pub enum StoreError {
+    /// The application changed since it was read (optimistic lock), or already exists.
+    #[error("version conflict")]
+    Conflict,
+    /// The backend failed.
+    #[error("store unavailable: {0}")]
+    Unavailable(String),
+}
+
+/// Applications, their timelines, the outbox, the open-clock index and alerts.
+#[async_trait]
+pub trait ApplicationStore: Send + Sync {
+    /// Creates an application (version 1). `Conflict` if the id exists.
+    async fn insert(&self, write: &Write<'_>) -> Result<(), StoreError>;
+    /// Replaces an application if its version is still `expected_version`.
+    async fn update(&self, write: &Write<'_>, expected_version: u64) -> Result<(), StoreError>;
+    /// Reads one application.
+    async fn get(&self, id: &ApplicationId) -> Result<Option<Stored>, StoreError>;
+    /// The applications of one owner, newest first.
+    async fn list_by_owner(&self, owner: &str) -> Result<Vec<Stored>, StoreError>;
+    /// An application's timeline, oldest first.
+    async fn timeline(&self, id: &ApplicationId) -> Result<Vec<TimelineEntry>, StoreError>;
+    /// An application's notifications, oldest first.
+    async fn notifications(&self, id: &ApplicationId) -> Result<Vec<Notification>, StoreError>;
+    /// Running clocks whose warning or deadline falls at or before `until` (an index query,
+    /// never a scan of all applications).
+    async fn due_clocks(&self, until: DateTime<Utc>) -> Result<Vec<OpenClock>, StoreError>;
+    /// Records an alert; false if this stage already had an alert of this level.
+    async fn record_alert(&self, alert: &Alert) -> Result<bool, StoreError>;
+    /// All alerts, newest first.
+    async fn alerts(&self) -> Result<Vec<Alert>, StoreError>;
+}
+
+/// Uploaded scans, addressed by SHA-256.
+#[async_trait]
+pub trait DocumentStore: Send + Sync {
+    /// Stores bytes; returns their digest. Storing the same bytes twice is harmless.
+    async fn put(&self, bytes: &[u8]) -> Result<Sha256Hex, StoreError>;
+    /// Whether a document with this digest is stored.
+    async fn exists(&self, digest: &Sha256Hex) -> Result<bool, StoreError>;
+}
+
+/// One outbound dispatch to an agency.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Dispatch {
+    /// `{application}:{stage}:{round}`: the agency de-duplicates by it.
+    pub idempotency_key: String,
+    /// The JSON body: only the fields that agency needs.
+    pub body: serde_json::Value,
+}
+
+/// Why a dispatch did not reach the agency.
+#[derive(Debug, thiserror::Error)]
+#[error("dispatch to {agency:?} failed: {reason}")]
+pub struct DispatchError {
+    /// The agency.
+    pub agency: Agency,
+    /// What happened.
+    pub reason: String,
+}
+
+/// Outbound, signed hand-offs to agency systems.
+#[async_trait]
+pub trait AgencyDispatcher: Send + Sync {
+    /// Delivers one dispatch; an error means "not delivered, try again".
+    async fn dispatch(&self, agency: Agency, dispatch: &Dispatch) -> Result<(), DispatchError>;
+}
+
+/// The time the service runs on. Locally it can start at a chosen instant and run faster.
+pub trait Clock: Send + Sync {
+    /// Now.
+    fn now(&self) -> DateTime<Utc>;
+}
+
+/// Operational counters (CloudWatch EMF on AWS, Prometheus text locally).
+pub trait Metrics: Send + Sync {
+    /// Adds `value` to the counter `name` with the given dimensions.
+    fn count(&self, name: &str, dimensions: &[(&str, &str)], value: f64);
+}

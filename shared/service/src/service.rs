@@ -1,0 +1,1162 @@
+//! The use cases. Each loads an application, changes it through the domain, and writes the
+//! result — application, timeline, outbox, clock index, notifications — in one conditional write,
+//! retrying on a version conflict. Every step is idempotent, so a redelivered message or a
+//! repeated callback changes nothing twice.
+
+use crate::error::ServiceError;
+use crate::payload::dispatch_body;
+use crate::ports::{
+    Actor, AgencyDispatcher, Alert, ApplicationStore, Clock, Dispatch, DocumentStore, Metrics,
+    Notification, OpenClock, StageMessage, StoreError, Stored, TimelineEntry, Write,
+};
+use crate::view::ApplicationView;
+use chrono::{DateTime, Days, Utc};
+use newborn_domain::application::{ApplicationForm, DocumentRef, Text, parse_form};
+use newborn_domain::calendar::{CHINA, WorkingCalendar};
+use newborn_domain::flow::{Application, ApplicationId, Applied, Effect, Outcome, RatingLevel};
+use newborn_domain::policy::{ClockStart, Policy, PolicyRegistry};
+use newborn_domain::prereview::{Decision, missing_materials, pre_review};
+use newborn_domain::sla::SlaLevel;
+use newborn_domain::stage::{
+    Agency, ApplicantWait, GeneratedForm, Stage, StageEvent, StageResult, StageStatus,
+    SupplementItem,
+};
+use newborn_domain::text::{Bilingual, Invalid};
+use serde::{Deserialize, Serialize};
+use std::sync::Arc;
+
+/// The adapters a [`Service`] runs on.
+#[derive(Clone)]
+pub struct Ports {
+    /// Applications and everything written with them.
+    pub store: Arc<dyn ApplicationStore>,
+    /// Uploaded scans.
+    pub documents: Arc<dyn DocumentStore>,
+    /// Outbound agency webhooks.
+    pub agencies: Arc<dyn AgencyDispatcher>,
+    /// Time.
+    pub clock: Arc<dyn Clock>,
+    /// Counters.
+    pub metrics: Arc<dyn Metrics>,
+}
+
+/// The service: use cases over ports.
+pub struct Service {
+    ports: Ports,
+    policies: PolicyRegistry,
+    calendar: WorkingCalendar,
+    default_policy: String,
+}
+
+/// What an agency reports back about a stage.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(tag = "type", rename_all = "snake_case")]
+pub enum CallbackOutcome {
+    /// Done, with the result (certificate number, newborn ID number, enrolment, card).
+    Approve {
+        /// The result; its `stage` must be the callback's stage.
+        result: StageResult,
+    },
+    /// Materials are missing or wrong (补件).
+    Supplement {
+        /// What the applicant must supply.
+        items: Vec<SupplementItem>,
+        /// Why.
+        reason: Bilingual,
+    },
+    /// The check passed; the platform must have the applicant confirm these generated forms.
+    ConfirmForms {
+        /// Which forms.
+        forms: Vec<GeneratedForm>,
+    },
+    /// The applicant must mail documents (time not counted).
+    Mailing {
+        /// What to send.
+        what: Bilingual,
+    },
+    /// The mailed documents arrived.
+    MailArrived,
+    /// Cannot be done online (转线下办理).
+    GoOffline {
+        /// Why.
+        reason: Bilingual,
+    },
+}
+
+/// An agency's callback about one stage of one application in one dispatch round.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Callback {
+    /// The application.
+    pub application_id: String,
+    /// The stage.
+    pub stage: Stage,
+    /// The dispatch round answered.
+    pub round: u32,
+    /// What happened.
+    pub outcome: CallbackOutcome,
+}
+
+/// What became of a callback.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum CallbackAck {
+    /// Applied now.
+    Applied,
+    /// Applied before (a retry): nothing changed.
+    AlreadyApplied,
+}
+
+/// The applicant's answer to a supplement request.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct SupplementAnswer {
+    /// Newly uploaded documents.
+    #[serde(default)]
+    pub documents: Vec<DocumentRef>,
+    /// Corrections as a JSON merge patch (RFC 7396) of the form.
+    #[serde(default)]
+    pub form_patch: Option<serde_json::Value>,
+}
+
+/// What one SLA sweep found.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
+pub struct SweepReport {
+    /// When the sweep ran (service time).
+    pub at: Option<DateTime<Utc>>,
+    /// Clocks the index returned as due.
+    pub due: usize,
+    /// New warnings raised.
+    pub warnings: usize,
+    /// New breaches raised.
+    pub breaches: usize,
+    /// Years in the next 60 days the holiday calendar does not cover (deadlines provisional).
+    pub uncovered_years: Vec<i32>,
+}
+
+const MAX_CONFLICT_RETRIES: usize = 16;
+
+impl Service {
+    /// A service over `ports` with the given policies and calendar.
+    pub fn new(
+        ports: Ports,
+        policies: PolicyRegistry,
+        calendar: WorkingCalendar,
+        default_policy: &str,
+    ) -> Result<Self, String> {
+        if policies.latest(default_policy).is_none() {
+            return Err(format!("default policy \"{default_policy}\" is not known"));
+        }
+        Ok(Self {
+            ports,
+            policies,
+            calendar,
+            default_policy: default_policy.to_owned(),
+        })
+    }
+
+    /// The service's time.
+    pub fn now(&self) -> DateTime<Utc> {
+        self.ports.clock.now()
+    }
+
+    /// The working-day calendar.
+    pub fn calendar(&self) -> &WorkingCalendar {
+        &self.calendar
+    }
+
+    /// The known policies.
+    pub fn policies(&self) -> &PolicyRegistry {
+        &self.policies
+    }
+
+    /// The store (for read-only operator queries).
+    pub fn store(&self) -> &Arc<dyn ApplicationStore> {
+        &self.ports.store
+    }
+
+    /// Stores an uploaded document; returns its digest.
+    pub async fn upload(
+        &self,
+        bytes: &[u8],
+    ) -> Result<newborn_domain::application::Sha256Hex, ServiceError> {
+        Ok(self.ports.documents.put(bytes).await?)
+    }
+
+    fn policy_of(&self, app: &Application) -> Result<&Policy, ServiceError> {
+        self.policies
+            .get(&app.policy)
+            .ok_or_else(|| ServiceError::Transient(format!("policy {} is not loaded", app.policy)))
+    }
+
+    async fn require_documents(&self, docs: &[DocumentRef]) -> Result<(), ServiceError> {
+        let mut issues = vec![];
+        for (i, d) in docs.iter().enumerate() {
+            if !self.ports.documents.exists(&d.sha256).await? {
+                issues.push(newborn_domain::application::FieldIssue {
+                    field: format!("documents[{i}]"),
+                    error: Invalid::new(
+                        "unknown_document",
+                        "未找到该材料，请先上传",
+                        "no such uploaded document; upload it first",
+                    ),
+                });
+            }
+        }
+        if issues.is_empty() {
+            Ok(())
+        } else {
+            Err(ServiceError::BadInput(issues))
+        }
+    }
+
+    fn new_id(&self, now: DateTime<Utc>) -> ApplicationId {
+        let date = now.with_timezone(&CHINA).format("%Y%m%d");
+        let random: u64 = rand::random::<u64>() & 0xFF_FFFF_FFFF;
+        format!("NB{date}{random:010X}")
+            .parse()
+            .unwrap_or_else(|_| unreachable!("generated ids are well formed"))
+    }
+
+    /// 申请: validates the form, creates the application and queues its pre-review.
+    pub async fn submit(
+        &self,
+        owner: &str,
+        actor: Actor,
+        body: &[u8],
+        policy_id: Option<&str>,
+    ) -> Result<Stored, ServiceError> {
+        let form = parse_form(body).map_err(|issue| ServiceError::BadInput(vec![issue]))?;
+        self.require_documents(&form.documents).await?;
+        let policy_id = policy_id.unwrap_or(&self.default_policy);
+        let policy = self.policies.latest(policy_id).ok_or_else(|| {
+            ServiceError::bad(
+                "policy",
+                Invalid::new(
+                    "unknown_policy",
+                    format!("未知的地区政策“{policy_id}”"),
+                    format!("unknown policy \"{policy_id}\""),
+                ),
+            )
+        })?;
+        let now = self.now();
+        let (app, applied) = Application::submit(self.new_id(now), form, policy, now)?;
+        let mut write = self.write_for(&app, owner, &actor, &applied, now);
+        write.notifications.insert(
+            0,
+            notice(
+                now,
+                "accepted",
+                "您的“出生一件事”申请已提交，正在自动预审。",
+                "Your application was submitted and is being pre-reviewed.",
+            ),
+        );
+        self.ports.store.insert(&write).await.map_err(|e| match e {
+            StoreError::Conflict => {
+                ServiceError::Transient("application id collision; retry".into())
+            }
+            other => other.into(),
+        })?;
+        self.ports
+            .metrics
+            .count("ApplicationsSubmitted", &[("Policy", &policy.id)], 1.0);
+        Ok(Stored {
+            application: app,
+            owner: owner.to_owned(),
+            version: 1,
+        })
+    }
+
+    /// Reads an application for its owner.
+    pub async fn get(&self, owner: &str, id: &str) -> Result<Stored, ServiceError> {
+        let id: ApplicationId = id.parse().map_err(|_| ServiceError::NotFound)?;
+        match self.ports.store.get(&id).await? {
+            Some(s) if s.owner == owner => Ok(s),
+            _ => Err(ServiceError::NotFound),
+        }
+    }
+
+    /// The view of an application for its owner.
+    pub async fn view(&self, owner: &str, id: &str) -> Result<ApplicationView, ServiceError> {
+        let s = self.get(owner, id).await?;
+        Ok(ApplicationView::of(
+            &s.application,
+            s.version,
+            &self.calendar,
+            self.now(),
+        ))
+    }
+
+    /// An owner's applications.
+    pub async fn list(&self, owner: &str) -> Result<Vec<ApplicationView>, ServiceError> {
+        let now = self.now();
+        Ok(self
+            .ports
+            .store
+            .list_by_owner(owner)
+            .await?
+            .iter()
+            .map(|s| ApplicationView::of(&s.application, s.version, &self.calendar, now))
+            .collect())
+    }
+
+    /// The timeline of an application for its owner.
+    pub async fn timeline(
+        &self,
+        owner: &str,
+        id: &str,
+    ) -> Result<Vec<TimelineEntry>, ServiceError> {
+        let s = self.get(owner, id).await?;
+        Ok(self.ports.store.timeline(&s.application.id).await?)
+    }
+
+    /// The notifications of an application for its owner.
+    pub async fn notifications(
+        &self,
+        owner: &str,
+        id: &str,
+    ) -> Result<Vec<Notification>, ServiceError> {
+        let s = self.get(owner, id).await?;
+        Ok(self.ports.store.notifications(&s.application.id).await?)
+    }
+
+    /// Loads, changes and writes an application, retrying on version conflicts. `change`
+    /// returns `None` when there is nothing (more) to do, which makes retries idempotent.
+    async fn mutate<F>(
+        &self,
+        id: &ApplicationId,
+        owner: Option<&str>,
+        actor: &Actor,
+        mut change: F,
+    ) -> Result<Option<Stored>, ServiceError>
+    where
+        F: FnMut(
+            &mut Application,
+            &Policy,
+            DateTime<Utc>,
+        ) -> Result<Option<(Applied, Vec<Notification>)>, ServiceError>,
+    {
+        for _ in 0..MAX_CONFLICT_RETRIES {
+            let stored = self
+                .ports
+                .store
+                .get(id)
+                .await?
+                .ok_or(ServiceError::NotFound)?;
+            if owner.is_some_and(|o| o != stored.owner) {
+                return Err(ServiceError::NotFound);
+            }
+            let policy = self.policy_of(&stored.application)?;
+            let mut app = stored.application.clone();
+            let now = self.now();
+            let Some((applied, extra)) = change(&mut app, policy, now)? else {
+                return Ok(None);
+            };
+            let mut write = self.write_for(&app, &stored.owner, actor, &applied, now);
+            write.notifications.extend(extra);
+            match self.ports.store.update(&write, stored.version).await {
+                Ok(()) => {
+                    self.count_transitions(&app, &applied);
+                    return Ok(Some(Stored {
+                        application: app,
+                        owner: stored.owner,
+                        version: stored.version + 1,
+                    }));
+                }
+                Err(StoreError::Conflict) => continue,
+                Err(e) => return Err(e.into()),
+            }
+        }
+        Err(ServiceError::Transient(
+            "the application is changing too often; retry".into(),
+        ))
+    }
+
+    fn count_transitions(&self, app: &Application, applied: &Applied) {
+        let m = &self.ports.metrics;
+        for t in &applied.transitions {
+            let stage = t.stage.as_str();
+            let region = app.policy.id.as_str();
+            match (t.from.as_str(), t.to.as_str()) {
+                (_, "awaiting_agency") if t.event == "dispatch" => {
+                    m.count("StageStarted", &[("Stage", stage), ("Region", region)], 1.0)
+                }
+                (_, "completed") => m.count(
+                    "StageCompleted",
+                    &[("Stage", stage), ("Region", region)],
+                    1.0,
+                ),
+                (_, "terminated") => {
+                    m.count("GoOffline", &[("Stage", stage), ("Region", region)], 1.0)
+                }
+                (_, "awaiting_applicant") if t.event == "request_supplement" => m.count(
+                    "SupplementRequested",
+                    &[("Stage", stage), ("Region", region)],
+                    1.0,
+                ),
+                _ => {}
+            }
+        }
+    }
+
+    /// Builds the atomic write for a change: timeline, outbox, clock index, notifications.
+    fn write_for<'a>(
+        &self,
+        app: &'a Application,
+        owner: &'a str,
+        actor: &Actor,
+        applied: &Applied,
+        now: DateTime<Utc>,
+    ) -> Write<'a> {
+        let timeline = applied
+            .transitions
+            .iter()
+            .map(|t| {
+                // Routing (queueing the next stage, skipping the rest) is the platform's act,
+                // whoever's change triggered it.
+                let actor = if t.event == "queue" || t.event == "skip" {
+                    Actor::Platform
+                } else {
+                    actor.clone()
+                };
+                TimelineEntry {
+                    at: t.at,
+                    stage: t.stage,
+                    from: t.from.clone(),
+                    to: t.to.clone(),
+                    event: t.event.clone(),
+                    actor,
+                }
+            })
+            .collect();
+        let outbox = applied
+            .effects
+            .iter()
+            .filter_map(|e| match e {
+                Effect::Enqueue { stage, round } => Some(StageMessage {
+                    application_id: app.id.as_str().to_owned(),
+                    stage: *stage,
+                    round: *round,
+                }),
+                Effect::FlowEnded { .. } => None,
+            })
+            .collect();
+        let clocks = app
+            .stages
+            .iter()
+            .filter_map(|s| {
+                let clock = s
+                    .clock
+                    .as_ref()
+                    .filter(|c| c.state() == newborn_domain::sla::ClockState::Running)?;
+                let r = clock.read(&self.calendar, now);
+                Some(OpenClock {
+                    application_id: app.id.as_str().to_owned(),
+                    stage: s.stage,
+                    warning_at: r.warning_at,
+                    deadline: r.deadline,
+                })
+            })
+            .collect();
+        Write {
+            application: app,
+            owner,
+            timeline,
+            outbox,
+            clocks,
+            notifications: notifications_for(app, applied, now),
+        }
+    }
+
+    // ------------------------------------------------------------------------------------
+    // Stage processing (the stage Lambdas / local workers)
+    // ------------------------------------------------------------------------------------
+
+    /// Handles one stage message: pre-review runs here; agency stages are dispatched (again, on
+    /// redelivery — agencies de-duplicate by the idempotency key). Stale messages are no-ops.
+    pub async fn handle_stage(&self, msg: &StageMessage) -> Result<(), ServiceError> {
+        let id: ApplicationId = msg
+            .application_id
+            .parse()
+            .map_err(|e: Invalid| ServiceError::bad("application_id", e))?;
+        let (stage, round) = (msg.stage, msg.round);
+        let stored = self.mutate(&id, None, &Actor::Platform, |app, policy, now| {
+            let Some(state) = app.stage(stage) else {
+                return Ok(None);
+            };
+            if state.status != (StageStatus::Queued { round }) {
+                return Ok(None);
+            }
+            let mut applied = app
+                .apply(stage, StageEvent::Dispatch, policy, now)
+                .or_else(|e| {
+                    // The card's clock starts with the bank choice: ask for it first (附件1 四(四)).
+                    if policy.clock_start(stage) == ClockStart::OnPartnerBankChoice
+                        && app.form.card.is_none()
+                    {
+                        app.apply(stage, StageEvent::AwaitBank, policy, now)
+                    } else {
+                        Err(e)
+                    }
+                })?;
+            if stage == Stage::PreReview {
+                let review = pre_review(&app.form, policy, now);
+                let event = match review.decision {
+                    Decision::Accept { notes } => StageEvent::Complete {
+                        result: StageResult::PreReview { notes },
+                    },
+                    Decision::Supplement { items, reason } => {
+                        StageEvent::RequestSupplement { items, reason }
+                    }
+                    Decision::GoOffline { reason } => StageEvent::GoOffline { reason },
+                };
+                merge(&mut applied, app.apply(stage, event, policy, now)?);
+            } else if matches!(
+                app.stage(stage).map(|s| &s.status),
+                Some(StageStatus::AwaitingAgency { .. })
+            ) {
+                // Materials this stage needs that the form lacks: ask once, before the agency
+                // sees an incomplete case (e.g. the newborn's booklet page for the card).
+                let missing = missing_materials(&app.form, policy, stage);
+                if !missing.is_empty() && policy.stage_rules(stage, app.form.case).supplement {
+                    let items = missing
+                        .iter()
+                        .map(|(kind, _)| SupplementItem::Document { kind: *kind })
+                        .collect();
+                    let names: Vec<Bilingual> = missing.iter().map(|(k, _)| k.label()).collect();
+                    let reason = Bilingual::new(
+                        format!(
+                            "本环节需要补充：{}",
+                            names
+                                .iter()
+                                .map(|n| n.zh.as_str())
+                                .collect::<Vec<_>>()
+                                .join("、")
+                        ),
+                        format!(
+                            "this stage needs: {}",
+                            names
+                                .iter()
+                                .map(|n| n.en.as_str())
+                                .collect::<Vec<_>>()
+                                .join(", ")
+                        ),
+                    );
+                    merge(
+                        &mut applied,
+                        app.apply(
+                            stage,
+                            StageEvent::RequestSupplement { items, reason },
+                            policy,
+                            now,
+                        )?,
+                    );
+                }
+            }
+            Ok(Some((applied, vec![])))
+        });
+        let stored = match stored.await? {
+            Some(s) => s,
+            None => self
+                .ports
+                .store
+                .get(&id)
+                .await?
+                .ok_or(ServiceError::NotFound)?,
+        };
+        // Send (or re-send) the dispatch while the agency holds this round.
+        let app = &stored.application;
+        if stage != Stage::PreReview
+            && app.stage(stage).map(|s| &s.status) == Some(&StageStatus::AwaitingAgency { round })
+        {
+            let policy = self.policy_of(app)?;
+            let dispatch = Dispatch {
+                idempotency_key: format!("{}:{}:{}", app.id.as_str(), stage, round),
+                body: dispatch_body(app, policy, stage, round),
+            };
+            self.ports
+                .agencies
+                .dispatch(stage.agency(), &dispatch)
+                .await
+                .map_err(|e| ServiceError::Transient(e.to_string()))?;
+            self.ports
+                .metrics
+                .count("DispatchSent", &[("Stage", stage.as_str())], 1.0);
+        }
+        Ok(())
+    }
+
+    // ------------------------------------------------------------------------------------
+    // Agency callbacks
+    // ------------------------------------------------------------------------------------
+
+    /// Applies an agency's (already authenticated) callback. The agency may act only on the
+    /// stage it owns; a repeated callback is acknowledged without a second change.
+    pub async fn accept_callback(
+        &self,
+        agency: Agency,
+        key_id: &str,
+        cb: &Callback,
+    ) -> Result<CallbackAck, ServiceError> {
+        if cb.stage.agency() != agency || agency == Agency::Platform {
+            return Err(ServiceError::Forbidden(Invalid::new(
+                "wrong_agency",
+                "该机构无权处理此环节",
+                "this agency does not own the stage",
+            )));
+        }
+        let id: ApplicationId = cb
+            .application_id
+            .parse()
+            .map_err(|_| ServiceError::NotFound)?;
+        let actor = Actor::Agency {
+            agency,
+            key_id: key_id.to_owned(),
+        };
+        let mut already = false;
+        let result = self
+            .mutate(&id, None, &actor, |app, policy, now| {
+                let status = app
+                    .stage(cb.stage)
+                    .map(|s| s.status.clone())
+                    .ok_or_else(|| {
+                        ServiceError::conflict(
+                            "stage_not_on_route",
+                            "该办件不包含此环节",
+                            "the application has no such stage",
+                        )
+                    })?;
+                if reflects(&status, cb) {
+                    already = true;
+                    return Ok(None);
+                }
+                if status.round() != Some(cb.round) {
+                    return Err(ServiceError::conflict(
+                        "stale_round",
+                        "回调的轮次与当前办理轮次不符",
+                        format!(
+                            "the callback answers round {}, the stage is at {}",
+                            cb.round,
+                            status.name()
+                        ),
+                    ));
+                }
+                let event = match &cb.outcome {
+                    CallbackOutcome::Approve { result } => StageEvent::Complete {
+                        result: result.clone(),
+                    },
+                    CallbackOutcome::Supplement { items, reason } => {
+                        StageEvent::RequestSupplement {
+                            items: items.clone(),
+                            reason: reason.clone(),
+                        }
+                    }
+                    CallbackOutcome::ConfirmForms { forms } => StageEvent::RequestConfirmation {
+                        forms: forms.clone(),
+                    },
+                    CallbackOutcome::Mailing { what } => {
+                        StageEvent::RequestMailing { what: what.clone() }
+                    }
+                    CallbackOutcome::MailArrived => StageEvent::MailArrived,
+                    CallbackOutcome::GoOffline { reason } => StageEvent::GoOffline {
+                        reason: reason.clone(),
+                    },
+                };
+                Ok(Some((app.apply(cb.stage, event, policy, now)?, vec![])))
+            })
+            .await;
+        match result {
+            Ok(Some(_)) => Ok(CallbackAck::Applied),
+            Ok(None) if already => Ok(CallbackAck::AlreadyApplied),
+            Ok(None) => Ok(CallbackAck::AlreadyApplied),
+            Err(e) => Err(e),
+        }
+    }
+
+    // ------------------------------------------------------------------------------------
+    // Applicant actions
+    // ------------------------------------------------------------------------------------
+
+    fn waiting(app: &Application, pred: impl Fn(&ApplicantWait) -> bool) -> Option<Stage> {
+        app.stages.iter().find_map(|s| match &s.status {
+            StageStatus::AwaitingApplicant { wait, .. } if pred(wait) => Some(s.stage),
+            _ => None,
+        })
+    }
+
+    fn nothing_waiting(what_zh: &str, what_en: &str) -> ServiceError {
+        ServiceError::conflict(
+            "nothing_waiting",
+            format!("当前没有等待您{what_zh}的事项"),
+            format!("nothing is waiting for you to {what_en}"),
+        )
+    }
+
+    /// 补件: the applicant supplies documents and/or corrects the form.
+    pub async fn supplement(
+        &self,
+        owner: &str,
+        id: &str,
+        answer: &SupplementAnswer,
+    ) -> Result<Stored, ServiceError> {
+        self.require_documents(&answer.documents).await?;
+        let id: ApplicationId = id.parse().map_err(|_| ServiceError::NotFound)?;
+        let actor = Actor::Applicant {
+            subject: owner.to_owned(),
+        };
+        self.mutate(&id, Some(owner), &actor, |app, policy, now| {
+            let stage = Self::waiting(app, |w| matches!(w, ApplicantWait::Supplement { .. }))
+                .ok_or_else(|| Self::nothing_waiting("补件", "supplement"))?;
+            app.form = corrected_form(&app.form, answer, policy, now)?;
+            Ok(Some((
+                app.apply(stage, StageEvent::Supplied, policy, now)?,
+                vec![],
+            )))
+        })
+        .await?
+        .ok_or_else(|| Self::nothing_waiting("补件", "supplement"))
+    }
+
+    /// 确认签字: the applicant confirms the generated forms.
+    pub async fn confirm(&self, owner: &str, id: &str) -> Result<Stored, ServiceError> {
+        self.applicant_event(
+            owner,
+            id,
+            |w| matches!(w, ApplicantWait::ConfirmForms { .. }),
+            StageEvent::Confirmed,
+            ("确认", "confirm"),
+        )
+        .await
+    }
+
+    /// 转线下办理: the applicant ends the online flow while it waits for her.
+    pub async fn go_offline(&self, owner: &str, id: &str) -> Result<Stored, ServiceError> {
+        let reason = Bilingual::new(
+            "申请人选择到线下窗口办理",
+            "the applicant chose to continue at a counter",
+        );
+        self.applicant_event(
+            owner,
+            id,
+            |_| true,
+            StageEvent::GoOffline { reason },
+            ("处理", "act on"),
+        )
+        .await
+    }
+
+    async fn applicant_event(
+        &self,
+        owner: &str,
+        id: &str,
+        pred: impl Fn(&ApplicantWait) -> bool,
+        event: StageEvent,
+        what: (&str, &str),
+    ) -> Result<Stored, ServiceError> {
+        let id: ApplicationId = id.parse().map_err(|_| ServiceError::NotFound)?;
+        let actor = Actor::Applicant {
+            subject: owner.to_owned(),
+        };
+        self.mutate(&id, Some(owner), &actor, |app, policy, now| {
+            let stage =
+                Self::waiting(app, &pred).ok_or_else(|| Self::nothing_waiting(what.0, what.1))?;
+            Ok(Some((
+                app.apply(stage, event.clone(), policy, now)?,
+                vec![],
+            )))
+        })
+        .await?
+        .ok_or_else(|| Self::nothing_waiting(what.0, what.1))
+    }
+
+    /// 选择合作银行: records the card's partner bank (the card's clock starts then).
+    pub async fn choose_partner_bank(
+        &self,
+        owner: &str,
+        id: &str,
+        bank: &str,
+    ) -> Result<Stored, ServiceError> {
+        let bank: Text = bank
+            .parse()
+            .map_err(|e| ServiceError::bad("partner_bank", e))?;
+        let id: ApplicationId = id.parse().map_err(|_| ServiceError::NotFound)?;
+        let actor = Actor::Applicant {
+            subject: owner.to_owned(),
+        };
+        self.mutate(&id, Some(owner), &actor, |app, policy, now| {
+            Ok(Some((
+                app.choose_partner_bank(bank.clone(), policy, now)?,
+                vec![],
+            )))
+        })
+        .await?
+        .ok_or(ServiceError::NotFound)
+    }
+
+    /// 撤回: withdraws the application.
+    pub async fn withdraw(&self, owner: &str, id: &str) -> Result<Stored, ServiceError> {
+        let id: ApplicationId = id.parse().map_err(|_| ServiceError::NotFound)?;
+        let actor = Actor::Applicant {
+            subject: owner.to_owned(),
+        };
+        self.mutate(&id, Some(owner), &actor, |app, _, now| {
+            Ok(Some((app.withdraw(now)?, vec![])))
+        })
+        .await?
+        .ok_or(ServiceError::NotFound)
+    }
+
+    /// 好差评: rates a finished stage once.
+    pub async fn rate(
+        &self,
+        owner: &str,
+        id: &str,
+        stage: Stage,
+        level: RatingLevel,
+        comment: Option<Text>,
+    ) -> Result<Stored, ServiceError> {
+        let id: ApplicationId = id.parse().map_err(|_| ServiceError::NotFound)?;
+        let actor = Actor::Applicant {
+            subject: owner.to_owned(),
+        };
+        let stored = self
+            .mutate(&id, Some(owner), &actor, |app, _, now| {
+                let rating = app.rate(stage, level, comment.clone(), now)?;
+                let status = app
+                    .stage(stage)
+                    .map(|s| s.status.name())
+                    .unwrap_or_default();
+                let entry = newborn_domain::flow::Transition {
+                    stage,
+                    from: status.into(),
+                    to: status.into(),
+                    event: format!("rated_{}", level_name(rating.level)),
+                    at: now,
+                };
+                Ok(Some((
+                    Applied {
+                        transitions: vec![entry],
+                        effects: vec![],
+                    },
+                    vec![],
+                )))
+            })
+            .await?
+            .ok_or(ServiceError::NotFound)?;
+        let agency = format!("{:?}", stage.agency());
+        self.ports.metrics.count(
+            "Rating",
+            &[
+                ("Stage", stage.as_str()),
+                ("Agency", &agency),
+                ("Level", level_name(level)),
+            ],
+            1.0,
+        );
+        Ok(stored)
+    }
+
+    // ------------------------------------------------------------------------------------
+    // Supervision (the scheduled SLA monitor)
+    // ------------------------------------------------------------------------------------
+
+    /// 办件监察: raises a warning and a breach once per stage clock, from the open-clock index.
+    pub async fn sla_sweep(&self) -> Result<SweepReport, ServiceError> {
+        let now = self.now();
+        let due = self.ports.store.due_clocks(now).await?;
+        let mut report = SweepReport {
+            at: Some(now),
+            due: due.len(),
+            ..SweepReport::default()
+        };
+        for entry in &due {
+            let Ok(id) = entry.application_id.parse::<ApplicationId>() else {
+                continue;
+            };
+            let Some(stored) = self.ports.store.get(&id).await? else {
+                continue;
+            };
+            let Some(reading) = stored
+                .application
+                .stage(entry.stage)
+                .and_then(|s| s.clock.as_ref())
+                .map(|c| c.read(&self.calendar, now))
+            else {
+                continue;
+            };
+            for level in [SlaLevel::Warning, SlaLevel::Overdue] {
+                if reading.level < level {
+                    continue;
+                }
+                let alert = Alert {
+                    application_id: entry.application_id.clone(),
+                    stage: entry.stage,
+                    level,
+                    at: now,
+                    deadline: reading.deadline,
+                };
+                if self.ports.store.record_alert(&alert).await? {
+                    let (name, counter) = if level == SlaLevel::Overdue {
+                        ("SlaBreach", &mut report.breaches)
+                    } else {
+                        ("SlaWarning", &mut report.warnings)
+                    };
+                    *counter += 1;
+                    let agency = format!("{:?}", entry.stage.agency());
+                    self.ports.metrics.count(
+                        name,
+                        &[
+                            ("Stage", entry.stage.as_str()),
+                            ("Agency", &agency),
+                            ("Region", &stored.application.policy.id),
+                        ],
+                        1.0,
+                    );
+                    tracing::warn!(application = %entry.application_id, stage = %entry.stage, level = ?level, deadline = ?reading.deadline, "SLA {}", if level == SlaLevel::Overdue { "breach" } else { "warning" });
+                }
+            }
+        }
+        let today = now.with_timezone(&CHINA).date_naive();
+        for d in [
+            today,
+            today.checked_add_days(Days::new(60)).unwrap_or(today),
+        ] {
+            if !self.calendar.covers(d)
+                && !report.uncovered_years.contains(&chrono::Datelike::year(&d))
+            {
+                report.uncovered_years.push(chrono::Datelike::year(&d));
+            }
+        }
+        if !report.uncovered_years.is_empty() {
+            tracing::warn!(years = ?report.uncovered_years, "the holiday calendar does not cover these years: deadlines are provisional; add the State Council notice with NEWBORN_HOLIDAYS_FILE");
+        }
+        Ok(report)
+    }
+}
+
+fn level_name(level: RatingLevel) -> &'static str {
+    match level {
+        RatingLevel::VerySatisfied => "very_satisfied",
+        RatingLevel::Satisfied => "satisfied",
+        RatingLevel::FairlySatisfied => "fairly_satisfied",
+        RatingLevel::Dissatisfied => "dissatisfied",
+        RatingLevel::VeryDissatisfied => "very_dissatisfied",
+    }
+}
+
+fn merge(into: &mut Applied, more: Applied) {
+    into.transitions.extend(more.transitions);
+    into.effects.extend(more.effects);
+}
+
+/// Whether a stage's status already shows what the callback asks for (a retried callback).
+fn reflects(status: &StageStatus, cb: &Callback) -> bool {
+    match (&cb.outcome, status) {
+        (CallbackOutcome::Approve { result }, StageStatus::Completed { result: r }) => result == r,
+        (CallbackOutcome::GoOffline { .. }, StageStatus::Terminated { .. }) => true,
+        (
+            CallbackOutcome::Supplement { .. },
+            StageStatus::AwaitingApplicant {
+                round,
+                wait: ApplicantWait::Supplement { .. },
+            },
+        )
+        | (
+            CallbackOutcome::ConfirmForms { .. },
+            StageStatus::AwaitingApplicant {
+                round,
+                wait: ApplicantWait::ConfirmForms { .. },
+            },
+        )
+        | (
+            CallbackOutcome::Mailing { .. },
+            StageStatus::AwaitingApplicant {
+                round,
+                wait: ApplicantWait::Mailing { .. },
+            },
+        ) => *round == cb.round,
+        (CallbackOutcome::MailArrived, StageStatus::AwaitingAgency { round }) => *round == cb.round,
+        _ => false,
+    }
+}
+
+/// RFC 7396 JSON merge patch.
+fn merge_patch(target: &mut serde_json::Value, patch: &serde_json::Value) {
+    use serde_json::Value;
+    match patch {
+        Value::Object(p) => {
+            if !target.is_object() {
+                *target = Value::Object(Default::default());
+            }
+            if let Value::Object(t) = target {
+                for (k, v) in p {
+                    if v.is_null() {
+                        t.remove(k);
+                    } else {
+                        merge_patch(t.entry(k.clone()).or_insert(Value::Null), v);
+                    }
+                }
+            }
+        }
+        other => *target = other.clone(),
+    }
+}
+
+/// The form after a supplement: the patch applied, new documents added, everything re-checked.
+/// The case and the applicant cannot change (that would be a new application).
+fn corrected_form(
+    form: &ApplicationForm,
+    answer: &SupplementAnswer,
+    policy: &Policy,
+    now: DateTime<Utc>,
+) -> Result<ApplicationForm, ServiceError> {
+    let mut value =
+        serde_json::to_value(form).map_err(|e| ServiceError::Transient(e.to_string()))?;
+    if let Some(patch) = &answer.form_patch {
+        merge_patch(&mut value, patch);
+    }
+    let mut next = parse_form(value.to_string().as_bytes()).map_err(|mut issue| {
+        issue.field = format!("form_patch.{}", issue.field);
+        ServiceError::BadInput(vec![issue])
+    })?;
+    for d in &answer.documents {
+        if !next.documents.contains(d) {
+            next.documents.push(d.clone());
+        }
+    }
+    if next.case != form.case || next.applicant != form.applicant {
+        return Err(ServiceError::bad(
+            "form_patch",
+            Invalid::new(
+                "immutable_field",
+                "补件不能更改办理情形或申请人，请撤回后重新申请",
+                "a supplement cannot change the case or the applicant; withdraw and apply again",
+            ),
+        ));
+    }
+    let issues = next.check(policy, now);
+    if !issues.is_empty() {
+        return Err(ServiceError::BadInput(issues));
+    }
+    Ok(next)
+}
+
+fn notice(
+    at: DateTime<Utc>,
+    kind: &str,
+    zh: impl Into<String>,
+    en: impl Into<String>,
+) -> Notification {
+    Notification {
+        at,
+        kind: kind.to_owned(),
+        message: Bilingual::new(zh, en),
+    }
+}
+
+/// The applicant's notifications for a change, in Chinese and English.
+fn notifications_for(
+    app: &Application,
+    applied: &Applied,
+    now: DateTime<Utc>,
+) -> Vec<Notification> {
+    let mut out = vec![];
+    for t in &applied.transitions {
+        let Some(state) = app.stage(t.stage) else {
+            continue;
+        };
+        let label = t.stage.label();
+        // Only the latest status of the stage is described; earlier steps of the same write are
+        // intermediate.
+        if applied
+            .transitions
+            .iter()
+            .rev()
+            .find(|x| x.stage == t.stage)
+            .is_some_and(|last| !std::ptr::eq(last, t))
+        {
+            continue;
+        }
+        match &state.status {
+            StageStatus::AwaitingApplicant { wait, .. } => match wait {
+                ApplicantWait::Supplement { items, reason } => {
+                    let names: Vec<String> = items
+                        .iter()
+                        .map(|i| match i {
+                            SupplementItem::Document { kind } => kind.label().zh,
+                            SupplementItem::Field { field } => format!("表单项 {field}"),
+                        })
+                        .collect();
+                    out.push(notice(
+                        now,
+                        "supplement_needed",
+                        format!(
+                            "{}环节需要补件：{}。原因：{}",
+                            label.zh,
+                            names.join("、"),
+                            reason.zh
+                        ),
+                        format!("{} needs more: {}", label.en, reason.en),
+                    ));
+                }
+                ApplicantWait::ConfirmForms { forms } => {
+                    let names: Vec<String> = forms.iter().map(|f| f.label().zh).collect();
+                    out.push(notice(
+                        now,
+                        "forms_to_confirm",
+                        format!("请确认并签署：{}", names.join("、")),
+                        "please confirm and sign the generated forms",
+                    ));
+                }
+                ApplicantWait::PartnerBank => out.push(notice(
+                    now,
+                    "choose_partner_bank",
+                    "请选择新生儿社保卡合作银行",
+                    "please choose the partner bank for the newborn's social-security card",
+                )),
+                ApplicantWait::Mailing { what } => out.push(notice(
+                    now,
+                    "mail_documents",
+                    format!("请邮寄：{}（寄件时间不计入办理时限）", what.zh),
+                    format!("please mail: {}", what.en),
+                )),
+            },
+            StageStatus::Completed { .. } if t.stage != Stage::PreReview => {
+                out.push(notice(
+                    now,
+                    "stage_done",
+                    format!("{}已办结，欢迎对本环节进行评价", label.zh),
+                    format!("{} is done; you may rate it", label.en),
+                ));
+            }
+            StageStatus::Terminated { reason, .. } => {
+                out.push(notice(
+                    now,
+                    "gone_offline",
+                    format!("线上办理已终止，请到线下窗口办理。原因：{}", reason.zh),
+                    format!(
+                        "online handling ended; please visit a counter. Reason: {}",
+                        reason.en
+                    ),
+                ));
+            }
+            _ => {}
+        }
+    }
+    if applied.effects.iter().any(|e| {
+        matches!(
+            e,
+            Effect::FlowEnded {
+                outcome: Outcome::Completed
+            }
+        )
+    }) {
+        out.push(notice(
+            now,
+            "all_done",
+            "您选择的事项已全部办结",
+            "every service you chose is done",
+        ));
+    }
+    out
+}

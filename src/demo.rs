@@ -1,0 +1,516 @@
+//! `newborn demo`: submits a realistic batch to a running service — all three cases, a
+//! supplement loop, a father applying with the authorisation letter, a go-offline ending — acts
+//! as each applicant (uploads, confirms forms, supplies, chooses the bank, rates), and prints a
+//! readable timeline per application and a summary.
+
+use anyhow::{Context, Result, bail};
+use chrono::{DateTime, TimeDelta, Utc};
+use indicatif::{ProgressBar, ProgressStyle};
+use newborn_agency_sim::Scripted;
+use newborn_domain::calendar::CHINA;
+use newborn_domain::stage::Stage;
+use serde_json::{Value, json};
+use std::collections::BTreeMap;
+use std::time::{Duration, Instant};
+
+/// The sample application (case 1, mother applies), the base of every scenario.
+pub const SAMPLE: &str = include_str!("../events/api/submit-application.json");
+
+/// The document kinds the sample references.
+const SAMPLE_DOCUMENTS: [&str; 6] = [
+    "mother_id_card",
+    "father_id_card",
+    "marriage_certificate",
+    "household_booklet_front",
+    "household_booklet_registering_parent",
+    "household_booklet_head",
+];
+
+/// One demo scenario.
+pub struct Scenario {
+    /// What it shows.
+    pub name: &'static str,
+    /// Changes to the sample form.
+    pub edit: fn(&mut Value),
+    /// Documents to add beyond the sample's.
+    pub extra_documents: &'static [&'static str],
+    /// Sample documents withheld at submission (pre-review asks for them).
+    pub withheld: &'static [&'static str],
+    /// Agency scripts per stage.
+    pub scripts: &'static [(Stage, &'static [Scripted])],
+}
+
+fn set(v: &mut Value, path: &[&str], new: Value) {
+    let mut cur = v;
+    for (i, key) in path.iter().enumerate() {
+        if i + 1 == path.len() {
+            cur[*key] = new;
+            return;
+        }
+        cur = &mut cur[*key];
+    }
+}
+
+/// The scenarios, cycled through for the requested count.
+pub fn scenarios() -> Vec<Scenario> {
+    use Scripted::*;
+    vec![
+        Scenario {
+            name: "情形一 全流程，母亲申请 / case 1, full flow, mother applies",
+            edit: |_| {},
+            extra_documents: &[],
+            withheld: &[],
+            scripts: &[],
+        },
+        Scenario {
+            name: "情形二 已有出生医学证明 / case 2, holds the birth certificate",
+            edit: |v| {
+                set(v, &["case"], json!("has_birth_certificate"));
+                set(
+                    v,
+                    &["services"],
+                    json!([
+                        "household_registration",
+                        "maternity_benefit",
+                        "medical_insurance_enrolment",
+                        "social_security_card"
+                    ]),
+                );
+                set(
+                    v,
+                    &["existing"],
+                    json!({"birth_certificate_number": "Q350012345"}),
+                );
+            },
+            extra_documents: &["birth_certificate"],
+            withheld: &[],
+            scripts: &[],
+        },
+        Scenario {
+            name: "情形三 已有户口簿 / case 3, holds the household booklet",
+            edit: |v| {
+                set(v, &["case"], json!("has_household_booklet"));
+                set(
+                    v,
+                    &["services"],
+                    json!([
+                        "maternity_benefit",
+                        "medical_insurance_enrolment",
+                        "social_security_card"
+                    ]),
+                );
+                set(
+                    v,
+                    &["existing"],
+                    json!({"newborn_id_number": "__NEWBORN_ID__"}),
+                );
+            },
+            extra_documents: &["household_booklet_newborn"],
+            withheld: &[],
+            scripts: &[],
+        },
+        Scenario {
+            name: "只办出生医学证明 / certificates only: the flow ends after the hospital",
+            edit: |v| {
+                set(
+                    v,
+                    &["services"],
+                    json!([
+                        "birth_certificate",
+                        "vaccination_certificate",
+                        "parenting_guidance"
+                    ]),
+                )
+            },
+            extra_documents: &[],
+            withheld: &[],
+            scripts: &[],
+        },
+        Scenario {
+            name: "预审补件 / pre-review asks for a missing scan",
+            edit: |_| {},
+            extra_documents: &[],
+            withheld: &["household_booklet_head"],
+            scripts: &[],
+        },
+        Scenario {
+            name: "派出所补件 / the police ask for a supplement",
+            edit: |_| {},
+            extra_documents: &[],
+            withheld: &[],
+            scripts: &[(Stage::Police, &[Supplement, Approve])],
+        },
+        Scenario {
+            name: "父亲申请（母亲授权） / the father applies with the authorisation letter",
+            edit: |v| {
+                set(v, &["applicant"], json!("father"));
+                set(
+                    v,
+                    &["authorisation"],
+                    json!({"valid_from": "__TODAY__", "valid_until": "__IN_90_DAYS__"}),
+                );
+                set(v, &["card"], Value::Null);
+            },
+            extra_documents: &["authorisation_letter"],
+            withheld: &[],
+            scripts: &[],
+        },
+        Scenario {
+            name: "医保转线下 / medical insurance ends online handling",
+            edit: |_| {},
+            extra_documents: &[],
+            withheld: &[],
+            scripts: &[(Stage::Insurance, &[Offline])],
+        },
+    ]
+}
+
+/// An HTTP client of the service acting as applicants: what the provincial app would do.
+pub struct ApplicantClient {
+    http: reqwest::Client,
+    api: String,
+}
+
+impl ApplicantClient {
+    /// A client of the API at `api`.
+    pub fn new(api: &str) -> Result<Self> {
+        Ok(Self {
+            http: reqwest::Client::builder()
+                .timeout(Duration::from_secs(30))
+                .build()?,
+            api: api.trim_end_matches('/').to_owned(),
+        })
+    }
+
+    /// Sends a request; the JSON body of a success, the problem's detail as the error otherwise.
+    pub async fn json(&self, req: reqwest::RequestBuilder) -> Result<Value> {
+        let res = req.send().await?;
+        let status = res.status();
+        let body: Value = res.json().await.unwrap_or(Value::Null);
+        if !status.is_success() {
+            bail!(
+                "HTTP {status}: {}",
+                body.get("detail")
+                    .and_then(Value::as_str)
+                    .unwrap_or(&body.to_string())
+            );
+        }
+        Ok(body)
+    }
+
+    /// A GET as `owner`.
+    pub fn get(&self, owner: &str, path: &str) -> reqwest::RequestBuilder {
+        self.http
+            .get(format!("{}{path}", self.api))
+            .header("x-applicant-id", owner)
+    }
+
+    /// A POST as `owner`.
+    pub fn post(&self, owner: &str, path: &str) -> reqwest::RequestBuilder {
+        self.http
+            .post(format!("{}{path}", self.api))
+            .header("x-applicant-id", owner)
+    }
+
+    /// The service's health answer (with its current time).
+    pub async fn health(&self) -> Result<Value> {
+        self.json(self.http.get(format!("{}/health", self.api)))
+            .await
+            .with_context(|| format!("no service at {}; start it with `newborn serve`", self.api))
+    }
+
+    /// Uploads a small PNG standing for the scan of `kind`; returns the document reference.
+    pub async fn upload(&self, owner: &str, kind: &str) -> Result<Value> {
+        let mut png = b"\x89PNG\r\n\x1a\n".to_vec();
+        png.extend_from_slice(format!("demo scan of {kind} for {owner}").as_bytes());
+        let r = self
+            .json(
+                self.post(owner, "/documents")
+                    .header("content-type", "image/png")
+                    .body(png),
+            )
+            .await?;
+        Ok(json!({"kind": kind, "sha256": r["sha256"]}))
+    }
+
+    /// Submits a form; returns the application id.
+    pub async fn submit(&self, owner: &str, form: &Value) -> Result<String> {
+        let created = self
+            .json(self.post(owner, "/applications").json(form))
+            .await?;
+        Ok(created["id"]
+            .as_str()
+            .context("no id in the answer")?
+            .to_owned())
+    }
+
+    /// The application as its owner sees it.
+    pub async fn view(&self, owner: &str, id: &str) -> Result<Value> {
+        self.json(self.get(owner, &format!("/applications/{id}")))
+            .await
+    }
+
+    /// Does what the application waits for from its applicant, if anything: confirms the
+    /// generated forms, chooses the partner bank, or uploads the requested scans (and corrects
+    /// a known field) and answers the supplement. Returns the view it acted on.
+    pub async fn act(&self, owner: &str, id: &str) -> Result<Value> {
+        let view = self.view(owner, id).await?;
+        let waiting = view["stages"]
+            .as_array()
+            .into_iter()
+            .flatten()
+            .find(|s| s["status"]["status"] == "awaiting_applicant")
+            .cloned();
+        let Some(s) = waiting else { return Ok(view) };
+        match s["status"]["wait"].as_str().unwrap_or_default() {
+            "confirm_forms" => {
+                self.json(self.post(owner, &format!("/applications/{id}/confirmation")))
+                    .await?;
+            }
+            "partner_bank" => {
+                self.json(
+                    self.post(owner, &format!("/applications/{id}/partner-bank"))
+                        .json(&json!({"partner_bank": "中国建设银行"})),
+                )
+                .await?;
+            }
+            "supplement" => {
+                let mut documents = vec![];
+                let mut patch = json!({});
+                for item in s["status"]["items"].as_array().into_iter().flatten() {
+                    match item["type"].as_str() {
+                        Some("document") => documents.push(
+                            self.upload(owner, item["kind"].as_str().unwrap_or_default())
+                                .await?,
+                        ),
+                        Some("field") if item["field"] == "insurance.community" => {
+                            patch = json!({"insurance": {"community": "东街社区居委会"}})
+                        }
+                        _ => {}
+                    }
+                }
+                self.json(
+                    self.post(owner, &format!("/applications/{id}/supplement"))
+                        .json(&json!({"documents": documents, "form_patch": patch})),
+                )
+                .await?;
+            }
+            _ => {}
+        }
+        Ok(view)
+    }
+
+    /// Rates every stage its agency finished (好差评), once each.
+    pub async fn rate_finished(
+        &self,
+        owner: &str,
+        id: &str,
+        view: &Value,
+        level: &str,
+    ) -> Result<usize> {
+        let mut n = 0;
+        for s in view["stages"].as_array().into_iter().flatten() {
+            let done = s["status"]["status"] == "completed"
+                || (s["status"]["status"] == "terminated" && s["status"]["by"] == "agency");
+            if done && s["stage"] != "pre_review" {
+                self.json(
+                    self.post(owner, &format!("/applications/{id}/ratings"))
+                        .json(&json!({"stage": s["stage"], "level": level})),
+                )
+                .await?;
+                n += 1;
+            }
+        }
+        Ok(n)
+    }
+}
+
+/// A valid newborn identity number for the sample's birth date (case 3 already holds one).
+fn newborn_id(birth: DateTime<Utc>) -> String {
+    let first = format!("350102{}003", birth.with_timezone(&CHINA).format("%Y%m%d"));
+    let mut digits = [0u8; 17];
+    digits.copy_from_slice(first.as_bytes());
+    format!(
+        "{first}{}",
+        newborn_domain::ids::IdNumber::check_char(&digits)
+    )
+}
+
+struct Tracked {
+    owner: String,
+    id: String,
+    scenario: &'static str,
+    rated: bool,
+    outcome: String,
+}
+
+/// Where to find the service.
+pub struct DemoConfig {
+    /// API base URL.
+    pub api_url: String,
+    /// Simulator base URL (for scripts).
+    pub simulator_url: Option<String>,
+    /// How many applications.
+    pub count: usize,
+    /// Give up after this long.
+    pub timeout: Duration,
+}
+
+/// Runs the demo; returns the outcome counts.
+pub async fn run(
+    cfg: DemoConfig,
+    out: &mut impl std::io::Write,
+) -> Result<BTreeMap<String, usize>> {
+    let client = ApplicantClient::new(&cfg.api_url)?;
+    let health = client.health().await?;
+    let now: DateTime<Utc> = serde_json::from_value(health["now"].clone())
+        .context("the service did not say its time")?;
+    let birth = now - TimeDelta::days(5);
+    let today = now.with_timezone(&CHINA).date_naive();
+    let run_id = format!("{:06x}", rand::random::<u32>() & 0xFF_FFFF);
+    let all = scenarios();
+    let bar = ProgressBar::new(cfg.count as u64);
+    bar.set_style(
+        ProgressStyle::with_template("{bar:40} {pos}/{len} applications finished  {msg}")
+            .unwrap_or_else(|_| ProgressStyle::default_bar()),
+    );
+
+    let mut tracked = vec![];
+    for i in 0..cfg.count {
+        let sc = &all[i % all.len()];
+        let owner = format!("demo-{run_id}-{i}");
+        let mut form: Value = serde_json::from_str(SAMPLE)?;
+        set(
+            &mut form,
+            &["newborn", "birth_time"],
+            json!(birth.with_timezone(&CHINA).to_rfc3339()),
+        );
+        (sc.edit)(&mut form);
+        let text = form
+            .to_string()
+            .replace("__NEWBORN_ID__", &newborn_id(birth))
+            .replace("__TODAY__", &today.to_string())
+            .replace(
+                "__IN_90_DAYS__",
+                &(today + chrono::Days::new(90)).to_string(),
+            );
+        form = serde_json::from_str(&text)?;
+        let mut docs = vec![];
+        for kind in SAMPLE_DOCUMENTS
+            .iter()
+            .filter(|k| !sc.withheld.contains(k))
+            .chain(sc.extra_documents)
+        {
+            docs.push(client.upload(&owner, kind).await?);
+        }
+        form["documents"] = Value::Array(docs);
+        let id = client
+            .submit(&owner, &form)
+            .await
+            .with_context(|| format!("submitting \"{}\"", sc.name))?;
+        if let Some(sim) = &cfg.simulator_url {
+            for (stage, outcomes) in sc.scripts {
+                client
+                    .json(
+                        client.http.post(format!("{sim}/scripts")).json(
+                            &json!({"application_id": id, "stage": stage, "outcomes": outcomes}),
+                        ),
+                    )
+                    .await?;
+            }
+        }
+        tracked.push(Tracked {
+            owner,
+            id,
+            scenario: sc.name,
+            rated: false,
+            outcome: String::new(),
+        });
+    }
+
+    let started = Instant::now();
+    while tracked.iter().any(|t| !t.rated) {
+        if started.elapsed() > cfg.timeout {
+            bar.abandon_with_message("timed out");
+            bail!(
+                "{} application(s) did not finish within {} s",
+                tracked.iter().filter(|t| !t.rated).count(),
+                cfg.timeout.as_secs()
+            );
+        }
+        for t in tracked.iter_mut().filter(|t| !t.rated) {
+            let view = client.act(&t.owner, &t.id).await?;
+            let outcome = view["outcome"].as_str().unwrap_or_default().to_owned();
+            if outcome != "in_progress" {
+                client
+                    .rate_finished(&t.owner, &t.id, &view, "satisfied")
+                    .await?;
+                t.rated = true;
+                t.outcome = outcome;
+                bar.inc(1);
+            }
+        }
+        bar.set_message(format!("{:.0} s", started.elapsed().as_secs_f64()));
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+    bar.finish_with_message("done");
+
+    let mut outcomes: BTreeMap<String, usize> = BTreeMap::new();
+    let mut durations: BTreeMap<String, Vec<i64>> = BTreeMap::new();
+    for t in &tracked {
+        *outcomes.entry(t.outcome.clone()).or_default() += 1;
+        let timeline = client
+            .json(client.get(&t.owner, &format!("/applications/{}/timeline", t.id)))
+            .await?;
+        writeln!(out, "\n{}  {}  → {}", t.id, t.scenario, t.outcome)?;
+        let mut started_at: BTreeMap<String, DateTime<Utc>> = BTreeMap::new();
+        for e in timeline.as_array().into_iter().flatten() {
+            let at: DateTime<Utc> = serde_json::from_value(e["at"].clone()).unwrap_or(now);
+            let stage = e["stage"].as_str().unwrap_or_default().to_owned();
+            let actor = match e["actor"]["kind"].as_str() {
+                Some("agency") => e["actor"]["agency"].as_str().unwrap_or("agency").to_owned(),
+                Some(k) => k.to_owned(),
+                None => String::new(),
+            };
+            writeln!(
+                out,
+                "  {}  {:<21} {:<19} → {:<19} {:<21} by {}",
+                at.with_timezone(&CHINA).format("%m-%d %H:%M:%S"),
+                stage,
+                e["from"].as_str().unwrap_or(""),
+                e["to"].as_str().unwrap_or(""),
+                e["event"].as_str().unwrap_or(""),
+                actor
+            )?;
+            if e["event"] == "dispatch" {
+                started_at.entry(stage.clone()).or_insert(at);
+            }
+            if e["event"] == "complete"
+                && let Some(s) = started_at.get(&stage)
+            {
+                durations
+                    .entry(stage)
+                    .or_default()
+                    .push((at - *s).num_milliseconds());
+            }
+        }
+    }
+    writeln!(out, "\nSummary of {} applications", tracked.len())?;
+    for (o, n) in &outcomes {
+        writeln!(out, "  {o:<12} {n}")?;
+    }
+    writeln!(
+        out,
+        "  stage time from dispatch to completion (service time):"
+    )?;
+    for (stage, d) in &durations {
+        let avg = d.iter().sum::<i64>() as f64 / d.len().max(1) as f64 / 1000.0;
+        let max = d.iter().max().copied().unwrap_or(0) as f64 / 1000.0;
+        writeln!(
+            out,
+            "    {stage:<21} n={:<3} mean {avg:>7.1} s  max {max:>7.1} s",
+            d.len()
+        )?;
+    }
+    Ok(outcomes)
+}

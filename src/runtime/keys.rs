@@ -1,0 +1,79 @@
+//! The webhook keys of a local installation, generated on first start into `keys.json` in the
+//! data directory: the platform's key (signs dispatches) and one key per agency (signs
+//! callbacks). Hand an agency integrator its key id and secret from this file.
+
+use anyhow::{Context, Result};
+use newborn_domain::stage::Agency;
+use newborn_service::signing::{KeyRing, SigningKey};
+use serde::{Deserialize, Serialize};
+use std::path::Path;
+
+#[derive(Serialize, Deserialize)]
+struct KeyEntry {
+    key_id: String,
+    owner: Agency,
+    secret_hex: String,
+}
+
+/// The platform's keys and the agencies' keys.
+pub struct Keys {
+    /// The platform's signing key.
+    pub platform: SigningKey,
+    /// The agencies' keys.
+    pub agencies: KeyRing,
+}
+
+const OWNERS: [Agency; 5] = [
+    Agency::Platform,
+    Agency::Hospital,
+    Agency::PoliceStation,
+    Agency::MedicalInsurance,
+    Agency::SocialSecurity,
+];
+
+/// Loads `keys.json`, creating it with fresh random secrets if absent.
+pub fn load_or_create(dir: &Path) -> Result<Keys> {
+    let file = dir.join("keys.json");
+    let entries: Vec<KeyEntry> = if file.exists() {
+        serde_json::from_str(&std::fs::read_to_string(&file)?)
+            .with_context(|| format!("{} is not a valid key file", file.display()))?
+    } else {
+        let entries: Vec<KeyEntry> = OWNERS
+            .iter()
+            .map(|o| KeyEntry {
+                key_id: format!(
+                    "{}-1",
+                    serde_json::to_value(o)
+                        .ok()
+                        .and_then(|v| v.as_str().map(str::to_owned))
+                        .unwrap_or_default()
+                ),
+                owner: *o,
+                secret_hex: hex::encode(rand::random::<[u8; 32]>()),
+            })
+            .collect();
+        let tmp = file.with_extension("json.tmp");
+        std::fs::write(&tmp, serde_json::to_vec_pretty(&entries)?)?;
+        std::fs::rename(&tmp, &file)?;
+        entries
+    };
+    let mut platform = None;
+    let mut agencies = vec![];
+    for e in entries {
+        let key = SigningKey::new(
+            e.key_id,
+            e.owner,
+            hex::decode(&e.secret_hex)
+                .with_context(|| format!("key {} is not hex", e.secret_hex.len()))?,
+        );
+        if e.owner == Agency::Platform {
+            platform = Some(key);
+        } else {
+            agencies.push(key);
+        }
+    }
+    Ok(Keys {
+        platform: platform.context("keys.json has no platform key")?,
+        agencies: KeyRing::new(agencies),
+    })
+}

@@ -1,0 +1,444 @@
+//! The whole service on one machine: the HTTP API and agency callbacks, a worker per stage
+//! queue, the SLA timer and (unless switched off) the simulated agencies, over one data
+//! directory:
+//!
+//! ```text
+//! <data-dir>/newborn.db     applications, timelines, notifications, clock index, alerts, queues (SQLite, WAL)
+//! <data-dir>/documents/     uploaded scans by SHA-256
+//! <data-dir>/agencies.db    the simulated agencies' own records
+//! <data-dir>/keys.json      webhook keys (platform and agencies), created on first start
+//! <data-dir>/clock.json     the controllable clock's origin, when --clock-start is used
+//! <data-dir>/service.json   where this instance listens (read by `newborn demo`)
+//! ```
+
+pub mod clock;
+pub mod keys;
+pub mod metrics;
+pub mod workers;
+
+use anyhow::{Context, Result};
+use axum::extract::{Path as UrlPath, State};
+use axum::http::StatusCode;
+use axum::routing::{get, post};
+use axum::{Json, Router};
+use chrono::{DateTime, TimeDelta, Utc};
+use newborn_agency_sim::{Mix, SimConfig, Simulator, agency_path};
+use newborn_domain::calendar::WorkingCalendar;
+use newborn_domain::policy::PolicyRegistry;
+use newborn_domain::stage::{Agency, Stage};
+use newborn_embedded::{Database, FileDocuments, SqliteQueue, SqliteStore};
+use newborn_http::{ApiState, HttpDispatcher};
+use newborn_service::Service;
+use newborn_service::ports::Clock;
+use newborn_service::service::Ports;
+use newborn_service::signing::KeyRing;
+use serde::{Deserialize, Serialize};
+use std::collections::HashMap;
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::time::Duration;
+use tokio::task::JoinHandle;
+use workers::WorkerSettings;
+
+/// Where agency dispatches go.
+#[derive(Debug, Clone)]
+pub enum Agencies {
+    /// The built-in simulated agencies, listening on `listen`.
+    Simulated {
+        /// Their address (port 0: any free port).
+        listen: SocketAddr,
+        /// Answer delay.
+        delay: Duration,
+        /// Outcome mix for unscripted applications.
+        mix: Mix,
+    },
+    /// Real agency systems (or a person with curl) at these base URLs; each receives
+    /// `POST <base>/dispatch/<hospital|police|insurance|social-security>`.
+    External {
+        /// One base URL for all four agencies.
+        base_url: String,
+    },
+}
+
+/// Configuration of `newborn serve`.
+#[derive(Debug, Clone)]
+pub struct ServeConfig {
+    /// The data directory.
+    pub data_dir: PathBuf,
+    /// The API's address.
+    pub listen: SocketAddr,
+    /// The agencies.
+    pub agencies: Agencies,
+    /// Start service time here (controllable clock); `None` for the system clock.
+    pub clock_start: Option<DateTime<Utc>>,
+    /// Service-time seconds per real second.
+    pub clock_speed: f64,
+    /// Allow `POST /admin/clock` to advance service time.
+    pub clock_control: bool,
+    /// How often the SLA monitor runs.
+    pub sla_interval: Duration,
+    /// Queue settings.
+    pub workers: WorkerSettings,
+    /// The default policy id.
+    pub default_policy: String,
+    /// An extra holiday file.
+    pub holidays_file: Option<PathBuf>,
+}
+
+impl ServeConfig {
+    /// Defaults for `data_dir`: 127.0.0.1:8080, simulated agencies on 127.0.0.1:8081 answering
+    /// after 500 ms, system clock, SLA sweep every 60 s, Fujian 2.0.
+    pub fn new(data_dir: PathBuf) -> Self {
+        Self {
+            data_dir,
+            listen: SocketAddr::from(([127, 0, 0, 1], 8080)),
+            agencies: Agencies::Simulated {
+                listen: SocketAddr::from(([127, 0, 0, 1], 8081)),
+                delay: Duration::from_millis(500),
+                mix: Mix::default(),
+            },
+            clock_start: None,
+            clock_speed: 1.0,
+            clock_control: false,
+            sla_interval: Duration::from_secs(60),
+            workers: WorkerSettings {
+                batch_size: 10,
+                visibility_timeout: Duration::from_secs(30),
+                max_receives: 5,
+                idle_poll: Duration::from_millis(100),
+            },
+            default_policy: newborn_domain::policy::DEFAULT_POLICY.to_owned(),
+            holidays_file: None,
+        }
+    }
+}
+
+/// Where a running instance listens; written to `service.json`.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct Endpoints {
+    /// The API base URL.
+    pub api_url: String,
+    /// The simulated agencies' base URL, if running.
+    pub simulator_url: Option<String>,
+}
+
+/// A running instance.
+pub struct Running {
+    /// Where it listens.
+    pub endpoints: Endpoints,
+    /// The service (for in-process tests and the demo).
+    pub service: Arc<Service>,
+    /// The simulator, if running.
+    pub simulator: Option<Simulator>,
+    tasks: Vec<JoinHandle<()>>,
+}
+
+impl Running {
+    /// Stops every task.
+    pub fn stop(self) {
+        drop(self);
+    }
+}
+
+impl Drop for Running {
+    fn drop(&mut self) {
+        for t in &self.tasks {
+            t.abort();
+        }
+    }
+}
+
+#[derive(Clone)]
+struct AdminState {
+    service: Arc<Service>,
+    queue: SqliteQueue,
+    clock: Option<Arc<clock::ScaledClock>>,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct Advance {
+    seconds: i64,
+}
+
+fn admin_router(state: AdminState) -> Router {
+    Router::new()
+        .route(
+            "/admin/clock",
+            post(advance_clock).get(|State(s): State<AdminState>| async move {
+                Json(serde_json::json!({"now": s.service.now()}))
+            }),
+        )
+        .route("/admin/sla-sweep", post(sweep_now))
+        .route("/admin/queues", get(queue_stats))
+        .route("/admin/queues/{queue}/redrive", post(redrive))
+        .with_state(state)
+}
+
+type AdminResult = Result<Json<serde_json::Value>, (StatusCode, Json<serde_json::Value>)>;
+
+fn admin_error(
+    status: StatusCode,
+    e: impl std::fmt::Display,
+) -> (StatusCode, Json<serde_json::Value>) {
+    (status, Json(serde_json::json!({"error": e.to_string()})))
+}
+
+async fn advance_clock(State(s): State<AdminState>, Json(a): Json<Advance>) -> AdminResult {
+    let clock = s.clock.as_ref().ok_or_else(|| {
+        admin_error(
+            StatusCode::FORBIDDEN,
+            "start with --clock-start and --clock-control to move service time",
+        )
+    })?;
+    let now = clock
+        .advance(TimeDelta::seconds(a.seconds))
+        .map_err(|e| admin_error(StatusCode::INTERNAL_SERVER_ERROR, e))?;
+    Ok(Json(serde_json::json!({"now": now})))
+}
+
+async fn sweep_now(State(s): State<AdminState>) -> AdminResult {
+    let report =
+        newborn_handlers::handle_schedule(&s.service, workers::scheduled_event(Utc::now()))
+            .await
+            .map_err(|e| admin_error(StatusCode::SERVICE_UNAVAILABLE, e))?;
+    Ok(Json(serde_json::to_value(report).unwrap_or_default()))
+}
+
+async fn queue_stats(State(s): State<AdminState>) -> AdminResult {
+    let stats = s
+        .queue
+        .stats()
+        .await
+        .map_err(|e| admin_error(StatusCode::SERVICE_UNAVAILABLE, e))?;
+    Ok(Json(serde_json::to_value(stats).unwrap_or_default()))
+}
+
+async fn redrive(State(s): State<AdminState>, UrlPath(queue): UrlPath<String>) -> AdminResult {
+    if queue.parse::<Stage>().is_err() {
+        return Err(admin_error(
+            StatusCode::NOT_FOUND,
+            format!("no queue {queue}"),
+        ));
+    }
+    let moved = s
+        .queue
+        .redrive(&queue)
+        .await
+        .map_err(|e| admin_error(StatusCode::SERVICE_UNAVAILABLE, e))?;
+    Ok(Json(serde_json::json!({"moved": moved})))
+}
+
+async fn bind(addr: SocketAddr, what: &str) -> Result<tokio::net::TcpListener> {
+    tokio::net::TcpListener::bind(addr).await.with_context(|| format!("cannot listen on {addr} for the {what}; is another instance running? choose another address"))
+}
+
+/// Starts everything; returns once listening.
+pub async fn start(config: ServeConfig) -> Result<Running> {
+    std::fs::create_dir_all(&config.data_dir).with_context(|| {
+        format!(
+            "cannot create the data directory {}",
+            config.data_dir.display()
+        )
+    })?;
+    let mut calendar = WorkingCalendar::builtin();
+    if let Some(file) = &config.holidays_file {
+        let text = std::fs::read_to_string(file)
+            .with_context(|| format!("cannot read holiday file {}", file.display()))?;
+        calendar.extend(
+            WorkingCalendar::from_json(&text)
+                .with_context(|| format!("holiday file {}", file.display()))?,
+        );
+    }
+    let keys = keys::load_or_create(&config.data_dir)?;
+    let wall: Arc<dyn Clock> = Arc::new(clock::SystemClock);
+    let scaled = match config.clock_start {
+        Some(start) => Some(Arc::new(clock::ScaledClock::open(
+            &config.data_dir,
+            start,
+            config.clock_speed,
+        )?)),
+        None => None,
+    };
+    let service_clock: Arc<dyn Clock> = match &scaled {
+        Some(c) => c.clone(),
+        None => wall.clone(),
+    };
+
+    let db = Database::open(&config.data_dir.join("newborn.db")).with_context(|| {
+        format!(
+            "cannot open {}",
+            config.data_dir.join("newborn.db").display()
+        )
+    })?;
+    let queue = SqliteQueue::new(db.clone());
+    let api_listener = bind(config.listen, "API").await?;
+    let api_addr = api_listener.local_addr()?;
+    let api_url = format!("http://{api_addr}");
+
+    let mut tasks = vec![];
+    let (agency_base, simulator) = match &config.agencies {
+        Agencies::Simulated { listen, delay, mix } => {
+            let listener = bind(*listen, "simulated agencies").await?;
+            let url = format!("http://{}", listener.local_addr()?);
+            let sim = Simulator::open(
+                &config.data_dir.join("agencies.db"),
+                SimConfig {
+                    platform_url: api_url.clone(),
+                    delay: *delay,
+                    mix: *mix,
+                },
+                KeyRing::new(vec![keys.platform.clone()]),
+                keys.agencies.clone(),
+                service_clock.clone(),
+            )
+            .map_err(anyhow::Error::msg)?;
+            let router = sim.router();
+            tasks.push(tokio::spawn(async move {
+                if let Err(e) = axum::serve(listener, router).await {
+                    tracing::error!(error = %e, "simulated agencies stopped");
+                }
+            }));
+            tasks.push(tokio::spawn(sim.clone().run()));
+            (url, Some(sim))
+        }
+        Agencies::External { base_url } => (base_url.trim_end_matches('/').to_owned(), None),
+    };
+    let endpoints: HashMap<Agency, String> = [
+        Agency::Hospital,
+        Agency::PoliceStation,
+        Agency::MedicalInsurance,
+        Agency::SocialSecurity,
+    ]
+    .into_iter()
+    .map(|a| (a, format!("{agency_base}/dispatch/{}", agency_path(a))))
+    .collect();
+    let dispatcher = HttpDispatcher::new(endpoints, keys.platform.clone(), wall.clone())
+        .map_err(anyhow::Error::msg)?;
+    let counters = Arc::new(metrics::Counters::default());
+    let ports = Ports {
+        store: Arc::new(SqliteStore::new(db.clone())),
+        documents: Arc::new(FileDocuments::new(&config.data_dir.join("documents"))?),
+        agencies: Arc::new(dispatcher),
+        clock: service_clock.clone(),
+        metrics: counters,
+    };
+    let service = Arc::new(
+        Service::new(
+            ports,
+            PolicyRegistry::builtin(),
+            calendar,
+            &config.default_policy,
+        )
+        .map_err(anyhow::Error::msg)?,
+    );
+
+    let api = newborn_http::router(ApiState {
+        service: service.clone(),
+        agency_keys: Arc::new(keys.agencies.clone()),
+        wall_clock: wall.clone(),
+    })
+    .merge(admin_router(AdminState {
+        service: service.clone(),
+        queue: queue.clone(),
+        clock: if config.clock_control {
+            scaled.clone()
+        } else {
+            None
+        },
+    }));
+    tasks.push(tokio::spawn(async move {
+        if let Err(e) = axum::serve(api_listener, api).await {
+            tracing::error!(error = %e, "API server stopped");
+        }
+    }));
+    for stage in Stage::ALL {
+        tasks.push(tokio::spawn(workers::stage_worker(
+            service.clone(),
+            queue.clone(),
+            stage,
+            config.workers,
+        )));
+    }
+    tasks.push(tokio::spawn(workers::sla_timer(
+        service.clone(),
+        config.sla_interval,
+    )));
+
+    let endpoints = Endpoints {
+        api_url,
+        simulator_url: simulator.as_ref().map(|_| agency_base.clone()),
+    };
+    let file = config.data_dir.join("service.json");
+    std::fs::write(&file, serde_json::to_vec_pretty(&endpoints)?)
+        .with_context(|| format!("writing {}", file.display()))?;
+    Ok(Running {
+        endpoints,
+        service,
+        simulator,
+        tasks,
+    })
+}
+
+/// `newborn serve`: starts, prints where everything is, runs until Ctrl-C or SIGTERM.
+pub fn serve(config: ServeConfig, log_json: bool) -> Result<()> {
+    init_logging(log_json);
+    let rt = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()?;
+    rt.block_on(async move {
+        let running = start(config.clone()).await?;
+        let e = &running.endpoints;
+        println!("新生儿出生一件事 — the newborn one-stop service is running");
+        println!("  API                {}", e.api_url);
+        match (&config.agencies, &e.simulator_url) {
+            (Agencies::Simulated { delay, mix, .. }, Some(url)) => println!("  agencies           simulated at {url} (answer after {} ms; mix approve={} supplement={} offline={})", delay.as_millis(), mix.approve, mix.supplement, mix.offline),
+            (Agencies::External { base_url }, _) => println!("  agencies           external at {base_url}/dispatch/<agency>"),
+            _ => {}
+        }
+        println!("  data directory     {}", config.data_dir.display());
+        match config.clock_start {
+            Some(s) => println!("  service clock      from {} at ×{}{}", s.with_timezone(&newborn_domain::calendar::CHINA).to_rfc3339(), config.clock_speed, if config.clock_control { " (POST /admin/clock to advance)" } else { "" }),
+            None => println!("  service clock      system time"),
+        }
+        println!("  SLA monitor        every {} s", config.sla_interval.as_secs());
+        println!();
+        println!("Watch applications travel through every agency:  cargo run --release -- demo --data-dir {}", config.data_dir.display());
+        println!("Or by hand:  curl -s -X POST {}/applications -H 'x-applicant-id: me' -H 'content-type: application/json' --data @events/api/submit-application.json", e.api_url);
+        println!("             (upload the scans it references first: POST {}/documents with a JPEG, PNG or PDF)", e.api_url);
+        shutdown_signal().await;
+        println!("stopping");
+        running.stop();
+        Ok(())
+    })
+}
+
+fn init_logging(json: bool) {
+    let filter = tracing_subscriber::EnvFilter::try_from_default_env()
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"));
+    let builder = tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr);
+    let _ = if json {
+        builder.json().try_init()
+    } else {
+        builder.try_init()
+    };
+}
+
+async fn shutdown_signal() {
+    let ctrl_c = async {
+        let _ = tokio::signal::ctrl_c().await;
+    };
+    #[cfg(unix)]
+    let term = async {
+        if let Ok(mut s) = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())
+        {
+            s.recv().await;
+        }
+    };
+    #[cfg(not(unix))]
+    let term = std::future::pending::<()>();
+    tokio::select! { _ = ctrl_c => {}, _ = term => {} }
+}

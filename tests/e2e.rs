@@ -1,0 +1,395 @@
+//! End to end over real HTTP against the embedded runtime: the applicant API, the stage workers
+//! fed through the Lambda handlers, the simulated agencies calling back with real signatures,
+//! and the SLA monitor under the controllable clock.
+
+mod support;
+
+use anyhow::Result;
+use newborn_domain::ids::{BirthCertificateNumber, IdNumber};
+use serde_json::{Value, json};
+use support::*;
+
+fn completed(view: &Value, stages: &[&str]) {
+    for s in stages {
+        assert_eq!(status(view, s), "completed", "{s}: {:#}", stage(view, s));
+    }
+}
+
+/// 闽卫政法〔2024〕40号 附件1 三(一): all four agencies, forms confirmed by the applicant.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn case_1_completes_every_stage_with_the_forms_confirmed_by_the_applicant() -> Result<()> {
+    let t = TestService::start().await?;
+    let id = t
+        .submit("mum-1", &[], &["household_booklet_newborn"], |_| {})
+        .await?;
+    let view = t.drive("mum-1", &id).await?;
+    assert_eq!(view["outcome"], "completed");
+    completed(
+        &view,
+        &[
+            "pre_review",
+            "health_check",
+            "police",
+            "insurance",
+            "social_security_card",
+        ],
+    );
+    let hc = &stage(&view, "health_check")["status"]["result"];
+    assert!(
+        hc["birth_certificate_number"]
+            .as_str()
+            .unwrap_or("")
+            .parse::<BirthCertificateNumber>()
+            .is_ok(),
+        "{hc}"
+    );
+    let newborn = stage(&view, "police")["status"]["result"]["newborn_id_number"]
+        .as_str()
+        .unwrap_or("")
+        .parse::<IdNumber>()?;
+    assert_eq!(newborn.birth_date().to_string(), "2025-11-10");
+    assert!(newborn.is_male());
+    let timeline = t.timeline("mum-1", &id).await?;
+    let events: Vec<(&str, &str, &str)> = timeline
+        .iter()
+        .map(|e| {
+            (
+                e["stage"].as_str().unwrap_or(""),
+                e["event"].as_str().unwrap_or(""),
+                e["actor"]["kind"].as_str().unwrap_or(""),
+            )
+        })
+        .collect();
+    let confirm = events
+        .iter()
+        .position(|e| *e == ("health_check", "request_confirmation", "agency"));
+    let confirmed = events
+        .iter()
+        .position(|e| *e == ("health_check", "confirmed", "applicant"));
+    assert!(confirm.is_some() && confirmed > confirm, "{events:?}");
+    Ok(())
+}
+
+/// 附件1 三(二), 三(三): the half flows skip the stages already done.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn cases_2_and_3_complete_from_where_the_family_already_is() -> Result<()> {
+    let t = TestService::start().await?;
+    let case2 = t
+        .submit(
+            "mum-2",
+            &[],
+            &["birth_certificate", "household_booklet_newborn"],
+            |f| {
+                f["case"] = json!("has_birth_certificate");
+                f["services"] = json!([
+                    "household_registration",
+                    "maternity_benefit",
+                    "medical_insurance_enrolment",
+                    "social_security_card"
+                ]);
+                f["existing"] = json!({"birth_certificate_number": "Q350012345"});
+            },
+        )
+        .await?;
+    let case3 = t
+        .submit("mum-3", &[], &["household_booklet_newborn"], |f| {
+            f["case"] = json!("has_household_booklet");
+            f["services"] = json!([
+                "maternity_benefit",
+                "medical_insurance_enrolment",
+                "social_security_card"
+            ]);
+            f["existing"] = json!({"newborn_id_number": "350102202511100032"});
+        })
+        .await?;
+    let v2 = t.drive("mum-2", &case2).await?;
+    completed(
+        &v2,
+        &["pre_review", "police", "insurance", "social_security_card"],
+    );
+    assert_eq!(stage(&v2, "health_check"), &Value::Null);
+    let v3 = t.drive("mum-3", &case3).await?;
+    completed(&v3, &["pre_review", "insurance", "social_security_card"]);
+    assert_eq!(v3["stages"].as_array().map(Vec::len), Some(3));
+    Ok(())
+}
+
+/// 附件1 三(一)2: "申请人未选择通过平台办理出生户口登记业务的，业务办理流程结束".
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn choosing_fewer_services_ends_the_flow_early_and_successfully() -> Result<()> {
+    let t = TestService::start().await?;
+    let id = t
+        .submit("mum-4", &[], &[], |f| {
+            f["services"] = json!([
+                "birth_certificate",
+                "vaccination_certificate",
+                "parenting_guidance"
+            ])
+        })
+        .await?;
+    let view = t.drive("mum-4", &id).await?;
+    assert_eq!(view["outcome"], "completed");
+    completed(&view, &["health_check"]);
+    for s in ["police", "insurance", "social_security_card"] {
+        assert_eq!(
+            stage(&view, s)["status"],
+            json!({"status": "skipped", "reason": "not_chosen"})
+        );
+    }
+    let notes = t.notifications("mum-4", &id).await?;
+    assert!(notes.iter().any(|n| n["kind"] == "all_done"), "{notes:?}");
+    Ok(())
+}
+
+/// 附件1 三(一)1: missing materials → 补件, and the application continues without re-entry.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_supplement_at_pre_review_resumes_once_the_missing_scan_is_uploaded() -> Result<()> {
+    let t = TestService::start().await?;
+    let id = t
+        .submit(
+            "mum-5",
+            &["household_booklet_head"],
+            &["household_booklet_newborn"],
+            |_| {},
+        )
+        .await?;
+    let v = t
+        .wait_for("mum-5", &id, "the pre-review supplement request", |v| {
+            status(v, "pre_review") == "awaiting_applicant"
+        })
+        .await?;
+    assert_eq!(
+        stage(&v, "pre_review")["status"]["items"],
+        json!([{"type": "document", "kind": "household_booklet_head"}])
+    );
+    let notes = t.notifications("mum-5", &id).await?;
+    assert!(
+        notes.iter().any(|n| n["kind"] == "supplement_needed"
+            && n["message"]["zh"]
+                .as_str()
+                .unwrap_or("")
+                .contains("户口簿户主页")),
+        "{notes:?}"
+    );
+    let done = t.drive("mum-5", &id).await?;
+    assert_eq!(done["outcome"], "completed");
+    assert_eq!(
+        stage(&done, "pre_review")["clock"],
+        Value::Null,
+        "pre-review has no agency clock"
+    );
+    Ok(())
+}
+
+/// 附件1 三(一)3 and 四(五): the police ask for materials; the clock stops while the applicant
+/// supplements, however long that takes, and resumes when she answers.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_police_supplement_pauses_the_clock_until_the_applicant_answers() -> Result<()> {
+    let t = TestService::start().await?;
+    let id = t
+        .submit("mum-6", &[], &["household_booklet_newborn"], |_| {})
+        .await?;
+    t.script(&id, "police", &["supplement", "approve"]).await?;
+    let v = t
+        .drive_until("mum-6", &id, "the police supplement request", |v| {
+            status(v, "police") == "awaiting_applicant"
+        })
+        .await?;
+    let before = stage(&v, "police")["clock"].clone();
+    assert_eq!(before["state"], "paused");
+    t.advance(2 * 86_400).await?;
+    let later = t.client.view("mum-6", &id).await?;
+    let after = &stage(&later, "police")["clock"];
+    assert_eq!(after["state"], "paused");
+    assert_eq!(
+        after["remaining_secs"], before["remaining_secs"],
+        "no working time passes while paused"
+    );
+    assert_eq!(after["level"], "on_track");
+    let done = t.drive("mum-6", &id).await?;
+    assert_eq!(done["outcome"], "completed");
+    let police = &stage(&done, "police")["clock"];
+    assert!(
+        police["elapsed_secs"].as_i64().unwrap_or(i64::MAX) < 3600,
+        "two days of supplement were not counted: {police}"
+    );
+    Ok(())
+}
+
+/// 附件1 三(一)4: the insurance office ends the package; the applicant sees why.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn going_offline_ends_the_flow_and_tells_the_applicant_why() -> Result<()> {
+    let t = TestService::start().await?;
+    let id = t
+        .submit("mum-7", &[], &["household_booklet_newborn"], |_| {})
+        .await?;
+    t.script(&id, "insurance", &["offline"]).await?;
+    let view = t.drive("mum-7", &id).await?;
+    assert_eq!(view["outcome"], "terminated");
+    let ins = &stage(&view, "insurance")["status"];
+    assert_eq!(ins["status"], "terminated");
+    assert!(
+        ins["reason"]["zh"]
+            .as_str()
+            .unwrap_or("")
+            .contains("生育保险"),
+        "{ins}"
+    );
+    assert_eq!(
+        stage(&view, "social_security_card")["status"],
+        json!({"status": "skipped", "reason": "flow_terminated"})
+    );
+    let notes = t.notifications("mum-7", &id).await?;
+    assert!(
+        notes.iter().any(|n| n["kind"] == "gone_offline"),
+        "{notes:?}"
+    );
+    Ok(())
+}
+
+/// 附件4 七: each finished stage can be rated, once.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn each_finished_stage_is_rated_once() -> Result<()> {
+    let t = TestService::start().await?;
+    let id = t
+        .submit("mum-8", &[], &["household_booklet_newborn"], |_| {})
+        .await?;
+    let view = t.drive("mum-8", &id).await?;
+    assert_eq!(
+        t.client
+            .rate_finished("mum-8", &id, &view, "very_satisfied")
+            .await?,
+        4
+    );
+    let again = t
+        .client
+        .rate_finished("mum-8", &id, &view, "satisfied")
+        .await;
+    assert!(again.is_err_and(|e| e.to_string().contains("409")));
+    let rated = t.client.view("mum-8", &id).await?;
+    assert_eq!(rated["ratings"].as_array().map(Vec::len), Some(4));
+    Ok(())
+}
+
+/// 附件4 九 (办件监察): a stage past its deadline is flagged — warning then breach — once each,
+/// however often the monitor runs.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_overdue_stage_is_flagged_once_by_the_sla_monitor() -> Result<()> {
+    let t = TestService::start().await?;
+    let id = t
+        .submit("mum-9", &[], &["household_booklet_newborn"], |_| {})
+        .await?;
+    t.script(&id, "police", &["hold"]).await?;
+    t.drive_until("mum-9", &id, "the dispatch to the police", |v| {
+        status(v, "police") == "awaiting_agency"
+    })
+    .await?;
+    let quiet = t.sweep().await?;
+    assert_eq!(
+        (quiet["warnings"].as_u64(), quiet["breaches"].as_u64()),
+        (Some(0), Some(0)),
+        "{quiet}"
+    );
+    // Monday morning + 3 days: the police had one working day.
+    t.advance(3 * 86_400).await?;
+    let first = t.sweep().await?;
+    assert_eq!(
+        (first["warnings"].as_u64(), first["breaches"].as_u64()),
+        (Some(1), Some(1)),
+        "{first}"
+    );
+    let second = t.sweep().await?;
+    assert_eq!(
+        (second["warnings"].as_u64(), second["breaches"].as_u64()),
+        (Some(0), Some(0)),
+        "{second}"
+    );
+    let alerts = t
+        .client
+        .json(t.http.get(format!("{}/supervision/alerts", t.api)))
+        .await?;
+    assert_eq!(alerts["counts"], json!({"warning": 1, "overdue": 1}));
+    let view = t.client.view("mum-9", &id).await?;
+    assert_eq!(stage(&view, "police")["clock"]["level"], "overdue");
+    Ok(())
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn another_applicant_sees_nothing_and_bad_input_gets_a_bilingual_problem() -> Result<()> {
+    let t = TestService::start().await?;
+    let id = t.submit("mum-10", &[], &[], |_| {}).await?;
+    let res = t
+        .http
+        .get(format!("{}/applications/{id}", t.api))
+        .header("x-applicant-id", "someone-else")
+        .send()
+        .await?;
+    assert_eq!(res.status(), 404);
+    let res = t
+        .http
+        .post(format!("{}/applications/{id}/withdraw", t.api))
+        .header("x-applicant-id", "someone-else")
+        .send()
+        .await?;
+    assert_eq!(res.status(), 404);
+    let res = t
+        .http
+        .post(format!("{}/applications", t.api))
+        .header("x-applicant-id", "mum-10")
+        .header("content-type", "application/json")
+        .body("{\"case\": ")
+        .send()
+        .await?;
+    assert_eq!(res.status(), 422);
+    assert_eq!(
+        res.headers()
+            .get("content-type")
+            .and_then(|v| v.to_str().ok()),
+        Some("application/problem+json")
+    );
+    let body: Value = res.json().await?;
+    assert!(
+        body["detail"].as_str().is_some_and(|d| !d.is_empty())
+            && body["detail_en"].as_str().is_some_and(|d| !d.is_empty()),
+        "{body}"
+    );
+    let mut form = t
+        .form("mum-10", &[], &[], |f| {
+            f["mother"]["id_number"] = json!("350102199403150021")
+        })
+        .await?;
+    let res = t
+        .http
+        .post(format!("{}/applications", t.api))
+        .header("x-applicant-id", "mum-10")
+        .json(&form)
+        .send()
+        .await?;
+    let body: Value = res.json().await?;
+    assert_eq!(
+        (body["code"].as_str(), body["errors"][0]["field"].as_str()),
+        (Some("id_number_check_digit"), Some("mother.id_number")),
+        "{body}"
+    );
+    form["documents"][0]["sha256"] = json!("0".repeat(64));
+    form["mother"]["id_number"] = json!("35010219940315002X");
+    let res = t
+        .http
+        .post(format!("{}/applications", t.api))
+        .header("x-applicant-id", "mum-10")
+        .json(&form)
+        .send()
+        .await?;
+    let body: Value = res.json().await?;
+    assert_eq!(body["code"], "unknown_document", "{body}");
+    let res = t
+        .http
+        .post(format!("{}/documents", t.api))
+        .header("x-applicant-id", "mum-10")
+        .header("content-type", "application/pdf")
+        .body(b"\x89PNG\r\n\x1a\nnot a pdf".to_vec())
+        .send()
+        .await?;
+    assert_eq!(res.status(), 415);
+    Ok(())
+}

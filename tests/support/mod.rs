@@ -1,0 +1,228 @@
+//! A helper that starts the real local service on random loopback ports with a fresh data
+//! directory and a controllable clock, and talks HTTP to it.
+
+#![allow(dead_code)]
+
+use anyhow::{Context, Result};
+use newborn::demo::{ApplicantClient, SAMPLE};
+use newborn::runtime::{Agencies, Running, ServeConfig, start};
+use serde_json::{Value, json};
+use std::net::SocketAddr;
+use std::time::{Duration, Instant};
+
+/// Service time at start: Monday 2025-11-17 09:00 China time, a week after the sample's birth.
+pub const CLOCK_START: &str = "2025-11-17T09:00:00+08:00";
+
+/// The sample's scans.
+pub const SAMPLE_DOCUMENTS: [&str; 6] = [
+    "mother_id_card",
+    "father_id_card",
+    "marriage_certificate",
+    "household_booklet_front",
+    "household_booklet_registering_parent",
+    "household_booklet_head",
+];
+
+pub struct TestService {
+    pub running: Running,
+    pub client: ApplicantClient,
+    pub http: reqwest::Client,
+    pub api: String,
+    pub sim: String,
+    _dir: tempfile::TempDir,
+}
+
+pub fn config(dir: &std::path::Path) -> ServeConfig {
+    let mut c = ServeConfig::new(dir.to_owned());
+    c.listen = SocketAddr::from(([127, 0, 0, 1], 0));
+    c.agencies = Agencies::Simulated {
+        listen: SocketAddr::from(([127, 0, 0, 1], 0)),
+        delay: Duration::from_millis(20),
+        mix: Default::default(),
+    };
+    c.clock_start = chrono::DateTime::parse_from_rfc3339(CLOCK_START)
+        .ok()
+        .map(|t| t.to_utc());
+    c.clock_control = true;
+    c.sla_interval = Duration::from_secs(3600);
+    c.workers.idle_poll = Duration::from_millis(20);
+    c.workers.visibility_timeout = Duration::from_secs(5);
+    c
+}
+
+impl TestService {
+    pub async fn start() -> Result<Self> {
+        let dir = tempfile::tempdir()?;
+        let running = start(config(dir.path())).await?;
+        let api = running.endpoints.api_url.clone();
+        let sim = running
+            .endpoints
+            .simulator_url
+            .clone()
+            .context("simulator")?;
+        Ok(Self {
+            client: ApplicantClient::new(&api)?,
+            http: reqwest::Client::new(),
+            api,
+            sim,
+            running,
+            _dir: dir,
+        })
+    }
+
+    /// The sample form with freshly uploaded scans (minus `withheld`, plus `extra`), edited.
+    pub async fn form(
+        &self,
+        owner: &str,
+        withheld: &[&str],
+        extra: &[&str],
+        edit: impl FnOnce(&mut Value),
+    ) -> Result<Value> {
+        let mut form: Value = serde_json::from_str(SAMPLE)?;
+        let mut docs = vec![];
+        for kind in SAMPLE_DOCUMENTS
+            .iter()
+            .filter(|k| !withheld.contains(k))
+            .chain(extra)
+        {
+            docs.push(self.client.upload(owner, kind).await?);
+        }
+        form["documents"] = Value::Array(docs);
+        edit(&mut form);
+        Ok(form)
+    }
+
+    pub async fn submit(
+        &self,
+        owner: &str,
+        withheld: &[&str],
+        extra: &[&str],
+        edit: impl FnOnce(&mut Value),
+    ) -> Result<String> {
+        let form = self.form(owner, withheld, extra, edit).await?;
+        self.client.submit(owner, &form).await
+    }
+
+    pub async fn script(&self, id: &str, stage: &str, outcomes: &[&str]) -> Result<()> {
+        self.client
+            .json(
+                self.http
+                    .post(format!("{}/scripts", self.sim))
+                    .json(&json!({"application_id": id, "stage": stage, "outcomes": outcomes})),
+            )
+            .await?;
+        Ok(())
+    }
+
+    /// Polls until `pred` holds of the application's view (without acting for the applicant).
+    pub async fn wait_for(
+        &self,
+        owner: &str,
+        id: &str,
+        what: &str,
+        pred: impl Fn(&Value) -> bool,
+    ) -> Result<Value> {
+        let deadline = Instant::now() + Duration::from_secs(30);
+        loop {
+            let v = self.client.view(owner, id).await?;
+            if pred(&v) {
+                return Ok(v);
+            }
+            anyhow::ensure!(
+                Instant::now() < deadline,
+                "timed out waiting for {what}; last view: {v:#}"
+            );
+            tokio::time::sleep(Duration::from_millis(25)).await;
+        }
+    }
+
+    /// Acts for the applicant until `pred` holds of the view (checked before each action).
+    pub async fn drive_until(
+        &self,
+        owner: &str,
+        id: &str,
+        what: &str,
+        pred: impl Fn(&Value) -> bool,
+    ) -> Result<Value> {
+        let deadline = Instant::now() + Duration::from_secs(30);
+        loop {
+            let v = self.client.view(owner, id).await?;
+            if pred(&v) {
+                return Ok(v);
+            }
+            anyhow::ensure!(
+                v["outcome"] == "in_progress" && Instant::now() < deadline,
+                "never reached {what}; last view: {v:#}"
+            );
+            self.client.act(owner, id).await?;
+            tokio::time::sleep(Duration::from_millis(25)).await;
+        }
+    }
+
+    /// Acts for the applicant until the flow ends; returns the final view.
+    pub async fn drive(&self, owner: &str, id: &str) -> Result<Value> {
+        let deadline = Instant::now() + Duration::from_secs(30);
+        loop {
+            let v = self.client.act(owner, id).await?;
+            if v["outcome"] != "in_progress" {
+                return Ok(v);
+            }
+            anyhow::ensure!(
+                Instant::now() < deadline,
+                "timed out driving {id}; last view: {v:#}"
+            );
+            tokio::time::sleep(Duration::from_millis(25)).await;
+        }
+    }
+
+    pub async fn advance(&self, seconds: i64) -> Result<Value> {
+        self.client
+            .json(
+                self.http
+                    .post(format!("{}/admin/clock", self.api))
+                    .json(&json!({"seconds": seconds})),
+            )
+            .await
+    }
+
+    pub async fn sweep(&self) -> Result<Value> {
+        self.client
+            .json(self.http.post(format!("{}/admin/sla-sweep", self.api)))
+            .await
+    }
+
+    pub async fn timeline(&self, owner: &str, id: &str) -> Result<Vec<Value>> {
+        let t = self
+            .client
+            .json(
+                self.client
+                    .get(owner, &format!("/applications/{id}/timeline")),
+            )
+            .await?;
+        Ok(t.as_array().cloned().unwrap_or_default())
+    }
+
+    pub async fn notifications(&self, owner: &str, id: &str) -> Result<Vec<Value>> {
+        let t = self
+            .client
+            .json(
+                self.client
+                    .get(owner, &format!("/applications/{id}/notifications")),
+            )
+            .await?;
+        Ok(t.as_array().cloned().unwrap_or_default())
+    }
+}
+
+/// The stage of a view.
+pub fn stage<'a>(view: &'a Value, name: &str) -> &'a Value {
+    view["stages"]
+        .as_array()
+        .and_then(|s| s.iter().find(|x| x["stage"] == name))
+        .unwrap_or(&Value::Null)
+}
+
+/// The status name of a stage of a view.
+pub fn status<'a>(view: &'a Value, name: &str) -> &'a str {
+    stage(view, name)["status"]["status"].as_str().unwrap_or("")
+}
