@@ -12,7 +12,8 @@ use newborn_service::service::{Callback, SupplementAnswer};
 use serde_json::Value;
 
 fn read(path: &str) -> String {
-    std::fs::read_to_string(format!("{}/events/{path}", env!("CARGO_MANIFEST_DIR"))).unwrap_or_else(|e| panic!("{path}: {e}"))
+    std::fs::read_to_string(format!("{}/events/{path}", env!("CARGO_MANIFEST_DIR")))
+        .unwrap_or_else(|e| panic!("{path}: {e}"))
 }
 
 fn round_trips<T: serde::de::DeserializeOwned + serde::Serialize>(path: &str) -> T {
@@ -28,16 +29,20 @@ fn round_trips<T: serde::de::DeserializeOwned + serde::Serialize>(path: &str) ->
 fn every_sample_event_parses_and_round_trips() {
     assert!(parse_form(read("api/submit-application.json").as_bytes()).is_ok());
     round_trips::<SupplementAnswer>("api/supplement.json");
-    let sqs: SqsEvent = serde_json::from_str(&read("sqs/police-stage-message.json")).unwrap_or_else(|e| panic!("{e}"));
+    let sqs: SqsEvent = serde_json::from_str(&read("sqs/police-stage-message.json"))
+        .unwrap_or_else(|e| panic!("{e}"));
     let body = sqs.records[0].body.as_deref().unwrap_or_default();
     let msg: StageMessage = serde_json::from_str(body).unwrap_or_else(|e| panic!("{e}"));
     assert_eq!((msg.stage, msg.round), (Stage::Police, 1));
-    let sched: CloudWatchEvent = serde_json::from_str(&read("scheduled/sla-monitor.json")).unwrap_or_else(|e| panic!("{e}"));
+    let sched: CloudWatchEvent =
+        serde_json::from_str(&read("scheduled/sla-monitor.json")).unwrap_or_else(|e| panic!("{e}"));
     assert_eq!(sched.detail_type.as_deref(), Some("Scheduled Event"));
     let dir = format!("{}/events/callbacks", env!("CARGO_MANIFEST_DIR"));
     let mut n = 0;
     for entry in std::fs::read_dir(dir).unwrap_or_else(|e| panic!("{e}")) {
-        let name = entry.map(|e| e.file_name().to_string_lossy().into_owned()).unwrap_or_default();
+        let name = entry
+            .map(|e| e.file_name().to_string_lossy().into_owned())
+            .unwrap_or_default();
         round_trips::<Callback>(&format!("callbacks/{name}"));
         n += 1;
     }
@@ -60,22 +65,41 @@ async fn a_poison_record_fails_alone_in_its_batch() -> anyhow::Result<()> {
     event.records[0].message_id = Some("unknown-app".into());
     event.records.push(poison);
     event.records.push(wrong_queue);
-    let response = newborn_handlers::handle_stage_batch(&t.running.service, Stage::Police, event).await;
-    let mut failed: Vec<String> = response.batch_item_failures.iter().map(|f| f.item_identifier.clone()).collect();
+    let response =
+        newborn_handlers::handle_stage_batch(&t.running.service, Stage::Police, event).await;
+    let mut failed: Vec<String> = response
+        .batch_item_failures
+        .iter()
+        .map(|f| f.item_identifier.clone())
+        .collect();
     failed.sort();
     assert_eq!(failed, ["poison-1", "unknown-app", "wrong-queue"]);
 
     // A good record beside a poison one succeeds.
     let id = t.submit("mum-e", &[], &[], |_| {}).await?;
-    t.wait_for("mum-e", &id, "pre-review done", |v| support::status(v, "pre_review") == "completed").await?;
+    t.wait_for("mum-e", &id, "pre-review done", |v| {
+        support::status(v, "pre_review") == "completed"
+    })
+    .await?;
     let mut batch: SqsEvent = serde_json::from_str(&read("sqs/police-stage-message.json"))?;
-    batch.records[0].body = Some(serde_json::json!({"application_id": id, "stage": "health_check", "round": 1}).to_string());
+    batch.records[0].body = Some(
+        serde_json::json!({"application_id": id, "stage": "health_check", "round": 1}).to_string(),
+    );
     let mut bad = batch.records[0].clone();
     bad.message_id = Some("poison-2".into());
     bad.body = Some("[]".into());
     batch.records.push(bad);
-    let response = newborn_handlers::handle_stage_batch(&t.running.service, Stage::HealthCheck, batch).await;
-    let failed: Vec<&str> = response.batch_item_failures.iter().map(|f| f.item_identifier.as_str()).collect();
-    assert_eq!(failed, ["poison-2"], "the good record of the batch succeeded");
+    let response =
+        newborn_handlers::handle_stage_batch(&t.running.service, Stage::HealthCheck, batch).await;
+    let failed: Vec<&str> = response
+        .batch_item_failures
+        .iter()
+        .map(|f| f.item_identifier.as_str())
+        .collect();
+    assert_eq!(
+        failed,
+        ["poison-2"],
+        "the good record of the batch succeeded"
+    );
     Ok(())
 }

@@ -21,54 +21,144 @@ async fn a_hand_off_is_queued_in_the_same_transaction_as_the_state_change() {
     let store = SqliteStore::new(database.clone());
     let queue = SqliteQueue::new(database);
     let app = newborn_contract::application("Q1");
-    let msg = StageMessage { application_id: "Q1".into(), stage: newborn_domain::stage::Stage::PreReview, round: 1 };
-    let write = Write { application: &app, owner: "o", timeline: vec![], outbox: vec![msg.clone()], clocks: vec![], notifications: vec![] };
+    let msg = StageMessage {
+        application_id: "Q1".into(),
+        stage: newborn_domain::stage::Stage::PreReview,
+        round: 1,
+    };
+    let write = Write {
+        application: &app,
+        owner: "o",
+        timeline: vec![],
+        outbox: vec![msg.clone()],
+        clocks: vec![],
+        notifications: vec![],
+    };
     use newborn_service::ports::ApplicationStore;
     store.insert(&write).await.unwrap_or_else(|e| panic!("{e}"));
     // A refused (conflicting) write queues nothing.
     assert!(store.insert(&write).await.is_err());
-    let got = queue.receive("pre_review", 10, Duration::from_secs(30), 5).await.unwrap_or_else(|e| panic!("{e}"));
+    let got = queue
+        .receive("pre_review", 10, Duration::from_secs(30), 5)
+        .await
+        .unwrap_or_else(|e| panic!("{e}"));
     assert_eq!(got.len(), 1, "exactly one hand-off");
-    assert_eq!(serde_json::from_str::<StageMessage>(&got[0].body).ok(), Some(msg));
+    assert_eq!(
+        serde_json::from_str::<StageMessage>(&got[0].body).ok(),
+        Some(msg)
+    );
 }
 
 #[tokio::test]
 async fn queues_hide_received_messages_redeliver_them_and_dead_letter_after_the_receive_limit() {
     let dir = tempfile::tempdir().unwrap_or_else(|e| panic!("{e}"));
     let q = SqliteQueue::new(db(&dir));
-    q.send("police", "a", Duration::ZERO).await.unwrap_or_else(|e| panic!("{e}"));
-    q.send("police", "later", Duration::from_secs(3600)).await.unwrap_or_else(|e| panic!("{e}"));
-    let first = q.receive("police", 10, Duration::from_millis(150), 2).await.unwrap_or_else(|e| panic!("{e}"));
-    assert_eq!(first.iter().map(|m| m.body.as_str()).collect::<Vec<_>>(), ["a"], "a delayed message is not delivered early");
-    assert!(q.receive("police", 10, Duration::from_millis(150), 2).await.unwrap_or_default().is_empty(), "a received message is hidden");
+    q.send("police", "a", Duration::ZERO)
+        .await
+        .unwrap_or_else(|e| panic!("{e}"));
+    q.send("police", "later", Duration::from_secs(3600))
+        .await
+        .unwrap_or_else(|e| panic!("{e}"));
+    let first = q
+        .receive("police", 10, Duration::from_millis(150), 2)
+        .await
+        .unwrap_or_else(|e| panic!("{e}"));
+    assert_eq!(
+        first.iter().map(|m| m.body.as_str()).collect::<Vec<_>>(),
+        ["a"],
+        "a delayed message is not delivered early"
+    );
+    assert!(
+        q.receive("police", 10, Duration::from_millis(150), 2)
+            .await
+            .unwrap_or_default()
+            .is_empty(),
+        "a received message is hidden"
+    );
     tokio::time::sleep(Duration::from_millis(200)).await;
-    let second = q.receive("police", 10, Duration::from_millis(150), 2).await.unwrap_or_else(|e| panic!("{e}"));
-    assert_eq!(second.first().map(|m| m.receive_count), Some(2), "redelivered after the visibility timeout, counted");
+    let second = q
+        .receive("police", 10, Duration::from_millis(150), 2)
+        .await
+        .unwrap_or_else(|e| panic!("{e}"));
+    assert_eq!(
+        second.first().map(|m| m.receive_count),
+        Some(2),
+        "redelivered after the visibility timeout, counted"
+    );
     tokio::time::sleep(Duration::from_millis(200)).await;
-    assert!(q.receive("police", 10, Duration::from_millis(150), 2).await.unwrap_or_default().is_empty(), "after two receives it is dead-lettered, not delivered");
+    assert!(
+        q.receive("police", 10, Duration::from_millis(150), 2)
+            .await
+            .unwrap_or_default()
+            .is_empty(),
+        "after two receives it is dead-lettered, not delivered"
+    );
     let stats = q.stats().await.unwrap_or_else(|e| panic!("{e}"));
-    assert!(stats.iter().any(|s| s.queue == "police-dlq" && s.visible == 1), "{stats:?}");
-    assert_eq!(q.redrive("police").await.unwrap_or_else(|e| panic!("{e}")), 1);
-    let back = q.receive("police", 10, Duration::from_secs(30), 2).await.unwrap_or_else(|e| panic!("{e}"));
-    assert_eq!((back.len(), back[0].receive_count), (1, 1), "redriven with a fresh receive count");
-    q.delete(vec![back[0].id]).await.unwrap_or_else(|e| panic!("{e}"));
-    q.retry_after(back[0].id, Duration::ZERO).await.unwrap_or_else(|e| panic!("{e}"));
-    assert!(q.receive("police", 10, Duration::from_secs(30), 2).await.unwrap_or_default().is_empty(), "a deleted message is gone");
+    assert!(
+        stats
+            .iter()
+            .any(|s| s.queue == "police-dlq" && s.visible == 1),
+        "{stats:?}"
+    );
+    assert_eq!(
+        q.redrive("police").await.unwrap_or_else(|e| panic!("{e}")),
+        1
+    );
+    let back = q
+        .receive("police", 10, Duration::from_secs(30), 2)
+        .await
+        .unwrap_or_else(|e| panic!("{e}"));
+    assert_eq!(
+        (back.len(), back[0].receive_count),
+        (1, 1),
+        "redriven with a fresh receive count"
+    );
+    q.delete(vec![back[0].id])
+        .await
+        .unwrap_or_else(|e| panic!("{e}"));
+    q.retry_after(back[0].id, Duration::ZERO)
+        .await
+        .unwrap_or_else(|e| panic!("{e}"));
+    assert!(
+        q.receive("police", 10, Duration::from_secs(30), 2)
+            .await
+            .unwrap_or_default()
+            .is_empty(),
+        "a deleted message is gone"
+    );
 }
 
 #[tokio::test]
 async fn scans_are_stored_once_by_digest_and_survive_reopening() {
     let dir = tempfile::tempdir().unwrap_or_else(|e| panic!("{e}"));
     let docs = FileDocuments::new(&dir.path().join("documents")).unwrap_or_else(|e| panic!("{e}"));
-    let a = docs.put(b"%PDF-1.4 scan").await.unwrap_or_else(|e| panic!("{e}"));
-    let b = docs.put(b"%PDF-1.4 scan").await.unwrap_or_else(|e| panic!("{e}"));
+    let a = docs
+        .put(b"%PDF-1.4 scan")
+        .await
+        .unwrap_or_else(|e| panic!("{e}"));
+    let b = docs
+        .put(b"%PDF-1.4 scan")
+        .await
+        .unwrap_or_else(|e| panic!("{e}"));
     assert_eq!(a, b);
     // printf '%PDF-1.4 scan' | sha256sum
-    assert_eq!(a.as_str(), "0d9ffe45b6fdf3720448bb18add30655a229b31c16a9c5891546f86155a320d9");
-    let reopened = FileDocuments::new(&dir.path().join("documents")).unwrap_or_else(|e| panic!("{e}"));
+    assert_eq!(
+        a.as_str(),
+        "0d9ffe45b6fdf3720448bb18add30655a229b31c16a9c5891546f86155a320d9"
+    );
+    let reopened =
+        FileDocuments::new(&dir.path().join("documents")).unwrap_or_else(|e| panic!("{e}"));
     assert!(reopened.exists(&a).await.unwrap_or(false));
-    let leftovers = std::fs::read_dir(dir.path().join("documents/tmp")).map(|d| d.count()).unwrap_or(1);
+    let leftovers = std::fs::read_dir(dir.path().join("documents/tmp"))
+        .map(|d| d.count())
+        .unwrap_or(1);
     assert_eq!(leftovers, 0, "no temporary file is left behind");
-    let on_disk = std::fs::read(dir.path().join("documents").join(&a.as_str()[..2]).join(a.as_str())).unwrap_or_default();
+    let on_disk = std::fs::read(
+        dir.path()
+            .join("documents")
+            .join(&a.as_str()[..2])
+            .join(a.as_str()),
+    )
+    .unwrap_or_default();
     assert_eq!(on_disk, b"%PDF-1.4 scan");
 }

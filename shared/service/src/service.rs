@@ -613,7 +613,6 @@ impl Service {
             agency,
             key_id: key_id.to_owned(),
         };
-        let mut already = false;
         let result = self
             .mutate(&id, None, &actor, |app, policy, now| {
                 let status = app
@@ -627,7 +626,6 @@ impl Service {
                         )
                     })?;
                 if reflects(&status, cb) {
-                    already = true;
                     return Ok(None);
                 }
                 if status.round() != Some(cb.round) {
@@ -664,13 +662,13 @@ impl Service {
                 };
                 Ok(Some((app.apply(cb.stage, event, policy, now)?, vec![])))
             })
-            .await;
-        match result {
-            Ok(Some(_)) => Ok(CallbackAck::Applied),
-            Ok(None) if already => Ok(CallbackAck::AlreadyApplied),
-            Ok(None) => Ok(CallbackAck::AlreadyApplied),
-            Err(e) => Err(e),
-        }
+            .await?;
+        // `None`: the stage already shows this outcome (a retried callback).
+        Ok(if result.is_some() {
+            CallbackAck::Applied
+        } else {
+            CallbackAck::AlreadyApplied
+        })
     }
 
     // ------------------------------------------------------------------------------------
