@@ -70,6 +70,17 @@ enum Command {
         #[arg(long)]
         start: String,
     },
+    /// Prints the signature headers an agency sends with a callback body (for curl).
+    Sign {
+        /// The data directory holding keys.json.
+        #[arg(long, default_value = "data", env = "NEWBORN_DATA_DIR")]
+        data_dir: PathBuf,
+        /// Which agency signs: hospital, police_station, medical_insurance, social_security.
+        #[arg(long)]
+        agency: String,
+        /// The exact body to send.
+        file: PathBuf,
+    },
     /// Working-day calendar: which years are covered, and what a date is.
     Calendar {
         /// Dates to look up (YYYY-MM-DD); without any, lists the covered years.
@@ -243,6 +254,29 @@ pub fn run(cli: Cli) -> Result<()> {
             let p = find(&registry, &policy)?;
             let start = parse_time(&start)?;
             write_deadline(out, &calendar()?, p, stage, start)?;
+        }
+        Command::Sign {
+            data_dir,
+            agency,
+            file,
+        } => {
+            let keys = crate::runtime::keys::load_or_create(&data_dir)?;
+            let owner: newborn_domain::stage::Agency = serde_json::from_value(serde_json::Value::String(agency.clone()))
+                .map_err(|_| anyhow!("unknown agency \"{agency}\" (hospital, police_station, medical_insurance, social_security)"))?;
+            let key = keys
+                .agencies
+                .key_of(owner)
+                .ok_or_else(|| anyhow!("no key for {agency} in {}", data_dir.display()))?;
+            let body =
+                std::fs::read(&file).with_context(|| format!("cannot read {}", file.display()))?;
+            for (name, value) in key.headers(Utc::now(), &body) {
+                write!(out, "-H '{name}: {value}' ")?;
+            }
+            writeln!(
+                out,
+                "-H 'content-type: application/json' --data-binary @{}",
+                file.display()
+            )?;
         }
         Command::Calendar { dates } => {
             let cal = calendar()?;

@@ -178,3 +178,45 @@ fn calendar_lists_covered_years_and_explains_a_date() {
         "{out}"
     );
 }
+
+/// The `sign` command produces headers the platform's key ring accepts.
+#[test]
+fn sign_prints_headers_that_verify_with_the_agency_key() {
+    let dir = tempfile::tempdir().unwrap_or_else(|e| panic!("{e}"));
+    let data = dir.path().to_string_lossy().into_owned();
+    let body = concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/events/callbacks/police-approve.json"
+    );
+    let out = stdout(&[
+        "sign",
+        "--data-dir",
+        &data,
+        "--agency",
+        "police_station",
+        body,
+    ]);
+    let header = |name: &str| {
+        out.split(&format!("-H '{name}: "))
+            .nth(1)
+            .and_then(|r| r.split('\'').next())
+            .map(str::to_owned)
+    };
+    let keys = newborn::runtime::keys::load_or_create(dir.path()).unwrap_or_else(|e| panic!("{e}"));
+    let bytes = std::fs::read(body).unwrap_or_default();
+    let now = chrono::Utc::now();
+    let key = keys.agencies.verify(
+        header("x-newborn-key-id").as_deref(),
+        header("x-newborn-timestamp").as_deref(),
+        header("x-newborn-signature").as_deref(),
+        &bytes,
+        now,
+    );
+    assert_eq!(
+        key.map(|k| k.owner),
+        Ok(newborn_domain::stage::Agency::PoliceStation),
+        "{out}"
+    );
+    let wrong = newborn(&["sign", "--data-dir", &data, "--agency", "tax_bureau", body]);
+    assert!(String::from_utf8_lossy(&wrong.stderr).contains("unknown agency"));
+}
