@@ -124,18 +124,30 @@ fn from_ms(ms: Option<i64>) -> Option<DateTime<Utc>> {
     ms.and_then(DateTime::from_timestamp_millis)
 }
 
-#[async_trait]
-impl ApplicationStore for SqliteStore {
-    async fn insert(&self, write: &Write<'_>) -> Result<(), StoreError> {
+impl SqliteStore {
+    /// One write in one transaction: the application row (inserted when `expected_version` is
+    /// `None`, else updated if still at that version), then everything written with it.
+    /// `Conflict` when the row condition fails; nothing is written then.
+    async fn write(
+        &self,
+        write: &Write<'_>,
+        expected_version: Option<u64>,
+    ) -> Result<(), StoreError> {
         let r = rows(write)?;
-        let inserted = self
+        let written = self
             .db
             .call(move |conn| {
                 let tx = conn.transaction()?;
-                let n = tx.execute(
-                    "INSERT OR IGNORE INTO applications (id, owner, version, outcome, body, submitted_at) VALUES (?1, ?2, 1, ?3, ?4, ?5)",
-                    params![r.id, r.owner, r.outcome, r.body, r.submitted_at],
-                )?;
+                let n = match expected_version {
+                    None => tx.execute(
+                        "INSERT OR IGNORE INTO applications (id, owner, version, outcome, body, submitted_at) VALUES (?1, ?2, 1, ?3, ?4, ?5)",
+                        params![r.id, r.owner, r.outcome, r.body, r.submitted_at],
+                    )?,
+                    Some(v) => tx.execute(
+                        "UPDATE applications SET version = version + 1, outcome = ?2, body = ?3 WHERE id = ?1 AND version = ?4",
+                        params![r.id, r.outcome, r.body, v as i64],
+                    )?,
+                };
                 if n == 0 {
                     return Ok(false);
                 }
@@ -145,38 +157,22 @@ impl ApplicationStore for SqliteStore {
             })
             .await
             .map_err(unavailable)?;
-        if inserted {
+        if written {
             Ok(())
         } else {
             Err(StoreError::Conflict)
         }
     }
+}
+
+#[async_trait]
+impl ApplicationStore for SqliteStore {
+    async fn insert(&self, write: &Write<'_>) -> Result<(), StoreError> {
+        self.write(write, None).await
+    }
 
     async fn update(&self, write: &Write<'_>, expected_version: u64) -> Result<(), StoreError> {
-        let r = rows(write)?;
-        let expected = expected_version as i64;
-        let updated = self
-            .db
-            .call(move |conn| {
-                let tx = conn.transaction()?;
-                let n = tx.execute(
-                    "UPDATE applications SET version = version + 1, outcome = ?2, body = ?3 WHERE id = ?1 AND version = ?4",
-                    params![r.id, r.outcome, r.body, expected],
-                )?;
-                if n == 0 {
-                    return Ok(false);
-                }
-                write_rest(&tx, &r)?;
-                tx.commit()?;
-                Ok(true)
-            })
-            .await
-            .map_err(unavailable)?;
-        if updated {
-            Ok(())
-        } else {
-            Err(StoreError::Conflict)
-        }
+        self.write(write, Some(expected_version)).await
     }
 
     async fn get(&self, id: &ApplicationId) -> Result<Option<Stored>, StoreError> {
