@@ -70,6 +70,21 @@ enum Command {
         #[arg(long)]
         start: String,
     },
+    /// Mints a development sign-in token (JWT) for an applicant or counter staff.
+    Token {
+        /// The data directory holding dev-issuer.json.
+        #[arg(long, default_value = "data", env = "NEWBORN_DATA_DIR")]
+        data_dir: PathBuf,
+        /// The account subject.
+        #[arg(long)]
+        subject: String,
+        /// applicant or counter_staff.
+        #[arg(long, default_value = "applicant")]
+        role: String,
+        /// Validity in hours.
+        #[arg(long, default_value_t = 12)]
+        ttl_hours: i64,
+    },
     /// Prints the signature headers an agency sends with a callback body (for curl).
     Sign {
         /// The data directory holding keys.json.
@@ -226,6 +241,7 @@ pub fn run(cli: Cli) -> Result<()> {
                 simulator_url,
                 count: count.max(1),
                 timeout: std::time::Duration::from_secs(timeout_secs),
+                issuer: crate::runtime::keys::dev_issuer(&data_dir)?,
             };
             rt.block_on(crate::demo::run(config, out))?;
         }
@@ -254,6 +270,22 @@ pub fn run(cli: Cli) -> Result<()> {
             let p = find(&registry, &policy)?;
             let start = parse_time(&start)?;
             write_deadline(out, &calendar()?, p, stage, start)?;
+        }
+        Command::Token {
+            data_dir,
+            subject,
+            role,
+            ttl_hours,
+        } => {
+            let role: newborn_http::Role =
+                serde_json::from_value(serde_json::Value::String(role.clone()))
+                    .map_err(|_| anyhow!("unknown role \"{role}\" (applicant, counter_staff)"))?;
+            let issuer = crate::runtime::keys::dev_issuer(&data_dir)?;
+            let ttl = chrono::TimeDelta::hours(ttl_hours.clamp(1, 24 * 30));
+            let token = issuer
+                .mint(&subject, role, ttl, Utc::now())
+                .map_err(anyhow::Error::msg)?;
+            writeln!(out, "{token}")?;
         }
         Command::Sign {
             data_dir,

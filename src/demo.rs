@@ -169,17 +169,31 @@ pub fn scenarios() -> Vec<Scenario> {
 pub struct ApplicantClient {
     http: reqwest::Client,
     api: String,
+    issuer: newborn_http::DevIssuer,
 }
 
 impl ApplicantClient {
-    /// A client of the API at `api`.
-    pub fn new(api: &str) -> Result<Self> {
+    /// A client of the API at `api`, signing in with tokens of the development issuer.
+    pub fn new(api: &str, issuer: newborn_http::DevIssuer) -> Result<Self> {
         Ok(Self {
             http: reqwest::Client::builder()
                 .timeout(Duration::from_secs(30))
                 .build()?,
             api: api.trim_end_matches('/').to_owned(),
+            issuer,
         })
+    }
+
+    /// A fresh one-hour applicant token for `owner`.
+    pub fn token(&self, owner: &str) -> String {
+        self.issuer
+            .mint(
+                owner,
+                newborn_http::Role::Applicant,
+                TimeDelta::hours(1),
+                Utc::now(),
+            )
+            .unwrap_or_default()
     }
 
     /// Sends a request; the JSON body of a success, the problem's detail as the error otherwise.
@@ -202,14 +216,14 @@ impl ApplicantClient {
     pub fn get(&self, owner: &str, path: &str) -> reqwest::RequestBuilder {
         self.http
             .get(format!("{}{path}", self.api))
-            .header("x-applicant-id", owner)
+            .bearer_auth(self.token(owner))
     }
 
     /// A POST as `owner`.
     pub fn post(&self, owner: &str, path: &str) -> reqwest::RequestBuilder {
         self.http
             .post(format!("{}{path}", self.api))
-            .header("x-applicant-id", owner)
+            .bearer_auth(self.token(owner))
     }
 
     /// The service's health answer (with its current time).
@@ -354,6 +368,8 @@ pub struct DemoConfig {
     pub count: usize,
     /// Give up after this long.
     pub timeout: Duration,
+    /// The service's development identity provider.
+    pub issuer: newborn_http::DevIssuer,
 }
 
 /// Runs the demo; returns the outcome counts.
@@ -361,7 +377,7 @@ pub async fn run(
     cfg: DemoConfig,
     out: &mut impl std::io::Write,
 ) -> Result<BTreeMap<String, usize>> {
-    let client = ApplicantClient::new(&cfg.api_url)?;
+    let client = ApplicantClient::new(&cfg.api_url, cfg.issuer.clone())?;
     let health = client.health().await?;
     let now: DateTime<Utc> = serde_json::from_value(health["now"].clone())
         .context("the service did not say its time")?;

@@ -61,8 +61,10 @@ async fn wait_healthy(client: &ApplicantClient) -> Result<()> {
 async fn killed_and_restarted_mid_flow_every_application_completes_exactly_once() -> Result<()> {
     let dir = tempfile::tempdir()?;
     let (api, sim) = (free_port()?, free_port()?);
+    // The issuer file is created first; the service reads the same one.
+    let issuer = newborn::runtime::keys::dev_issuer(&dir.path().join("data"))?;
     let mut child = spawn(dir.path(), api, sim, "serve-0.log")?;
-    let client = ApplicantClient::new(&format!("http://127.0.0.1:{api}"))?;
+    let client = ApplicantClient::new(&format!("http://127.0.0.1:{api}"), issuer)?;
     wait_healthy(&client).await?;
 
     let mut apps = vec![];

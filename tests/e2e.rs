@@ -321,21 +321,21 @@ async fn another_applicant_sees_nothing_and_bad_input_gets_a_bilingual_problem()
     let res = t
         .http
         .get(format!("{}/applications/{id}", t.api))
-        .header("x-applicant-id", "someone-else")
+        .bearer_auth(t.client.token("someone-else"))
         .send()
         .await?;
     assert_eq!(res.status(), 404);
     let res = t
         .http
         .post(format!("{}/applications/{id}/withdraw", t.api))
-        .header("x-applicant-id", "someone-else")
+        .bearer_auth(t.client.token("someone-else"))
         .send()
         .await?;
     assert_eq!(res.status(), 404);
     let res = t
         .http
         .post(format!("{}/applications", t.api))
-        .header("x-applicant-id", "mum-10")
+        .bearer_auth(t.client.token("mum-10"))
         .header("content-type", "application/json")
         .body("{\"case\": ")
         .send()
@@ -361,7 +361,7 @@ async fn another_applicant_sees_nothing_and_bad_input_gets_a_bilingual_problem()
     let res = t
         .http
         .post(format!("{}/applications", t.api))
-        .header("x-applicant-id", "mum-10")
+        .bearer_auth(t.client.token("mum-10"))
         .json(&form)
         .send()
         .await?;
@@ -376,7 +376,7 @@ async fn another_applicant_sees_nothing_and_bad_input_gets_a_bilingual_problem()
     let res = t
         .http
         .post(format!("{}/applications", t.api))
-        .header("x-applicant-id", "mum-10")
+        .bearer_auth(t.client.token("mum-10"))
         .json(&form)
         .send()
         .await?;
@@ -385,7 +385,7 @@ async fn another_applicant_sees_nothing_and_bad_input_gets_a_bilingual_problem()
     let res = t
         .http
         .post(format!("{}/documents", t.api))
-        .header("x-applicant-id", "mum-10")
+        .bearer_auth(t.client.token("mum-10"))
         .header("content-type", "application/pdf")
         .body(b"\x89PNG\r\n\x1a\nnot a pdf".to_vec())
         .send()

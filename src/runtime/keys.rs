@@ -77,3 +77,36 @@ pub fn load_or_create(dir: &Path) -> Result<Keys> {
         agencies: KeyRing::new(agencies),
     })
 }
+
+#[derive(Serialize, Deserialize)]
+struct IssuerFile {
+    issuer: String,
+    audience: String,
+    secret_hex: String,
+}
+
+/// The development identity provider of this installation, from `dev-issuer.json` (created with a
+/// random secret on first use). `newborn token` mints applicant tokens with it.
+pub fn dev_issuer(dir: &Path) -> Result<newborn_http::DevIssuer> {
+    let file = dir.join("dev-issuer.json");
+    let f: IssuerFile = if file.exists() {
+        serde_json::from_str(&std::fs::read_to_string(&file)?)
+            .with_context(|| format!("{} is not a valid issuer file", file.display()))?
+    } else {
+        std::fs::create_dir_all(dir)?;
+        let f = IssuerFile {
+            issuer: "newborn-dev-issuer".into(),
+            audience: "newborn-api".into(),
+            secret_hex: hex::encode(rand::random::<[u8; 32]>()),
+        };
+        let tmp = file.with_extension("json.tmp");
+        std::fs::write(&tmp, serde_json::to_vec_pretty(&f)?)?;
+        std::fs::rename(&tmp, &file)?;
+        f
+    };
+    Ok(newborn_http::DevIssuer::new(
+        f.issuer,
+        f.audience,
+        hex::decode(&f.secret_hex).context("dev-issuer.json: the secret is not hex")?,
+    ))
+}

@@ -7,6 +7,7 @@
 //! <data-dir>/documents/     uploaded scans by SHA-256
 //! <data-dir>/agencies.db    the simulated agencies' own records
 //! <data-dir>/keys.json      webhook keys (platform and agencies), created on first start
+//! <data-dir>/dev-issuer.json  the development identity provider's secret
 //! <data-dir>/clock.json     the controllable clock's origin, when --clock-start is used
 //! <data-dir>/service.json   where this instance listens (read by `newborn demo`)
 //! ```
@@ -26,7 +27,7 @@ use newborn_agency_sim::{Mix, SimConfig, Simulator, agency_path};
 use newborn_domain::calendar::WorkingCalendar;
 use newborn_domain::policy::PolicyRegistry;
 use newborn_domain::stage::{Agency, Stage};
-use newborn_embedded::{Database, FileDocuments, SqliteQueue, SqliteStore};
+use newborn_embedded::{Database, FileDocuments, SqliteQueue, SqliteRequestLog, SqliteStore};
 use newborn_http::{ApiState, HttpDispatcher};
 use newborn_service::Service;
 use newborn_service::ports::Clock;
@@ -131,6 +132,8 @@ pub struct Running {
     pub service: Arc<Service>,
     /// The simulator, if running.
     pub simulator: Option<Simulator>,
+    /// The development identity provider (mints applicant tokens).
+    pub issuer: newborn_http::DevIssuer,
     tasks: Vec<JoinHandle<()>>,
 }
 
@@ -252,6 +255,7 @@ pub async fn start(config: ServeConfig) -> Result<Running> {
         );
     }
     let keys = keys::load_or_create(&config.data_dir)?;
+    let issuer = keys::dev_issuer(&config.data_dir)?;
     let wall: Arc<dyn Clock> = Arc::new(clock::SystemClock);
     let scaled = match config.clock_start {
         Some(start) => Some(Arc::new(clock::ScaledClock::open(
@@ -338,6 +342,8 @@ pub async fn start(config: ServeConfig) -> Result<Running> {
         service: service.clone(),
         agency_keys: Arc::new(keys.agencies.clone()),
         wall_clock: wall.clone(),
+        auth: Arc::new(issuer.clone()),
+        requests: Arc::new(SqliteRequestLog::new(db.clone())),
     })
     .merge(admin_router(AdminState {
         service: service.clone(),
@@ -377,6 +383,7 @@ pub async fn start(config: ServeConfig) -> Result<Running> {
         endpoints,
         service,
         simulator,
+        issuer,
         tasks,
     })
 }
@@ -405,8 +412,8 @@ pub fn serve(config: ServeConfig, log_json: bool) -> Result<()> {
         println!("  SLA monitor        every {} s", config.sla_interval.as_secs());
         println!();
         println!("Watch applications travel through every agency:  cargo run --release -- demo --data-dir {}", config.data_dir.display());
-        println!("Or by hand:  curl -s -X POST {}/applications -H 'x-applicant-id: me' -H 'content-type: application/json' --data @events/api/submit-application.json", e.api_url);
-        println!("             (upload the scans it references first: POST {}/documents with a JPEG, PNG or PDF)", e.api_url);
+        println!("Or by hand:  TOKEN=$(cargo run -q -- token --data-dir {} --subject me)", config.data_dir.display());
+        println!("             curl -s {}/applications -H \"authorization: Bearer $TOKEN\"", e.api_url);
         shutdown_signal().await;
         println!("stopping");
         running.stop();

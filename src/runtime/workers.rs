@@ -49,6 +49,11 @@ pub fn backoff(receive_count: u32) -> Duration {
     Duration::from_secs(1u64 << receive_count.saturating_sub(1).min(6)).min(Duration::from_secs(60))
 }
 
+/// Adds up to 25 % random jitter, so retries of many failed messages do not arrive together.
+pub fn with_jitter(d: Duration) -> Duration {
+    d + d.mul_f64(rand::random::<f64>() * 0.25)
+}
+
 /// Runs the worker of one stage queue until the task is dropped.
 pub async fn stage_worker(
     service: Arc<Service>,
@@ -89,7 +94,10 @@ pub async fn stage_worker(
         let mut done = vec![];
         for m in &batch {
             if failed.contains(&m.id.to_string().as_str()) {
-                if let Err(e) = queue.retry_after(m.id, backoff(m.receive_count)).await {
+                if let Err(e) = queue
+                    .retry_after(m.id, with_jitter(backoff(m.receive_count)))
+                    .await
+                {
                     tracing::error!(queue = name, error = %e, "could not schedule a retry; the visibility timeout will");
                 }
             } else {
@@ -144,6 +152,17 @@ mod tests {
     fn backoff_doubles_and_is_capped() {
         let secs: Vec<u64> = (1..=9).map(|n| backoff(n).as_secs()).collect();
         assert_eq!(secs, [1, 2, 4, 8, 16, 32, 60, 60, 60]);
+    }
+
+    #[test]
+    fn jitter_adds_at_most_a_quarter() {
+        for _ in 0..100 {
+            let d = with_jitter(Duration::from_secs(8));
+            assert!(
+                d >= Duration::from_secs(8) && d <= Duration::from_secs(10),
+                "{d:?}"
+            );
+        }
     }
 
     #[test]

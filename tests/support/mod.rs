@@ -29,7 +29,7 @@ pub struct TestService {
     pub http: reqwest::Client,
     pub api: String,
     pub sim: String,
-    _dir: tempfile::TempDir,
+    pub dir: tempfile::TempDir,
 }
 
 pub fn config(dir: &std::path::Path) -> ServeConfig {
@@ -61,12 +61,12 @@ impl TestService {
             .clone()
             .context("simulator")?;
         Ok(Self {
-            client: ApplicantClient::new(&api)?,
+            client: ApplicantClient::new(&api, running.issuer.clone())?,
             http: reqwest::Client::new(),
             api,
             sim,
             running,
-            _dir: dir,
+            dir,
         })
     }
 

@@ -771,6 +771,17 @@ impl ApplicationForm {
         self.check_sections(&mut issues);
         self.check_existing_records(&mut issues);
         if self.applicant == ParentRole::Father {
+            // 闽卫政法〔2024〕40号 附件2 一(三), 附件4 二: the father applies only on the mother's
+            // authorisation letter ("申报对象为父亲时须提供授权书材料"); without it he has no
+            // standing to apply, so the form is refused rather than sent to pre-review.
+            if !self.has_document(DocumentKind::AuthorisationLetter) {
+                issues.push(FieldIssue::new(
+                    "documents",
+                    "authorisation_letter_missing",
+                    "父亲申请须上传母亲签署的授权委托书",
+                    "when the father applies, attach the mother's signed authorisation letter",
+                ));
+            }
             // 闽卫政法〔2024〕40号 附件3: the letter states a term (委托期限).
             match self.authorisation {
                 None => issues.push(FieldIssue::new(

@@ -204,7 +204,8 @@ fn the_half_flows_need_the_records_already_held() {
     assert!(form(&v).check(&policy("fujian-2.0"), now()).is_empty());
 }
 
-/// 闽卫政法〔2024〕40号 附件3: the letter's term (委托期限) must cover the application.
+/// 闽卫政法〔2024〕40号 附件2 一(三), 附件3: the father needs the letter, and its term (委托期限)
+/// must cover the application.
 #[test]
 fn a_father_applies_only_within_the_authorisation_term() {
     let mut v = sample();
@@ -214,7 +215,11 @@ fn a_father_applies_only_within_the_authorisation_term() {
         .into_iter()
         .map(|i| i.error.code)
         .collect();
-    assert_eq!(codes, ["authorisation_missing"]);
+    assert_eq!(
+        codes,
+        ["authorisation_letter_missing", "authorisation_missing"]
+    );
+    add_document(&mut v, "authorisation_letter");
     set(
         &mut v,
         "/authorisation",

@@ -60,6 +60,22 @@ CREATE TABLE IF NOT EXISTS messages (
     sent_at       INTEGER NOT NULL
 );
 CREATE INDEX IF NOT EXISTS messages_queue ON messages(queue, visible_at, id);
+-- Idempotency-Key records of POST requests (24 h) and seen callback signatures (replay guard).
+CREATE TABLE IF NOT EXISTS idempotency (
+    scope        TEXT NOT NULL,
+    key          TEXT NOT NULL,
+    request_hash TEXT NOT NULL,
+    status       INTEGER,
+    body         BLOB,
+    created_ms   INTEGER NOT NULL,
+    PRIMARY KEY (scope, key)
+);
+CREATE INDEX IF NOT EXISTS idempotency_created ON idempotency(created_ms);
+CREATE TABLE IF NOT EXISTS nonces (
+    signature TEXT PRIMARY KEY,
+    seen_ms   INTEGER NOT NULL
+);
+CREATE INDEX IF NOT EXISTS nonces_seen ON nonces(seen_ms);
 "#;
 
 impl Database {

@@ -7,9 +7,11 @@
 mod db;
 mod documents;
 mod queue;
+mod requests;
 mod store;
 
 pub use db::Database;
 pub use documents::FileDocuments;
 pub use queue::{QueueStats, Received, SqliteQueue};
+pub use requests::SqliteRequestLog;
 pub use store::SqliteStore;

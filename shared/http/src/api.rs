@@ -1,10 +1,14 @@
 //! The routes. Bodies are read as bytes and parsed here, so malformed JSON gets the same
 //! problem+json answer as any other bad input.
 
+use crate::auth::{Authenticator, Role};
 use crate::problem::Problem;
-use axum::body::Bytes;
+use axum::body::{Body, Bytes};
+use axum::extract::Request;
 use axum::extract::{DefaultBodyLimit, Path, Query, State};
+use axum::http::Method;
 use axum::http::{HeaderMap, StatusCode};
+use axum::middleware::{self, Next};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
 use axum::{Json, Router};
@@ -14,18 +18,19 @@ use newborn_domain::stage::Stage;
 use newborn_domain::text::Invalid;
 use newborn_service::Service;
 use newborn_service::ports::{Actor, Clock};
+use newborn_service::ports::{Claim, RequestLog};
 use newborn_service::service::{Callback, SupplementAnswer};
 use newborn_service::signing::{KEY_ID_HEADER, KeyRing, SIGNATURE_HEADER, TIMESTAMP_HEADER};
 use newborn_service::view::ApplicationView;
 use serde::Deserialize;
 use serde::de::DeserializeOwned;
 use serde_json::json;
+use sha2::{Digest, Sha256};
 use std::collections::HashMap;
 use std::sync::Arc;
 
-/// The header naming the applicant's account. The local runtime trusts it; the interfaces issue
-/// replaces it with a verified OIDC token (the API Gateway JWT authorizer on AWS).
-pub const APPLICANT_HEADER: &str = "x-applicant-id";
+/// The header of a client-chosen key that makes a POST safe to retry.
+pub const IDEMPOTENCY_KEY: &str = "idempotency-key";
 
 /// Largest JSON body accepted.
 const JSON_LIMIT: usize = 256 * 1024;
@@ -41,6 +46,10 @@ pub struct ApiState {
     pub agency_keys: Arc<KeyRing>,
     /// Wall clock for signature windows.
     pub wall_clock: Arc<dyn Clock>,
+    /// Who is calling.
+    pub auth: Arc<dyn Authenticator>,
+    /// Idempotency records and callback nonces.
+    pub requests: Arc<dyn RequestLog>,
 }
 
 /// The router of the applicant API and the agency callbacks.
@@ -67,6 +76,7 @@ pub fn router(state: ApiState) -> Router {
             post(upload).layer(DefaultBodyLimit::max(UPLOAD_LIMIT)),
         )
         .merge(json_routes)
+        .layer(middleware::from_fn_with_state(state.clone(), idempotency))
         .fallback(|| async {
             Problem::new(
                 StatusCode::NOT_FOUND,
@@ -82,19 +92,127 @@ async fn health(State(s): State<ApiState>) -> Json<serde_json::Value> {
     Json(json!({"status": "ok", "now": s.service.now()}))
 }
 
-fn applicant(headers: &HeaderMap) -> Result<String, Problem> {
-    headers
-        .get(APPLICANT_HEADER)
-        .and_then(|v| v.to_str().ok())
-        .map(str::trim)
-        .filter(|s| (1..=128).contains(&s.len()) && s.bytes().all(|b| b.is_ascii_graphic()))
-        .map(str::to_owned)
-        .ok_or_else(|| {
-            Problem::new(
-                StatusCode::UNAUTHORIZED,
-                &Invalid::new("unauthenticated", "请先登录", "sign in first"),
+/// The account of an applicant request.
+fn applicant(s: &ApiState, headers: &HeaderMap) -> Result<String, Problem> {
+    Ok(s.auth.authenticate(headers)?.subject)
+}
+
+fn problem(status: StatusCode, code: &str, zh: &str, en: &str) -> Problem {
+    Problem::new(status, &Invalid::new(code, zh, en))
+}
+
+/// `Idempotency-Key` on POST: the same key with the same request returns the first response;
+/// with another request it is refused. Keys are scoped to the caller. Agency callbacks are
+/// idempotent by (application, stage, round) instead.
+async fn idempotency(State(s): State<ApiState>, req: Request, next: Next) -> Response {
+    if req.method() != Method::POST || req.uri().path() == "/agency/callbacks" {
+        return next.run(req).await;
+    }
+    let Some(key) = req
+        .headers()
+        .get(IDEMPOTENCY_KEY)
+        .map(|v| v.to_str().map(str::to_owned))
+    else {
+        return next.run(req).await;
+    };
+    let Some(key) = key
+        .ok()
+        .filter(|k| (1..=255).contains(&k.len()) && k.bytes().all(|b| b.is_ascii_graphic()))
+    else {
+        return problem(
+            StatusCode::BAD_REQUEST,
+            "invalid_idempotency_key",
+            "Idempotency-Key应为1至255个可见ASCII字符",
+            "an Idempotency-Key has 1 to 255 visible ASCII characters",
+        )
+        .into_response();
+    };
+    let Ok(who) = s.auth.authenticate(req.headers()) else {
+        return next.run(req).await; // the handler answers 401
+    };
+    let (parts, body) = req.into_parts();
+    let Ok(bytes) = axum::body::to_bytes(body, UPLOAD_LIMIT).await else {
+        return problem(
+            StatusCode::PAYLOAD_TOO_LARGE,
+            "body_too_large",
+            "请求内容过大",
+            "the request body is too large",
+        )
+        .into_response();
+    };
+    let mut hasher = Sha256::new();
+    hasher.update(parts.method.as_str().as_bytes());
+    hasher.update(b" ");
+    hasher.update(parts.uri.path().as_bytes());
+    hasher.update(b"?");
+    hasher.update(parts.uri.query().unwrap_or("").as_bytes());
+    hasher.update(b"\n");
+    hasher.update(&bytes);
+    let hash = hex::encode(hasher.finalize());
+    let now = s.wall_clock.now();
+    match s.requests.claim(&who.subject, &key, &hash, now).await {
+        Err(e) => Problem::from(newborn_service::ServiceError::from(e)).into_response(),
+        Ok(Claim::Mismatch) => problem(
+            StatusCode::UNPROCESSABLE_ENTITY,
+            "idempotency_key_reused",
+            "该Idempotency-Key已用于另一个请求",
+            "this Idempotency-Key was used for a different request",
+        )
+        .into_response(),
+        Ok(Claim::InProgress) => problem(
+            StatusCode::CONFLICT,
+            "request_in_progress",
+            "相同的请求正在处理中，请稍后重试",
+            "the same request is being processed; retry shortly",
+        )
+        .into_response(),
+        Ok(Claim::Replay { status, body }) => {
+            let status = StatusCode::from_u16(status).unwrap_or(StatusCode::OK);
+            let content_type = if status.is_success() {
+                "application/json"
+            } else {
+                "application/problem+json"
+            };
+            (
+                status,
+                [
+                    ("content-type", content_type),
+                    ("idempotent-replayed", "true"),
+                ],
+                body,
             )
-        })
+                .into_response()
+        }
+        Ok(Claim::New) => {
+            let res = next
+                .run(Request::from_parts(parts, Body::from(bytes)))
+                .await;
+            if res.status().is_server_error() {
+                if let Err(e) = s.requests.release(&who.subject, &key).await {
+                    tracing::warn!(error = %e, "could not release an idempotency claim; it expires in a minute");
+                }
+                return res;
+            }
+            let (parts, body) = res.into_parts();
+            let Ok(bytes) = axum::body::to_bytes(body, usize::MAX).await else {
+                return problem(
+                    StatusCode::SERVICE_UNAVAILABLE,
+                    "unavailable",
+                    "服务暂时不可用，请稍后重试",
+                    "temporarily unavailable; retry later",
+                )
+                .into_response();
+            };
+            if let Err(e) = s
+                .requests
+                .complete(&who.subject, &key, parts.status.as_u16(), &bytes)
+                .await
+            {
+                tracing::warn!(error = %e, "could not store an idempotent response");
+            }
+            Response::from_parts(parts, Body::from(bytes))
+        }
+    }
 }
 
 fn parse<T: DeserializeOwned>(body: &[u8]) -> Result<T, Problem> {
@@ -134,7 +252,7 @@ fn sniff(bytes: &[u8]) -> Option<&'static str> {
 }
 
 async fn upload(State(s): State<ApiState>, headers: HeaderMap, body: Bytes) -> ApiResult {
-    applicant(&headers)?;
+    applicant(&s, &headers)?;
     let declared = headers
         .get("content-type")
         .and_then(|v| v.to_str().ok())
@@ -167,27 +285,57 @@ async fn upload(State(s): State<ApiState>, headers: HeaderMap, body: Bytes) -> A
 }
 
 #[derive(Deserialize)]
-struct PolicyQuery {
+struct SubmitQuery {
     policy: Option<String>,
+    /// For counter staff (一窗受理): the parent's account the application belongs to.
+    on_behalf_of: Option<String>,
 }
 
 async fn submit(
     State(s): State<ApiState>,
     headers: HeaderMap,
-    Query(q): Query<PolicyQuery>,
+    Query(q): Query<SubmitQuery>,
     body: Bytes,
 ) -> ApiResult {
-    let owner = applicant(&headers)?;
+    let who = s.auth.authenticate(&headers)?;
+    let (owner, actor) = match (who.role, q.on_behalf_of) {
+        (Role::Applicant, None) => (
+            who.subject.clone(),
+            Actor::Applicant {
+                subject: who.subject,
+            },
+        ),
+        (Role::CounterStaff, Some(parent))
+            if (1..=128).contains(&parent.len())
+                && parent.bytes().all(|b| b.is_ascii_graphic()) =>
+        {
+            (
+                parent,
+                Actor::CounterStaff {
+                    subject: who.subject,
+                },
+            )
+        }
+        (Role::CounterStaff, _) => {
+            return Err(problem(
+                StatusCode::UNPROCESSABLE_ENTITY,
+                "on_behalf_of_missing",
+                "窗口代办须注明申请人账号（on_behalf_of）",
+                "counter staff must name the parent's account (on_behalf_of)",
+            ));
+        }
+        (Role::Applicant, Some(_)) => {
+            return Err(problem(
+                StatusCode::FORBIDDEN,
+                "not_counter_staff",
+                "只有窗口工作人员可以代为申请",
+                "only counter staff may apply on someone's behalf",
+            ));
+        }
+    };
     let stored = s
         .service
-        .submit(
-            &owner,
-            Actor::Applicant {
-                subject: owner.clone(),
-            },
-            &body,
-            q.policy.as_deref(),
-        )
+        .submit(&owner, actor, &body, q.policy.as_deref())
         .await?;
     let mut res = (StatusCode::CREATED, Json(view(&s, &stored))).into_response();
     if let Ok(loc) = format!("/applications/{}", stored.application.id.as_str()).parse() {
@@ -197,12 +345,12 @@ async fn submit(
 }
 
 async fn list(State(s): State<ApiState>, headers: HeaderMap) -> ApiResult {
-    let owner = applicant(&headers)?;
+    let owner = applicant(&s, &headers)?;
     ok(StatusCode::OK, s.service.list(&owner).await?)
 }
 
 async fn read(State(s): State<ApiState>, headers: HeaderMap, Path(id): Path<String>) -> ApiResult {
-    let owner = applicant(&headers)?;
+    let owner = applicant(&s, &headers)?;
     ok(StatusCode::OK, s.service.view(&owner, &id).await?)
 }
 
@@ -211,7 +359,7 @@ async fn timeline(
     headers: HeaderMap,
     Path(id): Path<String>,
 ) -> ApiResult {
-    let owner = applicant(&headers)?;
+    let owner = applicant(&s, &headers)?;
     ok(StatusCode::OK, s.service.timeline(&owner, &id).await?)
 }
 
@@ -220,7 +368,7 @@ async fn notifications(
     headers: HeaderMap,
     Path(id): Path<String>,
 ) -> ApiResult {
-    let owner = applicant(&headers)?;
+    let owner = applicant(&s, &headers)?;
     ok(StatusCode::OK, s.service.notifications(&owner, &id).await?)
 }
 
@@ -230,7 +378,7 @@ async fn supplement(
     Path(id): Path<String>,
     body: Bytes,
 ) -> ApiResult {
-    let owner = applicant(&headers)?;
+    let owner = applicant(&s, &headers)?;
     let answer: SupplementAnswer = parse(&body)?;
     let stored = s.service.supplement(&owner, &id, &answer).await?;
     ok(StatusCode::OK, view(&s, &stored))
@@ -241,7 +389,7 @@ async fn confirm(
     headers: HeaderMap,
     Path(id): Path<String>,
 ) -> ApiResult {
-    let owner = applicant(&headers)?;
+    let owner = applicant(&s, &headers)?;
     let stored = s.service.confirm(&owner, &id).await?;
     ok(StatusCode::OK, view(&s, &stored))
 }
@@ -258,7 +406,7 @@ async fn partner_bank(
     Path(id): Path<String>,
     body: Bytes,
 ) -> ApiResult {
-    let owner = applicant(&headers)?;
+    let owner = applicant(&s, &headers)?;
     let choice: BankChoice = parse(&body)?;
     let stored = s
         .service
@@ -272,7 +420,7 @@ async fn offline(
     headers: HeaderMap,
     Path(id): Path<String>,
 ) -> ApiResult {
-    let owner = applicant(&headers)?;
+    let owner = applicant(&s, &headers)?;
     let stored = s.service.go_offline(&owner, &id).await?;
     ok(StatusCode::OK, view(&s, &stored))
 }
@@ -282,7 +430,7 @@ async fn withdraw(
     headers: HeaderMap,
     Path(id): Path<String>,
 ) -> ApiResult {
-    let owner = applicant(&headers)?;
+    let owner = applicant(&s, &headers)?;
     let stored = s.service.withdraw(&owner, &id).await?;
     ok(StatusCode::OK, view(&s, &stored))
 }
@@ -302,7 +450,7 @@ async fn rate(
     Path(id): Path<String>,
     body: Bytes,
 ) -> ApiResult {
-    let owner = applicant(&headers)?;
+    let owner = applicant(&s, &headers)?;
     let r: RatingRequest = parse(&body)?;
     let stored = s
         .service
@@ -343,6 +491,22 @@ async fn callback(State(s): State<ApiState>, headers: HeaderMap, body: Bytes) ->
                 ),
             )
         })?;
+    // A signature is accepted once: a captured request replayed within the window is refused.
+    let signature = h(SIGNATURE_HEADER).unwrap_or_default();
+    if !s
+        .requests
+        .first_use(signature, s.wall_clock.now())
+        .await
+        .map_err(newborn_service::ServiceError::from)?
+    {
+        tracing::warn!(key_id = %key.key_id, "replayed callback refused");
+        return Err(problem(
+            StatusCode::UNAUTHORIZED,
+            "replayed_signature",
+            "该签名已使用过（重放请求被拒绝）",
+            "this signature was used before; replayed request refused",
+        ));
+    }
     let cb: Callback = parse(&body)?;
     let ack = s
         .service

@@ -3,9 +3,11 @@
 //! the outbound [`HttpDispatcher`] that signs and posts dispatches to agency systems.
 
 mod api;
+mod auth;
 mod dispatcher;
 mod problem;
 
-pub use api::{APPLICANT_HEADER, ApiState, router};
+pub use api::{ApiState, IDEMPOTENCY_KEY, router};
+pub use auth::{Authenticator, DevIssuer, Identity, Role};
 pub use dispatcher::HttpDispatcher;
 pub use problem::{Problem, ProblemDetails};

@@ -28,6 +28,11 @@ pub enum Actor {
     },
     /// The platform itself (pre-review, routing, the SLA monitor).
     Platform,
+    /// Counter staff (一窗受理) acting for the applicant.
+    CounterStaff {
+        /// The staff member's account subject.
+        subject: String,
+    },
 }
 
 /// One entry of an application's timeline.
@@ -206,4 +211,47 @@ pub trait Clock: Send + Sync {
 pub trait Metrics: Send + Sync {
     /// Adds `value` to the counter `name` with the given dimensions.
     fn count(&self, name: &str, dimensions: &[(&str, &str)], value: f64);
+}
+
+/// What [`RequestLog::claim`] found for an `Idempotency-Key`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Claim {
+    /// First use: run the request, then `complete` (or `release` on a server error).
+    New,
+    /// The same request ran before: return its response.
+    Replay {
+        /// The first response's status.
+        status: u16,
+        /// The first response's body.
+        body: Vec<u8>,
+    },
+    /// The key was used for a different request.
+    Mismatch,
+    /// The same request is running now.
+    InProgress,
+}
+
+/// Idempotency records of POST requests and the nonces of signed callbacks (replay guard).
+#[async_trait]
+pub trait RequestLog: Send + Sync {
+    /// Claims `(scope, key)` for a request whose method, path and body hash to `request_hash`.
+    async fn claim(
+        &self,
+        scope: &str,
+        key: &str,
+        request_hash: &str,
+        now: DateTime<Utc>,
+    ) -> Result<Claim, StoreError>;
+    /// Stores the response of a claimed request.
+    async fn complete(
+        &self,
+        scope: &str,
+        key: &str,
+        status: u16,
+        body: &[u8],
+    ) -> Result<(), StoreError>;
+    /// Forgets a claim whose request failed on our side, so a retry runs again.
+    async fn release(&self, scope: &str, key: &str) -> Result<(), StoreError>;
+    /// Records a signature; false when it was seen before (a replayed request).
+    async fn first_use(&self, signature: &str, now: DateTime<Utc>) -> Result<bool, StoreError>;
 }

@@ -412,9 +412,10 @@ impl Service {
             .transitions
             .iter()
             .map(|t| {
-                // Routing (queueing the next stage, skipping the rest) is the platform's act,
-                // whoever's change triggered it.
-                let actor = if t.event == "queue" || t.event == "skip" {
+                // Routing after an agency's answer (queueing the next stage, skipping the rest)
+                // is the platform's act; a submission's first hand-off stays the submitter's.
+                let routing = t.event == "queue" || t.event == "skip";
+                let actor = if routing && matches!(actor, Actor::Agency { .. }) {
                     Actor::Platform
                 } else {
                     actor.clone()

@@ -1,0 +1,205 @@
+//! Who is calling. Applicants and counter staff present an OIDC JWT (`Authorization: Bearer`).
+//! On AWS the API Gateway JWT authorizer validates it; locally [`DevIssuer`] is both the
+//! development identity provider (the `token` command mints with it) and the validator.
+
+use crate::problem::Problem;
+use axum::http::{HeaderMap, StatusCode};
+use chrono::{DateTime, TimeDelta, Utc};
+use jsonwebtoken::{Algorithm, DecodingKey, EncodingKey, Header, Validation};
+use newborn_domain::text::Invalid;
+use serde::{Deserialize, Serialize};
+
+/// What a caller may do.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Role {
+    /// A parent using the provincial app.
+    Applicant,
+    /// Counter staff (一窗受理) submitting for a parent.
+    CounterStaff,
+}
+
+/// An authenticated caller.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Identity {
+    /// The account subject (`sub`).
+    pub subject: String,
+    /// The role.
+    pub role: Role,
+}
+
+/// Authenticates requests.
+pub trait Authenticator: Send + Sync {
+    /// The caller of a request, or a 401 problem.
+    fn authenticate(&self, headers: &HeaderMap) -> Result<Identity, Problem>;
+}
+
+#[derive(Debug, Serialize, Deserialize)]
+struct Claims {
+    iss: String,
+    aud: String,
+    sub: String,
+    iat: i64,
+    exp: i64,
+    #[serde(default = "applicant")]
+    newborn_role: Role,
+}
+
+fn applicant() -> Role {
+    Role::Applicant
+}
+
+/// The development identity provider of the local runtime: HS256 tokens with issuer, audience
+/// and expiry checked. The secret never appears in `Debug` output.
+#[derive(Clone)]
+pub struct DevIssuer {
+    issuer: String,
+    audience: String,
+    secret: Vec<u8>,
+}
+
+impl std::fmt::Debug for DevIssuer {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "DevIssuer({}, {}, ****)", self.issuer, self.audience)
+    }
+}
+
+fn unauthorized(zh: &str, en: &str) -> Problem {
+    Problem::new(
+        StatusCode::UNAUTHORIZED,
+        &Invalid::new("unauthenticated", zh, en),
+    )
+}
+
+impl DevIssuer {
+    /// An issuer with its name, audience and HMAC secret.
+    pub fn new(issuer: impl Into<String>, audience: impl Into<String>, secret: Vec<u8>) -> Self {
+        Self {
+            issuer: issuer.into(),
+            audience: audience.into(),
+            secret,
+        }
+    }
+
+    /// Mints a token for `subject` valid for `ttl` from `now`.
+    pub fn mint(
+        &self,
+        subject: &str,
+        role: Role,
+        ttl: TimeDelta,
+        now: DateTime<Utc>,
+    ) -> Result<String, String> {
+        let claims = Claims {
+            iss: self.issuer.clone(),
+            aud: self.audience.clone(),
+            sub: subject.to_owned(),
+            iat: now.timestamp(),
+            exp: (now + ttl).timestamp(),
+            newborn_role: role,
+        };
+        jsonwebtoken::encode(
+            &Header::new(Algorithm::HS256),
+            &claims,
+            &EncodingKey::from_secret(&self.secret),
+        )
+        .map_err(|e| e.to_string())
+    }
+}
+
+impl Authenticator for DevIssuer {
+    fn authenticate(&self, headers: &HeaderMap) -> Result<Identity, Problem> {
+        let token = headers
+            .get("authorization")
+            .and_then(|v| v.to_str().ok())
+            .and_then(|v| {
+                v.strip_prefix("Bearer ")
+                    .or_else(|| v.strip_prefix("bearer "))
+            })
+            .ok_or_else(|| {
+                unauthorized(
+                    "请先登录（缺少Bearer令牌）",
+                    "sign in first (no bearer token)",
+                )
+            })?;
+        let mut validation = Validation::new(Algorithm::HS256);
+        validation.set_issuer(&[&self.issuer]);
+        validation.set_audience(&[&self.audience]);
+        validation.set_required_spec_claims(&["exp", "iss", "aud", "sub"]);
+        validation.leeway = 30;
+        let data = jsonwebtoken::decode::<Claims>(
+            token.trim(),
+            &DecodingKey::from_secret(&self.secret),
+            &validation,
+        )
+        .map_err(|e| {
+            tracing::info!(error = %e, "token refused");
+            unauthorized(
+                "登录凭证无效或已过期，请重新登录",
+                "the token is invalid or expired; sign in again",
+            )
+        })?;
+        let sub = data.claims.sub;
+        if sub.is_empty() || sub.len() > 128 || !sub.bytes().all(|b| b.is_ascii_graphic()) {
+            return Err(unauthorized(
+                "登录凭证的主体无效",
+                "the token's subject is not valid",
+            ));
+        }
+        Ok(Identity {
+            subject: sub,
+            role: data.claims.newborn_role,
+        })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn headers(token: &str) -> HeaderMap {
+        let mut h = HeaderMap::new();
+        if let Ok(v) = format!("Bearer {token}").parse() {
+            h.insert("authorization", v);
+        }
+        h
+    }
+
+    #[test]
+    fn tokens_are_checked_for_signature_issuer_audience_and_expiry() {
+        let now = Utc::now();
+        let issuer = DevIssuer::new("dev", "newborn", b"secret".to_vec());
+        let good = issuer
+            .mint("mum-1", Role::Applicant, TimeDelta::hours(1), now)
+            .unwrap_or_default();
+        assert_eq!(
+            issuer.authenticate(&headers(&good)).map(|i| i.subject).ok(),
+            Some("mum-1".into())
+        );
+        let staff = issuer
+            .mint("staff-7", Role::CounterStaff, TimeDelta::hours(1), now)
+            .unwrap_or_default();
+        assert_eq!(
+            issuer.authenticate(&headers(&staff)).map(|i| i.role).ok(),
+            Some(Role::CounterStaff)
+        );
+        let expired = issuer
+            .mint(
+                "mum-1",
+                Role::Applicant,
+                TimeDelta::hours(1),
+                now - TimeDelta::hours(3),
+            )
+            .unwrap_or_default();
+        assert!(issuer.authenticate(&headers(&expired)).is_err());
+        let forged = DevIssuer::new("dev", "newborn", b"other".to_vec())
+            .mint("mum-1", Role::Applicant, TimeDelta::hours(1), now)
+            .unwrap_or_default();
+        assert!(issuer.authenticate(&headers(&forged)).is_err());
+        let wrong_aud = DevIssuer::new("dev", "elsewhere", b"secret".to_vec())
+            .mint("mum-1", Role::Applicant, TimeDelta::hours(1), now)
+            .unwrap_or_default();
+        assert!(issuer.authenticate(&headers(&wrong_aud)).is_err());
+        assert!(issuer.authenticate(&HeaderMap::new()).is_err());
+        assert!(!format!("{issuer:?}").contains("secret"));
+    }
+}
