@@ -237,14 +237,45 @@ impl ApplicantClient {
     pub async fn upload(&self, owner: &str, kind: &str) -> Result<Value> {
         let mut png = b"\x89PNG\r\n\x1a\n".to_vec();
         png.extend_from_slice(format!("demo scan of {kind} for {owner}").as_bytes());
-        let r = self
+        self.upload_bytes(owner, kind, "image/png", png).await
+    }
+
+    /// Opens an upload slot and PUTs `bytes` to its signed URL; returns the document reference.
+    pub async fn upload_bytes(
+        &self,
+        owner: &str,
+        kind: &str,
+        content_type: &str,
+        bytes: Vec<u8>,
+    ) -> Result<Value> {
+        let slot = self
+            .open_upload(owner, kind, content_type, bytes.len() as u64)
+            .await?;
+        let url = slot["upload_url"].as_str().context("no upload URL")?;
+        let done = self
             .json(
-                self.post(owner, "/documents")
-                    .header("content-type", "image/png")
-                    .body(png),
+                self.http
+                    .put(url)
+                    .header("content-type", content_type)
+                    .body(bytes),
             )
             .await?;
-        Ok(json!({"kind": kind, "sha256": r["sha256"]}))
+        Ok(json!({"kind": kind, "sha256": done["sha256"]}))
+    }
+
+    /// Asks for an upload slot (the signed URL to PUT one scan to).
+    pub async fn open_upload(
+        &self,
+        owner: &str,
+        kind: &str,
+        content_type: &str,
+        size: u64,
+    ) -> Result<Value> {
+        self.json(
+            self.post(owner, "/uploads")
+                .json(&json!({"kind": kind, "content_type": content_type, "size": size})),
+        )
+        .await
     }
 
     /// Submits a form; returns the application id.

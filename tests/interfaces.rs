@@ -281,3 +281,126 @@ async fn forged_expired_replayed_and_wrong_agency_callbacks_are_refused_and_chan
     );
     Ok(())
 }
+
+/// Uploads go through signed URLs; only JPEG, PNG and PDF by their bytes, within the declared
+/// size; an application may reference only its own applicant's verified uploads.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn uploads_are_checked_and_only_ones_own_verified_uploads_can_be_referenced() -> Result<()> {
+    let t = TestService::start().await?;
+    let png = b"\x89PNG\r\n\x1a\nscan".to_vec();
+    // A PNG declared as a PDF ("renamed to .pdf") is refused by its magic bytes.
+    let slot = t
+        .client
+        .open_upload(
+            "mum-u",
+            "marriage_certificate",
+            "application/pdf",
+            png.len() as u64,
+        )
+        .await?;
+    let url = slot["upload_url"].as_str().unwrap_or_default().to_owned();
+    let res = t
+        .http
+        .put(&url)
+        .header("content-type", "application/pdf")
+        .body(png.clone())
+        .send()
+        .await?;
+    assert_eq!(res.status(), 415);
+    assert_eq!(res.json::<Value>().await?["code"], "content_type_mismatch");
+    // Larger than declared, or than 10 MiB, is refused.
+    let slot = t
+        .client
+        .open_upload("mum-u", "marriage_certificate", "image/png", 4)
+        .await?;
+    let res = t
+        .http
+        .put(slot["upload_url"].as_str().unwrap_or_default())
+        .body(png.clone())
+        .send()
+        .await?;
+    assert_eq!(res.status(), 413);
+    let huge = t
+        .client
+        .open_upload(
+            "mum-u",
+            "marriage_certificate",
+            "image/png",
+            10 * 1024 * 1024 + 1,
+        )
+        .await;
+    assert!(huge.is_err_and(|e| e.to_string().contains("413")));
+    let exe = t
+        .client
+        .open_upload(
+            "mum-u",
+            "marriage_certificate",
+            "application/x-msdownload",
+            10,
+        )
+        .await;
+    assert!(exe.is_err_and(|e| e.to_string().contains("415")));
+    // A tampered signature or an expired URL is refused.
+    let slot = t
+        .client
+        .open_upload(
+            "mum-u",
+            "marriage_certificate",
+            "image/png",
+            png.len() as u64,
+        )
+        .await?;
+    let good = slot["upload_url"].as_str().unwrap_or_default().to_owned();
+    let expires = good
+        .split("expires=")
+        .nth(1)
+        .and_then(|r| r.split('&').next())
+        .unwrap_or_default()
+        .to_owned();
+    let later = (expires.parse::<i64>().unwrap_or(0) + 3600).to_string();
+    let res = t
+        .http
+        .put(good.replace(&expires, &later))
+        .body(png.clone())
+        .send()
+        .await?;
+    assert_eq!(res.status(), 403);
+    // The good URL works once.
+    assert_eq!(
+        t.http.put(&good).body(png.clone()).send().await?.status(),
+        200
+    );
+    assert_eq!(
+        t.http.put(&good).body(png.clone()).send().await?.status(),
+        409
+    );
+
+    // Another applicant's upload, or an upload of another kind, cannot be referenced.
+    let theirs = t.client.upload("someone-else", "mother_id_card").await?;
+    let mut form = t.form("mum-u", &[], &[], |_| {}).await?;
+    form["documents"][0] = theirs;
+    let res = t
+        .http
+        .post(format!("{}/applications", t.api))
+        .bearer_auth(t.client.token("mum-u"))
+        .json(&form)
+        .send()
+        .await?;
+    assert_eq!(res.status(), 422);
+    assert_eq!(res.json::<Value>().await?["code"], "unknown_document");
+    let mut form = t.form("mum-u", &[], &[], |_| {}).await?;
+    form["documents"][0]["kind"] = json!("birth_certificate");
+    let res = t
+        .http
+        .post(format!("{}/applications", t.api))
+        .bearer_auth(t.client.token("mum-u"))
+        .json(&form)
+        .send()
+        .await?;
+    assert_eq!(
+        res.json::<Value>().await?["code"],
+        "unknown_document",
+        "an upload counts only for its declared kind"
+    );
+    Ok(())
+}

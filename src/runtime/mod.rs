@@ -27,7 +27,9 @@ use newborn_agency_sim::{Mix, SimConfig, Simulator, agency_path};
 use newborn_domain::calendar::WorkingCalendar;
 use newborn_domain::policy::PolicyRegistry;
 use newborn_domain::stage::{Agency, Stage};
-use newborn_embedded::{Database, FileDocuments, SqliteQueue, SqliteRequestLog, SqliteStore};
+use newborn_embedded::{
+    Database, FileDocuments, SqliteQueue, SqliteRequestLog, SqliteStore, SqliteUploads,
+};
 use newborn_http::{ApiState, HttpDispatcher};
 use newborn_service::Service;
 use newborn_service::ports::Clock;
@@ -324,6 +326,7 @@ pub async fn start(config: ServeConfig) -> Result<Running> {
     let ports = Ports {
         store: Arc::new(SqliteStore::new(db.clone())),
         documents: Arc::new(FileDocuments::new(&config.data_dir.join("documents"))?),
+        uploads: Arc::new(SqliteUploads::new(db.clone())),
         agencies: Arc::new(dispatcher),
         clock: service_clock.clone(),
         metrics: counters,
@@ -344,6 +347,8 @@ pub async fn start(config: ServeConfig) -> Result<Running> {
         wall_clock: wall.clone(),
         auth: Arc::new(issuer.clone()),
         requests: Arc::new(SqliteRequestLog::new(db.clone())),
+        upload_key: keys.platform.clone(),
+        public_url: api_url.clone(),
     })
     .merge(admin_router(AdminState {
         service: service.clone(),

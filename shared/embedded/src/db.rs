@@ -76,6 +76,14 @@ CREATE TABLE IF NOT EXISTS nonces (
     seen_ms   INTEGER NOT NULL
 );
 CREATE INDEX IF NOT EXISTS nonces_seen ON nonces(seen_ms);
+CREATE TABLE IF NOT EXISTS uploads (
+    id           TEXT PRIMARY KEY,
+    owner        TEXT NOT NULL,
+    kind         TEXT NOT NULL,
+    body         TEXT NOT NULL,
+    sha256       TEXT
+);
+CREATE INDEX IF NOT EXISTS uploads_owner ON uploads(owner, kind, sha256);
 "#;
 
 impl Database {

@@ -9,9 +9,11 @@ mod documents;
 mod queue;
 mod requests;
 mod store;
+mod uploads;
 
 pub use db::Database;
 pub use documents::FileDocuments;
 pub use queue::{QueueStats, Received, SqliteQueue};
 pub use requests::SqliteRequestLog;
 pub use store::SqliteStore;
+pub use uploads::SqliteUploads;

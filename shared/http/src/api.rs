@@ -12,7 +12,7 @@ use axum::middleware::{self, Next};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
 use axum::{Json, Router};
-use newborn_domain::application::Text;
+use newborn_domain::application::{DocumentKind, Text};
 use newborn_domain::flow::RatingLevel;
 use newborn_domain::stage::Stage;
 use newborn_domain::text::Invalid;
@@ -20,7 +20,9 @@ use newborn_service::Service;
 use newborn_service::ports::{Actor, Clock};
 use newborn_service::ports::{Claim, RequestLog};
 use newborn_service::service::{Callback, SupplementAnswer};
-use newborn_service::signing::{KEY_ID_HEADER, KeyRing, SIGNATURE_HEADER, TIMESTAMP_HEADER};
+use newborn_service::signing::{
+    KEY_ID_HEADER, KeyRing, SIGNATURE_HEADER, SigningKey, TIMESTAMP_HEADER,
+};
 use newborn_service::view::ApplicationView;
 use serde::Deserialize;
 use serde::de::DeserializeOwned;
@@ -35,7 +37,7 @@ pub const IDEMPOTENCY_KEY: &str = "idempotency-key";
 /// Largest JSON body accepted.
 const JSON_LIMIT: usize = 256 * 1024;
 /// Largest uploaded scan.
-const UPLOAD_LIMIT: usize = 10 * 1024 * 1024;
+const UPLOAD_LIMIT: usize = newborn_service::service::MAX_UPLOAD as usize;
 
 /// What the routes need.
 #[derive(Clone)]
@@ -50,6 +52,10 @@ pub struct ApiState {
     pub auth: Arc<dyn Authenticator>,
     /// Idempotency records and callback nonces.
     pub requests: Arc<dyn RequestLog>,
+    /// Signs upload URLs.
+    pub upload_key: SigningKey,
+    /// The base URL clients reach this API at (for upload URLs).
+    pub public_url: String,
 }
 
 /// The router of the applicant API and the agency callbacks.
@@ -72,8 +78,12 @@ pub fn router(state: ApiState) -> Router {
     Router::new()
         .route("/health", get(health))
         .route(
-            "/documents",
-            post(upload).layer(DefaultBodyLimit::max(UPLOAD_LIMIT)),
+            "/uploads",
+            post(open_upload).layer(DefaultBodyLimit::max(JSON_LIMIT)),
+        )
+        .route(
+            "/uploads/{id}",
+            axum::routing::put(receive_upload).layer(DefaultBodyLimit::max(UPLOAD_LIMIT + 1)),
         )
         .merge(json_routes)
         .layer(middleware::from_fn_with_state(state.clone(), idempotency))
@@ -251,36 +261,73 @@ fn sniff(bytes: &[u8]) -> Option<&'static str> {
     }
 }
 
-async fn upload(State(s): State<ApiState>, headers: HeaderMap, body: Bytes) -> ApiResult {
-    applicant(&s, &headers)?;
-    let declared = headers
-        .get("content-type")
-        .and_then(|v| v.to_str().ok())
-        .unwrap_or("");
-    let Some(actual) = sniff(&body) else {
-        return Err(Problem::new(
-            StatusCode::UNSUPPORTED_MEDIA_TYPE,
-            &Invalid::new(
-                "unsupported_document",
-                "仅支持JPEG、PNG或PDF文件",
-                "only JPEG, PNG or PDF files are accepted",
-            ),
-        ));
-    };
-    if !declared.is_empty() && !declared.starts_with(actual) {
-        return Err(Problem::new(
-            StatusCode::UNSUPPORTED_MEDIA_TYPE,
-            &Invalid::new(
-                "content_type_mismatch",
-                format!("文件内容为{actual}，与声明的类型不符"),
-                format!("the file is {actual}, not {declared}"),
-            ),
-        ));
-    }
-    let digest = s.service.upload(&body).await?;
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct UploadRequest {
+    kind: DocumentKind,
+    content_type: String,
+    size: u64,
+}
+
+/// Opens an upload slot: a signed URL, valid 15 minutes, for one scan of one kind.
+async fn open_upload(State(s): State<ApiState>, headers: HeaderMap, body: Bytes) -> ApiResult {
+    let owner = applicant(&s, &headers)?;
+    let r: UploadRequest = parse(&body)?;
+    let slot = s
+        .service
+        .open_upload(&owner, r.kind, &r.content_type, r.size, s.wall_clock.now())
+        .await?;
+    let expires = slot.expires_at.timestamp();
+    let signature = s.upload_key.sign(expires, slot.id.as_bytes());
+    let query = format!(
+        "expires={expires}&signature={}",
+        signature.trim_start_matches("v1=")
+    );
     ok(
         StatusCode::CREATED,
-        json!({"sha256": digest.as_str(), "content_type": actual, "size": body.len()}),
+        json!({
+            "upload_id": slot.id,
+            "upload_url": format!("{}/uploads/{}?{query}", s.public_url, slot.id),
+            "method": "PUT",
+            "headers": {"content-type": slot.content_type},
+            "kind": slot.kind,
+            "max_size": slot.size,
+            "expires_at": slot.expires_at,
+        }),
+    )
+}
+
+#[derive(Deserialize)]
+struct UploadQuery {
+    expires: i64,
+    signature: String,
+}
+
+/// Receives the bytes of a slot. The signed URL is the permission (as with an S3 presigned URL).
+async fn receive_upload(
+    State(s): State<ApiState>,
+    Path(id): Path<String>,
+    Query(q): Query<UploadQuery>,
+    body: Bytes,
+) -> ApiResult {
+    if !s
+        .upload_key
+        .verifies(q.expires, id.as_bytes(), &format!("v1={}", q.signature))
+    {
+        return Err(problem(
+            StatusCode::FORBIDDEN,
+            "bad_upload_signature",
+            "上传地址签名无效",
+            "the upload URL's signature is not valid",
+        ));
+    }
+    let slot = s
+        .service
+        .receive_upload(&id, &body, sniff(&body), s.wall_clock.now())
+        .await?;
+    ok(
+        StatusCode::OK,
+        json!({"upload_id": slot.id, "kind": slot.kind, "sha256": slot.sha256, "size": body.len()}),
     )
 }
 

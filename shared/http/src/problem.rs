@@ -91,6 +91,10 @@ impl From<ServiceError> for Problem {
             ),
             ServiceError::Conflict(e) => Problem::new(StatusCode::CONFLICT, &e),
             ServiceError::Forbidden(e) => Problem::new(StatusCode::FORBIDDEN, &e),
+            ServiceError::TooLarge(e) => Problem::new(StatusCode::PAYLOAD_TOO_LARGE, &e),
+            ServiceError::UnsupportedMedia(e) => {
+                Problem::new(StatusCode::UNSUPPORTED_MEDIA_TYPE, &e)
+            }
             ServiceError::Transient(detail) => {
                 tracing::error!(%detail, "transient failure");
                 Problem::new(

@@ -20,6 +20,12 @@ pub enum ServiceError {
     /// The caller may not do this (HTTP 403).
     #[error("forbidden: {0}")]
     Forbidden(Invalid),
+    /// The upload is larger than allowed (HTTP 413).
+    #[error("too large: {0}")]
+    TooLarge(Invalid),
+    /// The upload is not of an accepted or declared type (HTTP 415).
+    #[error("unsupported media: {0}")]
+    UnsupportedMedia(Invalid),
     /// A dependency failed; retrying later may succeed (HTTP 503 / message redelivery).
     #[error("temporarily unavailable: {0}")]
     Transient(String),

@@ -255,3 +255,41 @@ pub trait RequestLog: Send + Sync {
     /// Records a signature; false when it was seen before (a replayed request).
     async fn first_use(&self, signature: &str, now: DateTime<Utc>) -> Result<bool, StoreError>;
 }
+
+/// A place to upload one scan, handed to an applicant (a presigned URL on S3, a signed local URL
+/// here).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct UploadSlot {
+    /// Random id.
+    pub id: String,
+    /// The applicant it belongs to.
+    pub owner: String,
+    /// What the scan shows.
+    pub kind: newborn_domain::application::DocumentKind,
+    /// Declared content type: `image/jpeg`, `image/png` or `application/pdf`.
+    pub content_type: String,
+    /// Declared size in bytes (the upload may not exceed it).
+    pub size: u64,
+    /// When the slot expires.
+    pub expires_at: DateTime<Utc>,
+    /// The digest, once the upload arrived and was verified.
+    pub sha256: Option<Sha256Hex>,
+}
+
+/// Upload slots and the verified uploads of each applicant.
+#[async_trait]
+pub trait UploadStore: Send + Sync {
+    /// Records a new slot.
+    async fn create(&self, slot: &UploadSlot) -> Result<(), StoreError>;
+    /// Reads a slot.
+    async fn get(&self, id: &str) -> Result<Option<UploadSlot>, StoreError>;
+    /// Marks a slot verified with its digest; false if it was completed before.
+    async fn complete(&self, id: &str, sha256: &Sha256Hex) -> Result<bool, StoreError>;
+    /// Whether `owner` has a verified upload of `kind` with this digest.
+    async fn verified(
+        &self,
+        owner: &str,
+        kind: newborn_domain::application::DocumentKind,
+        sha256: &Sha256Hex,
+    ) -> Result<bool, StoreError>;
+}

@@ -7,11 +7,12 @@ use crate::error::ServiceError;
 use crate::payload::dispatch_body;
 use crate::ports::{
     Actor, AgencyDispatcher, Alert, ApplicationStore, Clock, Dispatch, DocumentStore, Metrics,
-    Notification, OpenClock, StageMessage, StoreError, Stored, TimelineEntry, Write,
+    Notification, OpenClock, StageMessage, StoreError, Stored, TimelineEntry, UploadSlot,
+    UploadStore, Write,
 };
 use crate::view::ApplicationView;
 use chrono::{DateTime, Days, Utc};
-use newborn_domain::application::{ApplicationForm, DocumentRef, Text, parse_form};
+use newborn_domain::application::{ApplicationForm, DocumentKind, DocumentRef, Text, parse_form};
 use newborn_domain::calendar::{CHINA, WorkingCalendar};
 use newborn_domain::flow::{Application, ApplicationId, Applied, Effect, Outcome, RatingLevel};
 use newborn_domain::policy::{ClockStart, Policy, PolicyRegistry};
@@ -32,6 +33,8 @@ pub struct Ports {
     pub store: Arc<dyn ApplicationStore>,
     /// Uploaded scans.
     pub documents: Arc<dyn DocumentStore>,
+    /// Upload slots and verified uploads.
+    pub uploads: Arc<dyn UploadStore>,
     /// Outbound agency webhooks.
     pub agencies: Arc<dyn AgencyDispatcher>,
     /// Time.
@@ -136,6 +139,11 @@ pub struct SweepReport {
 
 const MAX_CONFLICT_RETRIES: usize = 16;
 
+/// The largest scan accepted, in bytes (10 MiB).
+pub const MAX_UPLOAD: u64 = 10 * 1024 * 1024;
+/// The content types accepted for scans.
+pub const UPLOAD_TYPES: [&str; 3] = ["image/jpeg", "image/png", "application/pdf"];
+
 impl Service {
     /// A service over `ports` with the given policies and calendar.
     pub fn new(
@@ -175,12 +183,96 @@ impl Service {
         &self.ports.store
     }
 
-    /// Stores an uploaded document; returns its digest.
-    pub async fn upload(
+    /// Opens an upload slot for one scan of `kind` (a presigned URL's worth of permission).
+    /// JPEG, PNG and PDF only, at most [`MAX_UPLOAD`] bytes, valid for 15 minutes from `now`.
+    pub async fn open_upload(
         &self,
+        owner: &str,
+        kind: DocumentKind,
+        content_type: &str,
+        size: u64,
+        now: DateTime<Utc>,
+    ) -> Result<UploadSlot, ServiceError> {
+        if !UPLOAD_TYPES.contains(&content_type) {
+            return Err(ServiceError::UnsupportedMedia(Invalid::new(
+                "unsupported_document",
+                "仅支持JPEG、PNG或PDF文件",
+                "only JPEG, PNG or PDF files are accepted",
+            )));
+        }
+        if size == 0 || size > MAX_UPLOAD {
+            return Err(ServiceError::TooLarge(Invalid::new(
+                "upload_too_large",
+                "文件大小应在1字节至10MB之间",
+                "a file must have 1 byte to 10 MiB",
+            )));
+        }
+        let slot = UploadSlot {
+            id: hex::encode(rand::random::<[u8; 16]>()),
+            owner: owner.to_owned(),
+            kind,
+            content_type: content_type.to_owned(),
+            size,
+            expires_at: now + chrono::TimeDelta::minutes(15),
+            sha256: None,
+        };
+        self.ports.uploads.create(&slot).await?;
+        Ok(slot)
+    }
+
+    /// Receives the bytes of a slot: within its time and declared size, of the declared type by
+    /// its magic bytes (`sniffed`); stores the scan by SHA-256 and marks the upload verified.
+    pub async fn receive_upload(
+        &self,
+        id: &str,
         bytes: &[u8],
-    ) -> Result<newborn_domain::application::Sha256Hex, ServiceError> {
-        Ok(self.ports.documents.put(bytes).await?)
+        sniffed: Option<&str>,
+        now: DateTime<Utc>,
+    ) -> Result<UploadSlot, ServiceError> {
+        let mut slot = self
+            .ports
+            .uploads
+            .get(id)
+            .await?
+            .ok_or(ServiceError::NotFound)?;
+        if now > slot.expires_at {
+            return Err(ServiceError::Forbidden(Invalid::new(
+                "upload_expired",
+                "上传地址已过期，请重新获取",
+                "the upload URL has expired; request a new one",
+            )));
+        }
+        if slot.sha256.is_some() {
+            return Err(ServiceError::conflict(
+                "upload_used",
+                "该上传地址已使用",
+                "this upload URL was used already",
+            ));
+        }
+        if bytes.len() as u64 > slot.size {
+            return Err(ServiceError::TooLarge(Invalid::new(
+                "upload_too_large",
+                "文件大于申请上传时声明的大小",
+                "the file is larger than declared for this upload",
+            )));
+        }
+        if sniffed != Some(slot.content_type.as_str()) {
+            return Err(ServiceError::UnsupportedMedia(Invalid::new(
+                "content_type_mismatch",
+                format!("文件内容不是声明的{}类型", slot.content_type),
+                format!("the file is not the declared {}", slot.content_type),
+            )));
+        }
+        let digest = self.ports.documents.put(bytes).await?;
+        if !self.ports.uploads.complete(id, &digest).await? {
+            return Err(ServiceError::conflict(
+                "upload_used",
+                "该上传地址已使用",
+                "this upload URL was used already",
+            ));
+        }
+        slot.sha256 = Some(digest);
+        Ok(slot)
     }
 
     fn policy_of(&self, app: &Application) -> Result<&Policy, ServiceError> {
@@ -189,10 +281,20 @@ impl Service {
             .ok_or_else(|| ServiceError::Transient(format!("policy {} is not loaded", app.policy)))
     }
 
-    async fn require_documents(&self, docs: &[DocumentRef]) -> Result<(), ServiceError> {
+    /// An application may reference only verified uploads of its own applicant, of the right kind.
+    async fn require_documents(
+        &self,
+        owner: &str,
+        docs: &[DocumentRef],
+    ) -> Result<(), ServiceError> {
         let mut issues = vec![];
         for (i, d) in docs.iter().enumerate() {
-            if !self.ports.documents.exists(&d.sha256).await? {
+            if !self
+                .ports
+                .uploads
+                .verified(owner, d.kind, &d.sha256)
+                .await?
+            {
                 issues.push(newborn_domain::application::FieldIssue {
                     field: format!("documents[{i}]"),
                     error: Invalid::new(
@@ -227,7 +329,7 @@ impl Service {
         policy_id: Option<&str>,
     ) -> Result<Stored, ServiceError> {
         let form = parse_form(body).map_err(|issue| ServiceError::BadInput(vec![issue]))?;
-        self.require_documents(&form.documents).await?;
+        self.require_documents(owner, &form.documents).await?;
         let policy_id = policy_id.unwrap_or(&self.default_policy);
         let policy = self.policies.latest(policy_id).ok_or_else(|| {
             ServiceError::bad(
@@ -698,7 +800,7 @@ impl Service {
         id: &str,
         answer: &SupplementAnswer,
     ) -> Result<Stored, ServiceError> {
-        self.require_documents(&answer.documents).await?;
+        self.require_documents(owner, &answer.documents).await?;
         let id: ApplicationId = id.parse().map_err(|_| ServiceError::NotFound)?;
         let actor = Actor::Applicant {
             subject: owner.to_owned(),

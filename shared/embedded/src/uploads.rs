@@ -1,0 +1,111 @@
+//! [`UploadStore`] on SQLite.
+
+use crate::db::Database;
+use async_trait::async_trait;
+use newborn_domain::application::{DocumentKind, Sha256Hex};
+use newborn_service::ports::{StoreError, UploadSlot, UploadStore};
+use rusqlite::{OptionalExtension, params};
+
+/// Upload slots in SQLite.
+#[derive(Clone)]
+pub struct SqliteUploads {
+    db: Database,
+}
+
+impl SqliteUploads {
+    /// Slots over the database.
+    pub fn new(db: Database) -> Self {
+        Self { db }
+    }
+}
+
+fn kind_name(kind: DocumentKind) -> String {
+    serde_json::to_value(kind)
+        .ok()
+        .and_then(|v| v.as_str().map(str::to_owned))
+        .unwrap_or_default()
+}
+
+fn unavailable(e: String) -> StoreError {
+    StoreError::Unavailable(e)
+}
+
+#[async_trait]
+impl UploadStore for SqliteUploads {
+    async fn create(&self, slot: &UploadSlot) -> Result<(), StoreError> {
+        let body =
+            serde_json::to_string(slot).map_err(|e| StoreError::Unavailable(e.to_string()))?;
+        let (id, owner, kind) = (slot.id.clone(), slot.owner.clone(), kind_name(slot.kind));
+        self.db
+            .call(move |c| {
+                c.execute(
+                    "INSERT INTO uploads (id, owner, kind, body) VALUES (?1, ?2, ?3, ?4)",
+                    params![id, owner, kind, body],
+                )
+                .map(|_| ())
+            })
+            .await
+            .map_err(unavailable)
+    }
+
+    async fn get(&self, id: &str) -> Result<Option<UploadSlot>, StoreError> {
+        let id = id.to_owned();
+        let row: Option<(String, Option<String>)> = self
+            .db
+            .call(move |c| {
+                c.query_row(
+                    "SELECT body, sha256 FROM uploads WHERE id = ?1",
+                    params![id],
+                    |r| Ok((r.get(0)?, r.get(1)?)),
+                )
+                .optional()
+            })
+            .await
+            .map_err(unavailable)?;
+        let Some((body, sha)) = row else {
+            return Ok(None);
+        };
+        let mut slot: UploadSlot =
+            serde_json::from_str(&body).map_err(|e| StoreError::Unavailable(e.to_string()))?;
+        slot.sha256 = sha.and_then(|s| s.parse().ok());
+        Ok(Some(slot))
+    }
+
+    async fn complete(&self, id: &str, sha256: &Sha256Hex) -> Result<bool, StoreError> {
+        let (id, sha) = (id.to_owned(), sha256.as_str().to_owned());
+        self.db
+            .call(move |c| {
+                Ok(c.execute(
+                    "UPDATE uploads SET sha256 = ?2 WHERE id = ?1 AND sha256 IS NULL",
+                    params![id, sha],
+                )? == 1)
+            })
+            .await
+            .map_err(unavailable)
+    }
+
+    async fn verified(
+        &self,
+        owner: &str,
+        kind: DocumentKind,
+        sha256: &Sha256Hex,
+    ) -> Result<bool, StoreError> {
+        let (owner, kind, sha) = (
+            owner.to_owned(),
+            kind_name(kind),
+            sha256.as_str().to_owned(),
+        );
+        self.db
+            .call(move |c| {
+                c.query_row(
+                    "SELECT 1 FROM uploads WHERE owner = ?1 AND kind = ?2 AND sha256 = ?3 LIMIT 1",
+                    params![owner, kind, sha],
+                    |_| Ok(()),
+                )
+                .optional()
+                .map(|r| r.is_some())
+            })
+            .await
+            .map_err(unavailable)
+    }
+}
