@@ -11,3 +11,5 @@ cargo clippy --workspace --all-targets --quiet -- -D warnings
 echo "== tests"
 cargo test --workspace --all-targets
 cargo test --workspace --doc --quiet
+echo "== API contract (schemathesis against the OpenAPI document)"
+./scripts/schemathesis.sh

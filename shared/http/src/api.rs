@@ -72,11 +72,13 @@ pub fn router(state: ApiState) -> Router {
         .route("/applications/{id}/withdraw", post(withdraw))
         .route("/applications/{id}/ratings", post(rate))
         .route("/policies/{id}", get(policy))
+        .route("/policies/{id}/notice", get(notice))
         .route("/agency/callbacks", post(callback))
         .route("/supervision/alerts", get(alerts))
         .layer(DefaultBodyLimit::max(JSON_LIMIT));
     Router::new()
         .route("/health", get(health))
+        .route("/openapi.json", get(openapi))
         .route(
             "/uploads",
             post(open_upload).layer(DefaultBodyLimit::max(JSON_LIMIT)),
@@ -97,6 +99,13 @@ pub fn router(state: ApiState) -> Router {
 }
 
 type ApiResult = Result<Response, Problem>;
+
+/// The OpenAPI 3.1 contract of these routes.
+pub const OPENAPI: &str = include_str!("../openapi.json");
+
+async fn openapi() -> Response {
+    ([("content-type", "application/json")], OPENAPI).into_response()
+}
 
 async fn health(State(s): State<ApiState>) -> Json<serde_json::Value> {
     Json(json!({"status": "ok", "now": s.service.now()}))
@@ -297,23 +306,22 @@ async fn open_upload(State(s): State<ApiState>, headers: HeaderMap, body: Bytes)
     )
 }
 
-#[derive(Deserialize)]
-struct UploadQuery {
-    expires: i64,
-    signature: String,
-}
-
 /// Receives the bytes of a slot. The signed URL is the permission (as with an S3 presigned URL).
 async fn receive_upload(
     State(s): State<ApiState>,
     Path(id): Path<String>,
-    Query(q): Query<UploadQuery>,
+    Query(q): Query<HashMap<String, String>>,
     body: Bytes,
 ) -> ApiResult {
-    if !s
-        .upload_key
-        .verifies(q.expires, id.as_bytes(), &format!("v1={}", q.signature))
-    {
+    let expires = q.get("expires").and_then(|e| e.parse::<i64>().ok());
+    let signed = match (expires, q.get("signature")) {
+        (Some(expires), Some(sig)) => {
+            s.upload_key
+                .verifies(expires, id.as_bytes(), &format!("v1={sig}"))
+        }
+        _ => false,
+    };
+    if !signed {
         return Err(problem(
             StatusCode::FORBIDDEN,
             "bad_upload_signature",
@@ -562,6 +570,35 @@ async fn callback(State(s): State<ApiState>, headers: HeaderMap, body: Bytes) ->
     ok(StatusCode::OK, json!({"result": ack}))
 }
 
+/// 申报须知: per case, the route and the materials (with the stage that needs them and when).
+async fn notice(State(s): State<ApiState>, Path(id): Path<String>) -> ApiResult {
+    let Some(p) = s.service.policies().latest(&id) else {
+        return Err(problem(
+            StatusCode::NOT_FOUND,
+            "unknown_policy",
+            "未知的地区政策",
+            "unknown policy",
+        ));
+    };
+    let cases: Vec<serde_json::Value> = p
+        .cases
+        .iter()
+        .map(|(case, c)| {
+            let materials: Vec<serde_json::Value> = p
+                .materials
+                .iter()
+                .filter(|m| m.cases.contains(case))
+                .map(|m| json!({"kind": m.kind, "name": m.kind.label(), "when": m.when, "at": m.at, "source": m.source}))
+                .collect();
+            json!({"case": case, "name": case.label(), "route": c.route, "source": c.source, "materials": materials})
+        })
+        .collect();
+    ok(
+        StatusCode::OK,
+        json!({"policy": p.reference().to_string(), "name": p.name, "newborn_age_under_months": p.eligibility.newborn_age.under_months, "cases": cases}),
+    )
+}
+
 async fn alerts(State(s): State<ApiState>) -> ApiResult {
     let alerts = s
         .service
@@ -584,4 +621,46 @@ async fn alerts(State(s): State<ApiState>) -> ApiResult {
         StatusCode::OK,
         json!({"counts": by_level, "alerts": alerts}),
     )
+}
+
+#[cfg(test)]
+mod tests {
+    /// Every route the router serves to applicants and agencies is in the OpenAPI document.
+    #[test]
+    fn the_openapi_document_covers_every_public_route() {
+        let doc: serde_json::Value = serde_json::from_str(super::OPENAPI).unwrap_or_default();
+        assert_eq!(doc["openapi"], "3.1.0");
+        let routes = [
+            ("/health", "get"),
+            ("/openapi.json", "get"),
+            ("/uploads", "post"),
+            ("/uploads/{id}", "put"),
+            ("/applications", "post"),
+            ("/applications", "get"),
+            ("/applications/{id}", "get"),
+            ("/applications/{id}/timeline", "get"),
+            ("/applications/{id}/notifications", "get"),
+            ("/applications/{id}/supplement", "post"),
+            ("/applications/{id}/confirmation", "post"),
+            ("/applications/{id}/partner-bank", "post"),
+            ("/applications/{id}/offline", "post"),
+            ("/applications/{id}/withdraw", "post"),
+            ("/applications/{id}/ratings", "post"),
+            ("/policies/{id}", "get"),
+            ("/policies/{id}/notice", "get"),
+            ("/agency/callbacks", "post"),
+            ("/supervision/alerts", "get"),
+        ];
+        for (path, method) in routes {
+            assert!(
+                doc["paths"][path][method].is_object(),
+                "{method} {path} is not documented"
+            );
+        }
+        assert_eq!(
+            doc["paths"].as_object().map(|p| p.len()),
+            Some(18),
+            "a documented path the router does not serve?"
+        );
+    }
 }
