@@ -129,9 +129,10 @@ impl IdNumber {
         }
     }
 
-    /// Masked for display: region and last four, e.g. `350102********123X`.
+    /// Masked for display per GB/T 35273 practice: the first four and last four characters,
+    /// e.g. `3501**********123X` (the birth date is hidden).
     pub fn masked(&self) -> String {
-        format!("{}********{}", &self.0[..6], &self.0[14..])
+        format!("{}**********{}", &self.0[..4], &self.0[14..])
     }
 }
 
@@ -617,7 +618,7 @@ mod tests {
             NaiveDate::from_ymd_opt(1949, 12, 31).unwrap_or_default()
         );
         assert_eq!(id.holder(), IdHolder::MainlandResident);
-        assert_eq!(format!("{id:?}"), "IdNumber(110105********002X)");
+        assert_eq!(format!("{id:?}"), "IdNumber(1101**********002X)");
         let first: [u8; 17] = *b"81000019900101001";
         let hk = with_check(&first);
         let hk: IdNumber = hk.parse().unwrap_or_else(|e| panic!("{e}"));
