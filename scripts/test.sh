@@ -11,5 +11,7 @@ cargo clippy --workspace --all-targets --quiet -- -D warnings
 echo "== tests"
 cargo test --workspace --all-targets
 cargo test --workspace --doc --quiet
+echo "== template (cfn-lint, China and global regions)"
+./scripts/cfn-lint.sh
 echo "== API contract (schemathesis against the OpenAPI document)"
 ./scripts/schemathesis.sh

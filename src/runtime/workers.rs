@@ -39,7 +39,7 @@ pub fn sqs_record(queue: &str, m: &Received) -> SqsMessage {
         ("SentTimestamp".to_owned(), m.sent_at_ms.to_string()),
     ]);
     r.event_source = Some("aws:sqs".to_owned());
-    r.event_source_arn = Some(format!("arn:aws:sqs:local:000000000000:{queue}"));
+    r.event_source_arn = Some(format!("arn:local:sqs:local:000000000000:{queue}"));
     r.aws_region = Some("local".to_owned());
     r
 }
@@ -120,7 +120,7 @@ pub fn scheduled_event(now: chrono::DateTime<chrono::Utc>) -> CloudWatchEvent {
     e.account_id = Some("000000000000".to_owned());
     e.time = now;
     e.region = Some("local".to_owned());
-    e.resources = vec!["arn:aws:events:local:000000000000:rule/sla-monitor".to_owned()];
+    e.resources = vec!["arn:local:events:local:000000000000:rule/sla-monitor".to_owned()];
     e.detail = Some(serde_json::json!({}));
     e
 }
