@@ -3,10 +3,6 @@
 # regions and a global region: the same template must deploy in both partitions.
 set -euo pipefail
 cd "$(dirname "$0")/.."
-if [ ! -x .venv/bin/cfn-lint ]; then
-  echo "installing cfn-lint into .venv (first run only)"
-  [ -d .venv ] || python3 -m venv .venv
-  .venv/bin/pip install --quiet --disable-pip-version-check cfn-lint==1.58.0
-fi
+./scripts/tools.sh
 .venv/bin/cfn-lint template.yaml --regions cn-north-1 cn-northwest-1 us-east-1
 echo "cfn-lint: template.yaml has no errors or warnings for cn-north-1, cn-northwest-1 and us-east-1"

@@ -4,11 +4,7 @@
 # response that breaks the schema. Bounded: a fixed seed and 25 examples per operation.
 set -euo pipefail
 cd "$(dirname "$0")/.."
-if [ ! -x .venv/bin/st ]; then
-  echo "installing schemathesis into .venv (first run only)"
-  python3 -m venv .venv
-  .venv/bin/pip install --quiet --disable-pip-version-check schemathesis==4.32.5
-fi
+./scripts/tools.sh
 cargo build --quiet --bin newborn
 data=$(mktemp -d)
 port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1]); s.close()'; }

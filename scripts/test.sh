@@ -4,6 +4,8 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
+echo "== test tools (moto, cfn-lint, schemathesis into .venv)"
+./scripts/tools.sh
 echo "== format"
 cargo fmt --all --check
 echo "== lint"

@@ -1,0 +1,447 @@
+//! [`ApplicationStore`] on DynamoDB.
+
+use async_trait::async_trait;
+use aws_sdk_dynamodb::Client;
+use aws_sdk_dynamodb::types::{AttributeValue, Delete, Put, TransactWriteItem};
+use chrono::{DateTime, SecondsFormat, Utc};
+use newborn_domain::flow::{Application, ApplicationId};
+use newborn_domain::stage::Stage;
+use newborn_service::ports::{
+    Alert, ApplicationStore, Notification, OpenClock, StoreError, Stored, TimelineEntry, Write,
+};
+use std::collections::HashMap;
+
+type Item = HashMap<String, AttributeValue>;
+
+/// The application store on one DynamoDB table.
+#[derive(Clone, Debug)]
+pub struct DynamoStore {
+    client: Client,
+    table: String,
+}
+
+fn s(v: impl Into<String>) -> AttributeValue {
+    AttributeValue::S(v.into())
+}
+
+fn unavailable(e: impl std::fmt::Display) -> StoreError {
+    StoreError::Unavailable(format!("dynamodb: {e}"))
+}
+
+fn to_json<T: serde::Serialize>(v: &T) -> Result<String, StoreError> {
+    serde_json::to_string(v).map_err(|e| StoreError::Unavailable(e.to_string()))
+}
+
+fn text(item: &Item, name: &str) -> Option<String> {
+    item.get(name).and_then(|v| v.as_s().ok()).cloned()
+}
+
+fn iso(t: DateTime<Utc>) -> String {
+    t.to_rfc3339_opts(SecondsFormat::Millis, true)
+}
+
+fn app_pk(id: &str) -> String {
+    format!("APP#{id}")
+}
+
+impl DynamoStore {
+    /// A store over `table`.
+    pub fn new(client: Client, table: impl Into<String>) -> Self {
+        Self {
+            client,
+            table: table.into(),
+        }
+    }
+
+    fn put(
+        &self,
+        item: Item,
+        condition: Option<(&str, Option<Item>)>,
+    ) -> Result<TransactWriteItem, StoreError> {
+        let mut b = Put::builder().table_name(&self.table).set_item(Some(item));
+        if let Some((expr, values)) = condition {
+            b = b
+                .condition_expression(expr)
+                .set_expression_attribute_values(values);
+        }
+        Ok(TransactWriteItem::builder()
+            .put(b.build().map_err(unavailable)?)
+            .build())
+    }
+
+    fn delete(&self, pk: &str, sk: &str) -> Result<TransactWriteItem, StoreError> {
+        let d = Delete::builder()
+            .table_name(&self.table)
+            .key("pk", s(pk))
+            .key("sk", s(sk))
+            .build()
+            .map_err(unavailable)?;
+        Ok(TransactWriteItem::builder().delete(d).build())
+    }
+
+    /// The transaction of one write: the application item (conditioned) and everything with it.
+    fn transaction(
+        &self,
+        w: &Write<'_>,
+        expected: Option<u64>,
+    ) -> Result<Vec<TransactWriteItem>, StoreError> {
+        let app = w.application;
+        let id = app.id.as_str();
+        let pk = app_pk(id);
+        let version = expected.map_or(1, |v| v + 1);
+        let mut item: Item = HashMap::from([
+            ("pk".into(), s(&pk)),
+            ("sk".into(), s("APP")),
+            ("version".into(), AttributeValue::N(version.to_string())),
+            ("owner".into(), s(w.owner)),
+            ("owner_pk".into(), s(format!("OWNER#{}", w.owner))),
+            ("submitted_at".into(), s(iso(app.submitted_at))),
+            ("outcome".into(), s(to_json(&app.outcome())?)),
+            ("body".into(), s(to_json(app)?)),
+        ]);
+        item.retain(|_, v| v.as_s().map(|t| !t.is_empty()).unwrap_or(true));
+        let mut items = vec![match expected {
+            None => self.put(item, Some(("attribute_not_exists(pk)", None)))?,
+            Some(v) => self.put(
+                item,
+                Some((
+                    "version = :v",
+                    Some(HashMap::from([(
+                        ":v".into(),
+                        AttributeValue::N(v.to_string()),
+                    )])),
+                )),
+            )?,
+        }];
+        let numbered = |prefix: &str, n: usize| format!("{prefix}#{version:010}#{n:03}");
+        for (n, e) in w.timeline.iter().enumerate() {
+            items.push(self.put(
+                HashMap::from([
+                    ("pk".into(), s(&pk)),
+                    ("sk".into(), s(numbered("TL", n))),
+                    ("body".into(), s(to_json(e)?)),
+                ]),
+                None,
+            )?);
+        }
+        for (n, e) in w.notifications.iter().enumerate() {
+            items.push(self.put(
+                HashMap::from([
+                    ("pk".into(), s(&pk)),
+                    ("sk".into(), s(numbered("NT", n))),
+                    ("body".into(), s(to_json(e)?)),
+                ]),
+                None,
+            )?);
+        }
+        for (n, m) in w.outbox.iter().enumerate() {
+            items.push(self.put(
+                HashMap::from([
+                    ("pk".into(), s(&pk)),
+                    ("sk".into(), s(numbered("OUT", n))),
+                    ("body".into(), s(to_json(m)?)),
+                ]),
+                None,
+            )?);
+        }
+        // The clock index: running clocks are put, every other stage's entry is removed.
+        for stage in Stage::ALL {
+            let sk = format!("CLOCK#{stage}");
+            match w.clocks.iter().find(|c| c.stage == stage) {
+                Some(c) => {
+                    let due = [c.warning_at, c.deadline].into_iter().flatten().min();
+                    let mut clock: Item = HashMap::from([
+                        ("pk".into(), s(&pk)),
+                        ("sk".into(), s(sk)),
+                        ("body".into(), s(to_json(c)?)),
+                    ]);
+                    if let Some(due) = due {
+                        clock.insert("clock_pk".into(), s("CLOCK"));
+                        clock.insert("clock_due".into(), s(iso(due)));
+                    }
+                    items.push(self.put(clock, None)?);
+                }
+                None => items.push(self.delete(&pk, &sk)?),
+            }
+        }
+        Ok(items)
+    }
+
+    async fn write(&self, w: &Write<'_>, expected: Option<u64>) -> Result<(), StoreError> {
+        let items = self.transaction(w, expected)?;
+        match self
+            .client
+            .transact_write_items()
+            .set_transact_items(Some(items))
+            .send()
+            .await
+        {
+            Ok(_) => Ok(()),
+            Err(e) => {
+                let service = e.into_service_error();
+                if service.is_transaction_canceled_exception() {
+                    // The application item's condition failed: a concurrent write or a duplicate id.
+                    Err(StoreError::Conflict)
+                } else {
+                    Err(unavailable(service))
+                }
+            }
+        }
+    }
+
+    /// Every item of a partition (whose sort key starts with `prefix`, if given), in order.
+    async fn query_prefix(&self, pk: &str, prefix: Option<&str>) -> Result<Vec<Item>, StoreError> {
+        let mut out = vec![];
+        let mut start = None;
+        loop {
+            let mut q = self
+                .client
+                .query()
+                .table_name(&self.table)
+                .expression_attribute_values(":pk", s(pk));
+            q = match prefix {
+                Some(p) => q
+                    .key_condition_expression("pk = :pk AND begins_with(sk, :p)")
+                    .expression_attribute_values(":p", s(p)),
+                None => q.key_condition_expression("pk = :pk"),
+            };
+            let page = q
+                .consistent_read(true)
+                .set_exclusive_start_key(start)
+                .send()
+                .await
+                .map_err(|e| unavailable(e.into_service_error()))?;
+            out.extend(page.items().iter().cloned());
+            match page.last_evaluated_key() {
+                Some(k) => start = Some(k.clone()),
+                None => return Ok(out),
+            }
+        }
+    }
+
+    fn bodies<T: serde::de::DeserializeOwned>(items: &[Item]) -> Result<Vec<T>, StoreError> {
+        items
+            .iter()
+            .map(|i| {
+                serde_json::from_str(&text(i, "body").unwrap_or_default())
+                    .map_err(|e| StoreError::Unavailable(e.to_string()))
+            })
+            .collect()
+    }
+}
+
+fn decode(item: &Item) -> Result<Stored, StoreError> {
+    let application: Application = serde_json::from_str(&text(item, "body").unwrap_or_default())
+        .map_err(|e| StoreError::Unavailable(e.to_string()))?;
+    let version = item
+        .get("version")
+        .and_then(|v| v.as_n().ok())
+        .and_then(|n| n.parse().ok())
+        .unwrap_or(0);
+    Ok(Stored {
+        application,
+        owner: text(item, "owner").unwrap_or_default(),
+        version,
+    })
+}
+
+#[async_trait]
+impl ApplicationStore for DynamoStore {
+    async fn insert(&self, write: &Write<'_>) -> Result<(), StoreError> {
+        self.write(write, None).await
+    }
+
+    async fn update(&self, write: &Write<'_>, expected_version: u64) -> Result<(), StoreError> {
+        self.write(write, Some(expected_version)).await
+    }
+
+    async fn get(&self, id: &ApplicationId) -> Result<Option<Stored>, StoreError> {
+        let out = self
+            .client
+            .get_item()
+            .table_name(&self.table)
+            .key("pk", s(app_pk(id.as_str())))
+            .key("sk", s("APP"))
+            .consistent_read(true)
+            .send()
+            .await
+            .map_err(|e| unavailable(e.into_service_error()))?;
+        out.item().map(decode).transpose()
+    }
+
+    async fn list_by_owner(&self, owner: &str) -> Result<Vec<Stored>, StoreError> {
+        let page = self
+            .client
+            .query()
+            .table_name(&self.table)
+            .index_name("by-owner")
+            .key_condition_expression("owner_pk = :o")
+            .expression_attribute_values(":o", s(format!("OWNER#{owner}")))
+            .scan_index_forward(false)
+            .send()
+            .await
+            .map_err(|e| unavailable(e.into_service_error()))?;
+        let mut out = vec![];
+        for key in page.items() {
+            let Some(id) =
+                text(key, "pk").and_then(|pk| pk.strip_prefix("APP#").map(str::to_owned))
+            else {
+                continue;
+            };
+            let Ok(id) = id.parse::<ApplicationId>() else {
+                continue;
+            };
+            if let Some(stored) = self.get(&id).await? {
+                out.push(stored);
+            }
+        }
+        Ok(out)
+    }
+
+    async fn timeline(&self, id: &ApplicationId) -> Result<Vec<TimelineEntry>, StoreError> {
+        Self::bodies(&self.query_prefix(&app_pk(id.as_str()), Some("TL#")).await?)
+    }
+
+    async fn notifications(&self, id: &ApplicationId) -> Result<Vec<Notification>, StoreError> {
+        Self::bodies(&self.query_prefix(&app_pk(id.as_str()), Some("NT#")).await?)
+    }
+
+    async fn due_clocks(&self, until: DateTime<Utc>) -> Result<Vec<OpenClock>, StoreError> {
+        let mut out = vec![];
+        let mut start = None;
+        loop {
+            let page = self
+                .client
+                .query()
+                .table_name(&self.table)
+                .index_name("open-clocks")
+                .key_condition_expression("clock_pk = :c AND clock_due <= :u")
+                .expression_attribute_values(":c", s("CLOCK"))
+                .expression_attribute_values(":u", s(iso(until)))
+                .set_exclusive_start_key(start)
+                .send()
+                .await
+                .map_err(|e| unavailable(e.into_service_error()))?;
+            out.extend(Self::bodies::<OpenClock>(page.items())?);
+            match page.last_evaluated_key() {
+                Some(k) => start = Some(k.clone()),
+                None => return Ok(out),
+            }
+        }
+    }
+
+    async fn record_alert(&self, alert: &Alert) -> Result<bool, StoreError> {
+        let level = to_json(&alert.level)?;
+        let body = to_json(alert)?;
+        let marker = HashMap::from([
+            ("pk".into(), s(app_pk(&alert.application_id))),
+            ("sk".into(), s(format!("ALERT#{}#{level}", alert.stage))),
+        ]);
+        let listing = HashMap::from([
+            ("pk".into(), s("ALERTS")),
+            (
+                "sk".into(),
+                s(format!(
+                    "{}#{}#{}#{level}",
+                    iso(alert.at),
+                    alert.application_id,
+                    alert.stage
+                )),
+            ),
+            ("body".into(), s(body)),
+        ]);
+        let items = vec![
+            self.put(marker, Some(("attribute_not_exists(pk)", None)))?,
+            self.put(listing, None)?,
+        ];
+        match self
+            .client
+            .transact_write_items()
+            .set_transact_items(Some(items))
+            .send()
+            .await
+        {
+            Ok(_) => Ok(true),
+            Err(e) => {
+                let service = e.into_service_error();
+                if service.is_transaction_canceled_exception() {
+                    Ok(false)
+                } else {
+                    Err(unavailable(service))
+                }
+            }
+        }
+    }
+
+    async fn alerts(&self) -> Result<Vec<Alert>, StoreError> {
+        let mut items = self.query_prefix("ALERTS", None).await?;
+        items.reverse();
+        Self::bodies(&items)
+    }
+}
+
+/// Creates `table` as `template.yaml` declares it (keys, the `open-clocks` and `by-owner`
+/// indexes, on-demand billing), for emulator tests and local development.
+pub async fn create_table(client: &Client, table: &str) -> Result<(), StoreError> {
+    use aws_sdk_dynamodb::types::{
+        AttributeDefinition, BillingMode, GlobalSecondaryIndex, KeySchemaElement, KeyType,
+        Projection, ProjectionType, ScalarAttributeType,
+    };
+    let attr = |n: &str| {
+        AttributeDefinition::builder()
+            .attribute_name(n)
+            .attribute_type(ScalarAttributeType::S)
+            .build()
+            .map_err(unavailable)
+    };
+    let key = |n: &str, t: KeyType| {
+        KeySchemaElement::builder()
+            .attribute_name(n)
+            .key_type(t)
+            .build()
+            .map_err(unavailable)
+    };
+    let index = |name: &str,
+                 h: &str,
+                 r: &str,
+                 p: ProjectionType|
+     -> Result<GlobalSecondaryIndex, StoreError> {
+        GlobalSecondaryIndex::builder()
+            .index_name(name)
+            .key_schema(key(h, KeyType::Hash)?)
+            .key_schema(key(r, KeyType::Range)?)
+            .projection(Projection::builder().projection_type(p).build())
+            .build()
+            .map_err(unavailable)
+    };
+    client
+        .create_table()
+        .table_name(table)
+        .billing_mode(BillingMode::PayPerRequest)
+        .set_attribute_definitions(Some(vec![
+            attr("pk")?,
+            attr("sk")?,
+            attr("clock_pk")?,
+            attr("clock_due")?,
+            attr("owner_pk")?,
+            attr("submitted_at")?,
+        ]))
+        .key_schema(key("pk", KeyType::Hash)?)
+        .key_schema(key("sk", KeyType::Range)?)
+        .global_secondary_indexes(index(
+            "open-clocks",
+            "clock_pk",
+            "clock_due",
+            ProjectionType::All,
+        )?)
+        .global_secondary_indexes(index(
+            "by-owner",
+            "owner_pk",
+            "submitted_at",
+            ProjectionType::KeysOnly,
+        )?)
+        .send()
+        .await
+        .map_err(|e| unavailable(e.into_service_error()))?;
+    Ok(())
+}
