@@ -1,4 +1,5 @@
-//! AWS adapters of the ports. [`DynamoStore`] is the [`ApplicationStore`] on one DynamoDB table
+//! AWS adapters of the ports. [`SqsQueues`] sends hand-offs and redrives dead letters by hand
+//! (no managed redrive in the China regions). [`DynamoStore`] is the [`ApplicationStore`] on one DynamoDB table
 //! (the `Table` of `template.yaml`); it passes the same contract suite as the SQLite store.
 //!
 //! | item | pk | sk | notes |
@@ -14,6 +15,8 @@
 //! Every write of a use case is one `TransactWriteItems`: the application item conditioned on its
 //! version (or on not existing), and everything written with it.
 
+mod sqs;
 mod store;
 
+pub use sqs::{SqsQueues, StageQueue};
 pub use store::{DynamoStore, create_table};

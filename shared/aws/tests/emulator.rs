@@ -78,3 +78,124 @@ async fn the_dynamodb_store_obeys_the_same_store_contract_as_sqlite() {
         .unwrap_or_else(|e| panic!("{e}"));
     newborn_contract::store_contract(&DynamoStore::new(client, "newborn"), "D").await;
 }
+
+fn sqs_client(url: &str) -> aws_sdk_sqs::Client {
+    let config = aws_sdk_sqs::Config::builder()
+        .behavior_version(aws_sdk_sqs::config::BehaviorVersion::latest())
+        .region(aws_sdk_sqs::config::Region::new("cn-northwest-1"))
+        .endpoint_url(url)
+        .credentials_provider(aws_sdk_sqs::config::Credentials::new(
+            "test", "test", None, None, "emulator",
+        ))
+        .build();
+    aws_sdk_sqs::Client::from_conf(config)
+}
+
+/// A poison message reaches the dead-letter queue after the configured receives; once the fault
+/// is fixed the operator's redrive (receive, send, delete — no managed redrive in aws-cn) puts it
+/// back, and it is delivered again.
+#[tokio::test]
+async fn a_dead_lettered_message_is_redriven_by_hand() {
+    use aws_sdk_sqs::types::QueueAttributeName;
+    let emulator = start_emulator();
+    let sqs = sqs_client(&emulator.url);
+    let dlq = sqs
+        .create_queue()
+        .queue_name("police-dlq")
+        .send()
+        .await
+        .unwrap_or_else(|e| panic!("{e}"));
+    let dlq_url = dlq.queue_url().unwrap_or_default().to_owned();
+    let dlq_arn = sqs
+        .get_queue_attributes()
+        .queue_url(&dlq_url)
+        .attribute_names(QueueAttributeName::QueueArn)
+        .send()
+        .await
+        .unwrap_or_else(|e| panic!("{e}"))
+        .attributes()
+        .and_then(|a| a.get(&QueueAttributeName::QueueArn).cloned())
+        .unwrap_or_default();
+    let redrive = format!(r#"{{"deadLetterTargetArn":"{dlq_arn}","maxReceiveCount":"2"}}"#);
+    let queue = sqs
+        .create_queue()
+        .queue_name("police")
+        .attributes(QueueAttributeName::RedrivePolicy, redrive)
+        .attributes(QueueAttributeName::VisibilityTimeout, "0")
+        .send()
+        .await
+        .unwrap_or_else(|e| panic!("{e}"));
+    let url = queue.queue_url().unwrap_or_default().to_owned();
+    let queues = newborn_aws::SqsQueues::new(sqs.clone());
+    let msg = newborn_service::ports::StageMessage {
+        application_id: "NB1".into(),
+        stage: newborn_domain::stage::Stage::Police,
+        round: 1,
+    };
+    queues
+        .send(&url, &msg)
+        .await
+        .unwrap_or_else(|e| panic!("{e}"));
+    // Received twice and never deleted (it always fails): then it is dead-lettered.
+    for _ in 0..4 {
+        let _ = sqs
+            .receive_message()
+            .queue_url(&url)
+            .max_number_of_messages(10)
+            .send()
+            .await;
+    }
+    let count = |q: String| {
+        let sqs = sqs.clone();
+        async move {
+            sqs.get_queue_attributes()
+                .queue_url(q)
+                .attribute_names(QueueAttributeName::ApproximateNumberOfMessages)
+                .send()
+                .await
+                .ok()
+                .and_then(|o| {
+                    o.attributes().and_then(|a| {
+                        a.get(&QueueAttributeName::ApproximateNumberOfMessages)
+                            .cloned()
+                    })
+                })
+                .and_then(|n| n.parse::<u32>().ok())
+                .unwrap_or(99)
+        }
+    };
+    assert_eq!(
+        count(dlq_url.clone()).await,
+        1,
+        "the poison message is in the dead-letter queue"
+    );
+    let moved = queues
+        .redrive(
+            &newborn_aws::StageQueue {
+                url: url.clone(),
+                dead_letter_url: dlq_url.clone(),
+            },
+            100,
+        )
+        .await
+        .unwrap_or_else(|e| panic!("{e}"));
+    assert_eq!(moved, 1);
+    assert_eq!(count(dlq_url).await, 0, "the dead-letter queue is empty");
+    let again = sqs
+        .receive_message()
+        .queue_url(&url)
+        .send()
+        .await
+        .unwrap_or_else(|e| panic!("{e}"));
+    let body = again
+        .messages()
+        .first()
+        .and_then(|m| m.body())
+        .unwrap_or_default()
+        .to_owned();
+    assert_eq!(
+        serde_json::from_str::<newborn_service::ports::StageMessage>(&body).ok(),
+        Some(msg),
+        "the same message is delivered again"
+    );
+}
