@@ -15,8 +15,10 @@
 //! Every write of a use case is one `TransactWriteItems`: the application item conditioned on its
 //! version (or on not existing), and everything written with it.
 
+mod s3;
 mod sqs;
 mod store;
 
+pub use s3::{PresignedUpload, S3Documents};
 pub use sqs::{SqsQueues, StageQueue};
 pub use store::{DynamoStore, create_table};

@@ -199,3 +199,71 @@ async fn a_dead_lettered_message_is_redriven_by_hand() {
         "the same message is delivered again"
     );
 }
+
+fn s3_client(url: &str) -> aws_sdk_s3::Client {
+    let config = aws_sdk_s3::Config::builder()
+        .behavior_version(aws_sdk_s3::config::BehaviorVersion::latest())
+        .region(aws_sdk_s3::config::Region::new("cn-northwest-1"))
+        .endpoint_url(url)
+        .force_path_style(true)
+        .credentials_provider(aws_sdk_s3::config::Credentials::new(
+            "test", "test", None, None, "emulator",
+        ))
+        .build();
+    aws_sdk_s3::Client::from_conf(config)
+}
+
+/// A presigned upload round trip: the client PUTs exactly the signed type and length; scans are
+/// stored once by SHA-256.
+#[tokio::test]
+async fn presigned_uploads_round_trip_and_scans_are_stored_by_digest() {
+    use newborn_service::ports::DocumentStore;
+    let emulator = start_emulator();
+    let s3 = s3_client(&emulator.url);
+    let location = aws_sdk_s3::types::CreateBucketConfiguration::builder()
+        .location_constraint(aws_sdk_s3::types::BucketLocationConstraint::from(
+            "cn-northwest-1",
+        ))
+        .build();
+    s3.create_bucket()
+        .bucket("scans")
+        .create_bucket_configuration(location)
+        .send()
+        .await
+        .unwrap_or_else(|e| panic!("{e}"));
+    let docs = newborn_aws::S3Documents::new(s3, "scans");
+    let png = b"\x89PNG\r\n\x1a\nscan".to_vec();
+    let up = docs
+        .presign_upload(
+            "uploads/slot-1",
+            "image/png",
+            png.len() as i64,
+            Duration::from_secs(900),
+        )
+        .await
+        .unwrap_or_else(|e| panic!("{e}"));
+    assert!(up.url.contains("X-Amz-Signature="), "{}", up.url);
+    let mut req = reqwest::Client::new().put(&up.url).body(png.clone());
+    for (k, v) in &up.headers {
+        req = req.header(k, v);
+    }
+    let res = req.send().await.unwrap_or_else(|e| panic!("{e}"));
+    assert!(
+        res.status().is_success(),
+        "PUT to the presigned URL: {}",
+        res.status()
+    );
+    assert_eq!(
+        docs.read("uploads/slot-1")
+            .await
+            .unwrap_or_else(|e| panic!("{e}")),
+        Some(png.clone())
+    );
+    let a = docs.put(&png).await.unwrap_or_else(|e| panic!("{e}"));
+    let b = docs.put(&png).await.unwrap_or_else(|e| panic!("{e}"));
+    assert_eq!(a, b);
+    assert!(docs.exists(&a).await.unwrap_or(false));
+    let missing: newborn_domain::application::Sha256Hex =
+        "0".repeat(64).parse().unwrap_or_else(|e| panic!("{e}"));
+    assert!(!docs.exists(&missing).await.unwrap_or(true));
+}
