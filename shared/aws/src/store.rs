@@ -113,36 +113,42 @@ impl DynamoStore {
                 )),
             )?,
         }];
-        let numbered = |prefix: &str, n: usize| format!("{prefix}#{version:010}#{n:03}");
-        for (n, e) in w.timeline.iter().enumerate() {
-            items.push(self.put(
-                HashMap::from([
-                    ("pk".into(), s(&pk)),
-                    ("sk".into(), s(numbered("TL", n))),
-                    ("body".into(), s(to_json(e)?)),
-                ]),
-                None,
-            )?);
-        }
-        for (n, e) in w.notifications.iter().enumerate() {
-            items.push(self.put(
-                HashMap::from([
-                    ("pk".into(), s(&pk)),
-                    ("sk".into(), s(numbered("NT", n))),
-                    ("body".into(), s(to_json(e)?)),
-                ]),
-                None,
-            )?);
-        }
-        for (n, m) in w.outbox.iter().enumerate() {
-            items.push(self.put(
-                HashMap::from([
-                    ("pk".into(), s(&pk)),
-                    ("sk".into(), s(numbered("OUT", n))),
-                    ("body".into(), s(to_json(m)?)),
-                ]),
-                None,
-            )?);
+        // Timeline entries, notifications and outbox messages: one item each, in write order.
+        let bodies = [
+            (
+                "TL",
+                w.timeline
+                    .iter()
+                    .map(to_json)
+                    .collect::<Result<Vec<_>, _>>()?,
+            ),
+            (
+                "NT",
+                w.notifications
+                    .iter()
+                    .map(to_json)
+                    .collect::<Result<Vec<_>, _>>()?,
+            ),
+            (
+                "OUT",
+                w.outbox
+                    .iter()
+                    .map(to_json)
+                    .collect::<Result<Vec<_>, _>>()?,
+            ),
+        ];
+        for (prefix, list) in bodies {
+            for (n, body) in list.into_iter().enumerate() {
+                let sk = format!("{prefix}#{version:010}#{n:03}");
+                items.push(self.put(
+                    HashMap::from([
+                        ("pk".into(), s(&pk)),
+                        ("sk".into(), s(sk)),
+                        ("body".into(), s(body)),
+                    ]),
+                    None,
+                )?);
+            }
         }
         // The clock index: running clocks are put, every other stage's entry is removed.
         for stage in Stage::ALL {
