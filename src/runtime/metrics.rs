@@ -10,13 +10,6 @@ pub struct Counters {
     values: Mutex<BTreeMap<String, f64>>,
 }
 
-impl Counters {
-    /// A snapshot of every counter.
-    pub fn snapshot(&self) -> BTreeMap<String, f64> {
-        self.values.lock().map(|v| v.clone()).unwrap_or_default()
-    }
-}
-
 impl Metrics for Counters {
     fn count(&self, name: &str, dimensions: &[(&str, &str)], value: f64) {
         let dims: Vec<String> = dimensions.iter().map(|(k, v)| format!("{k}={v}")).collect();

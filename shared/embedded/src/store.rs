@@ -208,7 +208,7 @@ impl ApplicationStore for SqliteStore {
         json_rows(
             &self.db,
             "SELECT body FROM timeline WHERE application = ?1 ORDER BY seq",
-            id.as_str(),
+            vec![id.as_str().to_owned()],
         )
         .await
     }
@@ -217,7 +217,7 @@ impl ApplicationStore for SqliteStore {
         json_rows(
             &self.db,
             "SELECT body FROM notifications WHERE application = ?1 ORDER BY seq",
-            id.as_str(),
+            vec![id.as_str().to_owned()],
         )
         .await
     }
@@ -266,32 +266,25 @@ impl ApplicationStore for SqliteStore {
     }
 
     async fn alerts(&self) -> Result<Vec<Alert>, StoreError> {
-        let bodies: Vec<String> = self
-            .db
-            .call(|conn| {
-                let mut stmt = conn.prepare("SELECT body FROM alerts ORDER BY rowid DESC")?;
-                let rows = stmt.query_map([], |r| r.get(0))?;
-                rows.collect()
-            })
-            .await
-            .map_err(unavailable)?;
-        bodies
-            .iter()
-            .map(|b| serde_json::from_str(b).map_err(|e| StoreError::Unavailable(e.to_string())))
-            .collect()
+        json_rows(
+            &self.db,
+            "SELECT body FROM alerts ORDER BY rowid DESC",
+            vec![],
+        )
+        .await
     }
 }
 
+/// The JSON `body` column of every row `sql` selects with `args`, decoded.
 async fn json_rows<T: serde::de::DeserializeOwned>(
     db: &Database,
     sql: &'static str,
-    id: &str,
+    args: Vec<String>,
 ) -> Result<Vec<T>, StoreError> {
-    let id = id.to_owned();
     let bodies: Vec<String> = db
         .call(move |conn| {
             let mut stmt = conn.prepare(sql)?;
-            let rows = stmt.query_map(params![id], |r| r.get(0))?;
+            let rows = stmt.query_map(rusqlite::params_from_iter(args), |r| r.get(0))?;
             rows.collect()
         })
         .await

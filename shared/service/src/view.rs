@@ -71,11 +71,4 @@ impl ApplicationView {
             ratings: app.ratings.clone(),
         }
     }
-
-    /// The stage waiting for the applicant, if any.
-    pub fn waiting_for_applicant(&self) -> Option<&StageView> {
-        self.stages
-            .iter()
-            .find(|s| matches!(s.status, StageStatus::AwaitingApplicant { .. }))
-    }
 }
