@@ -1,43 +1,40 @@
 //! [`ApplicationStore`] on DynamoDB.
 
+use crate::dynamo::{Item, from_json, iso, number, s, text, to_json, unavailable};
+use crate::sqs::SqsQueues;
 use async_trait::async_trait;
 use aws_sdk_dynamodb::Client;
-use aws_sdk_dynamodb::types::{AttributeValue, Delete, Put, TransactWriteItem};
-use chrono::{DateTime, SecondsFormat, Utc};
+use aws_sdk_dynamodb::types::{AttributeValue, Put, TransactWriteItem};
+use chrono::{DateTime, Utc};
 use newborn_domain::flow::{Application, ApplicationId};
 use newborn_domain::stage::Stage;
 use newborn_service::ports::{
-    Alert, ApplicationStore, Notification, OpenClock, StoreError, Stored, TimelineEntry, Write,
+    Alert, ApplicationStore, Notification, OpenClock, StageMessage, StoreError, Stored,
+    TimelineEntry, Write,
 };
 use std::collections::HashMap;
 
-type Item = HashMap<String, AttributeValue>;
+/// The partition of the sparse `open-clocks` index.
+const CLOCK_PK: &str = "CLOCK";
+/// The partition of the sparse `pending-outbox` index.
+const OUTBOX_PK: &str = "OUTBOX";
 
-/// The application store on one DynamoDB table.
+/// The application store on one DynamoDB table; with a [`Relay`], the hand-offs written with a
+/// change are sent to the stage queues once it commits (the transactional outbox).
 #[derive(Clone, Debug)]
 pub struct DynamoStore {
     client: Client,
     table: String,
+    relay: Option<Relay>,
 }
 
-fn s(v: impl Into<String>) -> AttributeValue {
-    AttributeValue::S(v.into())
-}
-
-fn unavailable(e: impl std::fmt::Display) -> StoreError {
-    StoreError::Unavailable(format!("dynamodb: {e}"))
-}
-
-fn to_json<T: serde::Serialize>(v: &T) -> Result<String, StoreError> {
-    serde_json::to_string(v).map_err(|e| StoreError::Unavailable(e.to_string()))
-}
-
-fn text(item: &Item, name: &str) -> Option<String> {
-    item.get(name).and_then(|v| v.as_s().ok()).cloned()
-}
-
-fn iso(t: DateTime<Utc>) -> String {
-    t.to_rfc3339_opts(SecondsFormat::Millis, true)
+/// Where outbox messages go: the stage queues.
+#[derive(Clone, Debug)]
+pub struct Relay {
+    /// The SQS client.
+    pub queues: SqsQueues,
+    /// The queue URL of each stage.
+    pub urls: HashMap<Stage, String>,
 }
 
 fn app_pk(id: &str) -> String {
@@ -50,6 +47,15 @@ impl DynamoStore {
         Self {
             client,
             table: table.into(),
+            relay: None,
+        }
+    }
+
+    /// The same store, relaying hand-offs to the stage queues.
+    pub fn with_relay(self, relay: Relay) -> Self {
+        Self {
+            relay: Some(relay),
+            ..self
         }
     }
 
@@ -67,16 +73,6 @@ impl DynamoStore {
         Ok(TransactWriteItem::builder()
             .put(b.build().map_err(unavailable)?)
             .build())
-    }
-
-    fn delete(&self, pk: &str, sk: &str) -> Result<TransactWriteItem, StoreError> {
-        let d = Delete::builder()
-            .table_name(&self.table)
-            .key("pk", s(pk))
-            .key("sk", s(sk))
-            .build()
-            .map_err(unavailable)?;
-        Ok(TransactWriteItem::builder().delete(d).build())
     }
 
     /// The transaction of one write: the application item (conditioned) and everything with it.
@@ -99,6 +95,19 @@ impl DynamoStore {
             ("outcome".into(), s(to_json(&app.outcome())?)),
             ("body".into(), s(to_json(app)?)),
         ]);
+        // The running clocks live on the application item; its earliest warning or deadline is
+        // the sort key of the sparse `open-clocks` index, so an item without one is not indexed.
+        item.insert("clocks".into(), s(to_json(&w.clocks)?));
+        if let Some(due) = w
+            .clocks
+            .iter()
+            .flat_map(|c| [c.warning_at, c.deadline])
+            .flatten()
+            .min()
+        {
+            item.insert("clock_pk".into(), s(CLOCK_PK));
+            item.insert("clock_due".into(), s(iso(due)));
+        }
         item.retain(|_, v| v.as_s().map(|t| !t.is_empty()).unwrap_or(true));
         let mut items = vec![match expected {
             None => self.put(item, Some(("attribute_not_exists(pk)", None)))?,
@@ -140,34 +149,18 @@ impl DynamoStore {
         for (prefix, list) in bodies {
             for (n, body) in list.into_iter().enumerate() {
                 let sk = format!("{prefix}#{version:010}#{n:03}");
-                items.push(self.put(
-                    HashMap::from([
-                        ("pk".into(), s(&pk)),
-                        ("sk".into(), s(sk)),
-                        ("body".into(), s(body)),
-                    ]),
-                    None,
-                )?);
-            }
-        }
-        // The clock index: running clocks are put, every other stage's entry is removed.
-        for stage in Stage::ALL {
-            let sk = format!("CLOCK#{stage}");
-            match w.clocks.iter().find(|c| c.stage == stage) {
-                Some(c) => {
-                    let due = [c.warning_at, c.deadline].into_iter().flatten().min();
-                    let mut clock: Item = HashMap::from([
-                        ("pk".into(), s(&pk)),
-                        ("sk".into(), s(sk)),
-                        ("body".into(), s(to_json(c)?)),
-                    ]);
-                    if let Some(due) = due {
-                        clock.insert("clock_pk".into(), s("CLOCK"));
-                        clock.insert("clock_due".into(), s(iso(due)));
-                    }
-                    items.push(self.put(clock, None)?);
+                let mut item: Item = HashMap::from([
+                    ("pk".into(), s(&pk)),
+                    ("sk".into(), s(sk)),
+                    ("body".into(), s(body)),
+                ]);
+                if prefix == "OUT" {
+                    // Pending until relayed: the sparse `pending-outbox` index finds what a
+                    // crash between the commit and the send left behind.
+                    item.insert("outbox_pk".into(), s(OUTBOX_PK));
+                    item.insert("outbox_at".into(), s(iso(Utc::now())));
                 }
-                None => items.push(self.delete(&pk, &sk)?),
+                items.push(self.put(item, None)?);
             }
         }
         Ok(items)
@@ -182,17 +175,100 @@ impl DynamoStore {
             .send()
             .await
         {
-            Ok(_) => Ok(()),
+            Ok(_) => {}
             Err(e) => {
                 let service = e.into_service_error();
-                if service.is_transaction_canceled_exception() {
+                return if service.is_transaction_canceled_exception() {
                     // The application item's condition failed: a concurrent write or a duplicate id.
                     Err(StoreError::Conflict)
                 } else {
                     Err(unavailable(service))
-                }
+                };
             }
         }
+        // Committed. Hand the queued stages to SQS now; what fails here stays pending in the
+        // table and the next relay sweep sends it (at least once; stage handlers are idempotent).
+        if let Some(relay) = &self.relay {
+            let version = expected.map_or(1, |v| v + 1);
+            let pk = app_pk(w.application.id.as_str());
+            let pending = w
+                .outbox
+                .iter()
+                .enumerate()
+                .map(|(n, m)| ((pk.clone(), format!("OUT#{version:010}#{n:03}")), m.clone()))
+                .collect();
+            if let Err(e) = self.relay_items(relay, pending).await {
+                tracing::warn!(error = %e, "hand-off left pending for the relay sweep");
+            }
+        }
+        Ok(())
+    }
+
+    /// Sends outbox messages to their stage queues, then deletes their outbox items. A crash
+    /// between the two re-sends a message later, which the stage handler absorbs.
+    async fn relay_items(
+        &self,
+        relay: &Relay,
+        pending: Vec<((String, String), StageMessage)>,
+    ) -> Result<usize, StoreError> {
+        let mut sent = 0;
+        for ((pk, sk), message) in pending {
+            let url = relay.urls.get(&message.stage).ok_or_else(|| {
+                StoreError::Unavailable(format!("no queue configured for {}", message.stage))
+            })?;
+            relay.queues.send(url, &message).await?;
+            self.client
+                .delete_item()
+                .table_name(&self.table)
+                .key("pk", s(pk))
+                .key("sk", s(sk))
+                .send()
+                .await
+                .map_err(|e| unavailable(e.into_service_error()))?;
+            sent += 1;
+        }
+        Ok(sent)
+    }
+
+    /// Relays every hand-off still pending that was written before `older_than` (the sweep after
+    /// a crash between a commit and its send); returns how many were sent. A query of the sparse
+    /// `pending-outbox` index, never a scan.
+    pub async fn relay_pending(&self, older_than: DateTime<Utc>) -> Result<usize, StoreError> {
+        let Some(relay) = &self.relay else {
+            return Ok(0);
+        };
+        let mut pending = vec![];
+        let mut start = None;
+        loop {
+            let page = self
+                .client
+                .query()
+                .table_name(&self.table)
+                .index_name("pending-outbox")
+                .key_condition_expression("outbox_pk = :o AND outbox_at < :t")
+                .expression_attribute_values(":o", s(OUTBOX_PK))
+                .expression_attribute_values(":t", s(iso(older_than)))
+                .set_exclusive_start_key(start)
+                .send()
+                .await
+                .map_err(|e| unavailable(e.into_service_error()))?;
+            for item in page.items() {
+                let (Some(pk), Some(sk)) = (text(item, "pk"), text(item, "sk")) else {
+                    continue;
+                };
+                let message: StageMessage = from_json(&text(item, "body").unwrap_or_default())?;
+                pending.push(((pk, sk), message));
+            }
+            match page.last_evaluated_key() {
+                Some(k) => start = Some(k.clone()),
+                None => break,
+            }
+        }
+        let sent = self.relay_items(relay, pending).await?;
+        if sent > 0 {
+            tracing::warn!(sent, "relayed hand-offs a failure had left pending");
+        }
+        Ok(sent)
     }
 
     /// Every item of a partition (whose sort key starts with `prefix`, if given), in order.
@@ -228,22 +304,14 @@ impl DynamoStore {
     fn bodies<T: serde::de::DeserializeOwned>(items: &[Item]) -> Result<Vec<T>, StoreError> {
         items
             .iter()
-            .map(|i| {
-                serde_json::from_str(&text(i, "body").unwrap_or_default())
-                    .map_err(|e| StoreError::Unavailable(e.to_string()))
-            })
+            .map(|i| from_json(&text(i, "body").unwrap_or_default()))
             .collect()
     }
 }
 
 fn decode(item: &Item) -> Result<Stored, StoreError> {
-    let application: Application = serde_json::from_str(&text(item, "body").unwrap_or_default())
-        .map_err(|e| StoreError::Unavailable(e.to_string()))?;
-    let version = item
-        .get("version")
-        .and_then(|v| v.as_n().ok())
-        .and_then(|n| n.parse().ok())
-        .unwrap_or(0);
+    let application: Application = from_json(&text(item, "body").unwrap_or_default())?;
+    let version = number(item, "version").unwrap_or(0) as u64;
     Ok(Stored {
         application,
         owner: text(item, "owner").unwrap_or_default(),
@@ -322,13 +390,23 @@ impl ApplicationStore for DynamoStore {
                 .table_name(&self.table)
                 .index_name("open-clocks")
                 .key_condition_expression("clock_pk = :c AND clock_due <= :u")
-                .expression_attribute_values(":c", s("CLOCK"))
+                .expression_attribute_values(":c", s(CLOCK_PK))
                 .expression_attribute_values(":u", s(iso(until)))
                 .set_exclusive_start_key(start)
                 .send()
                 .await
                 .map_err(|e| unavailable(e.into_service_error()))?;
-            out.extend(Self::bodies::<OpenClock>(page.items())?);
+            for item in page.items() {
+                let clocks: Vec<OpenClock> =
+                    from_json(&text(item, "clocks").unwrap_or_else(|| "[]".into()))?;
+                out.extend(clocks.into_iter().filter(|c| {
+                    [c.warning_at, c.deadline]
+                        .into_iter()
+                        .flatten()
+                        .min()
+                        .is_some_and(|due| due <= until)
+                }));
+            }
             match page.last_evaluated_key() {
                 Some(k) => start = Some(k.clone()),
                 None => return Ok(out),
@@ -386,8 +464,8 @@ impl ApplicationStore for DynamoStore {
     }
 }
 
-/// Creates `table` as `template.yaml` declares it (keys, the `open-clocks` and `by-owner`
-/// indexes, on-demand billing), for emulator tests and local development.
+/// Creates `table` as `template.yaml` declares it (keys, the `open-clocks`, `by-owner` and
+/// `pending-outbox` indexes, on-demand billing), for emulator tests and local development.
 pub async fn create_table(client: &Client, table: &str) -> Result<(), StoreError> {
     use aws_sdk_dynamodb::types::{
         AttributeDefinition, BillingMode, GlobalSecondaryIndex, KeySchemaElement, KeyType,
@@ -410,13 +488,22 @@ pub async fn create_table(client: &Client, table: &str) -> Result<(), StoreError
     let index = |name: &str,
                  h: &str,
                  r: &str,
-                 p: ProjectionType|
+                 p: ProjectionType,
+                 include: &[&str]|
      -> Result<GlobalSecondaryIndex, StoreError> {
         GlobalSecondaryIndex::builder()
             .index_name(name)
             .key_schema(key(h, KeyType::Hash)?)
             .key_schema(key(r, KeyType::Range)?)
-            .projection(Projection::builder().projection_type(p).build())
+            .projection(
+                Projection::builder()
+                    .projection_type(p)
+                    .set_non_key_attributes(
+                        (!include.is_empty())
+                            .then(|| include.iter().map(|a| (*a).to_owned()).collect()),
+                    )
+                    .build(),
+            )
             .build()
             .map_err(unavailable)
     };
@@ -431,6 +518,8 @@ pub async fn create_table(client: &Client, table: &str) -> Result<(), StoreError
             attr("clock_due")?,
             attr("owner_pk")?,
             attr("submitted_at")?,
+            attr("outbox_pk")?,
+            attr("outbox_at")?,
         ]))
         .key_schema(key("pk", KeyType::Hash)?)
         .key_schema(key("sk", KeyType::Range)?)
@@ -438,13 +527,22 @@ pub async fn create_table(client: &Client, table: &str) -> Result<(), StoreError
             "open-clocks",
             "clock_pk",
             "clock_due",
-            ProjectionType::All,
+            ProjectionType::Include,
+            &["clocks"],
         )?)
         .global_secondary_indexes(index(
             "by-owner",
             "owner_pk",
             "submitted_at",
             ProjectionType::KeysOnly,
+            &[],
+        )?)
+        .global_secondary_indexes(index(
+            "pending-outbox",
+            "outbox_pk",
+            "outbox_at",
+            ProjectionType::Include,
+            &["body"],
         )?)
         .send()
         .await

@@ -3,61 +3,8 @@
 
 use aws_sdk_dynamodb::config::{BehaviorVersion, Credentials, Region};
 use newborn_aws::{DynamoStore, create_table};
-use std::net::TcpStream;
-use std::path::PathBuf;
-use std::process::{Child, Command, Stdio};
-use std::time::{Duration, Instant};
-
-struct Emulator {
-    child: Child,
-    url: String,
-}
-
-impl Drop for Emulator {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-}
-
-fn moto_server() -> PathBuf {
-    std::env::var_os("NEWBORN_MOTO_SERVER")
-        .map(PathBuf::from)
-        .unwrap_or_else(|| {
-            PathBuf::from(concat!(
-                env!("CARGO_MANIFEST_DIR"),
-                "/../../.venv/bin/moto_server"
-            ))
-        })
-}
-
-fn start_emulator() -> Emulator {
-    let server = moto_server();
-    assert!(
-        server.exists(),
-        "{} is missing: run ./scripts/test.sh, which installs moto[server] into .venv",
-        server.display()
-    );
-    let port = std::net::TcpListener::bind("127.0.0.1:0")
-        .and_then(|l| l.local_addr())
-        .map(|a| a.port())
-        .unwrap_or_else(|e| panic!("{e}"));
-    let child = Command::new(server)
-        .args(["-H", "127.0.0.1", "-p", &port.to_string()])
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .spawn()
-        .unwrap_or_else(|e| panic!("cannot start moto: {e}"));
-    let deadline = Instant::now() + Duration::from_secs(30);
-    while TcpStream::connect(("127.0.0.1", port)).is_err() {
-        assert!(Instant::now() < deadline, "moto did not start");
-        std::thread::sleep(Duration::from_millis(100));
-    }
-    Emulator {
-        child,
-        url: format!("http://127.0.0.1:{port}"),
-    }
-}
+use newborn_contract::emulator::start_emulator;
+use std::time::Duration;
 
 fn client(url: &str) -> aws_sdk_dynamodb::Client {
     let config = aws_sdk_dynamodb::Config::builder()
@@ -77,6 +24,123 @@ async fn the_dynamodb_store_obeys_the_same_store_contract_as_sqlite() {
         .await
         .unwrap_or_else(|e| panic!("{e}"));
     newborn_contract::store_contract(&DynamoStore::new(client, "newborn"), "D").await;
+}
+
+#[tokio::test]
+async fn the_dynamodb_request_log_and_uploads_obey_the_same_contracts_as_sqlite() {
+    let emulator = start_emulator();
+    let client = client(&emulator.url);
+    create_table(&client, "newborn")
+        .await
+        .unwrap_or_else(|e| panic!("{e}"));
+    newborn_contract::request_log_contract(
+        &newborn_aws::DynamoRequestLog::new(client.clone(), "newborn"),
+        "D",
+    )
+    .await;
+    newborn_contract::upload_contract(&newborn_aws::DynamoUploads::new(client, "newborn"), "D")
+        .await;
+}
+
+/// The transactional outbox: a committed hand-off reaches its stage queue at once; one that a
+/// crash left unsent (committed by a store without the relay) is sent by the relay sweep, once.
+#[tokio::test]
+async fn hand_offs_reach_sqs_after_the_commit_and_the_relay_sweep_sends_what_a_crash_left() {
+    use newborn_domain::stage::Stage;
+    use newborn_service::ports::{ApplicationStore, StageMessage, Write};
+    let emulator = start_emulator();
+    let dynamodb = client(&emulator.url);
+    create_table(&dynamodb, "newborn")
+        .await
+        .unwrap_or_else(|e| panic!("{e}"));
+    let sqs = sqs_client(&emulator.url);
+    let mut urls = std::collections::HashMap::new();
+    for stage in Stage::ALL {
+        let q = sqs
+            .create_queue()
+            .queue_name(stage.as_str())
+            .send()
+            .await
+            .unwrap_or_else(|e| panic!("{e}"));
+        urls.insert(stage, q.queue_url().unwrap_or_default().to_owned());
+    }
+    let relay = newborn_aws::Relay {
+        queues: newborn_aws::SqsQueues::new(sqs.clone()),
+        urls: urls.clone(),
+    };
+    let relaying = DynamoStore::new(dynamodb.clone(), "newborn").with_relay(relay);
+    let crashed = DynamoStore::new(dynamodb, "newborn");
+    let receive = |stage: Stage| {
+        let (sqs, url) = (sqs.clone(), urls[&stage].clone());
+        async move {
+            let out = sqs
+                .receive_message()
+                .queue_url(&url)
+                .max_number_of_messages(10)
+                .send()
+                .await
+                .unwrap_or_else(|e| panic!("{e}"));
+            out.messages()
+                .iter()
+                .filter_map(|m| serde_json::from_str::<StageMessage>(m.body()?).ok())
+                .collect::<Vec<_>>()
+        }
+    };
+    let write = |app: &'static newborn_domain::flow::Application| Write {
+        application: app,
+        owner: "mum-1",
+        timeline: vec![],
+        outbox: vec![StageMessage {
+            application_id: app.id.as_str().to_owned(),
+            stage: Stage::PreReview,
+            round: 1,
+        }],
+        clocks: vec![],
+        notifications: vec![],
+    };
+    let first: &'static _ = Box::leak(Box::new(newborn_contract::application("R1")));
+    relaying
+        .insert(&write(first))
+        .await
+        .unwrap_or_else(|e| panic!("{e}"));
+    let got = receive(Stage::PreReview).await;
+    assert_eq!(
+        got.len(),
+        1,
+        "the hand-off is on the queue after the commit"
+    );
+    assert_eq!(got[0].application_id, "R1");
+    let later = chrono::Utc::now() + chrono::TimeDelta::seconds(1);
+    assert_eq!(
+        relaying.relay_pending(later).await.ok(),
+        Some(0),
+        "a sent hand-off is no longer pending"
+    );
+
+    let second: &'static _ = Box::leak(Box::new(newborn_contract::application("R2")));
+    crashed
+        .insert(&write(second))
+        .await
+        .unwrap_or_else(|e| panic!("{e}"));
+    assert!(
+        receive(Stage::PreReview).await.is_empty(),
+        "the crash: committed but not sent"
+    );
+    let later = chrono::Utc::now() + chrono::TimeDelta::seconds(1);
+    assert_eq!(
+        relaying.relay_pending(later).await.ok(),
+        Some(1),
+        "the sweep finds the pending hand-off by the index"
+    );
+    let got = receive(Stage::PreReview).await;
+    assert_eq!(
+        got.iter()
+            .map(|m| m.application_id.as_str())
+            .collect::<Vec<_>>(),
+        ["R2"],
+        "and sends it"
+    );
+    assert_eq!(relaying.relay_pending(later).await.ok(), Some(0), "once");
 }
 
 fn sqs_client(url: &str) -> aws_sdk_sqs::Client {

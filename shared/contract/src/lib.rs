@@ -1,15 +1,18 @@
-//! The contract of the [`ApplicationStore`] port, run against every adapter (SQLite here,
+//! The contracts of the storage ports ([`ApplicationStore`], [`RequestLog`], [`UploadStore`]), run against every adapter (SQLite here,
 //! DynamoDB in the AWS adapter's tests), so both obey one behaviour. Each check panics with a
 //! sentence saying what the adapter got wrong.
 
+pub mod emulator;
+
 use chrono::{DateTime, TimeDelta, Utc};
-use newborn_domain::application::parse_form;
+use newborn_domain::application::{DocumentKind, Sha256Hex, parse_form};
 use newborn_domain::flow::{Application, ApplicationId};
 use newborn_domain::policy::PolicyRegistry;
 use newborn_domain::sla::SlaLevel;
 use newborn_domain::stage::{Stage, StageEvent};
 use newborn_service::ports::{
-    Actor, Alert, ApplicationStore, Notification, OpenClock, StoreError, TimelineEntry, Write,
+    Actor, Alert, ApplicationStore, Claim, Notification, OpenClock, RequestLog, StoreError,
+    TimelineEntry, UploadSlot, UploadStore, Write,
 };
 
 /// The sample form of `events/api/submit-application.json`.
@@ -246,4 +249,145 @@ pub async fn store_contract(store: &dyn ApplicationStore, prefix: &str) {
     );
     let alerts = store.alerts().await.unwrap_or_else(|e| panic!("{e}"));
     assert_eq!(alerts.iter().filter(|a| a.application_id == id).count(), 2);
+}
+
+/// The contract of the [`RequestLog`] port: idempotency claims and callback nonces.
+pub async fn request_log_contract(log: &dyn RequestLog, prefix: &str) {
+    let now = at("2025-11-17T09:00:00+08:00");
+    let (scope, key) = (format!("{prefix}mum-1"), format!("{prefix}key-1"));
+    let claim = |hash: &'static str| {
+        let (scope, key) = (scope.clone(), key.clone());
+        async move {
+            log.claim(&scope, &key, hash, now)
+                .await
+                .unwrap_or_else(|e| panic!("claim: {e}"))
+        }
+    };
+    assert_eq!(claim("h1").await, Claim::New, "a new key is claimed");
+    assert_eq!(
+        claim("h1").await,
+        Claim::InProgress,
+        "the same request again while the first runs is in progress"
+    );
+    assert_eq!(
+        claim("h2").await,
+        Claim::Mismatch,
+        "the key with another request is a mismatch"
+    );
+    log.release(&scope, &key)
+        .await
+        .unwrap_or_else(|e| panic!("release: {e}"));
+    assert_eq!(
+        claim("h1").await,
+        Claim::New,
+        "a released claim (our failure) may run again"
+    );
+    log.complete(&scope, &key, 201, b"{\"id\":1}")
+        .await
+        .unwrap_or_else(|e| panic!("complete: {e}"));
+    assert_eq!(
+        claim("h1").await,
+        Claim::Replay {
+            status: 201,
+            body: b"{\"id\":1}".to_vec()
+        },
+        "a completed request is replayed with its first response"
+    );
+    log.release(&scope, &key)
+        .await
+        .unwrap_or_else(|e| panic!("release: {e}"));
+    assert!(
+        matches!(claim("h1").await, Claim::Replay { status: 201, .. }),
+        "release never forgets a completed response"
+    );
+    assert_eq!(
+        log.claim(&format!("{prefix}dad-1"), &key, "h9", now)
+            .await
+            .ok(),
+        Some(Claim::New),
+        "keys are scoped to the caller"
+    );
+    let sig = format!("{prefix}sig-abc");
+    assert!(
+        log.first_use(&sig, now).await.unwrap_or(false),
+        "a signature is new once"
+    );
+    assert!(
+        !log.first_use(&sig, now).await.unwrap_or(true),
+        "and a replay after"
+    );
+}
+
+/// The contract of the [`UploadStore`] port: slots, completion once, verified uploads by owner.
+pub async fn upload_contract(uploads: &dyn UploadStore, prefix: &str) {
+    let slot = UploadSlot {
+        id: format!("{prefix}slot-1"),
+        owner: format!("{prefix}mum-1"),
+        kind: DocumentKind::MotherIdCard,
+        content_type: "image/png".into(),
+        size: 1024,
+        expires_at: at("2025-11-17T09:15:00+08:00"),
+        sha256: None,
+    };
+    uploads
+        .create(&slot)
+        .await
+        .unwrap_or_else(|e| panic!("create: {e}"));
+    assert_eq!(
+        uploads.get(&slot.id).await.ok().flatten(),
+        Some(slot.clone()),
+        "a slot reads back as created"
+    );
+    assert_eq!(
+        uploads.get(&format!("{prefix}none")).await.ok(),
+        Some(None),
+        "an unknown slot is absent"
+    );
+    let digest: Sha256Hex = "ab".repeat(32).parse().unwrap_or_else(|e| panic!("{e}"));
+    assert!(
+        !uploads
+            .verified(&slot.owner, slot.kind, &digest)
+            .await
+            .unwrap_or(true),
+        "nothing is verified before the upload completes"
+    );
+    assert!(
+        uploads.complete(&slot.id, &digest).await.unwrap_or(false),
+        "the first completion counts"
+    );
+    assert!(
+        !uploads.complete(&slot.id, &digest).await.unwrap_or(true),
+        "a slot completes once"
+    );
+    assert_eq!(
+        uploads
+            .get(&slot.id)
+            .await
+            .ok()
+            .flatten()
+            .and_then(|s| s.sha256),
+        Some(digest.clone()),
+        "the completed slot carries its digest"
+    );
+    assert!(
+        uploads
+            .verified(&slot.owner, slot.kind, &digest)
+            .await
+            .unwrap_or(false),
+        "the owner's upload is verified for its kind"
+    );
+    assert!(
+        !uploads
+            .verified(&format!("{prefix}dad-1"), slot.kind, &digest)
+            .await
+            .unwrap_or(true),
+        "another account cannot reference it"
+    );
+    assert!(
+        !uploads
+            .verified(&slot.owner, DocumentKind::FatherIdCard, &digest)
+            .await
+            .unwrap_or(true),
+        "nor can it stand for another kind of document"
+    );
 }

@@ -1,6 +1,8 @@
 //! The embedded adapters against a real SQLite file and a real folder.
 
-use newborn_embedded::{Database, FileDocuments, SqliteQueue, SqliteStore};
+use newborn_embedded::{
+    Database, FileDocuments, SqliteQueue, SqliteRequestLog, SqliteStore, SqliteUploads,
+};
 use newborn_service::ports::{DocumentStore, StageMessage, Write};
 use std::time::Duration;
 
@@ -12,6 +14,18 @@ fn db(dir: &tempfile::TempDir) -> Database {
 async fn the_sqlite_store_obeys_the_store_contract() {
     let dir = tempfile::tempdir().unwrap_or_else(|e| panic!("{e}"));
     newborn_contract::store_contract(&SqliteStore::new(db(&dir)), "C").await;
+}
+
+#[tokio::test]
+async fn the_sqlite_request_log_obeys_the_request_log_contract() {
+    let dir = tempfile::tempdir().unwrap_or_else(|e| panic!("{e}"));
+    newborn_contract::request_log_contract(&SqliteRequestLog::new(db(&dir)), "C").await;
+}
+
+#[tokio::test]
+async fn the_sqlite_upload_store_obeys_the_upload_contract() {
+    let dir = tempfile::tempdir().unwrap_or_else(|e| panic!("{e}"));
+    newborn_contract::upload_contract(&SqliteUploads::new(db(&dir)), "C").await;
 }
 
 #[tokio::test]

@@ -1,0 +1,196 @@
+//! [`RequestLog`] on the DynamoDB table: `Idempotency-Key` records and callback signature nonces,
+//! each removed by the table's TTL (`expires_at`, epoch seconds) once it can no longer matter.
+//!
+//! | item | pk | sk | notes |
+//! |---|---|---|---|
+//! | idempotency record | `IDEM#<scope>` | `<key>` | `request_hash`, `status` + `response` once complete, `created_ms`; TTL 24 h |
+//! | signature nonce | `NONCE#<signature>` | `NONCE` | TTL 10 min (the signature window is 5 min each side) |
+
+use crate::dynamo::{number, s, text, unavailable};
+use async_trait::async_trait;
+use aws_sdk_dynamodb::Client;
+use aws_sdk_dynamodb::primitives::Blob;
+use aws_sdk_dynamodb::types::AttributeValue;
+use chrono::{DateTime, Utc};
+use newborn_service::ports::{Claim, RequestLog, StoreError};
+
+/// How long an idempotency record is kept (and a key may not be reused).
+const KEEP_REQUESTS_MS: i64 = 24 * 3600 * 1000;
+/// A claim older than this whose request never completed may be taken over (the first
+/// attempt died).
+const STALE_CLAIM_MS: i64 = 60 * 1000;
+/// How long a callback signature is remembered.
+const KEEP_NONCES_MS: i64 = 600 * 1000;
+
+/// Idempotency records and nonces in DynamoDB.
+#[derive(Debug, Clone)]
+pub struct DynamoRequestLog {
+    client: Client,
+    table: String,
+}
+
+impl DynamoRequestLog {
+    /// The log in `table`.
+    pub fn new(client: Client, table: impl Into<String>) -> Self {
+        Self {
+            client,
+            table: table.into(),
+        }
+    }
+
+    fn key(scope: &str, key: &str) -> (AttributeValue, AttributeValue) {
+        (s(format!("IDEM#{scope}")), s(key))
+    }
+}
+
+fn n(v: i64) -> AttributeValue {
+    AttributeValue::N(v.to_string())
+}
+
+#[async_trait]
+impl RequestLog for DynamoRequestLog {
+    async fn claim(
+        &self,
+        scope: &str,
+        key: &str,
+        request_hash: &str,
+        now: DateTime<Utc>,
+    ) -> Result<Claim, StoreError> {
+        let now_ms = now.timestamp_millis();
+        let (pk, sk) = Self::key(scope, key);
+        // Take the key if it is free, expired, or a stale claim of this very request.
+        let put = self
+            .client
+            .put_item()
+            .table_name(&self.table)
+            .item("pk", pk.clone())
+            .item("sk", sk.clone())
+            .item("request_hash", s(request_hash))
+            .item("created_ms", n(now_ms))
+            .item("expires_at", n((now_ms + KEEP_REQUESTS_MS) / 1000))
+            .condition_expression(
+                "attribute_not_exists(pk) OR created_ms < :expired \
+                 OR (request_hash = :h AND attribute_not_exists(#status) AND created_ms < :stale)",
+            )
+            .expression_attribute_names("#status", "status")
+            .expression_attribute_values(":expired", n(now_ms - KEEP_REQUESTS_MS))
+            .expression_attribute_values(":stale", n(now_ms - STALE_CLAIM_MS))
+            .expression_attribute_values(":h", s(request_hash))
+            .send()
+            .await;
+        match put {
+            Ok(_) => return Ok(Claim::New),
+            Err(e) => {
+                let e = e.into_service_error();
+                if !e.is_conditional_check_failed_exception() {
+                    return Err(unavailable(e));
+                }
+            }
+        }
+        let existing = self
+            .client
+            .get_item()
+            .table_name(&self.table)
+            .key("pk", pk)
+            .key("sk", sk)
+            .consistent_read(true)
+            .send()
+            .await
+            .map_err(|e| unavailable(e.into_service_error()))?;
+        let Some(item) = existing.item() else {
+            // Deleted (released) between the two calls: the caller may simply retry.
+            return Ok(Claim::InProgress);
+        };
+        if text(item, "request_hash").as_deref() != Some(request_hash) {
+            return Ok(Claim::Mismatch);
+        }
+        Ok(match number(item, "status") {
+            Some(status) => Claim::Replay {
+                status: u16::try_from(status).unwrap_or(500),
+                body: item
+                    .get("response")
+                    .and_then(|v| v.as_b().ok())
+                    .map(|b| b.as_ref().to_vec())
+                    .unwrap_or_default(),
+            },
+            None => Claim::InProgress,
+        })
+    }
+
+    async fn complete(
+        &self,
+        scope: &str,
+        key: &str,
+        status: u16,
+        body: &[u8],
+    ) -> Result<(), StoreError> {
+        let (pk, sk) = Self::key(scope, key);
+        self.client
+            .update_item()
+            .table_name(&self.table)
+            .key("pk", pk)
+            .key("sk", sk)
+            .update_expression("SET #status = :s, #response = :b")
+            .expression_attribute_names("#status", "status")
+            .expression_attribute_names("#response", "response")
+            .expression_attribute_values(":s", n(i64::from(status)))
+            .expression_attribute_values(":b", AttributeValue::B(Blob::new(body)))
+            .send()
+            .await
+            .map_err(|e| unavailable(e.into_service_error()))?;
+        Ok(())
+    }
+
+    async fn release(&self, scope: &str, key: &str) -> Result<(), StoreError> {
+        let (pk, sk) = Self::key(scope, key);
+        match self
+            .client
+            .delete_item()
+            .table_name(&self.table)
+            .key("pk", pk)
+            .key("sk", sk)
+            .condition_expression("attribute_not_exists(#status)")
+            .expression_attribute_names("#status", "status")
+            .send()
+            .await
+        {
+            Ok(_) => Ok(()),
+            Err(e) => {
+                let e = e.into_service_error();
+                if e.is_conditional_check_failed_exception() {
+                    Ok(()) // completed: its response is kept
+                } else {
+                    Err(unavailable(e))
+                }
+            }
+        }
+    }
+
+    async fn first_use(&self, signature: &str, now: DateTime<Utc>) -> Result<bool, StoreError> {
+        let now_ms = now.timestamp_millis();
+        match self
+            .client
+            .put_item()
+            .table_name(&self.table)
+            .item("pk", s(format!("NONCE#{signature}")))
+            .item("sk", s("NONCE"))
+            .item("seen_ms", n(now_ms))
+            .item("expires_at", n((now_ms + KEEP_NONCES_MS) / 1000))
+            // TTL deletes lazily: an expired nonce still present counts as absent.
+            .condition_expression("attribute_not_exists(pk) OR seen_ms < :old")
+            .expression_attribute_values(":old", n(now_ms - KEEP_NONCES_MS))
+            .send()
+            .await
+        {
+            Ok(_) => Ok(true),
+            Err(e) => {
+                let e = e.into_service_error();
+                if e.is_conditional_check_failed_exception() {
+                    Ok(false)
+                } else {
+                    Err(unavailable(e))
+                }
+            }
+        }
+    }
+}

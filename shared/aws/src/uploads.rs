@@ -1,0 +1,142 @@
+//! [`UploadStore`] on the DynamoDB table.
+//!
+//! | item | pk | sk | notes |
+//! |---|---|---|---|
+//! | upload slot | `UPLOAD#<id>` | `UPLOAD` | `body` (JSON), `sha256` once verified; TTL a day after the slot expires |
+//! | verified upload | `UPLOADED#<owner>` | `<kind>#<sha256>` | what the owner may reference in a form |
+
+use crate::dynamo::{from_json, s, text, to_json, unavailable};
+use async_trait::async_trait;
+use aws_sdk_dynamodb::Client;
+use aws_sdk_dynamodb::types::{AttributeValue, Put, TransactWriteItem, Update};
+use newborn_domain::application::{DocumentKind, Sha256Hex};
+use newborn_service::ports::{StoreError, UploadSlot, UploadStore};
+
+/// Upload slots and verified uploads in DynamoDB.
+#[derive(Debug, Clone)]
+pub struct DynamoUploads {
+    client: Client,
+    table: String,
+}
+
+fn kind_name(kind: DocumentKind) -> String {
+    serde_json::to_value(kind)
+        .ok()
+        .and_then(|v| v.as_str().map(str::to_owned))
+        .unwrap_or_default()
+}
+
+fn slot_pk(id: &str) -> AttributeValue {
+    s(format!("UPLOAD#{id}"))
+}
+
+impl DynamoUploads {
+    /// Uploads in `table`.
+    pub fn new(client: Client, table: impl Into<String>) -> Self {
+        Self {
+            client,
+            table: table.into(),
+        }
+    }
+}
+
+#[async_trait]
+impl UploadStore for DynamoUploads {
+    async fn create(&self, slot: &UploadSlot) -> Result<(), StoreError> {
+        let expires = slot.expires_at.timestamp() + 24 * 3600;
+        self.client
+            .put_item()
+            .table_name(&self.table)
+            .item("pk", slot_pk(&slot.id))
+            .item("sk", s("UPLOAD"))
+            .item("body", s(to_json(slot)?))
+            .item("expires_at", AttributeValue::N(expires.to_string()))
+            .condition_expression("attribute_not_exists(pk)")
+            .send()
+            .await
+            .map_err(|e| unavailable(e.into_service_error()))?;
+        Ok(())
+    }
+
+    async fn get(&self, id: &str) -> Result<Option<UploadSlot>, StoreError> {
+        let out = self
+            .client
+            .get_item()
+            .table_name(&self.table)
+            .key("pk", slot_pk(id))
+            .key("sk", s("UPLOAD"))
+            .consistent_read(true)
+            .send()
+            .await
+            .map_err(|e| unavailable(e.into_service_error()))?;
+        let Some(item) = out.item() else {
+            return Ok(None);
+        };
+        let mut slot: UploadSlot = from_json(&text(item, "body").unwrap_or_default())?;
+        slot.sha256 = text(item, "sha256").and_then(|d| d.parse().ok());
+        Ok(Some(slot))
+    }
+
+    async fn complete(&self, id: &str, sha256: &Sha256Hex) -> Result<bool, StoreError> {
+        let Some(slot) = self.get(id).await? else {
+            return Ok(false);
+        };
+        // The slot is marked and the owner's verified upload recorded in one transaction.
+        let mark = Update::builder()
+            .table_name(&self.table)
+            .key("pk", slot_pk(id))
+            .key("sk", s("UPLOAD"))
+            .update_expression("SET sha256 = :d")
+            .condition_expression("attribute_exists(pk) AND attribute_not_exists(sha256)")
+            .expression_attribute_values(":d", s(sha256.as_str()))
+            .build()
+            .map_err(unavailable)?;
+        let verified = Put::builder()
+            .table_name(&self.table)
+            .item("pk", s(format!("UPLOADED#{}", slot.owner)))
+            .item(
+                "sk",
+                s(format!("{}#{}", kind_name(slot.kind), sha256.as_str())),
+            )
+            .item("upload_id", s(id))
+            .build()
+            .map_err(unavailable)?;
+        match self
+            .client
+            .transact_write_items()
+            .transact_items(TransactWriteItem::builder().update(mark).build())
+            .transact_items(TransactWriteItem::builder().put(verified).build())
+            .send()
+            .await
+        {
+            Ok(_) => Ok(true),
+            Err(e) => {
+                let e = e.into_service_error();
+                if e.is_transaction_canceled_exception() {
+                    Ok(false)
+                } else {
+                    Err(unavailable(e))
+                }
+            }
+        }
+    }
+
+    async fn verified(
+        &self,
+        owner: &str,
+        kind: DocumentKind,
+        sha256: &Sha256Hex,
+    ) -> Result<bool, StoreError> {
+        let out = self
+            .client
+            .get_item()
+            .table_name(&self.table)
+            .key("pk", s(format!("UPLOADED#{owner}")))
+            .key("sk", s(format!("{}#{}", kind_name(kind), sha256.as_str())))
+            .consistent_read(true)
+            .send()
+            .await
+            .map_err(|e| unavailable(e.into_service_error()))?;
+        Ok(out.item().is_some())
+    }
+}
