@@ -4,24 +4,9 @@
 
 use anyhow::{Context, Result};
 use newborn_domain::stage::Agency;
-use newborn_service::signing::{KeyRing, SigningKey};
+use newborn_service::signing::{KeyEntry, Keys};
 use serde::{Deserialize, Serialize};
 use std::path::Path;
-
-#[derive(Serialize, Deserialize)]
-struct KeyEntry {
-    key_id: String,
-    owner: Agency,
-    secret_hex: String,
-}
-
-/// The platform's keys and the agencies' keys.
-pub struct Keys {
-    /// The platform's signing key.
-    pub platform: SigningKey,
-    /// The agencies' keys.
-    pub agencies: KeyRing,
-}
 
 const OWNERS: [Agency; 5] = [
     Agency::Platform,
@@ -57,25 +42,7 @@ pub fn load_or_create(dir: &Path) -> Result<Keys> {
         std::fs::rename(&tmp, &file)?;
         entries
     };
-    let mut platform = None;
-    let mut agencies = vec![];
-    for e in entries {
-        let key = SigningKey::new(
-            e.key_id,
-            e.owner,
-            hex::decode(&e.secret_hex)
-                .with_context(|| format!("key {} is not hex", e.secret_hex.len()))?,
-        );
-        if e.owner == Agency::Platform {
-            platform = Some(key);
-        } else {
-            agencies.push(key);
-        }
-    }
-    Ok(Keys {
-        platform: platform.context("keys.json has no platform key")?,
-        agencies: KeyRing::new(agencies),
-    })
+    Keys::from_entries(entries).map_err(|e| anyhow::anyhow!("{}: {e}", file.display()))
 }
 
 #[derive(Serialize, Deserialize)]

@@ -23,10 +23,10 @@ use axum::http::StatusCode;
 use axum::routing::{get, post};
 use axum::{Json, Router};
 use chrono::{DateTime, TimeDelta, Utc};
-use newborn_agency_sim::{Mix, SimConfig, Simulator, agency_path};
+use newborn_agency_sim::{Mix, SimConfig, Simulator};
 use newborn_domain::calendar::WorkingCalendar;
 use newborn_domain::policy::PolicyRegistry;
-use newborn_domain::stage::{Agency, Stage};
+use newborn_domain::stage::Stage;
 use newborn_embedded::{
     Database, FileDocuments, SqliteQueue, SqliteRequestLog, SqliteStore, SqliteUploads,
 };
@@ -36,7 +36,6 @@ use newborn_service::ports::Clock;
 use newborn_service::service::Ports;
 use newborn_service::signing::KeyRing;
 use serde::{Deserialize, Serialize};
-use std::collections::HashMap;
 use std::net::SocketAddr;
 use std::path::PathBuf;
 use std::sync::Arc;
@@ -311,16 +310,7 @@ pub async fn start(config: ServeConfig) -> Result<Running> {
         }
         Agencies::External { base_url } => (base_url.trim_end_matches('/').to_owned(), None),
     };
-    let endpoints: HashMap<Agency, String> = [
-        Agency::Hospital,
-        Agency::PoliceStation,
-        Agency::MedicalInsurance,
-        Agency::SocialSecurity,
-    ]
-    .into_iter()
-    .map(|a| (a, format!("{agency_base}/dispatch/{}", agency_path(a))))
-    .collect();
-    let dispatcher = HttpDispatcher::new(endpoints, keys.platform.clone(), wall.clone())
+    let dispatcher = HttpDispatcher::to_gateway(&agency_base, keys.platform.clone(), wall.clone())
         .map_err(anyhow::Error::msg)?;
     let counters = Arc::new(metrics::Counters::default());
     let ports = Ports {

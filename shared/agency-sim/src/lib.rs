@@ -267,24 +267,9 @@ impl Simulator {
 }
 
 fn agency_by_path(name: &str) -> Option<Agency> {
-    match name {
-        "hospital" => Some(Agency::Hospital),
-        "police" => Some(Agency::PoliceStation),
-        "insurance" => Some(Agency::MedicalInsurance),
-        "social-security" => Some(Agency::SocialSecurity),
-        _ => None,
-    }
-}
-
-/// The URL path segment of an agency's dispatch endpoint.
-pub fn agency_path(agency: Agency) -> &'static str {
-    match agency {
-        Agency::Hospital => "hospital",
-        Agency::PoliceStation => "police",
-        Agency::MedicalInsurance => "insurance",
-        Agency::SocialSecurity => "social-security",
-        Agency::Platform => "platform",
-    }
+    Agency::DISPATCHED
+        .into_iter()
+        .find(|a| a.dispatch_path() == name)
 }
 
 async fn receive(

@@ -121,6 +121,28 @@ pub enum Agency {
     SocialSecurity,
 }
 
+impl Agency {
+    /// The agencies that receive dispatches.
+    pub const DISPATCHED: [Agency; 4] = [
+        Agency::Hospital,
+        Agency::PoliceStation,
+        Agency::MedicalInsurance,
+        Agency::SocialSecurity,
+    ];
+
+    /// The path segment of the agency's dispatch endpoint, `<gateway>/dispatch/<segment>`
+    /// (docs/agency-integration.md).
+    pub fn dispatch_path(self) -> &'static str {
+        match self {
+            Agency::Hospital => "hospital",
+            Agency::PoliceStation => "police",
+            Agency::MedicalInsurance => "insurance",
+            Agency::SocialSecurity => "social-security",
+            Agency::Platform => "platform",
+        }
+    }
+}
+
 /// An item the applicant must supply (补件).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(tag = "type", rename_all = "snake_case")]

@@ -7,6 +7,7 @@ use axum::body::{Body, Bytes};
 use axum::extract::Request;
 use axum::extract::{DefaultBodyLimit, Path, Query, State};
 use axum::http::Method;
+use axum::http::request::Parts;
 use axum::http::{HeaderMap, StatusCode};
 use axum::middleware::{self, Next};
 use axum::response::{IntoResponse, Response};
@@ -112,8 +113,8 @@ async fn health(State(s): State<ApiState>) -> Json<serde_json::Value> {
 }
 
 /// The account of an applicant request.
-fn applicant(s: &ApiState, headers: &HeaderMap) -> Result<String, Problem> {
-    Ok(s.auth.authenticate(headers)?.subject)
+fn applicant(s: &ApiState, parts: &Parts) -> Result<String, Problem> {
+    Ok(s.auth.authenticate(parts)?.subject)
 }
 
 fn problem(status: StatusCode, code: &str, zh: &str, en: &str) -> Problem {
@@ -146,10 +147,11 @@ async fn idempotency(State(s): State<ApiState>, req: Request, next: Next) -> Res
         )
         .into_response();
     };
-    let Ok(who) = s.auth.authenticate(req.headers()) else {
-        return next.run(req).await; // the handler answers 401
-    };
     let (parts, body) = req.into_parts();
+    let Ok(who) = s.auth.authenticate(&parts) else {
+        // the handler answers 401
+        return next.run(Request::from_parts(parts, body)).await;
+    };
     let Ok(bytes) = axum::body::to_bytes(body, UPLOAD_LIMIT).await else {
         return problem(
             StatusCode::PAYLOAD_TOO_LARGE,
@@ -279,8 +281,8 @@ struct UploadRequest {
 }
 
 /// Opens an upload slot: a signed URL, valid 15 minutes, for one scan of one kind.
-async fn open_upload(State(s): State<ApiState>, headers: HeaderMap, body: Bytes) -> ApiResult {
-    let owner = applicant(&s, &headers)?;
+async fn open_upload(State(s): State<ApiState>, parts: Parts, body: Bytes) -> ApiResult {
+    let owner = applicant(&s, &parts)?;
     let r: UploadRequest = parse(&body)?;
     let slot = s
         .service
@@ -348,11 +350,11 @@ struct SubmitQuery {
 
 async fn submit(
     State(s): State<ApiState>,
-    headers: HeaderMap,
+    parts: Parts,
     Query(q): Query<SubmitQuery>,
     body: Bytes,
 ) -> ApiResult {
-    let who = s.auth.authenticate(&headers)?;
+    let who = s.auth.authenticate(&parts)?;
     let (owner, actor) = match (who.role, q.on_behalf_of) {
         (Role::Applicant, None) => (
             who.subject.clone(),
@@ -399,52 +401,44 @@ async fn submit(
     Ok(res)
 }
 
-async fn list(State(s): State<ApiState>, headers: HeaderMap) -> ApiResult {
-    let owner = applicant(&s, &headers)?;
+async fn list(State(s): State<ApiState>, parts: Parts) -> ApiResult {
+    let owner = applicant(&s, &parts)?;
     ok(StatusCode::OK, s.service.list(&owner).await?)
 }
 
-async fn read(State(s): State<ApiState>, headers: HeaderMap, Path(id): Path<String>) -> ApiResult {
-    let owner = applicant(&s, &headers)?;
+async fn read(State(s): State<ApiState>, parts: Parts, Path(id): Path<String>) -> ApiResult {
+    let owner = applicant(&s, &parts)?;
     ok(StatusCode::OK, s.service.view(&owner, &id).await?)
 }
 
-async fn timeline(
-    State(s): State<ApiState>,
-    headers: HeaderMap,
-    Path(id): Path<String>,
-) -> ApiResult {
-    let owner = applicant(&s, &headers)?;
+async fn timeline(State(s): State<ApiState>, parts: Parts, Path(id): Path<String>) -> ApiResult {
+    let owner = applicant(&s, &parts)?;
     ok(StatusCode::OK, s.service.timeline(&owner, &id).await?)
 }
 
 async fn notifications(
     State(s): State<ApiState>,
-    headers: HeaderMap,
+    parts: Parts,
     Path(id): Path<String>,
 ) -> ApiResult {
-    let owner = applicant(&s, &headers)?;
+    let owner = applicant(&s, &parts)?;
     ok(StatusCode::OK, s.service.notifications(&owner, &id).await?)
 }
 
 async fn supplement(
     State(s): State<ApiState>,
-    headers: HeaderMap,
+    parts: Parts,
     Path(id): Path<String>,
     body: Bytes,
 ) -> ApiResult {
-    let owner = applicant(&s, &headers)?;
+    let owner = applicant(&s, &parts)?;
     let answer: SupplementAnswer = parse(&body)?;
     let stored = s.service.supplement(&owner, &id, &answer).await?;
     ok(StatusCode::OK, view(&s, &stored))
 }
 
-async fn confirm(
-    State(s): State<ApiState>,
-    headers: HeaderMap,
-    Path(id): Path<String>,
-) -> ApiResult {
-    let owner = applicant(&s, &headers)?;
+async fn confirm(State(s): State<ApiState>, parts: Parts, Path(id): Path<String>) -> ApiResult {
+    let owner = applicant(&s, &parts)?;
     let stored = s.service.confirm(&owner, &id).await?;
     ok(StatusCode::OK, view(&s, &stored))
 }
@@ -457,11 +451,11 @@ struct BankChoice {
 
 async fn partner_bank(
     State(s): State<ApiState>,
-    headers: HeaderMap,
+    parts: Parts,
     Path(id): Path<String>,
     body: Bytes,
 ) -> ApiResult {
-    let owner = applicant(&s, &headers)?;
+    let owner = applicant(&s, &parts)?;
     let choice: BankChoice = parse(&body)?;
     let stored = s
         .service
@@ -470,22 +464,14 @@ async fn partner_bank(
     ok(StatusCode::OK, view(&s, &stored))
 }
 
-async fn offline(
-    State(s): State<ApiState>,
-    headers: HeaderMap,
-    Path(id): Path<String>,
-) -> ApiResult {
-    let owner = applicant(&s, &headers)?;
+async fn offline(State(s): State<ApiState>, parts: Parts, Path(id): Path<String>) -> ApiResult {
+    let owner = applicant(&s, &parts)?;
     let stored = s.service.go_offline(&owner, &id).await?;
     ok(StatusCode::OK, view(&s, &stored))
 }
 
-async fn withdraw(
-    State(s): State<ApiState>,
-    headers: HeaderMap,
-    Path(id): Path<String>,
-) -> ApiResult {
-    let owner = applicant(&s, &headers)?;
+async fn withdraw(State(s): State<ApiState>, parts: Parts, Path(id): Path<String>) -> ApiResult {
+    let owner = applicant(&s, &parts)?;
     let stored = s.service.withdraw(&owner, &id).await?;
     ok(StatusCode::OK, view(&s, &stored))
 }
@@ -501,11 +487,11 @@ struct RatingRequest {
 
 async fn rate(
     State(s): State<ApiState>,
-    headers: HeaderMap,
+    parts: Parts,
     Path(id): Path<String>,
     body: Bytes,
 ) -> ApiResult {
-    let owner = applicant(&s, &headers)?;
+    let owner = applicant(&s, &parts)?;
     let r: RatingRequest = parse(&body)?;
     let stored = s
         .service

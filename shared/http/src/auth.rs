@@ -3,7 +3,8 @@
 //! development identity provider (the `token` command mints with it) and the validator.
 
 use crate::problem::Problem;
-use axum::http::{HeaderMap, StatusCode};
+use axum::http::StatusCode;
+use axum::http::request::Parts;
 use chrono::{DateTime, TimeDelta, Utc};
 use jsonwebtoken::{Algorithm, DecodingKey, EncodingKey, Header, Validation};
 use newborn_domain::text::Invalid;
@@ -30,8 +31,9 @@ pub struct Identity {
 
 /// Authenticates requests.
 pub trait Authenticator: Send + Sync {
-    /// The caller of a request, or a 401 problem.
-    fn authenticate(&self, headers: &HeaderMap) -> Result<Identity, Problem>;
+    /// The caller of a request (its head: headers, and extensions such as the request context
+    /// of API Gateway's JWT authorizer), or a 401 problem.
+    fn authenticate(&self, request: &Parts) -> Result<Identity, Problem>;
 }
 
 #[derive(Debug, Serialize, Deserialize)]
@@ -107,8 +109,9 @@ impl DevIssuer {
 }
 
 impl Authenticator for DevIssuer {
-    fn authenticate(&self, headers: &HeaderMap) -> Result<Identity, Problem> {
-        let token = headers
+    fn authenticate(&self, request: &Parts) -> Result<Identity, Problem> {
+        let token = request
+            .headers
             .get("authorization")
             .and_then(|v| v.to_str().ok())
             .and_then(|v| {
@@ -156,12 +159,13 @@ impl Authenticator for DevIssuer {
 mod tests {
     use super::*;
 
-    fn headers(token: &str) -> HeaderMap {
-        let mut h = HeaderMap::new();
-        if let Ok(v) = format!("Bearer {token}").parse() {
-            h.insert("authorization", v);
-        }
-        h
+    fn headers(token: &str) -> Parts {
+        let (parts, ()) = axum::http::Request::builder()
+            .header("authorization", format!("Bearer {token}"))
+            .body(())
+            .unwrap_or_default()
+            .into_parts();
+        parts
     }
 
     #[test]
@@ -199,7 +203,11 @@ mod tests {
             .mint("mum-1", Role::Applicant, TimeDelta::hours(1), now)
             .unwrap_or_default();
         assert!(issuer.authenticate(&headers(&wrong_aud)).is_err());
-        assert!(issuer.authenticate(&HeaderMap::new()).is_err());
+        assert!(
+            issuer
+                .authenticate(&axum::http::Request::new(()).into_parts().0)
+                .is_err()
+        );
         assert!(!format!("{issuer:?}").contains("secret"));
     }
 }

@@ -35,6 +35,16 @@ impl HttpDispatcher {
             clock,
         })
     }
+
+    /// A dispatcher posting to one gateway: each agency at `<base>/dispatch/<segment>`.
+    pub fn to_gateway(base: &str, key: SigningKey, clock: Arc<dyn Clock>) -> Result<Self, String> {
+        let base = base.trim_end_matches('/');
+        let endpoints = Agency::DISPATCHED
+            .into_iter()
+            .map(|a| (a, format!("{base}/dispatch/{}", a.dispatch_path())))
+            .collect();
+        Self::new(endpoints, key, clock)
+    }
 }
 
 #[async_trait]

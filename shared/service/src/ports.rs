@@ -207,6 +207,16 @@ pub trait Clock: Send + Sync {
     fn now(&self) -> DateTime<Utc>;
 }
 
+/// The machine's clock (UTC from the system).
+#[derive(Debug, Default, Clone, Copy)]
+pub struct SystemClock;
+
+impl Clock for SystemClock {
+    fn now(&self) -> DateTime<Utc> {
+        Utc::now()
+    }
+}
+
 /// Operational counters (CloudWatch EMF on AWS, Prometheus text locally).
 pub trait Metrics: Send + Sync {
     /// Adds `value` to the counter `name` with the given dimensions.

@@ -109,6 +109,57 @@ pub enum SignatureError {
     Mismatch,
 }
 
+/// One key of a key file: `keys.json` of a local installation, or the webhook-keys secret
+/// (Secrets Manager) on AWS — the same JSON array in both.
+#[derive(Clone, serde::Serialize, serde::Deserialize)]
+pub struct KeyEntry {
+    /// The key id.
+    pub key_id: String,
+    /// Whose key: `platform` signs dispatches, each agency signs its callbacks.
+    pub owner: Agency,
+    /// The secret, hex.
+    pub secret_hex: String,
+}
+
+/// The platform's signing key and the agencies' keys, read from a key file.
+#[derive(Debug, Clone)]
+pub struct Keys {
+    /// The platform's signing key.
+    pub platform: SigningKey,
+    /// The agencies' keys.
+    pub agencies: KeyRing,
+}
+
+impl Keys {
+    /// Reads a key file's JSON; names what is wrong without showing any secret.
+    pub fn from_json(text: &str) -> Result<Self, String> {
+        let entries: Vec<KeyEntry> = serde_json::from_str(text).map_err(|e| {
+            format!("not a key file (a JSON array of {{key_id, owner, secret_hex}}): {e}")
+        })?;
+        Self::from_entries(entries)
+    }
+
+    /// The keys of these entries: exactly one platform key is required.
+    pub fn from_entries(entries: Vec<KeyEntry>) -> Result<Self, String> {
+        let mut platform = None;
+        let mut agencies = vec![];
+        for e in entries {
+            let secret = hex::decode(&e.secret_hex)
+                .map_err(|_| format!("the secret of key {} is not hex", e.key_id))?;
+            let key = SigningKey::new(e.key_id, e.owner, secret);
+            if e.owner == Agency::Platform {
+                platform = Some(key);
+            } else {
+                agencies.push(key);
+            }
+        }
+        Ok(Self {
+            platform: platform.ok_or("the key file has no platform key")?,
+            agencies: KeyRing::new(agencies),
+        })
+    }
+}
+
 /// The keys a receiver accepts.
 #[derive(Debug, Clone, Default)]
 pub struct KeyRing {

@@ -1,0 +1,138 @@
+//! The typed settings of a function, read once from the environment that `template.yaml` sets.
+//! A missing or empty variable stops the function at start-up with its name.
+
+use newborn_domain::stage::Stage;
+use std::collections::HashMap;
+
+/// Why the settings could not be read.
+#[derive(Debug, thiserror::Error, PartialEq, Eq)]
+pub enum SettingsError {
+    /// A required variable is not set.
+    #[error("environment variable {0} is not set (template.yaml sets it for every function)")]
+    Missing(String),
+    /// A variable has an unusable value.
+    #[error("environment variable {name}: {why}")]
+    Invalid {
+        /// The variable.
+        name: String,
+        /// What is wrong.
+        why: String,
+    },
+}
+
+/// Everything a function reads from its environment.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Settings {
+    /// `NEWBORN_TABLE`: the DynamoDB table.
+    pub table: String,
+    /// `NEWBORN_BUCKET`: the scan bucket.
+    pub bucket: String,
+    /// `NEWBORN_POLICY`: the default region policy (default `fujian-2.0`).
+    pub policy: String,
+    /// `NEWBORN_AGENCIES_URL`: base URL of the agency gateway; dispatches go to
+    /// `<base>/dispatch/<agency>`.
+    pub agencies_url: String,
+    /// `NEWBORN_WEBHOOK_KEYS_SECRET`: the Secrets Manager secret (ARN or name) holding the key
+    /// file (a JSON array of `{key_id, owner, secret_hex}`); its value is read at run time and
+    /// never logged.
+    pub webhook_keys_secret: String,
+    /// `NEWBORN_QUEUE_<STAGE>`: the queue URL of each stage, e.g. `NEWBORN_QUEUE_PRE_REVIEW`.
+    pub queues: HashMap<Stage, String>,
+}
+
+/// The variable holding the queue URL of `stage`.
+pub fn queue_variable(stage: Stage) -> String {
+    format!("NEWBORN_QUEUE_{}", stage.as_str().to_ascii_uppercase())
+}
+
+impl Settings {
+    /// From the process environment.
+    pub fn from_env() -> Result<Self, SettingsError> {
+        Self::from_vars(|name| std::env::var(name).ok())
+    }
+
+    /// From any source of variables (the environment, or a test's map).
+    pub fn from_vars(var: impl Fn(&str) -> Option<String>) -> Result<Self, SettingsError> {
+        let required = |name: &str| {
+            var(name)
+                .map(|v| v.trim().to_owned())
+                .filter(|v| !v.is_empty())
+                .ok_or_else(|| SettingsError::Missing(name.to_owned()))
+        };
+        let agencies_url = required("NEWBORN_AGENCIES_URL")?;
+        if !(agencies_url.starts_with("https://") || agencies_url.starts_with("http://")) {
+            return Err(SettingsError::Invalid {
+                name: "NEWBORN_AGENCIES_URL".into(),
+                why: "must be an http(s) URL".into(),
+            });
+        }
+        let queues = Stage::ALL
+            .into_iter()
+            .map(|stage| Ok((stage, required(&queue_variable(stage))?)))
+            .collect::<Result<_, SettingsError>>()?;
+        Ok(Self {
+            table: required("NEWBORN_TABLE")?,
+            bucket: required("NEWBORN_BUCKET")?,
+            policy: var("NEWBORN_POLICY")
+                .filter(|p| !p.trim().is_empty())
+                .unwrap_or_else(|| newborn_domain::policy::DEFAULT_POLICY.to_owned()),
+            agencies_url: agencies_url.trim_end_matches('/').to_owned(),
+            webhook_keys_secret: required("NEWBORN_WEBHOOK_KEYS_SECRET")?,
+            queues,
+        })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn vars() -> HashMap<String, String> {
+        let mut v: HashMap<String, String> = [
+            ("NEWBORN_TABLE", "t"),
+            ("NEWBORN_BUCKET", "b"),
+            ("NEWBORN_AGENCIES_URL", "https://gw.example.cn/"),
+            ("NEWBORN_WEBHOOK_KEYS_SECRET", "arn:aws-cn:secretsmanager:x"),
+        ]
+        .into_iter()
+        .map(|(k, v)| (k.to_owned(), v.to_owned()))
+        .collect();
+        for stage in Stage::ALL {
+            v.insert(queue_variable(stage), format!("https://sqs/{stage}"));
+        }
+        v
+    }
+
+    #[test]
+    fn settings_come_from_the_variables_the_template_sets() {
+        let v = vars();
+        let s = Settings::from_vars(|k| v.get(k).cloned()).unwrap_or_else(|e| panic!("{e}"));
+        assert_eq!(s.agencies_url, "https://gw.example.cn");
+        assert_eq!(s.policy, newborn_domain::policy::DEFAULT_POLICY);
+        assert_eq!(
+            s.queues.get(&Stage::SocialSecurityCard).map(String::as_str),
+            Some("https://sqs/social_security_card")
+        );
+        assert_eq!(
+            queue_variable(Stage::PreReview),
+            "NEWBORN_QUEUE_PRE_REVIEW",
+            "the name template.yaml uses"
+        );
+    }
+
+    #[test]
+    fn a_missing_variable_is_named() {
+        let mut v = vars();
+        v.remove("NEWBORN_QUEUE_POLICE");
+        assert_eq!(
+            Settings::from_vars(|k| v.get(k).cloned()),
+            Err(SettingsError::Missing("NEWBORN_QUEUE_POLICE".into()))
+        );
+        let mut v = vars();
+        v.insert("NEWBORN_AGENCIES_URL".into(), "gw.example.cn".into());
+        assert!(matches!(
+            Settings::from_vars(|k| v.get(k).cloned()),
+            Err(SettingsError::Invalid { .. })
+        ));
+    }
+}
