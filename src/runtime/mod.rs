@@ -30,7 +30,7 @@ use newborn_domain::stage::Stage;
 use newborn_embedded::{
     Database, FileDocuments, SqliteQueue, SqliteRequestLog, SqliteStore, SqliteUploads,
 };
-use newborn_http::{ApiState, HttpDispatcher};
+use newborn_http::{ApiState, HttpDispatcher, SignedUploadUrls};
 use newborn_service::Service;
 use newborn_service::ports::Clock;
 use newborn_service::service::Ports;
@@ -331,14 +331,15 @@ pub async fn start(config: ServeConfig) -> Result<Running> {
         .map_err(anyhow::Error::msg)?,
     );
 
+    let uploads = SignedUploadUrls::new(keys.platform.clone(), api_url.clone());
     let api = newborn_http::router(ApiState {
         service: service.clone(),
         agency_keys: Arc::new(keys.agencies.clone()),
         wall_clock: wall.clone(),
         auth: Arc::new(issuer.clone()),
         requests: Arc::new(SqliteRequestLog::new(db.clone())),
-        upload_key: keys.platform.clone(),
-        public_url: api_url.clone(),
+        upload_target: Arc::new(uploads.clone()),
+        signed_uploads: Some(uploads),
     })
     .merge(admin_router(AdminState {
         service: service.clone(),

@@ -10,7 +10,7 @@ use aws_sdk_s3::Client;
 use aws_sdk_s3::presigning::PresigningConfig;
 use aws_sdk_s3::primitives::ByteStream;
 use newborn_domain::application::Sha256Hex;
-use newborn_service::ports::{DocumentStore, StoreError};
+use newborn_service::ports::{DocumentStore, StoreError, UploadSlot, UploadTarget, UploadTicket};
 use sha2::{Digest, Sha256};
 use std::time::Duration;
 
@@ -45,6 +45,12 @@ impl S3Documents {
 
     fn key(digest: &str) -> String {
         format!("scans/{digest}")
+    }
+
+    /// Where the bytes of an upload slot wait for verification (the bucket's lifecycle removes
+    /// them after a day; verified bytes are kept under `scans/`).
+    fn staging_key(slot: &str) -> String {
+        format!("uploads/{slot}")
     }
 
     /// A presigned PUT of exactly `content_length` bytes of `content_type` to `key`, valid `ttl`.
@@ -102,6 +108,27 @@ impl S3Documents {
                 }
             }
         }
+    }
+}
+
+#[async_trait]
+impl UploadTarget for S3Documents {
+    async fn ticket(&self, slot: &UploadSlot) -> Result<UploadTicket, StoreError> {
+        let ttl = (slot.expires_at - chrono::Utc::now())
+            .to_std()
+            .unwrap_or(Duration::from_secs(1));
+        let size = i64::try_from(slot.size).map_err(unavailable)?;
+        let up = self
+            .presign_upload(&Self::staging_key(&slot.id), &slot.content_type, size, ttl)
+            .await?;
+        Ok(UploadTicket {
+            url: up.url,
+            headers: up.headers,
+        })
+    }
+
+    async fn arrived(&self, slot: &UploadSlot) -> Result<Option<Vec<u8>>, StoreError> {
+        self.read(&Self::staging_key(&slot.id)).await
     }
 }
 

@@ -3,6 +3,7 @@
 
 use crate::auth::{Authenticator, Role};
 use crate::problem::Problem;
+use crate::uploads::SignedUploadUrls;
 use axum::body::{Body, Bytes};
 use axum::extract::Request;
 use axum::extract::{DefaultBodyLimit, Path, Query, State};
@@ -19,11 +20,9 @@ use newborn_domain::stage::Stage;
 use newborn_domain::text::Invalid;
 use newborn_service::Service;
 use newborn_service::ports::{Actor, Clock};
-use newborn_service::ports::{Claim, RequestLog};
+use newborn_service::ports::{Claim, RequestLog, UploadSlot, UploadTarget};
 use newborn_service::service::{Callback, SupplementAnswer};
-use newborn_service::signing::{
-    KEY_ID_HEADER, KeyRing, SIGNATURE_HEADER, SigningKey, TIMESTAMP_HEADER,
-};
+use newborn_service::signing::{KEY_ID_HEADER, KeyRing, SIGNATURE_HEADER, TIMESTAMP_HEADER};
 use newborn_service::view::ApplicationView;
 use serde::Deserialize;
 use serde::de::DeserializeOwned;
@@ -53,10 +52,11 @@ pub struct ApiState {
     pub auth: Arc<dyn Authenticator>,
     /// Idempotency records and callback nonces.
     pub requests: Arc<dyn RequestLog>,
-    /// Signs upload URLs.
-    pub upload_key: SigningKey,
-    /// The base URL clients reach this API at (for upload URLs).
-    pub public_url: String,
+    /// Where applicants send the bytes of their scans.
+    pub upload_target: Arc<dyn UploadTarget>,
+    /// Uploads through this API (`PUT /uploads/{id}`, the local runtime); `None` where they go
+    /// to object storage (AWS), and that route answers 404.
+    pub signed_uploads: Option<SignedUploadUrls>,
 }
 
 /// The router of the applicant API and the agency callbacks.
@@ -88,6 +88,7 @@ pub fn router(state: ApiState) -> Router {
             "/uploads/{id}",
             axum::routing::put(receive_upload).layer(DefaultBodyLimit::max(UPLOAD_LIMIT + 1)),
         )
+        .route("/uploads/{id}/complete", post(complete_upload))
         .merge(json_routes)
         .layer(middleware::from_fn_with_state(state.clone(), idempotency))
         .fallback(|| async {
@@ -288,23 +289,30 @@ async fn open_upload(State(s): State<ApiState>, parts: Parts, body: Bytes) -> Ap
         .service
         .open_upload(&owner, r.kind, &r.content_type, r.size, s.wall_clock.now())
         .await?;
-    let expires = slot.expires_at.timestamp();
-    let signature = s.upload_key.sign(expires, slot.id.as_bytes());
-    let query = format!(
-        "expires={expires}&signature={}",
-        signature.trim_start_matches("v1=")
-    );
+    let ticket = s
+        .upload_target
+        .ticket(&slot)
+        .await
+        .map_err(newborn_service::ServiceError::from)?;
     ok(
         StatusCode::CREATED,
         json!({
             "upload_id": slot.id,
-            "upload_url": format!("{}/uploads/{}?{query}", s.public_url, slot.id),
+            "upload_url": ticket.url,
             "method": "PUT",
-            "headers": {"content-type": slot.content_type},
+            "headers": ticket.headers.into_iter().map(|(k, v)| (k, serde_json::Value::String(v))).collect::<serde_json::Map<_, _>>(),
+            "complete_url": format!("/uploads/{}/complete", slot.id),
             "kind": slot.kind,
             "max_size": slot.size,
             "expires_at": slot.expires_at,
         }),
+    )
+}
+
+fn uploaded(slot: &UploadSlot, size: usize) -> ApiResult {
+    ok(
+        StatusCode::OK,
+        json!({"upload_id": slot.id, "kind": slot.kind, "sha256": slot.sha256, "size": size}),
     )
 }
 
@@ -315,12 +323,19 @@ async fn receive_upload(
     Query(q): Query<HashMap<String, String>>,
     body: Bytes,
 ) -> ApiResult {
-    let expires = q.get("expires").and_then(|e| e.parse::<i64>().ok());
-    let signed = match (expires, q.get("signature")) {
-        (Some(expires), Some(sig)) => {
-            s.upload_key
-                .verifies(expires, id.as_bytes(), &format!("v1={sig}"))
-        }
+    let Some(urls) = &s.signed_uploads else {
+        return Err(problem(
+            StatusCode::NOT_FOUND,
+            "no_route",
+            "请将文件上传至获取的上传地址",
+            "upload to the URL the upload slot gave",
+        ));
+    };
+    let signed = match (
+        q.get("expires").and_then(|e| e.parse::<i64>().ok()),
+        q.get("signature"),
+    ) {
+        (Some(expires), Some(sig)) => urls.verifies(&id, expires, sig),
         _ => false,
     };
     if !signed {
@@ -335,10 +350,40 @@ async fn receive_upload(
         .service
         .receive_upload(&id, &body, sniff(&body), s.wall_clock.now())
         .await?;
-    ok(
-        StatusCode::OK,
-        json!({"upload_id": slot.id, "kind": slot.kind, "sha256": slot.sha256, "size": body.len()}),
-    )
+    uploaded(&slot, body.len())
+}
+
+/// Completes an upload sent outside the API (to object storage): the bytes are read back,
+/// checked like any upload (time, size, type by magic bytes) and stored by SHA-256. Completing a
+/// slot that is already verified answers the same again.
+async fn complete_upload(
+    State(s): State<ApiState>,
+    parts: Parts,
+    Path(id): Path<String>,
+) -> ApiResult {
+    let owner = applicant(&s, &parts)?;
+    let slot = s.service.upload_slot(&owner, &id).await?;
+    if slot.sha256.is_some() {
+        return uploaded(&slot, slot.size as usize);
+    }
+    let bytes = s
+        .upload_target
+        .arrived(&slot)
+        .await
+        .map_err(newborn_service::ServiceError::from)?
+        .ok_or_else(|| {
+            problem(
+                StatusCode::CONFLICT,
+                "upload_missing",
+                "文件尚未上传到上传地址",
+                "nothing has been uploaded to the upload URL yet",
+            )
+        })?;
+    let slot = s
+        .service
+        .receive_upload(&id, &bytes, sniff(&bytes), s.wall_clock.now())
+        .await?;
+    uploaded(&slot, bytes.len())
 }
 
 #[derive(Deserialize)]
@@ -621,6 +666,7 @@ mod tests {
             ("/openapi.json", "get"),
             ("/uploads", "post"),
             ("/uploads/{id}", "put"),
+            ("/uploads/{id}/complete", "post"),
             ("/applications", "post"),
             ("/applications", "get"),
             ("/applications/{id}", "get"),

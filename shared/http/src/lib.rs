@@ -6,8 +6,10 @@ mod api;
 mod auth;
 mod dispatcher;
 mod problem;
+mod uploads;
 
 pub use api::{ApiState, IDEMPOTENCY_KEY, router};
 pub use auth::{Authenticator, DevIssuer, Identity, Role};
 pub use dispatcher::HttpDispatcher;
 pub use problem::{Problem, ProblemDetails};
+pub use uploads::SignedUploadUrls;

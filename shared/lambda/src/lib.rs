@@ -29,7 +29,7 @@ use newborn_service::ports::{
     AgencyDispatcher, Clock, Dispatch, DispatchError, Metrics, SystemClock,
 };
 use newborn_service::service::Ports;
-use newborn_service::signing::{KeyRing, Keys, SigningKey};
+use newborn_service::signing::{KeyRing, Keys};
 use std::sync::Arc;
 
 /// The error a function's `main` returns.
@@ -46,6 +46,8 @@ pub struct Deps {
     pub store: DynamoStore,
     /// The DynamoDB client.
     pub dynamodb: aws_sdk_dynamodb::Client,
+    /// The scan bucket (scans, and presigned uploads).
+    pub scans: S3Documents,
     /// The webhook keys, for functions that sign or verify.
     pub keys: Option<Keys>,
     /// The settings.
@@ -110,13 +112,14 @@ impl Deps {
             )?),
             None => Arc::new(NoDispatcher),
         };
+        let scans = S3Documents::new(s3, &settings.bucket);
         let store = DynamoStore::new(dynamodb.clone(), &settings.table).with_relay(Relay {
             queues: sqs,
             urls: settings.queues.clone(),
         });
         let ports = Ports {
             store: Arc::new(store.clone()),
-            documents: Arc::new(S3Documents::new(s3, &settings.bucket)),
+            documents: Arc::new(scans.clone()),
             uploads: Arc::new(DynamoUploads::new(dynamodb.clone(), &settings.table)),
             agencies,
             clock: wall,
@@ -132,6 +135,7 @@ impl Deps {
             service: Arc::new(service),
             store,
             dynamodb,
+            scans,
             keys,
             settings,
         })
@@ -154,12 +158,8 @@ impl Deps {
                 self.dynamodb.clone(),
                 &self.settings.table,
             )),
-            upload_key: SigningKey::new(
-                "upload",
-                Agency::Platform,
-                rand::random::<[u8; 32]>().to_vec(),
-            ),
-            public_url: String::new(),
+            upload_target: Arc::new(self.scans.clone()),
+            signed_uploads: None,
         }
     }
 }

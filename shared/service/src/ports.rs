@@ -303,3 +303,25 @@ pub trait UploadStore: Send + Sync {
         sha256: &Sha256Hex,
     ) -> Result<bool, StoreError>;
 }
+
+/// How an applicant sends the bytes of an upload slot: a presigned URL and the headers that are
+/// part of its signature.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct UploadTicket {
+    /// The URL to `PUT` the bytes to.
+    pub url: String,
+    /// Headers the `PUT` must carry exactly (content type and, on S3, the exact length).
+    pub headers: Vec<(String, String)>,
+}
+
+/// Where uploaded bytes go before they are verified: the API itself locally (a signed URL), a
+/// staging key of the scan bucket on AWS (a presigned S3 `PUT`; API Gateway and Lambda cannot
+/// carry a 10 MiB body).
+#[async_trait]
+pub trait UploadTarget: Send + Sync {
+    /// A ticket to upload the bytes of `slot`, valid until the slot expires.
+    async fn ticket(&self, slot: &UploadSlot) -> Result<UploadTicket, StoreError>;
+    /// The bytes that arrived for `slot` outside the API (object storage), if any; always
+    /// `None` where uploads come through the API.
+    async fn arrived(&self, slot: &UploadSlot) -> Result<Option<Vec<u8>>, StoreError>;
+}

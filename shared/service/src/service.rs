@@ -220,6 +220,16 @@ impl Service {
         Ok(slot)
     }
 
+    /// The applicant's own upload slot (another's is reported as absent).
+    pub async fn upload_slot(&self, owner: &str, id: &str) -> Result<UploadSlot, ServiceError> {
+        self.ports
+            .uploads
+            .get(id)
+            .await?
+            .filter(|slot| slot.owner == owner)
+            .ok_or(ServiceError::NotFound)
+    }
+
     /// Receives the bytes of a slot: within its time and declared size, of the declared type by
     /// its magic bytes (`sniffed`); stores the scan by SHA-256 and marks the upload verified.
     pub async fn receive_upload(
