@@ -96,6 +96,22 @@ enum Command {
         /// The exact body to send.
         file: PathBuf,
     },
+    /// Depth of every local stage queue and dead-letter queue (the service may be running).
+    Queues {
+        /// The data directory of the local service.
+        #[arg(long, default_value = "data", env = "NEWBORN_DATA_DIR")]
+        data_dir: PathBuf,
+    },
+    /// Moves a stage's dead-lettered messages back to its queue, after the fault is fixed (the
+    /// service may be running). On AWS: `newborn-aws redrive`.
+    Redrive {
+        /// The data directory of the local service.
+        #[arg(long, default_value = "data", env = "NEWBORN_DATA_DIR")]
+        data_dir: PathBuf,
+        /// The stage: pre_review, health_check, police, insurance or social_security_card.
+        #[arg(long)]
+        stage: Stage,
+    },
     /// Working-day calendar: which years are covered, and what a date is.
     Calendar {
         /// Dates to look up (YYYY-MM-DD); without any, lists the covered years.
@@ -205,6 +221,29 @@ enum PolicyCommand {
     },
 }
 
+/// The queues of a local installation; refuses a directory the service never used.
+fn local_queue(data_dir: &std::path::Path) -> Result<newborn_embedded::SqliteQueue> {
+    let file = data_dir.join("newborn.db");
+    if !file.exists() {
+        bail!(
+            "no local service data in {} (start it with `newborn serve --data-dir {}`)",
+            data_dir.display(),
+            data_dir.display()
+        );
+    }
+    let db = newborn_embedded::Database::open(&file)
+        .with_context(|| format!("cannot open {}", file.display()))?;
+    Ok(newborn_embedded::SqliteQueue::new(db))
+}
+
+fn block_on<T>(f: impl std::future::Future<Output = Result<T, String>>) -> Result<T> {
+    tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()?
+        .block_on(f)
+        .map_err(|e| anyhow!(e))
+}
+
 /// Runs a parsed command line.
 pub fn run(cli: Cli) -> Result<()> {
     let registry = PolicyRegistry::builtin();
@@ -308,6 +347,20 @@ pub fn run(cli: Cli) -> Result<()> {
                 out,
                 "-H 'content-type: application/json' --data-binary @{}",
                 file.display()
+            )?;
+        }
+        Command::Queues { data_dir } => {
+            let stats = block_on(local_queue(&data_dir)?.stats())?;
+            writeln!(out, "{:<26} {:>8} {:>9}", "queue", "waiting", "in flight")?;
+            for s in stats {
+                writeln!(out, "{:<26} {:>8} {:>9}", s.queue, s.visible, s.in_flight)?;
+            }
+        }
+        Command::Redrive { data_dir, stage } => {
+            let moved = block_on(local_queue(&data_dir)?.redrive(stage.as_str()))?;
+            writeln!(
+                out,
+                "moved {moved} dead-lettered message(s) back to the {stage} queue"
             )?;
         }
         Command::Calendar { dates } => {

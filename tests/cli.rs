@@ -220,3 +220,46 @@ fn sign_prints_headers_that_verify_with_the_agency_key() {
     let wrong = newborn(&["sign", "--data-dir", &data, "--agency", "tax_bureau", body]);
     assert!(String::from_utf8_lossy(&wrong.stderr).contains("unknown agency"));
 }
+
+/// A message that keeps failing is dead-lettered; `newborn redrive` puts it back into the stage
+/// queue of the local store (the same SQLite file the running service uses).
+#[tokio::test]
+async fn redrive_moves_dead_letters_back_to_the_local_stage_queue() {
+    use newborn_embedded::{Database, SqliteQueue};
+    use std::time::Duration;
+    let dir = tempfile::tempdir().unwrap_or_else(|e| panic!("{e}"));
+    let data = dir.path().to_str().unwrap_or_default().to_owned();
+    let no_data = newborn(&["redrive", "--data-dir", &data, "--stage", "police"]);
+    assert!(
+        !no_data.status.success(),
+        "a directory without a store is refused"
+    );
+    assert!(String::from_utf8_lossy(&no_data.stderr).contains("newborn serve"));
+    let queue = SqliteQueue::new(
+        Database::open(&dir.path().join("newborn.db")).unwrap_or_else(|e| panic!("{e}")),
+    );
+    queue
+        .send("police", "poison", Duration::ZERO)
+        .await
+        .unwrap_or_else(|e| panic!("{e}"));
+    for _ in 0..3 {
+        let _ = queue.receive("police", 10, Duration::ZERO, 2).await;
+    }
+    let before = stdout(&["queues", "--data-dir", &data]);
+    assert!(
+        before
+            .lines()
+            .any(|l| l.starts_with("police-dlq") && l.contains(" 1 ")),
+        "{before}"
+    );
+    let out = stdout(&["redrive", "--data-dir", &data, "--stage", "police"]);
+    assert!(out.contains("moved 1 "), "{out}");
+    let back = queue
+        .receive("police", 10, Duration::from_secs(30), 2)
+        .await
+        .unwrap_or_else(|e| panic!("{e}"));
+    assert_eq!(
+        back.iter().map(|m| m.body.as_str()).collect::<Vec<_>>(),
+        ["poison"]
+    );
+}

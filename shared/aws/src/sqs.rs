@@ -47,6 +47,74 @@ impl SqsQueues {
         Ok(())
     }
 
+    /// The stage queue at `url` with its dead-letter queue, found through the queue's redrive
+    /// policy (so an operator names only the queue).
+    pub async fn with_dead_letter(&self, url: &str) -> Result<StageQueue, StoreError> {
+        use aws_sdk_sqs::types::QueueAttributeName;
+        let attributes = self
+            .client
+            .get_queue_attributes()
+            .queue_url(url)
+            .attribute_names(QueueAttributeName::RedrivePolicy)
+            .send()
+            .await
+            .map_err(|e| unavailable(e.into_service_error()))?;
+        let policy = attributes
+            .attributes()
+            .and_then(|a| a.get(&QueueAttributeName::RedrivePolicy))
+            .ok_or_else(|| StoreError::Unavailable(format!("{url} has no dead-letter queue")))?;
+        let arn = serde_json::from_str::<serde_json::Value>(policy)
+            .ok()
+            .and_then(|p| p["deadLetterTargetArn"].as_str().map(str::to_owned))
+            .ok_or_else(|| {
+                StoreError::Unavailable(format!("unreadable redrive policy: {policy}"))
+            })?;
+        // arn:<partition>:sqs:<region>:<account>:<name>
+        let parts: Vec<&str> = arn.split(':').collect();
+        let [_, _, "sqs", _, account, name] = parts.as_slice() else {
+            return Err(StoreError::Unavailable(format!("not a queue ARN: {arn}")));
+        };
+        let dead_letter_url = self
+            .client
+            .get_queue_url()
+            .queue_name(*name)
+            .queue_owner_aws_account_id(*account)
+            .send()
+            .await
+            .map_err(|e| unavailable(e.into_service_error()))?
+            .queue_url()
+            .unwrap_or_default()
+            .to_owned();
+        Ok(StageQueue {
+            url: url.to_owned(),
+            dead_letter_url,
+        })
+    }
+
+    /// Messages waiting (visible) and in flight (received, not yet deleted) in a queue.
+    pub async fn depth(&self, url: &str) -> Result<(u64, u64), StoreError> {
+        use aws_sdk_sqs::types::QueueAttributeName as A;
+        let out = self
+            .client
+            .get_queue_attributes()
+            .queue_url(url)
+            .attribute_names(A::ApproximateNumberOfMessages)
+            .attribute_names(A::ApproximateNumberOfMessagesNotVisible)
+            .send()
+            .await
+            .map_err(|e| unavailable(e.into_service_error()))?;
+        let n = |k: A| {
+            out.attributes()
+                .and_then(|a| a.get(&k))
+                .and_then(|v| v.parse().ok())
+                .unwrap_or(0)
+        };
+        Ok((
+            n(A::ApproximateNumberOfMessages),
+            n(A::ApproximateNumberOfMessagesNotVisible),
+        ))
+    }
+
     /// Moves every message of the dead-letter queue back to its source queue; returns how many.
     /// Bounded: stops after `max` messages or when the dead-letter queue answers empty.
     pub async fn redrive(&self, queue: &StageQueue, max: usize) -> Result<usize, StoreError> {

@@ -33,7 +33,7 @@ const SAMPLE_DOCUMENTS: [&str; 6] = [
 /// What `template.yaml` declares, created in the emulator: the table, a queue and dead-letter
 /// queue per stage, the scan bucket, the webhook-keys secret.
 struct Stack {
-    _emulator: newborn_contract::emulator::Emulator,
+    emulator: newborn_contract::emulator::Emulator,
     sdk: SdkConfig,
     vars: HashMap<String, String>,
     keys: Keys,
@@ -142,7 +142,7 @@ async fn provision() -> Stack {
         vars.insert(k.into(), v.into());
     }
     Stack {
-        _emulator: emulator,
+        emulator,
         sdk,
         vars,
         keys: Keys::from_json(&key_file).unwrap_or_else(|e| panic!("{e}")),
@@ -580,4 +580,76 @@ async fn an_application_travels_from_submission_to_completion_through_the_lambda
         (0, 0),
         "{report:?}"
     );
+}
+
+/// A message that always fails (here: not a stage message) is dead-lettered after the queue's
+/// `maxReceiveCount` receives; `newborn-aws redrive` puts it back once the fault is fixed, with
+/// nothing but the queue named (the dead-letter queue is found through the redrive policy).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_poison_message_is_dead_lettered_and_the_operator_command_redrives_it() {
+    let stack = provision().await;
+    let police = stack.deps("http://127.0.0.1:9", Needs::WebhookKeys).await;
+    let url = &stack.queues[&Stage::Police];
+    aws_sdk_sqs::Client::new(&stack.sdk)
+        .send_message()
+        .queue_url(url)
+        .message_body("{\"application_id\": 7}")
+        .send()
+        .await
+        .unwrap_or_else(|e| panic!("{e}"));
+    let mut receives = 0;
+    let deadline = Instant::now() + Duration::from_secs(30);
+    while stack.depth(&stack.dead_letters[&Stage::Police]).await == 0 {
+        receives += pump(&stack, &police, Stage::Police).await;
+        assert!(Instant::now() < deadline, "never dead-lettered");
+        tokio::time::sleep(Duration::from_millis(300)).await;
+    }
+    assert_eq!(
+        receives, 3,
+        "handled (and failed) once per receive, up to maxReceiveCount"
+    );
+    let newborn_aws = |args: &[&str]| {
+        let mut cmd = std::process::Command::new(env!("CARGO_BIN_EXE_newborn-aws"));
+        cmd.args(args)
+            .env("AWS_ENDPOINT_URL", &stack.emulator.url)
+            .env("AWS_REGION", REGION)
+            .env("AWS_ACCESS_KEY_ID", "test")
+            .env("AWS_SECRET_ACCESS_KEY", "test")
+            .env("AWS_CONFIG_FILE", "/nonexistent")
+            .env("AWS_SHARED_CREDENTIALS_FILE", "/nonexistent")
+            .env_remove("AWS_PROFILE");
+        for (stage, url) in &stack.queues {
+            cmd.env(queue_variable(*stage), url);
+        }
+        let out = cmd.output().unwrap_or_else(|e| panic!("{e}"));
+        assert!(
+            out.status.success(),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        String::from_utf8_lossy(&out.stdout).into_owned()
+    };
+    let before = newborn_aws(&["queues"]);
+    assert!(
+        before
+            .lines()
+            .any(|l| l.starts_with("police") && l.trim_end().ends_with(" 1")),
+        "the queues command shows the dead letter: {before}"
+    );
+    let out = newborn_aws(&["redrive", "--stage", "police"]);
+    assert!(out.contains("moved 1 "), "{out}");
+    assert_eq!(
+        stack.depth(&stack.dead_letters[&Stage::Police]).await,
+        0,
+        "the DLQ is empty"
+    );
+    let event = receive_event(&stack.sdk, url)
+        .await
+        .unwrap_or_else(|| panic!("not redriven"));
+    assert_eq!(
+        event.records[0].body.as_deref(),
+        Some("{\"application_id\": 7}"),
+        "the same message is delivered again"
+    );
+    println!("dead-lettered after {receives} receives; {before}{out}");
 }
