@@ -2,5 +2,5 @@
 
 #[tokio::main]
 async fn main() -> Result<(), newborn_lambda::Error> {
-    newborn_lambda::run_http(newborn_lambda::Needs::Nothing).await
+    newborn_lambda::run_api().await
 }

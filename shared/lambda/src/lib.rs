@@ -2,11 +2,13 @@
 //! its [`Settings`], builds the AWS adapters once ([`Deps`]), and hands events to the same core
 //! the local runtime runs:
 //!
-//! - [`run_http`] — the one axum router under `lambda_http` (the `api` and `callbacks`
-//!   functions; API Gateway routes the callback path to the latter without the JWT authorizer);
+//! - [`run_api`], [`run_callbacks`] — the one axum router under `lambda_http` (API Gateway
+//!   routes the callback path to the latter, without the JWT authorizer, behind an optional
+//!   address allow-list);
 //! - [`run_stage`] — `SqsEvent -> SqsBatchResponse` for one stage's queue;
 //! - [`run_sla_monitor`] — the scheduled SLA sweep, and the outbox relay sweep.
 
+pub mod allow;
 pub mod auth;
 pub mod settings;
 
@@ -203,10 +205,18 @@ async fn start(needs: Needs) -> Result<Deps, Error> {
     Deps::connect(settings, &sdk, needs).await
 }
 
-/// The `api` and `callbacks` functions: the one router under `lambda_http`.
-pub async fn run_http(needs: Needs) -> Result<(), Error> {
-    let deps = start(needs).await?;
+/// The `api` function: the one router under `lambda_http`, callers from the JWT authorizer.
+pub async fn run_api() -> Result<(), Error> {
+    let deps = start(Needs::Nothing).await?;
     lambda_http::run(newborn_http::router(deps.api_state())).await
+}
+
+/// The `callbacks` function: the same router with the webhook keys, behind the optional
+/// address allow-list.
+pub async fn run_callbacks() -> Result<(), Error> {
+    let deps = start(Needs::WebhookKeys).await?;
+    let router = newborn_http::router(deps.api_state());
+    lambda_http::run(deps.settings.callback_allowed.clone().guard(router)).await
 }
 
 /// A stage function: each SQS batch through the stage handler, failures reported per record.

@@ -1,6 +1,7 @@
 //! The typed settings of a function, read once from the environment that `template.yaml` sets.
 //! A missing or empty variable stops the function at start-up with its name.
 
+use crate::allow::AllowList;
 use newborn_domain::stage::Stage;
 use std::collections::HashMap;
 
@@ -38,6 +39,8 @@ pub struct Settings {
     pub webhook_keys_secret: String,
     /// `NEWBORN_QUEUE_<STAGE>`: the queue URL of each stage, e.g. `NEWBORN_QUEUE_PRE_REVIEW`.
     pub queues: HashMap<Stage, String>,
+    /// `NEWBORN_CALLBACK_ALLOWED_CIDRS` (optional): the addresses agency callbacks may come from.
+    pub callback_allowed: AllowList,
 }
 
 /// The variable holding the queue URL of `stage`.
@@ -79,6 +82,13 @@ impl Settings {
             agencies_url: agencies_url.trim_end_matches('/').to_owned(),
             webhook_keys_secret: required("NEWBORN_WEBHOOK_KEYS_SECRET")?,
             queues,
+            callback_allowed: AllowList::parse(
+                &var("NEWBORN_CALLBACK_ALLOWED_CIDRS").unwrap_or_default(),
+            )
+            .map_err(|why| SettingsError::Invalid {
+                name: "NEWBORN_CALLBACK_ALLOWED_CIDRS".into(),
+                why,
+            })?,
         })
     }
 }
