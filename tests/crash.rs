@@ -158,9 +158,22 @@ async fn killed_and_restarted_mid_flow_every_application_completes_exactly_once(
     }
 
     // The agencies saw each (application, stage, round) once after de-duplication, and answered it.
-    let received = client
-        .json(reqwest::Client::new().get(format!("http://127.0.0.1:{sim}/received")))
-        .await?;
+    // A kill between the platform applying a callback and the agency reading its answer leaves
+    // that dispatch pending at the agency, which re-sends the callback on its own schedule (the
+    // platform acknowledges it as already applied): wait, bounded, for the agencies to settle.
+    let settle = Instant::now() + Duration::from_secs(20);
+    let received = loop {
+        let received = client
+            .json(reqwest::Client::new().get(format!("http://127.0.0.1:{sim}/received")))
+            .await?;
+        let settled = received
+            .as_array()
+            .is_some_and(|r| r.iter().all(|r| r["state"] == "answered"));
+        if settled || Instant::now() > settle {
+            break received;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    };
     let received = received.as_array().context("received")?;
     let answered = received.iter().filter(|r| r["state"] == "answered").count();
     let redelivered: u64 = received
