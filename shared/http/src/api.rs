@@ -691,7 +691,7 @@ mod tests {
         }
         assert_eq!(
             doc["paths"].as_object().map(|p| p.len()),
-            Some(18),
+            Some(19),
             "a documented path the router does not serve?"
         );
     }
