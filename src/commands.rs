@@ -149,6 +149,10 @@ struct ServeArgs {
     /// Send dispatches to real agency systems at this base URL instead of simulating them.
     #[arg(long, env = "NEWBORN_AGENCIES_URL")]
     agencies_url: Option<String>,
+    /// Send SLA escalations to supervisors at this base URL (`<url>/supervision/<agency>`);
+    /// by default the agencies' base URL.
+    #[arg(long, env = "NEWBORN_SUPERVISORS_URL")]
+    supervisors_url: Option<String>,
     /// How long the simulated agencies take to answer, in milliseconds.
     #[arg(long, default_value_t = 500, env = "NEWBORN_AGENCY_DELAY_MS")]
     agency_delay_ms: u64,
@@ -186,6 +190,7 @@ impl ServeArgs {
         use crate::runtime::{Agencies, ServeConfig};
         let mut c = ServeConfig::new(self.data_dir);
         c.listen = self.listen;
+        c.supervisors_url = self.supervisors_url;
         c.agencies = match self.agencies_url {
             Some(base_url) => Agencies::External { base_url },
             None => Agencies::Simulated {

@@ -272,7 +272,7 @@ async fn each_finished_stage_is_rated_once() -> Result<()> {
 }
 
 /// 附件4 九 (办件监察): a stage past its deadline is flagged — warning then breach — once each,
-/// however often the monitor runs.
+/// however often the monitor runs; the agency's supervisor is told and the breach is counted.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn an_overdue_stage_is_flagged_once_by_the_sla_monitor() -> Result<()> {
     let t = TestService::start().await?;
@@ -311,6 +311,61 @@ async fn an_overdue_stage_is_flagged_once_by_the_sla_monitor() -> Result<()> {
     assert_eq!(alerts["counts"], json!({"warning": 1, "overdue": 1}));
     let view = t.client.view("mum-9", &id).await?;
     assert_eq!(stage(&view, "police")["clock"]["level"], "overdue");
+    // The police's supervisor was told once per level, signed, without personal data.
+    let escalations = t
+        .client
+        .json(t.http.get(format!("{}/escalations", t.sim)))
+        .await?;
+    let keys: Vec<&str> = escalations
+        .as_array()
+        .into_iter()
+        .flatten()
+        .map(|e| e["key"].as_str().unwrap_or_default())
+        .collect();
+    assert_eq!(
+        keys,
+        [
+            format!("{id}:police:warning"),
+            format!("{id}:police:overdue")
+        ]
+    );
+    let overdue = &escalations[1];
+    assert_eq!(
+        (overdue["agency"].as_str(), overdue["deliveries"].as_u64()),
+        (Some("police"), Some(1))
+    );
+    assert_eq!(overdue["body"]["level"], "overdue");
+    assert!(
+        overdue["body"]["message"]["zh"]
+            .as_str()
+            .is_some_and(|m| m.contains("已超过办理时限")),
+        "{overdue}"
+    );
+    let body = overdue["body"].to_string();
+    assert!(
+        !body.contains("35010219940315002X") && !body.contains("林"),
+        "{body}"
+    );
+    // And counted: the operator's metrics show the breach for the police.
+    let metrics = t
+        .http
+        .get(format!("{}/metrics", t.api))
+        .send()
+        .await?
+        .text()
+        .await?;
+    assert!(
+        metrics.contains(
+            "newborn_sla_breach_total{agency=\"police_station\",region=\"fujian-2.0\",stage=\"police\"} 1"
+        ),
+        "{metrics}"
+    );
+    assert!(
+        metrics.contains(
+            "newborn_escalation_sent_total{agency=\"police_station\",stage=\"police\"} 2"
+        ),
+        "{metrics}"
+    );
     Ok(())
 }
 

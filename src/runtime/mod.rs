@@ -72,6 +72,9 @@ pub struct ServeConfig {
     pub listen: SocketAddr,
     /// The agencies.
     pub agencies: Agencies,
+    /// Where SLA escalations go (`<url>/supervision/<agency>`); by default the agencies' base URL
+    /// (the simulated agencies record them).
+    pub supervisors_url: Option<String>,
     /// Start service time here (controllable clock); `None` for the system clock.
     pub clock_start: Option<DateTime<Utc>>,
     /// Service-time seconds per real second.
@@ -100,6 +103,7 @@ impl ServeConfig {
                 delay: Duration::from_millis(500),
                 mix: Mix::default(),
             },
+            supervisors_url: None,
             clock_start: None,
             clock_speed: 1.0,
             clock_control: false,
@@ -157,6 +161,7 @@ impl Drop for Running {
 struct AdminState {
     service: Arc<Service>,
     queue: SqliteQueue,
+    metrics: Arc<metrics::Counters>,
     clock: Option<Arc<clock::ScaledClock>>,
 }
 
@@ -177,6 +182,15 @@ fn admin_router(state: AdminState) -> Router {
         .route("/admin/sla-sweep", post(sweep_now))
         .route("/admin/queues", get(queue_stats))
         .route("/admin/queues/{queue}/redrive", post(redrive))
+        .route(
+            "/metrics",
+            get(|State(s): State<AdminState>| async move {
+                (
+                    [("content-type", "text/plain; version=0.0.4")],
+                    s.metrics.prometheus(),
+                )
+            }),
+        )
         .with_state(state)
 }
 
@@ -312,14 +326,21 @@ pub async fn start(config: ServeConfig) -> Result<Running> {
     };
     let dispatcher = HttpDispatcher::to_gateway(&agency_base, keys.platform.clone(), wall.clone())
         .map_err(anyhow::Error::msg)?;
+    let supervisors = HttpDispatcher::to_supervisors(
+        config.supervisors_url.as_deref().unwrap_or(&agency_base),
+        keys.platform.clone(),
+        wall.clone(),
+    )
+    .map_err(anyhow::Error::msg)?;
     let counters = Arc::new(metrics::Counters::default());
     let ports = Ports {
         store: Arc::new(SqliteStore::new(db.clone())),
         documents: Arc::new(FileDocuments::new(&config.data_dir.join("documents"))?),
         uploads: Arc::new(SqliteUploads::new(db.clone())),
         agencies: Arc::new(dispatcher),
+        supervisors: Arc::new(supervisors),
         clock: service_clock.clone(),
-        metrics: counters,
+        metrics: counters.clone(),
     };
     let service = Arc::new(
         Service::new(
@@ -344,6 +365,7 @@ pub async fn start(config: ServeConfig) -> Result<Running> {
     .merge(admin_router(AdminState {
         service: service.clone(),
         queue: queue.clone(),
+        metrics: counters,
         clock: if config.clock_control {
             scaled.clone()
         } else {

@@ -63,6 +63,19 @@ pub struct Received {
     pub deliveries: u32,
 }
 
+/// One SLA escalation received by an agency's supervisor.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct Escalation {
+    /// The idempotency key, `<application>:<stage>:<level>`.
+    pub key: String,
+    /// The agency whose supervisor it reached.
+    pub agency: String,
+    /// What the platform sent.
+    pub body: serde_json::Value,
+    /// How many times it came.
+    pub deliveries: u32,
+}
+
 /// A script for one stage of one application.
 #[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct Script {
@@ -78,6 +91,8 @@ const SCHEMA: &str = "
 CREATE TABLE IF NOT EXISTS received (key TEXT PRIMARY KEY, agency TEXT NOT NULL, body TEXT NOT NULL,
   due_at INTEGER NOT NULL, state TEXT NOT NULL, attempts INTEGER NOT NULL DEFAULT 0, deliveries INTEGER NOT NULL DEFAULT 1);
 CREATE INDEX IF NOT EXISTS received_due ON received(state, due_at);
+CREATE TABLE IF NOT EXISTS escalations (key TEXT PRIMARY KEY, agency TEXT NOT NULL, body TEXT NOT NULL,
+  deliveries INTEGER NOT NULL DEFAULT 1);
 CREATE TABLE IF NOT EXISTS scripts (application TEXT NOT NULL, stage TEXT NOT NULL, outcomes TEXT NOT NULL, PRIMARY KEY (application, stage));
 ";
 
@@ -135,6 +150,8 @@ impl Simulator {
             .route("/dispatch/{agency}", post(receive))
             .route("/scripts", post(add_script))
             .route("/received", get(list_received))
+            .route("/supervision/{agency}", post(supervise))
+            .route("/escalations", get(list_escalations))
             .with_state(self.clone())
     }
 
@@ -161,6 +178,24 @@ impl Simulator {
                     key: r.get(0)?,
                     agency: r.get(1)?,
                     state: r.get(2)?,
+                    deliveries: r.get(3)?,
+                })
+            })?;
+            rows.collect()
+        })
+        .await
+    }
+
+    /// Every SLA escalation the supervisors received, once per key, with how often it came.
+    pub async fn escalations(&self) -> Result<Vec<Escalation>, String> {
+        self.call(|c| {
+            let mut stmt =
+                c.prepare("SELECT key, agency, body, deliveries FROM escalations ORDER BY rowid")?;
+            let rows = stmt.query_map([], |r| {
+                Ok(Escalation {
+                    key: r.get(0)?,
+                    agency: r.get(1)?,
+                    body: serde_json::from_str(&r.get::<_, String>(2)?).unwrap_or_default(),
                     deliveries: r.get(3)?,
                 })
             })?;
@@ -272,36 +307,92 @@ fn agency_by_path(name: &str) -> Option<Agency> {
         .find(|a| a.dispatch_path() == name)
 }
 
+type Answer = (StatusCode, Json<serde_json::Value>);
+
+impl Simulator {
+    /// Checks a request from the platform: a known agency path, the platform's signature, an
+    /// idempotency key (returned).
+    fn verified(&self, agency: &str, headers: &HeaderMap, body: &[u8]) -> Result<String, Answer> {
+        let h = |name: &str| headers.get(name).and_then(|v| v.to_str().ok());
+        if agency_by_path(agency).is_none() {
+            return Err((
+                StatusCode::NOT_FOUND,
+                Json(serde_json::json!({"error": "no such agency"})),
+            ));
+        }
+        if let Err(e) = self.platform_keys.verify(
+            h(KEY_ID_HEADER),
+            h(TIMESTAMP_HEADER),
+            h(SIGNATURE_HEADER),
+            body,
+            chrono::Utc::now(),
+        ) {
+            return Err((
+                StatusCode::UNAUTHORIZED,
+                Json(serde_json::json!({"error": e.to_string()})),
+            ));
+        }
+        h(IDEMPOTENCY_HEADER).map(str::to_owned).ok_or_else(|| {
+            (
+                StatusCode::BAD_REQUEST,
+                Json(serde_json::json!({"error": "Idempotency-Key required"})),
+            )
+        })
+    }
+}
+
+/// A supervisor's endpoint: verifies the platform's signature and records the escalation once.
+async fn supervise(
+    State(sim): State<Simulator>,
+    Path(agency): Path<String>,
+    headers: HeaderMap,
+    body: Bytes,
+) -> (StatusCode, Json<serde_json::Value>) {
+    let key = match sim.verified(&agency, &headers, &body) {
+        Ok(key) => key,
+        Err(refusal) => return refusal,
+    };
+    let text = String::from_utf8_lossy(&body).into_owned();
+    let result = sim
+        .call(move |c| {
+            let n = c.execute(
+                "INSERT INTO escalations (key, agency, body) VALUES (?1, ?2, ?3) \
+                 ON CONFLICT(key) DO UPDATE SET deliveries = deliveries + 1",
+                params![key, agency, text],
+            )?;
+            Ok(n)
+        })
+        .await;
+    match result {
+        Ok(_) => (
+            StatusCode::ACCEPTED,
+            Json(serde_json::json!({"status": "recorded"})),
+        ),
+        Err(e) => (
+            StatusCode::SERVICE_UNAVAILABLE,
+            Json(serde_json::json!({"error": e})),
+        ),
+    }
+}
+
+async fn list_escalations(
+    State(sim): State<Simulator>,
+) -> Result<Json<Vec<Escalation>>, (StatusCode, String)> {
+    sim.escalations()
+        .await
+        .map(Json)
+        .map_err(|e| (StatusCode::SERVICE_UNAVAILABLE, e))
+}
+
 async fn receive(
     State(sim): State<Simulator>,
     Path(agency): Path<String>,
     headers: HeaderMap,
     body: Bytes,
 ) -> (StatusCode, Json<serde_json::Value>) {
-    let h = |name: &str| headers.get(name).and_then(|v| v.to_str().ok());
-    if agency_by_path(&agency).is_none() {
-        return (
-            StatusCode::NOT_FOUND,
-            Json(serde_json::json!({"error": "no such agency"})),
-        );
-    }
-    if let Err(e) = sim.platform_keys.verify(
-        h(KEY_ID_HEADER),
-        h(TIMESTAMP_HEADER),
-        h(SIGNATURE_HEADER),
-        &body,
-        chrono::Utc::now(),
-    ) {
-        return (
-            StatusCode::UNAUTHORIZED,
-            Json(serde_json::json!({"error": e.to_string()})),
-        );
-    }
-    let Some(key) = h(IDEMPOTENCY_HEADER).map(str::to_owned) else {
-        return (
-            StatusCode::BAD_REQUEST,
-            Json(serde_json::json!({"error": "Idempotency-Key required"})),
-        );
+    let key = match sim.verified(&agency, &headers, &body) {
+        Ok(key) => key,
+        Err(refusal) => return refusal,
     };
     let text = String::from_utf8_lossy(&body).into_owned();
     let due = now_ms() + sim.config.delay.as_millis() as i64;

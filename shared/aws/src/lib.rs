@@ -7,7 +7,8 @@
 //! - [`DynamoUploads`] — upload slots and verified uploads;
 //! - [`SqsQueues`] — sending hand-offs, and the operator's dead-letter redrive by hand (no
 //!   managed redrive in the China regions);
-//! - [`S3Documents`] — scans by SHA-256 and presigned uploads with type and length signed in.
+//! - [`S3Documents`] — scans by SHA-256 and presigned uploads with type and length signed in;
+//! - [`EmfMetrics`] — metrics as CloudWatch Embedded Metric Format lines.
 //!
 //! Each passes the same contract suite as its SQLite twin, against moto's AWS API emulator.
 //!
@@ -28,12 +29,14 @@
 //! version (or on not existing), and everything written with it.
 
 mod dynamo;
+mod emf;
 mod requests;
 mod s3;
 mod sqs;
 mod store;
 mod uploads;
 
+pub use emf::{EmfMetrics, NAMESPACE, document as emf_document};
 pub use requests::DynamoRequestLog;
 pub use s3::{PresignedUpload, S3Documents};
 pub use sqs::{SqsQueues, StageQueue};

@@ -130,6 +130,17 @@ impl Agency {
         Agency::SocialSecurity,
     ];
 
+    /// Its stable name (as in JSON), e.g. `police_station`.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Agency::Platform => "platform",
+            Agency::Hospital => "hospital",
+            Agency::PoliceStation => "police_station",
+            Agency::MedicalInsurance => "medical_insurance",
+            Agency::SocialSecurity => "social_security",
+        }
+    }
+
     /// The path segment of the agency's dispatch endpoint, `<gateway>/dispatch/<segment>`
     /// (docs/agency-integration.md).
     pub fn dispatch_path(self) -> &'static str {
@@ -612,6 +623,22 @@ pub fn next_status(
 
 #[cfg(test)]
 mod tests {
+
+    #[test]
+    fn agency_names_are_their_json_names() {
+        for a in [
+            Agency::Platform,
+            Agency::Hospital,
+            Agency::PoliceStation,
+            Agency::MedicalInsurance,
+            Agency::SocialSecurity,
+        ] {
+            assert_eq!(
+                serde_json::to_value(a).ok(),
+                Some(serde_json::Value::from(a.as_str()))
+            );
+        }
+    }
     use super::*;
 
     fn rules() -> StageRules {

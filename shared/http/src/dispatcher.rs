@@ -38,10 +38,29 @@ impl HttpDispatcher {
 
     /// A dispatcher posting to one gateway: each agency at `<base>/dispatch/<segment>`.
     pub fn to_gateway(base: &str, key: SigningKey, clock: Arc<dyn Clock>) -> Result<Self, String> {
+        Self::under(base, "dispatch", key, clock)
+    }
+
+    /// A dispatcher posting SLA escalations to the agencies' supervisors: each at
+    /// `<base>/supervision/<segment>`.
+    pub fn to_supervisors(
+        base: &str,
+        key: SigningKey,
+        clock: Arc<dyn Clock>,
+    ) -> Result<Self, String> {
+        Self::under(base, "supervision", key, clock)
+    }
+
+    fn under(
+        base: &str,
+        section: &str,
+        key: SigningKey,
+        clock: Arc<dyn Clock>,
+    ) -> Result<Self, String> {
         let base = base.trim_end_matches('/');
         let endpoints = Agency::DISPATCHED
             .into_iter()
-            .map(|a| (a, format!("{base}/dispatch/{}", a.dispatch_path())))
+            .map(|a| (a, format!("{base}/{section}/{}", a.dispatch_path())))
             .collect();
         Self::new(endpoints, key, clock)
     }

@@ -21,15 +21,15 @@ use aws_lambda_events::event::cloudwatch_events::CloudWatchEvent;
 use aws_lambda_events::event::sqs::SqsEvent;
 use chrono::TimeDelta;
 use lambda_runtime::{LambdaEvent, service_fn};
-use newborn_aws::{DynamoRequestLog, DynamoStore, DynamoUploads, Relay, S3Documents, SqsQueues};
+use newborn_aws::{
+    DynamoRequestLog, DynamoStore, DynamoUploads, EmfMetrics, Relay, S3Documents, SqsQueues,
+};
 use newborn_domain::calendar::WorkingCalendar;
 use newborn_domain::policy::PolicyRegistry;
 use newborn_domain::stage::{Agency, Stage};
 use newborn_http::{ApiState, HttpDispatcher};
 use newborn_service::Service;
-use newborn_service::ports::{
-    AgencyDispatcher, Clock, Dispatch, DispatchError, Metrics, SystemClock,
-};
+use newborn_service::ports::{AgencyDispatcher, Clock, Dispatch, DispatchError, SystemClock};
 use newborn_service::service::Ports;
 use newborn_service::signing::{KeyRing, Keys};
 use std::sync::Arc;
@@ -60,9 +60,10 @@ pub struct Deps {
 /// may read the key secret).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Needs {
-    /// No webhook keys (pre-review, the SLA monitor, the applicant API).
+    /// No webhook keys (pre-review, the applicant API).
     Nothing,
-    /// The webhook keys (agency stages sign dispatches; callbacks verify signatures).
+    /// The webhook keys (agency stages sign dispatches, the SLA monitor signs escalations,
+    /// callbacks verify signatures).
     WebhookKeys,
 }
 
@@ -77,15 +78,6 @@ impl AgencyDispatcher for NoDispatcher {
             agency,
             reason: "this function holds no signing key and cannot dispatch".into(),
         })
-    }
-}
-
-/// Counters as log lines until the metrics issue brings CloudWatch EMF.
-struct LogMetrics;
-
-impl Metrics for LogMetrics {
-    fn count(&self, name: &str, dimensions: &[(&str, &str)], value: f64) {
-        tracing::info!(metric = name, ?dimensions, value, "metric");
     }
 }
 
@@ -106,14 +98,22 @@ impl Deps {
             Needs::WebhookKeys => Some(read_keys(sdk, &settings.webhook_keys_secret).await?),
         };
         let wall: Arc<dyn Clock> = Arc::new(SystemClock);
-        let agencies: Arc<dyn AgencyDispatcher> = match &keys {
-            Some(keys) => Arc::new(HttpDispatcher::to_gateway(
-                &settings.agencies_url,
-                keys.platform.clone(),
-                wall.clone(),
-            )?),
-            None => Arc::new(NoDispatcher),
-        };
+        let (agencies, supervisors): (Arc<dyn AgencyDispatcher>, Arc<dyn AgencyDispatcher>) =
+            match &keys {
+                Some(keys) => (
+                    Arc::new(HttpDispatcher::to_gateway(
+                        &settings.agencies_url,
+                        keys.platform.clone(),
+                        wall.clone(),
+                    )?),
+                    Arc::new(HttpDispatcher::to_supervisors(
+                        &settings.supervisors_url,
+                        keys.platform.clone(),
+                        wall.clone(),
+                    )?),
+                ),
+                None => (Arc::new(NoDispatcher), Arc::new(NoDispatcher)),
+            };
         let scans = S3Documents::new(s3, &settings.bucket);
         let store = DynamoStore::new(dynamodb.clone(), &settings.table).with_relay(Relay {
             queues: sqs,
@@ -124,8 +124,9 @@ impl Deps {
             documents: Arc::new(scans.clone()),
             uploads: Arc::new(DynamoUploads::new(dynamodb.clone(), &settings.table)),
             agencies,
+            supervisors,
             clock: wall,
-            metrics: Arc::new(LogMetrics),
+            metrics: Arc::new(EmfMetrics::stdout()),
         };
         let service = Service::new(
             ports,
@@ -260,7 +261,7 @@ pub async fn monitor(deps: &Deps, event: CloudWatchEvent) -> Result<MonitorRepor
 
 /// The `sla-monitor` function (an EventBridge rule with a schedule expression).
 pub async fn run_sla_monitor() -> Result<(), Error> {
-    let deps = Arc::new(start(Needs::Nothing).await?);
+    let deps = Arc::new(start(Needs::WebhookKeys).await?);
     lambda_runtime::run(service_fn(move |event: LambdaEvent<CloudWatchEvent>| {
         let deps = deps.clone();
         async move { monitor(&deps, event.payload).await }

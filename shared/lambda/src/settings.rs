@@ -33,6 +33,9 @@ pub struct Settings {
     /// `NEWBORN_AGENCIES_URL`: base URL of the agency gateway; dispatches go to
     /// `<base>/dispatch/<agency>`.
     pub agencies_url: String,
+    /// `NEWBORN_SUPERVISORS_URL`: base URL of the agencies' supervisors; SLA escalations go to
+    /// `<base>/supervision/<agency>`.
+    pub supervisors_url: String,
     /// `NEWBORN_WEBHOOK_KEYS_SECRET`: the Secrets Manager secret (ARN or name) holding the key
     /// file (a JSON array of `{key_id, owner, secret_hex}`); its value is read at run time and
     /// never logged.
@@ -62,13 +65,19 @@ impl Settings {
                 .filter(|v| !v.is_empty())
                 .ok_or_else(|| SettingsError::Missing(name.to_owned()))
         };
-        let agencies_url = required("NEWBORN_AGENCIES_URL")?;
-        if !(agencies_url.starts_with("https://") || agencies_url.starts_with("http://")) {
-            return Err(SettingsError::Invalid {
-                name: "NEWBORN_AGENCIES_URL".into(),
-                why: "must be an http(s) URL".into(),
-            });
-        }
+        let url = |name: &str| {
+            let url = required(name)?;
+            if url.starts_with("https://") || url.starts_with("http://") {
+                Ok(url.trim_end_matches('/').to_owned())
+            } else {
+                Err(SettingsError::Invalid {
+                    name: name.into(),
+                    why: "must be an http(s) URL".into(),
+                })
+            }
+        };
+        let agencies_url = url("NEWBORN_AGENCIES_URL")?;
+        let supervisors_url = url("NEWBORN_SUPERVISORS_URL")?;
         let queues = Stage::ALL
             .into_iter()
             .map(|stage| Ok((stage, required(&queue_variable(stage))?)))
@@ -79,7 +88,8 @@ impl Settings {
             policy: var("NEWBORN_POLICY")
                 .filter(|p| !p.trim().is_empty())
                 .unwrap_or_else(|| newborn_domain::policy::DEFAULT_POLICY.to_owned()),
-            agencies_url: agencies_url.trim_end_matches('/').to_owned(),
+            agencies_url,
+            supervisors_url,
             webhook_keys_secret: required("NEWBORN_WEBHOOK_KEYS_SECRET")?,
             queues,
             callback_allowed: AllowList::parse(
@@ -102,6 +112,7 @@ mod tests {
             ("NEWBORN_TABLE", "t"),
             ("NEWBORN_BUCKET", "b"),
             ("NEWBORN_AGENCIES_URL", "https://gw.example.cn/"),
+            ("NEWBORN_SUPERVISORS_URL", "https://supervision.example.cn"),
             ("NEWBORN_WEBHOOK_KEYS_SECRET", "arn:aws-cn:secretsmanager:x"),
         ]
         .into_iter()

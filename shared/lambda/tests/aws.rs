@@ -155,6 +155,7 @@ impl Stack {
     async fn deps(&self, agencies_url: &str, needs: Needs) -> Deps {
         let mut vars = self.vars.clone();
         vars.insert("NEWBORN_AGENCIES_URL".into(), agencies_url.into());
+        vars.insert("NEWBORN_SUPERVISORS_URL".into(), agencies_url.into());
         let settings =
             Settings::from_vars(|k| vars.get(k).cloned()).unwrap_or_else(|e| panic!("{e}"));
         Deps::connect(settings, &self.sdk, needs)
@@ -564,8 +565,9 @@ async fn an_application_travels_from_submission_to_completion_through_the_lambda
         );
         assert_eq!(stack.depth(&stack.queues[&stage]).await, 0, "{stage} queue");
     }
+    let monitor_deps = stack.deps(&agencies_url, Needs::WebhookKeys).await;
     let report = newborn_lambda::monitor(
-        &pre_review,
+        &monitor_deps,
         serde_json::from_value(json!({
             "version": "0", "id": "sla", "detail-type": "Scheduled Event", "source": "aws.events",
             "account": "123456789012", "time": "2026-11-24T10:00:00Z", "region": REGION,

@@ -217,10 +217,34 @@ impl Clock for SystemClock {
     }
 }
 
-/// Operational counters (CloudWatch EMF on AWS, Prometheus text locally).
+/// The unit of a metric value.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Unit {
+    /// A number of events.
+    Count,
+    /// A duration.
+    Seconds,
+}
+
+impl Unit {
+    /// Its name in CloudWatch.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Unit::Count => "Count",
+            Unit::Seconds => "Seconds",
+        }
+    }
+}
+
+/// Operational metrics (CloudWatch Embedded Metric Format on AWS, Prometheus text locally).
 pub trait Metrics: Send + Sync {
-    /// Adds `value` to the counter `name` with the given dimensions.
-    fn count(&self, name: &str, dimensions: &[(&str, &str)], value: f64);
+    /// Records one value of the metric `name` with the given dimensions.
+    fn record(&self, name: &str, dimensions: &[(&str, &str)], value: f64, unit: Unit);
+
+    /// Adds `value` to the counter `name`.
+    fn count(&self, name: &str, dimensions: &[(&str, &str)], value: f64) {
+        self.record(name, dimensions, value, Unit::Count);
+    }
 }
 
 /// What [`RequestLog::claim`] found for an `Idempotency-Key`.

@@ -7,7 +7,7 @@ use crate::error::ServiceError;
 use crate::payload::dispatch_body;
 use crate::ports::{
     Actor, AgencyDispatcher, Alert, ApplicationStore, Clock, Dispatch, DocumentStore, Metrics,
-    Notification, OpenClock, StageMessage, StoreError, Stored, TimelineEntry, UploadSlot,
+    Notification, OpenClock, StageMessage, StoreError, Stored, TimelineEntry, Unit, UploadSlot,
     UploadStore, Write,
 };
 use crate::view::ApplicationView;
@@ -37,6 +37,8 @@ pub struct Ports {
     pub uploads: Arc<dyn UploadStore>,
     /// Outbound agency webhooks.
     pub agencies: Arc<dyn AgencyDispatcher>,
+    /// Each agency's supervisor (办件监察), told of SLA warnings and breaches.
+    pub supervisors: Arc<dyn AgencyDispatcher>,
     /// Time.
     pub clock: Arc<dyn Clock>,
     /// Counters.
@@ -371,7 +373,7 @@ impl Service {
         })?;
         self.ports
             .metrics
-            .count("ApplicationsSubmitted", &[("Policy", &policy.id)], 1.0);
+            .count("ApplicationsSubmitted", &[("Region", &policy.id)], 1.0);
         Ok(Stored {
             application: app,
             owner: owner.to_owned(),
@@ -484,28 +486,48 @@ impl Service {
         ))
     }
 
+    /// The metrics of committed transitions, by stage, agency and region (the policy).
     fn count_transitions(&self, app: &Application, applied: &Applied) {
         let m = &self.ports.metrics;
         for t in &applied.transitions {
-            let stage = t.stage.as_str();
-            let region = app.policy.id.as_str();
+            let dims = [
+                ("Stage", t.stage.as_str()),
+                ("Agency", t.stage.agency().as_str()),
+                ("Region", app.policy.id.as_str()),
+            ];
             match (t.from.as_str(), t.to.as_str()) {
                 (_, "awaiting_agency") if t.event == "dispatch" => {
-                    m.count("StageStarted", &[("Stage", stage), ("Region", region)], 1.0)
+                    m.count("StageStarted", &dims, 1.0)
                 }
-                (_, "completed") => m.count(
-                    "StageCompleted",
-                    &[("Stage", stage), ("Region", region)],
-                    1.0,
-                ),
-                (_, "terminated") => {
-                    m.count("GoOffline", &[("Stage", stage), ("Region", region)], 1.0)
+                (_, "completed") => {
+                    m.count("StageCompleted", &dims, 1.0);
+                    // How long the stage took: working time on its clock (what the deadline
+                    // counts, 附件1 四(五)) and wall time from its first start to now.
+                    if let Some(clock) = app.stage(t.stage).and_then(|s| s.clock.as_ref()) {
+                        let reading = clock.read(&self.calendar, t.at);
+                        if reading.level != SlaLevel::Overdue {
+                            m.count("StageCompletedOnTime", &dims, 1.0);
+                        }
+                        m.record(
+                            "StageWorkingTime",
+                            &dims,
+                            reading.elapsed_secs as f64,
+                            Unit::Seconds,
+                        );
+                        if let Some(first) = clock.runs.first() {
+                            m.record(
+                                "StageWallTime",
+                                &dims,
+                                (t.at - first.from).num_seconds() as f64,
+                                Unit::Seconds,
+                            );
+                        }
+                    }
                 }
-                (_, "awaiting_applicant") if t.event == "request_supplement" => m.count(
-                    "SupplementRequested",
-                    &[("Stage", stage), ("Region", region)],
-                    1.0,
-                ),
+                (_, "terminated") => m.count("GoOffline", &dims, 1.0),
+                (_, "awaiting_applicant") if t.event == "request_supplement" => {
+                    m.count("SupplementRequested", &dims, 1.0)
+                }
                 _ => {}
             }
         }
@@ -692,9 +714,14 @@ impl Service {
                 .dispatch(stage.agency(), &dispatch)
                 .await
                 .map_err(|e| ServiceError::Transient(e.to_string()))?;
-            self.ports
-                .metrics
-                .count("DispatchSent", &[("Stage", stage.as_str())], 1.0);
+            self.ports.metrics.count(
+                "DispatchSent",
+                &[
+                    ("Stage", stage.as_str()),
+                    ("Agency", stage.agency().as_str()),
+                ],
+                1.0,
+            );
         }
         Ok(())
     }
@@ -954,12 +981,11 @@ impl Service {
             })
             .await?
             .ok_or(ServiceError::NotFound)?;
-        let agency = format!("{:?}", stage.agency());
         self.ports.metrics.count(
             "Rating",
             &[
                 ("Stage", stage.as_str()),
-                ("Agency", &agency),
+                ("Agency", stage.agency().as_str()),
                 ("Level", level_name(level)),
             ],
             1.0,
@@ -970,6 +996,49 @@ impl Service {
     // ------------------------------------------------------------------------------------
     // Supervision (the scheduled SLA monitor)
     // ------------------------------------------------------------------------------------
+
+    /// Tells the agency's supervisor of a new alert (办件监察; the provincial efficiency office
+    /// assesses agencies on overdue cases, 闽卫政法〔2024〕40号 附件1 四(五)). The body carries no
+    /// personal data; the supervisor de-duplicates by the idempotency key
+    /// `<application>:<stage>:<level>`. A failed delivery is logged and counted; the alert stays
+    /// in the supervision list either way.
+    async fn escalate(&self, app: &Application, alert: &Alert) {
+        let agency = alert.stage.agency();
+        let level = match alert.level {
+            SlaLevel::Overdue => "overdue",
+            _ => "warning",
+        };
+        let (zh, en) = if alert.level == SlaLevel::Overdue {
+            ("已超过办理时限", "is past its deadline")
+        } else {
+            ("即将超过办理时限", "is approaching its deadline")
+        };
+        let label = alert.stage.label();
+        let dispatch = Dispatch {
+            idempotency_key: format!("{}:{}:{level}", alert.application_id, alert.stage),
+            body: serde_json::json!({
+                "application_id": alert.application_id,
+                "stage": alert.stage,
+                "agency": agency,
+                "region": app.policy.id,
+                "level": level,
+                "deadline": alert.deadline,
+                "raised_at": alert.at,
+                "message": Bilingual::new(
+                    format!("申请{}的“{}”环节{zh}", alert.application_id, label.zh),
+                    format!("the {} stage of application {} {en}", label.en, alert.application_id),
+                ),
+            }),
+        };
+        let dims = [("Stage", alert.stage.as_str()), ("Agency", agency.as_str())];
+        match self.ports.supervisors.dispatch(agency, &dispatch).await {
+            Ok(()) => self.ports.metrics.count("EscalationSent", &dims, 1.0),
+            Err(e) => {
+                tracing::error!(application = %alert.application_id, stage = %alert.stage, error = %e, "escalation to the supervisor failed; the alert stays listed");
+                self.ports.metrics.count("EscalationFailed", &dims, 1.0);
+            }
+        }
+    }
 
     /// 办件监察: raises a warning and a breach once per stage clock, from the open-clock index.
     pub async fn sla_sweep(&self) -> Result<SweepReport, ServiceError> {
@@ -1007,18 +1076,18 @@ impl Service {
                     deadline: reading.deadline,
                 };
                 if self.ports.store.record_alert(&alert).await? {
+                    self.escalate(&stored.application, &alert).await;
                     let (name, counter) = if level == SlaLevel::Overdue {
                         ("SlaBreach", &mut report.breaches)
                     } else {
                         ("SlaWarning", &mut report.warnings)
                     };
                     *counter += 1;
-                    let agency = format!("{:?}", entry.stage.agency());
                     self.ports.metrics.count(
                         name,
                         &[
                             ("Stage", entry.stage.as_str()),
-                            ("Agency", &agency),
+                            ("Agency", entry.stage.agency().as_str()),
                             ("Region", &stored.application.policy.id),
                         ],
                         1.0,
