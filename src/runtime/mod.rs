@@ -15,6 +15,7 @@
 pub mod clock;
 pub mod keys;
 pub mod metrics;
+pub mod operations;
 pub mod workers;
 
 use anyhow::{Context, Result};
@@ -182,6 +183,8 @@ fn admin_router(state: AdminState) -> Router {
         .route("/admin/sla-sweep", post(sweep_now))
         .route("/admin/queues", get(queue_stats))
         .route("/admin/queues/{queue}/redrive", post(redrive))
+        .route("/operations", get(operations_page))
+        .route("/operations/redrive/{stage}", post(operations_redrive))
         .route(
             "/metrics",
             get(|State(s): State<AdminState>| async move {
@@ -246,6 +249,32 @@ async fn redrive(State(s): State<AdminState>, UrlPath(queue): UrlPath<String>) -
         .await
         .map_err(|e| admin_error(StatusCode::SERVICE_UNAVAILABLE, e))?;
     Ok(Json(serde_json::json!({"moved": moved})))
+}
+
+async fn operations_page(
+    State(s): State<AdminState>,
+) -> Result<axum::response::Html<String>, (StatusCode, Json<serde_json::Value>)> {
+    let snap = operations::snapshot(&s.service, &s.queue)
+        .await
+        .map_err(|e| admin_error(StatusCode::SERVICE_UNAVAILABLE, e))?;
+    Ok(axum::response::Html(operations::render(&snap, &s.metrics)))
+}
+
+/// The page's redrive button: moves a stage's dead letters back, then shows the page again.
+async fn operations_redrive(
+    State(s): State<AdminState>,
+    UrlPath(stage): UrlPath<String>,
+) -> Result<axum::response::Redirect, (StatusCode, Json<serde_json::Value>)> {
+    let stage: Stage = stage
+        .parse()
+        .map_err(|_| admin_error(StatusCode::NOT_FOUND, format!("no stage {stage}")))?;
+    let moved = s
+        .queue
+        .redrive(stage.as_str())
+        .await
+        .map_err(|e| admin_error(StatusCode::SERVICE_UNAVAILABLE, e))?;
+    tracing::info!(%stage, moved, "redriven from the operations page");
+    Ok(axum::response::Redirect::to("/operations"))
 }
 
 async fn bind(addr: SocketAddr, what: &str) -> Result<tokio::net::TcpListener> {

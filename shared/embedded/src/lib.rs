@@ -13,7 +13,7 @@ mod uploads;
 
 pub use db::Database;
 pub use documents::FileDocuments;
-pub use queue::{QueueStats, Received, SqliteQueue};
+pub use queue::{QueueStats, Received, SqliteQueue, dead_letter_queue};
 pub use requests::SqliteRequestLog;
 pub use store::SqliteStore;
 pub use uploads::SqliteUploads;

@@ -143,6 +143,26 @@ impl SqliteQueue {
             .await
     }
 
+    /// Up to `limit` messages of `queue`, oldest first, without receiving them (the operator's
+    /// view of a dead-letter queue).
+    pub async fn peek(&self, queue: &str, limit: usize) -> Result<Vec<Received>, String> {
+        let (queue, limit) = (queue.to_owned(), limit as i64);
+        self.db
+            .call(move |conn| {
+                let mut stmt = conn.prepare("SELECT id, body, receive_count, sent_at FROM messages WHERE queue = ?1 ORDER BY id LIMIT ?2")?;
+                let rows = stmt.query_map(params![queue, limit], |r| {
+                    Ok(Received {
+                        id: r.get(0)?,
+                        body: r.get(1)?,
+                        receive_count: r.get(2)?,
+                        sent_at_ms: r.get(3)?,
+                    })
+                })?;
+                rows.collect()
+            })
+            .await
+    }
+
     /// Depth of every queue that has messages.
     pub async fn stats(&self) -> Result<Vec<QueueStats>, String> {
         self.db

@@ -518,7 +518,7 @@ impl Service {
                             m.record(
                                 "StageWallTime",
                                 &dims,
-                                (t.at - first.from).num_seconds() as f64,
+                                (t.at - first.from).num_milliseconds() as f64 / 1000.0,
                                 Unit::Seconds,
                             );
                         }

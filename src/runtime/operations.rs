@@ -1,0 +1,217 @@
+//! The operator's page of the local runtime (`GET /operations`, loopback only): overdue and
+//! at-risk cases from the open-clock index, the on-time rate per agency, average stage durations
+//! as bar charts, and the dead-letter queues with a redrive button. It shows application ids,
+//! stages, agencies and times — no personal data — and needs no script to work.
+
+use super::metrics::Counters;
+use chrono::{DateTime, Utc};
+use newborn_domain::calendar::CHINA;
+use newborn_domain::stage::{Agency, Stage};
+use newborn_embedded::{SqliteQueue, dead_letter_queue};
+use newborn_service::Service;
+use std::fmt::Write as _;
+
+/// What the page shows, gathered before rendering.
+pub struct Snapshot {
+    /// Service time.
+    pub now: DateTime<Utc>,
+    /// Cases past a warning threshold or a deadline: (application, stage, deadline, overdue).
+    pub cases: Vec<(String, Stage, Option<DateTime<Utc>>, bool)>,
+    /// Dead letters per stage: (stage, bodies).
+    pub dead_letters: Vec<(Stage, Vec<String>)>,
+}
+
+/// Reads the index and the queues.
+pub async fn snapshot(service: &Service, queue: &SqliteQueue) -> Result<Snapshot, String> {
+    let now = service.now();
+    let mut cases: Vec<_> = service
+        .store()
+        .due_clocks(now)
+        .await
+        .map_err(|e| e.to_string())?
+        .into_iter()
+        .map(|c| {
+            let overdue = c.deadline.is_some_and(|d| d <= now);
+            (c.application_id, c.stage, c.deadline, overdue)
+        })
+        .collect();
+    cases.sort_by_key(|(_, _, deadline, overdue)| (!overdue, *deadline));
+    let mut dead_letters = vec![];
+    for stage in Stage::ALL {
+        let bodies = queue
+            .peek(&dead_letter_queue(stage.as_str()), 20)
+            .await?
+            .into_iter()
+            .map(|m| m.body)
+            .collect();
+        dead_letters.push((stage, bodies));
+    }
+    Ok(Snapshot {
+        now,
+        cases,
+        dead_letters,
+    })
+}
+
+fn esc(s: &str) -> String {
+    s.replace('&', "&amp;")
+        .replace('<', "&lt;")
+        .replace('>', "&gt;")
+        .replace('"', "&quot;")
+}
+
+fn china(t: Option<DateTime<Utc>>) -> String {
+    t.map(|t| t.with_timezone(&CHINA).format("%Y-%m-%d %H:%M").to_string())
+        .unwrap_or_else(|| "—".into())
+}
+
+/// A horizontal bar chart (inline SVG) of `(label, seconds)`, in the unit that suits the
+/// largest value.
+fn bars(rows: &[(String, f64)], color: &str) -> String {
+    let max = rows.iter().map(|(_, v)| *v).fold(0.0_f64, f64::max);
+    let (unit, per) = if max >= 7200.0 {
+        ("h", 3600.0)
+    } else if max >= 120.0 {
+        ("min", 60.0)
+    } else {
+        ("s", 1.0)
+    };
+    let height = 28 * rows.len().max(1) + 8;
+    let mut svg = format!(
+        r#"<svg role="img" width="720" height="{height}" viewBox="0 0 720 {height}" xmlns="http://www.w3.org/2000/svg">"#
+    );
+    for (i, (label, value)) in rows.iter().enumerate() {
+        let y = 8 + 28 * i;
+        let w = if max > 0.0 {
+            (value / max * 400.0).round()
+        } else {
+            0.0
+        };
+        let _ = write!(
+            svg,
+            r#"<text x="0" y="{}" font-size="13">{}</text><rect x="190" y="{y}" width="{w}" height="18" fill="{color}"/><text x="{}" y="{}" font-size="12">{:.1} {unit}</text>"#,
+            y + 14,
+            esc(label),
+            196.0 + w,
+            y + 14,
+            value / per
+        );
+    }
+    svg.push_str("</svg>");
+    svg
+}
+
+/// The page.
+pub fn render(snap: &Snapshot, counters: &Counters) -> String {
+    let mut html = String::from(
+        r#"<!doctype html><html lang="zh-CN"><head><meta charset="utf-8"><title>运行监察 · Operations</title>
+<style>
+body{font-family:"Noto Sans CJK SC","WenQuanYi Micro Hei",sans-serif;margin:24px;color:#1d2733}
+h1{font-size:22px}h2{font-size:17px;margin-top:28px;border-bottom:1px solid #ccd3db;padding-bottom:4px}
+table{border-collapse:collapse}td,th{border:1px solid #ccd3db;padding:4px 10px;font-size:13px;text-align:left}
+th{background:#eef2f6}.overdue{color:#b3261e;font-weight:bold}.warning{color:#9a6700;font-weight:bold}
+.rate{font-size:20px;font-weight:bold}code{font-size:12px}
+</style></head><body>"#,
+    );
+    let _ = write!(
+        html,
+        "<h1>新生儿出生一件事 · 运行监察 / Operations</h1><p>服务时间 service time: {}</p>",
+        china(Some(snap.now))
+    );
+
+    let overdue = snap.cases.iter().filter(|c| c.3).count();
+    let _ = write!(
+        html,
+        r#"<h2>超期与预警办件 / Overdue and at-risk cases</h2><p id="case-counts"><span class="overdue">{overdue} 超期 overdue</span> · <span class="warning">{} 预警 at risk</span></p>"#,
+        snap.cases.len() - overdue
+    );
+    if snap.cases.is_empty() {
+        html.push_str("<p>无 / none</p>");
+    } else {
+        html.push_str(r#"<table id="cases"><tr><th>申请 application</th><th>环节 stage</th><th>承办 agency</th><th>时限 deadline</th><th>状态 state</th></tr>"#);
+        for (id, stage, deadline, overdue) in &snap.cases {
+            let (class, state) = if *overdue {
+                ("overdue", "超期 overdue")
+            } else {
+                ("warning", "预警 at risk")
+            };
+            let _ = write!(
+                html,
+                r#"<tr><td><code>{}</code></td><td>{}</td><td>{}</td><td>{}</td><td class="{class}">{state}</td></tr>"#,
+                esc(id),
+                esc(&stage.label().zh),
+                stage.agency().as_str(),
+                china(*deadline)
+            );
+        }
+        html.push_str("</table>");
+    }
+
+    html.push_str(r#"<h2>按时办结率 / On-time rate per agency (since start)</h2><table id="on-time"><tr><th>承办 agency</th><th>办结 completed</th><th>按时 on time</th><th>按时率 rate</th></tr>"#);
+    for agency in Agency::DISPATCHED {
+        let filter = [("Agency", agency.as_str())];
+        let done = counters.total("StageCompleted", &filter).sum;
+        let on_time = counters.total("StageCompletedOnTime", &filter).sum;
+        let rate = if done > 0.0 {
+            format!("{:.0} %", on_time / done * 100.0)
+        } else {
+            "—".into()
+        };
+        let _ = write!(
+            html,
+            r#"<tr><td>{}</td><td>{done}</td><td>{on_time}</td><td class="rate">{rate}</td></tr>"#,
+            agency.as_str()
+        );
+    }
+    html.push_str("</table>");
+
+    let average = |name: &str, stage: Stage| {
+        let t = counters.total(name, &[("Stage", stage.as_str())]);
+        if t.count == 0 {
+            0.0
+        } else {
+            t.sum / t.count as f64
+        }
+    };
+    let working: Vec<(String, f64)> = Stage::ALL
+        .iter()
+        .skip(1)
+        .map(|s| (s.as_str().to_owned(), average("StageWorkingTime", *s)))
+        .collect();
+    let wall: Vec<(String, f64)> = Stage::ALL
+        .iter()
+        .skip(1)
+        .map(|s| (s.as_str().to_owned(), average("StageWallTime", *s)))
+        .collect();
+    let _ = write!(
+        html,
+        r#"<h2>平均办理时长 / Average stage duration</h2><h3>工作时间 working time</h3><div id="working-time">{}</div><h3>自然时间 wall time</h3><div id="wall-time">{}</div>"#,
+        bars(&working, "#2f6fb3"),
+        bars(&wall, "#7a8fa6")
+    );
+
+    html.push_str(r#"<h2>死信队列 / Dead-letter queues</h2><table id="dead-letters"><tr><th>队列 queue</th><th>条数 messages</th><th>内容 content</th><th></th></tr>"#);
+    for (stage, bodies) in &snap.dead_letters {
+        let content = bodies
+            .iter()
+            .map(|b| format!("<code>{}</code>", esc(b)))
+            .collect::<Vec<_>>()
+            .join("<br>");
+        let button = if bodies.is_empty() {
+            String::new()
+        } else {
+            format!(
+                r#"<form method="post" action="/operations/redrive/{0}"><button type="submit">重新投递 redrive</button></form>"#,
+                stage.as_str()
+            )
+        };
+        let _ = write!(
+            html,
+            "<tr><td>{}</td><td>{}</td><td>{content}</td><td>{button}</td></tr>",
+            dead_letter_queue(stage.as_str()),
+            bodies.len()
+        );
+    }
+    html.push_str("</table><p>Prometheus: <a href=\"/metrics\">/metrics</a></p></body></html>");
+    html
+}

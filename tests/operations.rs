@@ -1,0 +1,176 @@
+//! The operator's page as an operator sees it: rendered by headless Chromium (Debian's
+//! `chromium`, installed by the test command), checked in its DOM and in a screenshot.
+
+mod support;
+
+use anyhow::{Context, Result, ensure};
+use newborn_embedded::{Database, SqliteQueue};
+use std::path::{Path, PathBuf};
+use std::process::Command;
+use std::time::Duration;
+use support::{TestService, status};
+
+fn chromium() -> Result<PathBuf> {
+    ["/usr/bin/chromium", "/usr/bin/chromium-browser"]
+        .iter()
+        .map(PathBuf::from)
+        .find(|p| p.exists())
+        .context("Debian's chromium is not installed: ./scripts/test.sh installs it (apt-get install chromium)")
+}
+
+/// Runs headless Chromium on `url` with `args`; returns its standard output.
+fn headless(profile: &Path, url: &str, args: &[&str]) -> Result<String> {
+    let out = Command::new(chromium()?)
+        .args([
+            "--headless",
+            "--no-sandbox",
+            "--disable-gpu",
+            "--disable-quic",
+            "--no-first-run",
+            "--disable-background-networking",
+            "--disable-component-update",
+            "--disable-sync",
+            "--hide-scrollbars",
+            "--window-size=1280,1500",
+        ])
+        .arg(format!("--user-data-dir={}", profile.display()))
+        .args(args)
+        .arg(url)
+        .output()?;
+    ensure!(
+        out.status.success(),
+        "chromium failed: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    Ok(String::from_utf8_lossy(&out.stdout).into_owned())
+}
+
+/// Pixels of the screenshot that are not (near) white, and those of the page's overdue red.
+fn ink(png_file: &Path) -> Result<(u32, u32, usize, usize)> {
+    let decoder = png::Decoder::new(std::io::BufReader::new(std::fs::File::open(png_file)?));
+    let mut reader = decoder.read_info()?;
+    let mut buf = vec![0; reader.output_buffer_size().context("png size")?];
+    let info = reader.next_frame(&mut buf)?;
+    let channels = info.color_type.samples();
+    let pixels = &buf[..info.buffer_size()];
+    let (mut dark, mut red) = (0, 0);
+    for px in pixels.chunks(channels) {
+        let (r, g, b) = (px[0], px[1], px[2]);
+        if r < 200 || g < 200 || b < 200 {
+            dark += 1;
+        }
+        // #b3261e, the overdue colour (anti-aliased text: allow a margin).
+        if r > 140 && g < 90 && b < 90 {
+            red += 1;
+        }
+    }
+    Ok((info.width, info.height, dark, red))
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_operator_page_shows_overdue_cases_rates_durations_and_dead_letters() -> Result<()> {
+    let t = TestService::start().await?;
+    // One application finishes on time after the police asked for a supplement that took the
+    // parent an hour (wall time, not working time); another is held at the police until overdue.
+    let done = t
+        .submit("mum-ok", &[], &["household_booklet_newborn"], |_| {})
+        .await?;
+    t.script(&done, "police", &["supplement", "approve"])
+        .await?;
+    t.drive_until("mum-ok", &done, "the police's supplement request", |v| {
+        status(v, "police") == "awaiting_applicant"
+    })
+    .await?;
+    t.advance(3600).await?;
+    t.drive("mum-ok", &done).await?;
+    let late = t
+        .submit("mum-late", &[], &["household_booklet_newborn"], |_| {})
+        .await?;
+    t.script(&late, "police", &["hold"]).await?;
+    t.drive_until("mum-late", &late, "the dispatch to the police", |v| {
+        status(v, "police") == "awaiting_agency"
+    })
+    .await?;
+    t.advance(3 * 86_400).await?;
+    t.sweep().await?;
+    // A poison message waits in the police dead-letter queue.
+    let queue = SqliteQueue::new(Database::open(&t.dir.path().join("newborn.db"))?);
+    queue
+        .send(
+            "police-dlq",
+            r#"{"application_id":"NB-POISON","stage":"police","round":1}"#,
+            Duration::ZERO,
+        )
+        .await
+        .map_err(anyhow::Error::msg)?;
+
+    let url = format!("{}/operations", t.api);
+    let profile = tempfile::tempdir()?;
+    let dom = headless(profile.path(), &url, &["--dump-dom"])?;
+    ensure!(dom.contains(&late), "the overdue case is listed: {dom}");
+    ensure!(!dom.contains(&done), "a finished case is not: {dom}");
+    ensure!(dom.contains("1 超期 overdue"), "{dom}");
+    ensure!(
+        dom.contains("<td>hospital</td><td>2</td><td>2</td><td class=\"rate\">100 %</td>"),
+        "the hospital finished both rounds on time: {dom}"
+    );
+    let section = |id: &str| {
+        dom.split(&format!("<div id=\"{id}\">"))
+            .nth(1)
+            .and_then(|rest| rest.split("</div>").next())
+            .unwrap_or_default()
+            .to_owned()
+    };
+    let (working, wall) = (section("working-time"), section("wall-time"));
+    ensure!(
+        wall.contains(">police</text>") && wall.contains(">60.0 min</text>"),
+        "the police took an hour of wall time: {wall}"
+    );
+    ensure!(
+        working.contains(">0.0 s</text>") && !working.contains(" min<"),
+        "but no working time: the wait for the parent does not count: {working}"
+    );
+    ensure!(dom.contains("NB-POISON"), "the dead letter is shown: {dom}");
+    ensure!(
+        !dom.contains("35010219940315002X") && !dom.contains("林𠈌"),
+        "no personal data on the page"
+    );
+
+    let shot = PathBuf::from(env!("CARGO_TARGET_TMPDIR")).join("operations-page.png");
+    let _ = std::fs::remove_file(&shot);
+    headless(
+        profile.path(),
+        &url,
+        &[&format!("--screenshot={}", shot.display())],
+    )?;
+    let (width, height, dark, red) = ink(&shot)?;
+    println!(
+        "screenshot {}: {width}x{height}, {dark} non-white pixels, {red} overdue-red pixels",
+        shot.display()
+    );
+    ensure!((width, height) == (1280, 1500), "{width}x{height}");
+    ensure!(
+        dark > 20_000,
+        "the page has content ({dark} non-white pixels)"
+    );
+    ensure!(red > 50, "the overdue case is shown in red ({red} pixels)");
+
+    // The redrive button posts the form; the dead letter goes back to the police queue.
+    let res = reqwest::Client::builder()
+        .redirect(reqwest::redirect::Policy::none())
+        .build()?
+        .post(format!("{}/operations/redrive/police", t.api))
+        .send()
+        .await?;
+    ensure!(
+        res.status() == 303,
+        "redirect back to the page: {}",
+        res.status()
+    );
+    let after = headless(profile.path(), &url, &["--dump-dom"])?;
+    ensure!(
+        after.contains("police-dlq</td><td>0"),
+        "the dead-letter queue is empty: {after}"
+    );
+    Ok(())
+}
