@@ -439,3 +439,97 @@ async fn another_applicant_sees_nothing_and_bad_input_gets_a_bilingual_problem()
     assert_eq!(body["code"], "unknown_document", "{body}");
     Ok(())
 }
+
+/// 闽卫政法〔2024〕40号 附件4 七 (分环节“好差评”): a bad rating opens a follow-up for the rated
+/// stage's agency, due after the policy's working days; the agency reports it done, signed, and
+/// only for its own stage; the supervisors' list follows.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_bad_rating_opens_a_follow_up_that_the_agency_closes() -> Result<()> {
+    use chrono::Utc;
+    use newborn_domain::stage::Agency;
+    let t = TestService::start().await?;
+    let id = t
+        .submit("mum-fu", &[], &["household_booklet_newborn"], |_| {})
+        .await?;
+    t.drive("mum-fu", &id).await?;
+    for (stage, level) in [("police", "very_dissatisfied"), ("insurance", "satisfied")] {
+        t.client
+            .json(
+                t.client
+                    .post("mum-fu", &format!("/applications/{id}/ratings"))
+                    .json(&json!({"stage": stage, "level": level})),
+            )
+            .await?;
+    }
+    let list = t
+        .client
+        .json(t.http.get(format!("{}/supervision/follow-ups", t.api)))
+        .await?;
+    assert_eq!(
+        (list["open"].as_u64(), list["overdue"].as_u64()),
+        (Some(1), Some(0)),
+        "{list}"
+    );
+    let open = &list["follow_ups"][0];
+    assert_eq!(open["application_id"], id.as_str());
+    assert_eq!(open["follow_up"]["stage"], "police");
+    assert_eq!(open["follow_up"]["agency"], "police_station");
+    // Rated on Monday 2025-11-17 (service time): five working days later is Monday 11-24.
+    let due = open["follow_up"]["due_at"].as_str().unwrap_or_default();
+    assert!(due.starts_with("2025-11-24T"), "{due}");
+
+    let keys = newborn::runtime::keys::load_or_create(t.dir.path())?;
+    let key = |a: Agency| {
+        keys.agencies
+            .key_of(a)
+            .cloned()
+            .ok_or_else(|| anyhow::anyhow!("no key"))
+    };
+    let body = serde_json::to_vec(&json!({
+        "application_id": id, "stage": "police",
+        "note": "已电话回访申请人，落户告知流程已改进"
+    }))?;
+    let report = |signer: newborn_service::signing::SigningKey| {
+        let mut req = t
+            .http
+            .post(format!("{}/agency/follow-ups", t.api))
+            .header("content-type", "application/json")
+            .body(body.clone());
+        for (k, v) in signer.headers(Utc::now(), &body) {
+            req = req.header(k, v);
+        }
+        req.send()
+    };
+    let wrong = report(key(Agency::Hospital)?).await?;
+    assert_eq!(
+        wrong.status(),
+        403,
+        "the hospital cannot close the police's follow-up"
+    );
+    let done = report(key(Agency::PoliceStation)?).await?;
+    assert_eq!(done.status(), 200);
+    assert_eq!(done.json::<Value>().await?["result"], "applied");
+    tokio::time::sleep(std::time::Duration::from_millis(1100)).await;
+    let again = report(key(Agency::PoliceStation)?).await?;
+    assert_eq!(again.json::<Value>().await?["result"], "already_applied");
+    let list = t
+        .client
+        .json(t.http.get(format!("{}/supervision/follow-ups", t.api)))
+        .await?;
+    assert_eq!(list["open"].as_u64(), Some(0), "{list}");
+    let events: Vec<String> = t
+        .timeline("mum-fu", &id)
+        .await?
+        .iter()
+        .map(|e| e["event"].as_str().unwrap_or_default().to_owned())
+        .collect();
+    assert!(
+        events.contains(&"follow_up_opened".to_owned()),
+        "{events:?}"
+    );
+    assert!(
+        events.contains(&"follow_up_closed".to_owned()),
+        "{events:?}"
+    );
+    Ok(())
+}

@@ -9,13 +9,15 @@ use chrono::{DateTime, Utc};
 use newborn_domain::flow::{Application, ApplicationId};
 use newborn_domain::stage::Stage;
 use newborn_service::ports::{
-    Alert, ApplicationStore, Notification, OpenClock, StageMessage, StoreError, Stored,
-    TimelineEntry, Write,
+    Alert, ApplicationStore, Notification, OpenClock, OpenFollowUp, StageMessage, StoreError,
+    Stored, TimelineEntry, Write,
 };
 use std::collections::HashMap;
 
 /// The partition of the sparse `open-clocks` index.
 const CLOCK_PK: &str = "CLOCK";
+/// The partition of the sparse `open-follow-ups` index.
+const FOLLOW_UP_PK: &str = "FOLLOWUP";
 /// The partition of the sparse `pending-outbox` index.
 const OUTBOX_PK: &str = "OUTBOX";
 
@@ -107,6 +109,12 @@ impl DynamoStore {
         {
             item.insert("clock_pk".into(), s(CLOCK_PK));
             item.insert("clock_due".into(), s(iso(due)));
+        }
+        // Open follow-ups likewise, in the sparse `open-follow-ups` index by earliest due.
+        item.insert("follow_ups".into(), s(to_json(&w.follow_ups)?));
+        if let Some(due) = w.follow_ups.iter().map(|f| f.follow_up.due_at).min() {
+            item.insert("follow_pk".into(), s(FOLLOW_UP_PK));
+            item.insert("follow_due".into(), s(iso(due)));
         }
         item.retain(|_, v| v.as_s().map(|t| !t.is_empty()).unwrap_or(true));
         let mut items = vec![match expected {
@@ -414,6 +422,37 @@ impl ApplicationStore for DynamoStore {
         }
     }
 
+    async fn open_follow_ups(&self) -> Result<Vec<OpenFollowUp>, StoreError> {
+        let mut out: Vec<OpenFollowUp> = vec![];
+        let mut start = None;
+        loop {
+            let page = self
+                .client
+                .query()
+                .table_name(&self.table)
+                .index_name("open-follow-ups")
+                .key_condition_expression("follow_pk = :f")
+                .expression_attribute_values(":f", s(FOLLOW_UP_PK))
+                .set_exclusive_start_key(start)
+                .send()
+                .await
+                .map_err(|e| unavailable(e.into_service_error()))?;
+            for item in page.items() {
+                out.extend(from_json::<Vec<OpenFollowUp>>(
+                    &text(item, "follow_ups").unwrap_or_else(|| "[]".into()),
+                )?);
+            }
+            match page.last_evaluated_key() {
+                Some(k) => start = Some(k.clone()),
+                None => break,
+            }
+        }
+        out.sort_by(|a, b| {
+            (a.follow_up.due_at, &a.application_id).cmp(&(b.follow_up.due_at, &b.application_id))
+        });
+        Ok(out)
+    }
+
     async fn record_alert(&self, alert: &Alert) -> Result<bool, StoreError> {
         let level = to_json(&alert.level)?;
         let body = to_json(alert)?;
@@ -520,6 +559,8 @@ pub async fn create_table(client: &Client, table: &str) -> Result<(), StoreError
             attr("submitted_at")?,
             attr("outbox_pk")?,
             attr("outbox_at")?,
+            attr("follow_pk")?,
+            attr("follow_due")?,
         ]))
         .key_schema(key("pk", KeyType::Hash)?)
         .key_schema(key("sk", KeyType::Range)?)
@@ -536,6 +577,13 @@ pub async fn create_table(client: &Client, table: &str) -> Result<(), StoreError
             "submitted_at",
             ProjectionType::KeysOnly,
             &[],
+        )?)
+        .global_secondary_indexes(index(
+            "open-follow-ups",
+            "follow_pk",
+            "follow_due",
+            ProjectionType::Include,
+            &["follow_ups"],
         )?)
         .global_secondary_indexes(index(
             "pending-outbox",

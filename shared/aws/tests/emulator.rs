@@ -96,6 +96,7 @@ async fn hand_offs_reach_sqs_after_the_commit_and_the_relay_sweep_sends_what_a_c
             round: 1,
         }],
         clocks: vec![],
+        follow_ups: vec![],
         notifications: vec![],
     };
     let first: &'static _ = Box::leak(Box::new(newborn_contract::application("R1")));

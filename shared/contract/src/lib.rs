@@ -6,13 +6,13 @@ pub mod emulator;
 
 use chrono::{DateTime, TimeDelta, Utc};
 use newborn_domain::application::{DocumentKind, Sha256Hex, parse_form};
-use newborn_domain::flow::{Application, ApplicationId};
+use newborn_domain::flow::{Application, ApplicationId, FollowUp, RatingLevel};
 use newborn_domain::policy::PolicyRegistry;
 use newborn_domain::sla::SlaLevel;
 use newborn_domain::stage::{Stage, StageEvent};
 use newborn_service::ports::{
-    Actor, Alert, ApplicationStore, Claim, Notification, OpenClock, RequestLog, StoreError,
-    TimelineEntry, UploadSlot, UploadStore, Write,
+    Actor, Alert, ApplicationStore, Claim, Notification, OpenClock, OpenFollowUp, RequestLog,
+    StoreError, TimelineEntry, UploadSlot, UploadStore, Write,
 };
 
 /// The sample form of `events/api/submit-application.json`.
@@ -60,6 +60,7 @@ fn write<'a>(
         timeline: events.iter().map(|e| entry(Stage::PreReview, e)).collect(),
         outbox: vec![],
         clocks,
+        follow_ups: vec![],
         notifications: events
             .iter()
             .map(|e| Notification {
@@ -249,6 +250,54 @@ pub async fn store_contract(store: &dyn ApplicationStore, prefix: &str) {
     );
     let alerts = store.alerts().await.unwrap_or_else(|e| panic!("{e}"));
     assert_eq!(alerts.iter().filter(|a| a.application_id == id).count(), 2);
+
+    // The open follow-up index: written with the application, replaced by the next write.
+    let follow_up = OpenFollowUp {
+        application_id: id.clone(),
+        follow_up: FollowUp {
+            stage: Stage::Police,
+            agency: Stage::Police.agency(),
+            level: RatingLevel::VeryDissatisfied,
+            opened_at: deadline,
+            due_at: deadline + TimeDelta::days(7),
+            closed: None,
+        },
+    };
+    let mut with_follow_up = write(&changed, "owner-1", &["e4"], vec![]);
+    with_follow_up.follow_ups = vec![follow_up.clone()];
+    store
+        .update(&with_follow_up, 3)
+        .await
+        .unwrap_or_else(|e| panic!("{e}"));
+    let mine = |all: Vec<OpenFollowUp>| {
+        all.into_iter()
+            .filter(|f| f.application_id.starts_with(prefix))
+            .collect::<Vec<_>>()
+    };
+    assert_eq!(
+        mine(
+            store
+                .open_follow_ups()
+                .await
+                .unwrap_or_else(|e| panic!("{e}"))
+        ),
+        vec![follow_up],
+        "an open follow-up is listed"
+    );
+    store
+        .update(&write(&changed, "owner-1", &["e5"], vec![]), 4)
+        .await
+        .unwrap_or_else(|e| panic!("{e}"));
+    assert!(
+        mine(
+            store
+                .open_follow_ups()
+                .await
+                .unwrap_or_else(|e| panic!("{e}"))
+        )
+        .is_empty(),
+        "a write without it (closed) removes it from the index"
+    );
 }
 
 /// The contract of the [`RequestLog`] port: idempotency claims and callback nonces.

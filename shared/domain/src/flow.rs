@@ -11,7 +11,8 @@ use crate::application::{ApplicationForm, FieldIssue, Text};
 use crate::policy::{ClockStart, Policy, PolicyRef};
 use crate::sla::{ClockError, SlaClock};
 use crate::stage::{
-    ApplicantWait, Party, SkipReason, Stage, StageEvent, StageStatus, TransitionError, next_status,
+    Agency, ApplicantWait, Party, SkipReason, Stage, StageEvent, StageStatus, TransitionError,
+    next_status,
 };
 use crate::text::Invalid;
 use chrono::{DateTime, Utc};
@@ -95,6 +96,36 @@ pub struct Rating {
     pub comment: Option<Text>,
     /// When.
     pub at: DateTime<Utc>,
+}
+
+/// The follow-up of a bad rating (差评回访整改): the rated stage's agency contacts the parent and
+/// puts right what went wrong, within the policy's `follow_up_working_days`, and reports back
+/// (闽卫政法〔2024〕40号 附件4 七, 分环节“好差评”; 永福县 八 评价与改进).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct FollowUp {
+    /// The stage rated.
+    pub stage: Stage,
+    /// The agency that must follow up.
+    pub agency: Agency,
+    /// The bad rating's level.
+    pub level: RatingLevel,
+    /// When the rating opened it.
+    pub opened_at: DateTime<Utc>,
+    /// When it is due (working days, the calendar's holidays excluded).
+    pub due_at: DateTime<Utc>,
+    /// Set when the agency reported it done.
+    pub closed: Option<FollowUpClosure>,
+}
+
+/// How a follow-up was closed.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct FollowUpClosure {
+    /// When.
+    pub at: DateTime<Utc>,
+    /// What the agency did (回访 and 整改).
+    pub note: Text,
+    /// Whether it was closed after it was due.
+    pub late: bool,
 }
 
 /// How an application stands overall.
@@ -185,6 +216,9 @@ pub enum FlowError {
     /// The stage was rated already.
     #[error("stage {0} was rated already")]
     AlreadyRated(Stage),
+    /// No bad rating of the stage needs a follow-up.
+    #[error("stage {0} has no follow-up")]
+    NoFollowUp(Stage),
 }
 
 /// One application.
@@ -202,6 +236,9 @@ pub struct Application {
     pub stages: Vec<StageState>,
     /// Ratings of finished stages.
     pub ratings: Vec<Rating>,
+    /// Follow-ups of bad ratings.
+    #[serde(default)]
+    pub follow_ups: Vec<FollowUp>,
 }
 
 impl Application {
@@ -233,6 +270,7 @@ impl Application {
             form,
             stages,
             ratings: vec![],
+            follow_ups: vec![],
         };
         let applied = app.apply(Stage::PreReview, StageEvent::Queue, policy, now)?;
         Ok((app, applied))
@@ -402,6 +440,56 @@ impl Application {
         };
         self.ratings.push(rating.clone());
         Ok(rating)
+    }
+
+    /// Opens the follow-up a bad rating needs (none for a good one), due after the policy's
+    /// `follow_up_working_days` of working time.
+    pub fn open_follow_up(
+        &mut self,
+        rating: &Rating,
+        policy: &Policy,
+        calendar: &crate::calendar::WorkingCalendar,
+    ) -> Option<FollowUp> {
+        if !rating.level.is_bad() || self.follow_ups.iter().any(|f| f.stage == rating.stage) {
+            return None;
+        }
+        let days = i64::from(policy.supervision.follow_up_working_days);
+        let (due_at, _) =
+            crate::sla::add_working_time(calendar, rating.at, chrono::TimeDelta::hours(24 * days));
+        let follow_up = FollowUp {
+            stage: rating.stage,
+            agency: rating.stage.agency(),
+            level: rating.level,
+            opened_at: rating.at,
+            due_at,
+            closed: None,
+        };
+        self.follow_ups.push(follow_up.clone());
+        Some(follow_up)
+    }
+
+    /// Closes the open follow-up of `stage` with the agency's note; `false` if it was closed
+    /// before (a repeated report).
+    pub fn close_follow_up(
+        &mut self,
+        stage: Stage,
+        note: Text,
+        now: DateTime<Utc>,
+    ) -> Result<bool, FlowError> {
+        let follow_up = self
+            .follow_ups
+            .iter_mut()
+            .find(|f| f.stage == stage)
+            .ok_or(FlowError::NoFollowUp(stage))?;
+        if follow_up.closed.is_some() {
+            return Ok(false);
+        }
+        follow_up.closed = Some(FollowUpClosure {
+            at: now,
+            note,
+            late: now > follow_up.due_at,
+        });
+        Ok(true)
     }
 
     /// Sets a stage's status, keeping its clock in step, and records the transition.

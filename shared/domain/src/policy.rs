@@ -231,6 +231,8 @@ pub struct Supervision {
     /// The whole flow's promised deadline, where a policy gives one.
     #[serde(default)]
     pub overall_deadline_working_days: Option<u32>,
+    /// Working days an agency has to follow up a bad rating (差评回访整改).
+    pub follow_up_working_days: u32,
     /// Where the settings come from.
     pub source: String,
 }
@@ -331,6 +333,9 @@ impl Policy {
                     m.kind
                 ));
             }
+        }
+        if self.supervision.follow_up_working_days == 0 {
+            return bad("follow_up_working_days must be at least 1".into());
         }
         if !(1..=100).contains(&self.supervision.warning_percent) {
             return bad("warning_percent must be 1 to 100".into());

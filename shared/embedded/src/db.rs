@@ -42,6 +42,14 @@ CREATE TABLE IF NOT EXISTS open_clocks (
 );
 CREATE INDEX IF NOT EXISTS open_clocks_warning ON open_clocks(warning_at);
 CREATE INDEX IF NOT EXISTS open_clocks_deadline ON open_clocks(deadline);
+CREATE TABLE IF NOT EXISTS open_follow_ups (
+    application TEXT NOT NULL,
+    stage       TEXT NOT NULL,
+    due_at      INTEGER NOT NULL,
+    body        TEXT NOT NULL,
+    PRIMARY KEY (application, stage)
+);
+CREATE INDEX IF NOT EXISTS open_follow_ups_due ON open_follow_ups(due_at);
 CREATE TABLE IF NOT EXISTS alerts (
     application TEXT NOT NULL,
     stage       TEXT NOT NULL,

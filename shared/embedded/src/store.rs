@@ -7,7 +7,8 @@ use chrono::{DateTime, Utc};
 use newborn_domain::flow::{Application, ApplicationId};
 use newborn_domain::stage::Stage;
 use newborn_service::ports::{
-    Alert, ApplicationStore, Notification, OpenClock, StoreError, Stored, TimelineEntry, Write,
+    Alert, ApplicationStore, Notification, OpenClock, OpenFollowUp, StoreError, Stored,
+    TimelineEntry, Write,
 };
 use rusqlite::{OptionalExtension, Transaction, params};
 
@@ -35,6 +36,7 @@ struct Rows {
     notifications: Vec<String>,
     outbox: Vec<(String, String)>,
     clocks: Vec<(String, Option<i64>, Option<i64>)>,
+    follow_ups: Vec<(String, i64, String)>,
 }
 
 fn to_json<T: serde::Serialize>(v: &T) -> Result<String, StoreError> {
@@ -71,6 +73,17 @@ fn rows(w: &Write<'_>) -> Result<Rows, StoreError> {
                 )
             })
             .collect(),
+        follow_ups: w
+            .follow_ups
+            .iter()
+            .map(|f| {
+                Ok((
+                    f.follow_up.stage.as_str().to_owned(),
+                    f.follow_up.due_at.timestamp_millis(),
+                    to_json(f)?,
+                ))
+            })
+            .collect::<Result<_, StoreError>>()?,
     })
 }
 
@@ -101,6 +114,16 @@ fn write_rest(tx: &Transaction<'_>, r: &Rows) -> Result<(), rusqlite::Error> {
     )?;
     for (stage, warning, deadline) in &r.clocks {
         tx.execute("INSERT INTO open_clocks (application, stage, warning_at, deadline) VALUES (?1, ?2, ?3, ?4)", params![r.id, stage, warning, deadline])?;
+    }
+    tx.execute(
+        "DELETE FROM open_follow_ups WHERE application = ?1",
+        params![r.id],
+    )?;
+    for (stage, due, body) in &r.follow_ups {
+        tx.execute(
+            "INSERT INTO open_follow_ups (application, stage, due_at, body) VALUES (?1, ?2, ?3, ?4)",
+            params![r.id, stage, due, body],
+        )?;
     }
     Ok(())
 }
@@ -263,6 +286,15 @@ impl ApplicationStore for SqliteStore {
             })
             .await
             .map_err(unavailable)
+    }
+
+    async fn open_follow_ups(&self) -> Result<Vec<OpenFollowUp>, StoreError> {
+        json_rows(
+            &self.db,
+            "SELECT body FROM open_follow_ups ORDER BY due_at, application",
+            vec![],
+        )
+        .await
     }
 
     async fn alerts(&self) -> Result<Vec<Alert>, StoreError> {

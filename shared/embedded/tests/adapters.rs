@@ -46,6 +46,7 @@ async fn a_hand_off_is_queued_in_the_same_transaction_as_the_state_change() {
         timeline: vec![],
         outbox: vec![msg.clone()],
         clocks: vec![],
+        follow_ups: vec![],
         notifications: vec![],
     };
     use newborn_service::ports::ApplicationStore;

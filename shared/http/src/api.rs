@@ -21,7 +21,7 @@ use newborn_domain::text::Invalid;
 use newborn_service::Service;
 use newborn_service::ports::{Actor, Clock};
 use newborn_service::ports::{Claim, RequestLog, UploadSlot, UploadTarget};
-use newborn_service::service::{Callback, SupplementAnswer};
+use newborn_service::service::{Callback, FollowUpReport, SupplementAnswer};
 use newborn_service::signing::{KEY_ID_HEADER, KeyRing, SIGNATURE_HEADER, TIMESTAMP_HEADER};
 use newborn_service::view::ApplicationView;
 use serde::Deserialize;
@@ -75,6 +75,8 @@ pub fn router(state: ApiState) -> Router {
         .route("/policies/{id}", get(policy))
         .route("/policies/{id}/notice", get(notice))
         .route("/agency/callbacks", post(callback))
+        .route("/agency/follow-ups", post(follow_up_report))
+        .route("/supervision/follow-ups", get(follow_ups))
         .route("/supervision/alerts", get(alerts))
         .layer(DefaultBodyLimit::max(JSON_LIMIT));
     Router::new()
@@ -126,7 +128,7 @@ fn problem(status: StatusCode, code: &str, zh: &str, en: &str) -> Problem {
 /// with another request it is refused. Keys are scoped to the caller. Agency callbacks are
 /// idempotent by (application, stage, round) instead.
 async fn idempotency(State(s): State<ApiState>, req: Request, next: Next) -> Response {
-    if req.method() != Method::POST || req.uri().path() == "/agency/callbacks" {
+    if req.method() != Method::POST || req.uri().path().starts_with("/agency/") {
         return next.run(req).await;
     }
     let Some(key) = req
@@ -555,7 +557,12 @@ async fn policy(State(s): State<ApiState>, Path(id): Path<String>) -> ApiResult 
     }
 }
 
-async fn callback(State(s): State<ApiState>, headers: HeaderMap, body: Bytes) -> ApiResult {
+/// The agency that signed a request (HMAC, five-minute window, each signature once).
+async fn signing_agency(
+    s: &ApiState,
+    headers: &HeaderMap,
+    body: &[u8],
+) -> Result<newborn_service::signing::SigningKey, Problem> {
     let h = |name: &str| headers.get(name).and_then(|v| v.to_str().ok());
     let key = s
         .agency_keys
@@ -563,7 +570,7 @@ async fn callback(State(s): State<ApiState>, headers: HeaderMap, body: Bytes) ->
             h(KEY_ID_HEADER),
             h(TIMESTAMP_HEADER),
             h(SIGNATURE_HEADER),
-            &body,
+            body,
             s.wall_clock.now(),
         )
         .map_err(|e| {
@@ -593,12 +600,44 @@ async fn callback(State(s): State<ApiState>, headers: HeaderMap, body: Bytes) ->
             "this signature was used before; replayed request refused",
         ));
     }
+    Ok(key.clone())
+}
+
+async fn callback(State(s): State<ApiState>, headers: HeaderMap, body: Bytes) -> ApiResult {
+    let key = signing_agency(&s, &headers, &body).await?;
     let cb: Callback = parse(&body)?;
     let ack = s
         .service
         .accept_callback(key.owner, &key.key_id, &cb)
         .await?;
     ok(StatusCode::OK, json!({"result": ack}))
+}
+
+/// An agency reports the follow-up of a bad rating done (signed like a callback).
+async fn follow_up_report(State(s): State<ApiState>, headers: HeaderMap, body: Bytes) -> ApiResult {
+    let key = signing_agency(&s, &headers, &body).await?;
+    let report: FollowUpReport = parse(&body)?;
+    let ack = s
+        .service
+        .close_follow_up(key.owner, &key.key_id, &report)
+        .await?;
+    ok(StatusCode::OK, json!({"result": ack}))
+}
+
+/// Open follow-ups of bad ratings, soonest due first, for supervisors.
+async fn follow_ups(State(s): State<ApiState>) -> ApiResult {
+    let open = s
+        .service
+        .store()
+        .open_follow_ups()
+        .await
+        .map_err(newborn_service::ServiceError::from)?;
+    let now = s.service.now();
+    let overdue = open.iter().filter(|f| f.follow_up.due_at < now).count();
+    ok(
+        StatusCode::OK,
+        json!({"open": open.len(), "overdue": overdue, "follow_ups": open}),
+    )
 }
 
 /// 申报须知: per case, the route and the materials (with the stage that needs them and when).
@@ -682,6 +721,8 @@ mod tests {
             ("/policies/{id}/notice", "get"),
             ("/agency/callbacks", "post"),
             ("/supervision/alerts", "get"),
+            ("/supervision/follow-ups", "get"),
+            ("/agency/follow-ups", "post"),
         ];
         for (path, method) in routes {
             assert!(
@@ -691,7 +732,7 @@ mod tests {
         }
         assert_eq!(
             doc["paths"].as_object().map(|p| p.len()),
-            Some(19),
+            Some(21),
             "a documented path the router does not serve?"
         );
     }

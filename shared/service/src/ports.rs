@@ -76,6 +76,15 @@ pub struct OpenClock {
     pub deadline: Option<DateTime<Utc>>,
 }
 
+/// An open follow-up of a bad rating in the supervision index.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct OpenFollowUp {
+    /// The application.
+    pub application_id: String,
+    /// The follow-up.
+    pub follow_up: newborn_domain::flow::FollowUp,
+}
+
 /// A message for the applicant, kept with the application and delivered by the notifier.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Notification {
@@ -127,6 +136,8 @@ pub struct Write<'a> {
     pub outbox: Vec<StageMessage>,
     /// The application's running clocks (replacing those indexed before).
     pub clocks: Vec<OpenClock>,
+    /// The application's open follow-ups (replacing those indexed before).
+    pub follow_ups: Vec<OpenFollowUp>,
     /// New notifications.
     pub notifications: Vec<Notification>,
 }
@@ -160,6 +171,8 @@ pub trait ApplicationStore: Send + Sync {
     /// Running clocks whose warning or deadline falls at or before `until` (an index query,
     /// never a scan of all applications).
     async fn due_clocks(&self, until: DateTime<Utc>) -> Result<Vec<OpenClock>, StoreError>;
+    /// Every open follow-up of a bad rating, soonest due first (an index query).
+    async fn open_follow_ups(&self) -> Result<Vec<OpenFollowUp>, StoreError>;
     /// Records an alert; false if this stage already had an alert of this level.
     async fn record_alert(&self, alert: &Alert) -> Result<bool, StoreError>;
     /// All alerts, newest first.

@@ -7,8 +7,8 @@ use crate::error::ServiceError;
 use crate::payload::dispatch_body;
 use crate::ports::{
     Actor, AgencyDispatcher, Alert, ApplicationStore, Clock, Dispatch, DocumentStore, Metrics,
-    Notification, OpenClock, StageMessage, StoreError, Stored, TimelineEntry, Unit, UploadSlot,
-    UploadStore, Write,
+    Notification, OpenClock, OpenFollowUp, StageMessage, StoreError, Stored, TimelineEntry, Unit,
+    UploadSlot, UploadStore, Write,
 };
 use crate::view::ApplicationView;
 use chrono::{DateTime, Days, Utc};
@@ -100,6 +100,18 @@ pub struct Callback {
     pub round: u32,
     /// What happened.
     pub outcome: CallbackOutcome,
+}
+
+/// An agency's report that the follow-up of a bad rating is done.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct FollowUpReport {
+    /// The application.
+    pub application_id: String,
+    /// The rated stage.
+    pub stage: Stage,
+    /// What the agency did (回访 and 整改).
+    pub note: Text,
 }
 
 /// What became of a callback.
@@ -593,12 +605,22 @@ impl Service {
                 })
             })
             .collect();
+        let follow_ups = app
+            .follow_ups
+            .iter()
+            .filter(|f| f.closed.is_none())
+            .map(|f| OpenFollowUp {
+                application_id: app.id.as_str().to_owned(),
+                follow_up: f.clone(),
+            })
+            .collect();
         Write {
             application: app,
             owner,
             timeline,
             outbox,
             clocks,
+            follow_ups,
             notifications: notifications_for(app, applied, now),
         }
     }
@@ -958,22 +980,35 @@ impl Service {
             subject: owner.to_owned(),
         };
         let stored = self
-            .mutate(&id, Some(owner), &actor, |app, _, now| {
+            .mutate(&id, Some(owner), &actor, |app, policy, now| {
                 let rating = app.rate(stage, level, comment.clone(), now)?;
                 let status = app
                     .stage(stage)
                     .map(|s| s.status.name())
                     .unwrap_or_default();
-                let entry = newborn_domain::flow::Transition {
+                let mut transitions = vec![newborn_domain::flow::Transition {
                     stage,
                     from: status.into(),
                     to: status.into(),
                     event: format!("rated_{}", level_name(rating.level)),
                     at: now,
-                };
+                }];
+                // A bad rating opens its follow-up in the same write (附件4 七).
+                if app
+                    .open_follow_up(&rating, policy, &self.calendar)
+                    .is_some()
+                {
+                    transitions.push(newborn_domain::flow::Transition {
+                        stage,
+                        from: status.into(),
+                        to: status.into(),
+                        event: "follow_up_opened".into(),
+                        at: now,
+                    });
+                }
                 Ok(Some((
                     Applied {
-                        transitions: vec![entry],
+                        transitions,
                         effects: vec![],
                     },
                     vec![],
@@ -981,16 +1016,77 @@ impl Service {
             })
             .await?
             .ok_or(ServiceError::NotFound)?;
-        self.ports.metrics.count(
-            "Rating",
-            &[
-                ("Stage", stage.as_str()),
-                ("Agency", stage.agency().as_str()),
-                ("Level", level_name(level)),
-            ],
-            1.0,
-        );
+        let dims = [
+            ("Stage", stage.as_str()),
+            ("Agency", stage.agency().as_str()),
+            ("Level", level_name(level)),
+        ];
+        self.ports.metrics.count("Rating", &dims, 1.0);
+        if level.is_bad() {
+            self.ports.metrics.count("FollowUpOpened", &dims[..2], 1.0);
+        }
         Ok(stored)
+    }
+
+    /// An agency reports the follow-up of a bad rating of its stage done (回访整改), with what it
+    /// did. Reporting it again changes nothing.
+    pub async fn close_follow_up(
+        &self,
+        agency: Agency,
+        key_id: &str,
+        report: &FollowUpReport,
+    ) -> Result<CallbackAck, ServiceError> {
+        if report.stage.agency() != agency {
+            return Err(ServiceError::Forbidden(Invalid::new(
+                "not_your_stage",
+                "只能报告本部门承办环节的整改情况",
+                "an agency may report only on the stage it handles",
+            )));
+        }
+        let id: ApplicationId = report
+            .application_id
+            .parse()
+            .map_err(|_| ServiceError::NotFound)?;
+        let actor = Actor::Agency {
+            agency,
+            key_id: key_id.to_owned(),
+        };
+        let stage = report.stage;
+        let changed = self
+            .mutate(&id, None, &actor, |app, _, now| {
+                if !app.close_follow_up(stage, report.note.clone(), now)? {
+                    return Ok(None);
+                }
+                let status = app
+                    .stage(stage)
+                    .map(|s| s.status.name())
+                    .unwrap_or_default();
+                Ok(Some((
+                    Applied {
+                        transitions: vec![newborn_domain::flow::Transition {
+                            stage,
+                            from: status.into(),
+                            to: status.into(),
+                            event: "follow_up_closed".into(),
+                            at: now,
+                        }],
+                        effects: vec![],
+                    },
+                    vec![],
+                )))
+            })
+            .await?;
+        Ok(match changed {
+            Some(_) => {
+                self.ports.metrics.count(
+                    "FollowUpClosed",
+                    &[("Stage", stage.as_str()), ("Agency", agency.as_str())],
+                    1.0,
+                );
+                CallbackAck::Applied
+            }
+            None => CallbackAck::AlreadyApplied,
+        })
     }
 
     // ------------------------------------------------------------------------------------
