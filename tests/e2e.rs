@@ -533,3 +533,119 @@ async fn a_bad_rating_opens_a_follow_up_that_the_agency_closes() -> Result<()> {
     );
     Ok(())
 }
+
+/// 闽卫政法〔2024〕40号 附件1 三(一)2 and 泉卫综〔2024〕252号 附件: a birth registered online
+/// leaves its certificate's counterfoil with the hospital; the county's staff hand the ready
+/// counterfoils to the police in a batch whose register exports as CSV and reads back the same.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn counterfoils_of_online_registrations_are_handed_over_in_a_register_that_round_trips_as_csv()
+-> Result<()> {
+    use chrono::{TimeDelta, Utc};
+    use newborn_domain::handover::{CSV_HEADER, parse_csv};
+    use newborn_http::Role;
+    let t = TestService::start().await?;
+    let id = t
+        .submit("mum-ho", &[], &["household_booklet_newborn"], |_| {})
+        .await?;
+    let done = t.drive("mum-ho", &id).await?;
+    let certificate = stage(&done, "health_check")["status"]["result"]["birth_certificate_number"]
+        .as_str()
+        .unwrap_or_default()
+        .to_owned();
+    assert!(!certificate.is_empty(), "{done:#}");
+    let staff = t
+        .running
+        .issuer
+        .mint(
+            "staff-gl",
+            Role::CounterStaff,
+            TimeDelta::hours(1),
+            Utc::now(),
+        )
+        .map_err(anyhow::Error::msg)?;
+    let as_staff = |req: reqwest::RequestBuilder| req.bearer_auth(&staff).send();
+    let ready: Value = as_staff(
+        t.http
+            .get(format!("{}/supervision/counterfoils?county=350102", t.api)),
+    )
+    .await?
+    .json()
+    .await?;
+    assert_eq!(ready["count"], 1, "{ready}");
+    assert_eq!(
+        ready["counterfoils"][0]["certificate_number"],
+        certificate.as_str()
+    );
+    assert_eq!(
+        ready["counterfoils"][0]["institution"],
+        "福州市妇幼保健院（示例）"
+    );
+    let parent = t
+        .http
+        .get(format!("{}/supervision/counterfoils?county=350102", t.api))
+        .bearer_auth(t.client.token("mum-ho"))
+        .send()
+        .await?;
+    assert_eq!(parent.status(), 403, "a parent cannot see the register");
+
+    let parties = json!({
+        "county": "350102",
+        "handing_unit": "鼓楼区卫生健康局", "handing_person": "陈丽",
+        "receiving_unit": "福州市公安局鼓楼分局", "receiving_person": "林强"
+    });
+    let created = as_staff(
+        t.http
+            .post(format!("{}/supervision/handovers", t.api))
+            .json(&parties),
+    )
+    .await?;
+    assert_eq!(created.status(), 201);
+    let batch: Value = created.json().await?;
+    let number = batch["number"].as_str().unwrap_or_default().to_owned();
+    assert_eq!(
+        number, "350102-20251117-1",
+        "county, service date, first of the day"
+    );
+    let again = as_staff(
+        t.http
+            .post(format!("{}/supervision/handovers", t.api))
+            .json(&parties),
+    )
+    .await?;
+    assert_eq!(again.status(), 409, "nothing left to hand over");
+
+    let csv = as_staff(t.http.get(format!(
+        "{}/supervision/handovers/{number}?format=csv",
+        t.api
+    )))
+    .await?;
+    assert!(
+        csv.headers()["content-type"]
+            .to_str()
+            .unwrap_or_default()
+            .starts_with("text/csv")
+    );
+    let rows = parse_csv(&csv.text().await?).map_err(anyhow::Error::msg)?;
+    assert_eq!(rows[0], CSV_HEADER.map(str::to_owned).to_vec());
+    assert_eq!(rows.len(), 2, "{rows:?}");
+    let row = &rows[1];
+    let item = &batch["items"][0];
+    assert_eq!(
+        row.as_slice(),
+        [
+            number.as_str(),
+            "350102",
+            "2025-11-17",
+            "1",
+            item["institution"].as_str().unwrap_or_default(),
+            certificate.as_str(),
+            item["reason"].as_str().unwrap_or_default(),
+            "鼓楼区卫生健康局",
+            "陈丽",
+            "福州市公安局鼓楼分局",
+            "林强"
+        ],
+        "the CSV reads back as the batch"
+    );
+    Ok(())
+}

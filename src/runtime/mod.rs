@@ -29,7 +29,8 @@ use newborn_domain::calendar::WorkingCalendar;
 use newborn_domain::policy::PolicyRegistry;
 use newborn_domain::stage::Stage;
 use newborn_embedded::{
-    Database, FileDocuments, SqliteQueue, SqliteRequestLog, SqliteStore, SqliteUploads,
+    Database, FileDocuments, SqliteHandovers, SqliteQueue, SqliteRequestLog, SqliteStore,
+    SqliteUploads,
 };
 use newborn_http::{ApiState, HttpDispatcher, SignedUploadUrls};
 use newborn_service::Service;
@@ -368,6 +369,7 @@ pub async fn start(config: ServeConfig) -> Result<Running> {
         uploads: Arc::new(SqliteUploads::new(db.clone())),
         agencies: Arc::new(dispatcher),
         supervisors: Arc::new(supervisors),
+        handovers: Arc::new(SqliteHandovers::new(db.clone())),
         clock: service_clock.clone(),
         metrics: counters.clone(),
     };

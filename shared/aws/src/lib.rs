@@ -8,6 +8,7 @@
 //! - [`SqsQueues`] — sending hand-offs, and the operator's dead-letter redrive by hand (no
 //!   managed redrive in the China regions);
 //! - [`S3Documents`] — scans by SHA-256 and presigned uploads with type and length signed in;
+//! - [`DynamoHandovers`] — the counterfoil handover register;
 //! - [`EmfMetrics`] — metrics as CloudWatch Embedded Metric Format lines.
 //!
 //! Each passes the same contract suite as its SQLite twin, against moto's AWS API emulator.
@@ -24,12 +25,15 @@
 //! | signature nonce | `NONCE#<signature>` | `NONCE` | TTL 10 min |
 //! | upload slot | `UPLOAD#<id>` | `UPLOAD` | TTL a day after expiry |
 //! | verified upload | `UPLOADED#<owner>` | `<kind>#<sha256>` | |
+//! | counterfoil | `COUNTERFOIL#<county>` | `<certificate number>` | `batch` once handed over |
+//! | handover batch | `HANDOVER#<number>` | `HANDOVER` | |
 //!
 //! Every write of a use case is one `TransactWriteItems`: the application item conditioned on its
 //! version (or on not existing), and everything written with it.
 
 mod dynamo;
 mod emf;
+mod handover;
 mod requests;
 mod s3;
 mod sqs;
@@ -37,6 +41,7 @@ mod store;
 mod uploads;
 
 pub use emf::{EmfMetrics, NAMESPACE, document as emf_document};
+pub use handover::{DynamoHandovers, MAX_BATCH};
 pub use requests::DynamoRequestLog;
 pub use s3::{PresignedUpload, S3Documents};
 pub use sqs::{SqsQueues, StageQueue};

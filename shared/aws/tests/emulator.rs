@@ -27,7 +27,7 @@ async fn the_dynamodb_store_obeys_the_same_store_contract_as_sqlite() {
 }
 
 #[tokio::test]
-async fn the_dynamodb_request_log_and_uploads_obey_the_same_contracts_as_sqlite() {
+async fn the_dynamodb_request_log_uploads_and_handovers_obey_the_same_contracts_as_sqlite() {
     let emulator = start_emulator();
     let client = client(&emulator.url);
     create_table(&client, "newborn")
@@ -38,7 +38,12 @@ async fn the_dynamodb_request_log_and_uploads_obey_the_same_contracts_as_sqlite(
         "D",
     )
     .await;
-    newborn_contract::upload_contract(&newborn_aws::DynamoUploads::new(client, "newborn"), "D")
+    newborn_contract::upload_contract(
+        &newborn_aws::DynamoUploads::new(client.clone(), "newborn"),
+        "D",
+    )
+    .await;
+    newborn_contract::handover_contract(&newborn_aws::DynamoHandovers::new(client, "newborn"), "D")
         .await;
 }
 

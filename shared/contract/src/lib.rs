@@ -11,8 +11,8 @@ use newborn_domain::policy::PolicyRegistry;
 use newborn_domain::sla::SlaLevel;
 use newborn_domain::stage::{Stage, StageEvent};
 use newborn_service::ports::{
-    Actor, Alert, ApplicationStore, Claim, Notification, OpenClock, OpenFollowUp, RequestLog,
-    StoreError, TimelineEntry, UploadSlot, UploadStore, Write,
+    Actor, Alert, ApplicationStore, Claim, HandoverRegister, Notification, OpenClock, OpenFollowUp,
+    RequestLog, StoreError, TimelineEntry, UploadSlot, UploadStore, Write,
 };
 
 /// The sample form of `events/api/submit-application.json`.
@@ -438,5 +438,85 @@ pub async fn upload_contract(uploads: &dyn UploadStore, prefix: &str) {
             .await
             .unwrap_or(true),
         "nor can it stand for another kind of document"
+    );
+}
+
+/// The contract of the [`HandoverRegister`] port: counterfoils kept once, listed pending per
+/// county, handed over in all-or-nothing batches.
+pub async fn handover_contract(register: &dyn HandoverRegister, prefix: &str) {
+    use newborn_domain::handover::{Counterfoil, HandoverBatch, HandoverParties};
+    let county: newborn_domain::region::RegionCode =
+        "350102".parse().unwrap_or_else(|e| panic!("{e:?}"));
+    let other: newborn_domain::region::RegionCode =
+        "350203".parse().unwrap_or_else(|e| panic!("{e:?}"));
+    let foil = |n: u32, county: &newborn_domain::region::RegionCode| Counterfoil {
+        certificate_number: format!("{prefix}Q35{n:07}"),
+        application_id: format!("{prefix}NB{n}"),
+        institution: "福州市妇幼保健院".into(),
+        county: county.clone(),
+        issued_at: at("2025-11-17T09:00:00+08:00") + TimeDelta::hours(i64::from(10 - n)),
+    };
+    let (a, b, c) = (foil(1, &county), foil(2, &county), foil(3, &other));
+    for f in [&a, &b, &b, &c] {
+        register
+            .keep(f)
+            .await
+            .unwrap_or_else(|e| panic!("keep: {e}"));
+    }
+    let pending = register
+        .pending(&county)
+        .await
+        .unwrap_or_else(|e| panic!("{e}"));
+    assert_eq!(
+        pending,
+        vec![b.clone(), a.clone()],
+        "each counterfoil once, oldest issued first, only the county's"
+    );
+    let text = |s: &str| s.parse().unwrap_or_else(|e| panic!("{e:?}"));
+    let parties = HandoverParties {
+        handing_unit: text("鼓楼区卫生健康局"),
+        handing_person: text("陈丽"),
+        receiving_unit: text("福州市公安局鼓楼分局"),
+        receiving_person: text("林强"),
+    };
+    let batch = HandoverBatch::new(
+        format!("{prefix}350102-20251230-1"),
+        county.clone(),
+        at("2025-12-30T10:00:00+08:00"),
+        parties.clone(),
+        &pending,
+    );
+    assert!(
+        register.hand_over(&batch).await.unwrap_or(false),
+        "the batch is recorded"
+    );
+    assert!(
+        register
+            .pending(&county)
+            .await
+            .unwrap_or_else(|e| panic!("{e}"))
+            .is_empty(),
+        "its counterfoils are no longer pending"
+    );
+    assert_eq!(
+        register.batch(&batch.number).await.ok().flatten(),
+        Some(batch.clone()),
+        "the batch reads back"
+    );
+    let again = HandoverBatch::new(
+        format!("{prefix}350102-20251230-2"),
+        county.clone(),
+        at("2025-12-30T11:00:00+08:00"),
+        parties,
+        std::slice::from_ref(&a),
+    );
+    assert!(
+        !register.hand_over(&again).await.unwrap_or(true),
+        "a counterfoil is handed over once"
+    );
+    assert_eq!(
+        register.batch(&again.number).await.ok(),
+        Some(None),
+        "a refused batch leaves nothing behind"
     );
 }

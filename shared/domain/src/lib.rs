@@ -6,6 +6,7 @@
 pub mod application;
 pub mod calendar;
 pub mod flow;
+pub mod handover;
 pub mod ids;
 pub mod insurance;
 pub mod policy;

@@ -50,6 +50,19 @@ CREATE TABLE IF NOT EXISTS open_follow_ups (
     PRIMARY KEY (application, stage)
 );
 CREATE INDEX IF NOT EXISTS open_follow_ups_due ON open_follow_ups(due_at);
+-- The counterfoil handover register (《出生医学证明》副页移交).
+CREATE TABLE IF NOT EXISTS counterfoils (
+    certificate TEXT PRIMARY KEY,
+    county      TEXT NOT NULL,
+    issued_ms   INTEGER NOT NULL,
+    body        TEXT NOT NULL,
+    batch       TEXT
+);
+CREATE INDEX IF NOT EXISTS counterfoils_pending ON counterfoils(county, batch, issued_ms);
+CREATE TABLE IF NOT EXISTS handovers (
+    number      TEXT PRIMARY KEY,
+    body        TEXT NOT NULL
+);
 CREATE TABLE IF NOT EXISTS alerts (
     application TEXT NOT NULL,
     stage       TEXT NOT NULL,

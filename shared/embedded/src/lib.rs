@@ -6,6 +6,7 @@
 
 mod db;
 mod documents;
+mod handover;
 mod queue;
 mod requests;
 mod store;
@@ -13,6 +14,7 @@ mod uploads;
 
 pub use db::Database;
 pub use documents::FileDocuments;
+pub use handover::SqliteHandovers;
 pub use queue::{QueueStats, Received, SqliteQueue, dead_letter_queue};
 pub use requests::SqliteRequestLog;
 pub use store::SqliteStore;

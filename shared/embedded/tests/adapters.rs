@@ -29,6 +29,13 @@ async fn the_sqlite_upload_store_obeys_the_upload_contract() {
 }
 
 #[tokio::test]
+async fn the_sqlite_handover_register_obeys_the_handover_contract() {
+    let dir = tempfile::tempdir().unwrap_or_else(|e| panic!("{e}"));
+    newborn_contract::handover_contract(&newborn_embedded::SqliteHandovers::new(db(&dir)), "C")
+        .await;
+}
+
+#[tokio::test]
 async fn a_hand_off_is_queued_in_the_same_transaction_as_the_state_change() {
     let dir = tempfile::tempdir().unwrap_or_else(|e| panic!("{e}"));
     let database = db(&dir);

@@ -34,6 +34,9 @@ use std::sync::Arc;
 /// The header of a client-chosen key that makes a POST safe to retry.
 pub const IDEMPOTENCY_KEY: &str = "idempotency-key";
 
+/// The most counterfoils in one handover batch (what one DynamoDB transaction can mark).
+const HANDOVER_BATCH_MAX: usize = 99;
+
 /// Largest JSON body accepted.
 const JSON_LIMIT: usize = 256 * 1024;
 /// Largest uploaded scan.
@@ -77,6 +80,9 @@ pub fn router(state: ApiState) -> Router {
         .route("/agency/callbacks", post(callback))
         .route("/agency/follow-ups", post(follow_up_report))
         .route("/supervision/follow-ups", get(follow_ups))
+        .route("/supervision/counterfoils", get(counterfoils))
+        .route("/supervision/handovers", post(create_handover))
+        .route("/supervision/handovers/{number}", get(read_handover))
         .route("/supervision/alerts", get(alerts))
         .layer(DefaultBodyLimit::max(JSON_LIMIT));
     Router::new()
@@ -624,6 +630,111 @@ async fn follow_up_report(State(s): State<ApiState>, headers: HeaderMap, body: B
     ok(StatusCode::OK, json!({"result": ack}))
 }
 
+/// Staff only (the counterfoil register is kept by the county health bureau's staff).
+fn staff(s: &ApiState, parts: &Parts) -> Result<String, Problem> {
+    let who = s.auth.authenticate(parts)?;
+    if who.role != Role::CounterStaff {
+        return Err(problem(
+            StatusCode::FORBIDDEN,
+            "staff_only",
+            "仅限工作人员操作",
+            "for staff only",
+        ));
+    }
+    Ok(who.subject)
+}
+
+fn county(raw: &str) -> Result<newborn_domain::region::RegionCode, Problem> {
+    raw.parse()
+        .map_err(|e: Invalid| Problem::from(newborn_service::ServiceError::bad("county", e)))
+}
+
+#[derive(Deserialize)]
+struct CountyQuery {
+    county: String,
+}
+
+/// Counterfoils of a county ready for handover (《出生医学证明》副页).
+async fn counterfoils(
+    State(s): State<ApiState>,
+    parts: Parts,
+    Query(q): Query<CountyQuery>,
+) -> ApiResult {
+    staff(&s, &parts)?;
+    let ready = s.service.counterfoils_ready(&county(&q.county)?).await?;
+    ok(
+        StatusCode::OK,
+        json!({"county": q.county, "count": ready.len(), "counterfoils": ready}),
+    )
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct HandoverRequest {
+    county: String,
+    handing_unit: Text,
+    handing_person: Text,
+    receiving_unit: Text,
+    receiving_person: Text,
+}
+
+/// Hands a county's ready counterfoils over in one batch (移交记录表).
+async fn create_handover(State(s): State<ApiState>, parts: Parts, body: Bytes) -> ApiResult {
+    let who = staff(&s, &parts)?;
+    let r: HandoverRequest = parse(&body)?;
+    let batch = s
+        .service
+        .hand_over(
+            &county(&r.county)?,
+            newborn_domain::handover::HandoverParties {
+                handing_unit: r.handing_unit,
+                handing_person: r.handing_person,
+                receiving_unit: r.receiving_unit,
+                receiving_person: r.receiving_person,
+            },
+            HANDOVER_BATCH_MAX,
+        )
+        .await?;
+    tracing::info!(number = %batch.number, counterfoils = batch.items.len(), staff = %who, "handover batch created");
+    ok(StatusCode::CREATED, json!(batch))
+}
+
+#[derive(Deserialize)]
+struct FormatQuery {
+    format: Option<String>,
+}
+
+/// A handover batch as JSON, or as the register's CSV with `?format=csv`.
+async fn read_handover(
+    State(s): State<ApiState>,
+    parts: Parts,
+    Path(number): Path<String>,
+    Query(q): Query<FormatQuery>,
+) -> ApiResult {
+    staff(&s, &parts)?;
+    let batch = s.service.handover(&number).await?;
+    match q.format.as_deref() {
+        Some("csv") => Ok((
+            [
+                ("content-type", "text/csv; charset=utf-8".to_owned()),
+                (
+                    "content-disposition",
+                    format!("attachment; filename=\"handover-{}.csv\"", batch.number),
+                ),
+            ],
+            batch.to_csv(),
+        )
+            .into_response()),
+        None | Some("json") => ok(StatusCode::OK, json!(batch)),
+        Some(_) => Err(problem(
+            StatusCode::BAD_REQUEST,
+            "unknown_format",
+            "format 只能是 json 或 csv",
+            "format is json or csv",
+        )),
+    }
+}
+
 /// Open follow-ups of bad ratings, soonest due first, for supervisors.
 async fn follow_ups(State(s): State<ApiState>) -> ApiResult {
     let open = s
@@ -723,6 +834,9 @@ mod tests {
             ("/supervision/alerts", "get"),
             ("/supervision/follow-ups", "get"),
             ("/agency/follow-ups", "post"),
+            ("/supervision/counterfoils", "get"),
+            ("/supervision/handovers", "post"),
+            ("/supervision/handovers/{number}", "get"),
         ];
         for (path, method) in routes {
             assert!(
@@ -732,7 +846,7 @@ mod tests {
         }
         assert_eq!(
             doc["paths"].as_object().map(|p| p.len()),
-            Some(21),
+            Some(24),
             "a documented path the router does not serve?"
         );
     }

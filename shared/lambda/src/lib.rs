@@ -22,7 +22,8 @@ use aws_lambda_events::event::sqs::SqsEvent;
 use chrono::TimeDelta;
 use lambda_runtime::{LambdaEvent, service_fn};
 use newborn_aws::{
-    DynamoRequestLog, DynamoStore, DynamoUploads, EmfMetrics, Relay, S3Documents, SqsQueues,
+    DynamoHandovers, DynamoRequestLog, DynamoStore, DynamoUploads, EmfMetrics, Relay, S3Documents,
+    SqsQueues,
 };
 use newborn_domain::calendar::WorkingCalendar;
 use newborn_domain::policy::PolicyRegistry;
@@ -125,6 +126,7 @@ impl Deps {
             uploads: Arc::new(DynamoUploads::new(dynamodb.clone(), &settings.table)),
             agencies,
             supervisors,
+            handovers: Arc::new(DynamoHandovers::new(dynamodb.clone(), &settings.table)),
             clock: wall,
             metrics: Arc::new(EmfMetrics::stdout()),
         };

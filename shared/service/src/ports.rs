@@ -5,6 +5,8 @@ use async_trait::async_trait;
 use chrono::{DateTime, Utc};
 use newborn_domain::application::Sha256Hex;
 use newborn_domain::flow::{Application, ApplicationId};
+use newborn_domain::handover::{Counterfoil, HandoverBatch};
+use newborn_domain::region::RegionCode;
 use newborn_domain::sla::SlaLevel;
 use newborn_domain::stage::{Agency, Stage};
 use newborn_domain::text::Bilingual;
@@ -361,4 +363,19 @@ pub trait UploadTarget: Send + Sync {
     /// The bytes that arrived for `slot` outside the API (object storage), if any; always
     /// `None` where uploads come through the API.
     async fn arrived(&self, slot: &UploadSlot) -> Result<Option<Vec<u8>>, StoreError>;
+}
+
+/// The counterfoil handover register (《出生医学证明》副页移交, see
+/// [`newborn_domain::handover`]).
+#[async_trait]
+pub trait HandoverRegister: Send + Sync {
+    /// Records a counterfoil the hospital keeps; recording it again changes nothing.
+    async fn keep(&self, counterfoil: &Counterfoil) -> Result<(), StoreError>;
+    /// The counterfoils of a county not yet handed over, oldest first.
+    async fn pending(&self, county: &RegionCode) -> Result<Vec<Counterfoil>, StoreError>;
+    /// Records a batch and marks its counterfoils handed over, all or nothing: `false` if one of
+    /// them was handed over meanwhile (or the number exists), and nothing changed.
+    async fn hand_over(&self, batch: &HandoverBatch) -> Result<bool, StoreError>;
+    /// A batch by number.
+    async fn batch(&self, number: &str) -> Result<Option<HandoverBatch>, StoreError>;
 }

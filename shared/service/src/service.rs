@@ -6,17 +6,19 @@
 use crate::error::ServiceError;
 use crate::payload::dispatch_body;
 use crate::ports::{
-    Actor, AgencyDispatcher, Alert, ApplicationStore, Clock, Dispatch, DocumentStore, Metrics,
-    Notification, OpenClock, OpenFollowUp, StageMessage, StoreError, Stored, TimelineEntry, Unit,
-    UploadSlot, UploadStore, Write,
+    Actor, AgencyDispatcher, Alert, ApplicationStore, Clock, Dispatch, DocumentStore,
+    HandoverRegister, Metrics, Notification, OpenClock, OpenFollowUp, StageMessage, StoreError,
+    Stored, TimelineEntry, Unit, UploadSlot, UploadStore, Write,
 };
 use crate::view::ApplicationView;
 use chrono::{DateTime, Days, Utc};
 use newborn_domain::application::{ApplicationForm, DocumentKind, DocumentRef, Text, parse_form};
 use newborn_domain::calendar::{CHINA, WorkingCalendar};
 use newborn_domain::flow::{Application, ApplicationId, Applied, Effect, Outcome, RatingLevel};
+use newborn_domain::handover::{Counterfoil, HandoverBatch, HandoverParties};
 use newborn_domain::policy::{ClockStart, Policy, PolicyRegistry};
 use newborn_domain::prereview::{Decision, missing_materials, pre_review};
+use newborn_domain::region::RegionCode;
 use newborn_domain::sla::SlaLevel;
 use newborn_domain::stage::{
     Agency, ApplicantWait, GeneratedForm, Stage, StageEvent, StageResult, StageStatus,
@@ -39,6 +41,8 @@ pub struct Ports {
     pub agencies: Arc<dyn AgencyDispatcher>,
     /// Each agency's supervisor (办件监察), told of SLA warnings and breaches.
     pub supervisors: Arc<dyn AgencyDispatcher>,
+    /// The counterfoil handover register.
+    pub handovers: Arc<dyn HandoverRegister>,
     /// Time.
     pub clock: Arc<dyn Clock>,
     /// Counters.
@@ -723,6 +727,9 @@ impl Service {
         };
         // Send (or re-send) the dispatch while the agency holds this round.
         let app = &stored.application;
+        if stage == Stage::Police {
+            self.keep_counterfoil(app).await?;
+        }
         if stage != Stage::PreReview
             && app.stage(stage).map(|s| &s.status) == Some(&StageStatus::AwaitingAgency { round })
         {
@@ -746,6 +753,125 @@ impl Service {
             );
         }
         Ok(())
+    }
+
+    /// Registering the birth online means the hospital keeps the certificate's counterfoil for
+    /// handover (闽卫政法〔2024〕40号 附件1 三(一)2): recorded when the police stage is
+    /// dispatched, idempotently, so a redelivered message cannot lose or double it.
+    async fn keep_counterfoil(&self, app: &Application) -> Result<(), ServiceError> {
+        let issued = app.stage(Stage::HealthCheck).and_then(|s| match &s.status {
+            StageStatus::Completed {
+                result:
+                    StageResult::HealthCheck {
+                        birth_certificate_number,
+                        ..
+                    },
+            } => Some(birth_certificate_number.as_str().to_owned()),
+            _ => None,
+        });
+        let Some(certificate_number) = issued else {
+            return Ok(()); // the parent brought the certificate (情形二/三): nothing was cut off
+        };
+        let issued_at = app
+            .stage(Stage::HealthCheck)
+            .and_then(|s| s.clock.as_ref())
+            .and_then(|c| c.runs.last())
+            .and_then(|r| r.to)
+            .unwrap_or(app.submitted_at);
+        let counterfoil = Counterfoil {
+            certificate_number,
+            application_id: app.id.as_str().to_owned(),
+            institution: app.form.newborn.hospital.name.as_str().to_owned(),
+            county: app.form.newborn.birthplace.clone(),
+            issued_at,
+        };
+        Ok(self.ports.handovers.keep(&counterfoil).await?)
+    }
+
+    /// The counterfoils of a county ready for handover: kept, not handed over, and the online
+    /// registration succeeded (otherwise the hospital gave the full certificate back, 附件1
+    /// 三(一)2). Oldest first.
+    pub async fn counterfoils_ready(
+        &self,
+        county: &RegionCode,
+    ) -> Result<Vec<Counterfoil>, ServiceError> {
+        let mut ready = vec![];
+        for c in self.ports.handovers.pending(county).await? {
+            let Ok(id) = c.application_id.parse::<ApplicationId>() else {
+                continue;
+            };
+            let registered = self.ports.store.get(&id).await?.is_some_and(|s| {
+                matches!(
+                    s.application.stage(Stage::Police).map(|p| &p.status),
+                    Some(StageStatus::Completed { .. })
+                )
+            });
+            if registered {
+                ready.push(c);
+            }
+        }
+        Ok(ready)
+    }
+
+    /// Hands the ready counterfoils of a county over in one batch (移交记录表) with the next free
+    /// number of the day, `<county>-<YYYYMMDD>-<n>`; at most `max` counterfoils.
+    pub async fn hand_over(
+        &self,
+        county: &RegionCode,
+        parties: HandoverParties,
+        max: usize,
+    ) -> Result<HandoverBatch, ServiceError> {
+        for _ in 0..MAX_CONFLICT_RETRIES {
+            let mut ready = self.counterfoils_ready(county).await?;
+            if ready.is_empty() {
+                return Err(ServiceError::conflict(
+                    "nothing_to_hand_over",
+                    "该县（市、区）没有待移交的副页",
+                    "this county has no counterfoil waiting for handover",
+                ));
+            }
+            ready.truncate(max);
+            let now = self.now();
+            let day = now.with_timezone(&CHINA).format("%Y%m%d");
+            let mut n = 1;
+            while self
+                .ports
+                .handovers
+                .batch(&format!("{}-{day}-{n}", county.as_str()))
+                .await?
+                .is_some()
+            {
+                n += 1;
+            }
+            let batch = HandoverBatch::new(
+                format!("{}-{day}-{n}", county.as_str()),
+                county.clone(),
+                now,
+                parties.clone(),
+                &ready,
+            );
+            if self.ports.handovers.hand_over(&batch).await? {
+                self.ports.metrics.count(
+                    "CounterfoilsHandedOver",
+                    &[("County", county.as_str())],
+                    batch.items.len() as f64,
+                );
+                return Ok(batch);
+            }
+            // Another batch took some of them, or the number, meanwhile: look again.
+        }
+        Err(ServiceError::Transient(
+            "handover batches are being created concurrently; retry".into(),
+        ))
+    }
+
+    /// A handover batch by number.
+    pub async fn handover(&self, number: &str) -> Result<HandoverBatch, ServiceError> {
+        self.ports
+            .handovers
+            .batch(number)
+            .await?
+            .ok_or(ServiceError::NotFound)
     }
 
     // ------------------------------------------------------------------------------------
