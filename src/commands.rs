@@ -153,6 +153,10 @@ struct ServeArgs {
     /// by default the agencies' base URL.
     #[arg(long, env = "NEWBORN_SUPERVISORS_URL")]
     supervisors_url: Option<String>,
+    /// Send applicant notifications to this gateway URL (the app's push / SMS service); by
+    /// default the simulated gateway.
+    #[arg(long, env = "NEWBORN_NOTIFY_URL")]
+    notify_url: Option<String>,
     /// How long the simulated agencies take to answer, in milliseconds.
     #[arg(long, default_value_t = 500, env = "NEWBORN_AGENCY_DELAY_MS")]
     agency_delay_ms: u64,
@@ -191,6 +195,7 @@ impl ServeArgs {
         let mut c = ServeConfig::new(self.data_dir);
         c.listen = self.listen;
         c.supervisors_url = self.supervisors_url;
+        c.notify_url = self.notify_url;
         c.agencies = match self.agencies_url {
             Some(base_url) => Agencies::External { base_url },
             None => Agencies::Simulated {

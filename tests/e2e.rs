@@ -649,3 +649,59 @@ async fn counterfoils_of_online_registrations_are_handed_over_in_a_register_that
     );
     Ok(())
 }
+
+/// Every notification an application produces reaches the app's push / SMS gateway once, in
+/// Chinese, through the notification queue (retried until delivered, de-duplicated by id).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn every_notification_reaches_the_applicant_gateway_once() -> Result<()> {
+    let t = TestService::start().await?;
+    let id = t
+        .submit("mum-nt", &[], &["household_booklet_newborn"], |_| {})
+        .await?;
+    t.drive("mum-nt", &id).await?;
+    let notes = t.notifications("mum-nt", &id).await?;
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(20);
+    let delivered = loop {
+        let all = t
+            .client
+            .json(t.http.get(format!("{}/notifications", t.sim)))
+            .await?;
+        let mine: Vec<Value> = all
+            .as_array()
+            .into_iter()
+            .flatten()
+            .filter(|d| d["body"]["application_id"] == id.as_str())
+            .cloned()
+            .collect();
+        if mine.len() >= notes.len() || std::time::Instant::now() > deadline {
+            break mine;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+    };
+    let kinds: Vec<&str> = delivered
+        .iter()
+        .map(|d| {
+            d["body"]["notification"]["kind"]
+                .as_str()
+                .unwrap_or_default()
+        })
+        .collect();
+    let expected: Vec<&str> = notes
+        .iter()
+        .map(|n| n["kind"].as_str().unwrap_or_default())
+        .collect();
+    assert_eq!(kinds, expected, "each notification, in order");
+    assert!(
+        delivered
+            .iter()
+            .all(|d| d["deliveries"] == 1 && d["body"]["owner"] == "mum-nt")
+    );
+    assert!(
+        delivered[0]["body"]["notification"]["message"]["zh"]
+            .as_str()
+            .is_some_and(|m| m.contains("申请已提交")),
+        "{:#}",
+        delivered[0]
+    );
+    Ok(())
+}

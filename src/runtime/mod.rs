@@ -32,7 +32,7 @@ use newborn_embedded::{
     Database, FileDocuments, SqliteHandovers, SqliteQueue, SqliteRequestLog, SqliteStore,
     SqliteUploads,
 };
-use newborn_http::{ApiState, HttpDispatcher, SignedUploadUrls};
+use newborn_http::{ApiState, HttpDispatcher, HttpNotifier, SignedUploadUrls};
 use newborn_service::Service;
 use newborn_service::ports::Clock;
 use newborn_service::service::Ports;
@@ -77,6 +77,9 @@ pub struct ServeConfig {
     /// Where SLA escalations go (`<url>/supervision/<agency>`); by default the agencies' base URL
     /// (the simulated agencies record them).
     pub supervisors_url: Option<String>,
+    /// Where applicant notifications go (the app's push / SMS gateway); by default the simulated
+    /// gateway at `<agencies>/notify`.
+    pub notify_url: Option<String>,
     /// Start service time here (controllable clock); `None` for the system clock.
     pub clock_start: Option<DateTime<Utc>>,
     /// Service-time seconds per real second.
@@ -106,6 +109,7 @@ impl ServeConfig {
                 mix: Mix::default(),
             },
             supervisors_url: None,
+            notify_url: None,
             clock_start: None,
             clock_speed: 1.0,
             clock_control: false,
@@ -370,6 +374,17 @@ pub async fn start(config: ServeConfig) -> Result<Running> {
         agencies: Arc::new(dispatcher),
         supervisors: Arc::new(supervisors),
         handovers: Arc::new(SqliteHandovers::new(db.clone())),
+        notifier: Arc::new(
+            HttpNotifier::new(
+                config
+                    .notify_url
+                    .clone()
+                    .unwrap_or_else(|| format!("{agency_base}/notify")),
+                keys.platform.clone(),
+                wall.clone(),
+            )
+            .map_err(anyhow::Error::msg)?,
+        ),
         clock: service_clock.clone(),
         metrics: counters.clone(),
     };
@@ -408,6 +423,11 @@ pub async fn start(config: ServeConfig) -> Result<Running> {
             tracing::error!(error = %e, "API server stopped");
         }
     }));
+    tasks.push(tokio::spawn(workers::notification_worker(
+        service.clone(),
+        queue.clone(),
+        config.workers,
+    )));
     for stage in Stage::ALL {
         tasks.push(tokio::spawn(workers::stage_worker(
             service.clone(),

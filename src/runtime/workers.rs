@@ -4,10 +4,11 @@
 //! monitor a real scheduled event.
 
 use aws_lambda_events::event::cloudwatch_events::CloudWatchEvent;
-use aws_lambda_events::event::sqs::{SqsEvent, SqsMessage};
+use aws_lambda_events::event::sqs::{SqsBatchResponse, SqsEvent, SqsMessage};
 use newborn_domain::stage::Stage;
 use newborn_embedded::{Received, SqliteQueue};
 use newborn_service::Service;
+use newborn_service::ports::NOTIFICATIONS_QUEUE;
 use std::collections::HashMap;
 use std::sync::Arc;
 use std::time::Duration;
@@ -61,7 +62,32 @@ pub async fn stage_worker(
     stage: Stage,
     settings: WorkerSettings,
 ) {
-    let name = stage.as_str();
+    queue_worker(queue, stage.as_str(), settings, move |event| {
+        let service = service.clone();
+        async move { newborn_handlers::handle_stage_batch(&service, stage, event).await }
+    })
+    .await;
+}
+
+/// Runs the worker of the notification queue (the `notifier` Lambda's stand-in).
+pub async fn notification_worker(
+    service: Arc<Service>,
+    queue: SqliteQueue,
+    settings: WorkerSettings,
+) {
+    queue_worker(queue, NOTIFICATIONS_QUEUE, settings, move |event| {
+        let service = service.clone();
+        async move { newborn_handlers::handle_notification_batch(&service, event).await }
+    })
+    .await;
+}
+
+/// Feeds one queue's batches to `handler` as Lambda's event source mapping would.
+async fn queue_worker<F, Fut>(queue: SqliteQueue, name: &str, settings: WorkerSettings, handler: F)
+where
+    F: Fn(SqsEvent) -> Fut,
+    Fut: std::future::Future<Output = SqsBatchResponse>,
+{
     loop {
         let batch = match queue
             .receive(
@@ -85,7 +111,7 @@ pub async fn stage_worker(
         }
         let mut event = SqsEvent::default();
         event.records = batch.iter().map(|m| sqs_record(name, m)).collect();
-        let response = newborn_handlers::handle_stage_batch(&service, stage, event).await;
+        let response = handler(event).await;
         let failed: Vec<&str> = response
             .batch_item_failures
             .iter()

@@ -93,6 +93,8 @@ CREATE TABLE IF NOT EXISTS received (key TEXT PRIMARY KEY, agency TEXT NOT NULL,
 CREATE INDEX IF NOT EXISTS received_due ON received(state, due_at);
 CREATE TABLE IF NOT EXISTS escalations (key TEXT PRIMARY KEY, agency TEXT NOT NULL, body TEXT NOT NULL,
   deliveries INTEGER NOT NULL DEFAULT 1);
+CREATE TABLE IF NOT EXISTS notifications (key TEXT PRIMARY KEY, body TEXT NOT NULL,
+  deliveries INTEGER NOT NULL DEFAULT 1);
 CREATE TABLE IF NOT EXISTS scripts (application TEXT NOT NULL, stage TEXT NOT NULL, outcomes TEXT NOT NULL, PRIMARY KEY (application, stage));
 ";
 
@@ -152,6 +154,8 @@ impl Simulator {
             .route("/received", get(list_received))
             .route("/supervision/{agency}", post(supervise))
             .route("/escalations", get(list_escalations))
+            .route("/notify", post(notify))
+            .route("/notifications", get(list_notifications))
             .with_state(self.clone())
     }
 
@@ -312,9 +316,14 @@ type Answer = (StatusCode, Json<serde_json::Value>);
 impl Simulator {
     /// Checks a request from the platform: a known agency path, the platform's signature, an
     /// idempotency key (returned).
-    fn verified(&self, agency: &str, headers: &HeaderMap, body: &[u8]) -> Result<String, Answer> {
+    fn verified(
+        &self,
+        agency: Option<&str>,
+        headers: &HeaderMap,
+        body: &[u8],
+    ) -> Result<String, Answer> {
         let h = |name: &str| headers.get(name).and_then(|v| v.to_str().ok());
-        if agency_by_path(agency).is_none() {
+        if agency.is_some_and(|a| agency_by_path(a).is_none()) {
             return Err((
                 StatusCode::NOT_FOUND,
                 Json(serde_json::json!({"error": "no such agency"})),
@@ -341,6 +350,59 @@ impl Simulator {
     }
 }
 
+/// The applicant notification gateway (the app's push / SMS service): verifies the platform's
+/// signature and records each notification once, counting repeats.
+async fn notify(State(sim): State<Simulator>, headers: HeaderMap, body: Bytes) -> Answer {
+    let key = match sim.verified(None, &headers, &body) {
+        Ok(key) => key,
+        Err(refusal) => return refusal,
+    };
+    let text = String::from_utf8_lossy(&body).into_owned();
+    let result = sim
+        .call(move |c| {
+            c.execute(
+                "INSERT INTO notifications (key, body) VALUES (?1, ?2) \
+                 ON CONFLICT(key) DO UPDATE SET deliveries = deliveries + 1",
+                params![key, text],
+            )
+        })
+        .await;
+    match result {
+        Ok(_) => (
+            StatusCode::ACCEPTED,
+            Json(serde_json::json!({"status": "delivered"})),
+        ),
+        Err(e) => (
+            StatusCode::SERVICE_UNAVAILABLE,
+            Json(serde_json::json!({"error": e})),
+        ),
+    }
+}
+
+async fn list_notifications(State(sim): State<Simulator>) -> Answer {
+    let rows = sim
+        .call(|c| {
+            let mut stmt =
+                c.prepare("SELECT key, body, deliveries FROM notifications ORDER BY rowid")?;
+            let rows = stmt.query_map([], |r| {
+                Ok(serde_json::json!({
+                    "key": r.get::<_, String>(0)?,
+                    "body": serde_json::from_str::<serde_json::Value>(&r.get::<_, String>(1)?).unwrap_or_default(),
+                    "deliveries": r.get::<_, u32>(2)?,
+                }))
+            })?;
+            rows.collect::<Result<Vec<_>, _>>()
+        })
+        .await;
+    match rows {
+        Ok(r) => (StatusCode::OK, Json(serde_json::json!(r))),
+        Err(e) => (
+            StatusCode::SERVICE_UNAVAILABLE,
+            Json(serde_json::json!({"error": e})),
+        ),
+    }
+}
+
 /// A supervisor's endpoint: verifies the platform's signature and records the escalation once.
 async fn supervise(
     State(sim): State<Simulator>,
@@ -348,7 +410,7 @@ async fn supervise(
     headers: HeaderMap,
     body: Bytes,
 ) -> (StatusCode, Json<serde_json::Value>) {
-    let key = match sim.verified(&agency, &headers, &body) {
+    let key = match sim.verified(Some(&agency), &headers, &body) {
         Ok(key) => key,
         Err(refusal) => return refusal,
     };
@@ -390,7 +452,7 @@ async fn receive(
     headers: HeaderMap,
     body: Bytes,
 ) -> (StatusCode, Json<serde_json::Value>) {
-    let key = match sim.verified(&agency, &headers, &body) {
+    let key = match sim.verified(Some(&agency), &headers, &body) {
         Ok(key) => key,
         Err(refusal) => return refusal,
     };

@@ -37,6 +37,11 @@ impl SqsQueues {
     pub async fn send(&self, queue_url: &str, message: &StageMessage) -> Result<(), StoreError> {
         let body =
             serde_json::to_string(message).map_err(|e| StoreError::Unavailable(e.to_string()))?;
+        self.send_body(queue_url, &body).await
+    }
+
+    /// Sends one message body.
+    pub async fn send_body(&self, queue_url: &str, body: &str) -> Result<(), StoreError> {
         self.client
             .send_message()
             .queue_url(queue_url)

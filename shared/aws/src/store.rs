@@ -7,10 +7,9 @@ use aws_sdk_dynamodb::Client;
 use aws_sdk_dynamodb::types::{AttributeValue, Put, TransactWriteItem};
 use chrono::{DateTime, Utc};
 use newborn_domain::flow::{Application, ApplicationId};
-use newborn_domain::stage::Stage;
 use newborn_service::ports::{
-    Alert, ApplicationStore, Notification, OpenClock, OpenFollowUp, StageMessage, StoreError,
-    Stored, TimelineEntry, Write,
+    Alert, ApplicationStore, NOTIFICATIONS_QUEUE, Notification, OpenClock, OpenFollowUp,
+    StoreError, Stored, TimelineEntry, Write,
 };
 use std::collections::HashMap;
 
@@ -30,13 +29,41 @@ pub struct DynamoStore {
     relay: Option<Relay>,
 }
 
-/// Where outbox messages go: the stage queues.
+/// Where queued messages go: the stage queues and the notification queue.
 #[derive(Clone, Debug)]
 pub struct Relay {
     /// The SQS client.
     pub queues: SqsQueues,
-    /// The queue URL of each stage.
-    pub urls: HashMap<Stage, String>,
+    /// The queue URL by queue name: each stage's name (`police`, …) and `notifications`.
+    pub urls: HashMap<String, String>,
+}
+
+/// One queued message item of a write.
+struct Queued {
+    sk: String,
+    queue: String,
+    body: String,
+}
+
+/// The queued message items of a write: its hand-offs (`OUT#…`, to the stage's queue) and its
+/// notification deliveries (`DLV#…`, to the notification queue).
+fn queued(w: &Write<'_>, version: u64) -> Result<Vec<Queued>, StoreError> {
+    let mut out = vec![];
+    for (n, m) in w.outbox.iter().enumerate() {
+        out.push(Queued {
+            sk: format!("OUT#{version:010}#{n:03}"),
+            queue: m.stage.as_str().to_owned(),
+            body: to_json(m)?,
+        });
+    }
+    for (n, d) in w.deliveries.iter().enumerate() {
+        out.push(Queued {
+            sk: format!("DLV#{version:010}#{n:03}"),
+            queue: NOTIFICATIONS_QUEUE.to_owned(),
+            body: to_json(d)?,
+        });
+    }
+    Ok(out)
 }
 
 fn app_pk(id: &str) -> String {
@@ -130,7 +157,7 @@ impl DynamoStore {
                 )),
             )?,
         }];
-        // Timeline entries, notifications and outbox messages: one item each, in write order.
+        // Timeline entries and notifications: one item each, in write order.
         let bodies = [
             (
                 "TL",
@@ -146,30 +173,33 @@ impl DynamoStore {
                     .map(to_json)
                     .collect::<Result<Vec<_>, _>>()?,
             ),
-            (
-                "OUT",
-                w.outbox
-                    .iter()
-                    .map(to_json)
-                    .collect::<Result<Vec<_>, _>>()?,
-            ),
         ];
         for (prefix, list) in bodies {
             for (n, body) in list.into_iter().enumerate() {
-                let sk = format!("{prefix}#{version:010}#{n:03}");
-                let mut item: Item = HashMap::from([
-                    ("pk".into(), s(&pk)),
-                    ("sk".into(), s(sk)),
-                    ("body".into(), s(body)),
-                ]);
-                if prefix == "OUT" {
-                    // Pending until relayed: the sparse `pending-outbox` index finds what a
-                    // crash between the commit and the send left behind.
-                    item.insert("outbox_pk".into(), s(OUTBOX_PK));
-                    item.insert("outbox_at".into(), s(iso(Utc::now())));
-                }
-                items.push(self.put(item, None)?);
+                items.push(self.put(
+                    HashMap::from([
+                        ("pk".into(), s(&pk)),
+                        ("sk".into(), s(format!("{prefix}#{version:010}#{n:03}"))),
+                        ("body".into(), s(body)),
+                    ]),
+                    None,
+                )?);
             }
+        }
+        // Queued messages (hand-offs and notification deliveries), pending until relayed: the
+        // sparse `pending-outbox` index finds what a crash between the commit and the send left.
+        for q in queued(w, version)? {
+            items.push(self.put(
+                HashMap::from([
+                    ("pk".into(), s(&pk)),
+                    ("sk".into(), s(q.sk)),
+                    ("queue".into(), s(q.queue)),
+                    ("body".into(), s(q.body)),
+                    ("outbox_pk".into(), s(OUTBOX_PK)),
+                    ("outbox_at".into(), s(iso(Utc::now()))),
+                ]),
+                None,
+            )?);
         }
         Ok(items)
     }
@@ -194,42 +224,40 @@ impl DynamoStore {
                 };
             }
         }
-        // Committed. Hand the queued stages to SQS now; what fails here stays pending in the
-        // table and the next relay sweep sends it (at least once; stage handlers are idempotent).
+        // Committed. Hand the queued messages to SQS now; what fails here stays pending in the
+        // table and the next relay sweep sends it (at least once; the handlers are idempotent).
         if let Some(relay) = &self.relay {
             let version = expected.map_or(1, |v| v + 1);
             let pk = app_pk(w.application.id.as_str());
-            let pending = w
-                .outbox
-                .iter()
-                .enumerate()
-                .map(|(n, m)| ((pk.clone(), format!("OUT#{version:010}#{n:03}")), m.clone()))
+            let pending = queued(w, version)?
+                .into_iter()
+                .map(|q| (pk.clone(), q))
                 .collect();
             if let Err(e) = self.relay_items(relay, pending).await {
-                tracing::warn!(error = %e, "hand-off left pending for the relay sweep");
+                tracing::warn!(error = %e, "queued messages left pending for the relay sweep");
             }
         }
         Ok(())
     }
 
-    /// Sends outbox messages to their stage queues, then deletes their outbox items. A crash
-    /// between the two re-sends a message later, which the stage handler absorbs.
+    /// Sends queued messages to their queues, then deletes their items. A crash between the two
+    /// re-sends a message later, which its handler absorbs.
     async fn relay_items(
         &self,
         relay: &Relay,
-        pending: Vec<((String, String), StageMessage)>,
+        pending: Vec<(String, Queued)>,
     ) -> Result<usize, StoreError> {
         let mut sent = 0;
-        for ((pk, sk), message) in pending {
-            let url = relay.urls.get(&message.stage).ok_or_else(|| {
-                StoreError::Unavailable(format!("no queue configured for {}", message.stage))
+        for (pk, q) in pending {
+            let url = relay.urls.get(&q.queue).ok_or_else(|| {
+                StoreError::Unavailable(format!("no queue URL configured for {}", q.queue))
             })?;
-            relay.queues.send(url, &message).await?;
+            relay.queues.send_body(url, &q.body).await?;
             self.client
                 .delete_item()
                 .table_name(&self.table)
                 .key("pk", s(pk))
-                .key("sk", s(sk))
+                .key("sk", s(q.sk))
                 .send()
                 .await
                 .map_err(|e| unavailable(e.into_service_error()))?;
@@ -261,11 +289,15 @@ impl DynamoStore {
                 .await
                 .map_err(|e| unavailable(e.into_service_error()))?;
             for item in page.items() {
-                let (Some(pk), Some(sk)) = (text(item, "pk"), text(item, "sk")) else {
+                let (Some(pk), Some(sk), Some(queue), Some(body)) = (
+                    text(item, "pk"),
+                    text(item, "sk"),
+                    text(item, "queue"),
+                    text(item, "body"),
+                ) else {
                     continue;
                 };
-                let message: StageMessage = from_json(&text(item, "body").unwrap_or_default())?;
-                pending.push(((pk, sk), message));
+                pending.push((pk, Queued { sk, queue, body }));
             }
             match page.last_evaluated_key() {
                 Some(k) => start = Some(k.clone()),

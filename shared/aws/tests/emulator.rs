@@ -71,7 +71,10 @@ async fn hand_offs_reach_sqs_after_the_commit_and_the_relay_sweep_sends_what_a_c
     }
     let relay = newborn_aws::Relay {
         queues: newborn_aws::SqsQueues::new(sqs.clone()),
-        urls: urls.clone(),
+        urls: urls
+            .iter()
+            .map(|(stage, url)| (stage.as_str().to_owned(), url.clone()))
+            .collect(),
     };
     let relaying = DynamoStore::new(dynamodb.clone(), "newborn").with_relay(relay);
     let crashed = DynamoStore::new(dynamodb, "newborn");
@@ -103,6 +106,7 @@ async fn hand_offs_reach_sqs_after_the_commit_and_the_relay_sweep_sends_what_a_c
         clocks: vec![],
         follow_ups: vec![],
         notifications: vec![],
+        deliveries: vec![],
     };
     let first: &'static _ = Box::leak(Box::new(newborn_contract::application("R1")));
     relaying

@@ -61,6 +61,7 @@ fn write<'a>(
         outbox: vec![],
         clocks,
         follow_ups: vec![],
+        deliveries: vec![],
         notifications: events
             .iter()
             .map(|e| Notification {

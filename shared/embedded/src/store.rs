@@ -7,8 +7,8 @@ use chrono::{DateTime, Utc};
 use newborn_domain::flow::{Application, ApplicationId};
 use newborn_domain::stage::Stage;
 use newborn_service::ports::{
-    Alert, ApplicationStore, Notification, OpenClock, OpenFollowUp, StoreError, Stored,
-    TimelineEntry, Write,
+    Alert, ApplicationStore, NOTIFICATIONS_QUEUE, Notification, OpenClock, OpenFollowUp,
+    StoreError, Stored, TimelineEntry, Write,
 };
 use rusqlite::{OptionalExtension, Transaction, params};
 
@@ -35,6 +35,7 @@ struct Rows {
     timeline: Vec<String>,
     notifications: Vec<String>,
     outbox: Vec<(String, String)>,
+    deliveries: Vec<(String, String)>,
     clocks: Vec<(String, Option<i64>, Option<i64>)>,
     follow_ups: Vec<(String, i64, String)>,
 }
@@ -61,6 +62,11 @@ fn rows(w: &Write<'_>) -> Result<Rows, StoreError> {
             .outbox
             .iter()
             .map(|m| Ok((m.stage.as_str().to_owned(), to_json(m)?)))
+            .collect::<Result<_, StoreError>>()?,
+        deliveries: w
+            .deliveries
+            .iter()
+            .map(|d| Ok((NOTIFICATIONS_QUEUE.to_owned(), to_json(d)?)))
             .collect::<Result<_, StoreError>>()?,
         clocks: w
             .clocks
@@ -102,7 +108,7 @@ fn write_rest(tx: &Transaction<'_>, r: &Rows) -> Result<(), rusqlite::Error> {
         )?;
     }
     let now = now_ms();
-    for (queue, body) in &r.outbox {
+    for (queue, body) in r.outbox.iter().chain(&r.deliveries) {
         tx.execute(
             "INSERT INTO messages (queue, body, visible_at, sent_at) VALUES (?1, ?2, ?3, ?3)",
             params![queue, body, now],

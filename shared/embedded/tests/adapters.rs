@@ -55,6 +55,7 @@ async fn a_hand_off_is_queued_in_the_same_transaction_as_the_state_change() {
         clocks: vec![],
         follow_ups: vec![],
         notifications: vec![],
+        deliveries: vec![],
     };
     use newborn_service::ports::ApplicationStore;
     store.insert(&write).await.unwrap_or_else(|e| panic!("{e}"));

@@ -5,7 +5,7 @@
 use aws_lambda_events::event::cloudwatch_events::CloudWatchEvent;
 use aws_lambda_events::event::sqs::{SqsBatchResponse, SqsEvent, SqsMessage};
 use newborn_domain::stage::Stage;
-use newborn_service::ports::StageMessage;
+use newborn_service::ports::{Delivery, StageMessage};
 use newborn_service::{Service, ServiceError, SweepReport};
 use tracing::Instrument;
 
@@ -63,6 +63,30 @@ pub async fn handle_stage_batch(
                     tracing::warn!(message_id = %id, %stage, error = %err, "record failed; will be retried")
                 }
             }
+            response.add_failure(id);
+        }
+    }
+    response
+}
+
+/// Handles a batch of the notification queue: each record is one [`Delivery`] to the applicant's
+/// app, on its own; failures are reported by message id and retried, then dead-lettered.
+pub async fn handle_notification_batch(service: &Service, event: SqsEvent) -> SqsBatchResponse {
+    let mut response = SqsBatchResponse::default();
+    for record in &event.records {
+        let id = record.message_id.clone().unwrap_or_default();
+        let delivery = record
+            .body
+            .as_deref()
+            .and_then(|b| serde_json::from_str::<Delivery>(b).ok());
+        let Some(delivery) = delivery else {
+            tracing::error!(message_id = %id, "poison message: not a notification delivery");
+            response.add_failure(id);
+            continue;
+        };
+        let span = tracing::info_span!("delivery", message_id = %id, application = %delivery.application_id);
+        if let Err(e) = service.deliver(&delivery).instrument(span).await {
+            tracing::warn!(message_id = %id, error = %e, "delivery failed; will be retried");
             response.add_failure(id);
         }
     }

@@ -1,38 +1,76 @@
-//! Outbound dispatches: signed POSTs to each agency system's endpoint.
+//! Outbound webhooks, signed with the platform's key: dispatches to each agency system's
+//! endpoint, SLA escalations to the agencies' supervisors, notifications to the applicant
+//! gateway. Each carries an `Idempotency-Key` the receiver de-duplicates by.
 
 use async_trait::async_trait;
 use newborn_domain::stage::Agency;
-use newborn_service::ports::{AgencyDispatcher, Clock, Dispatch, DispatchError};
+use newborn_service::ports::{
+    AgencyDispatcher, Clock, Delivery, DeliveryError, Dispatch, DispatchError, Notifier,
+};
 use newborn_service::signing::{IDEMPOTENCY_HEADER, SigningKey};
 use std::collections::HashMap;
 use std::sync::Arc;
 use std::time::Duration;
 
-/// Posts dispatches to configured agency endpoints, signed with the platform's key.
-pub struct HttpDispatcher {
+/// Signed JSON POSTs with an idempotency key.
+#[derive(Clone)]
+struct SignedPoster {
     client: reqwest::Client,
-    endpoints: HashMap<Agency, String>,
     key: SigningKey,
     clock: Arc<dyn Clock>,
 }
 
+impl SignedPoster {
+    /// Signature timestamps use the wall clock `clock` (not a sped-up service clock): receivers
+    /// check them against theirs.
+    fn new(key: SigningKey, clock: Arc<dyn Clock>) -> Result<Self, String> {
+        let client = reqwest::Client::builder()
+            .timeout(Duration::from_secs(10))
+            .build()
+            .map_err(|e| e.to_string())?;
+        Ok(Self { client, key, clock })
+    }
+
+    async fn post(
+        &self,
+        url: &str,
+        idempotency_key: &str,
+        body: &serde_json::Value,
+    ) -> Result<(), String> {
+        let body = serde_json::to_vec(body).map_err(|e| e.to_string())?;
+        let mut req = self
+            .client
+            .post(url)
+            .header("content-type", "application/json")
+            .header(IDEMPOTENCY_HEADER, idempotency_key);
+        for (name, value) in self.key.headers(self.clock.now(), &body) {
+            req = req.header(name, value);
+        }
+        let res = req.body(body).send().await.map_err(|e| e.to_string())?;
+        if res.status().is_success() {
+            Ok(())
+        } else {
+            Err(format!("HTTP {}", res.status()))
+        }
+    }
+}
+
+/// Posts dispatches to configured agency endpoints, signed with the platform's key.
+pub struct HttpDispatcher {
+    endpoints: HashMap<Agency, String>,
+    poster: SignedPoster,
+}
+
 impl HttpDispatcher {
-    /// A dispatcher posting to `endpoints`, signing with `key`. Signature timestamps use the
-    /// wall clock `clock` (not a sped-up service clock): receivers check them against theirs.
+    /// A dispatcher posting to `endpoints`, signing with `key` at the wall clock `clock`.
     pub fn new(
         endpoints: HashMap<Agency, String>,
         key: SigningKey,
         clock: Arc<dyn Clock>,
     ) -> Result<Self, String> {
-        let client = reqwest::Client::builder()
-            .timeout(Duration::from_secs(10))
-            .build()
-            .map_err(|e| e.to_string())?;
         Ok(Self {
-            client,
             endpoints,
-            key,
-            clock,
+            poster: SignedPoster::new(key, clock)?,
         })
     }
 
@@ -74,24 +112,41 @@ impl AgencyDispatcher for HttpDispatcher {
             .endpoints
             .get(&agency)
             .ok_or_else(|| fail("no endpoint configured".into()))?;
-        let body = serde_json::to_vec(&d.body).map_err(|e| fail(e.to_string()))?;
-        let mut req = self
-            .client
-            .post(url)
-            .header("content-type", "application/json")
-            .header(IDEMPOTENCY_HEADER, &d.idempotency_key);
-        for (name, value) in self.key.headers(self.clock.now(), &body) {
-            req = req.header(name, value);
-        }
-        let res = req
-            .body(body)
-            .send()
+        self.poster
+            .post(url, &d.idempotency_key, &d.body)
             .await
-            .map_err(|e| fail(e.to_string()))?;
-        if res.status().is_success() {
-            Ok(())
-        } else {
-            Err(fail(format!("HTTP {}", res.status())))
-        }
+            .map_err(fail)
+    }
+}
+
+/// Posts notifications to the applicant gateway (the app's push / SMS service), signed with the
+/// platform's key; the delivery id is the idempotency key.
+pub struct HttpNotifier {
+    url: String,
+    poster: SignedPoster,
+}
+
+impl HttpNotifier {
+    /// A notifier posting to `url`.
+    pub fn new(
+        url: impl Into<String>,
+        key: SigningKey,
+        clock: Arc<dyn Clock>,
+    ) -> Result<Self, String> {
+        Ok(Self {
+            url: url.into(),
+            poster: SignedPoster::new(key, clock)?,
+        })
+    }
+}
+
+#[async_trait]
+impl Notifier for HttpNotifier {
+    async fn deliver(&self, d: &Delivery) -> Result<(), DeliveryError> {
+        let body = serde_json::to_value(d).map_err(|e| DeliveryError(e.to_string()))?;
+        self.poster
+            .post(&self.url, &d.id, &body)
+            .await
+            .map_err(DeliveryError)
     }
 }

@@ -10,6 +10,6 @@ mod uploads;
 
 pub use api::{ApiState, IDEMPOTENCY_KEY, router};
 pub use auth::{Authenticator, DevIssuer, Identity, Role};
-pub use dispatcher::HttpDispatcher;
+pub use dispatcher::{HttpDispatcher, HttpNotifier};
 pub use problem::{Problem, ProblemDetails};
 pub use uploads::SignedUploadUrls;

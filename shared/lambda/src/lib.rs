@@ -6,6 +6,7 @@
 //!   routes the callback path to the latter, without the JWT authorizer, behind an optional
 //!   address allow-list);
 //! - [`run_stage`] — `SqsEvent -> SqsBatchResponse` for one stage's queue;
+//! - [`run_notifier`] — notification deliveries to the applicant gateway, from their queue;
 //! - [`run_sla_monitor`] — the scheduled SLA sweep, and the outbox relay sweep.
 
 pub mod allow;
@@ -28,9 +29,12 @@ use newborn_aws::{
 use newborn_domain::calendar::WorkingCalendar;
 use newborn_domain::policy::PolicyRegistry;
 use newborn_domain::stage::{Agency, Stage};
-use newborn_http::{ApiState, HttpDispatcher};
+use newborn_http::{ApiState, HttpDispatcher, HttpNotifier};
 use newborn_service::Service;
-use newborn_service::ports::{AgencyDispatcher, Clock, Dispatch, DispatchError, SystemClock};
+use newborn_service::ports::{
+    AgencyDispatcher, Clock, Delivery, DeliveryError, Dispatch, DispatchError, Notifier,
+    SystemClock,
+};
 use newborn_service::service::Ports;
 use newborn_service::signing::{KeyRing, Keys};
 use std::sync::Arc;
@@ -73,6 +77,15 @@ pub enum Needs {
 struct NoDispatcher;
 
 #[async_trait]
+impl Notifier for NoDispatcher {
+    async fn deliver(&self, _: &Delivery) -> Result<(), DeliveryError> {
+        Err(DeliveryError(
+            "this function holds no signing key and cannot notify".into(),
+        ))
+    }
+}
+
+#[async_trait]
 impl AgencyDispatcher for NoDispatcher {
     async fn dispatch(&self, agency: Agency, _: &Dispatch) -> Result<(), DispatchError> {
         Err(DispatchError {
@@ -99,6 +112,14 @@ impl Deps {
             Needs::WebhookKeys => Some(read_keys(sdk, &settings.webhook_keys_secret).await?),
         };
         let wall: Arc<dyn Clock> = Arc::new(SystemClock);
+        let notifier: Arc<dyn Notifier> = match &keys {
+            Some(keys) => Arc::new(HttpNotifier::new(
+                &settings.notify_url,
+                keys.platform.clone(),
+                wall.clone(),
+            )?),
+            None => Arc::new(NoDispatcher),
+        };
         let (agencies, supervisors): (Arc<dyn AgencyDispatcher>, Arc<dyn AgencyDispatcher>) =
             match &keys {
                 Some(keys) => (
@@ -118,7 +139,7 @@ impl Deps {
         let scans = S3Documents::new(s3, &settings.bucket);
         let store = DynamoStore::new(dynamodb.clone(), &settings.table).with_relay(Relay {
             queues: sqs,
-            urls: settings.queues.clone(),
+            urls: settings.queue_urls(),
         });
         let ports = Ports {
             store: Arc::new(store.clone()),
@@ -127,6 +148,7 @@ impl Deps {
             agencies,
             supervisors,
             handovers: Arc::new(DynamoHandovers::new(dynamodb.clone(), &settings.table)),
+            notifier,
             clock: wall,
             metrics: Arc::new(EmfMetrics::stdout()),
         };
@@ -236,6 +258,21 @@ pub async fn run_stage(stage: Stage) -> Result<(), Error> {
         async move {
             Ok::<_, Error>(
                 newborn_handlers::handle_stage_batch(&service, stage, event.payload).await,
+            )
+        }
+    }))
+    .await
+}
+
+/// The `notifier` function: each SQS batch of notification deliveries to the applicant gateway.
+pub async fn run_notifier() -> Result<(), Error> {
+    let deps = start(Needs::WebhookKeys).await?;
+    let service = deps.service.clone();
+    lambda_runtime::run(service_fn(move |event: LambdaEvent<SqsEvent>| {
+        let service = service.clone();
+        async move {
+            Ok::<_, Error>(
+                newborn_handlers::handle_notification_batch(&service, event.payload).await,
             )
         }
     }))

@@ -42,6 +42,10 @@ pub struct Settings {
     pub webhook_keys_secret: String,
     /// `NEWBORN_QUEUE_<STAGE>`: the queue URL of each stage, e.g. `NEWBORN_QUEUE_PRE_REVIEW`.
     pub queues: HashMap<Stage, String>,
+    /// `NEWBORN_QUEUE_NOTIFICATIONS`: the queue URL of the notification deliveries.
+    pub notifications_queue: String,
+    /// `NEWBORN_NOTIFY_URL`: the applicant notification gateway (the app's push / SMS service).
+    pub notify_url: String,
     /// `NEWBORN_CALLBACK_ALLOWED_CIDRS` (optional): the addresses agency callbacks may come from.
     pub callback_allowed: AllowList,
 }
@@ -52,6 +56,18 @@ pub fn queue_variable(stage: Stage) -> String {
 }
 
 impl Settings {
+    /// Every queue URL by queue name (the stages' names and `notifications`), for the relay.
+    pub fn queue_urls(&self) -> HashMap<String, String> {
+        self.queues
+            .iter()
+            .map(|(stage, url)| (stage.as_str().to_owned(), url.clone()))
+            .chain([(
+                newborn_service::ports::NOTIFICATIONS_QUEUE.to_owned(),
+                self.notifications_queue.clone(),
+            )])
+            .collect()
+    }
+
     /// From the process environment.
     pub fn from_env() -> Result<Self, SettingsError> {
         Self::from_vars(|name| std::env::var(name).ok())
@@ -78,6 +94,7 @@ impl Settings {
         };
         let agencies_url = url("NEWBORN_AGENCIES_URL")?;
         let supervisors_url = url("NEWBORN_SUPERVISORS_URL")?;
+        let notify_url = url("NEWBORN_NOTIFY_URL")?;
         let queues = Stage::ALL
             .into_iter()
             .map(|stage| Ok((stage, required(&queue_variable(stage))?)))
@@ -92,6 +109,8 @@ impl Settings {
             supervisors_url,
             webhook_keys_secret: required("NEWBORN_WEBHOOK_KEYS_SECRET")?,
             queues,
+            notifications_queue: required("NEWBORN_QUEUE_NOTIFICATIONS")?,
+            notify_url,
             callback_allowed: AllowList::parse(
                 &var("NEWBORN_CALLBACK_ALLOWED_CIDRS").unwrap_or_default(),
             )
@@ -113,6 +132,8 @@ mod tests {
             ("NEWBORN_BUCKET", "b"),
             ("NEWBORN_AGENCIES_URL", "https://gw.example.cn/"),
             ("NEWBORN_SUPERVISORS_URL", "https://supervision.example.cn"),
+            ("NEWBORN_NOTIFY_URL", "https://push.example.cn/newborn"),
+            ("NEWBORN_QUEUE_NOTIFICATIONS", "https://sqs/notifications"),
             ("NEWBORN_WEBHOOK_KEYS_SECRET", "arn:aws-cn:secretsmanager:x"),
         ]
         .into_iter()

@@ -39,6 +39,7 @@ struct Stack {
     keys: Keys,
     queues: HashMap<Stage, String>,
     dead_letters: HashMap<Stage, String>,
+    notifications: String,
 }
 
 fn sdk_config(url: &str) -> SdkConfig {
@@ -96,6 +97,17 @@ async fn provision() -> Stack {
         queues.insert(stage, url);
         dead_letters.insert(stage, dlq_url);
     }
+    let notifications = sqs
+        .create_queue()
+        .queue_name("notifications")
+        .attributes(QueueAttributeName::VisibilityTimeout, "1")
+        .send()
+        .await
+        .unwrap_or_else(|e| panic!("{e}"))
+        .queue_url()
+        .unwrap_or_default()
+        .to_owned();
+    vars.insert("NEWBORN_QUEUE_NOTIFICATIONS".into(), notifications.clone());
     let s3 = aws_sdk_s3::Client::from_conf(
         aws_sdk_s3::config::Builder::from(&sdk)
             .force_path_style(true)
@@ -148,6 +160,7 @@ async fn provision() -> Stack {
         keys: Keys::from_json(&key_file).unwrap_or_else(|e| panic!("{e}")),
         queues,
         dead_letters,
+        notifications,
     }
 }
 
@@ -156,6 +169,10 @@ impl Stack {
         let mut vars = self.vars.clone();
         vars.insert("NEWBORN_AGENCIES_URL".into(), agencies_url.into());
         vars.insert("NEWBORN_SUPERVISORS_URL".into(), agencies_url.into());
+        vars.insert(
+            "NEWBORN_NOTIFY_URL".into(),
+            format!("{agencies_url}/notify"),
+        );
         let settings =
             Settings::from_vars(|k| vars.get(k).cloned()).unwrap_or_else(|e| panic!("{e}"));
         Deps::connect(settings, &self.sdk, needs)
@@ -277,7 +294,25 @@ async fn receive_event(
 /// Invokes a stage function with one batch and deletes what it did not report as failed, as the
 /// event source mapping does; returns how many records were handled.
 async fn pump(stack: &Stack, deps: &Deps, stage: Stage) -> usize {
-    let url = &stack.queues[&stage];
+    pump_queue(stack, &stack.queues[&stage], |event| async move {
+        newborn_handlers::handle_stage_batch(&deps.service, stage, event).await
+    })
+    .await
+}
+
+/// Invokes the notifier function with one batch of the notification queue.
+async fn pump_notifications(stack: &Stack, deps: &Deps) -> usize {
+    pump_queue(stack, &stack.notifications, |event| async move {
+        newborn_handlers::handle_notification_batch(&deps.service, event).await
+    })
+    .await
+}
+
+async fn pump_queue<F, Fut>(stack: &Stack, url: &str, handler: F) -> usize
+where
+    F: FnOnce(aws_lambda_events::event::sqs::SqsEvent) -> Fut,
+    Fut: std::future::Future<Output = aws_lambda_events::event::sqs::SqsBatchResponse>,
+{
     let Some(event) = receive_event(&stack.sdk, url).await else {
         return 0;
     };
@@ -292,7 +327,7 @@ async fn pump(stack: &Stack, deps: &Deps, stage: Stage) -> usize {
         })
         .collect();
     let n = handles.len();
-    let response = newborn_handlers::handle_stage_batch(&deps.service, stage, event).await;
+    let response = handler(event).await;
     let failed: Vec<String> = response
         .batch_item_failures
         .iter()
@@ -437,6 +472,7 @@ async fn an_application_travels_from_submission_to_completion_through_the_lambda
     let callbacks = stack.deps(&agencies_url, Needs::WebhookKeys).await;
     let stages = stack.deps(&agencies_url, Needs::WebhookKeys).await;
     let pre_review = stack.deps(&agencies_url, Needs::Nothing).await;
+    let notifier = stack.deps(&agencies_url, Needs::WebhookKeys).await;
     let callback_router = newborn_http::router(callbacks.api_state());
     tokio::spawn(async move {
         let _ = axum::serve(callback_listener, callback_router).await;
@@ -495,6 +531,7 @@ async fn an_application_travels_from_submission_to_completion_through_the_lambda
             };
             *handled.entry(stage).or_default() += pump(&stack, deps, stage).await;
         }
+        pump_notifications(&stack, &notifier).await;
         let (_, view) = call(
             &router,
             "mum-aws",
@@ -556,6 +593,38 @@ async fn an_application_travels_from_submission_to_completion_through_the_lambda
             .count();
         assert_eq!(completed, 1, "{stage} completed once: {timeline:#}");
     }
+    // Every notification of the application reached the app's gateway once, in Chinese.
+    while pump_notifications(&stack, &notifier).await > 0 {}
+    let (_, notes) = call(
+        &router,
+        "mum-aws",
+        "GET",
+        &format!("/applications/{id}/notifications"),
+        None,
+    )
+    .await;
+    let delivered: Value = reqwest::get(format!("{agencies_url}/notifications"))
+        .await
+        .unwrap_or_else(|e| panic!("{e}"))
+        .json()
+        .await
+        .unwrap_or_default();
+    let delivered = delivered.as_array().cloned().unwrap_or_default();
+    assert_eq!(
+        delivered.len(),
+        notes.as_array().map_or(0, Vec::len),
+        "one delivery per notification: {delivered:#?}"
+    );
+    assert!(
+        delivered
+            .iter()
+            .all(|d| d["deliveries"] == 1 && d["body"]["owner"] == "mum-aws")
+    );
+    assert!(
+        delivered
+            .iter()
+            .any(|d| d["body"]["notification"]["kind"] == "accepted")
+    );
     // Nothing stuck: no dead letters, no hand-off left pending, the monitor finds no breach.
     for stage in Stage::ALL {
         assert_eq!(
@@ -565,6 +634,11 @@ async fn an_application_travels_from_submission_to_completion_through_the_lambda
         );
         assert_eq!(stack.depth(&stack.queues[&stage]).await, 0, "{stage} queue");
     }
+    assert_eq!(
+        stack.depth(&stack.notifications).await,
+        0,
+        "notification queue"
+    );
     let monitor_deps = stack.deps(&agencies_url, Needs::WebhookKeys).await;
     let report = newborn_lambda::monitor(
         &monitor_deps,

@@ -98,6 +98,35 @@ pub struct Notification {
     pub message: Bilingual,
 }
 
+/// A notification on its way to the applicant's app (push / SMS gateway), queued with the change
+/// that caused it and delivered at least once; the gateway de-duplicates by `id`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Delivery {
+    /// `<application>:<unix ms>:<n>`: the gateway's de-duplication key.
+    pub id: String,
+    /// The application.
+    pub application_id: String,
+    /// The applicant's account subject (whom to notify).
+    pub owner: String,
+    /// The notification.
+    pub notification: Notification,
+}
+
+/// Why a delivery did not reach the gateway.
+#[derive(Debug, thiserror::Error)]
+#[error("notification delivery failed: {0}")]
+pub struct DeliveryError(pub String);
+
+/// The applicant notification gateway.
+#[async_trait]
+pub trait Notifier: Send + Sync {
+    /// Delivers one notification; an error means "not delivered, try again".
+    async fn deliver(&self, delivery: &Delivery) -> Result<(), DeliveryError>;
+}
+
+/// The queue the notification deliveries go through.
+pub const NOTIFICATIONS_QUEUE: &str = "notifications";
+
 /// An SLA warning or breach, raised once per stage clock and level.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Alert {
@@ -142,6 +171,8 @@ pub struct Write<'a> {
     pub follow_ups: Vec<OpenFollowUp>,
     /// New notifications.
     pub notifications: Vec<Notification>,
+    /// The same notifications, queued for delivery to the applicant's app.
+    pub deliveries: Vec<Delivery>,
 }
 
 /// A store failure.

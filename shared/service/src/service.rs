@@ -6,9 +6,9 @@
 use crate::error::ServiceError;
 use crate::payload::dispatch_body;
 use crate::ports::{
-    Actor, AgencyDispatcher, Alert, ApplicationStore, Clock, Dispatch, DocumentStore,
-    HandoverRegister, Metrics, Notification, OpenClock, OpenFollowUp, StageMessage, StoreError,
-    Stored, TimelineEntry, Unit, UploadSlot, UploadStore, Write,
+    Actor, AgencyDispatcher, Alert, ApplicationStore, Clock, Delivery, Dispatch, DocumentStore,
+    HandoverRegister, Metrics, Notification, Notifier, OpenClock, OpenFollowUp, StageMessage,
+    StoreError, Stored, TimelineEntry, Unit, UploadSlot, UploadStore, Write,
 };
 use crate::view::ApplicationView;
 use chrono::{DateTime, Days, Utc};
@@ -43,6 +43,8 @@ pub struct Ports {
     pub supervisors: Arc<dyn AgencyDispatcher>,
     /// The counterfoil handover register.
     pub handovers: Arc<dyn HandoverRegister>,
+    /// The applicant notification gateway.
+    pub notifier: Arc<dyn Notifier>,
     /// Time.
     pub clock: Arc<dyn Clock>,
     /// Counters.
@@ -381,6 +383,7 @@ impl Service {
                 "Your application was submitted and is being pre-reviewed.",
             ),
         );
+        write.deliveries = deliveries(&app, owner, &write.notifications, now);
         self.ports.store.insert(&write).await.map_err(|e| match e {
             StoreError::Conflict => {
                 ServiceError::Transient("application id collision; retry".into())
@@ -484,6 +487,7 @@ impl Service {
             };
             let mut write = self.write_for(&app, &stored.owner, actor, &applied, now);
             write.notifications.extend(extra);
+            write.deliveries = deliveries(&app, &stored.owner, &write.notifications, now);
             match self.ports.store.update(&write, stored.version).await {
                 Ok(()) => {
                     self.count_transitions(&app, &applied);
@@ -626,6 +630,7 @@ impl Service {
             clocks,
             follow_ups,
             notifications: notifications_for(app, applied, now),
+            deliveries: vec![],
         }
     }
 
@@ -872,6 +877,21 @@ impl Service {
             .batch(number)
             .await?
             .ok_or(ServiceError::NotFound)
+    }
+
+    /// Delivers one notification to the applicant's app (the notification worker / Lambda).
+    pub async fn deliver(&self, delivery: &Delivery) -> Result<(), ServiceError> {
+        self.ports
+            .notifier
+            .deliver(delivery)
+            .await
+            .map_err(|e| ServiceError::Transient(e.to_string()))?;
+        self.ports.metrics.count(
+            "NotificationDelivered",
+            &[("Kind", delivery.notification.kind.as_str())],
+            1.0,
+        );
+        Ok(())
     }
 
     // ------------------------------------------------------------------------------------
@@ -1457,6 +1477,25 @@ fn notice(
 }
 
 /// The applicant's notifications for a change, in Chinese and English.
+/// The deliveries of a write's notifications.
+fn deliveries(
+    app: &Application,
+    owner: &str,
+    notifications: &[Notification],
+    now: DateTime<Utc>,
+) -> Vec<Delivery> {
+    notifications
+        .iter()
+        .enumerate()
+        .map(|(n, notification)| Delivery {
+            id: format!("{}:{}:{n}", app.id.as_str(), now.timestamp_millis()),
+            application_id: app.id.as_str().to_owned(),
+            owner: owner.to_owned(),
+            notification: notification.clone(),
+        })
+        .collect()
+}
+
 fn notifications_for(
     app: &Application,
     applied: &Applied,

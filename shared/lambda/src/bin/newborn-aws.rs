@@ -12,6 +12,7 @@ use clap::{Parser, Subcommand};
 use newborn_aws::{DynamoStore, Relay, SqsQueues};
 use newborn_domain::stage::Stage;
 use newborn_lambda::settings::queue_variable;
+use newborn_service::ports::NOTIFICATIONS_QUEUE;
 use std::collections::HashMap;
 use std::process::ExitCode;
 
@@ -96,6 +97,14 @@ async fn run(cli: Cli) -> Result<(), String> {
         Command::Relay => {
             let table = std::env::var("NEWBORN_TABLE")
                 .map_err(|_| "environment variable NEWBORN_TABLE is not set".to_owned())?;
+            let notifications = std::env::var("NEWBORN_QUEUE_NOTIFICATIONS").map_err(|_| {
+                "environment variable NEWBORN_QUEUE_NOTIFICATIONS is not set".to_owned()
+            })?;
+            let urls = urls
+                .into_iter()
+                .map(|(stage, url)| (stage.as_str().to_owned(), url))
+                .chain([(NOTIFICATIONS_QUEUE.to_owned(), notifications)])
+                .collect();
             let store = DynamoStore::new(aws_sdk_dynamodb::Client::new(&sdk), table)
                 .with_relay(Relay { queues, urls });
             let sent = store
