@@ -705,3 +705,45 @@ async fn every_notification_reaches_the_applicant_gateway_once() -> Result<()> {
     );
     Ok(())
 }
+
+/// 闽卫政法〔2024〕40号 附件1 四(五) counts working days; 国办发明电〔2024〕12号 makes 2025-10-01..08
+/// holidays. A police stage dispatched on Tuesday 09-30 at 09:00 has one working day: 15 hours that
+/// day and 9 on Thursday 10-09. The monitor stays quiet across the holiday, warns and breaches only
+/// on 10-09 (a calendar without the holiday would have flagged it on 10-01).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_stage_crossing_the_national_day_holiday_is_not_flagged_early() -> Result<()> {
+    let t = TestService::start_at("2025-09-30T08:30:00+08:00").await?;
+    let id = t
+        .submit("mum-hol", &[], &["household_booklet_newborn"], |form| {
+            form["newborn"]["birth_time"] = json!("2025-09-23T08:30:00+08:00");
+        })
+        .await?;
+    t.script(&id, "police", &["hold"]).await?;
+    let view = t
+        .drive_until("mum-hol", &id, "the dispatch to the police", |v| {
+            status(v, "police") == "awaiting_agency"
+        })
+        .await?;
+    let deadline = stage(&view, "police")["clock"]["deadline"]
+        .as_str()
+        .unwrap_or_default()
+        .to_owned();
+    assert!(deadline.starts_with("2025-10-09T0"), "{deadline}");
+    // To Wednesday 10-08 23:30 China time: eight and a half holiday days later.
+    t.advance(8 * 86_400 + 15 * 3600).await?;
+    let holiday = t.sweep().await?;
+    assert_eq!(
+        (holiday["warnings"].as_u64(), holiday["breaches"].as_u64()),
+        (Some(0), Some(0)),
+        "nothing flagged across the holiday: {holiday}"
+    );
+    // To Thursday 10-09 10:30: the working day is used up.
+    t.advance(11 * 3600).await?;
+    let after = t.sweep().await?;
+    assert_eq!(
+        (after["warnings"].as_u64(), after["breaches"].as_u64()),
+        (Some(1), Some(1)),
+        "{after}"
+    );
+    Ok(())
+}

@@ -52,8 +52,15 @@ pub fn config(dir: &std::path::Path) -> ServeConfig {
 
 impl TestService {
     pub async fn start() -> Result<Self> {
+        Self::start_at(CLOCK_START).await
+    }
+
+    /// The service with its clock starting at `clock_start` (RFC 3339).
+    pub async fn start_at(clock_start: &str) -> Result<Self> {
         let dir = tempfile::tempdir()?;
-        let running = start(config(dir.path())).await?;
+        let mut c = config(dir.path());
+        c.clock_start = Some(chrono::DateTime::parse_from_rfc3339(clock_start)?.to_utc());
+        let running = start(c).await?;
         let api = running.endpoints.api_url.clone();
         let sim = running
             .endpoints

@@ -18,7 +18,7 @@
 //! | application | `APP#<id>` | `APP` | `version` (optimistic lock), `body` (JSON), `clocks` (running clocks, JSON); `owner_pk` = `OWNER#<owner>` + `submitted_at` (GSI `by-owner`); `clock_pk` = `CLOCK` + `clock_due` = earliest warning or deadline of its running clocks (sparse GSI `open-clocks`) |
 //! | timeline entry | `APP#<id>` | `TL#<version:010>#<n:03>` | in write order |
 //! | notification | `APP#<id>` | `NT#<version:010>#<n:03>` | |
-//! | outbox message | `APP#<id>` | `OUT#<version:010>#<n:03>` | `outbox_pk` = `OUTBOX` + `outbox_at` (sparse GSI `pending-outbox`); deleted once sent to SQS |
+//! | outbox message | `APP#<id>` | `OUT#<version:010>#<n:03>` (hand-off), `DLV#…` (notification) | `queue`; `outbox_pk` = `OUTBOX` + `outbox_at` (sparse GSI `pending-outbox`); deleted once sent to SQS |
 //! | alert marker | `APP#<id>` | `ALERT#<stage>#<level>` | created once (condition) |
 //! | alert listing | `ALERTS` | `<at>#<id>#<stage>#<level>` | written with the marker |
 //! | idempotency record | `IDEM#<scope>` | `<key>` | TTL 24 h |

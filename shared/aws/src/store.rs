@@ -622,7 +622,7 @@ pub async fn create_table(client: &Client, table: &str) -> Result<(), StoreError
             "outbox_pk",
             "outbox_at",
             ProjectionType::Include,
-            &["body"],
+            &["body", "queue"],
         )?)
         .send()
         .await
