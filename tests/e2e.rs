@@ -703,6 +703,29 @@ async fn every_notification_reaches_the_applicant_gateway_once() -> Result<()> {
         "{:#}",
         delivered[0]
     );
+    // What is ready and how it reaches the family (附件1 五), per the form's delivery choices.
+    let texts: Vec<&str> = delivered
+        .iter()
+        .filter(|d| d["body"]["notification"]["kind"] == "stage_done")
+        .map(|d| {
+            d["body"]["notification"]["message"]["zh"]
+                .as_str()
+                .unwrap_or_default()
+        })
+        .collect();
+    assert_eq!(texts.len(), 4, "{texts:#?}");
+    assert!(texts[0].contains("《出生医学证明》已签发"), "{}", texts[0]);
+    assert!(
+        texts[1].contains("新生儿户口已登记") && texts[1].contains("户口簿"),
+        "{}",
+        texts[1]
+    );
+    assert!(texts[2].contains("医保参保登记"), "{}", texts[2]);
+    assert!(
+        texts[3].contains("社会保障卡已由") && texts[3].contains("起"),
+        "{}",
+        texts[3]
+    );
     Ok(())
 }
 

@@ -649,22 +649,18 @@ fn county(raw: &str) -> Result<newborn_domain::region::RegionCode, Problem> {
         .map_err(|e: Invalid| Problem::from(newborn_service::ServiceError::bad("county", e)))
 }
 
-#[derive(Deserialize)]
-struct CountyQuery {
-    county: String,
-}
-
 /// Counterfoils of a county ready for handover (《出生医学证明》副页).
 async fn counterfoils(
     State(s): State<ApiState>,
     parts: Parts,
-    Query(q): Query<CountyQuery>,
+    Query(q): Query<HashMap<String, String>>,
 ) -> ApiResult {
     staff(&s, &parts)?;
-    let ready = s.service.counterfoils_ready(&county(&q.county)?).await?;
+    let code = q.get("county").map(String::as_str).unwrap_or_default();
+    let ready = s.service.counterfoils_ready(&county(code)?).await?;
     ok(
         StatusCode::OK,
-        json!({"county": q.county, "count": ready.len(), "counterfoils": ready}),
+        json!({"county": code, "count": ready.len(), "counterfoils": ready}),
     )
 }
 
@@ -699,21 +695,16 @@ async fn create_handover(State(s): State<ApiState>, parts: Parts, body: Bytes) -
     ok(StatusCode::CREATED, json!(batch))
 }
 
-#[derive(Deserialize)]
-struct FormatQuery {
-    format: Option<String>,
-}
-
 /// A handover batch as JSON, or as the register's CSV with `?format=csv`.
 async fn read_handover(
     State(s): State<ApiState>,
     parts: Parts,
     Path(number): Path<String>,
-    Query(q): Query<FormatQuery>,
+    Query(q): Query<HashMap<String, String>>,
 ) -> ApiResult {
     staff(&s, &parts)?;
     let batch = s.service.handover(&number).await?;
-    match q.format.as_deref() {
+    match q.get("format").map(String::as_str) {
         Some("csv") => Ok((
             [
                 ("content-type", "text/csv; charset=utf-8".to_owned()),

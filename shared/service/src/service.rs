@@ -1496,6 +1496,79 @@ fn deliveries(
         .collect()
 }
 
+/// What a finished stage produced and how it reaches the family, per the delivery choice on the
+/// form: each agency delivers its own result by mail or pick-up (闽卫政法〔2024〕40号 附件1 五).
+fn result_details(app: &Application, result: &StageResult) -> (String, String) {
+    use newborn_domain::application::DeliveryChoice;
+    let mailed =
+        |choice: &Option<DeliveryChoice>| matches!(choice, Some(DeliveryChoice::Mail { .. }));
+    let delivery = &app.form.delivery;
+    match result {
+        // 闽卫政法〔2024〕40号 附件1 三(一)2: after the registration result, the hospital hands over
+        // (or mails) the certificate.
+        StageResult::HealthCheck { .. } => {
+            if mailed(&delivery.birth_certificate) {
+                (
+                    "《出生医学证明》已签发，户籍登记结果反馈后由助产机构邮寄给您（邮费自理）。".into(),
+                    "The birth certificate is issued; the hospital mails it once the registration result is back. ".into(),
+                )
+            } else {
+                (
+                    format!(
+                        "《出生医学证明》已签发，户籍登记结果反馈后请携带有效身份证件到{}领取。",
+                        app.form.newborn.hospital.name.as_str()
+                    ),
+                    "The birth certificate is issued; collect it at the hospital with your identity card once the registration result is back. ".into(),
+                )
+            }
+        }
+        // 附件1 三(一)3: print the newborn's page at the station, or mail the booklet there.
+        StageResult::Police { .. } => {
+            if mailed(&delivery.household_booklet) {
+                (
+                    "新生儿户口已登记，请将落户方户口簿邮寄到派出所，打印新生儿户口页后寄回（邮费自付）。".into(),
+                    "The newborn is registered; mail the household booklet to the police station, which prints the newborn's page and mails it back. ".into(),
+                )
+            } else {
+                (
+                    "新生儿户口已登记，请持落户方户口簿到派出所打印新生儿户口页。".into(),
+                    "The newborn is registered; bring the household booklet to the police station to print the newborn's page. ".into(),
+                )
+            }
+        }
+        // 附件1 三(一)4: the premium is paid through the tax bureau's channels.
+        StageResult::Insurance { .. } => (
+            "新生儿已完成医保参保登记，请在工作日内关注税务缴费渠道，及时缴纳城乡居民医疗保险费。".into(),
+            "The newborn is enrolled in medical insurance; pay the premium through the tax bureau's channels. ".into(),
+        ),
+        // 附件1 三(一)5: the card is made by the chosen partner bank.
+        StageResult::SocialSecurityCard {
+            partner_bank,
+            ready_on,
+        } => {
+            let how = if mailed(&delivery.social_security_card) {
+                ("将邮寄给您", "it will be mailed to you")
+            } else {
+                ("请到该银行网点领取", "collect it at a branch of that bank")
+            };
+            (
+                format!(
+                    "社会保障卡已由{}制卡，{}起{}。",
+                    partner_bank.as_str(),
+                    ready_on.format("%Y年%m月%d日"),
+                    how.0
+                ),
+                format!(
+                    "The social-security card is made by {}; from {ready_on} {}. ",
+                    partner_bank.as_str(),
+                    how.1
+                ),
+            )
+        }
+        StageResult::PreReview { .. } => (String::new(), String::new()),
+    }
+}
+
 fn notifications_for(
     app: &Application,
     applied: &Applied,
@@ -1562,12 +1635,13 @@ fn notifications_for(
                     format!("please mail: {}", what.en),
                 )),
             },
-            StageStatus::Completed { .. } if t.stage != Stage::PreReview => {
+            StageStatus::Completed { result } if t.stage != Stage::PreReview => {
+                let (zh, en) = result_details(app, result);
                 out.push(notice(
                     now,
                     "stage_done",
-                    format!("{}已办结，欢迎对本环节进行评价", label.zh),
-                    format!("{} is done; you may rate it", label.en),
+                    format!("{}已办结。{zh}欢迎对本环节进行评价。", label.zh),
+                    format!("{} is done. {en}You may rate it.", label.en),
                 ));
             }
             StageStatus::Terminated { reason, .. } => {
