@@ -44,3 +44,47 @@ pub(crate) fn to_json<T: serde::Serialize>(v: &T) -> Result<String, StoreError> 
 pub(crate) fn from_json<T: serde::de::DeserializeOwned>(text: &str) -> Result<T, StoreError> {
     serde_json::from_str(text).map_err(|e| StoreError::Unavailable(format!("stored item: {e}")))
 }
+
+/// Every item a query returns, across pages.
+pub(crate) async fn query_all(
+    query: aws_sdk_dynamodb::operation::query::builders::QueryFluentBuilder,
+) -> Result<Vec<Item>, StoreError> {
+    let mut out = vec![];
+    let mut start = None;
+    loop {
+        let page = query
+            .clone()
+            .set_exclusive_start_key(start)
+            .send()
+            .await
+            .map_err(|e| unavailable(e.into_service_error()))?;
+        out.extend(page.items().iter().cloned());
+        match page.last_evaluated_key() {
+            Some(k) => start = Some(k.clone()),
+            None => return Ok(out),
+        }
+    }
+}
+
+/// Runs one transaction; `false` when it was cancelled because a condition failed.
+pub(crate) async fn transact(
+    client: &aws_sdk_dynamodb::Client,
+    items: Vec<aws_sdk_dynamodb::types::TransactWriteItem>,
+) -> Result<bool, StoreError> {
+    match client
+        .transact_write_items()
+        .set_transact_items(Some(items))
+        .send()
+        .await
+    {
+        Ok(_) => Ok(true),
+        Err(e) => {
+            let e = e.into_service_error();
+            if e.is_transaction_canceled_exception() {
+                Ok(false)
+            } else {
+                Err(unavailable(e))
+            }
+        }
+    }
+}

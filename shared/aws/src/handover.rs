@@ -8,7 +8,7 @@
 //! A batch and the marking of its counterfoils are one transaction, so a batch holds at most
 //! [`MAX_BATCH`] counterfoils (DynamoDB's 100 items per transaction, one for the batch).
 
-use crate::dynamo::{from_json, iso, s, text, to_json, unavailable};
+use crate::dynamo::{from_json, iso, query_all, s, text, to_json, transact, unavailable};
 use async_trait::async_trait;
 use aws_sdk_dynamodb::Client;
 use aws_sdk_dynamodb::types::{Put, TransactWriteItem, Update};
@@ -68,30 +68,21 @@ impl HandoverRegister for DynamoHandovers {
     }
 
     async fn pending(&self, county: &RegionCode) -> Result<Vec<Counterfoil>, StoreError> {
-        let mut out: Vec<Counterfoil> = vec![];
-        let mut start = None;
-        loop {
-            let page = self
-                .client
+        let items = query_all(
+            self.client
                 .query()
                 .table_name(&self.table)
                 .key_condition_expression("pk = :p")
                 .filter_expression("attribute_not_exists(#batch)")
                 .expression_attribute_names("#batch", "batch")
                 .expression_attribute_values(":p", s(county_pk(county.as_str())))
-                .consistent_read(true)
-                .set_exclusive_start_key(start)
-                .send()
-                .await
-                .map_err(|e| unavailable(e.into_service_error()))?;
-            for item in page.items() {
-                out.push(from_json(&text(item, "body").unwrap_or_default())?);
-            }
-            match page.last_evaluated_key() {
-                Some(k) => start = Some(k.clone()),
-                None => break,
-            }
-        }
+                .consistent_read(true),
+        )
+        .await?;
+        let mut out: Vec<Counterfoil> = items
+            .iter()
+            .map(|item| from_json(&text(item, "body").unwrap_or_default()))
+            .collect::<Result<_, _>>()?;
         out.sort_by(|a, b| {
             (a.issued_at, &a.certificate_number).cmp(&(b.issued_at, &b.certificate_number))
         });
@@ -138,23 +129,7 @@ impl HandoverRegister for DynamoHandovers {
                     .build(),
             );
         }
-        match self
-            .client
-            .transact_write_items()
-            .set_transact_items(Some(items))
-            .send()
-            .await
-        {
-            Ok(_) => Ok(true),
-            Err(e) => {
-                let e = e.into_service_error();
-                if e.is_transaction_canceled_exception() {
-                    Ok(false)
-                } else {
-                    Err(unavailable(e))
-                }
-            }
-        }
+        transact(&self.client, items).await
     }
 
     async fn batch(&self, number: &str) -> Result<Option<HandoverBatch>, StoreError> {

@@ -1,6 +1,8 @@
 //! [`ApplicationStore`] on DynamoDB.
 
-use crate::dynamo::{Item, from_json, iso, number, s, text, to_json, unavailable};
+use crate::dynamo::{
+    Item, from_json, iso, number, query_all, s, text, to_json, transact, unavailable,
+};
 use crate::sqs::SqsQueues;
 use async_trait::async_trait;
 use aws_sdk_dynamodb::Client;
@@ -206,23 +208,9 @@ impl DynamoStore {
 
     async fn write(&self, w: &Write<'_>, expected: Option<u64>) -> Result<(), StoreError> {
         let items = self.transaction(w, expected)?;
-        match self
-            .client
-            .transact_write_items()
-            .set_transact_items(Some(items))
-            .send()
-            .await
-        {
-            Ok(_) => {}
-            Err(e) => {
-                let service = e.into_service_error();
-                return if service.is_transaction_canceled_exception() {
-                    // The application item's condition failed: a concurrent write or a duplicate id.
-                    Err(StoreError::Conflict)
-                } else {
-                    Err(unavailable(service))
-                };
-            }
+        if !transact(&self.client, items).await? {
+            // The application item's condition failed: a concurrent write or a duplicate id.
+            return Err(StoreError::Conflict);
         }
         // Committed. Hand the queued messages to SQS now; what fails here stays pending in the
         // table and the next relay sweep sends it (at least once; the handlers are idempotent).
@@ -273,37 +261,29 @@ impl DynamoStore {
         let Some(relay) = &self.relay else {
             return Ok(0);
         };
-        let mut pending = vec![];
-        let mut start = None;
-        loop {
-            let page = self
-                .client
+        let items = query_all(
+            self.client
                 .query()
                 .table_name(&self.table)
                 .index_name("pending-outbox")
                 .key_condition_expression("outbox_pk = :o AND outbox_at < :t")
                 .expression_attribute_values(":o", s(OUTBOX_PK))
-                .expression_attribute_values(":t", s(iso(older_than)))
-                .set_exclusive_start_key(start)
-                .send()
-                .await
-                .map_err(|e| unavailable(e.into_service_error()))?;
-            for item in page.items() {
-                let (Some(pk), Some(sk), Some(queue), Some(body)) = (
-                    text(item, "pk"),
-                    text(item, "sk"),
-                    text(item, "queue"),
-                    text(item, "body"),
-                ) else {
-                    continue;
-                };
-                pending.push((pk, Queued { sk, queue, body }));
-            }
-            match page.last_evaluated_key() {
-                Some(k) => start = Some(k.clone()),
-                None => break,
-            }
-        }
+                .expression_attribute_values(":t", s(iso(older_than))),
+        )
+        .await?;
+        let pending = items
+            .iter()
+            .filter_map(|item| {
+                Some((
+                    text(item, "pk")?,
+                    Queued {
+                        sk: text(item, "sk")?,
+                        queue: text(item, "queue")?,
+                        body: text(item, "body")?,
+                    },
+                ))
+            })
+            .collect();
         let sent = self.relay_items(relay, pending).await?;
         if sent > 0 {
             tracing::warn!(sent, "relayed hand-offs a failure had left pending");
@@ -313,32 +293,19 @@ impl DynamoStore {
 
     /// Every item of a partition (whose sort key starts with `prefix`, if given), in order.
     async fn query_prefix(&self, pk: &str, prefix: Option<&str>) -> Result<Vec<Item>, StoreError> {
-        let mut out = vec![];
-        let mut start = None;
-        loop {
-            let mut q = self
-                .client
-                .query()
-                .table_name(&self.table)
-                .expression_attribute_values(":pk", s(pk));
-            q = match prefix {
-                Some(p) => q
-                    .key_condition_expression("pk = :pk AND begins_with(sk, :p)")
-                    .expression_attribute_values(":p", s(p)),
-                None => q.key_condition_expression("pk = :pk"),
-            };
-            let page = q
-                .consistent_read(true)
-                .set_exclusive_start_key(start)
-                .send()
-                .await
-                .map_err(|e| unavailable(e.into_service_error()))?;
-            out.extend(page.items().iter().cloned());
-            match page.last_evaluated_key() {
-                Some(k) => start = Some(k.clone()),
-                None => return Ok(out),
-            }
-        }
+        let q = self
+            .client
+            .query()
+            .table_name(&self.table)
+            .expression_attribute_values(":pk", s(pk))
+            .consistent_read(true);
+        query_all(match prefix {
+            Some(p) => q
+                .key_condition_expression("pk = :pk AND begins_with(sk, :p)")
+                .expression_attribute_values(":p", s(p)),
+            None => q.key_condition_expression("pk = :pk"),
+        })
+        .await
     }
 
     fn bodies<T: serde::de::DeserializeOwned>(items: &[Item]) -> Result<Vec<T>, StoreError> {
@@ -384,19 +351,18 @@ impl ApplicationStore for DynamoStore {
     }
 
     async fn list_by_owner(&self, owner: &str) -> Result<Vec<Stored>, StoreError> {
-        let page = self
-            .client
-            .query()
-            .table_name(&self.table)
-            .index_name("by-owner")
-            .key_condition_expression("owner_pk = :o")
-            .expression_attribute_values(":o", s(format!("OWNER#{owner}")))
-            .scan_index_forward(false)
-            .send()
-            .await
-            .map_err(|e| unavailable(e.into_service_error()))?;
+        let keys = query_all(
+            self.client
+                .query()
+                .table_name(&self.table)
+                .index_name("by-owner")
+                .key_condition_expression("owner_pk = :o")
+                .expression_attribute_values(":o", s(format!("OWNER#{owner}")))
+                .scan_index_forward(false),
+        )
+        .await?;
         let mut out = vec![];
-        for key in page.items() {
+        for key in &keys {
             let Some(id) =
                 text(key, "pk").and_then(|pk| pk.strip_prefix("APP#").map(str::to_owned))
             else {
@@ -421,63 +387,46 @@ impl ApplicationStore for DynamoStore {
     }
 
     async fn due_clocks(&self, until: DateTime<Utc>) -> Result<Vec<OpenClock>, StoreError> {
-        let mut out = vec![];
-        let mut start = None;
-        loop {
-            let page = self
-                .client
+        let items = query_all(
+            self.client
                 .query()
                 .table_name(&self.table)
                 .index_name("open-clocks")
                 .key_condition_expression("clock_pk = :c AND clock_due <= :u")
                 .expression_attribute_values(":c", s(CLOCK_PK))
-                .expression_attribute_values(":u", s(iso(until)))
-                .set_exclusive_start_key(start)
-                .send()
-                .await
-                .map_err(|e| unavailable(e.into_service_error()))?;
-            for item in page.items() {
-                let clocks: Vec<OpenClock> =
-                    from_json(&text(item, "clocks").unwrap_or_else(|| "[]".into()))?;
-                out.extend(clocks.into_iter().filter(|c| {
-                    [c.warning_at, c.deadline]
-                        .into_iter()
-                        .flatten()
-                        .min()
-                        .is_some_and(|due| due <= until)
-                }));
-            }
-            match page.last_evaluated_key() {
-                Some(k) => start = Some(k.clone()),
-                None => return Ok(out),
-            }
+                .expression_attribute_values(":u", s(iso(until))),
+        )
+        .await?;
+        let mut out = vec![];
+        for item in &items {
+            let clocks: Vec<OpenClock> =
+                from_json(&text(item, "clocks").unwrap_or_else(|| "[]".into()))?;
+            out.extend(clocks.into_iter().filter(|c| {
+                [c.warning_at, c.deadline]
+                    .into_iter()
+                    .flatten()
+                    .min()
+                    .is_some_and(|due| due <= until)
+            }));
         }
+        Ok(out)
     }
 
     async fn open_follow_ups(&self) -> Result<Vec<OpenFollowUp>, StoreError> {
-        let mut out: Vec<OpenFollowUp> = vec![];
-        let mut start = None;
-        loop {
-            let page = self
-                .client
+        let items = query_all(
+            self.client
                 .query()
                 .table_name(&self.table)
                 .index_name("open-follow-ups")
                 .key_condition_expression("follow_pk = :f")
-                .expression_attribute_values(":f", s(FOLLOW_UP_PK))
-                .set_exclusive_start_key(start)
-                .send()
-                .await
-                .map_err(|e| unavailable(e.into_service_error()))?;
-            for item in page.items() {
-                out.extend(from_json::<Vec<OpenFollowUp>>(
-                    &text(item, "follow_ups").unwrap_or_else(|| "[]".into()),
-                )?);
-            }
-            match page.last_evaluated_key() {
-                Some(k) => start = Some(k.clone()),
-                None => break,
-            }
+                .expression_attribute_values(":f", s(FOLLOW_UP_PK)),
+        )
+        .await?;
+        let mut out: Vec<OpenFollowUp> = vec![];
+        for item in &items {
+            out.extend(from_json::<Vec<OpenFollowUp>>(
+                &text(item, "follow_ups").unwrap_or_else(|| "[]".into()),
+            )?);
         }
         out.sort_by(|a, b| {
             (a.follow_up.due_at, &a.application_id).cmp(&(b.follow_up.due_at, &b.application_id))
@@ -509,23 +458,7 @@ impl ApplicationStore for DynamoStore {
             self.put(marker, Some(("attribute_not_exists(pk)", None)))?,
             self.put(listing, None)?,
         ];
-        match self
-            .client
-            .transact_write_items()
-            .set_transact_items(Some(items))
-            .send()
-            .await
-        {
-            Ok(_) => Ok(true),
-            Err(e) => {
-                let service = e.into_service_error();
-                if service.is_transaction_canceled_exception() {
-                    Ok(false)
-                } else {
-                    Err(unavailable(service))
-                }
-            }
-        }
+        transact(&self.client, items).await
     }
 
     async fn alerts(&self) -> Result<Vec<Alert>, StoreError> {
@@ -535,8 +468,8 @@ impl ApplicationStore for DynamoStore {
     }
 }
 
-/// Creates `table` as `template.yaml` declares it (keys, the `open-clocks`, `by-owner` and
-/// `pending-outbox` indexes, on-demand billing), for emulator tests and local development.
+/// Creates `table` as `template.yaml` declares it (keys, the `open-clocks`, `by-owner`,
+/// `open-follow-ups` and `pending-outbox` indexes, on-demand billing), for emulator tests and local development.
 pub async fn create_table(client: &Client, table: &str) -> Result<(), StoreError> {
     use aws_sdk_dynamodb::types::{
         AttributeDefinition, BillingMode, GlobalSecondaryIndex, KeySchemaElement, KeyType,

@@ -5,7 +5,7 @@
 //! | upload slot | `UPLOAD#<id>` | `UPLOAD` | `body` (JSON), `sha256` once verified; TTL a day after the slot expires |
 //! | verified upload | `UPLOADED#<owner>` | `<kind>#<sha256>` | what the owner may reference in a form |
 
-use crate::dynamo::{from_json, s, text, to_json, unavailable};
+use crate::dynamo::{from_json, s, text, to_json, transact, unavailable};
 use async_trait::async_trait;
 use aws_sdk_dynamodb::Client;
 use aws_sdk_dynamodb::types::{AttributeValue, Put, TransactWriteItem, Update};
@@ -101,24 +101,14 @@ impl UploadStore for DynamoUploads {
             .item("upload_id", s(id))
             .build()
             .map_err(unavailable)?;
-        match self
-            .client
-            .transact_write_items()
-            .transact_items(TransactWriteItem::builder().update(mark).build())
-            .transact_items(TransactWriteItem::builder().put(verified).build())
-            .send()
-            .await
-        {
-            Ok(_) => Ok(true),
-            Err(e) => {
-                let e = e.into_service_error();
-                if e.is_transaction_canceled_exception() {
-                    Ok(false)
-                } else {
-                    Err(unavailable(e))
-                }
-            }
-        }
+        transact(
+            &self.client,
+            vec![
+                TransactWriteItem::builder().update(mark).build(),
+                TransactWriteItem::builder().put(verified).build(),
+            ],
+        )
+        .await
     }
 
     async fn verified(
