@@ -63,7 +63,12 @@ pub struct Received {
     pub deliveries: u32,
 }
 
-/// One SLA escalation received by an agency's supervisor.
+/// The channel of the supervisors' escalations.
+const ESCALATIONS: &str = "escalation";
+/// The channel of the applicant gateway's notifications.
+const NOTIFICATIONS: &str = "notification";
+
+/// One delivery recorded by the supervisors (an SLA escalation) or by the applicant gateway.
 #[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct Escalation {
     /// The idempotency key, `<application>:<stage>:<level>`.
@@ -91,10 +96,8 @@ const SCHEMA: &str = "
 CREATE TABLE IF NOT EXISTS received (key TEXT PRIMARY KEY, agency TEXT NOT NULL, body TEXT NOT NULL,
   due_at INTEGER NOT NULL, state TEXT NOT NULL, attempts INTEGER NOT NULL DEFAULT 0, deliveries INTEGER NOT NULL DEFAULT 1);
 CREATE INDEX IF NOT EXISTS received_due ON received(state, due_at);
-CREATE TABLE IF NOT EXISTS escalations (key TEXT PRIMARY KEY, agency TEXT NOT NULL, body TEXT NOT NULL,
-  deliveries INTEGER NOT NULL DEFAULT 1);
-CREATE TABLE IF NOT EXISTS notifications (key TEXT PRIMARY KEY, body TEXT NOT NULL,
-  deliveries INTEGER NOT NULL DEFAULT 1);
+CREATE TABLE IF NOT EXISTS recorded (channel TEXT NOT NULL, key TEXT NOT NULL, agency TEXT NOT NULL,
+  body TEXT NOT NULL, deliveries INTEGER NOT NULL DEFAULT 1, PRIMARY KEY (channel, key));
 CREATE TABLE IF NOT EXISTS scripts (application TEXT NOT NULL, stage TEXT NOT NULL, outcomes TEXT NOT NULL, PRIMARY KEY (application, stage));
 ";
 
@@ -153,9 +156,15 @@ impl Simulator {
             .route("/scripts", post(add_script))
             .route("/received", get(list_received))
             .route("/supervision/{agency}", post(supervise))
-            .route("/escalations", get(list_escalations))
+            .route(
+                "/escalations",
+                get(|State(sim): State<Simulator>| async move { sim.listing(ESCALATIONS).await }),
+            )
             .route("/notify", post(notify))
-            .route("/notifications", get(list_notifications))
+            .route(
+                "/notifications",
+                get(|State(sim): State<Simulator>| async move { sim.listing(NOTIFICATIONS).await }),
+            )
             .with_state(self.clone())
     }
 
@@ -190,12 +199,14 @@ impl Simulator {
         .await
     }
 
-    /// Every SLA escalation the supervisors received, once per key, with how often it came.
-    pub async fn escalations(&self) -> Result<Vec<Escalation>, String> {
-        self.call(|c| {
-            let mut stmt =
-                c.prepare("SELECT key, agency, body, deliveries FROM escalations ORDER BY rowid")?;
-            let rows = stmt.query_map([], |r| {
+    /// Everything recorded on `channel` (escalations or notifications), once per key, with how
+    /// often it came.
+    pub async fn recorded(&self, channel: &'static str) -> Result<Vec<Escalation>, String> {
+        self.call(move |c| {
+            let mut stmt = c.prepare(
+                "SELECT key, agency, body, deliveries FROM recorded WHERE channel = ?1 ORDER BY rowid",
+            )?;
+            let rows = stmt.query_map(params![channel], |r| {
                 Ok(Escalation {
                     key: r.get(0)?,
                     agency: r.get(1)?,
@@ -206,6 +217,63 @@ impl Simulator {
             rows.collect()
         })
         .await
+    }
+
+    /// Every SLA escalation the supervisors received.
+    pub async fn escalations(&self) -> Result<Vec<Escalation>, String> {
+        self.recorded(ESCALATIONS).await
+    }
+
+    async fn listing(&self, channel: &'static str) -> Answer {
+        match self.recorded(channel).await {
+            Ok(r) => (StatusCode::OK, Json(serde_json::json!(r))),
+            Err(e) => (
+                StatusCode::SERVICE_UNAVAILABLE,
+                Json(serde_json::json!({"error": e})),
+            ),
+        }
+    }
+
+    /// Records a signed delivery on `channel` once per idempotency key, counting repeats.
+    async fn record(
+        &self,
+        channel: &'static str,
+        agency: &str,
+        headers: &HeaderMap,
+        body: &[u8],
+    ) -> Answer {
+        let checked = if channel == ESCALATIONS {
+            Some(agency)
+        } else {
+            None
+        };
+        let key = match self.verified(checked, headers, body) {
+            Ok(key) => key,
+            Err(refusal) => return refusal,
+        };
+        let (agency, text) = (
+            agency.to_owned(),
+            String::from_utf8_lossy(body).into_owned(),
+        );
+        let result = self
+            .call(move |c| {
+                c.execute(
+                    "INSERT INTO recorded (channel, key, agency, body) VALUES (?1, ?2, ?3, ?4) \
+                     ON CONFLICT(channel, key) DO UPDATE SET deliveries = deliveries + 1",
+                    params![channel, key, agency, text],
+                )
+            })
+            .await;
+        match result {
+            Ok(_) => (
+                StatusCode::ACCEPTED,
+                Json(serde_json::json!({"status": "recorded"})),
+            ),
+            Err(e) => (
+                StatusCode::SERVICE_UNAVAILABLE,
+                Json(serde_json::json!({"error": e})),
+            ),
+        }
     }
 
     /// Answers due dispatches until the task is dropped.
@@ -353,54 +421,7 @@ impl Simulator {
 /// The applicant notification gateway (the app's push / SMS service): verifies the platform's
 /// signature and records each notification once, counting repeats.
 async fn notify(State(sim): State<Simulator>, headers: HeaderMap, body: Bytes) -> Answer {
-    let key = match sim.verified(None, &headers, &body) {
-        Ok(key) => key,
-        Err(refusal) => return refusal,
-    };
-    let text = String::from_utf8_lossy(&body).into_owned();
-    let result = sim
-        .call(move |c| {
-            c.execute(
-                "INSERT INTO notifications (key, body) VALUES (?1, ?2) \
-                 ON CONFLICT(key) DO UPDATE SET deliveries = deliveries + 1",
-                params![key, text],
-            )
-        })
-        .await;
-    match result {
-        Ok(_) => (
-            StatusCode::ACCEPTED,
-            Json(serde_json::json!({"status": "delivered"})),
-        ),
-        Err(e) => (
-            StatusCode::SERVICE_UNAVAILABLE,
-            Json(serde_json::json!({"error": e})),
-        ),
-    }
-}
-
-async fn list_notifications(State(sim): State<Simulator>) -> Answer {
-    let rows = sim
-        .call(|c| {
-            let mut stmt =
-                c.prepare("SELECT key, body, deliveries FROM notifications ORDER BY rowid")?;
-            let rows = stmt.query_map([], |r| {
-                Ok(serde_json::json!({
-                    "key": r.get::<_, String>(0)?,
-                    "body": serde_json::from_str::<serde_json::Value>(&r.get::<_, String>(1)?).unwrap_or_default(),
-                    "deliveries": r.get::<_, u32>(2)?,
-                }))
-            })?;
-            rows.collect::<Result<Vec<_>, _>>()
-        })
-        .await;
-    match rows {
-        Ok(r) => (StatusCode::OK, Json(serde_json::json!(r))),
-        Err(e) => (
-            StatusCode::SERVICE_UNAVAILABLE,
-            Json(serde_json::json!({"error": e})),
-        ),
-    }
+    sim.record(NOTIFICATIONS, "", &headers, &body).await
 }
 
 /// A supervisor's endpoint: verifies the platform's signature and records the escalation once.
@@ -409,41 +430,8 @@ async fn supervise(
     Path(agency): Path<String>,
     headers: HeaderMap,
     body: Bytes,
-) -> (StatusCode, Json<serde_json::Value>) {
-    let key = match sim.verified(Some(&agency), &headers, &body) {
-        Ok(key) => key,
-        Err(refusal) => return refusal,
-    };
-    let text = String::from_utf8_lossy(&body).into_owned();
-    let result = sim
-        .call(move |c| {
-            let n = c.execute(
-                "INSERT INTO escalations (key, agency, body) VALUES (?1, ?2, ?3) \
-                 ON CONFLICT(key) DO UPDATE SET deliveries = deliveries + 1",
-                params![key, agency, text],
-            )?;
-            Ok(n)
-        })
-        .await;
-    match result {
-        Ok(_) => (
-            StatusCode::ACCEPTED,
-            Json(serde_json::json!({"status": "recorded"})),
-        ),
-        Err(e) => (
-            StatusCode::SERVICE_UNAVAILABLE,
-            Json(serde_json::json!({"error": e})),
-        ),
-    }
-}
-
-async fn list_escalations(
-    State(sim): State<Simulator>,
-) -> Result<Json<Vec<Escalation>>, (StatusCode, String)> {
-    sim.escalations()
-        .await
-        .map(Json)
-        .map_err(|e| (StatusCode::SERVICE_UNAVAILABLE, e))
+) -> Answer {
+    sim.record(ESCALATIONS, &agency, &headers, &body).await
 }
 
 async fn receive(
