@@ -102,15 +102,16 @@ enum Command {
         #[arg(long, default_value = "data", env = "NEWBORN_DATA_DIR")]
         data_dir: PathBuf,
     },
-    /// Moves a stage's dead-lettered messages back to its queue, after the fault is fixed (the
-    /// service may be running). On AWS: `newborn-aws redrive`.
+    /// Moves a queue's dead-lettered messages back to it, after the fault is fixed (the service
+    /// may be running). On AWS: `newborn-aws redrive`.
     Redrive {
         /// The data directory of the local service.
         #[arg(long, default_value = "data", env = "NEWBORN_DATA_DIR")]
         data_dir: PathBuf,
-        /// The stage: pre_review, health_check, police, insurance or social_security_card.
-        #[arg(long)]
-        stage: Stage,
+        /// The queue: a stage (pre_review, health_check, police, insurance,
+        /// social_security_card) or notifications.
+        #[arg(long, visible_alias = "stage")]
+        queue: newborn_service::ports::QueueName,
     },
     /// Working-day calendar: which years are covered, and what a date is.
     Calendar {
@@ -366,11 +367,11 @@ pub fn run(cli: Cli) -> Result<()> {
                 writeln!(out, "{:<26} {:>8} {:>9}", s.queue, s.visible, s.in_flight)?;
             }
         }
-        Command::Redrive { data_dir, stage } => {
-            let moved = block_on(local_queue(&data_dir)?.redrive(stage.as_str()))?;
+        Command::Redrive { data_dir, queue } => {
+            let moved = block_on(local_queue(&data_dir)?.redrive(queue.as_str()))?;
             writeln!(
                 out,
-                "moved {moved} dead-lettered message(s) back to the {stage} queue"
+                "moved {moved} dead-lettered message(s) back to the {queue} queue"
             )?;
         }
         Command::Calendar { dates } => {

@@ -3,6 +3,7 @@
 
 use crate::allow::AllowList;
 use newborn_domain::stage::Stage;
+use newborn_service::ports::QueueName;
 use std::collections::HashMap;
 
 /// Why the settings could not be read.
@@ -50,9 +51,12 @@ pub struct Settings {
     pub callback_allowed: AllowList,
 }
 
-/// The variable holding the queue URL of `stage`.
-pub fn queue_variable(stage: Stage) -> String {
-    format!("NEWBORN_QUEUE_{}", stage.as_str().to_ascii_uppercase())
+/// The variable holding the URL of a queue, e.g. `NEWBORN_QUEUE_POLICE`.
+pub fn queue_variable(queue: impl Into<QueueName>) -> String {
+    format!(
+        "NEWBORN_QUEUE_{}",
+        queue.into().as_str().to_ascii_uppercase()
+    )
 }
 
 impl Settings {

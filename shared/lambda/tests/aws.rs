@@ -12,6 +12,7 @@ use axum::http::Response;
 use newborn_agency_sim::{Mix, SimConfig, Simulator};
 use newborn_domain::stage::{Agency, Stage};
 use newborn_lambda::{Deps, Needs, Settings, settings::queue_variable};
+use newborn_service::ports::QueueName;
 use newborn_service::signing::{KeyEntry, KeyRing, Keys};
 use serde_json::{Value, json};
 use std::collections::HashMap;
@@ -53,6 +54,40 @@ fn sdk_config(url: &str) -> SdkConfig {
         .build()
 }
 
+/// A queue as `template.yaml` declares it: dead-lettered after `maxReceiveCount` receives (3
+/// here), a short visibility timeout so the test sees redeliveries quickly. Returns both URLs.
+async fn queue_with_dead_letters(sqs: &aws_sdk_sqs::Client, name: &str) -> (String, String) {
+    let dlq = sqs
+        .create_queue()
+        .queue_name(format!("{name}-dlq"))
+        .send()
+        .await
+        .unwrap_or_else(|e| panic!("{e}"));
+    let dlq_url = dlq.queue_url().unwrap_or_default().to_owned();
+    let arn = sqs
+        .get_queue_attributes()
+        .queue_url(&dlq_url)
+        .attribute_names(QueueAttributeName::QueueArn)
+        .send()
+        .await
+        .unwrap_or_else(|e| panic!("{e}"))
+        .attributes()
+        .and_then(|a| a.get(&QueueAttributeName::QueueArn).cloned())
+        .unwrap_or_default();
+    let q = sqs
+        .create_queue()
+        .queue_name(name)
+        .attributes(
+            QueueAttributeName::RedrivePolicy,
+            format!(r#"{{"deadLetterTargetArn":"{arn}","maxReceiveCount":"3"}}"#),
+        )
+        .attributes(QueueAttributeName::VisibilityTimeout, "1")
+        .send()
+        .await
+        .unwrap_or_else(|e| panic!("{e}"));
+    (q.queue_url().unwrap_or_default().to_owned(), dlq_url)
+}
+
 async fn provision() -> Stack {
     let emulator = newborn_contract::emulator::start_emulator();
     let sdk = sdk_config(&emulator.url);
@@ -63,51 +98,18 @@ async fn provision() -> Stack {
     let sqs = aws_sdk_sqs::Client::new(&sdk);
     let mut vars = HashMap::new();
     let (mut queues, mut dead_letters) = (HashMap::new(), HashMap::new());
-    for stage in Stage::ALL {
-        let dlq = sqs
-            .create_queue()
-            .queue_name(format!("{stage}-dlq"))
-            .send()
-            .await
-            .unwrap_or_else(|e| panic!("{e}"));
-        let dlq_url = dlq.queue_url().unwrap_or_default().to_owned();
-        let arn = sqs
-            .get_queue_attributes()
-            .queue_url(&dlq_url)
-            .attribute_names(QueueAttributeName::QueueArn)
-            .send()
-            .await
-            .unwrap_or_else(|e| panic!("{e}"))
-            .attributes()
-            .and_then(|a| a.get(&QueueAttributeName::QueueArn).cloned())
-            .unwrap_or_default();
-        let q = sqs
-            .create_queue()
-            .queue_name(stage.as_str())
-            .attributes(
-                QueueAttributeName::RedrivePolicy,
-                format!(r#"{{"deadLetterTargetArn":"{arn}","maxReceiveCount":"3"}}"#),
-            )
-            .attributes(QueueAttributeName::VisibilityTimeout, "1")
-            .send()
-            .await
-            .unwrap_or_else(|e| panic!("{e}"));
-        let url = q.queue_url().unwrap_or_default().to_owned();
-        vars.insert(queue_variable(stage), url.clone());
-        queues.insert(stage, url);
-        dead_letters.insert(stage, dlq_url);
+    let mut notifications = String::new();
+    for queue in QueueName::ALL {
+        let (url, dlq_url) = queue_with_dead_letters(&sqs, queue.as_str()).await;
+        vars.insert(queue_variable(queue), url.clone());
+        match queue {
+            QueueName::Stage(stage) => {
+                queues.insert(stage, url);
+                dead_letters.insert(stage, dlq_url);
+            }
+            QueueName::Notifications => notifications = url,
+        }
     }
-    let notifications = sqs
-        .create_queue()
-        .queue_name("notifications")
-        .attributes(QueueAttributeName::VisibilityTimeout, "1")
-        .send()
-        .await
-        .unwrap_or_else(|e| panic!("{e}"))
-        .queue_url()
-        .unwrap_or_default()
-        .to_owned();
-    vars.insert("NEWBORN_QUEUE_NOTIFICATIONS".into(), notifications.clone());
     let s3 = aws_sdk_s3::Client::from_conf(
         aws_sdk_s3::config::Builder::from(&sdk)
             .force_path_style(true)
@@ -697,6 +699,10 @@ async fn a_poison_message_is_dead_lettered_and_the_operator_command_redrives_it(
         for (stage, url) in &stack.queues {
             cmd.env(queue_variable(*stage), url);
         }
+        cmd.env(
+            queue_variable(QueueName::Notifications),
+            &stack.notifications,
+        );
         let out = cmd.output().unwrap_or_else(|e| panic!("{e}"));
         assert!(
             out.status.success(),
@@ -712,7 +718,7 @@ async fn a_poison_message_is_dead_lettered_and_the_operator_command_redrives_it(
             .any(|l| l.starts_with("police") && l.trim_end().ends_with(" 1")),
         "the queues command shows the dead letter: {before}"
     );
-    let out = newborn_aws(&["redrive", "--stage", "police"]);
+    let out = newborn_aws(&["redrive", "--queue", "police"]);
     assert!(out.contains("moved 1 "), "{out}");
     assert_eq!(
         stack.depth(&stack.dead_letters[&Stage::Police]).await,

@@ -127,6 +127,61 @@ pub trait Notifier: Send + Sync {
 /// The queue the notification deliveries go through.
 pub const NOTIFICATIONS_QUEUE: &str = "notifications";
 
+/// A queue of the service: one per stage, and the notification queue (each with its
+/// dead-letter queue).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum QueueName {
+    /// A stage's hand-offs.
+    Stage(Stage),
+    /// Notification deliveries.
+    Notifications,
+}
+
+impl QueueName {
+    /// Every queue.
+    pub const ALL: [QueueName; 6] = [
+        QueueName::Stage(Stage::PreReview),
+        QueueName::Stage(Stage::HealthCheck),
+        QueueName::Stage(Stage::Police),
+        QueueName::Stage(Stage::Insurance),
+        QueueName::Stage(Stage::SocialSecurityCard),
+        QueueName::Notifications,
+    ];
+
+    /// Its name: the stage's (`police`, …) or `notifications`.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            QueueName::Stage(stage) => stage.as_str(),
+            QueueName::Notifications => NOTIFICATIONS_QUEUE,
+        }
+    }
+}
+
+impl From<Stage> for QueueName {
+    fn from(stage: Stage) -> Self {
+        QueueName::Stage(stage)
+    }
+}
+
+impl std::fmt::Display for QueueName {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+impl std::str::FromStr for QueueName {
+    type Err = String;
+    fn from_str(s: &str) -> Result<Self, String> {
+        QueueName::ALL
+            .into_iter()
+            .find(|q| q.as_str() == s)
+            .ok_or_else(|| {
+                let names: Vec<&str> = QueueName::ALL.iter().map(|q| q.as_str()).collect();
+                format!("unknown queue \"{s}\" (one of {})", names.join(", "))
+            })
+    }
+}
+
 /// An SLA warning or breach, raised once per stage clock and level.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Alert {

@@ -3,16 +3,15 @@
 //! `NEWBORN_QUEUE_<STAGE>` and `NEWBORN_TABLE` as `template.yaml` outputs them).
 //!
 //! ```text
-//! newborn-aws queues                      depth of every stage queue and its dead-letter queue
-//! newborn-aws redrive --stage police      moves dead letters back (receive, send, delete)
+//! newborn-aws queues                      depth of every queue and its dead-letter queue
+//! newborn-aws redrive --queue police      moves dead letters back (receive, send, delete)
 //! newborn-aws relay                       sends hand-offs a failure left pending in the table
 //! ```
 
 use clap::{Parser, Subcommand};
 use newborn_aws::{DynamoStore, Relay, SqsQueues};
-use newborn_domain::stage::Stage;
 use newborn_lambda::settings::queue_variable;
-use newborn_service::ports::NOTIFICATIONS_QUEUE;
+use newborn_service::ports::QueueName;
 use std::collections::HashMap;
 use std::process::ExitCode;
 
@@ -28,14 +27,15 @@ struct Cli {
 
 #[derive(Subcommand)]
 enum Command {
-    /// Prints the depth of every stage queue and its dead-letter queue.
+    /// Prints the depth of every queue and its dead-letter queue.
     Queues,
-    /// Moves the dead-lettered messages of one stage back to its queue, after the fault is fixed.
-    /// SQS's managed redrive is not available in the China regions; this moves them itself.
+    /// Moves the dead-lettered messages of one queue back to it, after the fault is fixed. SQS's
+    /// managed redrive is not available in the China regions; this moves them itself.
     Redrive {
-        /// The stage: pre_review, health_check, police, insurance or social_security_card.
-        #[arg(long)]
-        stage: Stage,
+        /// The queue: a stage (pre_review, health_check, police, insurance,
+        /// social_security_card) or notifications.
+        #[arg(long, visible_alias = "stage")]
+        queue: QueueName,
         /// Move at most this many messages.
         #[arg(long, default_value_t = 10_000)]
         max: usize,
@@ -44,17 +44,17 @@ enum Command {
     Relay,
 }
 
-fn queue_urls() -> Result<HashMap<Stage, String>, String> {
-    Stage::ALL
+fn queue_urls() -> Result<HashMap<QueueName, String>, String> {
+    QueueName::ALL
         .into_iter()
-        .map(|stage| {
-            let var = queue_variable(stage);
+        .map(|queue| {
+            let var = queue_variable(queue);
             std::env::var(&var)
                 .ok()
                 .filter(|v| !v.is_empty())
-                .map(|url| (stage, url))
+                .map(|url| (queue, url))
                 .ok_or_else(|| {
-                    format!("environment variable {var} is not set (the stack's {stage} queue URL)")
+                    format!("environment variable {var} is not set (the stack's {queue} queue URL)")
                 })
         })
         .collect()
@@ -70,9 +70,9 @@ async fn run(cli: Cli) -> Result<(), String> {
                 "{:<22} {:>8} {:>9} {:>12}",
                 "queue", "waiting", "in flight", "dead letters"
             );
-            for stage in Stage::ALL {
+            for queue in QueueName::ALL {
                 let q = queues
-                    .with_dead_letter(&urls[&stage])
+                    .with_dead_letter(&urls[&queue])
                     .await
                     .map_err(|e| e.to_string())?;
                 let (waiting, in_flight) = queues.depth(&q.url).await.map_err(|e| e.to_string())?;
@@ -82,28 +82,24 @@ async fn run(cli: Cli) -> Result<(), String> {
                     .map_err(|e| e.to_string())?;
                 println!(
                     "{:<22} {waiting:>8} {in_flight:>9} {dead:>12}",
-                    stage.as_str()
+                    queue.as_str()
                 );
             }
         }
-        Command::Redrive { stage, max } => {
+        Command::Redrive { queue, max } => {
             let q = queues
-                .with_dead_letter(&urls[&stage])
+                .with_dead_letter(&urls[&queue])
                 .await
                 .map_err(|e| e.to_string())?;
             let moved = queues.redrive(&q, max).await.map_err(|e| e.to_string())?;
-            println!("moved {moved} dead-lettered message(s) back to the {stage} queue");
+            println!("moved {moved} dead-lettered message(s) back to the {queue} queue");
         }
         Command::Relay => {
             let table = std::env::var("NEWBORN_TABLE")
                 .map_err(|_| "environment variable NEWBORN_TABLE is not set".to_owned())?;
-            let notifications = std::env::var("NEWBORN_QUEUE_NOTIFICATIONS").map_err(|_| {
-                "environment variable NEWBORN_QUEUE_NOTIFICATIONS is not set".to_owned()
-            })?;
             let urls = urls
                 .into_iter()
-                .map(|(stage, url)| (stage.as_str().to_owned(), url))
-                .chain([(NOTIFICATIONS_QUEUE.to_owned(), notifications)])
+                .map(|(queue, url)| (queue.as_str().to_owned(), url))
                 .collect();
             let store = DynamoStore::new(aws_sdk_dynamodb::Client::new(&sdk), table)
                 .with_relay(Relay { queues, urls });
