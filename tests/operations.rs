@@ -83,6 +83,13 @@ async fn the_operator_page_shows_overdue_cases_rates_durations_and_dead_letters(
     .await?;
     t.advance(3600).await?;
     t.drive("mum-ok", &done).await?;
+    t.client
+        .json(
+            t.client
+                .post("mum-ok", &format!("/applications/{done}/ratings"))
+                .json(&serde_json::json!({"stage": "police", "level": "dissatisfied"})),
+        )
+        .await?;
     let late = t
         .submit("mum-late", &[], &["household_booklet_newborn"], |_| {})
         .await?;
@@ -114,6 +121,10 @@ async fn the_operator_page_shows_overdue_cases_rates_durations_and_dead_letters(
         dom.contains("<td>hospital</td><td>2</td><td>2</td><td class=\"rate\">100 %</td>"),
         "the hospital finished both rounds on time: {dom}"
     );
+    ensure!(
+        dom.contains("<td>police_station</td><td>1</td><td>1</td>"),
+        "the police completed once (the rating is not a completion): {dom}"
+    );
     let section = |id: &str| {
         dom.split(&format!("<div id=\"{id}\">"))
             .nth(1)
@@ -131,6 +142,10 @@ async fn the_operator_page_shows_overdue_cases_rates_durations_and_dead_letters(
         "but no working time: the wait for the parent does not count: {working}"
     );
     ensure!(dom.contains("NB-POISON"), "the dead letter is shown: {dom}");
+    ensure!(
+        dom.contains("<tr><td>police_station</td><td>0</td><td>0</td><td>0</td><td>1</td><td>0</td><td>0</td></tr>"),
+        "the police's 不满意 rating is counted: {dom}"
+    );
     ensure!(
         !dom.contains("35010219940315002X") && !dom.contains("林𠈌"),
         "no personal data on the page"

@@ -1,6 +1,6 @@
 //! The operator's page of the local runtime (`GET /operations`, loopback only): overdue and
-//! at-risk cases from the open-clock index, the on-time rate per agency, average stage durations
-//! as bar charts, and the dead-letter queues with a redrive button. It shows application ids,
+//! at-risk cases from the open-clock index, the on-time rate per agency, ratings per agency,
+//! average stage durations as bar charts, and the dead-letter queues with a redrive button. It shows application ids,
 //! stages, agencies and times — no personal data — and needs no script to work.
 
 use super::metrics::Counters;
@@ -162,6 +162,29 @@ th{background:#eef2f6}.overdue{color:#b3261e;font-weight:bold}.warning{color:#9a
             r#"<tr><td>{}</td><td>{done}</td><td>{on_time}</td><td class="rate">{rate}</td></tr>"#,
             agency.as_str()
         );
+    }
+    html.push_str("</table>");
+
+    // 好差评 per agency: ratings by level, bad ones (不满意, 非常不满意) opening follow-ups.
+    html.push_str(r#"<h2>好差评 / Ratings per agency (since start)</h2><table id="ratings"><tr><th>承办 agency</th><th>非常满意</th><th>满意</th><th>基本满意</th><th>不满意</th><th>非常不满意</th><th>整改已办结 follow-ups closed</th></tr>"#);
+    for agency in Agency::DISPATCHED {
+        let _ = write!(html, "<tr><td>{}</td>", agency.as_str());
+        for level in [
+            "very_satisfied",
+            "satisfied",
+            "fairly_satisfied",
+            "dissatisfied",
+            "very_dissatisfied",
+        ] {
+            let n = counters
+                .total("Rating", &[("Agency", agency.as_str()), ("Level", level)])
+                .sum;
+            let _ = write!(html, "<td>{n}</td>");
+        }
+        let closed = counters
+            .total("FollowUpClosed", &[("Agency", agency.as_str())])
+            .sum;
+        let _ = write!(html, "<td>{closed}</td></tr>");
     }
     html.push_str("</table>");
 

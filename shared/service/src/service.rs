@@ -509,7 +509,8 @@ impl Service {
     /// The metrics of committed transitions, by stage, agency and region (the policy).
     fn count_transitions(&self, app: &Application, applied: &Applied) {
         let m = &self.ports.metrics;
-        for t in &applied.transitions {
+        // Ratings and follow-ups are recorded as entries without a status change: not stage events.
+        for t in applied.transitions.iter().filter(|t| t.from != t.to) {
             let dims = [
                 ("Stage", t.stage.as_str()),
                 ("Agency", t.stage.agency().as_str()),
