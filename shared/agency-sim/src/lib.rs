@@ -365,10 +365,22 @@ impl Simulator {
             req = req.header(name, value);
         }
         let res = req.body(bytes).send().await.map_err(|e| e.to_string())?;
-        if res.status().is_success() {
+        let status = res.status();
+        if status.is_success() {
+            return Ok(Some(()));
+        }
+        // The platform moved past this round (its answer arrived before a crash hid the
+        // acknowledgement, and a later round is under way): drop it, as the integration guide
+        // tells agencies to.
+        let code = res
+            .json::<serde_json::Value>()
+            .await
+            .ok()
+            .and_then(|b| b["code"].as_str().map(str::to_owned));
+        if status == reqwest::StatusCode::CONFLICT && code.as_deref() == Some("stale_round") {
             Ok(Some(()))
         } else {
-            Err(format!("platform answered HTTP {}", res.status()))
+            Err(format!("platform answered HTTP {status}"))
         }
     }
 }
