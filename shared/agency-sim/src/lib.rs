@@ -48,6 +48,8 @@ pub struct Simulator {
     agency_keys: Arc<KeyRing>,
     clock: Arc<dyn Clock>,
     client: reqwest::Client,
+    /// Rung when a dispatch arrives, so an agency with no delay answers at once.
+    arrived: Arc<tokio::sync::Notify>,
 }
 
 /// One recorded dispatch.
@@ -61,6 +63,10 @@ pub struct Received {
     pub state: String,
     /// How many times the platform sent it (duplicates included).
     pub deliveries: u32,
+    /// When it first arrived, µs since the epoch (wall clock).
+    pub received_us: i64,
+    /// When the platform accepted the answer to it, µs since the epoch; `None` while unanswered.
+    pub answered_us: Option<i64>,
 }
 
 /// The channel of the supervisors' escalations.
@@ -101,6 +107,15 @@ CREATE TABLE IF NOT EXISTS recorded (channel TEXT NOT NULL, key TEXT NOT NULL, a
 CREATE TABLE IF NOT EXISTS scripts (application TEXT NOT NULL, stage TEXT NOT NULL, outcomes TEXT NOT NULL, PRIMARY KEY (application, stage));
 ";
 
+/// Dispatches taken per round of answering.
+const DUE_BATCH: usize = 256;
+/// Callbacks in flight at once.
+const ANSWERS_IN_FLIGHT: usize = 32;
+
+fn now_us() -> i64 {
+    chrono::Utc::now().timestamp_micros()
+}
+
 fn now_ms() -> i64 {
     chrono::Utc::now().timestamp_millis()
 }
@@ -120,6 +135,17 @@ impl Simulator {
         conn.pragma_update(None, "synchronous", "FULL")
             .map_err(|e| e.to_string())?;
         conn.execute_batch(SCHEMA).map_err(|e| e.to_string())?;
+        // Columns added after the first release; a database from before gains them here.
+        for column in [
+            "received_us INTEGER NOT NULL DEFAULT 0",
+            "answered_us INTEGER",
+        ] {
+            match conn.execute(&format!("ALTER TABLE received ADD COLUMN {column}"), []) {
+                Ok(_) => {}
+                Err(e) if e.to_string().contains("duplicate column") => {}
+                Err(e) => return Err(e.to_string()),
+            }
+        }
         let client = reqwest::Client::builder()
             .timeout(Duration::from_secs(10))
             .build()
@@ -131,6 +157,7 @@ impl Simulator {
             agency_keys: Arc::new(agency_keys),
             clock,
             client,
+            arrived: Arc::new(tokio::sync::Notify::new()),
         })
     }
 
@@ -185,13 +212,15 @@ impl Simulator {
     pub async fn received(&self) -> Result<Vec<Received>, String> {
         self.call(|c| {
             let mut stmt =
-                c.prepare("SELECT key, agency, state, deliveries FROM received ORDER BY rowid")?;
+                c.prepare("SELECT key, agency, state, deliveries, received_us, answered_us FROM received ORDER BY rowid")?;
             let rows = stmt.query_map([], |r| {
                 Ok(Received {
                     key: r.get(0)?,
                     agency: r.get(1)?,
                     state: r.get(2)?,
                     deliveries: r.get(3)?,
+                    received_us: r.get(4)?,
+                    answered_us: r.get(5)?,
                 })
             })?;
             rows.collect()
@@ -276,45 +305,70 @@ impl Simulator {
         }
     }
 
-    /// Answers due dispatches until the task is dropped.
+    /// Answers due dispatches until the task is dropped: up to [`ANSWERS_IN_FLIGHT`] at once,
+    /// as independent agency systems would; it pauses only when nothing is due.
     pub async fn run(self) {
         loop {
-            if let Err(e) = self.answer_due().await {
-                tracing::warn!(error = %e, "simulated agencies: answering failed");
+            match self.answer_due().await {
+                Ok(n) if n == DUE_BATCH => continue,
+                Ok(_) => {}
+                Err(e) => tracing::warn!(error = %e, "simulated agencies: answering failed"),
             }
-            tokio::time::sleep(Duration::from_millis(50)).await;
+            let _ = tokio::time::timeout(Duration::from_millis(50), self.arrived.notified()).await;
         }
     }
 
-    async fn answer_due(&self) -> Result<(), String> {
+    /// Answers one batch of due dispatches concurrently; returns how many were due.
+    async fn answer_due(&self) -> Result<usize, String> {
         let now = now_ms();
         let due: Vec<(String, String, String, u32)> = self
             .call(move |c| {
-                let mut stmt = c.prepare("SELECT key, agency, body, attempts FROM received WHERE state = 'pending' AND due_at <= ?1 ORDER BY due_at LIMIT 32")?;
-                let rows = stmt.query_map(params![now], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?)))?;
+                let mut stmt = c.prepare("SELECT key, agency, body, attempts FROM received WHERE state = 'pending' AND due_at <= ?1 ORDER BY due_at LIMIT ?2")?;
+                let rows = stmt.query_map(params![now, DUE_BATCH as i64], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?)))?;
                 rows.collect()
             })
             .await?;
+        let count = due.len();
+        let mut answering = tokio::task::JoinSet::new();
+        let mut outcomes = vec![];
         for (key, agency, body, attempts) in due {
-            let state = self.answer(&agency, &body).await;
-            let (state, retry_ms) = match state {
-                Ok(Some(())) => ("answered", 0),
-                Ok(None) => ("held", 0),
-                Err(e) if attempts < 60 => {
-                    tracing::debug!(%key, error = %e, "callback not accepted yet; retrying");
-                    ("pending", 500 * i64::from(attempts.min(10) + 1))
-                }
-                Err(e) => {
-                    tracing::error!(%key, error = %e, "gave up calling back");
-                    ("gave_up", 0)
-                }
-            };
-            self.call(move |c| {
-                c.execute("UPDATE received SET state = ?2, attempts = attempts + 1, due_at = ?3 WHERE key = ?1", params![key, state, now_ms() + retry_ms]).map(|_| ())
-            })
-            .await?;
+            if answering.len() >= ANSWERS_IN_FLIGHT
+                && let Some(Ok(done)) = answering.join_next().await
+            {
+                outcomes.push(done);
+            }
+            let sim = self.clone();
+            answering.spawn(async move {
+                let state = sim.answer(&agency, &body).await;
+                let (state, retry_ms) = match state {
+                    Ok(Some(())) => ("answered", 0),
+                    Ok(None) => ("held", 0),
+                    Err(e) if attempts < 60 => {
+                        tracing::debug!(%key, error = %e, "callback not accepted yet; retrying");
+                        ("pending", 500 * i64::from(attempts.min(10) + 1))
+                    }
+                    Err(e) => {
+                        tracing::error!(%key, error = %e, "gave up calling back");
+                        ("gave_up", 0)
+                    }
+                };
+                (key, state, now_us(), retry_ms)
+            });
         }
-        Ok(())
+        while let Some(done) = answering.join_next().await {
+            outcomes.extend(done.ok());
+        }
+        // One commit for the whole batch.
+        self.call(move |c| {
+            let tx = c.unchecked_transaction()?;
+            for (key, state, at_us, retry_ms) in outcomes {
+                let answered = (state == "answered").then_some(at_us);
+                tx.execute("UPDATE received SET state = ?2, attempts = attempts + 1, due_at = ?3, answered_us = ?4 WHERE key = ?1", params![key, state, at_us / 1000 + retry_ms, answered])?;
+            }
+            tx.commit()
+        })
+        .await?;
+        Ok(count)
     }
 
     /// Decides and sends the callback for one dispatch; `None` when scripted to stay silent.
@@ -460,7 +514,7 @@ async fn receive(
     let due = now_ms() + sim.config.delay.as_millis() as i64;
     let result = sim
         .call(move |c| {
-            let n = c.execute("INSERT OR IGNORE INTO received (key, agency, body, due_at, state) VALUES (?1, ?2, ?3, ?4, 'pending')", params![key, agency, text, due])?;
+            let n = c.execute("INSERT OR IGNORE INTO received (key, agency, body, due_at, state, received_us) VALUES (?1, ?2, ?3, ?4, 'pending', ?5)", params![key, agency, text, due, now_us()])?;
             if n == 0 {
                 c.execute("UPDATE received SET deliveries = deliveries + 1 WHERE key = ?1", params![key])?;
             }
@@ -468,10 +522,13 @@ async fn receive(
         })
         .await;
     match result {
-        Ok(true) => (
-            StatusCode::ACCEPTED,
-            Json(serde_json::json!({"status": "accepted"})),
-        ),
+        Ok(true) => {
+            sim.arrived.notify_one();
+            (
+                StatusCode::ACCEPTED,
+                Json(serde_json::json!({"status": "accepted"})),
+            )
+        }
         Ok(false) => (
             StatusCode::OK,
             Json(serde_json::json!({"status": "duplicate"})),
