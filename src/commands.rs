@@ -188,6 +188,9 @@ struct ServeArgs {
     /// Log as JSON lines.
     #[arg(long, env = "NEWBORN_LOG_JSON")]
     log_json: bool,
+    /// Test mode (the reliability suite): deliver every queue message twice, out of order.
+    #[arg(long, env = "NEWBORN_DUPLICATE_DELIVERY")]
+    duplicate_delivery: bool,
 }
 
 impl ServeArgs {
@@ -217,6 +220,7 @@ impl ServeArgs {
         c.workers.max_receives = self.max_receives.max(1);
         c.default_policy = self.policy;
         c.holidays_file = holidays_file;
+        c.duplicate_delivery = self.duplicate_delivery;
         Ok(c)
     }
 }

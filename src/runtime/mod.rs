@@ -94,6 +94,8 @@ pub struct ServeConfig {
     pub default_policy: String,
     /// An extra holiday file.
     pub holidays_file: Option<PathBuf>,
+    /// Test mode of the queues: every message delivered twice, out of order.
+    pub duplicate_delivery: bool,
 }
 
 impl ServeConfig {
@@ -122,6 +124,7 @@ impl ServeConfig {
             },
             default_policy: newborn_domain::policy::DEFAULT_POLICY.to_owned(),
             holidays_file: None,
+            duplicate_delivery: false,
         }
     }
 }
@@ -145,6 +148,8 @@ pub struct Running {
     pub simulator: Option<Simulator>,
     /// The development identity provider (mints applicant tokens).
     pub issuer: newborn_http::DevIssuer,
+    /// The service's database (its commit count, for the benchmark).
+    pub database: Database,
     tasks: Vec<JoinHandle<()>>,
 }
 
@@ -325,7 +330,12 @@ pub async fn start(config: ServeConfig) -> Result<Running> {
             config.data_dir.join("newborn.db").display()
         )
     })?;
-    let queue = SqliteQueue::new(db.clone());
+    let queue = if config.duplicate_delivery {
+        tracing::warn!("test mode: every queue message is delivered twice, out of order");
+        SqliteQueue::new(db.clone()).with_duplicate_delivery()
+    } else {
+        SqliteQueue::new(db.clone())
+    };
     let api_listener = bind(config.listen, "API").await?;
     let api_addr = api_listener.local_addr()?;
     let api_url = format!("http://{api_addr}");
@@ -453,6 +463,7 @@ pub async fn start(config: ServeConfig) -> Result<Running> {
         service,
         simulator,
         issuer,
+        database: db,
         tasks,
     })
 }

@@ -88,6 +88,7 @@ where
     F: Fn(SqsEvent) -> Fut,
     Fut: std::future::Future<Output = SqsBatchResponse>,
 {
+    let mut signal = queue.signal(name);
     loop {
         let batch = match queue
             .receive(
@@ -106,7 +107,8 @@ where
             }
         };
         if batch.is_empty() {
-            tokio::time::sleep(settings.idle_poll).await;
+            // Woken by the commit that queues the next message; polls anyway for delayed ones.
+            SqliteQueue::wait(&mut signal, settings.idle_poll).await;
             continue;
         }
         let mut event = SqsEvent::default();

@@ -1,6 +1,7 @@
 //! The SQLite database: opening, schema, and running blocking calls off the async runtime.
 
 use rusqlite::Connection;
+use std::collections::HashMap;
 use std::path::Path;
 use std::sync::{Arc, Mutex};
 
@@ -8,6 +9,10 @@ use std::sync::{Arc, Mutex};
 #[derive(Clone)]
 pub struct Database {
     conn: Arc<Mutex<Connection>>,
+    /// Commits since opening (read by the benchmark).
+    commits: Arc<std::sync::atomic::AtomicU64>,
+    /// Per queue, counts commits that queued messages on it, so its idle worker wakes at once.
+    sent: Arc<Mutex<HashMap<String, tokio::sync::watch::Sender<u64>>>>,
 }
 
 const SCHEMA: &str = r#"
@@ -116,9 +121,42 @@ impl Database {
         conn.pragma_update(None, "synchronous", "FULL")?;
         conn.pragma_update(None, "busy_timeout", 5000)?;
         conn.execute_batch(SCHEMA)?;
+        let commits = Arc::new(std::sync::atomic::AtomicU64::new(0));
+        let counted = commits.clone();
+        conn.commit_hook(Some(move || {
+            counted.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+            false
+        }));
         Ok(Self {
             conn: Arc::new(Mutex::new(conn)),
+            commits,
+            sent: Arc::default(),
         })
+    }
+
+    /// How many transactions committed since the database was opened (each one durable:
+    /// synchronous FULL).
+    pub fn commits(&self) -> u64 {
+        self.commits.load(std::sync::atomic::Ordering::Relaxed)
+    }
+
+    /// Tells the workers of `queues` that a commit queued messages on them.
+    pub(crate) fn messages_queued<'a>(&self, queues: impl IntoIterator<Item = &'a str>) {
+        let Ok(sent) = self.sent.lock() else { return };
+        for queue in queues {
+            if let Some(tx) = sent.get(queue) {
+                tx.send_modify(|n| *n = n.wrapping_add(1));
+            }
+        }
+    }
+
+    /// A receiver that changes whenever messages are queued on `queue` (see
+    /// [`crate::SqliteQueue::wait`]).
+    pub(crate) fn queued_signal(&self, queue: &str) -> tokio::sync::watch::Receiver<u64> {
+        let mut sent = self.sent.lock().unwrap_or_else(|p| p.into_inner());
+        sent.entry(queue.to_owned())
+            .or_insert_with(|| tokio::sync::watch::channel(0).0)
+            .subscribe()
     }
 
     /// Runs `f` with the connection on a blocking thread.

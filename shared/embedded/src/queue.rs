@@ -39,10 +39,15 @@ pub struct QueueStats {
     pub in_flight: u64,
 }
 
+/// Changes whenever a commit queues messages; see [`SqliteQueue::wait`].
+pub struct QueueSignal(tokio::sync::watch::Receiver<u64>);
+
 /// The queues.
 #[derive(Clone)]
 pub struct SqliteQueue {
     db: Database,
+    /// Test mode: every message delivered twice, in no particular order.
+    duplicates: bool,
 }
 
 /// The dead-letter queue of `queue`.
@@ -53,11 +58,23 @@ pub fn dead_letter_queue(queue: &str) -> String {
 impl SqliteQueue {
     /// Queues over the database.
     pub fn new(db: Database) -> Self {
-        Self { db }
+        Self {
+            db,
+            duplicates: false,
+        }
+    }
+
+    /// A test mode (the reliability suite): each receive takes visible messages in random order
+    /// rather than oldest first and delivers each of them twice, shuffled, as at-least-once
+    /// delivery may. Handlers must still change each application once per hand-off.
+    pub fn with_duplicate_delivery(mut self) -> Self {
+        self.duplicates = true;
+        self
     }
 
     /// Sends a message, visible after `delay`.
     pub async fn send(&self, queue: &str, body: &str, delay: Duration) -> Result<(), String> {
+        let queue_name = queue.to_owned();
         let (queue, body) = (queue.to_owned(), body.to_owned());
         self.db
             .call(move |conn| {
@@ -65,7 +82,21 @@ impl SqliteQueue {
                 conn.execute("INSERT INTO messages (queue, body, visible_at, sent_at) VALUES (?1, ?2, ?3, ?4)", params![queue, body, now + delay.as_millis() as i64, now])?;
                 Ok(())
             })
-            .await
+            .await?;
+        self.db.messages_queued([queue_name.as_str()]);
+        Ok(())
+    }
+
+    /// The signal of `queue` for [`wait`](Self::wait).
+    pub fn signal(&self, queue: &str) -> QueueSignal {
+        QueueSignal(self.db.queued_signal(queue))
+    }
+
+    /// Waits until a commit queues messages on the signal's queue or `at_most` passes, whichever is
+    /// first; returns at once if that happened since `signal` was last waited on.
+    pub async fn wait(signal: &mut QueueSignal, at_most: Duration) {
+        let _ = tokio::time::timeout(at_most, signal.0.changed()).await;
+        signal.0.borrow_and_update();
     }
 
     /// Receives up to `max` visible messages, hiding them for `visibility`. A message already
@@ -78,12 +109,15 @@ impl SqliteQueue {
         max_receives: u32,
     ) -> Result<Vec<Received>, String> {
         let queue = queue.to_owned();
-        self.db
+        let duplicates = self.duplicates;
+        let order = if duplicates { "random()" } else { "id" };
+        let mut out = self
+            .db
             .call(move |conn| {
                 let tx = conn.transaction()?;
                 let now = now_ms();
                 let candidates: Vec<(i64, String, u32, i64)> = {
-                    let mut stmt = tx.prepare("SELECT id, body, receive_count, sent_at FROM messages WHERE queue = ?1 AND visible_at <= ?2 ORDER BY id LIMIT ?3")?;
+                    let mut stmt = tx.prepare(&format!("SELECT id, body, receive_count, sent_at FROM messages WHERE queue = ?1 AND visible_at <= ?2 ORDER BY {order} LIMIT ?3"))?;
                     let rows = stmt.query_map(params![queue, now, (max * 2) as i64], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?)))?;
                     rows.collect::<Result<_, _>>()?
                 };
@@ -103,7 +137,13 @@ impl SqliteQueue {
                 tx.commit()?;
                 Ok(out)
             })
-            .await
+            .await?;
+        if duplicates {
+            // Every message again, in the opposite order: A B C → A B C C B A.
+            let again: Vec<Received> = out.iter().rev().cloned().collect();
+            out.extend(again);
+        }
+        Ok(out)
     }
 
     /// Deletes processed messages.
@@ -134,6 +174,7 @@ impl SqliteQueue {
 
     /// Moves every message of a dead-letter queue back to its source queue (after a fix).
     pub async fn redrive(&self, queue: &str) -> Result<usize, String> {
+        let queue_name = queue.to_owned();
         let queue = queue.to_owned();
         self.db
             .call(move |conn| {
@@ -141,6 +182,7 @@ impl SqliteQueue {
                 Ok(n)
             })
             .await
+            .inspect(|_| self.db.messages_queued([queue_name.as_str()]))
     }
 
     /// Up to `limit` messages of `queue`, oldest first, without receiving them (the operator's

@@ -163,6 +163,12 @@ impl SqliteStore {
         expected_version: Option<u64>,
     ) -> Result<(), StoreError> {
         let r = rows(write)?;
+        let queued: Vec<String> = r
+            .outbox
+            .iter()
+            .chain(&r.deliveries)
+            .map(|(queue, _)| queue.clone())
+            .collect();
         let written = self
             .db
             .call(move |conn| {
@@ -186,11 +192,11 @@ impl SqliteStore {
             })
             .await
             .map_err(unavailable)?;
-        if written {
-            Ok(())
-        } else {
-            Err(StoreError::Conflict)
+        if !written {
+            return Err(StoreError::Conflict);
         }
+        self.db.messages_queued(queued.iter().map(String::as_str));
+        Ok(())
     }
 }
 
