@@ -11,6 +11,7 @@
 
 pub mod allow;
 pub mod auth;
+pub mod harness;
 pub mod settings;
 
 pub use auth::ApiGatewayJwt;
@@ -99,6 +100,17 @@ impl Deps {
     /// Builds every adapter from `settings` and the SDK configuration (the Lambda environment,
     /// or an emulator in tests).
     pub async fn connect(settings: Settings, sdk: &SdkConfig, needs: Needs) -> Result<Self, Error> {
+        Self::connect_with_metrics(settings, sdk, needs, Arc::new(EmfMetrics::stdout())).await
+    }
+
+    /// [`connect`](Self::connect) with metrics going to `metrics` instead of EMF lines on
+    /// standard output (the benchmark keeps its output readable).
+    pub async fn connect_with_metrics(
+        settings: Settings,
+        sdk: &SdkConfig,
+        needs: Needs,
+        metrics: Arc<dyn newborn_service::ports::Metrics>,
+    ) -> Result<Self, Error> {
         let dynamodb = aws_sdk_dynamodb::Client::new(sdk);
         let sqs = SqsQueues::new(aws_sdk_sqs::Client::new(sdk));
         // An endpoint override means an emulator, which serves buckets by path.
@@ -150,7 +162,7 @@ impl Deps {
             handovers: Arc::new(DynamoHandovers::new(dynamodb.clone(), &settings.table)),
             notifier,
             clock: wall,
-            metrics: Arc::new(EmfMetrics::stdout()),
+            metrics,
         };
         let service = Service::new(
             ports,

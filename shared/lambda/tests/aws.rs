@@ -5,22 +5,17 @@
 //! `SqsEvent`s built from the messages the emulator's SQS delivers; the simulated agencies answer
 //! over real HTTP with real signatures.
 
-use aws_config::SdkConfig;
-use aws_sdk_sqs::types::QueueAttributeName;
-use axum::body::Body;
-use axum::http::Response;
 use newborn_agency_sim::{Mix, SimConfig, Simulator};
-use newborn_domain::stage::{Agency, Stage};
-use newborn_lambda::{Deps, Needs, Settings, settings::queue_variable};
+use newborn_domain::stage::Stage;
+use newborn_lambda::harness::{self, REGION};
+use newborn_lambda::{Deps, Needs, settings::queue_variable};
 use newborn_service::ports::QueueName;
-use newborn_service::signing::{KeyEntry, KeyRing, Keys};
+use newborn_service::signing::KeyRing;
 use serde_json::{Value, json};
 use std::collections::HashMap;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
-use tower::ServiceExt;
 
-const REGION: &str = "cn-northwest-1";
 const SAMPLE: &str = include_str!("../../../events/api/submit-application.json");
 const SAMPLE_DOCUMENTS: [&str; 6] = [
     "mother_id_card",
@@ -31,202 +26,34 @@ const SAMPLE_DOCUMENTS: [&str; 6] = [
     "household_booklet_head",
 ];
 
-/// What `template.yaml` declares, created in the emulator: the table, a queue and dead-letter
-/// queue per stage, the scan bucket, the webhook-keys secret.
+/// The stack in a running emulator (which lives as long as the stack).
 struct Stack {
     emulator: newborn_contract::emulator::Emulator,
-    sdk: SdkConfig,
-    vars: HashMap<String, String>,
-    keys: Keys,
-    queues: HashMap<Stage, String>,
-    dead_letters: HashMap<Stage, String>,
-    notifications: String,
+    stack: harness::Stack,
 }
 
-fn sdk_config(url: &str) -> SdkConfig {
-    SdkConfig::builder()
-        .behavior_version(aws_config::BehaviorVersion::latest())
-        .region(aws_config::Region::new(REGION))
-        .endpoint_url(url)
-        .credentials_provider(aws_sdk_sqs::config::SharedCredentialsProvider::new(
-            aws_sdk_sqs::config::Credentials::new("test", "test", None, None, "emulator"),
-        ))
-        .build()
-}
-
-/// A queue as `template.yaml` declares it: dead-lettered after `maxReceiveCount` receives (3
-/// here), a short visibility timeout so the test sees redeliveries quickly. Returns both URLs.
-async fn queue_with_dead_letters(sqs: &aws_sdk_sqs::Client, name: &str) -> (String, String) {
-    let dlq = sqs
-        .create_queue()
-        .queue_name(format!("{name}-dlq"))
-        .send()
-        .await
-        .unwrap_or_else(|e| panic!("{e}"));
-    let dlq_url = dlq.queue_url().unwrap_or_default().to_owned();
-    let arn = sqs
-        .get_queue_attributes()
-        .queue_url(&dlq_url)
-        .attribute_names(QueueAttributeName::QueueArn)
-        .send()
-        .await
-        .unwrap_or_else(|e| panic!("{e}"))
-        .attributes()
-        .and_then(|a| a.get(&QueueAttributeName::QueueArn).cloned())
-        .unwrap_or_default();
-    let q = sqs
-        .create_queue()
-        .queue_name(name)
-        .attributes(
-            QueueAttributeName::RedrivePolicy,
-            format!(r#"{{"deadLetterTargetArn":"{arn}","maxReceiveCount":"3"}}"#),
-        )
-        .attributes(QueueAttributeName::VisibilityTimeout, "1")
-        .send()
-        .await
-        .unwrap_or_else(|e| panic!("{e}"));
-    (q.queue_url().unwrap_or_default().to_owned(), dlq_url)
+impl std::ops::Deref for Stack {
+    type Target = harness::Stack;
+    fn deref(&self) -> &harness::Stack {
+        &self.stack
+    }
 }
 
 async fn provision() -> Stack {
     let emulator = newborn_contract::emulator::start_emulator();
-    let sdk = sdk_config(&emulator.url);
-    let dynamodb = aws_sdk_dynamodb::Client::new(&sdk);
-    newborn_aws::create_table(&dynamodb, "newborn")
+    let stack = harness::Stack::provision(harness::sdk_config(&emulator.url, None))
         .await
         .unwrap_or_else(|e| panic!("{e}"));
-    let sqs = aws_sdk_sqs::Client::new(&sdk);
-    let mut vars = HashMap::new();
-    let (mut queues, mut dead_letters) = (HashMap::new(), HashMap::new());
-    let mut notifications = String::new();
-    for queue in QueueName::ALL {
-        let (url, dlq_url) = queue_with_dead_letters(&sqs, queue.as_str()).await;
-        vars.insert(queue_variable(queue), url.clone());
-        match queue {
-            QueueName::Stage(stage) => {
-                queues.insert(stage, url);
-                dead_letters.insert(stage, dlq_url);
-            }
-            QueueName::Notifications => notifications = url,
-        }
-    }
-    let s3 = aws_sdk_s3::Client::from_conf(
-        aws_sdk_s3::config::Builder::from(&sdk)
-            .force_path_style(true)
-            .build(),
-    );
-    s3.create_bucket()
-        .bucket("scans")
-        .create_bucket_configuration(
-            aws_sdk_s3::types::CreateBucketConfiguration::builder()
-                .location_constraint(aws_sdk_s3::types::BucketLocationConstraint::from(REGION))
-                .build(),
-        )
-        .send()
-        .await
-        .unwrap_or_else(|e| panic!("{e}"));
-    let entries: Vec<KeyEntry> = [
-        (Agency::Platform, "platform-1"),
-        (Agency::Hospital, "hospital-1"),
-        (Agency::PoliceStation, "police-1"),
-        (Agency::MedicalInsurance, "insurance-1"),
-        (Agency::SocialSecurity, "social-security-1"),
-    ]
-    .into_iter()
-    .enumerate()
-    .map(|(i, (owner, id))| KeyEntry {
-        key_id: id.into(),
-        owner,
-        secret_hex: format!("{:064x}", 0x5eed_0000 + i),
-    })
-    .collect();
-    let key_file = serde_json::to_string(&entries).unwrap_or_default();
-    aws_sdk_secretsmanager::Client::new(&sdk)
-        .create_secret()
-        .name("newborn/webhook-keys")
-        .secret_string(&key_file)
-        .send()
-        .await
-        .unwrap_or_else(|e| panic!("{e}"));
-    for (k, v) in [
-        ("NEWBORN_TABLE", "newborn"),
-        ("NEWBORN_BUCKET", "scans"),
-        ("NEWBORN_WEBHOOK_KEYS_SECRET", "newborn/webhook-keys"),
-    ] {
-        vars.insert(k.into(), v.into());
-    }
-    Stack {
-        emulator,
-        sdk,
-        vars,
-        keys: Keys::from_json(&key_file).unwrap_or_else(|e| panic!("{e}")),
-        queues,
-        dead_letters,
-        notifications,
-    }
+    Stack { emulator, stack }
 }
 
 impl Stack {
     async fn deps(&self, agencies_url: &str, needs: Needs) -> Deps {
-        let mut vars = self.vars.clone();
-        vars.insert("NEWBORN_AGENCIES_URL".into(), agencies_url.into());
-        vars.insert("NEWBORN_SUPERVISORS_URL".into(), agencies_url.into());
-        vars.insert(
-            "NEWBORN_NOTIFY_URL".into(),
-            format!("{agencies_url}/notify"),
-        );
-        let settings =
-            Settings::from_vars(|k| vars.get(k).cloned()).unwrap_or_else(|e| panic!("{e}"));
-        Deps::connect(settings, &self.sdk, needs)
+        self.stack
+            .deps(agencies_url, needs)
             .await
             .unwrap_or_else(|e| panic!("{e}"))
     }
-
-    async fn depth(&self, url: &str) -> u32 {
-        aws_sdk_sqs::Client::new(&self.sdk)
-            .get_queue_attributes()
-            .queue_url(url)
-            .attribute_names(QueueAttributeName::ApproximateNumberOfMessages)
-            .attribute_names(QueueAttributeName::ApproximateNumberOfMessagesNotVisible)
-            .send()
-            .await
-            .ok()
-            .and_then(|o| {
-                let a = o.attributes()?;
-                let n = |k| a.get(&k).and_then(|v| v.parse::<u32>().ok()).unwrap_or(0);
-                Some(
-                    n(QueueAttributeName::ApproximateNumberOfMessages)
-                        + n(QueueAttributeName::ApproximateNumberOfMessagesNotVisible),
-                )
-            })
-            .unwrap_or(u32::MAX)
-    }
-}
-
-/// One applicant request as API Gateway (HTTP API, payload 2.0) hands it to the function after
-/// its JWT authorizer verified the token of `subject`.
-fn api_event(subject: &str, method: &str, path: &str, body: Option<&Value>) -> String {
-    json!({
-        "version": "2.0",
-        "routeKey": format!("{method} {path}"),
-        "rawPath": path,
-        "rawQueryString": "",
-        "headers": {"host": "api.example.cn", "content-type": "application/json"},
-        "requestContext": {
-            "accountId": "123456789012",
-            "apiId": "api",
-            "domainName": "api.example.cn",
-            "stage": "$default",
-            "requestId": "req",
-            "time": "24/Nov/2026:10:00:00 +0000",
-            "timeEpoch": 1,
-            "http": {"method": method, "path": path, "protocol": "HTTP/1.1", "sourceIp": "10.0.0.1", "userAgent": "app"},
-            "authorizer": {"jwt": {"claims": {"sub": subject, "iss": "https://idp.example.cn"}, "scopes": null}}
-        },
-        "body": body.map(Value::to_string),
-        "isBase64Encoded": false
-    })
-    .to_string()
 }
 
 async fn call(
@@ -236,195 +63,53 @@ async fn call(
     path: &str,
     body: Option<&Value>,
 ) -> (u16, Value) {
-    let req = lambda_http::request::from_str(&api_event(subject, method, path, body))
-        .unwrap_or_else(|e| panic!("{e}"));
-    let res: Response<Body> = router
-        .clone()
-        .oneshot(req.map(|b| Body::from(b.to_vec())))
+    harness::call(router, subject, method, path, body)
         .await
-        .unwrap_or_else(|e| match e {});
-    let status = res.status().as_u16();
-    let bytes = axum::body::to_bytes(res.into_body(), 1 << 20)
-        .await
-        .unwrap_or_default();
-    (
-        status,
-        serde_json::from_slice(&bytes).unwrap_or(Value::Null),
-    )
-}
-
-/// The messages the emulator's SQS delivers, as the `SqsEvent` Lambda's event source mapping
-/// would invoke the function with.
-async fn receive_event(
-    sdk: &SdkConfig,
-    url: &str,
-) -> Option<aws_lambda_events::event::sqs::SqsEvent> {
-    let out = aws_sdk_sqs::Client::new(sdk)
-        .receive_message()
-        .queue_url(url)
-        .max_number_of_messages(10)
-        .message_system_attribute_names(aws_sdk_sqs::types::MessageSystemAttributeName::All)
-        .send()
-        .await
-        .unwrap_or_else(|e| panic!("{e}"));
-    if out.messages().is_empty() {
-        return None;
-    }
-    let records: Vec<Value> = out
-        .messages()
-        .iter()
-        .map(|m| {
-            json!({
-                "messageId": m.message_id(),
-                "receiptHandle": m.receipt_handle(),
-                "body": m.body(),
-                "md5OfBody": m.md5_of_body(),
-                "attributes": m.attributes().map(|a| a.iter().map(|(k, v)| (k.as_str().to_owned(), Value::String(v.clone()))).collect::<serde_json::Map<_, _>>()).unwrap_or_default(),
-                "messageAttributes": {},
-                "eventSource": "aws:sqs",
-                "eventSourceARN": format!("arn:aws-cn:sqs:{REGION}:123456789012:{}", url.rsplit('/').next().unwrap_or_default()),
-                "awsRegion": REGION
-            })
-        })
-        .collect();
-    Some(
-        serde_json::from_value(json!({ "Records": records }))
-            .unwrap_or_else(|e| panic!("not an SqsEvent: {e}")),
-    )
+        .unwrap_or_else(|e| panic!("{e}"))
 }
 
 /// Invokes a stage function with one batch and deletes what it did not report as failed, as the
 /// event source mapping does; returns how many records were handled.
 async fn pump(stack: &Stack, deps: &Deps, stage: Stage) -> usize {
-    pump_queue(stack, &stack.queues[&stage], |event| async move {
-        newborn_handlers::handle_stage_batch(&deps.service, stage, event).await
-    })
-    .await
+    stack
+        .pump(&stack.queues[&stage], |event| async move {
+            newborn_handlers::handle_stage_batch(&deps.service, stage, event).await
+        })
+        .await
+        .unwrap_or_else(|e| panic!("{e}"))
 }
 
 /// Invokes the notifier function with one batch of the notification queue.
 async fn pump_notifications(stack: &Stack, deps: &Deps) -> usize {
-    pump_queue(stack, &stack.notifications, |event| async move {
-        newborn_handlers::handle_notification_batch(&deps.service, event).await
-    })
-    .await
-}
-
-async fn pump_queue<F, Fut>(stack: &Stack, url: &str, handler: F) -> usize
-where
-    F: FnOnce(aws_lambda_events::event::sqs::SqsEvent) -> Fut,
-    Fut: std::future::Future<Output = aws_lambda_events::event::sqs::SqsBatchResponse>,
-{
-    let Some(event) = receive_event(&stack.sdk, url).await else {
-        return 0;
-    };
-    let handles: HashMap<String, String> = event
-        .records
-        .iter()
-        .map(|r| {
-            (
-                r.message_id.clone().unwrap_or_default(),
-                r.receipt_handle.clone().unwrap_or_default(),
-            )
+    stack
+        .pump(&stack.notifications, |event| async move {
+            newborn_handlers::handle_notification_batch(&deps.service, event).await
         })
-        .collect();
-    let n = handles.len();
-    let response = handler(event).await;
-    let failed: Vec<String> = response
-        .batch_item_failures
-        .iter()
-        .map(|f| f.item_identifier.clone())
-        .collect();
-    let sqs = aws_sdk_sqs::Client::new(&stack.sdk);
-    for (id, receipt) in handles {
-        if !failed.contains(&id) {
-            sqs.delete_message()
-                .queue_url(url)
-                .receipt_handle(receipt)
-                .send()
-                .await
-                .unwrap_or_else(|e| panic!("{e}"));
-        }
-    }
-    n
+        .await
+        .unwrap_or_else(|e| panic!("{e}"))
 }
 
 /// Uploads a PNG scan of `kind` the AWS way: slot, PUT to the presigned S3 URL with exactly the
 /// signed headers, complete; returns the document reference.
 async fn upload(router: &axum::Router, subject: &str, kind: &str) -> Value {
-    let mut png = b"\x89PNG\r\n\x1a\n".to_vec();
-    png.extend_from_slice(format!("scan of {kind} for {subject}").as_bytes());
-    let (status, slot) = call(
-        router,
-        subject,
-        "POST",
-        "/uploads",
-        Some(&json!({"kind": kind, "content_type": "image/png", "size": png.len()})),
-    )
-    .await;
-    assert_eq!(status, 201, "{slot}");
-    let mut put = reqwest::Client::new().put(slot["upload_url"].as_str().unwrap_or_default());
-    for (name, value) in slot["headers"].as_object().into_iter().flatten() {
-        put = put.header(name.as_str(), value.as_str().unwrap_or_default());
-    }
-    let res = put.body(png).send().await.unwrap_or_else(|e| panic!("{e}"));
-    assert!(res.status().is_success(), "PUT to S3: {}", res.status());
-    let complete = slot["complete_url"].as_str().unwrap_or_default();
-    let (status, done) = call(router, subject, "POST", complete, None).await;
-    assert_eq!(status, 200, "{done}");
-    let (again, same) = call(router, subject, "POST", complete, None).await;
+    let (reference, complete) = harness::upload(router, subject, kind)
+        .await
+        .unwrap_or_else(|e| panic!("{e}"));
+    let (again, same) = call(router, subject, "POST", &complete, None).await;
     assert_eq!(
         (again, &same["sha256"]),
-        (200, &done["sha256"]),
+        (200, &reference["sha256"]),
         "completing twice answers the same"
     );
-    json!({"kind": kind, "sha256": done["sha256"]})
+    reference
 }
 
 /// Does what the parent is asked to (confirm generated forms, supply a missing page); returns
 /// how many actions it took.
 async fn act(router: &axum::Router, subject: &str, id: &str, view: &Value) -> usize {
-    let Some(waiting) = view["stages"]
-        .as_array()
-        .into_iter()
-        .flatten()
-        .find(|s| s["status"]["status"] == "awaiting_applicant")
-    else {
-        return 0;
-    };
-    let (status, body) = match waiting["status"]["wait"].as_str().unwrap_or_default() {
-        "confirm_forms" => {
-            call(
-                router,
-                subject,
-                "POST",
-                &format!("/applications/{id}/confirmation"),
-                None,
-            )
-            .await
-        }
-        "supplement" => {
-            let mut documents = vec![];
-            for item in waiting["status"]["items"].as_array().into_iter().flatten() {
-                if item["type"] == "document" {
-                    documents.push(
-                        upload(router, subject, item["kind"].as_str().unwrap_or_default()).await,
-                    );
-                }
-            }
-            call(
-                router,
-                subject,
-                "POST",
-                &format!("/applications/{id}/supplement"),
-                Some(&json!({"documents": documents})),
-            )
-            .await
-        }
-        other => panic!("the applicant is asked for {other}: {view:#}"),
-    };
-    assert_eq!(status, 200, "{body}");
-    1
+    harness::act(router, subject, id, view)
+        .await
+        .unwrap_or_else(|e| panic!("{e}: {view:#}"))
 }
 
 async fn serve(router: axum::Router) -> String {
@@ -725,8 +410,9 @@ async fn a_poison_message_is_dead_lettered_and_the_operator_command_redrives_it(
         0,
         "the DLQ is empty"
     );
-    let event = receive_event(&stack.sdk, url)
+    let event = harness::receive_event(&stack.sdk, url)
         .await
+        .unwrap_or_else(|e| panic!("{e}"))
         .unwrap_or_else(|| panic!("not redriven"));
     assert_eq!(
         event.records[0].body.as_deref(),

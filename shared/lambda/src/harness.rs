@@ -1,0 +1,419 @@
+//! The Lambda service's part, played locally against an AWS API emulator: provisions what
+//! `template.yaml` declares (the table, a queue and dead-letter queue per stage and for
+//! notifications, the scan bucket, the webhook-keys secret), and hands the functions the events
+//! Lambda would — API Gateway HTTP API (payload 2.0) requests with the JWT authorizer's claims,
+//! and `SqsEvent`s built from what SQS delivers, deleting what the function did not report as
+//! failed, as the event source mapping does. Used by the AWS end-to-end test and the benchmark.
+
+use crate::settings::queue_variable;
+use crate::{Deps, Error, Needs, Settings};
+use aws_config::SdkConfig;
+use aws_lambda_events::event::sqs::{SqsBatchResponse, SqsEvent};
+use aws_sdk_sqs::types::QueueAttributeName;
+use axum::body::Body;
+use newborn_domain::stage::{Agency, Stage};
+use newborn_service::ports::QueueName;
+use newborn_service::signing::{KeyEntry, Keys};
+use serde_json::{Value, json};
+use std::collections::HashMap;
+use tower::ServiceExt;
+
+/// The region the emulator plays.
+pub const REGION: &str = "cn-northwest-1";
+
+/// The webhook-keys secret's name.
+const KEYS_SECRET: &str = "newborn/webhook-keys";
+
+/// An SDK configuration for the emulator at `url` (fixed test credentials); `http` replaces the
+/// SDK's HTTP client (the benchmark counts requests with it).
+pub fn sdk_config(url: &str, http: Option<aws_sdk_sqs::config::SharedHttpClient>) -> SdkConfig {
+    let mut b = SdkConfig::builder()
+        .behavior_version(aws_config::BehaviorVersion::latest())
+        .region(aws_config::Region::new(REGION))
+        .endpoint_url(url)
+        .credentials_provider(aws_sdk_sqs::config::SharedCredentialsProvider::new(
+            aws_sdk_sqs::config::Credentials::new("test", "test", None, None, "emulator"),
+        ));
+    if let Some(http) = http {
+        b = b.http_client(http);
+    }
+    b.build()
+}
+
+/// What `template.yaml` declares, created in the emulator.
+pub struct Stack {
+    /// The SDK configuration every client is built from.
+    pub sdk: SdkConfig,
+    /// The functions' environment (table, bucket, secret, queue URLs).
+    pub vars: HashMap<String, String>,
+    /// The webhook keys stored in the secret.
+    pub keys: Keys,
+    /// Each stage's queue URL.
+    pub queues: HashMap<Stage, String>,
+    /// Each stage's dead-letter queue URL.
+    pub dead_letters: HashMap<Stage, String>,
+    /// The notification queue's URL.
+    pub notifications: String,
+}
+
+/// A queue as `template.yaml` declares it: dead-lettered after `maxReceiveCount` receives (3
+/// here), a short visibility timeout so redeliveries come quickly. Returns both URLs.
+async fn queue_with_dead_letters(
+    sqs: &aws_sdk_sqs::Client,
+    name: &str,
+) -> Result<(String, String), Error> {
+    let dlq = sqs
+        .create_queue()
+        .queue_name(format!("{name}-dlq"))
+        .send()
+        .await?;
+    let dlq_url = dlq.queue_url().unwrap_or_default().to_owned();
+    let arn = sqs
+        .get_queue_attributes()
+        .queue_url(&dlq_url)
+        .attribute_names(QueueAttributeName::QueueArn)
+        .send()
+        .await?
+        .attributes()
+        .and_then(|a| a.get(&QueueAttributeName::QueueArn).cloned())
+        .unwrap_or_default();
+    let q = sqs
+        .create_queue()
+        .queue_name(name)
+        .attributes(
+            QueueAttributeName::RedrivePolicy,
+            format!(r#"{{"deadLetterTargetArn":"{arn}","maxReceiveCount":"3"}}"#),
+        )
+        .attributes(QueueAttributeName::VisibilityTimeout, "1")
+        .send()
+        .await?;
+    Ok((q.queue_url().unwrap_or_default().to_owned(), dlq_url))
+}
+
+impl Stack {
+    /// Creates the stack in the emulator `sdk` points at.
+    pub async fn provision(sdk: SdkConfig) -> Result<Self, Error> {
+        let dynamodb = aws_sdk_dynamodb::Client::new(&sdk);
+        newborn_aws::create_table(&dynamodb, "newborn").await?;
+        let sqs = aws_sdk_sqs::Client::new(&sdk);
+        let mut vars = HashMap::new();
+        let (mut queues, mut dead_letters) = (HashMap::new(), HashMap::new());
+        let mut notifications = String::new();
+        for queue in QueueName::ALL {
+            let (url, dlq_url) = queue_with_dead_letters(&sqs, queue.as_str()).await?;
+            vars.insert(queue_variable(queue), url.clone());
+            match queue {
+                QueueName::Stage(stage) => {
+                    queues.insert(stage, url);
+                    dead_letters.insert(stage, dlq_url);
+                }
+                QueueName::Notifications => notifications = url,
+            }
+        }
+        let s3 = aws_sdk_s3::Client::from_conf(
+            aws_sdk_s3::config::Builder::from(&sdk)
+                .force_path_style(true)
+                .build(),
+        );
+        s3.create_bucket()
+            .bucket("scans")
+            .create_bucket_configuration(
+                aws_sdk_s3::types::CreateBucketConfiguration::builder()
+                    .location_constraint(aws_sdk_s3::types::BucketLocationConstraint::from(REGION))
+                    .build(),
+            )
+            .send()
+            .await?;
+        let entries: Vec<KeyEntry> = [
+            (Agency::Platform, "platform-1"),
+            (Agency::Hospital, "hospital-1"),
+            (Agency::PoliceStation, "police-1"),
+            (Agency::MedicalInsurance, "insurance-1"),
+            (Agency::SocialSecurity, "social-security-1"),
+        ]
+        .into_iter()
+        .enumerate()
+        .map(|(i, (owner, id))| KeyEntry {
+            key_id: id.into(),
+            owner,
+            secret_hex: format!("{:064x}", 0x5eed_0000 + i),
+        })
+        .collect();
+        let key_file = serde_json::to_string(&entries)?;
+        aws_sdk_secretsmanager::Client::new(&sdk)
+            .create_secret()
+            .name(KEYS_SECRET)
+            .secret_string(&key_file)
+            .send()
+            .await?;
+        for (k, v) in [
+            ("NEWBORN_TABLE", "newborn"),
+            ("NEWBORN_BUCKET", "scans"),
+            ("NEWBORN_WEBHOOK_KEYS_SECRET", KEYS_SECRET),
+        ] {
+            vars.insert(k.into(), v.into());
+        }
+        Ok(Stack {
+            sdk,
+            vars,
+            keys: Keys::from_json(&key_file)?,
+            queues,
+            dead_letters,
+            notifications,
+        })
+    }
+
+    /// A function's environment with the agencies (and their supervisors and the applicant
+    /// gateway at `<agencies_url>/notify`) at `agencies_url`.
+    pub fn environment(&self, agencies_url: &str) -> HashMap<String, String> {
+        let mut vars = self.vars.clone();
+        vars.insert("NEWBORN_AGENCIES_URL".into(), agencies_url.into());
+        vars.insert("NEWBORN_SUPERVISORS_URL".into(), agencies_url.into());
+        vars.insert(
+            "NEWBORN_NOTIFY_URL".into(),
+            format!("{agencies_url}/notify"),
+        );
+        vars
+    }
+
+    /// What a function's cold start builds, in this stack.
+    pub async fn deps(&self, agencies_url: &str, needs: Needs) -> Result<Deps, Error> {
+        let vars = self.environment(agencies_url);
+        let settings = Settings::from_vars(|k| vars.get(k).cloned())?;
+        Deps::connect(settings, &self.sdk, needs).await
+    }
+
+    /// [`deps`](Self::deps) with metrics recorded by `metrics`.
+    pub async fn deps_with_metrics(
+        &self,
+        agencies_url: &str,
+        needs: Needs,
+        metrics: std::sync::Arc<dyn newborn_service::ports::Metrics>,
+    ) -> Result<Deps, Error> {
+        let vars = self.environment(agencies_url);
+        let settings = Settings::from_vars(|k| vars.get(k).cloned())?;
+        Deps::connect_with_metrics(settings, &self.sdk, needs, metrics).await
+    }
+
+    /// Messages in a queue, visible and in flight (`u32::MAX` if the emulator did not say).
+    pub async fn depth(&self, url: &str) -> u32 {
+        aws_sdk_sqs::Client::new(&self.sdk)
+            .get_queue_attributes()
+            .queue_url(url)
+            .attribute_names(QueueAttributeName::ApproximateNumberOfMessages)
+            .attribute_names(QueueAttributeName::ApproximateNumberOfMessagesNotVisible)
+            .send()
+            .await
+            .ok()
+            .and_then(|o| {
+                let a = o.attributes()?;
+                let n = |k| a.get(&k).and_then(|v| v.parse::<u32>().ok()).unwrap_or(0);
+                Some(
+                    n(QueueAttributeName::ApproximateNumberOfMessages)
+                        + n(QueueAttributeName::ApproximateNumberOfMessagesNotVisible),
+                )
+            })
+            .unwrap_or(u32::MAX)
+    }
+
+    /// One batch of `url` as Lambda's event source mapping invokes a function with it: the
+    /// messages SQS delivers as an `SqsEvent`; afterwards deletes every record `handler` did not
+    /// report as failed. Returns how many records the batch had (0: nothing was delivered, and
+    /// `handler` was not called).
+    pub async fn pump<F, Fut>(&self, url: &str, handler: F) -> Result<usize, Error>
+    where
+        F: FnOnce(SqsEvent) -> Fut,
+        Fut: std::future::Future<Output = SqsBatchResponse>,
+    {
+        let Some(event) = receive_event(&self.sdk, url).await? else {
+            return Ok(0);
+        };
+        let handles: HashMap<String, String> = event
+            .records
+            .iter()
+            .map(|r| {
+                (
+                    r.message_id.clone().unwrap_or_default(),
+                    r.receipt_handle.clone().unwrap_or_default(),
+                )
+            })
+            .collect();
+        let n = handles.len();
+        let response = handler(event).await;
+        let failed: Vec<String> = response
+            .batch_item_failures
+            .iter()
+            .map(|f| f.item_identifier.clone())
+            .collect();
+        let sqs = aws_sdk_sqs::Client::new(&self.sdk);
+        for (id, receipt) in handles {
+            if !failed.contains(&id) {
+                sqs.delete_message()
+                    .queue_url(url)
+                    .receipt_handle(receipt)
+                    .send()
+                    .await?;
+            }
+        }
+        Ok(n)
+    }
+}
+
+/// One applicant request as API Gateway (HTTP API, payload 2.0) hands it to the function after
+/// its JWT authorizer verified the token of `subject`.
+pub fn api_event(subject: &str, method: &str, path: &str, body: Option<&Value>) -> String {
+    json!({
+        "version": "2.0",
+        "routeKey": format!("{method} {path}"),
+        "rawPath": path,
+        "rawQueryString": "",
+        "headers": {"host": "api.example.cn", "content-type": "application/json"},
+        "requestContext": {
+            "accountId": "123456789012",
+            "apiId": "api",
+            "domainName": "api.example.cn",
+            "stage": "$default",
+            "requestId": "req",
+            "time": "24/Nov/2026:10:00:00 +0000",
+            "timeEpoch": 1,
+            "http": {"method": method, "path": path, "protocol": "HTTP/1.1", "sourceIp": "10.0.0.1", "userAgent": "app"},
+            "authorizer": {"jwt": {"claims": {"sub": subject, "iss": "https://idp.example.cn"}, "scopes": null}}
+        },
+        "body": body.map(Value::to_string),
+        "isBase64Encoded": false
+    })
+    .to_string()
+}
+
+/// Invokes the API function's router with [`api_event`]; returns the status and JSON body.
+pub async fn call(
+    router: &axum::Router,
+    subject: &str,
+    method: &str,
+    path: &str,
+    body: Option<&Value>,
+) -> Result<(u16, Value), Error> {
+    let req = lambda_http::request::from_str(&api_event(subject, method, path, body))?;
+    let res = router
+        .clone()
+        .oneshot(req.map(|b| Body::from(b.to_vec())))
+        .await
+        .unwrap_or_else(|e| match e {});
+    let status = res.status().as_u16();
+    let bytes = axum::body::to_bytes(res.into_body(), 1 << 20).await?;
+    Ok((
+        status,
+        serde_json::from_slice(&bytes).unwrap_or(Value::Null),
+    ))
+}
+
+/// The messages the emulator's SQS delivers from `url` (up to 10), as the `SqsEvent` Lambda's
+/// event source mapping would invoke the function with; `None` when none was delivered.
+pub async fn receive_event(sdk: &SdkConfig, url: &str) -> Result<Option<SqsEvent>, Error> {
+    let out = aws_sdk_sqs::Client::new(sdk)
+        .receive_message()
+        .queue_url(url)
+        .max_number_of_messages(10)
+        .message_system_attribute_names(aws_sdk_sqs::types::MessageSystemAttributeName::All)
+        .send()
+        .await?;
+    if out.messages().is_empty() {
+        return Ok(None);
+    }
+    let records: Vec<Value> = out
+        .messages()
+        .iter()
+        .map(|m| {
+            json!({
+                "messageId": m.message_id(),
+                "receiptHandle": m.receipt_handle(),
+                "body": m.body(),
+                "md5OfBody": m.md5_of_body(),
+                "attributes": m.attributes().map(|a| a.iter().map(|(k, v)| (k.as_str().to_owned(), Value::String(v.clone()))).collect::<serde_json::Map<_, _>>()).unwrap_or_default(),
+                "messageAttributes": {},
+                "eventSource": "aws:sqs",
+                "eventSourceARN": format!("arn:aws-cn:sqs:{REGION}:123456789012:{}", url.rsplit('/').next().unwrap_or_default()),
+                "awsRegion": REGION
+            })
+        })
+        .collect();
+    Ok(Some(serde_json::from_value(json!({ "Records": records }))?))
+}
+
+/// Uploads a PNG scan of `kind` the AWS way: a slot from the API, a PUT to the presigned S3 URL
+/// with exactly the signed headers, then completing it. Returns the document reference and the
+/// completion path.
+pub async fn upload(
+    router: &axum::Router,
+    subject: &str,
+    kind: &str,
+) -> Result<(Value, String), Error> {
+    let mut png = b"\x89PNG\r\n\x1a\n".to_vec();
+    png.extend_from_slice(format!("scan of {kind} for {subject}").as_bytes());
+    let (status, slot) = call(
+        router,
+        subject,
+        "POST",
+        "/uploads",
+        Some(&json!({"kind": kind, "content_type": "image/png", "size": png.len()})),
+    )
+    .await?;
+    if status != 201 {
+        return Err(format!("upload slot: HTTP {status}: {slot}").into());
+    }
+    let mut put = reqwest::Client::new().put(slot["upload_url"].as_str().unwrap_or_default());
+    for (name, value) in slot["headers"].as_object().into_iter().flatten() {
+        put = put.header(name.as_str(), value.as_str().unwrap_or_default());
+    }
+    let res = put.body(png).send().await?;
+    if !res.status().is_success() {
+        return Err(format!("PUT to S3: HTTP {}", res.status()).into());
+    }
+    let complete = slot["complete_url"].as_str().unwrap_or_default().to_owned();
+    let (status, done) = call(router, subject, "POST", &complete, None).await?;
+    if status != 200 {
+        return Err(format!("completing the upload: HTTP {status}: {done}").into());
+    }
+    Ok((json!({"kind": kind, "sha256": done["sha256"]}), complete))
+}
+
+/// Does what the parent is asked to in `view` (confirm generated forms, supply missing scans);
+/// returns how many actions it took (0 or 1).
+pub async fn act(
+    router: &axum::Router,
+    subject: &str,
+    id: &str,
+    view: &Value,
+) -> Result<usize, Error> {
+    let Some(waiting) = view["stages"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .find(|s| s["status"]["status"] == "awaiting_applicant")
+    else {
+        return Ok(0);
+    };
+    let (status, body) = match waiting["status"]["wait"].as_str().unwrap_or_default() {
+        "confirm_forms" => {
+            let path = format!("/applications/{id}/confirmation");
+            call(router, subject, "POST", &path, None).await?
+        }
+        "supplement" => {
+            let mut documents = vec![];
+            for item in waiting["status"]["items"].as_array().into_iter().flatten() {
+                if item["type"] == "document" {
+                    let kind = item["kind"].as_str().unwrap_or_default();
+                    documents.push(upload(router, subject, kind).await?.0);
+                }
+            }
+            let path = format!("/applications/{id}/supplement");
+            let answer = json!({ "documents": documents });
+            call(router, subject, "POST", &path, Some(&answer)).await?
+        }
+        other => return Err(format!("the applicant is asked for {other}").into()),
+    };
+    if status != 200 {
+        return Err(format!("HTTP {status}: {body}").into());
+    }
+    Ok(1)
+}
