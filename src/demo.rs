@@ -4,7 +4,7 @@
 //! readable timeline per application and a summary.
 
 use anyhow::{Context, Result, bail};
-use chrono::{DateTime, TimeDelta, Utc};
+use chrono::{DateTime, NaiveDate, TimeDelta, Utc};
 use indicatif::{ProgressBar, ProgressStyle};
 use newborn_agency_sim::Scripted;
 use newborn_domain::calendar::CHINA;
@@ -17,7 +17,7 @@ use std::time::{Duration, Instant};
 pub const SAMPLE: &str = include_str!("../events/api/submit-application.json");
 
 /// The document kinds the sample references.
-const SAMPLE_DOCUMENTS: [&str; 6] = [
+pub const SAMPLE_DOCUMENTS: [&str; 6] = [
     "mother_id_card",
     "father_id_card",
     "marriage_certificate",
@@ -351,6 +351,69 @@ impl ApplicantClient {
         Ok(view)
     }
 
+    /// The form of scenario `sc` for `owner`, for a baby born at `birth` and dated `today`,
+    /// with every scan it references uploaded (nothing is submitted yet).
+    pub async fn prepare(
+        &self,
+        sc: &Scenario,
+        owner: &str,
+        birth: DateTime<Utc>,
+        today: NaiveDate,
+    ) -> Result<Value> {
+        let mut form: Value = serde_json::from_str(SAMPLE)?;
+        set(
+            &mut form,
+            &["newborn", "birth_time"],
+            json!(birth.with_timezone(&CHINA).to_rfc3339()),
+        );
+        (sc.edit)(&mut form);
+        let text = form
+            .to_string()
+            .replace("__NEWBORN_ID__", &newborn_id(birth))
+            .replace("__TODAY__", &today.to_string())
+            .replace(
+                "__IN_90_DAYS__",
+                &(today + chrono::Days::new(90)).to_string(),
+            );
+        form = serde_json::from_str(&text)?;
+        let mut docs = vec![];
+        for kind in SAMPLE_DOCUMENTS
+            .iter()
+            .filter(|k| !sc.withheld.contains(k))
+            .chain(sc.extra_documents)
+        {
+            docs.push(self.upload(owner, kind).await?);
+        }
+        form["documents"] = Value::Array(docs);
+        Ok(form)
+    }
+
+    /// Submits a prepared form of scenario `sc` and registers the scenario's agency scripts
+    /// with the simulator; returns the application id.
+    pub async fn submit_scenario(
+        &self,
+        simulator_url: Option<&str>,
+        sc: &Scenario,
+        owner: &str,
+        form: &Value,
+    ) -> Result<String> {
+        let id = self
+            .submit(owner, form)
+            .await
+            .with_context(|| format!("submitting \"{}\"", sc.name))?;
+        if let Some(sim) = simulator_url {
+            for (stage, outcomes) in sc.scripts {
+                self.json(
+                    self.http
+                        .post(format!("{sim}/scripts"))
+                        .json(&json!({"application_id": id, "stage": stage, "outcomes": outcomes})),
+                )
+                .await?;
+            }
+        }
+        Ok(id)
+    }
+
     /// Rates every stage its agency finished (好差评), once each.
     pub async fn rate_finished(
         &self,
@@ -432,46 +495,10 @@ pub async fn run(
     for i in 0..cfg.count {
         let sc = &all[i % all.len()];
         let owner = format!("demo-{run_id}-{i}");
-        let mut form: Value = serde_json::from_str(SAMPLE)?;
-        set(
-            &mut form,
-            &["newborn", "birth_time"],
-            json!(birth.with_timezone(&CHINA).to_rfc3339()),
-        );
-        (sc.edit)(&mut form);
-        let text = form
-            .to_string()
-            .replace("__NEWBORN_ID__", &newborn_id(birth))
-            .replace("__TODAY__", &today.to_string())
-            .replace(
-                "__IN_90_DAYS__",
-                &(today + chrono::Days::new(90)).to_string(),
-            );
-        form = serde_json::from_str(&text)?;
-        let mut docs = vec![];
-        for kind in SAMPLE_DOCUMENTS
-            .iter()
-            .filter(|k| !sc.withheld.contains(k))
-            .chain(sc.extra_documents)
-        {
-            docs.push(client.upload(&owner, kind).await?);
-        }
-        form["documents"] = Value::Array(docs);
+        let form = client.prepare(sc, &owner, birth, today).await?;
         let id = client
-            .submit(&owner, &form)
-            .await
-            .with_context(|| format!("submitting \"{}\"", sc.name))?;
-        if let Some(sim) = &cfg.simulator_url {
-            for (stage, outcomes) in sc.scripts {
-                client
-                    .json(
-                        client.http.post(format!("{sim}/scripts")).json(
-                            &json!({"application_id": id, "stage": stage, "outcomes": outcomes}),
-                        ),
-                    )
-                    .await?;
-            }
-        }
+            .submit_scenario(cfg.simulator_url.as_deref(), sc, &owner, &form)
+            .await?;
         tracked.push(Tracked {
             owner,
             id,

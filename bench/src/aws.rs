@@ -1,0 +1,783 @@
+//! AWS requests per application, counted on the SDK's HTTP client while applications travel
+//! through the functions' handlers against the emulator (the same harness as the AWS end-to-end
+//! test), and turned into a cost per million applications with the list prices of
+//! `bench/prices.toml`; beside it, what the same flow costs as a Step Functions Standard workflow.
+
+use anyhow::{Context, Result, bail};
+use aws_sdk_sqs::config::{HttpClient, SharedHttpClient};
+use aws_smithy_runtime_api::client::http::{
+    HttpConnector, HttpConnectorFuture, HttpConnectorSettings, SharedHttpConnector,
+};
+use aws_smithy_runtime_api::client::orchestrator::HttpRequest;
+use aws_smithy_runtime_api::client::result::ConnectorError;
+use aws_smithy_runtime_api::client::runtime_components::RuntimeComponents;
+use aws_smithy_types::body::SdkBody;
+use axum::extract::{Request, State};
+use axum::middleware::Next;
+use newborn_agency_sim::{Mix, SimConfig, Simulator};
+use newborn_domain::stage::Stage;
+use newborn_lambda::harness::{self, Stack};
+use newborn_lambda::{Deps, Needs};
+use newborn_service::signing::KeyRing;
+use serde::{Deserialize, Serialize};
+use serde_json::{Value, json};
+use std::collections::BTreeMap;
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+/// The list prices the cost is computed with (see `bench/prices.toml` for their sources).
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct Prices {
+    /// Where and when the prices were read.
+    pub source: String,
+    /// Lambda, per million requests.
+    pub lambda_request_per_million: f64,
+    /// Lambda on arm64, per GB-second.
+    pub lambda_arm64_gb_second: f64,
+    /// API Gateway HTTP API, per million requests.
+    pub http_api_request_per_million: f64,
+    /// SQS standard queues, per million requests.
+    pub sqs_request_per_million: f64,
+    /// DynamoDB on-demand, per million write request units.
+    pub dynamodb_write_unit_per_million: f64,
+    /// DynamoDB on-demand, per million read request units.
+    pub dynamodb_read_unit_per_million: f64,
+    /// S3 Standard, PUT, COPY, POST, LIST per thousand.
+    pub s3_put_per_thousand: f64,
+    /// S3 Standard, GET and the rest per thousand.
+    pub s3_get_per_thousand: f64,
+    /// Secrets Manager, per 10,000 API calls.
+    pub secrets_manager_call_per_10k: f64,
+    /// Step Functions Standard, per thousand state transitions.
+    pub step_functions_transition_per_thousand: f64,
+}
+
+/// Requests of one service and operation.
+#[derive(Debug, Clone, Default, Serialize)]
+pub struct OpCount {
+    /// HTTP requests (attempts).
+    pub requests: f64,
+    /// DynamoDB write request units (estimated from the items written).
+    pub write_units: f64,
+    /// DynamoDB read request units (estimated from the items read).
+    pub read_units: f64,
+}
+
+/// Counts by `(service, operation)`.
+#[derive(Debug, Clone, Default)]
+pub struct Counts(Arc<Mutex<BTreeMap<(String, String), OpCount>>>);
+
+impl Counts {
+    fn add(&self, service: &str, op: &str, write_units: f64, read_units: f64) {
+        if let Ok(mut m) = self.0.lock() {
+            let c = m.entry((service.to_owned(), op.to_owned())).or_default();
+            c.requests += 1.0;
+            c.write_units += write_units;
+            c.read_units += read_units;
+        }
+    }
+
+    fn take(&self) -> BTreeMap<(String, String), OpCount> {
+        self.0
+            .lock()
+            .map(|mut m| std::mem::take(&mut *m))
+            .unwrap_or_default()
+    }
+}
+
+/// The SDK's HTTP client with every request counted (an interceptor at the wire: what is billed
+/// is what is sent, retries included).
+#[derive(Debug)]
+struct CountingClient {
+    inner: SharedHttpClient,
+    counts: Counts,
+}
+
+#[derive(Debug)]
+struct CountingConnector {
+    inner: SharedHttpConnector,
+    counts: Counts,
+}
+
+impl HttpClient for CountingClient {
+    fn http_connector(
+        &self,
+        settings: &HttpConnectorSettings,
+        components: &RuntimeComponents,
+    ) -> SharedHttpConnector {
+        SharedHttpConnector::new(CountingConnector {
+            inner: self.inner.http_connector(settings, components),
+            counts: self.counts.clone(),
+        })
+    }
+}
+
+impl HttpConnector for CountingConnector {
+    fn call(&self, request: HttpRequest) -> HttpConnectorFuture {
+        let (service, op) = classify(&request);
+        let body: Value = request
+            .body()
+            .bytes()
+            .and_then(|b| serde_json::from_slice(b).ok())
+            .unwrap_or(Value::Null);
+        let future = self.inner.call(request);
+        let counts = self.counts.clone();
+        HttpConnectorFuture::new(async move {
+            let mut response = future.await?;
+            let bytes = aws_smithy_types::byte_stream::ByteStream::new(response.take_body())
+                .collect()
+                .await
+                .map_err(|e| ConnectorError::other(Box::new(e), None))?
+                .into_bytes();
+            let answer: Value = serde_json::from_slice(&bytes).unwrap_or(Value::Null);
+            *response.body_mut() = SdkBody::from(bytes);
+            let op = if service == "sqs" && op == "ReceiveMessage" && answer["Messages"].is_null() {
+                "ReceiveMessage (empty)".to_owned()
+            } else {
+                op
+            };
+            let (w, r) = if service == "dynamodb" {
+                capacity(&op, &body, &answer)
+            } else {
+                (0.0, 0.0)
+            };
+            counts.add(&service, &op, w, r);
+            Ok(response)
+        })
+    }
+}
+
+/// The service and operation of a request: from `X-Amz-Target` for the JSON protocols
+/// (DynamoDB, SQS, Secrets Manager), from the method and path for S3.
+fn classify(request: &HttpRequest) -> (String, String) {
+    if let Some(target) = request.headers().get("x-amz-target") {
+        let (prefix, op) = target.split_once('.').unwrap_or(("", target));
+        let service = match prefix {
+            p if p.starts_with("DynamoDB") => "dynamodb",
+            "AmazonSQS" => "sqs",
+            "secretsmanager" => "secretsmanager",
+            other => other,
+        };
+        return (service.to_owned(), op.to_owned());
+    }
+    let path = request.uri().split('?').next().unwrap_or_default();
+    let object = path.trim_start_matches("http://").splitn(2, '/').nth(1);
+    let is_object = object.is_some_and(|p| p.trim_matches('/').contains('/'));
+    let op = match (request.method(), is_object) {
+        ("PUT", true) if request.headers().get("x-amz-copy-source").is_some() => "CopyObject",
+        ("PUT", true) => "PutObject",
+        ("PUT", false) => "CreateBucket",
+        ("GET", true) => "GetObject",
+        ("GET", false) => "ListObjects",
+        ("HEAD", true) => "HeadObject",
+        ("DELETE", true) => "DeleteObject",
+        (m, _) => m,
+    };
+    ("s3".to_owned(), op.to_owned())
+}
+
+/// The size DynamoDB bills for an item in its JSON wire form: attribute names plus values
+/// (strings and binaries by length, numbers by about half their digits, containers 3 bytes
+/// plus their elements).
+fn item_size(item: &Value) -> usize {
+    item.as_object()
+        .map(|m| m.iter().map(|(k, v)| k.len() + value_size(v)).sum())
+        .unwrap_or(0)
+}
+
+fn value_size(v: &Value) -> usize {
+    let Some((t, v)) = v.as_object().and_then(|m| m.iter().next()) else {
+        return 0;
+    };
+    match t.as_str() {
+        "S" => v.as_str().map_or(0, str::len),
+        "B" => v.as_str().map_or(0, |s| s.len() * 3 / 4),
+        "N" => v.as_str().map_or(0, |s| s.len().div_ceil(2) + 1),
+        "BOOL" | "NULL" => 1,
+        "M" => 3 + item_size(v),
+        "L" => {
+            3 + v
+                .as_array()
+                .map_or(0, |l| l.iter().map(|e| 1 + value_size(e)).sum())
+        }
+        "SS" | "NS" | "BS" => v.as_array().map_or(0, |l| {
+            l.iter().map(|e| e.as_str().map_or(0, str::len)).sum()
+        }),
+        _ => 0,
+    }
+}
+
+/// The attributes that put an item into a global secondary index (`template.yaml`); each index
+/// an item is written to costs one more write unit.
+const INDEX_KEYS: [&str; 4] = ["clock_pk", "owner_pk", "outbox_pk", "follow_pk"];
+
+fn write_units(item: &Value, factor: f64) -> f64 {
+    let base = (item_size(item).max(1) as f64 / 1024.0).ceil() * factor;
+    let indexed = INDEX_KEYS.iter().filter(|k| !item[**k].is_null()).count();
+    base + indexed as f64
+}
+
+/// Estimated (write, read) request units of one DynamoDB call: writes from the items in the
+/// request (1 KB units, doubled in transactions, one more per index written), reads from the
+/// items in the answer (4 KB units, halved when eventually consistent, doubled in transactions).
+/// An update is estimated from its key and values (the stored item may be larger).
+fn capacity(op: &str, request: &Value, answer: &Value) -> (f64, f64) {
+    let of_write = |w: &Value, factor: f64| -> f64 {
+        if !w["Item"].is_null() {
+            write_units(&w["Item"], factor)
+        } else {
+            let mut k = w["Key"].as_object().cloned().unwrap_or_default();
+            for (name, v) in w["ExpressionAttributeValues"]
+                .as_object()
+                .into_iter()
+                .flatten()
+            {
+                k.insert(name.clone(), v.clone());
+            }
+            write_units(&Value::Object(k), factor)
+        }
+    };
+    let read = |bytes: usize, factor: f64| (bytes.max(1) as f64 / 4096.0).ceil() * factor;
+    let consistency = if request["ConsistentRead"] == json!(true) {
+        1.0
+    } else {
+        0.5
+    };
+    match op {
+        "PutItem" | "UpdateItem" | "DeleteItem" => (of_write(request, 1.0), 0.0),
+        "TransactWriteItems" => {
+            let mut w = 0.0;
+            let mut r = 0.0;
+            for t in request["TransactItems"].as_array().into_iter().flatten() {
+                if let Some(put) = t.get("Put") {
+                    w += of_write(put, 2.0);
+                } else if let Some(u) = t.get("Update").or_else(|| t.get("Delete")) {
+                    w += of_write(u, 2.0);
+                } else if t.get("ConditionCheck").is_some() {
+                    r += 2.0;
+                }
+            }
+            (w, r)
+        }
+        "BatchWriteItem" => {
+            let mut w = 0.0;
+            for reqs in request["RequestItems"].as_object().into_iter().flatten() {
+                for r in reqs.1.as_array().into_iter().flatten() {
+                    w += of_write(
+                        r.get("PutRequest")
+                            .or_else(|| r.get("DeleteRequest"))
+                            .unwrap_or(&Value::Null),
+                        1.0,
+                    );
+                }
+            }
+            (w, 0.0)
+        }
+        "GetItem" => (0.0, read(item_size(&answer["Item"]), consistency)),
+        "Query" | "Scan" => {
+            let bytes = answer["Items"]
+                .as_array()
+                .map_or(0, |items| items.iter().map(item_size).sum());
+            (0.0, read(bytes, consistency))
+        }
+        "BatchGetItem" => {
+            let mut r = 0.0;
+            for items in answer["Responses"].as_object().into_iter().flatten() {
+                for i in items.1.as_array().into_iter().flatten() {
+                    r += read(item_size(i), consistency);
+                }
+            }
+            (0.0, r)
+        }
+        "TransactGetItems" => {
+            let r = answer["Responses"].as_array().map_or(0.0, |l| {
+                l.iter().map(|i| read(item_size(&i["Item"]), 2.0)).sum()
+            });
+            (0.0, r)
+        }
+        _ => (0.0, 0.0),
+    }
+}
+
+fn is_write(op: &str) -> bool {
+    matches!(
+        op,
+        "PutItem" | "UpdateItem" | "DeleteItem" | "TransactWriteItems" | "BatchWriteItem"
+    )
+}
+
+/// Invocations of one function.
+#[derive(Debug, Clone, Default, Serialize)]
+pub struct Invocations {
+    /// How many.
+    pub count: u64,
+    /// Their total duration, seconds (measured here, against the emulator).
+    pub seconds: f64,
+}
+
+type Invoked = Arc<Mutex<BTreeMap<String, Invocations>>>;
+
+fn invoked(map: &Invoked, function: &str, took: Duration) {
+    if let Ok(mut m) = map.lock() {
+        let i = m.entry(function.to_owned()).or_default();
+        i.count += 1;
+        i.seconds += took.as_secs_f64();
+    }
+}
+
+/// Counts the callbacks function's invocations (each agency callback is one API request).
+async fn count_callbacks(
+    State(map): State<Invoked>,
+    req: Request,
+    next: Next,
+) -> axum::response::Response {
+    let started = Instant::now();
+    let res = next.run(req).await;
+    invoked(&map, "callbacks", started.elapsed());
+    res
+}
+
+/// One line of the cost table.
+#[derive(Debug, Clone, Serialize)]
+pub struct CostLine {
+    /// What is billed.
+    pub item: String,
+    /// Units per application.
+    pub per_application: f64,
+    /// The unit.
+    pub unit: String,
+    /// USD per million applications.
+    pub usd_per_million_applications: f64,
+}
+
+/// The AWS measurements.
+#[derive(Debug, Clone, Serialize)]
+pub struct Report {
+    /// Applications driven through.
+    pub applications: usize,
+    /// Their outcomes.
+    pub outcomes: BTreeMap<String, usize>,
+    /// State transitions per application (timeline entries).
+    pub transitions_per_application: f64,
+    /// Requests per application, by service and operation.
+    pub requests_per_application: BTreeMap<String, BTreeMap<String, OpCount>>,
+    /// Lambda invocations per application, by function.
+    pub invocations_per_application: BTreeMap<String, Invocations>,
+    /// API Gateway requests per application (applicant calls and agency callbacks).
+    pub api_requests_per_application: f64,
+    /// S3 PUTs the applicants send to presigned URLs per application.
+    pub presigned_puts_per_application: f64,
+    /// DynamoDB write requests (all kinds) per state transition.
+    pub dynamodb_writes_per_transition: f64,
+    /// DynamoDB write requests per state transition by operation.
+    pub dynamodb_writes_per_transition_by_operation: BTreeMap<String, f64>,
+    /// The cost lines.
+    pub cost: Vec<CostLine>,
+    /// USD per million applications, all lines.
+    pub usd_per_million_applications: f64,
+    /// The same flow's state transitions in Step Functions Standard, USD per million
+    /// applications (one transition per timeline entry, a lower bound).
+    pub step_functions_usd_per_million_applications: f64,
+    /// Requests made once per cold start of a function that signs (keys from Secrets Manager).
+    pub per_cold_start: BTreeMap<String, f64>,
+    /// The prices used.
+    pub prices: Prices,
+    /// Lambda memory, MB (from `template.yaml`).
+    pub lambda_memory_mb: u32,
+}
+
+/// The memory size the template gives every function.
+fn template_memory_mb() -> Result<u32> {
+    let template = include_str!("../../template.yaml");
+    template
+        .lines()
+        .find_map(|l| l.trim().strip_prefix("MemorySize:"))
+        .and_then(|v| v.trim().parse().ok())
+        .context("template.yaml has no MemorySize")
+}
+
+fn grouped(
+    counts: &BTreeMap<(String, String), OpCount>,
+    per: f64,
+) -> BTreeMap<String, BTreeMap<String, OpCount>> {
+    let mut out: BTreeMap<String, BTreeMap<String, OpCount>> = BTreeMap::new();
+    for ((service, op), c) in counts {
+        out.entry(service.clone()).or_default().insert(
+            op.clone(),
+            OpCount {
+                requests: c.requests / per,
+                write_units: c.write_units / per,
+                read_units: c.read_units / per,
+            },
+        );
+    }
+    out
+}
+
+/// Reads outcomes and timelines for the report around the counter.
+struct Observer(Deps);
+
+impl Observer {
+    async fn view(&self, owner: &str, id: &str) -> Result<Value> {
+        Ok(serde_json::to_value(self.0.service.view(owner, id).await?)?)
+    }
+
+    async fn timeline_len(&self, owner: &str, id: &str) -> Result<usize> {
+        Ok(self.0.service.timeline(owner, id).await?.len())
+    }
+}
+
+/// Drives `applications` case-1 applications (every stage) through the functions against the
+/// emulator and prices what they used.
+pub async fn run(applications: usize, prices: Prices) -> Result<Report> {
+    let emulator = newborn_contract::emulator::start_emulator();
+    let counts = Counts::default();
+    // The emulator speaks plain HTTP; the SDK's own client, without TLS.
+    let default_client = aws_smithy_http_client::Builder::new().build_http();
+    let http = SharedHttpClient::new(CountingClient {
+        inner: default_client,
+        counts: counts.clone(),
+    });
+    let stack = Stack::provision(harness::sdk_config(&emulator.url, Some(http)))
+        .await
+        .map_err(|e| anyhow::anyhow!("{e}"))?;
+
+    let invocations: Invoked = Arc::default();
+    let callbacks_listener = tokio::net::TcpListener::bind("127.0.0.1:0").await?;
+    let platform_url = format!("http://{}", callbacks_listener.local_addr()?);
+    let dir = tempfile::tempdir()?;
+    let sim = Simulator::open(
+        &dir.path().join("agencies.db"),
+        SimConfig {
+            platform_url,
+            delay: Duration::ZERO,
+            mix: Mix::default(),
+        },
+        KeyRing::new(vec![stack.keys.platform.clone()]),
+        stack.keys.agencies.clone(),
+        Arc::new(newborn_service::ports::SystemClock),
+    )
+    .map_err(anyhow::Error::msg)?;
+    let sim_listener = tokio::net::TcpListener::bind("127.0.0.1:0").await?;
+    let agencies_url = format!("http://{}", sim_listener.local_addr()?);
+    let sim_router = sim.router();
+    tokio::spawn(async move {
+        let _ = axum::serve(sim_listener, sim_router).await;
+    });
+    tokio::spawn(sim.clone().run());
+
+    let metrics: Arc<dyn newborn_service::ports::Metrics> =
+        Arc::new(newborn::runtime::metrics::Counters::default());
+    let deps = |needs| stack.deps_with_metrics(&agencies_url, needs, metrics.clone());
+    let e = |e: newborn_lambda::Error| anyhow::anyhow!("{e}");
+    let api = deps(Needs::Nothing).await.map_err(e)?;
+    let callbacks = deps(Needs::WebhookKeys).await.map_err(e)?;
+    let stages = deps(Needs::WebhookKeys).await.map_err(e)?;
+    let pre_review = deps(Needs::Nothing).await.map_err(e)?;
+    let notifier = deps(Needs::WebhookKeys).await.map_err(e)?;
+    let observer = {
+        let vars = stack.environment(&agencies_url);
+        let settings = newborn_lambda::Settings::from_vars(|k| vars.get(k).cloned())?;
+        let uncounted = harness::sdk_config(&emulator.url, None);
+        Observer(
+            Deps::connect_with_metrics(settings, &uncounted, Needs::Nothing, metrics.clone())
+                .await
+                .map_err(e)?,
+        )
+    };
+    let cold = counts.take();
+    let per_cold_start = cold
+        .iter()
+        .filter(|((s, _), _)| s == "secretsmanager")
+        // Three of the five functions above read the keys.
+        .map(|((s, o), c)| (format!("{s} {o}"), c.requests / 3.0))
+        .collect();
+    let callback_router = newborn_http::router(callbacks.api_state()).layer(
+        axum::middleware::from_fn_with_state(invocations.clone(), count_callbacks),
+    );
+    tokio::spawn(async move {
+        let _ = axum::serve(callbacks_listener, callback_router).await;
+    });
+    let router = newborn_http::router(api.api_state());
+    let api_calls = Arc::new(std::sync::atomic::AtomicU64::new(0));
+    let call = |subject: String, method: &'static str, path: String, body: Option<Value>| {
+        let (router, invocations, api_calls) =
+            (router.clone(), invocations.clone(), api_calls.clone());
+        async move {
+            let started = Instant::now();
+            let out = harness::call(&router, &subject, method, &path, body.as_ref())
+                .await
+                .map_err(|e| anyhow::anyhow!("{e}"));
+            invoked(&invocations, "api", started.elapsed());
+            api_calls.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+            out
+        }
+    };
+
+    // Every applicant uploads her six scans and submits (case 1: every stage).
+    let sample: Value = serde_json::from_str(newborn::demo::SAMPLE)?;
+    let mut apps = vec![];
+    let mut presigned_puts = 0u64;
+    for i in 0..applications {
+        let subject = format!("aws-bench-{i}");
+        let mut documents = vec![];
+        for kind in newborn::demo::SAMPLE_DOCUMENTS {
+            let started = Instant::now();
+            let (reference, _) = harness::upload(&router, &subject, kind).await.map_err(e)?;
+            // A slot and its completion: two API calls (the PUT goes to S3 directly), each
+            // given half the time.
+            for _ in 0..2 {
+                invoked(&invocations, "api", started.elapsed() / 2);
+            }
+            api_calls.fetch_add(2, std::sync::atomic::Ordering::Relaxed);
+            presigned_puts += 1;
+            documents.push(reference);
+        }
+        let mut form = sample.clone();
+        form["documents"] = Value::Array(documents);
+        form["newborn"]["birth_time"] =
+            json!((chrono::Utc::now() - chrono::TimeDelta::days(7)).to_rfc3339());
+        let (status, created) =
+            call(subject.clone(), "POST", "/applications".into(), Some(form)).await?;
+        if status != 201 {
+            bail!("submission failed: HTTP {status}: {created}");
+        }
+        apps.push((
+            subject,
+            created["id"].as_str().unwrap_or_default().to_owned(),
+        ));
+    }
+
+    // The functions, invoked with what SQS delivers, until every flow has ended.
+    let deadline = Instant::now() + Duration::from_secs(300);
+    let mut open: Vec<(String, String)> = apps.clone();
+    while !open.is_empty() {
+        if Instant::now() > deadline {
+            bail!("{} applications did not end within 300 s", open.len());
+        }
+        for stage in Stage::ALL {
+            let (deps, name) = if stage == Stage::PreReview {
+                (&pre_review, "pre-review".to_owned())
+            } else {
+                (&stages, stage.as_str().replace('_', "-"))
+            };
+            loop {
+                let started = Instant::now();
+                let n = stack
+                    .pump(&stack.queues[&stage], |event| async move {
+                        newborn_handlers::handle_stage_batch(&deps.service, stage, event).await
+                    })
+                    .await
+                    .map_err(e)?;
+                if n == 0 {
+                    break;
+                }
+                invoked(&invocations, &name, started.elapsed());
+            }
+        }
+        loop {
+            let started = Instant::now();
+            let n = stack
+                .pump(&stack.notifications, |event| {
+                    let service = notifier.service.clone();
+                    async move { newborn_handlers::handle_notification_batch(&service, event).await }
+                })
+                .await
+                .map_err(e)?;
+            if n == 0 {
+                break;
+            }
+            invoked(&invocations, "notifier", started.elapsed());
+        }
+        let mut still = vec![];
+        for (subject, id) in open {
+            let view = observer.view(&subject, &id).await?;
+            if view["outcome"] != "in_progress" {
+                continue;
+            }
+            let started = Instant::now();
+            if harness::act(&router, &subject, &id, &view)
+                .await
+                .map_err(e)?
+                > 0
+            {
+                invoked(&invocations, "api", started.elapsed());
+                api_calls.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+            }
+            still.push((subject, id));
+        }
+        open = still;
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    // The parent opens the finished application once.
+    for (subject, id) in &apps {
+        call(subject.clone(), "GET", format!("/applications/{id}"), None).await?;
+    }
+    let used = counts.take();
+
+    let per = applications as f64;
+    let mut outcomes = BTreeMap::new();
+    let mut transitions = 0usize;
+    for (subject, id) in &apps {
+        let view = observer.view(subject, id).await?;
+        *outcomes
+            .entry(view["outcome"].as_str().unwrap_or_default().to_owned())
+            .or_insert(0) += 1;
+        transitions += observer.timeline_len(subject, id).await?;
+    }
+    let transitions_per_application = transitions as f64 / per;
+    let memory_mb = template_memory_mb()?;
+    let invocations = invocations.lock().map(|m| m.clone()).unwrap_or_default();
+    let total_invocations: u64 = invocations.values().map(|i| i.count).sum();
+    let gb_seconds: f64 =
+        invocations.values().map(|i| i.seconds).sum::<f64>() * f64::from(memory_mb) / 1024.0;
+    let sum = |f: &dyn Fn(&str, &str, &OpCount) -> f64| -> f64 {
+        used.iter().map(|((s, o), c)| f(s, o, c)).sum::<f64>()
+    };
+    let write_units = sum(&|_, _, c| c.write_units);
+    let read_units = sum(&|_, _, c| c.read_units);
+    let dynamodb_writes = sum(&|s, o, c| {
+        if s == "dynamodb" && is_write(o) {
+            c.requests
+        } else {
+            0.0
+        }
+    });
+    let sqs = sum(&|s, _, c| if s == "sqs" { c.requests } else { 0.0 });
+    let s3_put = sum(&|s, o, c| {
+        if s == "s3" && matches!(o, "PutObject" | "CopyObject" | "ListObjects" | "POST") {
+            c.requests
+        } else {
+            0.0
+        }
+    }) + presigned_puts as f64;
+    let s3_get = sum(&|s, o, c| {
+        if s == "s3" && matches!(o, "GetObject" | "HeadObject") {
+            c.requests
+        } else {
+            0.0
+        }
+    });
+    let api_requests = api_calls.load(std::sync::atomic::Ordering::Relaxed) as f64
+        + invocations.get("callbacks").map_or(0.0, |i| i.count as f64);
+    let p = &prices;
+    let line = |item: &str, units: f64, unit: &str, usd_per_unit: f64| CostLine {
+        item: item.to_owned(),
+        per_application: units / per,
+        unit: unit.to_owned(),
+        usd_per_million_applications: units / per * usd_per_unit * 1e6,
+    };
+    let cost = vec![
+        line(
+            "Lambda requests",
+            total_invocations as f64,
+            "invocations",
+            p.lambda_request_per_million / 1e6,
+        ),
+        line(
+            "Lambda duration (arm64)",
+            gb_seconds,
+            "GB-s",
+            p.lambda_arm64_gb_second,
+        ),
+        line(
+            "API Gateway HTTP API",
+            api_requests,
+            "requests",
+            p.http_api_request_per_million / 1e6,
+        ),
+        line("SQS", sqs, "requests", p.sqs_request_per_million / 1e6),
+        line(
+            "DynamoDB writes",
+            write_units,
+            "write request units",
+            p.dynamodb_write_unit_per_million / 1e6,
+        ),
+        line(
+            "DynamoDB reads",
+            read_units,
+            "read request units",
+            p.dynamodb_read_unit_per_million / 1e6,
+        ),
+        line("S3 PUT", s3_put, "requests", p.s3_put_per_thousand / 1e3),
+        line("S3 GET", s3_get, "requests", p.s3_get_per_thousand / 1e3),
+    ];
+    let usd_per_million_applications = cost.iter().map(|c| c.usd_per_million_applications).sum();
+    Ok(Report {
+        applications,
+        outcomes,
+        transitions_per_application,
+        requests_per_application: grouped(&used, per),
+        invocations_per_application: invocations
+            .iter()
+            .map(|(f, i)| {
+                (
+                    f.clone(),
+                    Invocations {
+                        count: i.count,
+                        seconds: i.seconds / per,
+                    },
+                )
+            })
+            .collect(),
+        api_requests_per_application: api_requests / per,
+        presigned_puts_per_application: presigned_puts as f64 / per,
+        dynamodb_writes_per_transition: dynamodb_writes / transitions as f64,
+        dynamodb_writes_per_transition_by_operation: used
+            .iter()
+            .filter(|((s, o), _)| s == "dynamodb" && is_write(o))
+            .map(|((_, o), c)| (o.clone(), c.requests / transitions as f64))
+            .collect(),
+        cost,
+        usd_per_million_applications,
+        step_functions_usd_per_million_applications: transitions_per_application
+            * p.step_functions_transition_per_thousand
+            / 1e3
+            * 1e6,
+        per_cold_start,
+        prices,
+        lambda_memory_mb: memory_mb,
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn s(n: usize) -> Value {
+        json!({ "S": "x".repeat(n) })
+    }
+
+    #[test]
+    fn a_transactional_put_costs_twice_its_kilobytes_plus_its_indexes() {
+        // 2,000 bytes of value + "body" (4) → 2 KB → 2 units, doubled: 4; one index: +1.
+        let request = json!({"TransactItems": [
+            {"Put": {"Item": {"body": s(2000), "owner_pk": s(10)}}},
+            {"Put": {"Item": {"pk": s(100)}}},
+            {"ConditionCheck": {"Key": {"pk": s(10)}}}
+        ]});
+        let (w, r) = capacity("TransactWriteItems", &request, &Value::Null);
+        // 2 KB doubled + 1 index, then a small item doubled; the condition check reads twice.
+        assert_eq!((w, r), (4.0 + 1.0 + 2.0, 2.0));
+    }
+
+    #[test]
+    fn reads_are_counted_in_4_kb_units_halved_when_eventually_consistent() {
+        let answer = json!({"Items": [{"body": s(5000)}, {"body": s(3000)}]});
+        assert_eq!(capacity("Query", &json!({}), &answer), (0.0, 1.0));
+        let consistent = json!({"ConsistentRead": true});
+        let item = json!({"Item": {"body": s(100)}});
+        assert_eq!(capacity("GetItem", &consistent, &item), (0.0, 1.0));
+        assert_eq!(
+            capacity("PutItem", &json!({"Item": {"a": s(1500)}}), &Value::Null),
+            (2.0, 0.0)
+        );
+    }
+
+    #[test]
+    fn numbers_and_containers_are_sized_as_dynamodb_bills_them() {
+        let item = json!({"n": {"N": "12345"}, "m": {"M": {"k": {"S": "abc"}}}, "l": {"L": [{"BOOL": true}]}});
+        // "n" 1 + 4; "m" 1 + 3 + ("k" 1 + 3); "l" 1 + 3 + (1 + 1)
+        assert_eq!(item_size(&item), 5 + 8 + 6);
+    }
+}
