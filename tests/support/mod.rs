@@ -14,14 +14,7 @@ use std::time::{Duration, Instant};
 pub const CLOCK_START: &str = "2025-11-17T09:00:00+08:00";
 
 /// The sample's scans.
-pub const SAMPLE_DOCUMENTS: [&str; 6] = [
-    "mother_id_card",
-    "father_id_card",
-    "marriage_certificate",
-    "household_booklet_front",
-    "household_booklet_registering_parent",
-    "household_booklet_head",
-];
+pub use newborn::demo::SAMPLE_DOCUMENTS;
 
 pub struct TestService {
     pub running: Running,
@@ -57,9 +50,15 @@ impl TestService {
 
     /// The service with its clock starting at `clock_start` (RFC 3339).
     pub async fn start_at(clock_start: &str) -> Result<Self> {
+        let start = chrono::DateTime::parse_from_rfc3339(clock_start)?.to_utc();
+        Self::start_with(|c| c.clock_start = Some(start)).await
+    }
+
+    /// The service with the test configuration changed by `edit`.
+    pub async fn start_with(edit: impl FnOnce(&mut ServeConfig)) -> Result<Self> {
         let dir = tempfile::tempdir()?;
         let mut c = config(dir.path());
-        c.clock_start = Some(chrono::DateTime::parse_from_rfc3339(clock_start)?.to_utc());
+        edit(&mut c);
         let running = start(c).await?;
         let api = running.endpoints.api_url.clone();
         let sim = running
