@@ -1,5 +1,5 @@
-//! The local service is killed with SIGKILL at random moments while applications are in flight,
-//! and restarted; afterwards every application has completed, each stage exactly once, and no
+//! The local service is killed with SIGKILL at random moments while two thousand applications are
+//! in flight, and restarted; afterwards every application has completed, each stage exactly once, and no
 //! hand-off was lost or doubled.
 
 mod support;
@@ -8,53 +8,33 @@ use anyhow::{Context, Result};
 use newborn::demo::ApplicantClient;
 use serde_json::Value;
 use std::collections::{BTreeMap, HashMap};
-use std::process::{Child, Command, Stdio};
+use std::process::Child;
 use std::time::{Duration, Instant};
 use support::*;
 
-const APPLICATIONS: usize = 30;
+const APPLICATIONS: usize = 2000;
+/// Requests in flight while preparing and driving.
+const CONCURRENCY: usize = 32;
 const KILLS: usize = 3;
 
-fn free_port() -> Result<u16> {
-    Ok(std::net::TcpListener::bind("127.0.0.1:0")?
-        .local_addr()?
-        .port())
-}
-
 fn spawn(dir: &std::path::Path, api: u16, sim: u16, log: &str) -> Result<Child> {
-    let log = std::fs::File::create(dir.join(log))?;
-    Ok(Command::new(env!("CARGO_BIN_EXE_newborn"))
-        .args(["serve", "--data-dir"])
-        .arg(dir.join("data"))
-        .args([
-            "--listen",
-            &format!("127.0.0.1:{api}"),
+    serve_process(
+        &dir.join("data"),
+        api,
+        &[
             "--simulator-listen",
             &format!("127.0.0.1:{sim}"),
-        ])
-        .args([
             "--agency-delay-ms",
-            "400",
+            "50",
             "--clock-start",
             CLOCK_START,
             "--sla-interval-secs",
             "3600",
             "--visibility-timeout-secs",
             "2",
-        ])
-        .env("RUST_LOG", "warn")
-        .stdout(Stdio::null())
-        .stderr(log)
-        .spawn()?)
-}
-
-async fn wait_healthy(client: &ApplicantClient) -> Result<()> {
-    let deadline = Instant::now() + Duration::from_secs(30);
-    while client.health().await.is_err() {
-        anyhow::ensure!(Instant::now() < deadline, "the service did not come up");
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    }
-    Ok(())
+        ],
+        &dir.join(log),
+    )
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -67,30 +47,42 @@ async fn killed_and_restarted_mid_flow_every_application_completes_exactly_once(
     let client = ApplicantClient::new(&format!("http://127.0.0.1:{api}"), issuer)?;
     wait_healthy(&client).await?;
 
-    let mut apps = vec![];
+    let client = std::sync::Arc::new(client);
+    let gate = std::sync::Arc::new(tokio::sync::Semaphore::new(CONCURRENCY));
+    let mut submitting = tokio::task::JoinSet::new();
     for i in 0..APPLICATIONS {
-        let owner = format!("crash-{i}");
-        let mut form: Value = serde_json::from_str(newborn::demo::SAMPLE)?;
-        let mut docs = vec![];
-        for kind in SAMPLE_DOCUMENTS
-            .iter()
-            .chain(&["household_booklet_newborn"])
-        {
-            docs.push(client.upload(&owner, kind).await?);
-        }
-        form["documents"] = Value::Array(docs);
-        apps.push((owner.clone(), client.submit(&owner, &form).await?));
+        let (client, gate) = (client.clone(), gate.clone());
+        submitting.spawn(async move {
+            let _permit = gate.acquire().await?;
+            let owner = format!("crash-{i}");
+            let mut form: Value = serde_json::from_str(newborn::demo::SAMPLE)?;
+            let mut docs = vec![];
+            for kind in SAMPLE_DOCUMENTS
+                .iter()
+                .chain(&["household_booklet_newborn"])
+            {
+                docs.push(client.upload(&owner, kind).await?);
+            }
+            form["documents"] = Value::Array(docs);
+            let id = client.submit(&owner, &form).await?;
+            anyhow::Ok((owner, id))
+        });
     }
+    let mut apps = vec![];
+    while let Some(app) = submitting.join_next().await {
+        apps.push(app??);
+    }
+    eprintln!("{} applications submitted", apps.len());
 
     // Drive the applicants while killing the service at random moments.
     let started = Instant::now();
     let mut kills = 0;
-    let mut next_kill =
-        Instant::now() + Duration::from_millis(200 + u64::from(rand::random::<u16>() % 300));
+    let kill_after = || Duration::from_millis(4000 + u64::from(rand::random::<u16>() % 8000));
+    let mut next_kill = Instant::now() + kill_after();
     let mut finished: HashMap<String, Value> = HashMap::new();
     while finished.len() < apps.len() {
         anyhow::ensure!(
-            started.elapsed() < Duration::from_secs(180),
+            started.elapsed() < Duration::from_secs(600),
             "only {}/{} finished",
             finished.len(),
             apps.len()
@@ -111,18 +103,22 @@ async fn killed_and_restarted_mid_flow_every_application_completes_exactly_once(
             );
             child = spawn(dir.path(), api, sim, &format!("serve-{kills}.log"))?;
             wait_healthy(&client).await?;
-            next_kill = Instant::now()
-                + Duration::from_millis(200 + u64::from(rand::random::<u16>() % 300));
+            next_kill = Instant::now() + kill_after();
         }
-        for (owner, id) in &apps {
-            if finished.contains_key(id) {
-                continue;
-            }
-            // Errors while the service restarts are expected; the next pass retries.
-            if let Ok(v) = client.act(owner, id).await
-                && v["outcome"] != "in_progress"
-            {
-                finished.insert(id.clone(), v);
+        let mut acting = tokio::task::JoinSet::new();
+        for (owner, id) in apps.iter().filter(|(_, id)| !finished.contains_key(id)) {
+            let (client, gate, owner, id) =
+                (client.clone(), gate.clone(), owner.clone(), id.clone());
+            acting.spawn(async move {
+                let _permit = gate.acquire().await.ok()?;
+                // Errors while the service restarts are expected; the next pass retries.
+                let v = client.act(&owner, &id).await.ok()?;
+                (v["outcome"] != "in_progress").then_some((id, v))
+            });
+        }
+        while let Some(done) = acting.join_next().await {
+            if let Ok(Some((id, v))) = done {
+                finished.insert(id, v);
             }
         }
         tokio::time::sleep(Duration::from_millis(20)).await;
@@ -161,7 +157,7 @@ async fn killed_and_restarted_mid_flow_every_application_completes_exactly_once(
     // A kill between the platform applying a callback and the agency reading its answer leaves
     // that dispatch pending at the agency, which re-sends the callback on its own schedule (the
     // platform acknowledges it as already applied): wait, bounded, for the agencies to settle.
-    let settle = Instant::now() + Duration::from_secs(20);
+    let settle = Instant::now() + Duration::from_secs(60);
     let received = loop {
         let received = client
             .json(reqwest::Client::new().get(format!("http://127.0.0.1:{sim}/received")))

@@ -195,16 +195,39 @@ fn admin_router(state: AdminState) -> Router {
         .route("/admin/queues/{queue}/redrive", post(redrive))
         .route("/operations", get(operations_page))
         .route("/operations/redrive/{stage}", post(operations_redrive))
-        .route(
-            "/metrics",
-            get(|State(s): State<AdminState>| async move {
-                (
-                    [("content-type", "text/plain; version=0.0.4")],
-                    s.metrics.prometheus(),
-                )
-            }),
-        )
+        .route("/metrics", get(prometheus))
         .with_state(state)
+}
+
+/// The counters, and each queue's depth: a dead-letter queue above zero is the alarm (the local
+/// counterpart of the template's dead-letter alarms).
+async fn prometheus(State(s): State<AdminState>) -> impl axum::response::IntoResponse {
+    let mut text = s.metrics.prometheus();
+    if let Ok(stats) = s.queue.stats().await {
+        text.push_str("# HELP newborn_queue_messages Messages in a queue (visible, or received and not yet deleted or delayed).\n# TYPE newborn_queue_messages gauge\n");
+        for q in &stats {
+            for (state, n) in [("visible", q.visible), ("in_flight", q.in_flight)] {
+                text.push_str(&format!(
+                    "newborn_queue_messages{{queue=\"{}\",state=\"{state}\"}} {n}\n",
+                    q.queue
+                ));
+            }
+        }
+        text.push_str("# HELP newborn_dead_letters Messages in a dead-letter queue, waiting for an operator to redrive them after a fix.\n# TYPE newborn_dead_letters gauge\n");
+        for queue in newborn_service::ports::QueueName::ALL {
+            let dlq = newborn_embedded::dead_letter_queue(queue.as_str());
+            let n: u64 = stats
+                .iter()
+                .filter(|q| q.queue == dlq)
+                .map(|q| q.visible + q.in_flight)
+                .sum();
+            text.push_str(&format!(
+                "newborn_dead_letters{{queue=\"{}\"}} {n}\n",
+                queue.as_str()
+            ));
+        }
+    }
+    ([("content-type", "text/plain; version=0.0.4")], text)
 }
 
 type AdminResult = Result<Json<serde_json::Value>, (StatusCode, Json<serde_json::Value>)>;

@@ -232,3 +232,39 @@ pub fn stage<'a>(view: &'a Value, name: &str) -> &'a Value {
 pub fn status<'a>(view: &'a Value, name: &str) -> &'a str {
     stage(view, name)["status"]["status"].as_str().unwrap_or("")
 }
+
+/// A free port of the loopback interface.
+pub fn free_port() -> Result<u16> {
+    Ok(std::net::TcpListener::bind("127.0.0.1:0")?
+        .local_addr()?
+        .port())
+}
+
+/// `newborn serve` as a child process over `data`, its API on `api`, with `args` added; its log
+/// (level `warn`) goes to `log`.
+pub fn serve_process(
+    data: &std::path::Path,
+    api: u16,
+    args: &[&str],
+    log: &std::path::Path,
+) -> Result<std::process::Child> {
+    Ok(std::process::Command::new(env!("CARGO_BIN_EXE_newborn"))
+        .args(["serve", "--data-dir"])
+        .arg(data)
+        .args(["--listen", &format!("127.0.0.1:{api}")])
+        .args(args)
+        .env("RUST_LOG", "warn")
+        .stdout(std::process::Stdio::null())
+        .stderr(std::fs::File::create(log)?)
+        .spawn()?)
+}
+
+/// Waits (up to 30 s) until the service answers its health check.
+pub async fn wait_healthy(client: &ApplicantClient) -> Result<()> {
+    let deadline = Instant::now() + Duration::from_secs(30);
+    while client.health().await.is_err() {
+        anyhow::ensure!(Instant::now() < deadline, "the service did not come up");
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    Ok(())
+}

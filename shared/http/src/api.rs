@@ -84,14 +84,12 @@ pub fn router(state: ApiState) -> Router {
         .route("/supervision/handovers", post(create_handover))
         .route("/supervision/handovers/{number}", get(read_handover))
         .route("/supervision/alerts", get(alerts))
+        .route("/uploads", post(open_upload))
+        .layer(middleware::from_fn(json_bodies_only))
         .layer(DefaultBodyLimit::max(JSON_LIMIT));
     Router::new()
         .route("/health", get(health))
         .route("/openapi.json", get(openapi))
-        .route(
-            "/uploads",
-            post(open_upload).layer(DefaultBodyLimit::max(JSON_LIMIT)),
-        )
         .route(
             "/uploads/{id}",
             axum::routing::put(receive_upload).layer(DefaultBodyLimit::max(UPLOAD_LIMIT + 1)),
@@ -99,6 +97,7 @@ pub fn router(state: ApiState) -> Router {
         .route("/uploads/{id}/complete", post(complete_upload))
         .merge(json_routes)
         .layer(middleware::from_fn_with_state(state.clone(), idempotency))
+        .layer(middleware::from_fn(framework_refusals))
         .fallback(|| async {
             Problem::new(
                 StatusCode::NOT_FOUND,
@@ -106,6 +105,76 @@ pub fn router(state: ApiState) -> Router {
             )
         })
         .with_state(state)
+}
+
+/// A request with a body must say it is JSON (`application/json` or a `+json` type): a form
+/// sent as text or as a file upload is refused before anything reads it.
+async fn json_bodies_only(req: Request, next: Next) -> Response {
+    let has_body = req
+        .headers()
+        .get(axum::http::header::CONTENT_LENGTH)
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|v| v != "0")
+        || req
+            .headers()
+            .contains_key(axum::http::header::TRANSFER_ENCODING);
+    let json = req
+        .headers()
+        .get(axum::http::header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.split(';').next())
+        .map(|v| v.trim().to_ascii_lowercase())
+        .is_some_and(|v| v == "application/json" || v.ends_with("+json"));
+    if has_body && !json {
+        return problem(
+            StatusCode::UNSUPPORTED_MEDIA_TYPE,
+            "unsupported_media_type",
+            "请求体应为JSON（Content-Type: application/json）",
+            "the body must be JSON (Content-Type: application/json)",
+        )
+        .into_response();
+    }
+    next.run(req).await
+}
+
+/// Refusals the framework writes itself before a handler runs (a body over the limit, a
+/// method the route does not have) come as plain text; they are answered as problems with a
+/// code and both languages like every other refusal.
+async fn framework_refusals(req: Request, next: Next) -> Response {
+    let res = next.run(req).await;
+    let json = res
+        .headers()
+        .get(axum::http::header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|v| v.contains("json"));
+    if json || !(res.status().is_client_error() || res.status().is_server_error()) {
+        return res;
+    }
+    let (code, zh, en) = match res.status() {
+        StatusCode::PAYLOAD_TOO_LARGE => (
+            "body_too_large",
+            "请求体过大",
+            "the request body is too large",
+        ),
+        StatusCode::METHOD_NOT_ALLOWED => (
+            "method_not_allowed",
+            "该接口不支持此请求方法",
+            "the route does not take this method",
+        ),
+        StatusCode::UNSUPPORTED_MEDIA_TYPE => (
+            "unsupported_media_type",
+            "不支持的内容类型",
+            "unsupported content type",
+        ),
+        StatusCode::NOT_FOUND => ("not_found", "未找到", "not found"),
+        s if s.is_server_error() => (
+            "unavailable",
+            "服务暂时不可用，请稍后重试",
+            "the service is unavailable; try again later",
+        ),
+        _ => ("bad_request", "请求无效", "the request is not valid"),
+    };
+    problem(res.status(), code, zh, en).into_response()
 }
 
 type ApiResult = Result<Response, Problem>;
@@ -564,11 +633,13 @@ async fn policy(State(s): State<ApiState>, Path(id): Path<String>) -> ApiResult 
 }
 
 /// The agency that signed a request (HMAC, five-minute window, each signature once).
-async fn signing_agency(
+/// A signed agency request: the signature verified, the body parsed, and only then the
+/// signature spent (a malformed request leaves nothing behind, not even its nonce).
+async fn signed_by_agency<T: DeserializeOwned>(
     s: &ApiState,
     headers: &HeaderMap,
     body: &[u8],
-) -> Result<newborn_service::signing::SigningKey, Problem> {
+) -> Result<(newborn_service::signing::SigningKey, T), Problem> {
     let h = |name: &str| headers.get(name).and_then(|v| v.to_str().ok());
     let key = s
         .agency_keys
@@ -590,6 +661,7 @@ async fn signing_agency(
                 ),
             )
         })?;
+    let parsed: T = parse(body)?;
     // A signature is accepted once: a captured request replayed within the window is refused.
     let signature = h(SIGNATURE_HEADER).unwrap_or_default();
     if !s
@@ -606,12 +678,11 @@ async fn signing_agency(
             "this signature was used before; replayed request refused",
         ));
     }
-    Ok(key.clone())
+    Ok((key.clone(), parsed))
 }
 
 async fn callback(State(s): State<ApiState>, headers: HeaderMap, body: Bytes) -> ApiResult {
-    let key = signing_agency(&s, &headers, &body).await?;
-    let cb: Callback = parse(&body)?;
+    let (key, cb): (_, Callback) = signed_by_agency(&s, &headers, &body).await?;
     let ack = s
         .service
         .accept_callback(key.owner, &key.key_id, &cb)
@@ -621,8 +692,7 @@ async fn callback(State(s): State<ApiState>, headers: HeaderMap, body: Bytes) ->
 
 /// An agency reports the follow-up of a bad rating done (signed like a callback).
 async fn follow_up_report(State(s): State<ApiState>, headers: HeaderMap, body: Bytes) -> ApiResult {
-    let key = signing_agency(&s, &headers, &body).await?;
-    let report: FollowUpReport = parse(&body)?;
+    let (key, report): (_, FollowUpReport) = signed_by_agency(&s, &headers, &body).await?;
     let ack = s
         .service
         .close_follow_up(key.owner, &key.key_id, &report)
