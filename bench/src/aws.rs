@@ -310,7 +310,7 @@ fn is_write(op: &str) -> bool {
 #[derive(Debug, Clone, Default, Serialize)]
 pub struct Invocations {
     /// How many.
-    pub count: u64,
+    pub count: f64,
     /// Their total duration, seconds (measured here, against the emulator).
     pub seconds: f64,
 }
@@ -320,7 +320,7 @@ type Invoked = Arc<Mutex<BTreeMap<String, Invocations>>>;
 fn invoked(map: &Invoked, function: &str, took: Duration) {
     if let Ok(mut m) = map.lock() {
         let i = m.entry(function.to_owned()).or_default();
-        i.count += 1;
+        i.count += 1.0;
         i.seconds += took.as_secs_f64();
     }
 }
@@ -488,7 +488,7 @@ pub async fn run(applications: usize, prices: Prices) -> Result<Report> {
     let cold = counts.take();
     let per_cold_start = cold
         .iter()
-        .filter(|((s, _), _)| s == "secretsmanager")
+        .filter(|((s, o), _)| s == "secretsmanager" && o == "GetSecretValue")
         // Three of the five functions above read the keys.
         .map(|((s, o), c)| (format!("{s} {o}"), c.requests / 3.0))
         .collect();
@@ -628,7 +628,7 @@ pub async fn run(applications: usize, prices: Prices) -> Result<Report> {
     let transitions_per_application = transitions as f64 / per;
     let memory_mb = template_memory_mb()?;
     let invocations = invocations.lock().map(|m| m.clone()).unwrap_or_default();
-    let total_invocations: u64 = invocations.values().map(|i| i.count).sum();
+    let total_invocations: f64 = invocations.values().map(|i| i.count).sum();
     let gb_seconds: f64 =
         invocations.values().map(|i| i.seconds).sum::<f64>() * f64::from(memory_mb) / 1024.0;
     let sum = |f: &dyn Fn(&str, &str, &OpCount) -> f64| -> f64 {
@@ -659,7 +659,7 @@ pub async fn run(applications: usize, prices: Prices) -> Result<Report> {
         }
     });
     let api_requests = api_calls.load(std::sync::atomic::Ordering::Relaxed) as f64
-        + invocations.get("callbacks").map_or(0.0, |i| i.count as f64);
+        + invocations.get("callbacks").map_or(0.0, |i| i.count);
     let p = &prices;
     let line = |item: &str, units: f64, unit: &str, usd_per_unit: f64| CostLine {
         item: item.to_owned(),
@@ -714,7 +714,7 @@ pub async fn run(applications: usize, prices: Prices) -> Result<Report> {
                 (
                     f.clone(),
                     Invocations {
-                        count: i.count,
+                        count: i.count / per,
                         seconds: i.seconds / per,
                     },
                 )

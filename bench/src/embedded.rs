@@ -312,6 +312,7 @@ impl Bench {
         let service = self.running.service.clone();
         let mut last_sweep = Instant::now();
         let mut acting = tokio::task::JoinSet::new();
+        let mut offline = std::collections::HashSet::new();
         loop {
             let done = lock(&driven)?.finished.len();
             progress.set_position(done as u64);
@@ -351,7 +352,21 @@ impl Bench {
                                 }
                             });
                         }
-                        "stage_done" | "gone_offline" | "all_done" => {
+                        "all_done" => {
+                            // Sent with the commit that completed the flow.
+                            if let Ok(mut d2) = lock(&driven) {
+                                d2.finished
+                                    .entry(d.application_id)
+                                    .or_insert((Instant::now(), outcome_name(Outcome::Completed)));
+                            }
+                        }
+                        // A flow with a stage gone offline ends when its other stages have: look
+                        // at it then (a completed flow says so with "all_done").
+                        "stage_done" | "gone_offline"
+                            if d.notification.kind == "gone_offline"
+                                || offline.contains(&d.application_id) =>
+                        {
+                            offline.insert(d.application_id.clone());
                             acting.spawn(async move {
                                 if let Ok(s) = service.get(&d.owner, &d.application_id).await {
                                     let outcome = s.application.outcome();
