@@ -161,7 +161,10 @@ fn classify(request: &HttpRequest) -> (String, String) {
         return (service.to_owned(), op.to_owned());
     }
     let path = request.uri().split('?').next().unwrap_or_default();
-    let object = path.trim_start_matches("http://").splitn(2, '/').nth(1);
+    let object = path
+        .trim_start_matches("http://")
+        .split_once('/')
+        .map(|(_, p)| p);
     let is_object = object.is_some_and(|p| p.trim_matches('/').contains('/'));
     let op = match (request.method(), is_object) {
         ("PUT", true) if request.headers().get("x-amz-copy-source").is_some() => "CopyObject",

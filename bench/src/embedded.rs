@@ -401,9 +401,10 @@ impl Bench {
                         let outcome = service.get(&owner, &id).await?.application.outcome();
                         if outcome != Outcome::InProgress {
                             let mut d = lock(&driven)?;
-                            if !d.finished.contains_key(&id) {
-                                d.finished
-                                    .insert(id, (Instant::now(), outcome_name(outcome)));
+                            if let std::collections::hash_map::Entry::Vacant(e) =
+                                d.finished.entry(id)
+                            {
+                                e.insert((Instant::now(), outcome_name(outcome)));
                                 d.found_by_sweep += 1;
                             }
                         }
