@@ -7,12 +7,14 @@ use newborn_domain::stage::Agency;
 use newborn_service::signing::{KeyRing, SigningKey};
 
 fuzz_target!(|data: &[u8]| {
-    let key = SigningKey::new("police-1".into(), Agency::PoliceStation, b"fuzzing secret".to_vec());
+    let key = SigningKey::new("police-1", Agency::PoliceStation, b"fuzzing secret".to_vec());
     let ring = KeyRing::new(vec![key.clone()]);
     let now = chrono::Utc::now();
     // Arbitrary headers: the input split at the first three newlines.
     let mut parts = data.splitn(4, |b| *b == b'\n');
-    let text = |p: Option<&[u8]>| p.and_then(|p| std::str::from_utf8(p).ok());
+    fn text(p: Option<&[u8]>) -> Option<&str> {
+        p.and_then(|p| std::str::from_utf8(p).ok())
+    }
     let (id, ts, sig) = (text(parts.next()), text(parts.next()), text(parts.next()));
     let body = parts.next().unwrap_or_default();
     let _ = ring.verify(id, ts, sig, body, now);
