@@ -114,22 +114,9 @@ async fn every_message_delivered_twice_and_out_of_order_changes_each_application
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn raced_and_replayed_callbacks_apply_once() -> Result<()> {
     let t = TestService::start().await?;
-    let keys = newborn::runtime::keys::load_or_create(t.dir.path())?;
-    let police = keys
-        .agencies
-        .key_of(Agency::PoliceStation)
-        .cloned()
-        .ok_or_else(|| anyhow::anyhow!("no police key"))?;
+    let police = t.agency_key(Agency::PoliceStation)?;
     let t = &t;
-    let held = |owner: &'static str| async move {
-        let id = t.submit(owner, &[], &[], |_| {}).await?;
-        t.script(&id, "police", &["hold"]).await?;
-        t.drive_until(owner, &id, "the police holding the case", |v| {
-            status(v, "police") == "awaiting_agency"
-        })
-        .await?;
-        anyhow::Ok(id)
-    };
+    let held = |owner: &'static str| async move { anyhow::Ok(t.held_by_police(owner).await?.0) };
     let approve = |id: &str| {
         json!({"application_id": id, "stage": "police", "round": 1, "outcome": {"type": "approve",
             "result": {"stage": "police", "newborn_id_number": "350102202511100032"}}})

@@ -6,7 +6,7 @@
 
 mod support;
 
-use anyhow::{Context, Result};
+use anyhow::Result;
 use chrono::{TimeDelta, Utc};
 use newborn_domain::stage::Agency;
 use serde_json::{Value, json};
@@ -52,24 +52,9 @@ async fn hostile_input_gets_a_clear_4xx_and_changes_nothing() -> Result<()> {
     let t = TestService::start().await?;
     // State to protect: an application held by the police, one already approved by signed
     // callback (whose request is replayed below), scans and an open upload slot of a second parent.
-    let held = t.submit("mum-h", &[], &[], |_| {}).await?;
-    t.script(&held, "police", &["hold"]).await?;
-    t.drive_until("mum-h", &held, "the police holding it", |v| {
-        status(v, "police") == "awaiting_agency"
-    })
-    .await?;
-    let keys = newborn::runtime::keys::load_or_create(t.dir.path())?;
-    let police = keys
-        .agencies
-        .key_of(Agency::PoliceStation)
-        .cloned()
-        .context("no police key")?;
-    let approved = t.submit("mum-r", &[], &[], |_| {}).await?;
-    t.script(&approved, "police", &["hold"]).await?;
-    t.drive_until("mum-r", &approved, "the police holding it", |v| {
-        status(v, "police") == "awaiting_agency"
-    })
-    .await?;
+    let (held, _) = t.held_by_police("mum-h").await?;
+    let police = t.agency_key(Agency::PoliceStation)?;
+    let (approved, _) = t.held_by_police("mum-r").await?;
     let approve = |id: &str| {
         serde_json::to_vec(&json!({"application_id": id, "stage": "police", "round": 1,
             "outcome": {"type": "approve", "result": {"stage": "police", "newborn_id_number": "350102202511100032"}}}))

@@ -183,24 +183,9 @@ async fn the_same_idempotency_key_twice_creates_one_application() -> Result<()> 
 async fn forged_expired_replayed_and_wrong_agency_callbacks_are_refused_and_change_nothing()
 -> Result<()> {
     let t = TestService::start().await?;
-    let id = t.submit("mum-c", &[], &[], |_| {}).await?;
-    t.script(&id, "police", &["hold"]).await?;
-    let before = t
-        .drive_until("mum-c", &id, "the police holding the case", |v| {
-            status(v, "police") == "awaiting_agency"
-        })
-        .await?;
-    let keys = newborn::runtime::keys::load_or_create(t.dir.path())?;
-    let police = keys
-        .agencies
-        .key_of(Agency::PoliceStation)
-        .cloned()
-        .ok_or_else(|| anyhow::anyhow!("no police key"))?;
-    let hospital = keys
-        .agencies
-        .key_of(Agency::Hospital)
-        .cloned()
-        .ok_or_else(|| anyhow::anyhow!("no hospital key"))?;
+    let (id, before) = t.held_by_police("mum-c").await?;
+    let police = t.agency_key(Agency::PoliceStation)?;
+    let hospital = t.agency_key(Agency::Hospital)?;
     let body = serde_json::to_vec(&json!({
         "application_id": id, "stage": "police", "round": 1,
         "outcome": {"type": "approve", "result": {"stage": "police", "newborn_id_number": "350102202511100032"}}

@@ -109,6 +109,31 @@ impl TestService {
         self.client.submit(owner, &form).await
     }
 
+    /// The signing key of `agency` (from the service's key file).
+    pub fn agency_key(
+        &self,
+        agency: newborn_domain::stage::Agency,
+    ) -> Result<newborn_service::signing::SigningKey> {
+        let keys = newborn::runtime::keys::load_or_create(self.dir.path())?;
+        keys.agencies
+            .key_of(agency)
+            .cloned()
+            .with_context(|| format!("no key of {agency:?}"))
+    }
+
+    /// A submitted sample application that the police hold (their script: never answer), driven
+    /// until it waits for them; returns its id and the view.
+    pub async fn held_by_police(&self, owner: &str) -> Result<(String, Value)> {
+        let id = self.submit(owner, &[], &[], |_| {}).await?;
+        self.script(&id, "police", &["hold"]).await?;
+        let view = self
+            .drive_until(owner, &id, "the police holding the case", |v| {
+                status(v, "police") == "awaiting_agency"
+            })
+            .await?;
+        Ok((id, view))
+    }
+
     pub async fn script(&self, id: &str, stage: &str, outcomes: &[&str]) -> Result<()> {
         self.client
             .json(
