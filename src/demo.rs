@@ -306,6 +306,13 @@ impl ApplicantClient {
     /// a known field) and answers the supplement. Returns the view it acted on.
     pub async fn act(&self, owner: &str, id: &str) -> Result<Value> {
         let view = self.view(owner, id).await?;
+        self.act_on(owner, id, view).await
+    }
+
+    /// Does what `view` (just read) shows the application waiting for from its applicant, if
+    /// anything; returns `view`. Acting on the view a caller has already checked keeps the
+    /// caller's decision and the action about the same state.
+    pub async fn act_on(&self, owner: &str, id: &str, view: Value) -> Result<Value> {
         let waiting = view["stages"]
             .as_array()
             .into_iter()

@@ -185,7 +185,8 @@ impl TestService {
                 v["outcome"] == "in_progress" && Instant::now() < deadline,
                 "never reached {what}; last view: {v:#}"
             );
-            self.client.act(owner, id).await?;
+            // Act on the view just checked: a fresh read could act on the state sought.
+            self.client.act_on(owner, id, v).await?;
             tokio::time::sleep(Duration::from_millis(25)).await;
         }
     }
