@@ -78,11 +78,39 @@ async fn hostile_input_gets_a_clear_4xx_and_changes_nothing() -> Result<()> {
         .client
         .open_upload("mum-x", "mother_id_card", "image/png", 16)
         .await?;
-    t.wait_for("mum-r", &approved, "the hand-off after the approval", |v| {
-        status(v, "insurance") == "awaiting_agency" && status(v, "social_security_card") != "queued"
+    // Quiet before the snapshot: no stage of the approved application is queued or with an
+    // agency (it ends or waits for its applicant), and every queue is empty.
+    t.wait_for("mum-r", &approved, "the approved flow to settle", |v| {
+        v["stages"].as_array().into_iter().flatten().all(|s| {
+            !matches!(
+                s["status"]["status"].as_str(),
+                Some("queued" | "awaiting_agency")
+            )
+        })
     })
     .await?;
-    tokio::time::sleep(std::time::Duration::from_millis(300)).await; // workers idle
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(30);
+    loop {
+        let queues: Value = t
+            .http
+            .get(format!("{}/admin/queues", t.api))
+            .send()
+            .await?
+            .json()
+            .await?;
+        let busy = queues.as_array().into_iter().flatten().any(|q| {
+            !q["queue"].as_str().unwrap_or_default().ends_with("-dlq")
+                && (q["visible"] != 0 || q["in_flight"] != 0)
+        });
+        if !busy {
+            break;
+        }
+        anyhow::ensure!(
+            std::time::Instant::now() < deadline,
+            "queues never drained: {queues}"
+        );
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+    }
     let before = snapshot(&t)?;
 
     let text = serde_json::to_string(&form)?;
