@@ -86,7 +86,8 @@ pub fn router(state: ApiState) -> Router {
         .route("/supervision/alerts", get(alerts))
         .route("/uploads", post(open_upload))
         .layer(middleware::from_fn(json_bodies_only))
-        .layer(DefaultBodyLimit::max(JSON_LIMIT));
+        .layer(DefaultBodyLimit::max(JSON_LIMIT))
+        .layer(middleware::from_fn(oversized_bodies));
     Router::new()
         .route("/health", get(health))
         .route("/openapi.json", get(openapi))
@@ -105,6 +106,36 @@ pub fn router(state: ApiState) -> Router {
             )
         })
         .with_state(state)
+}
+
+/// Bodies up to this size are read (and dropped) before an oversized request is refused, so the
+/// client receives the 413 instead of a connection reset while it is still sending.
+const DRAIN_LIMIT: u64 = 8 * 1024 * 1024;
+
+/// A JSON request declaring a body over the limit is refused with a 413 problem; a body of up to
+/// [`DRAIN_LIMIT`] is read first and discarded (beyond that the connection is simply closed).
+async fn oversized_bodies(req: Request, next: Next) -> Response {
+    let declared = req
+        .headers()
+        .get(axum::http::header::CONTENT_LENGTH)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.parse::<u64>().ok())
+        .unwrap_or(0);
+    if declared <= JSON_LIMIT as u64 {
+        return next.run(req).await;
+    }
+    if declared <= DRAIN_LIMIT {
+        use http_body_util::BodyExt;
+        let mut body = req.into_body();
+        while let Some(Ok(_)) = body.frame().await {}
+    }
+    problem(
+        StatusCode::PAYLOAD_TOO_LARGE,
+        "body_too_large",
+        "请求体过大",
+        "the request body is too large",
+    )
+    .into_response()
 }
 
 /// A request with a body must say it is JSON (`application/json` or a `+json` type): a form
