@@ -117,25 +117,17 @@ async fn raced_and_replayed_callbacks_apply_once() -> Result<()> {
     let police = t.agency_key(Agency::PoliceStation)?;
     let t = &t;
     let held = |owner: &'static str| async move { anyhow::Ok(t.held_by_police(owner).await?.0) };
-    let approve = |id: &str| {
-        json!({"application_id": id, "stage": "police", "round": 1, "outcome": {"type": "approve",
-            "result": {"stage": "police", "newborn_id_number": "350102202511100032"}}})
-    };
+    let approve = police_approval;
     // Sends each body signed `seconds` ago (distinct signatures), all at once.
     let police = &police;
     let race = |bodies: Vec<(Value, i64)>| {
         let mut tasks = tokio::task::JoinSet::new();
         for (body, seconds) in bodies {
             let bytes = serde_json::to_vec(&body).unwrap_or_default();
-            let mut req = t
-                .http
-                .post(format!("{}/agency/callbacks", t.api))
-                .header("content-type", "application/json");
-            for (k, v) in police.headers(Utc::now() - TimeDelta::seconds(seconds), &bytes) {
-                req = req.header(k, v);
-            }
+            let signed = police.headers(Utc::now() - TimeDelta::seconds(seconds), &bytes);
+            let req = t.callback(signed, bytes);
             tasks.spawn(async move {
-                let res = req.body(bytes).send().await?;
+                let res = req.send().await?;
                 let status = res.status().as_u16();
                 let body: Value = res.json().await.unwrap_or(Value::Null);
                 anyhow::Ok((status, body))
@@ -171,14 +163,8 @@ async fn raced_and_replayed_callbacks_apply_once() -> Result<()> {
     let signed = police.headers(Utc::now(), &bytes);
     let mut statuses = vec![];
     for _ in 0..3 {
-        let mut req = t
-            .http
-            .post(format!("{}/agency/callbacks", t.api))
-            .header("content-type", "application/json");
-        for (k, v) in signed.clone() {
-            req = req.header(k, v);
-        }
-        statuses.push(req.body(bytes.clone()).send().await?.status().as_u16());
+        let res = t.callback(signed.clone(), bytes.clone()).send().await?;
+        statuses.push(res.status().as_u16());
     }
     assert_eq!(
         statuses[1..],

@@ -55,21 +55,8 @@ async fn hostile_input_gets_a_clear_4xx_and_changes_nothing() -> Result<()> {
     let (held, _) = t.held_by_police("mum-h").await?;
     let police = t.agency_key(Agency::PoliceStation)?;
     let (approved, _) = t.held_by_police("mum-r").await?;
-    let approve = |id: &str| {
-        serde_json::to_vec(&json!({"application_id": id, "stage": "police", "round": 1,
-            "outcome": {"type": "approve", "result": {"stage": "police", "newborn_id_number": "350102202511100032"}}}))
-        .unwrap_or_default()
-    };
-    let callback = |headers: [(&'static str, String); 3], body: Vec<u8>| {
-        let mut req = t
-            .http
-            .post(format!("{}/agency/callbacks", t.api))
-            .header("content-type", "application/json");
-        for (k, v) in headers {
-            req = req.header(k, v);
-        }
-        req.body(body)
-    };
+    let approve = |id: &str| serde_json::to_vec(&police_approval(id)).unwrap_or_default();
+    let callback = |headers, body| t.callback(headers, body);
     let used = police.headers(Utc::now(), &approve(&approved));
     let first = callback(used.clone(), approve(&approved)).send().await?;
     assert_eq!(first.status(), 200, "{:?}", first.text().await);

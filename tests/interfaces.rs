@@ -186,20 +186,8 @@ async fn forged_expired_replayed_and_wrong_agency_callbacks_are_refused_and_chan
     let (id, before) = t.held_by_police("mum-c").await?;
     let police = t.agency_key(Agency::PoliceStation)?;
     let hospital = t.agency_key(Agency::Hospital)?;
-    let body = serde_json::to_vec(&json!({
-        "application_id": id, "stage": "police", "round": 1,
-        "outcome": {"type": "approve", "result": {"stage": "police", "newborn_id_number": "350102202511100032"}}
-    }))?;
-    let send = |headers: [(&'static str, String); 3], body: Vec<u8>| {
-        let mut req = t
-            .http
-            .post(format!("{}/agency/callbacks", t.api))
-            .header("content-type", "application/json");
-        for (k, v) in headers {
-            req = req.header(k, v);
-        }
-        req.body(body).send()
-    };
+    let body = serde_json::to_vec(&police_approval(&id))?;
+    let send = |headers, body| t.callback(headers, body).send();
     let forged = newborn_service::signing::SigningKey::new(
         police.key_id.clone(),
         Agency::PoliceStation,

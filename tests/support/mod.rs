@@ -121,6 +121,22 @@ impl TestService {
             .with_context(|| format!("no key of {agency:?}"))
     }
 
+    /// `POST /agency/callbacks` with `body` and the given signature headers.
+    pub fn callback(
+        &self,
+        headers: [(&'static str, String); 3],
+        body: Vec<u8>,
+    ) -> reqwest::RequestBuilder {
+        let mut req = self
+            .http
+            .post(format!("{}/agency/callbacks", self.api))
+            .header("content-type", "application/json");
+        for (k, v) in headers {
+            req = req.header(k, v);
+        }
+        req.body(body)
+    }
+
     /// A submitted sample application that the police hold (their script: never answer), driven
     /// until it waits for them; returns its id and the view.
     pub async fn held_by_police(&self, owner: &str) -> Result<(String, Value)> {
@@ -293,4 +309,10 @@ pub async fn wait_healthy(client: &ApplicantClient) -> Result<()> {
         tokio::time::sleep(Duration::from_millis(50)).await;
     }
     Ok(())
+}
+
+/// The police's approval of round 1 of `id` (the callback body).
+pub fn police_approval(id: &str) -> Value {
+    json!({"application_id": id, "stage": "police", "round": 1,
+        "outcome": {"type": "approve", "result": {"stage": "police", "newborn_id_number": "350102202511100032"}}})
 }
