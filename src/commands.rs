@@ -158,6 +158,10 @@ struct ServeArgs {
     /// default the simulated gateway.
     #[arg(long, env = "NEWBORN_NOTIFY_URL")]
     notify_url: Option<String>,
+    /// Look licences up and send missing-licence registrations to the licence directory at this
+    /// base URL (`<url>/licences/...`); by default the agencies' base URL (the simulated one).
+    #[arg(long, env = "NEWBORN_LICENCE_DIRECTORY_URL")]
+    licence_directory_url: Option<String>,
     /// How long the simulated agencies take to answer, in milliseconds.
     #[arg(long, default_value_t = 500, env = "NEWBORN_AGENCY_DELAY_MS")]
     agency_delay_ms: u64,
@@ -200,6 +204,7 @@ impl ServeArgs {
         c.listen = self.listen;
         c.supervisors_url = self.supervisors_url;
         c.notify_url = self.notify_url;
+        c.licence_directory_url = self.licence_directory_url;
         c.agencies = match self.agencies_url {
             Some(base_url) => Agencies::External { base_url },
             None => Agencies::Simulated {
@@ -754,7 +759,7 @@ fn write_review(out: &mut impl Write, p: &Policy, bytes: &[u8], now: DateTime<Ut
         }
         bail!("{} problem(s) in the form", issues.len());
     }
-    let review = pre_review(&form, p, now);
+    let review = pre_review(&form, p, now, &[]);
     for f in &review.findings {
         writeln!(
             out,

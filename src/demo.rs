@@ -335,6 +335,47 @@ impl ApplicantClient {
             "supplement" => {
                 let mut documents = vec![];
                 let mut patch = json!({});
+                // A refused licence: file a missing-licence registration, and once it is approved
+                // upload a photo instead (闽卫政法〔2024〕40号 附件2 一(一)).
+                let licences: Vec<&str> = s["status"]["items"]
+                    .as_array()
+                    .into_iter()
+                    .flatten()
+                    .filter(|i| i["type"] == "licence")
+                    .filter_map(|i| i["kind"].as_str())
+                    .collect();
+                let approved = |kind: &str| {
+                    view["registrations"]
+                        .as_array()
+                        .into_iter()
+                        .flatten()
+                        .any(|r| {
+                            r["status"] == "approved"
+                                && r["kinds"]
+                                    .as_array()
+                                    .into_iter()
+                                    .flatten()
+                                    .any(|k| k == kind)
+                        })
+                };
+                if licences.iter().any(|k| !approved(k)) {
+                    let reviewing = view["registrations"]
+                        .as_array()
+                        .into_iter()
+                        .flatten()
+                        .any(|r| r["status"] == "under_review");
+                    if !reviewing {
+                        self.json(
+                            self.post(owner, &format!("/applications/{id}/licence-registrations"))
+                                .json(&json!({"kinds": licences, "reason": "missing"})),
+                        )
+                        .await?;
+                    }
+                    return Ok(view);
+                }
+                for kind in licences {
+                    documents.push(self.upload(owner, kind).await?);
+                }
                 for item in s["status"]["items"].as_array().into_iter().flatten() {
                     match item["type"].as_str() {
                         Some("document") => documents.push(

@@ -8,38 +8,49 @@ use newborn_service::signing::{KeyEntry, Keys};
 use serde::{Deserialize, Serialize};
 use std::path::Path;
 
-const OWNERS: [Agency; 5] = [
+const OWNERS: [Agency; 6] = [
     Agency::Platform,
     Agency::Hospital,
     Agency::PoliceStation,
     Agency::MedicalInsurance,
     Agency::SocialSecurity,
+    Agency::LicenceDirectory,
 ];
+
+fn fresh_key(owner: Agency) -> KeyEntry {
+    KeyEntry {
+        key_id: format!("{}-1", owner.as_str()),
+        owner,
+        secret_hex: hex::encode(rand::random::<[u8; 32]>()),
+    }
+}
+
+fn write_atomically(file: &Path, entries: &[KeyEntry]) -> Result<()> {
+    let tmp = file.with_extension("json.tmp");
+    std::fs::write(&tmp, serde_json::to_vec_pretty(entries)?)?;
+    std::fs::rename(&tmp, file)?;
+    Ok(())
+}
 
 /// Loads `keys.json`, creating it with fresh random secrets if absent.
 pub fn load_or_create(dir: &Path) -> Result<Keys> {
     let file = dir.join("keys.json");
     let entries: Vec<KeyEntry> = if file.exists() {
-        serde_json::from_str(&std::fs::read_to_string(&file)?)
-            .with_context(|| format!("{} is not a valid key file", file.display()))?
-    } else {
-        let entries: Vec<KeyEntry> = OWNERS
-            .iter()
-            .map(|o| KeyEntry {
-                key_id: format!(
-                    "{}-1",
-                    serde_json::to_value(o)
-                        .ok()
-                        .and_then(|v| v.as_str().map(str::to_owned))
-                        .unwrap_or_default()
-                ),
-                owner: *o,
-                secret_hex: hex::encode(rand::random::<[u8; 32]>()),
-            })
+        let mut entries: Vec<KeyEntry> = serde_json::from_str(&std::fs::read_to_string(&file)?)
+            .with_context(|| format!("{} is not a valid key file", file.display()))?;
+        // A key file from before an owner existed (the licence directory) gains its key.
+        let missing: Vec<Agency> = OWNERS
+            .into_iter()
+            .filter(|o| !entries.iter().any(|e| e.owner == *o))
             .collect();
-        let tmp = file.with_extension("json.tmp");
-        std::fs::write(&tmp, serde_json::to_vec_pretty(&entries)?)?;
-        std::fs::rename(&tmp, &file)?;
+        if !missing.is_empty() {
+            entries.extend(missing.into_iter().map(fresh_key));
+            write_atomically(&file, &entries)?;
+        }
+        entries
+    } else {
+        let entries: Vec<KeyEntry> = OWNERS.into_iter().map(fresh_key).collect();
+        write_atomically(&file, &entries)?;
         entries
     };
     Keys::from_entries(entries).map_err(|e| anyhow::anyhow!("{}: {e}", file.display()))

@@ -32,7 +32,9 @@ use newborn_embedded::{
     Database, FileDocuments, SqliteHandovers, SqliteQueue, SqliteRequestLog, SqliteStore,
     SqliteUploads,
 };
-use newborn_http::{ApiState, HttpDispatcher, HttpNotifier, SignedUploadUrls};
+use newborn_http::{
+    ApiState, HttpDispatcher, HttpLicenceDirectory, HttpNotifier, SignedUploadUrls,
+};
 use newborn_service::Service;
 use newborn_service::ports::Clock;
 use newborn_service::service::Ports;
@@ -80,6 +82,9 @@ pub struct ServeConfig {
     /// Where applicant notifications go (the app's push / SMS gateway); by default the simulated
     /// gateway at `<agencies>/notify`.
     pub notify_url: Option<String>,
+    /// The licence directory's base URL (`<url>/licences/...`); by default the agencies' base
+    /// URL (the simulated directory).
+    pub licence_directory_url: Option<String>,
     /// Start service time here (controllable clock); `None` for the system clock.
     pub clock_start: Option<DateTime<Utc>>,
     /// Service-time seconds per real second.
@@ -112,6 +117,7 @@ impl ServeConfig {
             },
             supervisors_url: None,
             notify_url: None,
+            licence_directory_url: None,
             clock_start: None,
             clock_speed: 1.0,
             clock_control: false,
@@ -414,6 +420,18 @@ pub async fn start(config: ServeConfig) -> Result<Running> {
                     .clone()
                     .unwrap_or_else(|| format!("{agency_base}/notify")),
                 keys.platform.clone(),
+                wall.clone(),
+            )
+            .map_err(anyhow::Error::msg)?,
+        ),
+        licences: Arc::new(
+            HttpLicenceDirectory::new(
+                config
+                    .licence_directory_url
+                    .as_deref()
+                    .unwrap_or(&agency_base),
+                keys.platform.clone(),
+                keys.agencies.clone(),
                 wall.clone(),
             )
             .map_err(anyhow::Error::msg)?,

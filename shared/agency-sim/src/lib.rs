@@ -5,6 +5,7 @@
 //! Outcomes follow a per-application script when one is registered (`POST /scripts`), else a
 //! configured mix of approve / supplement / go-offline.
 
+mod directory;
 mod outcome;
 
 use axum::body::Bytes;
@@ -23,6 +24,7 @@ use std::path::Path as FsPath;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
+pub use directory::{Authorise, ReceivedRegistration, Review, ReviewScript};
 pub use outcome::{Mix, Scripted};
 
 /// How the simulated agencies behave.
@@ -67,6 +69,8 @@ pub struct Received {
     pub received_us: i64,
     /// When the platform accepted the answer to it, µs since the epoch; `None` while unanswered.
     pub answered_us: Option<i64>,
+    /// What the platform sent.
+    pub body: serde_json::Value,
 }
 
 /// The channel of the supervisors' escalations.
@@ -116,7 +120,7 @@ fn now_us() -> i64 {
     chrono::Utc::now().timestamp_micros()
 }
 
-fn now_ms() -> i64 {
+pub(crate) fn now_ms() -> i64 {
     chrono::Utc::now().timestamp_millis()
 }
 
@@ -135,6 +139,8 @@ impl Simulator {
         conn.pragma_update(None, "synchronous", "FULL")
             .map_err(|e| e.to_string())?;
         conn.execute_batch(SCHEMA).map_err(|e| e.to_string())?;
+        conn.execute_batch(directory::SCHEMA)
+            .map_err(|e| e.to_string())?;
         // Columns added after the first release; a database from before gains them here.
         for column in [
             "received_us INTEGER NOT NULL DEFAULT 0",
@@ -161,7 +167,7 @@ impl Simulator {
         })
     }
 
-    async fn call<T: Send + 'static>(
+    pub(crate) async fn call<T: Send + 'static>(
         &self,
         f: impl FnOnce(&Connection) -> rusqlite::Result<T> + Send + 'static,
     ) -> Result<T, String> {
@@ -188,6 +194,14 @@ impl Simulator {
                 get(|State(sim): State<Simulator>| async move { sim.listing(ESCALATIONS).await }),
             )
             .route("/notify", post(notify))
+            .route("/licences", post(directory::add))
+            .route("/licences/authorisations", post(directory::authorise))
+            .route("/licences/lookup", post(directory::lookup))
+            .route(
+                "/licences/registrations",
+                post(directory::register).get(directory::list),
+            )
+            .route("/licences/registration-scripts", post(directory::script))
             .route(
                 "/notifications",
                 get(|State(sim): State<Simulator>| async move { sim.listing(NOTIFICATIONS).await }),
@@ -212,7 +226,7 @@ impl Simulator {
     pub async fn received(&self) -> Result<Vec<Received>, String> {
         self.call(|c| {
             let mut stmt =
-                c.prepare("SELECT key, agency, state, deliveries, received_us, answered_us FROM received ORDER BY rowid")?;
+                c.prepare("SELECT key, agency, state, deliveries, received_us, answered_us, body FROM received ORDER BY rowid")?;
             let rows = stmt.query_map([], |r| {
                 Ok(Received {
                     key: r.get(0)?,
@@ -221,6 +235,7 @@ impl Simulator {
                     deliveries: r.get(3)?,
                     received_us: r.get(4)?,
                     answered_us: r.get(5)?,
+                    body: serde_json::from_str(&r.get::<_, String>(6)?).unwrap_or_default(),
                 })
             })?;
             rows.collect()
@@ -309,6 +324,9 @@ impl Simulator {
     /// as independent agency systems would; it pauses only when nothing is due.
     pub async fn run(self) {
         loop {
+            if let Err(e) = self.review_due().await {
+                tracing::warn!(error = %e, "simulated licence directory: reviewing failed");
+            }
             match self.answer_due().await {
                 Ok(n) if n == DUE_BATCH => continue,
                 Ok(_) => {}
@@ -442,15 +460,16 @@ impl Simulator {
 fn agency_by_path(name: &str) -> Option<Agency> {
     Agency::DISPATCHED
         .into_iter()
+        .chain([Agency::LicenceDirectory])
         .find(|a| a.dispatch_path() == name)
 }
 
-type Answer = (StatusCode, Json<serde_json::Value>);
+pub(crate) type Answer = (StatusCode, Json<serde_json::Value>);
 
 impl Simulator {
     /// Checks a request from the platform: a known agency path, the platform's signature, an
     /// idempotency key (returned).
-    fn verified(
+    pub(crate) fn verified(
         &self,
         agency: Option<&str>,
         headers: &HeaderMap,

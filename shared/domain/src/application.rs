@@ -621,6 +621,9 @@ pub struct ApplicationForm {
     /// Uploaded documents.
     #[serde(default)]
     pub documents: Vec<DocumentRef>,
+    /// Electronic licences given instead of scans (闽卫政法〔2024〕40号 附件2 一(一): 电子证照或扫描件).
+    #[serde(default)]
+    pub licences: Vec<crate::licence::LicenceRef>,
 }
 
 /// A problem with one field of the form.
@@ -687,9 +690,19 @@ impl ApplicationForm {
         self.services.iter().any(|s| s.stage() == stage)
     }
 
-    /// Whether a document of `kind` is attached.
+    /// Whether a scan of `kind` is attached.
     pub fn has_document(&self, kind: DocumentKind) -> bool {
         self.documents.iter().any(|d| d.kind == kind)
+    }
+
+    /// Whether the material `kind` is given: as a scan or as an electronic licence.
+    pub fn has_material(&self, kind: DocumentKind) -> bool {
+        self.has_document(kind) || self.licence(kind).is_some()
+    }
+
+    /// The electronic licence given for `kind`.
+    pub fn licence(&self, kind: DocumentKind) -> Option<&crate::licence::LicenceRef> {
+        self.licences.iter().find(|l| l.kind == kind)
     }
 
     /// Cross-field checks of a parsed form at `now`, all problems at once. These are facts of
@@ -769,6 +782,7 @@ impl ApplicationForm {
         }
         self.check_services(policy, &mut issues);
         self.check_sections(&mut issues);
+        self.check_licences(policy, &mut issues);
         self.check_existing_records(&mut issues);
         if self.applicant == ParentRole::Father {
             // 闽卫政法〔2024〕40号 附件2 一(三), 附件4 二: the father applies only on the mother's
@@ -926,6 +940,30 @@ impl ApplicationForm {
                 "多胞胎的胎儿数至少为2",
                 "a multiple birth has at least two children",
             ));
+        }
+    }
+
+    /// Each licence reference is of a kind the policy takes as a licence and names the right
+    /// holder; a material is given once, as a licence or as a scan (附件2 一(一): 电子证照或扫描件).
+    fn check_licences(&self, policy: &Policy, issues: &mut Vec<FieldIssue>) {
+        for (i, l) in self.licences.iter().enumerate() {
+            let field = format!("licences[{i}]");
+            if let Err(e) = crate::licence::check_reference(l, self, policy) {
+                issues.push(FieldIssue { field, error: e });
+            } else if self.licences[..i].iter().any(|o| o.kind == l.kind)
+                || self.has_document(l.kind)
+            {
+                let label = l.kind.label();
+                issues.push(FieldIssue::new(
+                    &field,
+                    "material_given_twice",
+                    format!("{}只需提供一种：电子证照或扫描件", label.zh),
+                    format!(
+                        "give the {} once: as an electronic licence or as a scan",
+                        label.en
+                    ),
+                ));
+            }
         }
     }
 

@@ -219,6 +219,12 @@ pub enum FlowError {
     /// No bad rating of the stage needs a follow-up.
     #[error("stage {0} has no follow-up")]
     NoFollowUp(Stage),
+    /// A licence or registration request the policy or the application's state does not allow.
+    #[error("{}", .0.message.en)]
+    Licence(crate::text::Invalid),
+    /// No open offer of the stage.
+    #[error("stage {0} is not on offer")]
+    NoOffer(Stage),
 }
 
 /// One application.
@@ -239,6 +245,15 @@ pub struct Application {
     /// Follow-ups of bad ratings.
     #[serde(default)]
     pub follow_ups: Vec<FollowUp>,
+    /// The licence directory's findings on the form's licences, latest per material.
+    #[serde(default)]
+    pub licence_checks: Vec<crate::licence::LicenceCheck>,
+    /// Missing-licence registrations (授权缺失登记), oldest first.
+    #[serde(default)]
+    pub registrations: Vec<crate::licence::LicenceRegistration>,
+    /// Follow-up services offered after the flow ended without them.
+    #[serde(default)]
+    pub offers: Vec<crate::offer::Offer>,
 }
 
 impl Application {
@@ -271,6 +286,9 @@ impl Application {
             stages,
             ratings: vec![],
             follow_ups: vec![],
+            licence_checks: vec![],
+            registrations: vec![],
+            offers: vec![],
         };
         let applied = app.apply(Stage::PreReview, StageEvent::Queue, policy, now)?;
         Ok((app, applied))
@@ -558,6 +576,12 @@ impl Application {
         };
         for next in index + 1..self.stages.len() {
             let stage = self.stages[next].stage;
+            if self.stages[next].status.is_final() {
+                // Declined before and not taken up from an offer: it stays skipped, and so do
+                // the stages after it.
+                skip = skip.or(Some(SkipReason::NotChosen));
+                continue;
+            }
             let event = match skip {
                 Some(reason) => StageEvent::Skip { reason },
                 None if self.form.chose_stage(stage) => StageEvent::Queue,

@@ -9,6 +9,8 @@ pub mod flow;
 pub mod handover;
 pub mod ids;
 pub mod insurance;
+pub mod licence;
+pub mod offer;
 pub mod policy;
 pub mod prereview;
 pub mod region;

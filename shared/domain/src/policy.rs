@@ -222,6 +222,61 @@ pub struct MaterialRule {
     pub source: String,
 }
 
+/// Whose licence a material is.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum LicenceHolder {
+    /// The mother's (her identity card).
+    Mother,
+    /// The father's (his identity card).
+    Father,
+    /// Either parent's (the marriage certificate both hold).
+    EitherParent,
+}
+
+/// One material that may be given as an electronic licence (电子证照).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct LicenceRule {
+    /// Which material.
+    pub kind: DocumentKind,
+    /// Whose licence it must be.
+    pub holder: LicenceHolder,
+    /// After its licence was found missing or wrong, a scan is taken only once a missing-licence
+    /// registration for it was approved (附件2 一(一): 待缺失登记审核通过后允许用户进行身份证照片上传).
+    pub registration_before_scan: bool,
+    /// Where the rule is written.
+    pub source: String,
+}
+
+/// Electronic licences and the missing-licence registration (授权缺失登记).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct LicencePolicy {
+    /// The directory reviews a registration within this many working days.
+    pub registration_review_working_days: u32,
+    /// The materials that may be licences.
+    pub kinds: Vec<LicenceRule>,
+    /// Where the registration rule is written.
+    pub source: String,
+}
+
+/// A follow-up service offered when the flow ended because the applicant did not choose it
+/// (proactive offer): accepting continues the same application with the data on file.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct OfferRule {
+    /// The stage offered.
+    pub stage: Stage,
+    /// The services of that stage offered (only those whose data is on file or derived from it).
+    pub services: Vec<crate::application::Service>,
+    /// Offered only while the newborn is younger than this.
+    #[serde(default)]
+    pub newborn_under_months: Option<u32>,
+    /// Where the rule is written.
+    pub source: String,
+}
+
 /// Supervision (办件监察) settings.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -259,6 +314,12 @@ pub struct Policy {
     pub materials: Vec<MaterialRule>,
     /// Supervision settings.
     pub supervision: Supervision,
+    /// Electronic licences, where the region takes them.
+    #[serde(default)]
+    pub licences: Option<LicencePolicy>,
+    /// Follow-up services offered after the flow ended without them.
+    #[serde(default)]
+    pub offers: Vec<OfferRule>,
 }
 
 /// A policy file that cannot be used.
@@ -334,6 +395,28 @@ impl Policy {
                 ));
             }
         }
+        if let Some(l) = &self.licences {
+            if l.registration_review_working_days == 0 {
+                return bad("registration_review_working_days must be at least 1".into());
+            }
+            for (i, rule) in l.kinds.iter().enumerate() {
+                if l.kinds[..i].iter().any(|r| r.kind == rule.kind) {
+                    return bad(format!("licence kind {:?} is listed twice", rule.kind));
+                }
+            }
+        }
+        for offer in &self.offers {
+            if !self.cases.values().any(|c| c.route.contains(&offer.stage)) {
+                return bad(format!("offer of stage {}: no case routes it", offer.stage));
+            }
+            if offer.services.is_empty() || offer.services.iter().any(|s| s.stage() != offer.stage)
+            {
+                return bad(format!(
+                    "offer of stage {}: its services must be of that stage",
+                    offer.stage
+                ));
+            }
+        }
         if self.supervision.follow_up_working_days == 0 {
             return bad("follow_up_working_days must be at least 1".into());
         }
@@ -381,6 +464,27 @@ impl Policy {
             .get(&stage)
             .map(|s| s.clock_starts)
             .unwrap_or(ClockStart::OnReceipt)
+    }
+
+    /// The rule of a material that may be given as an electronic licence.
+    pub fn licence_rule(&self, kind: DocumentKind) -> Option<&LicenceRule> {
+        self.licences
+            .as_ref()?
+            .kinds
+            .iter()
+            .find(|r| r.kind == kind)
+    }
+
+    /// The budget of a missing-licence registration's review.
+    pub fn registration_budget(&self) -> Option<TimeDelta> {
+        self.licences
+            .as_ref()
+            .map(|l| TimeDelta::hours(24 * i64::from(l.registration_review_working_days)))
+    }
+
+    /// The offer rule of `stage`.
+    pub fn offer_rule(&self, stage: Stage) -> Option<&OfferRule> {
+        self.offers.iter().find(|o| o.stage == stage)
     }
 
     /// The materials `stage` needs in `case` when `applicant` applies.

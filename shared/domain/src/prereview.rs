@@ -10,6 +10,7 @@
 use crate::application::{ApplicationForm, DocumentKind, HouseholdKind, ParentRole};
 use crate::calendar::CHINA;
 use crate::ids::IdHolder;
+use crate::licence::LicenceCheck;
 use crate::policy::{CollectiveHousehold, Policy, ResidencyRule};
 use crate::region::{fujian_county, same_registration_area};
 use crate::stage::{Stage, SupplementItem};
@@ -84,7 +85,7 @@ pub fn missing_materials(
 ) -> Vec<(DocumentKind, String)> {
     policy
         .materials_at(stage, form.case, form.applicant)
-        .filter(|m| !form.has_document(m.kind))
+        .filter(|m| !form.has_material(m.kind))
         .map(|m| (m.kind, m.source.clone()))
         .collect()
 }
@@ -104,8 +105,14 @@ fn join(messages: &[&Bilingual]) -> Bilingual {
     )
 }
 
-/// Runs every pre-review rule of `policy` on `form` at `now`.
-pub fn pre_review(form: &ApplicationForm, policy: &Policy, now: DateTime<Utc>) -> PreReview {
+/// Runs every pre-review rule of `policy` on `form` at `now`; `licences` are the directory's
+/// findings on the form's licence references (the caller looked them up).
+pub fn pre_review(
+    form: &ApplicationForm,
+    policy: &Policy,
+    now: DateTime<Utc>,
+    licences: &[LicenceCheck],
+) -> PreReview {
     let mut findings = vec![];
     let mut notes = vec![];
     let offline = |rule, message, source: &str| Finding {
@@ -140,6 +147,26 @@ pub fn pre_review(form: &ApplicationForm, policy: &Policy, now: DateTime<Utc>) -
             ),
             source,
         });
+    }
+
+    // Electronic licences: verified in the directory before they are accepted (附件2 一(一)); a
+    // refused one is named, so the parent corrects it, authorises it, or files a missing-licence
+    // registration and uploads a photo instead.
+    for check in licences {
+        if let Some(problem) = check.problem {
+            let kind = check.reference.kind;
+            findings.push(Finding {
+                rule: "licence_verified",
+                remedy: Remedy::Supplement {
+                    items: vec![SupplementItem::Licence { kind, problem }],
+                },
+                message: problem.message(kind),
+                source: policy
+                    .licence_rule(kind)
+                    .map(|r| r.source.clone())
+                    .unwrap_or_default(),
+            });
+        }
     }
 
     // Newborn age limit (Fujian 附件1 二(一): 未满一年; Xiamen, Fuzhou, Putian: 6 months; Guangxi: 1 month).

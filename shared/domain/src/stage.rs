@@ -119,6 +119,8 @@ pub enum Agency {
     MedicalInsurance,
     /// 人社部门（社保卡）
     SocialSecurity,
+    /// 省电子证照共享平台: answers licence look-ups and reviews missing-licence registrations.
+    LicenceDirectory,
 }
 
 impl Agency {
@@ -138,6 +140,7 @@ impl Agency {
             Agency::PoliceStation => "police_station",
             Agency::MedicalInsurance => "medical_insurance",
             Agency::SocialSecurity => "social_security",
+            Agency::LicenceDirectory => "licence_directory",
         }
     }
 
@@ -150,6 +153,7 @@ impl Agency {
             Agency::MedicalInsurance => "insurance",
             Agency::SocialSecurity => "social-security",
             Agency::Platform => "platform",
+            Agency::LicenceDirectory => "licences",
         }
     }
 }
@@ -162,6 +166,14 @@ pub enum SupplementItem {
     Document {
         /// Which.
         kind: DocumentKind,
+    },
+    /// An electronic licence that was refused: give a correct one, have it authorised, or
+    /// (after a missing-licence registration where the policy asks for one) upload a scan.
+    Licence {
+        /// Which material.
+        kind: DocumentKind,
+        /// What was wrong with it.
+        problem: crate::licence::LicenceProblem,
     },
     /// A form field to correct.
     Field {
@@ -437,6 +449,8 @@ pub enum StageEvent {
         /// Why.
         reason: SkipReason,
     },
+    /// The applicant takes up a declined stage from its offer.
+    AcceptOffer,
 }
 
 impl StageEvent {
@@ -457,6 +471,7 @@ impl StageEvent {
             StageEvent::GoOffline { .. } => "go_offline",
             StageEvent::Withdraw => "withdraw",
             StageEvent::Skip { .. } => "skip",
+            StageEvent::AcceptOffer => "accept_offer",
         }
     }
 }
@@ -538,6 +553,13 @@ pub fn next_status(
     Ok(match (from, event) {
         (S::Pending, E::Queue) => S::Queued { round: 1 },
         (S::Pending, E::Skip { reason }) => S::Skipped { reason: *reason },
+        // A proactive offer taken up: the declined stage starts after all, in its first round.
+        (
+            S::Skipped {
+                reason: SkipReason::NotChosen,
+            },
+            E::AcceptOffer,
+        ) => S::Queued { round: 1 },
         (S::Queued { round }, E::Dispatch) => S::AwaitingAgency { round: *round },
         (S::Queued { round }, E::AwaitBank) if stage == Stage::SocialSecurityCard => {
             S::AwaitingApplicant {

@@ -24,7 +24,7 @@ fn check(
 ) {
     let mut v = sample();
     edit(&mut v);
-    let review = pre_review(&form(&v), &policy(policy_id), now);
+    let review = pre_review(&form(&v), &policy(policy_id), now, &[]);
     let (rule, offline) = match expect {
         Expect::Supplement(r) => (r, false),
         Expect::Offline(r) => (r, true),
@@ -51,7 +51,7 @@ fn check(
 
 #[test]
 fn the_sample_is_accepted_under_fujian_2_0() {
-    let review = pre_review(&form(&sample()), &policy("fujian-2.0"), now());
+    let review = pre_review(&form(&sample()), &policy("fujian-2.0"), now(), &[]);
     assert_eq!(
         review.decision,
         Decision::Accept { notes: vec![] },
@@ -184,7 +184,7 @@ fn pre_review_rules_of_fujian_2_0() {
 fn a_collective_household_is_allowed_when_the_parents_live_in_different_areas() {
     let mut v = sample();
     set(&mut v, "/mother/household_kind", json!("collective")); // 鼓楼区 (福州); father 思明区 (厦门)
-    let review = pre_review(&form(&v), &policy("fujian-2.0"), now());
+    let review = pre_review(&form(&v), &policy("fujian-2.0"), now(), &[]);
     assert!(
         matches!(review.decision, Decision::Accept { .. }),
         "{:?}",
@@ -322,7 +322,7 @@ fn every_missing_item_is_requested_at_once() {
         "/father/marriage_certificate",
         json!("J350102-2020-000999"),
     );
-    let review = pre_review(&form(&v), &policy("fujian-2.0"), now());
+    let review = pre_review(&form(&v), &policy("fujian-2.0"), now(), &[]);
     let Decision::Supplement { items, reason } = review.decision else {
         panic!("{:?}", review.decision)
     };
@@ -357,7 +357,7 @@ fn a_legacy_marriage_certificate_passes_with_a_note_for_reviewers() {
         "/father/marriage_certificate",
         json!("榕鼓婚字第1998-0231号"),
     );
-    let review = pre_review(&form(&v), &policy("fujian-2.0"), now());
+    let review = pre_review(&form(&v), &policy("fujian-2.0"), now(), &[]);
     let Decision::Accept { notes } = review.decision else {
         panic!("{:?}", review.decision)
     };
@@ -375,7 +375,7 @@ fn offline_wins_over_supplement_and_gives_every_reason() {
         json!("2024-10-01T08:00:00+08:00"),
     );
     set(&mut v, "/father/id_number", json!("810000199001010019"));
-    let review = pre_review(&form(&v), &policy("fujian-2.0"), now());
+    let review = pre_review(&form(&v), &policy("fujian-2.0"), now(), &[]);
     let Decision::GoOffline { reason } = review.decision else {
         panic!("{:?}", review.decision)
     };

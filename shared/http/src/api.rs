@@ -21,7 +21,7 @@ use newborn_domain::text::Invalid;
 use newborn_service::Service;
 use newborn_service::ports::{Actor, Clock};
 use newborn_service::ports::{Claim, RequestLog, UploadSlot, UploadTarget};
-use newborn_service::service::{Callback, FollowUpReport, SupplementAnswer};
+use newborn_service::service::{Callback, FollowUpReport, RegistrationDecision, SupplementAnswer};
 use newborn_service::signing::{KEY_ID_HEADER, KeyRing, SIGNATURE_HEADER, TIMESTAMP_HEADER};
 use newborn_service::view::ApplicationView;
 use serde::Deserialize;
@@ -75,6 +75,15 @@ pub fn router(state: ApiState) -> Router {
         .route("/applications/{id}/offline", post(offline))
         .route("/applications/{id}/withdraw", post(withdraw))
         .route("/applications/{id}/ratings", post(rate))
+        .route(
+            "/applications/{id}/licence-registrations",
+            post(file_registration),
+        )
+        .route(
+            "/applications/{id}/offers/{stage}/accept",
+            post(accept_offer),
+        )
+        .route("/agency/licence-registrations", post(registration_decision))
         .route("/policies/{id}", get(policy))
         .route("/policies/{id}/notice", get(notice))
         .route("/agency/callbacks", post(callback))
@@ -653,6 +662,60 @@ async fn rate(
     ok(StatusCode::CREATED, view(&s, &stored))
 }
 
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RegistrationRequest {
+    kinds: Vec<DocumentKind>,
+    reason: newborn_domain::licence::RegistrationReason,
+}
+
+/// 授权缺失登记: the applicant registers missing or wrong electronic licences for review.
+async fn file_registration(
+    State(s): State<ApiState>,
+    parts: Parts,
+    Path(id): Path<String>,
+    body: Bytes,
+) -> ApiResult {
+    let owner = applicant(&s, &parts)?;
+    let r: RegistrationRequest = parse(&body)?;
+    let stored = s
+        .service
+        .file_registration(&owner, &id, &r.kinds, r.reason)
+        .await?;
+    ok(StatusCode::CREATED, view(&s, &stored))
+}
+
+/// Accepts the proactive offer of a declined stage: it starts on the data on file.
+async fn accept_offer(
+    State(s): State<ApiState>,
+    parts: Parts,
+    Path((id, stage)): Path<(String, String)>,
+) -> ApiResult {
+    let owner = applicant(&s, &parts)?;
+    let stage: Stage = stage.parse().map_err(|e: String| {
+        Problem::new(
+            StatusCode::NOT_FOUND,
+            &Invalid::new("unknown_stage", "没有这个办理环节", e),
+        )
+    })?;
+    let stored = s.service.accept_offer(&owner, &id, stage).await?;
+    ok(StatusCode::OK, view(&s, &stored))
+}
+
+/// The licence directory's decision on a registration (signed like a callback).
+async fn registration_decision(
+    State(s): State<ApiState>,
+    headers: HeaderMap,
+    body: Bytes,
+) -> ApiResult {
+    let (key, decision): (_, RegistrationDecision) = signed_by_agency(&s, &headers, &body).await?;
+    let ack = s
+        .service
+        .decide_registration(key.owner, &key.key_id, &decision)
+        .await?;
+    ok(StatusCode::OK, json!({"result": ack}))
+}
+
 async fn policy(State(s): State<ApiState>, Path(id): Path<String>) -> ApiResult {
     match s.service.policies().latest(&id) {
         Some(p) => ok(StatusCode::OK, p),
@@ -929,6 +992,9 @@ mod tests {
             ("/supervision/counterfoils", "get"),
             ("/supervision/handovers", "post"),
             ("/supervision/handovers/{number}", "get"),
+            ("/applications/{id}/licence-registrations", "post"),
+            ("/applications/{id}/offers/{stage}/accept", "post"),
+            ("/agency/licence-registrations", "post"),
         ];
         for (path, method) in routes {
             assert!(
@@ -938,7 +1004,7 @@ mod tests {
         }
         assert_eq!(
             doc["paths"].as_object().map(|p| p.len()),
-            Some(24),
+            Some(27),
             "a documented path the router does not serve?"
         );
     }

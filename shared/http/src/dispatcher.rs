@@ -14,7 +14,7 @@ use std::time::Duration;
 
 /// Signed JSON POSTs with an idempotency key.
 #[derive(Clone)]
-struct SignedPoster {
+pub(crate) struct SignedPoster {
     client: reqwest::Client,
     key: SigningKey,
     clock: Arc<dyn Clock>,
@@ -23,7 +23,7 @@ struct SignedPoster {
 impl SignedPoster {
     /// Signature timestamps use the wall clock `clock` (not a sped-up service clock): receivers
     /// check them against theirs.
-    fn new(key: SigningKey, clock: Arc<dyn Clock>) -> Result<Self, String> {
+    pub(crate) fn new(key: SigningKey, clock: Arc<dyn Clock>) -> Result<Self, String> {
         let client = reqwest::Client::builder()
             .timeout(Duration::from_secs(10))
             .build()
@@ -37,6 +37,21 @@ impl SignedPoster {
         idempotency_key: &str,
         body: &serde_json::Value,
     ) -> Result<(), String> {
+        let res = self.send(url, idempotency_key, body).await?;
+        if res.status().is_success() {
+            Ok(())
+        } else {
+            Err(format!("HTTP {}", res.status()))
+        }
+    }
+
+    /// Posts `body` signed, returning the response whatever its status.
+    pub(crate) async fn send(
+        &self,
+        url: &str,
+        idempotency_key: &str,
+        body: &serde_json::Value,
+    ) -> Result<reqwest::Response, String> {
         let body = serde_json::to_vec(body).map_err(|e| e.to_string())?;
         let mut req = self
             .client
@@ -46,12 +61,7 @@ impl SignedPoster {
         for (name, value) in self.key.headers(self.clock.now(), &body) {
             req = req.header(name, value);
         }
-        let res = req.body(body).send().await.map_err(|e| e.to_string())?;
-        if res.status().is_success() {
-            Ok(())
-        } else {
-            Err(format!("HTTP {}", res.status()))
-        }
+        req.body(body).send().await.map_err(|e| e.to_string())
     }
 }
 
@@ -79,14 +89,21 @@ impl HttpDispatcher {
         Self::under(base, "dispatch", key, clock)
     }
 
-    /// A dispatcher posting SLA escalations to the agencies' supervisors: each at
-    /// `<base>/supervision/<segment>`.
+    /// A dispatcher posting SLA escalations to the agencies' supervisors (and the licence
+    /// directory's, for registration reviews): each at `<base>/supervision/<segment>`.
     pub fn to_supervisors(
         base: &str,
         key: SigningKey,
         clock: Arc<dyn Clock>,
     ) -> Result<Self, String> {
-        Self::under(base, "supervision", key, clock)
+        let mut d = Self::under(base, "supervision", key, clock)?;
+        let base = base.trim_end_matches('/');
+        let directory = Agency::LicenceDirectory;
+        d.endpoints.insert(
+            directory,
+            format!("{base}/supervision/{}", directory.dispatch_path()),
+        );
+        Ok(d)
     }
 
     fn under(

@@ -4,12 +4,14 @@
 
 mod api;
 mod auth;
+mod directory;
 mod dispatcher;
 mod problem;
 mod uploads;
 
 pub use api::{ApiState, IDEMPOTENCY_KEY, router};
 pub use auth::{Authenticator, DevIssuer, Identity, Role};
+pub use directory::HttpLicenceDirectory;
 pub use dispatcher::{HttpDispatcher, HttpNotifier};
 pub use problem::{Problem, ProblemDetails};
 pub use uploads::SignedUploadUrls;

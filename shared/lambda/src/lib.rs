@@ -28,13 +28,14 @@ use newborn_aws::{
     SqsQueues,
 };
 use newborn_domain::calendar::WorkingCalendar;
+use newborn_domain::licence::{LicenceRecord, LicenceRef};
 use newborn_domain::policy::PolicyRegistry;
 use newborn_domain::stage::{Agency, Stage};
-use newborn_http::{ApiState, HttpDispatcher, HttpNotifier};
+use newborn_http::{ApiState, HttpDispatcher, HttpLicenceDirectory, HttpNotifier};
 use newborn_service::Service;
 use newborn_service::ports::{
-    AgencyDispatcher, Clock, Delivery, DeliveryError, Dispatch, DispatchError, Notifier,
-    SystemClock,
+    AgencyDispatcher, Clock, Delivery, DeliveryError, DirectoryError, Dispatch, DispatchError,
+    LicenceDirectory, Notifier, RegistrationRequest, SystemClock,
 };
 use newborn_service::service::Ports;
 use newborn_service::signing::{KeyRing, Keys};
@@ -82,6 +83,20 @@ impl Notifier for NoDispatcher {
     async fn deliver(&self, _: &Delivery) -> Result<(), DeliveryError> {
         Err(DeliveryError(
             "this function holds no signing key and cannot notify".into(),
+        ))
+    }
+}
+
+#[async_trait]
+impl LicenceDirectory for NoDispatcher {
+    async fn lookup(&self, _: &LicenceRef) -> Result<Option<LicenceRecord>, DirectoryError> {
+        Err(DirectoryError(
+            "this function holds no signing key and cannot ask the licence directory".into(),
+        ))
+    }
+    async fn register(&self, _: &RegistrationRequest) -> Result<(), DirectoryError> {
+        Err(DirectoryError(
+            "this function holds no signing key and cannot reach the licence directory".into(),
         ))
     }
 }
@@ -148,6 +163,15 @@ impl Deps {
                 ),
                 None => (Arc::new(NoDispatcher), Arc::new(NoDispatcher)),
             };
+        let licences: Arc<dyn LicenceDirectory> = match &keys {
+            Some(keys) => Arc::new(HttpLicenceDirectory::new(
+                &settings.licence_directory_url,
+                keys.platform.clone(),
+                keys.agencies.clone(),
+                wall.clone(),
+            )?),
+            None => Arc::new(NoDispatcher),
+        };
         let scans = S3Documents::new(s3, &settings.bucket);
         let store = DynamoStore::new(dynamodb.clone(), &settings.table).with_relay(Relay {
             queues: sqs,
@@ -161,6 +185,7 @@ impl Deps {
             supervisors,
             handovers: Arc::new(DynamoHandovers::new(dynamodb.clone(), &settings.table)),
             notifier,
+            licences,
             clock: wall,
             metrics,
         };

@@ -47,6 +47,9 @@ pub struct Settings {
     pub notifications_queue: String,
     /// `NEWBORN_NOTIFY_URL`: the applicant notification gateway (the app's push / SMS service).
     pub notify_url: String,
+    /// `NEWBORN_LICENCE_DIRECTORY_URL` (optional, default the agency gateway): the province's
+    /// licence directory; look-ups and registrations go to `<base>/licences/...`.
+    pub licence_directory_url: String,
     /// `NEWBORN_CALLBACK_ALLOWED_CIDRS` (optional): the addresses agency callbacks may come from.
     pub callback_allowed: AllowList,
 }
@@ -99,6 +102,11 @@ impl Settings {
         let agencies_url = url("NEWBORN_AGENCIES_URL")?;
         let supervisors_url = url("NEWBORN_SUPERVISORS_URL")?;
         let notify_url = url("NEWBORN_NOTIFY_URL")?;
+        let licence_directory_url =
+            match var("NEWBORN_LICENCE_DIRECTORY_URL").filter(|v| !v.trim().is_empty()) {
+                Some(_) => url("NEWBORN_LICENCE_DIRECTORY_URL")?,
+                None => agencies_url.clone(),
+            };
         let queues = Stage::ALL
             .into_iter()
             .map(|stage| Ok((stage, required(&queue_variable(stage))?)))
@@ -115,6 +123,7 @@ impl Settings {
             queues,
             notifications_queue: required("NEWBORN_QUEUE_NOTIFICATIONS")?,
             notify_url,
+            licence_directory_url,
             callback_allowed: AllowList::parse(
                 &var("NEWBORN_CALLBACK_ALLOWED_CIDRS").unwrap_or_default(),
             )

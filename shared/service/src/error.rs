@@ -50,6 +50,12 @@ impl From<FlowError> for ServiceError {
     fn from(e: FlowError) -> Self {
         match e {
             FlowError::InvalidForm(issues) => ServiceError::BadInput(issues),
+            FlowError::Licence(invalid) => ServiceError::Conflict(invalid),
+            FlowError::NoOffer(stage) => ServiceError::Conflict(Invalid::new(
+                "no_offer",
+                format!("“{}”没有待接受的办理邀请", stage.label().zh),
+                format!("there is no open offer of the {} stage", stage.label().en),
+            )),
             other => ServiceError::Conflict(Invalid::new(
                 "transition_not_allowed",
                 format!("当前办件状态下不能进行此操作（{other}）"),

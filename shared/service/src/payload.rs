@@ -57,12 +57,42 @@ fn services_of(form: &ApplicationForm, stage: Stage) -> Vec<Service> {
         .collect()
 }
 
-fn documents(form: &ApplicationForm, kinds: &[&str]) -> Vec<Value> {
-    form.documents
+/// The materials of `kinds`, each saying where it came from: a scan (`source: "scan"`, its
+/// SHA-256) or an electronic licence the pre-review verified in the directory (`source:
+/// "licence"`, number, issuer, holder, when verified).
+fn documents(app: &Application, kinds: &[&str]) -> Vec<Value> {
+    let wanted = |kind: &newborn_domain::application::DocumentKind| {
+        serde_json::to_value(kind)
+            .ok()
+            .and_then(|k| k.as_str().map(|k| kinds.contains(&k)))
+            .unwrap_or(false)
+    };
+    let licences = app
+        .form
+        .licences
         .iter()
-        .filter_map(|d| serde_json::to_value(d).ok())
-        .filter(|d| d["kind"].as_str().is_some_and(|k| kinds.contains(&k)))
-        .collect()
+        .filter(|l| wanted(&l.kind))
+        .map(|l| {
+            let check = app.licence_check(l.kind).filter(|c| c.reference == *l);
+            json!({
+                "kind": l.kind,
+                "source": "licence",
+                "licence_number": l.number,
+                "issuer": l.issuer,
+                "holder_id_number": l.holder_id_number,
+                "verified": check.is_some_and(|c| c.verified()),
+                "verified_at": check.map(|c| c.checked_at),
+                "valid_until": check.and_then(|c| c.valid_until),
+                "authorised_at": check.and_then(|c| c.authorised_at),
+            })
+        });
+    let scans = app
+        .form
+        .documents
+        .iter()
+        .filter(|d| wanted(&d.kind))
+        .map(|d| json!({"kind": d.kind, "source": "scan", "sha256": d.sha256}));
+    licences.chain(scans).collect()
 }
 
 /// The dispatch body for `stage` of `app` in `round`.
@@ -99,7 +129,7 @@ pub fn dispatch_body(app: &Application, policy: &Policy, stage: Stage, round: u3
             "marriage_certificate": f.mother.marriage_certificate,
             "confirmation_forms": policy.stage_rules(stage, f.case).confirmation_forms,
             "delivery": f.delivery.birth_certificate,
-            "documents": documents(f, &["mother_id_card", "father_id_card", "marriage_certificate", "authorisation_letter"]),
+            "documents": documents(app, &["mother_id_card", "father_id_card", "marriage_certificate", "authorisation_letter"]),
         }),
         Stage::Police => json!({
             "newborn": {"name": f.newborn.name, "sex": f.newborn.sex, "birth_time": f.newborn.birth_time, "birthplace": f.newborn.birthplace},
@@ -109,7 +139,7 @@ pub fn dispatch_body(app: &Application, policy: &Policy, stage: Stage, round: u3
             "marriage_certificate": f.mother.marriage_certificate,
             "household": f.household,
             "delivery": f.delivery.household_booklet,
-            "documents": documents(f, &["household_booklet_front", "household_booklet_head", "household_booklet_registering_parent", "birth_certificate", "marriage_certificate"]),
+            "documents": documents(app, &["household_booklet_front", "household_booklet_head", "household_booklet_registering_parent", "birth_certificate", "marriage_certificate"]),
         }),
         Stage::Insurance => json!({
             "newborn": {"name": f.newborn.name, "sex": f.newborn.sex, "birth_time": f.newborn.birth_time, "id_number": newborn_id_number(app)},
@@ -123,7 +153,7 @@ pub fn dispatch_body(app: &Application, policy: &Policy, stage: Stage, round: u3
             "guardian": {"name": f.parent(f.applicant).name, "id_number": f.parent(f.applicant).id_number, "phone": f.parent(f.applicant).phone},
             "partner_bank": f.card.as_ref().map(|c| &c.partner_bank),
             "delivery": f.delivery.social_security_card,
-            "documents": documents(f, &["household_booklet_newborn"]),
+            "documents": documents(app, &["household_booklet_newborn"]),
         }),
     };
     if let (Value::Object(b), Value::Object(e)) = (&mut body, extra) {

@@ -465,3 +465,51 @@ pub trait HandoverRegister: Send + Sync {
     /// A batch by number.
     async fn batch(&self, number: &str) -> Result<Option<HandoverBatch>, StoreError>;
 }
+
+/// A missing-licence registration (授权缺失登记) on its way to the licence directory, which
+/// reviews it and answers on the signed `POST /agency/licence-registrations`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct RegistrationRequest {
+    /// `<application>:<number>`: the directory de-duplicates by it.
+    pub id: String,
+    /// The application.
+    pub application_id: String,
+    /// The registration's number within the application.
+    pub number: u32,
+    /// The materials whose licences are missing or wrong, each with its holder.
+    pub licences: Vec<RegisteredLicence>,
+    /// Missing or wrong.
+    pub reason: newborn_domain::licence::RegistrationReason,
+    /// When it was filed.
+    pub filed_at: DateTime<Utc>,
+    /// When the review is due (the policy's working days).
+    pub due_at: Option<DateTime<Utc>>,
+}
+
+/// One material of a registration.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct RegisteredLicence {
+    /// Which material.
+    pub kind: newborn_domain::application::DocumentKind,
+    /// Whose (the holder the form names for it).
+    pub holder_id_number: newborn_domain::ids::IdNumber,
+}
+
+/// Why the licence directory could not answer.
+#[derive(Debug, thiserror::Error)]
+#[error("licence directory: {0}")]
+pub struct DirectoryError(pub String);
+
+/// The province's electronic licence directory (省电子证照共享平台): looks licences up and takes
+/// missing-licence registrations for review.
+#[async_trait]
+pub trait LicenceDirectory: Send + Sync {
+    /// The directory's record of the licence `reference` names (by kind, number and issuer),
+    /// with its holder's authorisations; `None` when it has none.
+    async fn lookup(
+        &self,
+        reference: &newborn_domain::licence::LicenceRef,
+    ) -> Result<Option<newborn_domain::licence::LicenceRecord>, DirectoryError>;
+    /// Hands a registration to the directory for review; sending it again is harmless.
+    async fn register(&self, request: &RegistrationRequest) -> Result<(), DirectoryError>;
+}

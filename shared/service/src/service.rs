@@ -7,8 +7,9 @@ use crate::error::ServiceError;
 use crate::payload::dispatch_body;
 use crate::ports::{
     Actor, AgencyDispatcher, Alert, ApplicationStore, Clock, Delivery, Dispatch, DocumentStore,
-    HandoverRegister, Metrics, Notification, Notifier, OpenClock, OpenFollowUp, StageMessage,
-    StoreError, Stored, TimelineEntry, Unit, UploadSlot, UploadStore, Write,
+    HandoverRegister, LicenceDirectory, Metrics, Notification, Notifier, OpenClock, OpenFollowUp,
+    RegisteredLicence, RegistrationRequest, StageMessage, StoreError, Stored, TimelineEntry, Unit,
+    UploadSlot, UploadStore, Write,
 };
 use crate::view::ApplicationView;
 use chrono::{DateTime, Days, Utc};
@@ -16,6 +17,9 @@ use newborn_domain::application::{ApplicationForm, DocumentKind, DocumentRef, Te
 use newborn_domain::calendar::{CHINA, WorkingCalendar};
 use newborn_domain::flow::{Application, ApplicationId, Applied, Effect, Outcome, RatingLevel};
 use newborn_domain::handover::{Counterfoil, HandoverBatch, HandoverParties};
+use newborn_domain::licence::{
+    LicenceCheck, LicenceRef, RegistrationReason, RegistrationStatus, judge,
+};
 use newborn_domain::policy::{ClockStart, Policy, PolicyRegistry};
 use newborn_domain::prereview::{Decision, missing_materials, pre_review};
 use newborn_domain::region::RegionCode;
@@ -45,6 +49,8 @@ pub struct Ports {
     pub handovers: Arc<dyn HandoverRegister>,
     /// The applicant notification gateway.
     pub notifier: Arc<dyn Notifier>,
+    /// The province's electronic licence directory.
+    pub licences: Arc<dyn LicenceDirectory>,
     /// Time.
     pub clock: Arc<dyn Clock>,
     /// Counters.
@@ -134,12 +140,30 @@ pub enum CallbackAck {
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct SupplementAnswer {
-    /// Newly uploaded documents.
+    /// Newly uploaded documents (each replaces a licence of its kind).
     #[serde(default)]
     pub documents: Vec<DocumentRef>,
+    /// Electronic licences (each replaces a scan or licence of its kind).
+    #[serde(default)]
+    pub licences: Vec<LicenceRef>,
     /// Corrections as a JSON merge patch (RFC 7396) of the form.
     #[serde(default)]
     pub form_patch: Option<serde_json::Value>,
+}
+
+/// The licence directory's decision on a missing-licence registration.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RegistrationDecision {
+    /// The application.
+    pub application_id: String,
+    /// The registration's number within it.
+    pub number: u32,
+    /// Approved or rejected.
+    pub approved: bool,
+    /// Why, when rejected.
+    #[serde(default)]
+    pub reason: Option<Bilingual>,
 }
 
 /// What one SLA sweep found.
@@ -482,9 +506,20 @@ impl Service {
             let policy = self.policy_of(&stored.application)?;
             let mut app = stored.application.clone();
             let now = self.now();
-            let Some((applied, extra)) = change(&mut app, policy, now)? else {
+            let Some((applied, mut extra)) = change(&mut app, policy, now)? else {
                 return Ok(None);
             };
+            // The flow ended without a follow-up service the family may still get: offer it.
+            if applied.effects.contains(&Effect::FlowEnded {
+                outcome: Outcome::Completed,
+            }) && let Some(offer) = app.make_offer(policy, now)
+            {
+                extra.push(Notification {
+                    at: now,
+                    kind: "offer".into(),
+                    message: offer.message(),
+                });
+            }
             let mut write = self.write_for(&app, &stored.owner, actor, &applied, now);
             write.notifications.extend(extra);
             write.deliveries = deliveries(&app, &stored.owner, &write.notifications, now);
@@ -597,18 +632,16 @@ impl Service {
                 Effect::FlowEnded { .. } => None,
             })
             .collect();
-        let clocks = app
-            .stages
+        let clocks = Stage::ALL
             .iter()
-            .filter_map(|s| {
-                let clock = s
-                    .clock
-                    .as_ref()
+            .filter_map(|stage| {
+                let clock = app
+                    .supervised_clock(*stage)
                     .filter(|c| c.state() == newborn_domain::sla::ClockState::Running)?;
                 let r = clock.read(&self.calendar, now);
                 Some(OpenClock {
                     application_id: app.id.as_str().to_owned(),
-                    stage: s.stage,
+                    stage: *stage,
                     warning_at: r.warning_at,
                     deadline: r.deadline,
                 })
@@ -647,6 +680,11 @@ impl Service {
             .parse()
             .map_err(|e: Invalid| ServiceError::bad("application_id", e))?;
         let (stage, round) = (msg.stage, msg.round);
+        let checks = if stage == Stage::PreReview {
+            self.look_up_licences(&id, round).await?
+        } else {
+            vec![]
+        };
         let stored = self.mutate(&id, None, &Actor::Platform, |app, policy, now| {
             let Some(state) = app.stage(stage) else {
                 return Ok(None);
@@ -667,7 +705,18 @@ impl Service {
                     }
                 })?;
             if stage == Stage::PreReview {
-                let review = pre_review(&app.form, policy, now);
+                if checks.len() != app.form.licences.len()
+                    || checks
+                        .iter()
+                        .zip(&app.form.licences)
+                        .any(|(c, l)| &c.reference != l)
+                {
+                    return Err(ServiceError::Transient(
+                        "the form's licences changed while they were looked up; retry".into(),
+                    ));
+                }
+                app.record_licence_checks(&checks);
+                let review = pre_review(&app.form, policy, now, &checks);
                 let event = match review.decision {
                     Decision::Accept { notes } => StageEvent::Complete {
                         result: StageResult::PreReview { notes },
@@ -733,6 +782,9 @@ impl Service {
         };
         // Send (or re-send) the dispatch while the agency holds this round.
         let app = &stored.application;
+        if stage == Stage::PreReview {
+            self.send_registration(app).await?;
+        }
         if stage == Stage::Police {
             self.keep_counterfoil(app).await?;
         }
@@ -759,6 +811,282 @@ impl Service {
             );
         }
         Ok(())
+    }
+
+    /// Looks up the form's licences in the directory for pre-review round `round` (nothing when
+    /// the pre-review is not queued in that round) and judges each at the service's time.
+    async fn look_up_licences(
+        &self,
+        id: &ApplicationId,
+        round: u32,
+    ) -> Result<Vec<LicenceCheck>, ServiceError> {
+        let Some(stored) = self.ports.store.get(id).await? else {
+            return Ok(vec![]);
+        };
+        let app = &stored.application;
+        if app.stage(Stage::PreReview).map(|s| &s.status) != Some(&StageStatus::Queued { round }) {
+            return Ok(vec![]);
+        }
+        let policy = self.policy_of(app)?;
+        let now = self.now();
+        let today = now.with_timezone(&CHINA).date_naive();
+        let mut checks = vec![];
+        for reference in &app.form.licences {
+            let record = self
+                .ports
+                .licences
+                .lookup(reference)
+                .await
+                .map_err(|e| ServiceError::Transient(e.to_string()))?;
+            let judged = judge(reference, record.as_ref(), &app.form, policy, today);
+            let dims = [("Kind", kind_name(reference.kind))];
+            self.ports.metrics.count(
+                if judged.is_ok() {
+                    "LicenceVerified"
+                } else {
+                    "LicenceRefused"
+                },
+                &dims,
+                1.0,
+            );
+            checks.push(LicenceCheck {
+                reference: reference.clone(),
+                checked_at: now,
+                problem: judged.err(),
+                valid_until: record.as_ref().and_then(|r| r.valid_until),
+                authorised_at: judged.ok().flatten(),
+            });
+        }
+        Ok(checks)
+    }
+
+    /// Sends (or re-sends, on redelivery) the registration under review to the directory.
+    async fn send_registration(&self, app: &Application) -> Result<(), ServiceError> {
+        let Some(r) = app.registration_under_review() else {
+            return Ok(());
+        };
+        let request = RegistrationRequest {
+            id: format!("{}:{}", app.id.as_str(), r.number),
+            application_id: app.id.as_str().to_owned(),
+            number: r.number,
+            licences: r
+                .kinds
+                .iter()
+                .map(|kind| RegisteredLicence {
+                    kind: *kind,
+                    holder_id_number: app
+                        .form
+                        .licence(*kind)
+                        .map(|l| l.holder_id_number.clone())
+                        .unwrap_or_else(|| default_holder(&app.form, *kind)),
+                })
+                .collect(),
+            reason: r.reason,
+            filed_at: r.filed_at,
+            due_at: r.clock.read(&self.calendar, self.now()).deadline,
+        };
+        self.ports
+            .licences
+            .register(&request)
+            .await
+            .map_err(|e| ServiceError::Transient(e.to_string()))
+    }
+
+    /// 授权缺失登记: the applicant registers licences as missing or wrong; the directory reviews
+    /// the registration within the policy's working days. It is sent through the pre-review
+    /// queue, so a crash between the write and the send loses nothing.
+    pub async fn file_registration(
+        &self,
+        owner: &str,
+        id: &str,
+        kinds: &[DocumentKind],
+        reason: RegistrationReason,
+    ) -> Result<Stored, ServiceError> {
+        let id: ApplicationId = id.parse().map_err(|_| ServiceError::NotFound)?;
+        let actor = Actor::Applicant {
+            subject: owner.to_owned(),
+        };
+        let stored = self
+            .mutate(&id, Some(owner), &actor, |app, policy, now| {
+                let r = app.file_registration(kinds, reason, policy, now)?;
+                let names: Vec<String> = r.kinds.iter().map(|k| k.label().zh).collect();
+                let names_en: Vec<String> = r.kinds.iter().map(|k| k.label().en).collect();
+                let days = policy
+                    .licences
+                    .as_ref()
+                    .map(|l| l.registration_review_working_days)
+                    .unwrap_or(1);
+                let number = r.number;
+                let pre = app.stage(Stage::PreReview);
+                let status = pre.map(|s| s.status.name()).unwrap_or_default();
+                let round = pre.and_then(|s| s.status.round()).unwrap_or(0);
+                Ok(Some((
+                    Applied {
+                        transitions: vec![newborn_domain::flow::Transition {
+                            stage: Stage::PreReview,
+                            from: status.into(),
+                            to: status.into(),
+                            event: "licence_registration_filed".into(),
+                            at: now,
+                        }],
+                        effects: vec![Effect::Enqueue {
+                            stage: Stage::PreReview,
+                            round,
+                        }],
+                    },
+                    vec![notice(
+                        now,
+                        "licence_registration_filed",
+                        format!(
+                            "授权缺失登记（第{number}号：{}）已提交，将在{days}个工作日内审核。",
+                            names.join("、")
+                        ),
+                        format!(
+                            "Missing-licence registration no. {number} ({}) is filed; it is reviewed within {days} working day(s).",
+                            names_en.join(", ")
+                        ),
+                    )],
+                )))
+            })
+            .await?
+            .ok_or(ServiceError::NotFound)?;
+        self.ports
+            .metrics
+            .count("LicenceRegistrationFiled", &[], 1.0);
+        Ok(stored)
+    }
+
+    /// The directory's (authenticated) decision on a registration; a repeated one changes
+    /// nothing.
+    pub async fn decide_registration(
+        &self,
+        agency: Agency,
+        key_id: &str,
+        decision: &RegistrationDecision,
+    ) -> Result<CallbackAck, ServiceError> {
+        if agency != Agency::LicenceDirectory {
+            return Err(ServiceError::Forbidden(Invalid::new(
+                "wrong_agency",
+                "只有电子证照共享平台可以审核授权缺失登记",
+                "only the licence directory reviews missing-licence registrations",
+            )));
+        }
+        let id: ApplicationId = decision
+            .application_id
+            .parse()
+            .map_err(|_| ServiceError::NotFound)?;
+        let actor = Actor::Agency {
+            agency,
+            key_id: key_id.to_owned(),
+        };
+        let changed = self
+            .mutate(&id, None, &actor, |app, _, now| {
+                let status = if decision.approved {
+                    RegistrationStatus::Approved { at: now }
+                } else {
+                    RegistrationStatus::Rejected {
+                        at: now,
+                        reason: decision.reason.clone().unwrap_or_else(|| {
+                            Bilingual::new("审核未通过", "the review did not approve it")
+                        }),
+                    }
+                };
+                if !app.decide_registration(decision.number, status.clone(), now)? {
+                    return Ok(None);
+                }
+                let pre = app.stage(Stage::PreReview).map(|s| s.status.name());
+                let pre = pre.unwrap_or_default();
+                let (event, message) = match &status {
+                    RegistrationStatus::Rejected { reason, .. } => (
+                        "licence_registration_rejected",
+                        Bilingual::new(
+                            format!(
+                                "授权缺失登记（第{}号）未通过审核：{}。您可以重新登记或转线下办理。",
+                                decision.number, reason.zh
+                            ),
+                            format!(
+                                "Missing-licence registration no. {} was rejected: {}. You may register again or go to a counter.",
+                                decision.number, reason.en
+                            ),
+                        ),
+                    ),
+                    _ => (
+                        "licence_registration_approved",
+                        Bilingual::new(
+                            format!(
+                                "授权缺失登记（第{}号）已审核通过，请在补件中上传相应证件的照片，无需重新填写申请表。",
+                                decision.number
+                            ),
+                            format!(
+                                "Missing-licence registration no. {} is approved: upload photos of those documents with the supplement; nothing else to fill in again.",
+                                decision.number
+                            ),
+                        ),
+                    ),
+                };
+                Ok(Some((
+                    Applied {
+                        transitions: vec![newborn_domain::flow::Transition {
+                            stage: Stage::PreReview,
+                            from: pre.into(),
+                            to: pre.into(),
+                            event: event.into(),
+                            at: now,
+                        }],
+                        effects: vec![],
+                    },
+                    vec![Notification {
+                        at: now,
+                        kind: event.into(),
+                        message,
+                    }],
+                )))
+            })
+            .await?;
+        Ok(match changed {
+            Some(_) => {
+                let outcome = if decision.approved {
+                    "approved"
+                } else {
+                    "rejected"
+                };
+                self.ports.metrics.count(
+                    "LicenceRegistrationDecided",
+                    &[("Outcome", outcome)],
+                    1.0,
+                );
+                CallbackAck::Applied
+            }
+            None => CallbackAck::AlreadyApplied,
+        })
+    }
+
+    /// Accepts the proactive offer of `stage`: the declined stage starts on the data on file.
+    pub async fn accept_offer(
+        &self,
+        owner: &str,
+        id: &str,
+        stage: Stage,
+    ) -> Result<Stored, ServiceError> {
+        let id: ApplicationId = id.parse().map_err(|_| ServiceError::NotFound)?;
+        let actor = Actor::Applicant {
+            subject: owner.to_owned(),
+        };
+        let stored = self
+            .mutate(&id, Some(owner), &actor, |app, policy, now| {
+                Ok(Some((app.accept_offer(stage, policy, now)?, vec![])))
+            })
+            .await?
+            .ok_or(ServiceError::NotFound)?;
+        self.ports.metrics.count(
+            "OfferAccepted",
+            &[
+                ("Stage", stage.as_str()),
+                ("Region", &stored.application.policy.id),
+            ],
+            1.0,
+        );
+        Ok(stored)
     }
 
     /// Registering the birth online means the hospital keeps the certificate's counterfoil for
@@ -1014,6 +1342,10 @@ impl Service {
         self.mutate(&id, Some(owner), &actor, |app, policy, now| {
             let stage = Self::waiting(app, |w| matches!(w, ApplicantWait::Supplement { .. }))
                 .ok_or_else(|| Self::nothing_waiting("补件", "supplement"))?;
+            for d in &answer.documents {
+                app.scan_allowed(d.kind, policy)
+                    .map_err(ServiceError::Conflict)?;
+            }
             app.form = corrected_form(&app.form, answer, policy, now)?;
             Ok(Some((
                 app.apply(stage, StageEvent::Supplied, policy, now)?,
@@ -1246,7 +1578,7 @@ impl Service {
     /// `<application>:<stage>:<level>`. A failed delivery is logged and counted; the alert stays
     /// in the supervision list either way.
     async fn escalate(&self, app: &Application, alert: &Alert) {
-        let agency = alert.stage.agency();
+        let agency = supervised_agency(alert.stage);
         let level = match alert.level {
             SlaLevel::Overdue => "overdue",
             _ => "warning",
@@ -1301,8 +1633,7 @@ impl Service {
             };
             let Some(reading) = stored
                 .application
-                .stage(entry.stage)
-                .and_then(|s| s.clock.as_ref())
+                .supervised_clock(entry.stage)
                 .map(|c| c.read(&self.calendar, now))
             else {
                 continue;
@@ -1330,7 +1661,7 @@ impl Service {
                         name,
                         &[
                             ("Stage", entry.stage.as_str()),
-                            ("Agency", entry.stage.agency().as_str()),
+                            ("Agency", supervised_agency(entry.stage).as_str()),
                             ("Region", &stored.application.policy.id),
                         ],
                         1.0,
@@ -1354,6 +1685,34 @@ impl Service {
             tracing::warn!(years = ?report.uncovered_years, "the holiday calendar does not cover these years: deadlines are provisional; add the State Council notice with NEWBORN_HOLIDAYS_FILE");
         }
         Ok(report)
+    }
+}
+
+/// Whose clock the supervision index holds for `stage`: the stage's agency, or for pre-review
+/// (which has no deadline of its own) the licence directory reviewing a missing-licence
+/// registration (闽卫政法〔2024〕40号 附件2 一(一): 一个工作日).
+fn supervised_agency(stage: Stage) -> Agency {
+    match stage {
+        Stage::PreReview => Agency::LicenceDirectory,
+        other => other.agency(),
+    }
+}
+
+/// The holder a registration names for `kind` when the form gives no licence of it: the parent
+/// the material belongs to (the mother for a shared one).
+fn default_holder(form: &ApplicationForm, kind: DocumentKind) -> newborn_domain::ids::IdNumber {
+    match kind {
+        DocumentKind::FatherIdCard => form.father.id_number.clone(),
+        _ => form.mother.id_number.clone(),
+    }
+}
+
+fn kind_name(kind: DocumentKind) -> &'static str {
+    match kind {
+        DocumentKind::MotherIdCard => "mother_id_card",
+        DocumentKind::FatherIdCard => "father_id_card",
+        DocumentKind::MarriageCertificate => "marriage_certificate",
+        _ => "other",
     }
 }
 
@@ -1443,9 +1802,15 @@ fn corrected_form(
         ServiceError::BadInput(vec![issue])
     })?;
     for d in &answer.documents {
+        next.licences.retain(|l| l.kind != d.kind);
         if !next.documents.contains(d) {
             next.documents.push(d.clone());
         }
+    }
+    for l in &answer.licences {
+        next.documents.retain(|d| d.kind != l.kind);
+        next.licences.retain(|o| o.kind != l.kind);
+        next.licences.push(l.clone());
     }
     if next.case != form.case || next.applicant != form.applicant {
         return Err(ServiceError::bad(
@@ -1600,6 +1965,9 @@ fn notifications_for(
                         .map(|i| match i {
                             SupplementItem::Document { kind } => kind.label().zh,
                             SupplementItem::Field { field } => format!("表单项 {field}"),
+                            SupplementItem::Licence { kind, .. } => {
+                                format!("{}电子证照", kind.label().zh)
+                            }
                         })
                         .collect();
                     out.push(notice(

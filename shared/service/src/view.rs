@@ -2,8 +2,13 @@
 //! (未办结 / 已办结), its clock reading and deadline.
 
 use chrono::{DateTime, Utc};
+use newborn_domain::application::DocumentKind;
 use newborn_domain::calendar::WorkingCalendar;
 use newborn_domain::flow::{Application, Outcome, Rating};
+use newborn_domain::licence::{
+    LicenceProblem, LicenceRegistration, RegistrationReason, RegistrationStatus,
+};
+use newborn_domain::offer::Offer;
 use newborn_domain::sla::ClockReading;
 use newborn_domain::stage::{Stage, StageStatus};
 use newborn_domain::text::Bilingual;
@@ -24,6 +29,60 @@ pub struct StageView {
     pub clock: Option<ClockReading>,
 }
 
+/// Where a material came from.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum MaterialSource {
+    /// An electronic licence (电子证照) from the province's directory.
+    Licence,
+    /// An uploaded scan or photo.
+    Scan,
+}
+
+/// One material of the application and where it came from.
+#[derive(Debug, Clone, Serialize)]
+pub struct MaterialView {
+    /// Which material.
+    pub kind: DocumentKind,
+    /// Its name.
+    pub name: Bilingual,
+    /// Licence or scan.
+    pub source: MaterialSource,
+    /// A scan's SHA-256.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub sha256: Option<String>,
+    /// A licence's number.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub licence_number: Option<String>,
+    /// A licence's issuing authority.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub issuer: Option<String>,
+    /// A licence: `true` once the directory verified it, `false` if refused, `null` until checked.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub verified: Option<bool>,
+    /// A refused licence: why.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub problem: Option<LicenceProblem>,
+}
+
+/// A missing-licence registration as shown, with its review clock.
+#[derive(Debug, Clone, Serialize)]
+pub struct RegistrationView {
+    /// Its number.
+    pub number: u32,
+    /// The materials registered.
+    pub kinds: Vec<DocumentKind>,
+    /// Missing or wrong.
+    pub reason: RegistrationReason,
+    /// When filed.
+    pub filed_at: DateTime<Utc>,
+    /// Under review, approved or rejected.
+    #[serde(flatten)]
+    pub status: RegistrationStatus,
+    /// The review clock.
+    pub clock: ClockReading,
+}
+
 /// An application as shown.
 #[derive(Debug, Clone, Serialize)]
 pub struct ApplicationView {
@@ -41,6 +100,12 @@ pub struct ApplicationView {
     pub stages: Vec<StageView>,
     /// Ratings given.
     pub ratings: Vec<Rating>,
+    /// Every material and whether it came from a licence or an upload.
+    pub materials: Vec<MaterialView>,
+    /// Missing-licence registrations.
+    pub registrations: Vec<RegistrationView>,
+    /// Follow-up services offered after the flow ended without them.
+    pub offers: Vec<Offer>,
 }
 
 impl ApplicationView {
@@ -69,6 +134,55 @@ impl ApplicationView {
                 })
                 .collect(),
             ratings: app.ratings.clone(),
+            materials: materials(app),
+            registrations: app
+                .registrations
+                .iter()
+                .map(|r| registration(r, calendar, now))
+                .collect(),
+            offers: app.offers.clone(),
         }
+    }
+}
+
+fn materials(app: &Application) -> Vec<MaterialView> {
+    let scans = app.form.documents.iter().map(|d| MaterialView {
+        kind: d.kind,
+        name: d.kind.label(),
+        source: MaterialSource::Scan,
+        sha256: Some(d.sha256.as_str().to_owned()),
+        licence_number: None,
+        issuer: None,
+        verified: None,
+        problem: None,
+    });
+    let licences = app.form.licences.iter().map(|l| {
+        let check = app.licence_check(l.kind).filter(|c| c.reference == *l);
+        MaterialView {
+            kind: l.kind,
+            name: l.kind.label(),
+            source: MaterialSource::Licence,
+            sha256: None,
+            licence_number: Some(l.number.as_str().to_owned()),
+            issuer: Some(l.issuer.as_str().to_owned()),
+            verified: check.map(|c| c.verified()),
+            problem: check.and_then(|c| c.problem),
+        }
+    });
+    licences.chain(scans).collect()
+}
+
+fn registration(
+    r: &LicenceRegistration,
+    calendar: &WorkingCalendar,
+    now: DateTime<Utc>,
+) -> RegistrationView {
+    RegistrationView {
+        number: r.number,
+        kinds: r.kinds.clone(),
+        reason: r.reason,
+        filed_at: r.filed_at,
+        status: r.status.clone(),
+        clock: r.clock.read(calendar, now),
     }
 }

@@ -1,0 +1,393 @@
+//! The simulated licence directory (省电子证照共享平台): licence records and the holders'
+//! authorisations (as the Minzhengtong app records them), signed look-ups, and the review of
+//! missing-licence registrations, answered after the configured delay on the platform's signed
+//! `POST /agency/licence-registrations`. Records and authorisations are set up over
+//! `POST /licences` and `POST /licences/authorisations` (as `/scripts` sets up the agencies).
+
+use crate::{Answer, Simulator, now_ms};
+use axum::Json;
+use axum::body::Bytes;
+use axum::extract::State;
+use axum::http::{HeaderMap, StatusCode};
+use axum::response::{IntoResponse, Response};
+use newborn_domain::ids::IdNumber;
+use newborn_domain::licence::{LicenceGrant, LicenceRecord};
+use newborn_domain::stage::Agency;
+use rusqlite::{OptionalExtension, params};
+use serde::{Deserialize, Serialize};
+
+pub(crate) const SCHEMA: &str = "
+CREATE TABLE IF NOT EXISTS licences (kind TEXT NOT NULL, number TEXT NOT NULL, body TEXT NOT NULL, PRIMARY KEY (kind, number));
+CREATE TABLE IF NOT EXISTS registrations (id TEXT PRIMARY KEY, body TEXT NOT NULL, due_at INTEGER NOT NULL,
+  state TEXT NOT NULL, attempts INTEGER NOT NULL DEFAULT 0, deliveries INTEGER NOT NULL DEFAULT 1);
+CREATE INDEX IF NOT EXISTS registrations_due ON registrations(state, due_at);
+";
+
+/// The scripts table's stage name for registration reviews.
+const REVIEW: &str = "licence_registration";
+
+/// How the simulated directory decides one application's registrations.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Review {
+    /// Approve (the default).
+    Approve,
+    /// Reject.
+    Reject,
+    /// Never answer (for supervision tests).
+    Hold,
+}
+
+/// A registration review script.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct ReviewScript {
+    /// The application.
+    pub application_id: String,
+    /// The decision on its registrations.
+    pub review: Review,
+}
+
+/// A holder's authorisation of a licence to someone, for this service.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct Authorise {
+    /// The licence's kind.
+    pub kind: newborn_domain::application::DocumentKind,
+    /// The licence's number.
+    pub number: String,
+    /// Whom it is authorised to.
+    pub grantee_id_number: IdNumber,
+    /// The last day it may be used.
+    pub valid_until: chrono::NaiveDate,
+}
+
+/// One registration as the directory received it.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct ReceivedRegistration {
+    /// `<application>:<number>`.
+    pub id: String,
+    /// pending, answered, held, gave_up.
+    pub state: String,
+    /// How many times the platform sent it.
+    pub deliveries: u32,
+    /// What the platform sent.
+    pub body: serde_json::Value,
+}
+
+#[derive(Deserialize)]
+struct Lookup {
+    kind: newborn_domain::application::DocumentKind,
+    number: String,
+}
+
+fn kind_key(kind: newborn_domain::application::DocumentKind) -> String {
+    serde_json::to_value(kind)
+        .ok()
+        .and_then(|v| v.as_str().map(str::to_owned))
+        .unwrap_or_default()
+}
+
+fn unavailable(e: impl std::fmt::Display) -> Answer {
+    (
+        StatusCode::SERVICE_UNAVAILABLE,
+        Json(serde_json::json!({"error": e.to_string()})),
+    )
+}
+
+impl Simulator {
+    /// Adds (or replaces) a licence record.
+    pub async fn add_licence(&self, record: LicenceRecord) -> Result<(), String> {
+        let body = serde_json::to_string(&record).map_err(|e| e.to_string())?;
+        let (kind, number) = (kind_key(record.kind), record.number.clone());
+        self.call(move |c| {
+            c.execute(
+                "INSERT OR REPLACE INTO licences (kind, number, body) VALUES (?1, ?2, ?3)",
+                params![kind, number, body],
+            )
+            .map(|_| ())
+        })
+        .await
+    }
+
+    async fn licence(
+        &self,
+        kind: newborn_domain::application::DocumentKind,
+        number: String,
+    ) -> Result<Option<LicenceRecord>, String> {
+        let kind = kind_key(kind);
+        let body: Option<String> = self
+            .call(move |c| {
+                c.query_row(
+                    "SELECT body FROM licences WHERE kind = ?1 AND number = ?2",
+                    params![kind, number],
+                    |r| r.get(0),
+                )
+                .optional()
+            })
+            .await?;
+        body.map(|b| serde_json::from_str(&b).map_err(|e| e.to_string()))
+            .transpose()
+    }
+
+    /// Records a holder's authorisation of a licence; `false` when the licence is unknown.
+    pub async fn authorise(&self, a: Authorise) -> Result<bool, String> {
+        let Some(mut record) = self.licence(a.kind, a.number.clone()).await? else {
+            return Ok(false);
+        };
+        record
+            .grants
+            .retain(|g| g.grantee_id_number != a.grantee_id_number);
+        record.grants.push(LicenceGrant {
+            grantee_id_number: a.grantee_id_number,
+            granted_at: chrono::Utc::now(),
+            valid_until: a.valid_until,
+        });
+        self.add_licence(record).await?;
+        Ok(true)
+    }
+
+    /// Sets how one application's registrations are decided.
+    pub async fn script_review(&self, s: ReviewScript) -> Result<(), String> {
+        let review = serde_json::to_string(&s.review).map_err(|e| e.to_string())?;
+        self.call(move |c| {
+            c.execute(
+                "INSERT OR REPLACE INTO scripts (application, stage, outcomes) VALUES (?1, ?2, ?3)",
+                params![s.application_id, REVIEW, review],
+            )
+            .map(|_| ())
+        })
+        .await
+    }
+
+    /// Every registration received.
+    pub async fn registrations(&self) -> Result<Vec<ReceivedRegistration>, String> {
+        self.call(|c| {
+            let mut stmt =
+                c.prepare("SELECT id, state, deliveries, body FROM registrations ORDER BY rowid")?;
+            let rows = stmt.query_map([], |r| {
+                Ok(ReceivedRegistration {
+                    id: r.get(0)?,
+                    state: r.get(1)?,
+                    deliveries: r.get(2)?,
+                    body: serde_json::from_str(&r.get::<_, String>(3)?).unwrap_or_default(),
+                })
+            })?;
+            rows.collect()
+        })
+        .await
+    }
+
+    /// Decides due registrations (one round); returns how many were due.
+    pub(crate) async fn review_due(&self) -> Result<usize, String> {
+        let now = now_ms();
+        let due: Vec<(String, String, u32)> = self
+            .call(move |c| {
+                let mut stmt = c.prepare("SELECT id, body, attempts FROM registrations WHERE state = 'pending' AND due_at <= ?1 ORDER BY due_at LIMIT 64")?;
+                let rows = stmt.query_map(params![now], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)))?;
+                rows.collect()
+            })
+            .await?;
+        let count = due.len();
+        for (id, body, attempts) in due {
+            let (state, retry_ms) = match self.decide(&body).await {
+                Ok(Some(())) => ("answered", 0),
+                Ok(None) => ("held", 0),
+                Err(e) if attempts < 60 => {
+                    tracing::debug!(%id, error = %e, "registration decision not accepted yet; retrying");
+                    ("pending", 500 * i64::from(attempts.min(10) + 1))
+                }
+                Err(e) => {
+                    tracing::error!(%id, error = %e, "gave up sending a registration decision");
+                    ("gave_up", 0)
+                }
+            };
+            self.call(move |c| {
+                c.execute(
+                    "UPDATE registrations SET state = ?2, attempts = attempts + 1, due_at = ?3 WHERE id = ?1",
+                    params![id, state, now_ms() + retry_ms],
+                )
+                .map(|_| ())
+            })
+            .await?;
+        }
+        Ok(count)
+    }
+
+    /// Sends the decision on one registration; `None` when scripted to stay silent.
+    async fn decide(&self, body: &str) -> Result<Option<()>, String> {
+        let request: serde_json::Value = serde_json::from_str(body).map_err(|e| e.to_string())?;
+        let app = request["application_id"]
+            .as_str()
+            .unwrap_or_default()
+            .to_owned();
+        let review: Option<String> = {
+            let app = app.clone();
+            self.call(move |c| {
+                c.query_row(
+                    "SELECT outcomes FROM scripts WHERE application = ?1 AND stage = ?2",
+                    params![app, REVIEW],
+                    |r| r.get(0),
+                )
+                .optional()
+            })
+            .await?
+        };
+        let review = review
+            .and_then(|r| serde_json::from_str(&r).ok())
+            .unwrap_or(Review::Approve);
+        let decision = match review {
+            Review::Hold => return Ok(None),
+            Review::Approve => serde_json::json!({
+                "application_id": app, "number": request["number"], "approved": true,
+            }),
+            Review::Reject => serde_json::json!({
+                "application_id": app, "number": request["number"], "approved": false,
+                "reason": {"zh": "户籍信息核对不一致", "en": "the household records do not match"},
+            }),
+        };
+        let bytes = serde_json::to_vec(&decision).map_err(|e| e.to_string())?;
+        let key = self
+            .agency_keys
+            .key_of(Agency::LicenceDirectory)
+            .ok_or("no key for the licence directory")?;
+        let mut req = self
+            .client
+            .post(format!(
+                "{}/agency/licence-registrations",
+                self.config.platform_url
+            ))
+            .header("content-type", "application/json");
+        for (name, value) in key.headers(chrono::Utc::now(), &bytes) {
+            req = req.header(name, value);
+        }
+        let res = req.body(bytes).send().await.map_err(|e| e.to_string())?;
+        if res.status().is_success() {
+            Ok(Some(()))
+        } else {
+            Err(format!("platform answered HTTP {}", res.status()))
+        }
+    }
+}
+
+/// `POST /licences`: adds a licence record (set-up, like `/scripts`).
+pub(crate) async fn add(State(sim): State<Simulator>, Json(r): Json<LicenceRecord>) -> Answer {
+    match sim.add_licence(r).await {
+        Ok(()) => (
+            StatusCode::CREATED,
+            Json(serde_json::json!({"status": "ok"})),
+        ),
+        Err(e) => unavailable(e),
+    }
+}
+
+/// `POST /licences/authorisations`: a holder authorises a licence to someone.
+pub(crate) async fn authorise(State(sim): State<Simulator>, Json(a): Json<Authorise>) -> Answer {
+    match sim.authorise(a).await {
+        Ok(true) => (
+            StatusCode::CREATED,
+            Json(serde_json::json!({"status": "ok"})),
+        ),
+        Ok(false) => (
+            StatusCode::NOT_FOUND,
+            Json(serde_json::json!({"error": "no such licence"})),
+        ),
+        Err(e) => unavailable(e),
+    }
+}
+
+/// `POST /licences/registration-scripts`: how an application's registrations are decided.
+pub(crate) async fn script(State(sim): State<Simulator>, Json(s): Json<ReviewScript>) -> Answer {
+    match sim.script_review(s).await {
+        Ok(()) => (
+            StatusCode::CREATED,
+            Json(serde_json::json!({"status": "ok"})),
+        ),
+        Err(e) => unavailable(e),
+    }
+}
+
+/// `GET /licences/registrations`: what the directory received.
+pub(crate) async fn list(State(sim): State<Simulator>) -> Answer {
+    match sim.registrations().await {
+        Ok(r) => (StatusCode::OK, Json(serde_json::json!(r))),
+        Err(e) => unavailable(e),
+    }
+}
+
+/// `POST /licences/lookup`, signed by the platform; the answer is signed with the directory's key.
+pub(crate) async fn lookup(
+    State(sim): State<Simulator>,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Response {
+    if let Err(refusal) = sim.verified(None, &headers, &body) {
+        return refusal.into_response();
+    }
+    let Ok(q) = serde_json::from_slice::<Lookup>(&body) else {
+        return (
+            StatusCode::BAD_REQUEST,
+            Json(serde_json::json!({"error": "malformed lookup"})),
+        )
+            .into_response();
+    };
+    let record = match sim.licence(q.kind, q.number).await {
+        Ok(r) => r,
+        Err(e) => return unavailable(e).into_response(),
+    };
+    let Some(key) = sim.agency_keys.key_of(Agency::LicenceDirectory) else {
+        return unavailable("no key for the licence directory").into_response();
+    };
+    let body = serde_json::to_vec(&serde_json::json!({ "record": record })).unwrap_or_default();
+    signed(key, body)
+}
+
+/// A 200 JSON response with `body`, signed with `key`.
+fn signed(key: &newborn_service::signing::SigningKey, body: Vec<u8>) -> Response {
+    let mut res = (StatusCode::OK, body.clone()).into_response();
+    let h = res.headers_mut();
+    if let Ok(v) = "application/json".parse() {
+        h.insert("content-type", v);
+    }
+    for (name, value) in key.headers(chrono::Utc::now(), &body) {
+        if let Ok(v) = value.parse() {
+            h.insert(name, v);
+        }
+    }
+    res
+}
+
+/// `POST /licences/registrations`, signed by the platform, de-duplicated by its idempotency key.
+pub(crate) async fn register(
+    State(sim): State<Simulator>,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Answer {
+    let id = match sim.verified(None, &headers, &body) {
+        Ok(id) => id,
+        Err(refusal) => return refusal,
+    };
+    let text = String::from_utf8_lossy(&body).into_owned();
+    let due = now_ms() + sim.config.delay.as_millis() as i64;
+    let result = sim
+        .call(move |c| {
+            let n = c.execute("INSERT OR IGNORE INTO registrations (id, body, due_at, state) VALUES (?1, ?2, ?3, 'pending')", params![id, text, due])?;
+            if n == 0 {
+                c.execute("UPDATE registrations SET deliveries = deliveries + 1 WHERE id = ?1", params![id])?;
+            }
+            Ok(n == 1)
+        })
+        .await;
+    match result {
+        Ok(true) => {
+            sim.arrived.notify_one();
+            (
+                StatusCode::ACCEPTED,
+                Json(serde_json::json!({"status": "accepted"})),
+            )
+        }
+        Ok(false) => (
+            StatusCode::OK,
+            Json(serde_json::json!({"status": "duplicate"})),
+        ),
+        Err(e) => unavailable(e),
+    }
+}
