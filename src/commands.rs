@@ -46,8 +46,8 @@ enum Command {
         /// The simulated agencies' base URL, instead of reading the data directory.
         #[arg(long)]
         simulator_url: Option<String>,
-        /// How many applications (the eight scenarios repeat).
-        #[arg(long, default_value_t = 8)]
+        /// How many applications (the eleven scenarios repeat).
+        #[arg(long, default_value_t = 11)]
         count: usize,
         /// Give up after this many seconds.
         #[arg(long, default_value_t = 300)]

@@ -38,7 +38,36 @@ pub struct Scenario {
     pub withheld: &'static [&'static str],
     /// Agency scripts per stage.
     pub scripts: &'static [(Stage, &'static [Scripted])],
+    /// Electronic licences instead of the identity-card and marriage scans.
+    pub licences: Licences,
+    /// Take up the follow-up services offered when the flow ends.
+    pub accept_offers: bool,
 }
+
+/// Which electronic licences a scenario gives, and what the (simulated) directory holds.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Licences {
+    /// Scans only.
+    None,
+    /// All three licences, each in the directory; the father authorised his to the mother.
+    OnFile,
+    /// All three referenced, but the mother's identity card is missing from the directory: she
+    /// files a missing-licence registration and uploads a photo once it is approved.
+    MotherMissing,
+}
+
+/// The sample family's licences as the form references them (the numbers are the simulated
+/// directory's).
+pub fn licence_refs() -> Value {
+    json!([
+        {"kind": "mother_id_card", "holder_id_number": "35010219940315002X", "number": "350102-ID-0001", "issuer": "福州市公安局鼓楼分局"},
+        {"kind": "father_id_card", "holder_id_number": "350203199207080011", "number": "350203-ID-0002", "issuer": "厦门市公安局思明分局"},
+        {"kind": "marriage_certificate", "holder_id_number": "35010219940315002X", "number": "J350102-2020-000123", "issuer": "福州市鼓楼区民政局"},
+    ])
+}
+
+/// The materials the licences stand for.
+const LICENCE_KINDS: [&str; 3] = ["mother_id_card", "father_id_card", "marriage_certificate"];
 
 fn set(v: &mut Value, path: &[&str], new: Value) {
     let mut cur = v;
@@ -61,6 +90,8 @@ pub fn scenarios() -> Vec<Scenario> {
             extra_documents: &[],
             withheld: &[],
             scripts: &[],
+            licences: Licences::None,
+            accept_offers: false,
         },
         Scenario {
             name: "情形二 已有出生医学证明 / case 2, holds the birth certificate",
@@ -85,6 +116,8 @@ pub fn scenarios() -> Vec<Scenario> {
             extra_documents: &["birth_certificate"],
             withheld: &[],
             scripts: &[],
+            licences: Licences::None,
+            accept_offers: false,
         },
         Scenario {
             name: "情形三 已有户口簿 / case 3, holds the household booklet",
@@ -108,6 +141,8 @@ pub fn scenarios() -> Vec<Scenario> {
             extra_documents: &["household_booklet_newborn"],
             withheld: &[],
             scripts: &[],
+            licences: Licences::None,
+            accept_offers: false,
         },
         Scenario {
             name: "只办出生医学证明 / certificates only: the flow ends after the hospital",
@@ -125,6 +160,8 @@ pub fn scenarios() -> Vec<Scenario> {
             extra_documents: &[],
             withheld: &[],
             scripts: &[],
+            licences: Licences::None,
+            accept_offers: false,
         },
         Scenario {
             name: "预审补件 / pre-review asks for a missing scan",
@@ -132,6 +169,8 @@ pub fn scenarios() -> Vec<Scenario> {
             extra_documents: &[],
             withheld: &["household_booklet_head"],
             scripts: &[],
+            licences: Licences::None,
+            accept_offers: false,
         },
         Scenario {
             name: "派出所补件 / the police ask for a supplement",
@@ -139,6 +178,8 @@ pub fn scenarios() -> Vec<Scenario> {
             extra_documents: &[],
             withheld: &[],
             scripts: &[(Stage::Police, &[Supplement, Approve])],
+            licences: Licences::None,
+            accept_offers: false,
         },
         Scenario {
             name: "父亲申请（母亲授权） / the father applies with the authorisation letter",
@@ -154,6 +195,8 @@ pub fn scenarios() -> Vec<Scenario> {
             extra_documents: &["authorisation_letter"],
             withheld: &[],
             scripts: &[],
+            licences: Licences::None,
+            accept_offers: false,
         },
         Scenario {
             name: "医保转线下 / medical insurance ends online handling",
@@ -161,6 +204,50 @@ pub fn scenarios() -> Vec<Scenario> {
             extra_documents: &[],
             withheld: &[],
             scripts: &[(Stage::Insurance, &[Offline])],
+            licences: Licences::None,
+            accept_offers: false,
+        },
+        Scenario {
+            name: "电子证照（父亲已授权） / electronic licences instead of scans, the father's authorised",
+            edit: |_| {},
+            extra_documents: &[],
+            withheld: &[],
+            scripts: &[],
+            licences: Licences::OnFile,
+            accept_offers: false,
+        },
+        Scenario {
+            name: "授权缺失登记 / the mother's licence is missing: registration, approval, photo",
+            edit: |_| {},
+            extra_documents: &[],
+            withheld: &[],
+            scripts: &[],
+            licences: Licences::MotherMissing,
+            accept_offers: false,
+        },
+        Scenario {
+            name: "主动服务 / enrolment and card declined, then taken up from the offers",
+            edit: |v| {
+                set(
+                    v,
+                    &["services"],
+                    json!([
+                        "birth_certificate",
+                        "vaccination_certificate",
+                        "parenting_guidance",
+                        "household_registration"
+                    ]),
+                );
+                for section in ["insurance", "maternity", "card"] {
+                    set(v, &[section], Value::Null);
+                }
+                set(v, &["delivery", "social_security_card"], Value::Null);
+            },
+            extra_documents: &[],
+            withheld: &[],
+            scripts: &[],
+            licences: Licences::None,
+            accept_offers: true,
         },
     ]
 }
@@ -424,16 +511,50 @@ impl ApplicantClient {
                 &(today + chrono::Days::new(90)).to_string(),
             );
         form = serde_json::from_str(&text)?;
+        let licensed: &[&str] = if sc.licences == Licences::None {
+            &[]
+        } else {
+            form["licences"] = licence_refs();
+            if sc.licences == Licences::MotherMissing {
+                // A number the directory has never issued: her licence is not found.
+                form["licences"][0]["number"] = json!("350102-ID-0404");
+            }
+            &LICENCE_KINDS
+        };
         let mut docs = vec![];
         for kind in SAMPLE_DOCUMENTS
             .iter()
-            .filter(|k| !sc.withheld.contains(k))
+            .filter(|k| !sc.withheld.contains(k) && !licensed.contains(k))
             .chain(sc.extra_documents)
         {
             docs.push(self.upload(owner, kind).await?);
         }
         form["documents"] = Value::Array(docs);
         Ok(form)
+    }
+
+    /// Puts the scenario's licences into the simulated directory (and the father's authorisation
+    /// of his card to the mother, as he would give it in the app).
+    pub async fn seed_licences(&self, sim: &str, licences: Licences) -> Result<()> {
+        if licences == Licences::None {
+            return Ok(());
+        }
+        for r in licence_refs().as_array().into_iter().flatten() {
+            let mut record = r.clone();
+            record["valid_until"] = json!("2035-01-01");
+            self.json(self.http.post(format!("{sim}/licences")).json(&record))
+                .await?;
+        }
+        self.json(
+            self.http
+                .post(format!("{sim}/licences/authorisations"))
+                .json(&json!({
+                    "kind": "father_id_card", "number": "350203-ID-0002",
+                    "grantee_id_number": "35010219940315002X", "valid_until": "2099-12-31",
+                })),
+        )
+        .await?;
+        Ok(())
     }
 
     /// Submits a prepared form of scenario `sc` and registers the scenario's agency scripts
@@ -445,6 +566,9 @@ impl ApplicantClient {
         owner: &str,
         form: &Value,
     ) -> Result<String> {
+        if let Some(sim) = simulator_url {
+            self.seed_licences(sim, sc.licences).await?;
+        }
         let id = self
             .submit(owner, form)
             .await
@@ -502,6 +626,7 @@ struct Tracked {
     owner: String,
     id: String,
     scenario: &'static str,
+    accept_offers: bool,
     rated: bool,
     outcome: String,
 }
@@ -551,6 +676,7 @@ pub async fn run(
             owner,
             id,
             scenario: sc.name,
+            accept_offers: sc.accept_offers,
             rated: false,
             outcome: String::new(),
         });
@@ -569,6 +695,23 @@ pub async fn run(
         for t in tracked.iter_mut().filter(|t| !t.rated) {
             let view = client.act(&t.owner, &t.id).await?;
             let outcome = view["outcome"].as_str().unwrap_or_default().to_owned();
+            let open_offer = view["offers"]
+                .as_array()
+                .into_iter()
+                .flatten()
+                .find(|o| o["accepted_at"].is_null())
+                .and_then(|o| o["stage"].as_str());
+            if let (true, "completed", Some(stage)) =
+                (t.accept_offers, outcome.as_str(), open_offer)
+            {
+                client
+                    .json(client.post(
+                        &t.owner,
+                        &format!("/applications/{}/offers/{stage}/accept", t.id),
+                    ))
+                    .await?;
+                continue;
+            }
             if outcome != "in_progress" {
                 client
                     .rate_finished(&t.owner, &t.id, &view, "satisfied")
@@ -602,7 +745,7 @@ pub async fn run(
             };
             writeln!(
                 out,
-                "  {}  {:<21} {:<19} → {:<19} {:<21} by {}",
+                "  {}  {:<21} {:<19} → {:<19} {:<29} by {}",
                 at.with_timezone(&CHINA).format("%m-%d %H:%M:%S"),
                 stage,
                 e["from"].as_str().unwrap_or(""),

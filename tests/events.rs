@@ -8,7 +8,7 @@ use aws_lambda_events::event::sqs::SqsEvent;
 use newborn_domain::application::parse_form;
 use newborn_domain::stage::Stage;
 use newborn_service::ports::StageMessage;
-use newborn_service::service::{Callback, SupplementAnswer};
+use newborn_service::service::{Callback, RegistrationDecision, SupplementAnswer};
 use serde_json::Value;
 
 fn read(path: &str) -> String {
@@ -29,6 +29,17 @@ fn round_trips<T: serde::de::DeserializeOwned + serde::Serialize>(path: &str) ->
 fn every_sample_event_parses_and_round_trips() {
     assert!(parse_form(read("api/submit-application.json").as_bytes()).is_ok());
     round_trips::<SupplementAnswer>("api/supplement.json");
+    let licence = round_trips::<SupplementAnswer>("api/supplement-licence.json");
+    assert_eq!(licence.licences.len(), 1);
+    let registration: Value = serde_json::from_str(&read("api/licence-registration.json"))
+        .unwrap_or_else(|e| panic!("{e}"));
+    let _: newborn_domain::licence::RegistrationReason =
+        serde_json::from_value(registration["reason"].clone()).unwrap_or_else(|e| panic!("{e}"));
+    let _: Vec<newborn_domain::application::DocumentKind> =
+        serde_json::from_value(registration["kinds"].clone()).unwrap_or_else(|e| panic!("{e}"));
+    for name in ["registration-approved.json", "registration-rejected.json"] {
+        round_trips::<RegistrationDecision>(&format!("directory/{name}"));
+    }
     let sqs: SqsEvent = serde_json::from_str(&read("sqs/police-stage-message.json"))
         .unwrap_or_else(|e| panic!("{e}"));
     let body = sqs.records[0].body.as_deref().unwrap_or_default();

@@ -1,4 +1,4 @@
-//! Privacy of logs: the demo's eight scenarios run against `newborn serve` at the most verbose
+//! Privacy of logs: the demo's eleven scenarios run against `newborn serve` at the most verbose
 //! log level (text and JSON), with every line of the service's log and of the demo's output
 //! captured; no identity number, mobile number, bank account or address of the applicants may
 //! appear unmasked. Prints what it scanned and found.

@@ -476,7 +476,7 @@ pub async fn run(applications: usize, prices: Prices) -> Result<Report> {
     let api = deps(Needs::Nothing).await.map_err(e)?;
     let callbacks = deps(Needs::WebhookKeys).await.map_err(e)?;
     let stages = deps(Needs::WebhookKeys).await.map_err(e)?;
-    let pre_review = deps(Needs::Nothing).await.map_err(e)?;
+    let pre_review = deps(Needs::WebhookKeys).await.map_err(e)?;
     let notifier = deps(Needs::WebhookKeys).await.map_err(e)?;
     let observer = {
         let vars = stack.environment(&agencies_url);
@@ -492,8 +492,8 @@ pub async fn run(applications: usize, prices: Prices) -> Result<Report> {
     let per_cold_start = cold
         .iter()
         .filter(|((s, o), _)| s == "secretsmanager" && o == "GetSecretValue")
-        // Three of the five functions above read the keys.
-        .map(|((s, o), c)| (format!("{s} {o}"), c.requests / 3.0))
+        // Four of the five functions above read the keys.
+        .map(|((s, o), c)| (format!("{s} {o}"), c.requests / 4.0))
         .collect();
     let callback_router = newborn_http::router(callbacks.api_state()).layer(
         axum::middleware::from_fn_with_state(invocations.clone(), count_callbacks),

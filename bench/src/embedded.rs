@@ -335,7 +335,10 @@ impl Bench {
                     let (client, service, driven) =
                         (self.client.clone(), service.clone(), driven.clone());
                     match d.notification.kind.as_str() {
-                        "forms_to_confirm" | "choose_partner_bank" | "supplement_needed" => {
+                        "forms_to_confirm"
+                        | "choose_partner_bank"
+                        | "supplement_needed"
+                        | "licence_registration_approved" => {
                             acting.spawn(async move {
                                 if let Ok(mut d2) = lock(&driven) {
                                     d2.actions

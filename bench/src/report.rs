@@ -183,7 +183,7 @@ pub fn markdown(r: &Report, notes: &str) -> Result<String, std::fmt::Error> {
         writeln!(m, "\n## 1. End-to-end throughput, embedded runtime\n")?;
         writeln!(
             m,
-            "{} applications of the demo's eight scenarios (all three cases, supplements, the father \
+            "{} applications of the demo's eleven scenarios (all three cases, supplements, the father \
              applying, a go-offline ending), scans uploaded beforehand ({:.1} s), then submitted at once \
              ({:.1} s to submit) and driven by their applicants acting on pushed notifications; the \
              simulated agencies answer at once over HTTP with signed callbacks.\n",

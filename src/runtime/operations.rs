@@ -135,12 +135,13 @@ th{background:#eef2f6}.overdue{color:#b3261e;font-weight:bold}.warning{color:#9a
             } else {
                 ("warning", "预警 at risk")
             };
+            let (agency, label) = newborn_domain::licence::supervised(*stage);
             let _ = write!(
                 html,
                 r#"<tr><td><code>{}</code></td><td>{}</td><td>{}</td><td>{}</td><td class="{class}">{state}</td></tr>"#,
                 esc(id),
-                esc(&stage.label().zh),
-                stage.agency().as_str(),
+                esc(&label.zh),
+                agency.as_str(),
                 china(*deadline)
             );
         }

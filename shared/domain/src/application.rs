@@ -622,7 +622,7 @@ pub struct ApplicationForm {
     #[serde(default)]
     pub documents: Vec<DocumentRef>,
     /// Electronic licences given instead of scans (闽卫政法〔2024〕40号 附件2 一(一): 电子证照或扫描件).
-    #[serde(default)]
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub licences: Vec<crate::licence::LicenceRef>,
 }
 

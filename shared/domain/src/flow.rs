@@ -246,13 +246,13 @@ pub struct Application {
     #[serde(default)]
     pub follow_ups: Vec<FollowUp>,
     /// The licence directory's findings on the form's licences, latest per material.
-    #[serde(default)]
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub licence_checks: Vec<crate::licence::LicenceCheck>,
     /// Missing-licence registrations (授权缺失登记), oldest first.
-    #[serde(default)]
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub registrations: Vec<crate::licence::LicenceRegistration>,
     /// Follow-up services offered after the flow ended without them.
-    #[serde(default)]
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub offers: Vec<crate::offer::Offer>,
 }
 

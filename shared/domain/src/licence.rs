@@ -292,6 +292,19 @@ pub fn licences_of(policy: &Policy) -> Result<&LicencePolicy, Invalid> {
     })
 }
 
+/// Whose work the supervision index's clock of `stage` measures, and its name: the stage's agency,
+/// or for pre-review (which has no deadline of its own) the licence directory reviewing a
+/// missing-licence registration (闽卫政法〔2024〕40号 附件2 一(一): 一个工作日).
+pub fn supervised(stage: crate::stage::Stage) -> (crate::stage::Agency, Bilingual) {
+    match stage {
+        crate::stage::Stage::PreReview => (
+            crate::stage::Agency::LicenceDirectory,
+            Bilingual::new("授权缺失登记审核", "missing-licence registration review"),
+        ),
+        other => (other.agency(), other.label()),
+    }
+}
+
 impl crate::flow::Application {
     /// Records the directory's findings, replacing earlier ones for the same materials.
     pub fn record_licence_checks(&mut self, checks: &[LicenceCheck]) {

@@ -283,12 +283,9 @@ pub async fn run_callbacks() -> Result<(), Error> {
 
 /// A stage function: each SQS batch through the stage handler, failures reported per record.
 pub async fn run_stage(stage: Stage) -> Result<(), Error> {
-    let needs = if stage == Stage::PreReview {
-        Needs::Nothing
-    } else {
-        Needs::WebhookKeys
-    };
-    let deps = start(needs).await?;
+    // Every stage signs: the agencies' dispatches, and pre-review's look-ups in the licence
+    // directory and its missing-licence registrations.
+    let deps = start(Needs::WebhookKeys).await?;
     let service = deps.service.clone();
     lambda_runtime::run(service_fn(move |event: LambdaEvent<SqsEvent>| {
         let service = service.clone();

@@ -158,7 +158,7 @@ async fn an_application_travels_from_submission_to_completion_through_the_lambda
     let api = stack.deps(&agencies_url, Needs::Nothing).await;
     let callbacks = stack.deps(&agencies_url, Needs::WebhookKeys).await;
     let stages = stack.deps(&agencies_url, Needs::WebhookKeys).await;
-    let pre_review = stack.deps(&agencies_url, Needs::Nothing).await;
+    let pre_review = stack.deps(&agencies_url, Needs::WebhookKeys).await;
     let notifier = stack.deps(&agencies_url, Needs::WebhookKeys).await;
     let callback_router = newborn_http::router(callbacks.api_state());
     tokio::spawn(async move {

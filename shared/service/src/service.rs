@@ -15,7 +15,9 @@ use crate::view::ApplicationView;
 use chrono::{DateTime, Days, Utc};
 use newborn_domain::application::{ApplicationForm, DocumentKind, DocumentRef, Text, parse_form};
 use newborn_domain::calendar::{CHINA, WorkingCalendar};
-use newborn_domain::flow::{Application, ApplicationId, Applied, Effect, Outcome, RatingLevel};
+use newborn_domain::flow::{
+    Application, ApplicationId, Applied, Effect, Outcome, RatingLevel, Transition,
+};
 use newborn_domain::handover::{Counterfoil, HandoverBatch, HandoverParties};
 use newborn_domain::licence::{
     LicenceCheck, LicenceRef, RegistrationReason, RegistrationStatus, judge,
@@ -144,7 +146,7 @@ pub struct SupplementAnswer {
     #[serde(default)]
     pub documents: Vec<DocumentRef>,
     /// Electronic licences (each replaces a scan or licence of its kind).
-    #[serde(default)]
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub licences: Vec<LicenceRef>,
     /// Corrections as a JSON merge patch (RFC 7396) of the form.
     #[serde(default)]
@@ -162,7 +164,7 @@ pub struct RegistrationDecision {
     /// Approved or rejected.
     pub approved: bool,
     /// Why, when rejected.
-    #[serde(default)]
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub reason: Option<Bilingual>,
 }
 
@@ -839,7 +841,8 @@ impl Service {
                 .await
                 .map_err(|e| ServiceError::Transient(e.to_string()))?;
             let judged = judge(reference, record.as_ref(), &app.form, policy, today);
-            let dims = [("Kind", kind_name(reference.kind))];
+            let kind = serde_json::to_value(reference.kind).unwrap_or_default();
+            let dims = [("Kind", kind.as_str().unwrap_or_default())];
             self.ports.metrics.count(
                 if judged.is_ok() {
                     "LicenceVerified"
@@ -917,18 +920,18 @@ impl Service {
                     .map(|l| l.registration_review_working_days)
                     .unwrap_or(1);
                 let number = r.number;
-                let pre = app.stage(Stage::PreReview);
-                let status = pre.map(|s| s.status.name()).unwrap_or_default();
-                let round = pre.and_then(|s| s.status.round()).unwrap_or(0);
+                let round = app
+                    .stage(Stage::PreReview)
+                    .and_then(|s| s.status.round())
+                    .unwrap_or(0);
                 Ok(Some((
                     Applied {
-                        transitions: vec![newborn_domain::flow::Transition {
-                            stage: Stage::PreReview,
-                            from: status.into(),
-                            to: status.into(),
-                            event: "licence_registration_filed".into(),
-                            at: now,
-                        }],
+                        transitions: vec![marker(
+                            app,
+                            Stage::PreReview,
+                            "licence_registration_filed".into(),
+                            now,
+                        )],
                         effects: vec![Effect::Enqueue {
                             stage: Stage::PreReview,
                             round,
@@ -994,8 +997,6 @@ impl Service {
                 if !app.decide_registration(decision.number, status.clone(), now)? {
                     return Ok(None);
                 }
-                let pre = app.stage(Stage::PreReview).map(|s| s.status.name());
-                let pre = pre.unwrap_or_default();
                 let (event, message) = match &status {
                     RegistrationStatus::Rejected { reason, .. } => (
                         "licence_registration_rejected",
@@ -1026,13 +1027,7 @@ impl Service {
                 };
                 Ok(Some((
                     Applied {
-                        transitions: vec![newborn_domain::flow::Transition {
-                            stage: Stage::PreReview,
-                            from: pre.into(),
-                            to: pre.into(),
-                            event: event.into(),
-                            at: now,
-                        }],
+                        transitions: vec![marker(app, Stage::PreReview, event.into(), now)],
                         effects: vec![],
                     },
                     vec![Notification {
@@ -1461,29 +1456,18 @@ impl Service {
         let stored = self
             .mutate(&id, Some(owner), &actor, |app, policy, now| {
                 let rating = app.rate(stage, level, comment.clone(), now)?;
-                let status = app
-                    .stage(stage)
-                    .map(|s| s.status.name())
-                    .unwrap_or_default();
-                let mut transitions = vec![newborn_domain::flow::Transition {
+                let mut transitions = vec![marker(
+                    app,
                     stage,
-                    from: status.into(),
-                    to: status.into(),
-                    event: format!("rated_{}", level_name(rating.level)),
-                    at: now,
-                }];
+                    format!("rated_{}", level_name(rating.level)),
+                    now,
+                )];
                 // A bad rating opens its follow-up in the same write (附件4 七).
                 if app
                     .open_follow_up(&rating, policy, &self.calendar)
                     .is_some()
                 {
-                    transitions.push(newborn_domain::flow::Transition {
-                        stage,
-                        from: status.into(),
-                        to: status.into(),
-                        event: "follow_up_opened".into(),
-                        at: now,
-                    });
+                    transitions.push(marker(app, stage, "follow_up_opened".into(), now));
                 }
                 Ok(Some((
                     Applied {
@@ -1536,19 +1520,9 @@ impl Service {
                 if !app.close_follow_up(stage, report.note.clone(), now)? {
                     return Ok(None);
                 }
-                let status = app
-                    .stage(stage)
-                    .map(|s| s.status.name())
-                    .unwrap_or_default();
                 Ok(Some((
                     Applied {
-                        transitions: vec![newborn_domain::flow::Transition {
-                            stage,
-                            from: status.into(),
-                            to: status.into(),
-                            event: "follow_up_closed".into(),
-                            at: now,
-                        }],
+                        transitions: vec![marker(app, stage, "follow_up_closed".into(), now)],
                         effects: vec![],
                     },
                     vec![],
@@ -1578,7 +1552,7 @@ impl Service {
     /// `<application>:<stage>:<level>`. A failed delivery is logged and counted; the alert stays
     /// in the supervision list either way.
     async fn escalate(&self, app: &Application, alert: &Alert) {
-        let agency = supervised_agency(alert.stage);
+        let (agency, label) = newborn_domain::licence::supervised(alert.stage);
         let level = match alert.level {
             SlaLevel::Overdue => "overdue",
             _ => "warning",
@@ -1588,7 +1562,6 @@ impl Service {
         } else {
             ("即将超过办理时限", "is approaching its deadline")
         };
-        let label = alert.stage.label();
         let dispatch = Dispatch {
             idempotency_key: format!("{}:{}:{level}", alert.application_id, alert.stage),
             body: serde_json::json!({
@@ -1688,14 +1661,8 @@ impl Service {
     }
 }
 
-/// Whose clock the supervision index holds for `stage`: the stage's agency, or for pre-review
-/// (which has no deadline of its own) the licence directory reviewing a missing-licence
-/// registration (闽卫政法〔2024〕40号 附件2 一(一): 一个工作日).
 fn supervised_agency(stage: Stage) -> Agency {
-    match stage {
-        Stage::PreReview => Agency::LicenceDirectory,
-        other => other.agency(),
-    }
+    newborn_domain::licence::supervised(stage).0
 }
 
 /// The holder a registration names for `kind` when the form gives no licence of it: the parent
@@ -1707,15 +1674,6 @@ fn default_holder(form: &ApplicationForm, kind: DocumentKind) -> newborn_domain:
     }
 }
 
-fn kind_name(kind: DocumentKind) -> &'static str {
-    match kind {
-        DocumentKind::MotherIdCard => "mother_id_card",
-        DocumentKind::FatherIdCard => "father_id_card",
-        DocumentKind::MarriageCertificate => "marriage_certificate",
-        _ => "other",
-    }
-}
-
 fn level_name(level: RatingLevel) -> &'static str {
     match level {
         RatingLevel::VerySatisfied => "very_satisfied",
@@ -1723,6 +1681,22 @@ fn level_name(level: RatingLevel) -> &'static str {
         RatingLevel::FairlySatisfied => "fairly_satisfied",
         RatingLevel::Dissatisfied => "dissatisfied",
         RatingLevel::VeryDissatisfied => "very_dissatisfied",
+    }
+}
+
+/// A timeline entry for something that happened to `stage` without changing its status (a
+/// rating, a follow-up, a missing-licence registration).
+fn marker(app: &Application, stage: Stage, event: String, at: DateTime<Utc>) -> Transition {
+    let status = app
+        .stage(stage)
+        .map(|s| s.status.name())
+        .unwrap_or_default();
+    Transition {
+        stage,
+        from: status.into(),
+        to: status.into(),
+        event,
+        at,
     }
 }
 
