@@ -191,8 +191,13 @@ pub fn judge(
     policy: &Policy,
     today: NaiveDate,
 ) -> Result<Option<DateTime<Utc>>, LicenceProblem> {
+    // A licence is named by its kind, number and issuing authority together.
     let record = record
-        .filter(|r| r.kind == reference.kind && r.number == reference.number.as_str())
+        .filter(|r| {
+            r.kind == reference.kind
+                && r.number == reference.number.as_str()
+                && r.issuer == reference.issuer.as_str()
+        })
         .ok_or(LicenceProblem::NotFound)?;
     if record.holder_id_number != reference.holder_id_number
         || check_reference(reference, form, policy).is_err()

@@ -41,15 +41,15 @@ fn with_licences() -> Value {
 
 /// What a well-kept directory holds for the sample: the father authorised his card to the mother.
 fn record(kind: DocumentKind) -> LicenceRecord {
-    let (number, holder) = match kind {
-        DocumentKind::MotherIdCard => ("ID-M-001", MOTHER),
-        DocumentKind::FatherIdCard => ("ID-F-002", FATHER),
-        _ => ("J350102-2020-000123", MOTHER),
+    let (number, issuer, holder) = match kind {
+        DocumentKind::MotherIdCard => ("ID-M-001", "福州市公安局鼓楼分局", MOTHER),
+        DocumentKind::FatherIdCard => ("ID-F-002", "厦门市公安局思明分局", FATHER),
+        _ => ("J350102-2020-000123", "福州市鼓楼区民政局", MOTHER),
     };
     LicenceRecord {
         kind,
         number: number.into(),
-        issuer: "发证机关".into(),
+        issuer: issuer.into(),
         holder_id_number: holder.parse().unwrap_or_else(|e| panic!("{e}")),
         valid_until: NaiveDate::from_ymd_opt(2035, 1, 1),
         grants: if kind == DocumentKind::FatherIdCard {
@@ -158,6 +158,14 @@ fn a_licence_is_refused_for_what_is_wrong_with_it() {
             Some(LicenceRecord {
                 number: "J350102-2019-000999".into(),
                 ..record(DocumentKind::MarriageCertificate)
+            }),
+            LicenceProblem::NotFound,
+        ),
+        (
+            father,
+            Some(LicenceRecord {
+                issuer: "另一发证机关".into(),
+                ..record(DocumentKind::FatherIdCard)
             }),
             LicenceProblem::NotFound,
         ),

@@ -57,7 +57,7 @@ pub struct MaterialView {
     /// A licence's issuing authority.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub issuer: Option<String>,
-    /// A licence: `true` once the directory verified it, `false` if refused, `null` until checked.
+    /// A licence: `true` once the directory verified it, `false` if refused; absent until checked.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub verified: Option<bool>,
     /// A refused licence: why.
