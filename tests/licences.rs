@@ -520,18 +520,26 @@ async fn a_declined_follow_up_accepted_from_the_offer_completes_without_a_new_fo
             .unwrap_or("")
             .contains("城乡居民基本医疗保险参保登记")
     );
-    let gateway = t
-        .client
-        .json(t.http.get(format!("{}/notifications", t.sim)))
-        .await?;
-    assert!(
-        gateway
-            .as_array()
-            .into_iter()
-            .flatten()
-            .any(|d| d["body"]["notification"]["kind"] == "offer"),
-        "the offer reached the app's gateway"
-    );
+    // Delivered to the app's gateway by the notification worker, shortly after the commit.
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
+    loop {
+        let gateway = t
+            .client
+            .json(t.http.get(format!("{}/notifications", t.sim)))
+            .await?;
+        let offered = gateway.as_array().into_iter().flatten().any(|d| {
+            d["body"]["application_id"] == id.as_str()
+                && d["body"]["notification"]["kind"] == "offer"
+        });
+        if offered {
+            break;
+        }
+        anyhow::ensure!(
+            std::time::Instant::now() < deadline,
+            "the offer never reached the app's gateway"
+        );
+        tokio::time::sleep(std::time::Duration::from_millis(25)).await;
+    }
 
     // An offer that was never made cannot be accepted.
     let res = t
@@ -599,5 +607,76 @@ async fn a_declined_follow_up_accepted_from_the_offer_completes_without_a_new_fo
         Some(1),
         "one application, one form"
     );
+    Ok(())
+}
+
+/// The directory rejects a registration: the applicant is told why, the photo stays refused, and
+/// she may register again (a second registration, on a fresh clock) or go to a counter.
+#[tokio::test]
+async fn a_rejected_registration_keeps_the_photo_refused_and_may_be_filed_again() -> Result<()> {
+    let t = TestService::start().await?;
+    let refs = licence_refs();
+    for r in refs.as_array().into_iter().flatten().skip(1) {
+        t.licence(r, "2035-01-01").await?;
+    }
+    t.authorise_father().await?;
+    let form = t.licence_form("lan", |_| {}).await?;
+    let id = t.client.submit("lan", &form).await?;
+    t.wait_for("lan", &id, "the supplement request", |v| {
+        status(v, "pre_review") == "awaiting_applicant"
+    })
+    .await?;
+    t.client
+        .json(
+            t.http
+                .post(format!("{}/licences/registration-scripts", t.sim))
+                .json(&json!({"application_id": id, "review": "reject"})),
+        )
+        .await?;
+    let register = || {
+        t.client
+            .post("lan", &format!("/applications/{id}/licence-registrations"))
+            .json(&json!({"kinds": ["mother_id_card"], "reason": "wrong"}))
+    };
+    t.client.json(register()).await?;
+    let view = t
+        .wait_for("lan", &id, "the rejection", |v| {
+            v["registrations"][0]["status"] == "rejected"
+        })
+        .await?;
+    assert_eq!(
+        view["registrations"][0]["rejection"]["zh"], "户籍信息核对不一致",
+        "{view:#}"
+    );
+    assert_eq!(view["registrations"][0]["reason"], "wrong");
+    let notes = t.notifications("lan", &id).await?;
+    let told = notes
+        .iter()
+        .find(|n| n["kind"] == "licence_registration_rejected")
+        .context("no rejection notice")?;
+    assert!(
+        told["message"]["zh"]
+            .as_str()
+            .unwrap_or("")
+            .contains("户籍信息核对不一致")
+    );
+
+    let photo = t.client.upload("lan", "mother_id_card").await?;
+    let res = t
+        .client
+        .post("lan", &format!("/applications/{id}/supplement"))
+        .json(&json!({"documents": [photo]}))
+        .send()
+        .await?;
+    assert_eq!(
+        res.status(),
+        409,
+        "a rejected registration lets no photo in"
+    );
+
+    let again = t.client.json(register()).await?;
+    assert_eq!(again["registrations"][1]["number"], 2);
+    assert_eq!(again["registrations"][1]["status"], "under_review");
+    assert_eq!(status(&again, "pre_review"), "awaiting_applicant");
     Ok(())
 }

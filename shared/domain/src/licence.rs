@@ -246,12 +246,13 @@ pub enum RegistrationStatus {
         /// When.
         at: DateTime<Utc>,
     },
-    /// Refused, with the reviewer's reason.
+    /// Refused, with the reviewer's reason (`rejection`: the registration's own `reason` says
+    /// why it was filed, and both share one JSON object).
     Rejected {
         /// When.
         at: DateTime<Utc>,
-        /// Why.
-        reason: Bilingual,
+        /// Why it was refused.
+        rejection: Bilingual,
     },
 }
 

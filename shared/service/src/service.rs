@@ -989,7 +989,7 @@ impl Service {
                 } else {
                     RegistrationStatus::Rejected {
                         at: now,
-                        reason: decision.reason.clone().unwrap_or_else(|| {
+                        rejection: decision.reason.clone().unwrap_or_else(|| {
                             Bilingual::new("审核未通过", "the review did not approve it")
                         }),
                     }
@@ -998,16 +998,16 @@ impl Service {
                     return Ok(None);
                 }
                 let (event, message) = match &status {
-                    RegistrationStatus::Rejected { reason, .. } => (
+                    RegistrationStatus::Rejected { rejection, .. } => (
                         "licence_registration_rejected",
                         Bilingual::new(
                             format!(
                                 "授权缺失登记（第{}号）未通过审核：{}。您可以重新登记或转线下办理。",
-                                decision.number, reason.zh
+                                decision.number, rejection.zh
                             ),
                             format!(
                                 "Missing-licence registration no. {} was rejected: {}. You may register again or go to a counter.",
-                                decision.number, reason.en
+                                decision.number, rejection.en
                             ),
                         ),
                     ),
