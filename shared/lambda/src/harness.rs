@@ -130,6 +130,7 @@ impl Stack {
             (Agency::PoliceStation, "police-1"),
             (Agency::MedicalInsurance, "insurance-1"),
             (Agency::SocialSecurity, "social-security-1"),
+            (Agency::LicenceDirectory, "licence-directory-1"),
         ]
         .into_iter()
         .enumerate()
