@@ -188,18 +188,7 @@ impl Simulator {
             .await?;
         let count = due.len();
         for (id, body, attempts) in due {
-            let (state, retry_ms) = match self.decide(&body).await {
-                Ok(Some(())) => ("answered", 0),
-                Ok(None) => ("held", 0),
-                Err(e) if attempts < 60 => {
-                    tracing::debug!(%id, error = %e, "registration decision not accepted yet; retrying");
-                    ("pending", 500 * i64::from(attempts.min(10) + 1))
-                }
-                Err(e) => {
-                    tracing::error!(%id, error = %e, "gave up sending a registration decision");
-                    ("gave_up", 0)
-                }
-            };
+            let (state, retry_ms) = crate::after_answer(&id, self.decide(&body).await, attempts);
             self.call(move |c| {
                 c.execute(
                     "UPDATE registrations SET state = ?2, attempts = attempts + 1, due_at = ?3 WHERE id = ?1",

@@ -357,19 +357,8 @@ impl Simulator {
             }
             let sim = self.clone();
             answering.spawn(async move {
-                let state = sim.answer(&agency, &body).await;
-                let (state, retry_ms) = match state {
-                    Ok(Some(())) => ("answered", 0),
-                    Ok(None) => ("held", 0),
-                    Err(e) if attempts < 60 => {
-                        tracing::debug!(%key, error = %e, "callback not accepted yet; retrying");
-                        ("pending", 500 * i64::from(attempts.min(10) + 1))
-                    }
-                    Err(e) => {
-                        tracing::error!(%key, error = %e, "gave up calling back");
-                        ("gave_up", 0)
-                    }
-                };
+                let (state, retry_ms) =
+                    after_answer(&key, sim.answer(&agency, &body).await, attempts);
                 (key, state, now_us(), retry_ms)
             });
         }
@@ -453,6 +442,28 @@ impl Simulator {
             Ok(Some(()))
         } else {
             Err(format!("platform answered HTTP {status}"))
+        }
+    }
+}
+
+/// The state a dispatch or registration is left in after an attempt to answer it, and when to try
+/// again: answered, held (scripted silence), pending (retried with a growing delay while the
+/// platform does not accept the answer), or given up after 60 attempts.
+pub(crate) fn after_answer(
+    key: &str,
+    result: Result<Option<()>, String>,
+    attempts: u32,
+) -> (&'static str, i64) {
+    match result {
+        Ok(Some(())) => ("answered", 0),
+        Ok(None) => ("held", 0),
+        Err(e) if attempts < 60 => {
+            tracing::debug!(%key, error = %e, "answer not accepted yet; retrying");
+            ("pending", 500 * i64::from(attempts.min(10) + 1))
+        }
+        Err(e) => {
+            tracing::error!(%key, error = %e, "gave up answering");
+            ("gave_up", 0)
         }
     }
 }

@@ -974,14 +974,7 @@ impl Service {
                 "only the licence directory reviews missing-licence registrations",
             )));
         }
-        let id: ApplicationId = decision
-            .application_id
-            .parse()
-            .map_err(|_| ServiceError::NotFound)?;
-        let actor = Actor::Agency {
-            agency,
-            key_id: key_id.to_owned(),
-        };
+        let (id, actor) = agency_request(agency, key_id, &decision.application_id)?;
         let changed = self
             .mutate(&id, None, &actor, |app, _, now| {
                 let status = if decision.approved {
@@ -1237,14 +1230,7 @@ impl Service {
                 "this agency does not own the stage",
             )));
         }
-        let id: ApplicationId = cb
-            .application_id
-            .parse()
-            .map_err(|_| ServiceError::NotFound)?;
-        let actor = Actor::Agency {
-            agency,
-            key_id: key_id.to_owned(),
-        };
+        let (id, actor) = agency_request(agency, key_id, &cb.application_id)?;
         let result = self
             .mutate(&id, None, &actor, |app, policy, now| {
                 let status = app
@@ -1506,14 +1492,7 @@ impl Service {
                 "an agency may report only on the stage it handles",
             )));
         }
-        let id: ApplicationId = report
-            .application_id
-            .parse()
-            .map_err(|_| ServiceError::NotFound)?;
-        let actor = Actor::Agency {
-            agency,
-            key_id: key_id.to_owned(),
-        };
+        let (id, actor) = agency_request(agency, key_id, &report.application_id)?;
         let stage = report.stage;
         let changed = self
             .mutate(&id, None, &actor, |app, _, now| {
@@ -1682,6 +1661,20 @@ fn level_name(level: RatingLevel) -> &'static str {
         RatingLevel::Dissatisfied => "dissatisfied",
         RatingLevel::VeryDissatisfied => "very_dissatisfied",
     }
+}
+
+/// The application an (authenticated) agency request names, and the agency as the actor.
+fn agency_request(
+    agency: Agency,
+    key_id: &str,
+    application_id: &str,
+) -> Result<(ApplicationId, Actor), ServiceError> {
+    let id: ApplicationId = application_id.parse().map_err(|_| ServiceError::NotFound)?;
+    let actor = Actor::Agency {
+        agency,
+        key_id: key_id.to_owned(),
+    };
+    Ok((id, actor))
 }
 
 /// A timeline entry for something that happened to `stage` without changing its status (a
