@@ -5,6 +5,7 @@ use chrono::{DateTime, Utc};
 use clap::{Parser, Subcommand};
 use newborn_domain::application::{Case, ParentRole, parse_form};
 use newborn_domain::calendar::{CHINA, WorkingCalendar};
+use newborn_domain::policy::LicenceHolder;
 use newborn_domain::policy::{
     ClockStart, MaterialCondition, Policy, PolicyRegistry, ResidencyRule,
 };
@@ -725,6 +726,52 @@ fn write_policy(out: &mut impl Write, p: &Policy) -> Result<()> {
         writeln!(out, "  whole flow promised within {d} working days")?;
     }
     writeln!(out, "      [{}]", p.supervision.source)?;
+    match &p.licences {
+        None => writeln!(
+            out,
+            "\nElectronic licences (电子证照): not taken; scans only"
+        )?,
+        Some(l) => {
+            writeln!(out, "\nElectronic licences (电子证照) instead of scans")?;
+            for rule in &l.kinds {
+                let label = rule.kind.label();
+                let holder = match rule.holder {
+                    LicenceHolder::Mother => "the mother's",
+                    LicenceHolder::Father => "the father's",
+                    LicenceHolder::EitherParent => "either parent's",
+                };
+                let scan = if rule.registration_before_scan {
+                    "a scan, but after the licence was refused only once a missing-licence registration is approved"
+                } else {
+                    "a scan at any time"
+                };
+                writeln!(
+                    out,
+                    "  - {} / {}: {holder} licence, or {scan}",
+                    label.zh, label.en
+                )?;
+                writeln!(out, "      [{}]", rule.source)?;
+            }
+            writeln!(
+                out,
+                "  missing-licence registration (授权缺失登记) reviewed within {} working day(s)",
+                l.registration_review_working_days
+            )?;
+            writeln!(out, "      [{}]", l.source)?;
+        }
+    }
+    if !p.offers.is_empty() {
+        writeln!(out, "\nOffers of declined follow-up services (主动服务)")?;
+        for o in &p.offers {
+            let services: Vec<String> = o.services.iter().map(|s| s.label().en).collect();
+            let age = o
+                .newborn_under_months
+                .map(|m| format!(", while the newborn is under {m} months"))
+                .unwrap_or_default();
+            writeln!(out, "  - {}: {}{age}", o.stage, services.join(", "))?;
+            writeln!(out, "      [{}]", o.source)?;
+        }
+    }
     Ok(())
 }
 

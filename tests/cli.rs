@@ -111,6 +111,16 @@ fn every_policy_shows_its_routes_deadlines_materials_and_sources() {
             assert!(out.contains(part), "{id}: no {part}");
         }
     }
+    let fujian = stdout(&["policy", "show", "fujian-2.0"]);
+    assert!(
+        fujian
+            .contains("missing-licence registration (授权缺失登记) reviewed within 1 working day")
+            && fujian.contains(
+                "insurance: medical-insurance enrolment, while the newborn is under 12 months"
+            ),
+        "{fujian}"
+    );
+    assert!(stdout(&["policy", "show", "putian-2022"]).contains("not taken; scans only"));
     let yongfu = stdout(&["policy", "show", "guangxi-yongfu"]);
     assert!(
         yongfu.contains("30 working days") && yongfu.contains("33 working days"),
