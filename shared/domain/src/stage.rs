@@ -11,6 +11,7 @@
 //!                     │  Supplied / Confirmed ──▶ Queued (next round)
 //!                     └──GoOffline (applicant)──▶ Terminated
 //! any unfinished status ──Withdraw──▶ Withdrawn
+//! Skipped (not chosen) ──AcceptOffer──▶ Queued (round 1): a proactive offer taken up
 //! ```
 //! Every other pair is a [`TransitionError`].
 
