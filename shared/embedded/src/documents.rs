@@ -37,10 +37,14 @@ impl DocumentStore for FileDocuments {
     async fn put(&self, bytes: &[u8]) -> Result<Sha256Hex, StoreError> {
         let digest = hex::encode(Sha256::digest(bytes));
         let target = self.path(&digest);
+        // A temporary name of its own per write: the same bytes may be stored by two requests at
+        // once (an applicant's app retrying an upload), and each rename must find its own file.
+        static WRITES: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(0);
+        let n = WRITES.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
         let tmp = self
             .root
             .join("tmp")
-            .join(format!("{digest}.{}", std::process::id()));
+            .join(format!("{digest}.{}.{n}", std::process::id()));
         let bytes = bytes.to_vec();
         tokio::task::spawn_blocking(move || -> std::io::Result<()> {
             if target.exists() {

@@ -185,3 +185,27 @@ async fn scans_are_stored_once_by_digest_and_survive_reopening() {
     .unwrap_or_default();
     assert_eq!(on_disk, b"%PDF-1.4 scan");
 }
+
+/// The same scan stored by many requests at once (an app retrying an upload) is stored once,
+/// and every request succeeds.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_same_scan_stored_concurrently_succeeds_every_time() {
+    let dir = tempfile::tempdir().unwrap_or_else(|e| panic!("{e}"));
+    let docs = FileDocuments::new(&dir.path().join("documents")).unwrap_or_else(|e| panic!("{e}"));
+    let mut puts = tokio::task::JoinSet::new();
+    for _ in 0..32 {
+        let docs = docs.clone();
+        puts.spawn(async move { docs.put(b"\x89PNG\r\n\x1a\n the same photo").await });
+    }
+    let mut digests = vec![];
+    while let Some(done) = puts.join_next().await {
+        let put = done.unwrap_or_else(|e| panic!("{e}"));
+        digests.push(put.unwrap_or_else(|e| panic!("a concurrent put failed: {e}")));
+    }
+    digests.dedup();
+    assert_eq!(digests.len(), 1);
+    let leftovers = std::fs::read_dir(dir.path().join("documents/tmp"))
+        .map(|d| d.count())
+        .unwrap_or(1);
+    assert_eq!(leftovers, 0, "no temporary file is left behind");
+}
