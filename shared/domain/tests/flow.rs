@@ -1,7 +1,7 @@
 //! One application's flow through its stages under the Fujian 2.0 policy.
 
 mod common;
-use chrono::{NaiveDate, TimeDelta};
+use chrono::TimeDelta;
 use common::*;
 use newborn_domain::application::Text;
 use newborn_domain::calendar::WorkingCalendar;
@@ -9,7 +9,7 @@ use newborn_domain::flow::{Application, Effect, FlowError, Outcome, RatingLevel}
 use newborn_domain::policy::Policy;
 use newborn_domain::sla::{ClockState, SlaLevel};
 use newborn_domain::stage::{
-    GeneratedForm, SkipReason, Stage, StageEvent, StageResult, StageStatus, SupplementItem,
+    GeneratedForm, SkipReason, Stage, StageEvent, StageStatus, SupplementItem,
 };
 use newborn_domain::text::Bilingual;
 use serde_json::{Value, json};
@@ -30,30 +30,6 @@ fn submit(v: &Value, p: &Policy) -> Application {
         }]
     );
     app
-}
-
-fn result(stage: Stage) -> StageResult {
-    match stage {
-        Stage::PreReview => StageResult::PreReview { notes: vec![] },
-        Stage::HealthCheck => StageResult::HealthCheck {
-            birth_certificate_number: "Q350012345".parse().unwrap_or_else(|e| panic!("{e}")),
-            vaccination_certificate_issued: true,
-            parenting_guidance_registered: true,
-        },
-        Stage::Police => StageResult::Police {
-            newborn_id_number: "350102202511100032"
-                .parse()
-                .unwrap_or_else(|e| panic!("{e}")),
-        },
-        Stage::Insurance => StageResult::Insurance {
-            enrolled: true,
-            maternity_benefit_approved: Some(true),
-        },
-        Stage::SocialSecurityCard => StageResult::SocialSecurityCard {
-            partner_bank: "中国建设银行".parse().unwrap_or_else(|e| panic!("{e}")),
-            ready_on: NaiveDate::from_ymd_opt(2025, 11, 25).unwrap_or_default(),
-        },
-    }
 }
 
 fn step(

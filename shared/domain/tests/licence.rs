@@ -13,9 +13,7 @@ use newborn_domain::licence::{
 };
 use newborn_domain::prereview::{Decision, pre_review};
 use newborn_domain::sla::{ClockState, SlaLevel};
-use newborn_domain::stage::{
-    SkipReason, Stage, StageEvent, StageResult, StageStatus, SupplementItem,
-};
+use newborn_domain::stage::{SkipReason, Stage, StageEvent, StageStatus, SupplementItem};
 use serde_json::{Value, json};
 
 const MOTHER: &str = "35010219940315002X";
@@ -312,26 +310,6 @@ fn a_photo_after_a_refused_licence_needs_an_approved_registration() {
     assert_eq!(clock.read(&cal, decided).level, SlaLevel::OnTrack);
     assert!(app.scan_allowed(DocumentKind::MotherIdCard, &p).is_ok());
     assert!(app.supervised_clock(Stage::PreReview).is_none());
-}
-
-fn result(stage: Stage) -> StageResult {
-    match stage {
-        Stage::HealthCheck => StageResult::HealthCheck {
-            birth_certificate_number: "Q350012345".parse().unwrap_or_else(|e| panic!("{e}")),
-            vaccination_certificate_issued: true,
-            parenting_guidance_registered: true,
-        },
-        Stage::Police => StageResult::Police {
-            newborn_id_number: "350102202511100032"
-                .parse()
-                .unwrap_or_else(|e| panic!("{e}")),
-        },
-        Stage::Insurance => StageResult::Insurance {
-            enrolled: true,
-            maternity_benefit_approved: None,
-        },
-        _ => StageResult::PreReview { notes: vec![] },
-    }
 }
 
 fn run(app: &mut Application, stage: Stage, h: i64) -> Vec<Effect> {

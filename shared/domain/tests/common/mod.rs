@@ -3,9 +3,10 @@
 
 #![allow(dead_code)]
 
-use chrono::{DateTime, Utc};
+use chrono::{DateTime, NaiveDate, Utc};
 use newborn_domain::application::{ApplicationForm, parse_form};
 use newborn_domain::policy::{Policy, PolicyRegistry};
+use newborn_domain::stage::{Stage, StageResult};
 use serde_json::Value;
 
 /// The sample application of `events/api/submit-application.json` (case 1, mother applies).
@@ -80,5 +81,30 @@ pub fn drop_document(v: &mut Value, kind: &str) {
 pub fn add_document(v: &mut Value, kind: &str) {
     if let Some(Value::Array(docs)) = v.pointer_mut("/documents") {
         docs.push(serde_json::json!({"kind": kind, "sha256": format!("{:0>64}", docs.len() + 1)}));
+    }
+}
+
+/// A plausible result of each stage, as its agency would report it.
+pub fn result(stage: Stage) -> StageResult {
+    match stage {
+        Stage::PreReview => StageResult::PreReview { notes: vec![] },
+        Stage::HealthCheck => StageResult::HealthCheck {
+            birth_certificate_number: "Q350012345".parse().unwrap_or_else(|e| panic!("{e}")),
+            vaccination_certificate_issued: true,
+            parenting_guidance_registered: true,
+        },
+        Stage::Police => StageResult::Police {
+            newborn_id_number: "350102202511100032"
+                .parse()
+                .unwrap_or_else(|e| panic!("{e}")),
+        },
+        Stage::Insurance => StageResult::Insurance {
+            enrolled: true,
+            maternity_benefit_approved: Some(true),
+        },
+        Stage::SocialSecurityCard => StageResult::SocialSecurityCard {
+            partner_bank: "中国建设银行".parse().unwrap_or_else(|e| panic!("{e}")),
+            ready_on: NaiveDate::from_ymd_opt(2025, 11, 25).unwrap_or_default(),
+        },
     }
 }
