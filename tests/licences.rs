@@ -680,3 +680,86 @@ async fn a_rejected_registration_keeps_the_photo_refused_and_may_be_filed_again(
     assert_eq!(status(&again, "pre_review"), "awaiting_applicant");
     Ok(())
 }
+
+/// An agency may find a material wrong too: the police ask for the marriage certificate again,
+/// naming its licence; a licence given with the answer is verified at once (a still-wrong one is
+/// refused with what is wrong, nothing changed), and the police receive it verified.
+#[tokio::test]
+async fn a_licence_given_in_answer_to_an_agency_is_verified_before_it_is_sent() -> Result<()> {
+    let t = TestService::start().await?;
+    let refs = licence_refs();
+    t.licence(&refs[2], "2035-01-01").await?;
+    let (id, _) = t.held_by_police("gao").await?;
+    let police = t.agency_key(newborn_domain::stage::Agency::PoliceStation)?;
+    let ask = json!({"application_id": id, "stage": "police", "round": 1, "outcome": {
+        "type": "supplement",
+        "items": [{"type": "licence", "kind": "marriage_certificate", "problem": "number_mismatch"}],
+        "reason": {"zh": "结婚证扫描件不清晰，请提供结婚证电子证照", "en": "the marriage certificate scan is unreadable; give its electronic licence"},
+    }});
+    let body = serde_json::to_vec(&ask)?;
+    let res = t
+        .callback(police.headers(chrono::Utc::now(), &body), body)
+        .send()
+        .await?;
+    assert_eq!(res.status(), 200);
+    t.wait_for("gao", &id, "the police's request", |v| {
+        status(v, "police") == "awaiting_applicant"
+    })
+    .await?;
+
+    let mut unknown = refs[2].clone();
+    unknown["number"] = json!("J350102-2020-000124");
+    let res = t
+        .client
+        .post("gao", &format!("/applications/{id}/supplement"))
+        .json(&json!({"licences": [unknown]}))
+        .send()
+        .await?;
+    assert_eq!(res.status(), 422);
+    let problem: Value = res.json().await?;
+    let error = &problem["errors"][0];
+    assert_eq!(error["field"], "licences[0]", "{problem}");
+    assert_eq!(error["code"], "licence_not_found", "{problem}");
+    assert!(
+        error["message"]["zh"]
+            .as_str()
+            .unwrap_or("")
+            .contains("结婚证电子证照"),
+        "{problem}"
+    );
+    assert_eq!(
+        status(&t.client.view("gao", &id).await?, "police"),
+        "awaiting_applicant"
+    );
+
+    t.client
+        .json(
+            t.client
+                .post("gao", &format!("/applications/{id}/supplement"))
+                .json(&json!({"licences": [refs[2]]})),
+        )
+        .await?;
+    let view = t
+        .wait_for("gao", &id, "the police's second round", |v| {
+            status(v, "police") == "awaiting_agency" && stage(v, "police")["status"]["round"] == 2
+        })
+        .await?;
+    assert_eq!(material(&view, "marriage_certificate")["source"], "licence");
+    assert_eq!(material(&view, "marriage_certificate")["verified"], true);
+    let round_two = t
+        .dispatches()
+        .await?
+        .into_iter()
+        .find(|d| d["key"] == format!("{id}:police:2"))
+        .context("no second police dispatch")?;
+    let marriage = round_two["body"]["documents"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .find(|d| d["kind"] == "marriage_certificate")
+        .cloned()
+        .context("no marriage certificate")?;
+    assert_eq!(marriage["source"], "licence", "{marriage}");
+    assert_eq!(marriage["verified"], true, "{marriage}");
+    Ok(())
+}

@@ -829,18 +829,28 @@ impl Service {
         if app.stage(Stage::PreReview).map(|s| &s.status) != Some(&StageStatus::Queued { round }) {
             return Ok(vec![]);
         }
-        let policy = self.policy_of(app)?;
+        self.check_licences(&app.form.licences, &app.form, self.policy_of(app)?)
+            .await
+    }
+
+    /// Looks each of `references` up in the directory and judges it against `form` today.
+    async fn check_licences(
+        &self,
+        references: &[LicenceRef],
+        form: &ApplicationForm,
+        policy: &Policy,
+    ) -> Result<Vec<LicenceCheck>, ServiceError> {
         let now = self.now();
         let today = now.with_timezone(&CHINA).date_naive();
         let mut checks = vec![];
-        for reference in &app.form.licences {
+        for reference in references {
             let record = self
                 .ports
                 .licences
                 .lookup(reference)
                 .await
                 .map_err(|e| ServiceError::Transient(e.to_string()))?;
-            let judged = judge(reference, record.as_ref(), &app.form, policy, today);
+            let judged = judge(reference, record.as_ref(), form, policy, today);
             let kind = serde_json::to_value(reference.kind).unwrap_or_default();
             let dims = [("Kind", kind.as_str().unwrap_or_default())];
             self.ports.metrics.count(
@@ -1316,6 +1326,37 @@ impl Service {
         answer: &SupplementAnswer,
     ) -> Result<Stored, ServiceError> {
         self.require_documents(owner, &answer.documents).await?;
+        // Licences given with the answer are verified now, whichever stage asked: the parent
+        // learns at once if one is still wrong, and the agency receives it verified.
+        let checks = if answer.licences.is_empty() {
+            vec![]
+        } else {
+            let stored = self.get(owner, id).await?;
+            let policy = self.policy_of(&stored.application)?;
+            let next = corrected_form(&stored.application.form, answer, policy, self.now())?;
+            let checks = self.check_licences(&answer.licences, &next, policy).await?;
+            let refused: Vec<newborn_domain::application::FieldIssue> = checks
+                .iter()
+                .enumerate()
+                .filter_map(|(i, c)| {
+                    let problem = c.problem?;
+                    let code = serde_json::to_value(problem).unwrap_or_default();
+                    let message = problem.message(c.reference.kind);
+                    Some(newborn_domain::application::FieldIssue {
+                        field: format!("licences[{i}]"),
+                        error: Invalid::new(
+                            &format!("licence_{}", code.as_str().unwrap_or("refused")),
+                            message.zh,
+                            message.en,
+                        ),
+                    })
+                })
+                .collect();
+            if !refused.is_empty() {
+                return Err(ServiceError::BadInput(refused));
+            }
+            checks
+        };
         let id: ApplicationId = id.parse().map_err(|_| ServiceError::NotFound)?;
         let actor = Actor::Applicant {
             subject: owner.to_owned(),
@@ -1328,6 +1369,7 @@ impl Service {
                     .map_err(ServiceError::Conflict)?;
             }
             app.form = corrected_form(&app.form, answer, policy, now)?;
+            app.record_licence_checks(&checks);
             Ok(Some((
                 app.apply(stage, StageEvent::Supplied, policy, now)?,
                 vec![],
