@@ -79,13 +79,6 @@ struct Lookup {
     number: String,
 }
 
-fn kind_key(kind: newborn_domain::application::DocumentKind) -> String {
-    serde_json::to_value(kind)
-        .ok()
-        .and_then(|v| v.as_str().map(str::to_owned))
-        .unwrap_or_default()
-}
-
 fn unavailable(e: impl std::fmt::Display) -> Answer {
     (
         StatusCode::SERVICE_UNAVAILABLE,
@@ -97,7 +90,7 @@ impl Simulator {
     /// Adds (or replaces) a licence record.
     pub async fn add_licence(&self, record: LicenceRecord) -> Result<(), String> {
         let body = serde_json::to_string(&record).map_err(|e| e.to_string())?;
-        let (kind, number) = (kind_key(record.kind), record.number.clone());
+        let (kind, number) = (record.kind.as_str(), record.number.clone());
         self.call(move |c| {
             c.execute(
                 "INSERT OR REPLACE INTO licences (kind, number, body) VALUES (?1, ?2, ?3)",
@@ -113,7 +106,7 @@ impl Simulator {
         kind: newborn_domain::application::DocumentKind,
         number: String,
     ) -> Result<Option<LicenceRecord>, String> {
-        let kind = kind_key(kind);
+        let kind = kind.as_str();
         let body: Option<String> = self
             .call(move |c| {
                 c.query_row(
@@ -233,22 +226,13 @@ impl Simulator {
                 "reason": {"zh": "户籍信息核对不一致", "en": "the household records do not match"},
             }),
         };
-        let bytes = serde_json::to_vec(&decision).map_err(|e| e.to_string())?;
-        let key = self
-            .agency_keys
-            .key_of(Agency::LicenceDirectory)
-            .ok_or("no key for the licence directory")?;
-        let mut req = self
-            .client
-            .post(format!(
-                "{}/agency/licence-registrations",
-                self.config.platform_url
-            ))
-            .header("content-type", "application/json");
-        for (name, value) in key.headers(chrono::Utc::now(), &bytes) {
-            req = req.header(name, value);
-        }
-        let res = req.body(bytes).send().await.map_err(|e| e.to_string())?;
+        let res = self
+            .post_signed(
+                Agency::LicenceDirectory,
+                "/agency/licence-registrations",
+                &decision,
+            )
+            .await?;
         if res.status().is_success() {
             Ok(Some(()))
         } else {

@@ -339,17 +339,17 @@ impl Simulator {
     /// Answers one batch of due dispatches concurrently; returns how many were due.
     async fn answer_due(&self) -> Result<usize, String> {
         let now = now_ms();
-        let due: Vec<(String, String, String, u32)> = self
+        let due: Vec<(String, String, u32)> = self
             .call(move |c| {
-                let mut stmt = c.prepare("SELECT key, agency, body, attempts FROM received WHERE state = 'pending' AND due_at <= ?1 ORDER BY due_at LIMIT ?2")?;
-                let rows = stmt.query_map(params![now, DUE_BATCH as i64], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?)))?;
+                let mut stmt = c.prepare("SELECT key, body, attempts FROM received WHERE state = 'pending' AND due_at <= ?1 ORDER BY due_at LIMIT ?2")?;
+                let rows = stmt.query_map(params![now, DUE_BATCH as i64], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)))?;
                 rows.collect()
             })
             .await?;
         let count = due.len();
         let mut answering = tokio::task::JoinSet::new();
         let mut outcomes = vec![];
-        for (key, agency, body, attempts) in due {
+        for (key, body, attempts) in due {
             if answering.len() >= ANSWERS_IN_FLIGHT
                 && let Some(Ok(done)) = answering.join_next().await
             {
@@ -357,8 +357,7 @@ impl Simulator {
             }
             let sim = self.clone();
             answering.spawn(async move {
-                let (state, retry_ms) =
-                    after_answer(&key, sim.answer(&agency, &body).await, attempts);
+                let (state, retry_ms) = after_answer(&key, sim.answer(&body).await, attempts);
                 (key, state, now_us(), retry_ms)
             });
         }
@@ -379,7 +378,7 @@ impl Simulator {
     }
 
     /// Decides and sends the callback for one dispatch; `None` when scripted to stay silent.
-    async fn answer(&self, agency: &str, body: &str) -> Result<Option<()>, String> {
+    async fn answer(&self, body: &str) -> Result<Option<()>, String> {
         let dispatch: serde_json::Value = serde_json::from_str(body).map_err(|e| e.to_string())?;
         let stage: Stage = dispatch["stage"].as_str().unwrap_or_default().parse()?;
         let app = dispatch["application_id"]
@@ -412,20 +411,9 @@ impl Simulator {
             return Ok(None);
         };
         let callback = serde_json::json!({"application_id": app, "stage": stage, "round": round, "outcome": outcome});
-        let bytes = serde_json::to_vec(&callback).map_err(|e| e.to_string())?;
-        let owner = stage.agency();
-        let key = self
-            .agency_keys
-            .key_of(owner)
-            .ok_or_else(|| format!("no key for {agency}"))?;
-        let mut req = self
-            .client
-            .post(format!("{}/agency/callbacks", self.config.platform_url))
-            .header("content-type", "application/json");
-        for (name, value) in key.headers(chrono::Utc::now(), &bytes) {
-            req = req.header(name, value);
-        }
-        let res = req.body(bytes).send().await.map_err(|e| e.to_string())?;
+        let res = self
+            .post_signed(stage.agency(), "/agency/callbacks", &callback)
+            .await?;
         let status = res.status();
         if status.is_success() {
             return Ok(Some(()));
@@ -465,6 +453,30 @@ pub(crate) fn after_answer(
             tracing::error!(%key, error = %e, "gave up answering");
             ("gave_up", 0)
         }
+    }
+}
+
+impl Simulator {
+    /// POSTs `body` to the platform's `path`, signed with `owner`'s key.
+    pub(crate) async fn post_signed(
+        &self,
+        owner: Agency,
+        path: &str,
+        body: &serde_json::Value,
+    ) -> Result<reqwest::Response, String> {
+        let bytes = serde_json::to_vec(body).map_err(|e| e.to_string())?;
+        let key = self
+            .agency_keys
+            .key_of(owner)
+            .ok_or_else(|| format!("no key for {}", owner.as_str()))?;
+        let mut req = self
+            .client
+            .post(format!("{}{path}", self.config.platform_url))
+            .header("content-type", "application/json");
+        for (name, value) in key.headers(chrono::Utc::now(), &bytes) {
+            req = req.header(name, value);
+        }
+        req.body(bytes).send().await.map_err(|e| e.to_string())
     }
 }
 

@@ -19,13 +19,6 @@ pub struct DynamoUploads {
     table: String,
 }
 
-fn kind_name(kind: DocumentKind) -> String {
-    serde_json::to_value(kind)
-        .ok()
-        .and_then(|v| v.as_str().map(str::to_owned))
-        .unwrap_or_default()
-}
-
 fn slot_pk(id: &str) -> AttributeValue {
     s(format!("UPLOAD#{id}"))
 }
@@ -96,7 +89,7 @@ impl UploadStore for DynamoUploads {
             .item("pk", s(format!("UPLOADED#{}", slot.owner)))
             .item(
                 "sk",
-                s(format!("{}#{}", kind_name(slot.kind), sha256.as_str())),
+                s(format!("{}#{}", slot.kind.as_str(), sha256.as_str())),
             )
             .item("upload_id", s(id))
             .build()
@@ -122,7 +115,7 @@ impl UploadStore for DynamoUploads {
             .get_item()
             .table_name(&self.table)
             .key("pk", s(format!("UPLOADED#{owner}")))
-            .key("sk", s(format!("{}#{}", kind_name(kind), sha256.as_str())))
+            .key("sk", s(format!("{}#{}", kind.as_str(), sha256.as_str())))
             .consistent_read(true)
             .send()
             .await

@@ -180,6 +180,42 @@ pub enum DocumentKind {
 }
 
 impl DocumentKind {
+    /// Every kind.
+    pub const ALL: [DocumentKind; 12] = [
+        DocumentKind::MotherIdCard,
+        DocumentKind::FatherIdCard,
+        DocumentKind::MarriageCertificate,
+        DocumentKind::HouseholdBookletFront,
+        DocumentKind::HouseholdBookletHead,
+        DocumentKind::HouseholdBookletRegisteringParent,
+        DocumentKind::HouseholdBookletNewborn,
+        DocumentKind::AuthorisationLetter,
+        DocumentKind::BirthCertificate,
+        DocumentKind::MotherBankCard,
+        DocumentKind::MotherSocialSecurityCard,
+        DocumentKind::DeliveryRecord,
+    ];
+
+    /// The snake_case name used in JSON, storage keys and metrics, e.g. `mother_id_card`.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            DocumentKind::MotherIdCard => "mother_id_card",
+            DocumentKind::FatherIdCard => "father_id_card",
+            DocumentKind::MarriageCertificate => "marriage_certificate",
+            DocumentKind::HouseholdBookletFront => "household_booklet_front",
+            DocumentKind::HouseholdBookletHead => "household_booklet_head",
+            DocumentKind::HouseholdBookletRegisteringParent => {
+                "household_booklet_registering_parent"
+            }
+            DocumentKind::HouseholdBookletNewborn => "household_booklet_newborn",
+            DocumentKind::AuthorisationLetter => "authorisation_letter",
+            DocumentKind::BirthCertificate => "birth_certificate",
+            DocumentKind::MotherBankCard => "mother_bank_card",
+            DocumentKind::MotherSocialSecurityCard => "mother_social_security_card",
+            DocumentKind::DeliveryRecord => "delivery_record",
+        }
+    }
+
     /// Its name in both languages, as shown in a supplement request.
     pub fn label(self) -> Bilingual {
         let (zh, en) = match self {
@@ -1006,6 +1042,21 @@ impl ApplicationForm {
                 }
             }
             _ => {}
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::DocumentKind;
+
+    #[test]
+    fn document_kind_names_are_their_json_names() {
+        for kind in DocumentKind::ALL {
+            assert_eq!(
+                serde_json::to_value(kind).ok(),
+                Some(serde_json::Value::from(kind.as_str()))
+            );
         }
     }
 }

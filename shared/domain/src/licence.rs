@@ -329,6 +329,12 @@ impl crate::flow::Application {
             .find(|c| c.reference.kind == kind)
     }
 
+    /// The finding on exactly `reference` (none once the form gives another licence of its kind).
+    pub fn check_of(&self, reference: &LicenceRef) -> Option<&LicenceCheck> {
+        self.licence_check(reference.kind)
+            .filter(|c| c.reference == *reference)
+    }
+
     /// The clock the supervision index holds for `stage`: the stage's own, or for pre-review
     /// (which has no deadline of its own) the review clock of the registration under review.
     pub fn supervised_clock(&self, stage: crate::stage::Stage) -> Option<&SlaClock> {

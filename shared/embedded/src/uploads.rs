@@ -19,13 +19,6 @@ impl SqliteUploads {
     }
 }
 
-fn kind_name(kind: DocumentKind) -> String {
-    serde_json::to_value(kind)
-        .ok()
-        .and_then(|v| v.as_str().map(str::to_owned))
-        .unwrap_or_default()
-}
-
 fn unavailable(e: String) -> StoreError {
     StoreError::Unavailable(e)
 }
@@ -35,7 +28,11 @@ impl UploadStore for SqliteUploads {
     async fn create(&self, slot: &UploadSlot) -> Result<(), StoreError> {
         let body =
             serde_json::to_string(slot).map_err(|e| StoreError::Unavailable(e.to_string()))?;
-        let (id, owner, kind) = (slot.id.clone(), slot.owner.clone(), kind_name(slot.kind));
+        let (id, owner, kind) = (
+            slot.id.clone(),
+            slot.owner.clone(),
+            slot.kind.as_str().to_owned(),
+        );
         self.db
             .call(move |c| {
                 c.execute(
@@ -90,11 +87,7 @@ impl UploadStore for SqliteUploads {
         kind: DocumentKind,
         sha256: &Sha256Hex,
     ) -> Result<bool, StoreError> {
-        let (owner, kind, sha) = (
-            owner.to_owned(),
-            kind_name(kind),
-            sha256.as_str().to_owned(),
-        );
+        let (owner, kind, sha) = (owner.to_owned(), kind.as_str(), sha256.as_str().to_owned());
         self.db
             .call(move |c| {
                 c.query_row(

@@ -61,19 +61,14 @@ fn services_of(form: &ApplicationForm, stage: Stage) -> Vec<Service> {
 /// SHA-256) or an electronic licence the pre-review verified in the directory (`source:
 /// "licence"`, number, issuer, holder, when verified).
 fn documents(app: &Application, kinds: &[&str]) -> Vec<Value> {
-    let wanted = |kind: &newborn_domain::application::DocumentKind| {
-        serde_json::to_value(kind)
-            .ok()
-            .and_then(|k| k.as_str().map(|k| kinds.contains(&k)))
-            .unwrap_or(false)
-    };
+    let wanted = |kind: &newborn_domain::application::DocumentKind| kinds.contains(&kind.as_str());
     let licences = app
         .form
         .licences
         .iter()
         .filter(|l| wanted(&l.kind))
         .map(|l| {
-            let check = app.licence_check(l.kind).filter(|c| c.reference == *l);
+            let check = app.check_of(l);
             json!({
                 "kind": l.kind,
                 "source": "licence",

@@ -851,8 +851,7 @@ impl Service {
                 .await
                 .map_err(|e| ServiceError::Transient(e.to_string()))?;
             let judged = judge(reference, record.as_ref(), form, policy, today);
-            let kind = serde_json::to_value(reference.kind).unwrap_or_default();
-            let dims = [("Kind", kind.as_str().unwrap_or_default())];
+            let dims = [("Kind", reference.kind.as_str())];
             self.ports.metrics.count(
                 if judged.is_ok() {
                     "LicenceVerified"

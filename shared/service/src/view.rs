@@ -157,7 +157,7 @@ fn materials(app: &Application) -> Vec<MaterialView> {
         problem: None,
     });
     let licences = app.form.licences.iter().map(|l| {
-        let check = app.licence_check(l.kind).filter(|c| c.reference == *l);
+        let check = app.check_of(l);
         MaterialView {
             kind: l.kind,
             name: l.kind.label(),
