@@ -17,7 +17,8 @@ if [ -f "$stamp" ] && [ "$(cat "$stamp")" = "$want" ]; then
   exit 0
 fi
 echo "installing test tools into .venv: $want"
-[ -x .venv/bin/python ] || python3 -m venv .venv
+# A .venv left half-made by an interrupted first run (python, no pip) is made again.
+[ -x .venv/bin/pip ] || python3 -m venv --clear .venv
 # shellcheck disable=SC2086
 .venv/bin/pip install --quiet --disable-pip-version-check $want
 echo "$want" > "$stamp"
