@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Installs what the tests use that a fresh machine lacks (once): Debian's chromium and a CJK font
 # (the operator page test renders the page headless), and into .venv moto's server mode (the AWS
-# API emulator), cfn-lint and schemathesis, at pinned versions from PyPI.
+# API emulator), cfn-lint, schemathesis and standardwebhooks (the webhook interop test), at pinned
+# versions from PyPI.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 if ! command -v chromium >/dev/null 2>&1 || ! fc-list 2>/dev/null | grep -qi "wenquanyi"; then
@@ -11,7 +12,7 @@ if ! command -v chromium >/dev/null 2>&1 || ! fc-list 2>/dev/null | grep -qi "we
   $sudo apt-get update -qq
   DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq chromium fonts-wqy-microhei >/dev/null
 fi
-want="moto[server]==5.1.18 cfn-lint==1.58.0 schemathesis==4.32.5"
+want="moto[server]==5.1.18 cfn-lint==1.58.0 schemathesis==4.32.5 standardwebhooks==1.1.0"
 stamp=.venv/.tools
 if [ -f "$stamp" ] && [ "$(cat "$stamp")" = "$want" ]; then
   exit 0

@@ -71,7 +71,7 @@ enum Command {
         #[arg(long)]
         start: String,
     },
-    /// Mints a development sign-in token (JWT) for an applicant or counter staff.
+    /// Mints a development sign-in token (JWT) for an applicant, counter staff or a supervisor.
     Token {
         /// The data directory holding dev-issuer.json.
         #[arg(long, default_value = "data", env = "NEWBORN_DATA_DIR")]
@@ -79,10 +79,10 @@ enum Command {
         /// The account subject.
         #[arg(long)]
         subject: String,
-        /// applicant or counter_staff.
+        /// applicant, counter_staff or supervisor.
         #[arg(long, default_value = "applicant")]
         role: String,
-        /// Validity in hours.
+        /// Validity in hours (1 to 12: the service refuses tokens living longer).
         #[arg(long, default_value_t = 12)]
         ttl_hours: i64,
     },
@@ -338,10 +338,11 @@ pub fn run(cli: Cli) -> Result<()> {
             ttl_hours,
         } => {
             let role: newborn_http::Role =
-                serde_json::from_value(serde_json::Value::String(role.clone()))
-                    .map_err(|_| anyhow!("unknown role \"{role}\" (applicant, counter_staff)"))?;
+                serde_json::from_value(serde_json::Value::String(role.clone())).map_err(|_| {
+                    anyhow!("unknown role \"{role}\" (applicant, counter_staff, supervisor)")
+                })?;
             let issuer = crate::runtime::keys::dev_issuer(&data_dir)?;
-            let ttl = chrono::TimeDelta::hours(ttl_hours.clamp(1, 24 * 30));
+            let ttl = chrono::TimeDelta::hours(ttl_hours.clamp(1, 12));
             let token = issuer
                 .mint(&subject, role, ttl, Utc::now())
                 .map_err(anyhow::Error::msg)?;
@@ -361,7 +362,8 @@ pub fn run(cli: Cli) -> Result<()> {
                 .ok_or_else(|| anyhow!("no key for {agency} in {}", data_dir.display()))?;
             let body =
                 std::fs::read(&file).with_context(|| format!("cannot read {}", file.display()))?;
-            for (name, value) in key.headers(Utc::now(), &body) {
+            let id = newborn_service::signing::new_message_id();
+            for (name, value) in key.headers(&id, Utc::now(), &body) {
                 write!(out, "-H '{name}: {value}' ")?;
             }
             writeln!(

@@ -216,14 +216,14 @@ fn sign_prints_headers_that_verify_with_the_agency_key() {
     let bytes = std::fs::read(body).unwrap_or_default();
     let now = chrono::Utc::now();
     let key = keys.agencies.verify(
-        header("x-newborn-key-id").as_deref(),
-        header("x-newborn-timestamp").as_deref(),
-        header("x-newborn-signature").as_deref(),
+        header("webhook-id").as_deref(),
+        header("webhook-timestamp").as_deref(),
+        header("webhook-signature").as_deref(),
         &bytes,
         now,
     );
     assert_eq!(
-        key.map(|k| k.owner),
+        key.map(|v| v.key.owner),
         Ok(newborn_domain::stage::Agency::PoliceStation),
         "{out}"
     );

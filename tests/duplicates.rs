@@ -124,7 +124,11 @@ async fn raced_and_replayed_callbacks_apply_once() -> Result<()> {
         let mut tasks = tokio::task::JoinSet::new();
         for (body, seconds) in bodies {
             let bytes = serde_json::to_vec(&body).unwrap_or_default();
-            let signed = police.headers(Utc::now() - TimeDelta::seconds(seconds), &bytes);
+            let signed = police.headers(
+                &newborn_service::signing::new_message_id(),
+                Utc::now() - TimeDelta::seconds(seconds),
+                &bytes,
+            );
             let req = t.callback(signed, bytes);
             tasks.spawn(async move {
                 let res = req.send().await?;
@@ -142,7 +146,7 @@ async fn raced_and_replayed_callbacks_apply_once() -> Result<()> {
         }
     };
 
-    // Eight copies of the same approval, each signed anew (an agency retrying), at once.
+    // Eight copies of the same approval, each a new message (an agency retrying), at once.
     let id = held("race-same").await?;
     let answers = race((0..8).map(|i| (approve(&id), i)).collect()).await?;
     let applied = answers
@@ -158,9 +162,13 @@ async fn raced_and_replayed_callbacks_apply_once() -> Result<()> {
         (1, 7),
         "one applied, the rest acknowledged: {answers:?}"
     );
-    // The same signed request again is a replay.
+    // The same message (webhook-id) again is a replay.
     let bytes = serde_json::to_vec(&approve(&id))?;
-    let signed = police.headers(Utc::now(), &bytes);
+    let signed = police.headers(
+        &newborn_service::signing::new_message_id(),
+        Utc::now(),
+        &bytes,
+    );
     let mut statuses = vec![];
     for _ in 0..3 {
         let res = t.callback(signed.clone(), bytes.clone()).send().await?;
@@ -168,7 +176,7 @@ async fn raced_and_replayed_callbacks_apply_once() -> Result<()> {
     }
     assert_eq!(
         statuses[1..],
-        [401, 401],
+        [409, 409],
         "replays are refused: {statuses:?}"
     );
     let timeline = t.timeline("race-same", &id).await?;

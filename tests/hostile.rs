@@ -57,7 +57,11 @@ async fn hostile_input_gets_a_clear_4xx_and_changes_nothing() -> Result<()> {
     let (approved, _) = t.held_by_police("mum-r").await?;
     let approve = |id: &str| serde_json::to_vec(&police_approval(id)).unwrap_or_default();
     let callback = |headers, body| t.callback(headers, body);
-    let used = police.headers(Utc::now(), &approve(&approved));
+    let used = police.headers(
+        &newborn_service::signing::new_message_id(),
+        Utc::now(),
+        &approve(&approved),
+    );
     let first = callback(used.clone(), approve(&approved)).send().await?;
     assert_eq!(first.status(), 200, "{:?}", first.text().await);
     let form = t.form("mum-x", &[], &[], |_| {}).await?;
@@ -143,12 +147,12 @@ async fn hostile_input_gets_a_clear_4xx_and_changes_nothing() -> Result<()> {
         Case { name: "another parent's application", request: t.client.get("mum-x", &format!("/applications/{held}")) },
         Case { name: "no token", request: t.http.post(format!("{}/applications", t.api)).json(&form) },
         Case { name: "a forged token", request: t.http.post(format!("{}/applications", t.api)).bearer_auth("eyJhbGciOiJIUzI1NiJ9.eyJzdWIiOiJ4In0.c2lnbmF0dXJl").json(&form) },
-        Case { name: "forged callback signature", request: callback(newborn_service::signing::SigningKey::new(police.key_id.clone(), Agency::PoliceStation, b"guessed".to_vec()).headers(Utc::now(), &approve(&held)), approve(&held)) },
-        Case { name: "expired callback signature", request: callback(police.headers(Utc::now() - TimeDelta::hours(1), &approve(&held)), approve(&held)) },
+        Case { name: "forged callback signature", request: callback(newborn_service::signing::SigningKey::new(police.key_id.clone(), Agency::PoliceStation, police.algorithm, b"guessed".to_vec()).headers(&newborn_service::signing::new_message_id(), Utc::now(), &approve(&held)), approve(&held)) },
+        Case { name: "expired callback signature", request: callback(police.headers(&newborn_service::signing::new_message_id(), Utc::now() - TimeDelta::hours(1), &approve(&held)), approve(&held)) },
         Case { name: "unsigned callback", request: t.http.post(format!("{}/agency/callbacks", t.api)).header("content-type", "application/json").body(approve(&held)) },
-        Case { name: "signature of another body", request: callback(police.headers(Utc::now(), &approve(&approved)), approve(&held)) },
+        Case { name: "signature of another body", request: callback(police.headers(&newborn_service::signing::new_message_id(), Utc::now(), &approve(&approved)), approve(&held)) },
         Case { name: "replayed callback", request: callback(used, approve(&approved)) },
-        Case { name: "signed truncated callback", request: { let b = approve(&held)[..40].to_vec(); callback(police.headers(Utc::now(), &b), b) } },
+        Case { name: "signed truncated callback", request: { let b = approve(&held)[..40].to_vec(); callback(police.headers(&newborn_service::signing::new_message_id(), Utc::now(), &b), b) } },
     ];
 
     let mut by_status: BTreeMap<u16, usize> = BTreeMap::new();

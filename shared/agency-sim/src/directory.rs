@@ -320,7 +320,8 @@ fn signed(key: &newborn_service::signing::SigningKey, body: Vec<u8>) -> Response
     if let Ok(v) = "application/json".parse() {
         h.insert("content-type", v);
     }
-    for (name, value) in key.headers(chrono::Utc::now(), &body) {
+    let id = newborn_service::signing::new_message_id();
+    for (name, value) in key.headers(&id, chrono::Utc::now(), &body) {
         if let Ok(v) = value.parse() {
             h.insert(name, v);
         }
@@ -328,7 +329,7 @@ fn signed(key: &newborn_service::signing::SigningKey, body: Vec<u8>) -> Response
     res
 }
 
-/// `POST /licences/registrations`, signed by the platform, de-duplicated by its idempotency key.
+/// `POST /licences/registrations`, signed by the platform, de-duplicated by its message id.
 pub(crate) async fn register(
     State(sim): State<Simulator>,
     headers: HeaderMap,

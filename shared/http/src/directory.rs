@@ -3,9 +3,9 @@
 //!
 //! - `POST <base>/licences/lookup` with `{kind, number, issuer, holder_id_number}`, signed with
 //!   the platform's key; the directory answers `200 {"record": {...} | null}`, signed with its own
-//!   key (`X-Newborn-*` headers over the response body), which is verified before it is believed.
+//!   key (`webhook-*` headers over the response body), which is verified before it is believed.
 //! - `POST <base>/licences/registrations` with a [`RegistrationRequest`], signed, with the
-//!   registration id as `Idempotency-Key`; the directory answers `2xx` and later posts its
+//!   registration id as `webhook-id`; the directory answers `2xx` and later posts its
 //!   decision, signed, to `POST /agency/licence-registrations`.
 
 use crate::dispatcher::SignedPoster;
@@ -14,7 +14,7 @@ use newborn_domain::licence::{LicenceRecord, LicenceRef};
 use newborn_domain::stage::Agency;
 use newborn_service::ports::{Clock, DirectoryError, LicenceDirectory, RegistrationRequest};
 use newborn_service::signing::{
-    KEY_ID_HEADER, KeyRing, SIGNATURE_HEADER, SigningKey, TIMESTAMP_HEADER,
+    ID_HEADER, KeyRing, SIGNATURE_HEADER, SigningKey, TIMESTAMP_HEADER, new_message_id,
 };
 use std::sync::Arc;
 
@@ -66,10 +66,14 @@ impl LicenceDirectory for HttpLicenceDirectory {
             "kind": r.kind, "number": r.number, "issuer": r.issuer,
             "holder_id_number": r.holder_id_number,
         });
-        let key = format!("lookup:{}", hex::encode(r.number.as_str()));
+        // A look-up is a new message each time (a receiver may drop a repeated id).
         let res = self
             .poster
-            .send(&format!("{}/licences/lookup", self.base), &key, &body)
+            .send(
+                &format!("{}/licences/lookup", self.base),
+                &new_message_id(),
+                &body,
+            )
             .await
             .map_err(fail)?;
         let status = res.status();
@@ -79,8 +83,8 @@ impl LicenceDirectory for HttpLicenceDirectory {
                 .and_then(|v| v.to_str().ok())
                 .map(str::to_owned)
         };
-        let (key_id, ts, sig) = (
-            header(KEY_ID_HEADER),
+        let (id, ts, sig) = (
+            header(ID_HEADER),
             header(TIMESTAMP_HEADER),
             header(SIGNATURE_HEADER),
         );
@@ -90,7 +94,7 @@ impl LicenceDirectory for HttpLicenceDirectory {
         }
         self.directory_keys
             .verify(
-                key_id.as_deref(),
+                id.as_deref(),
                 ts.as_deref(),
                 sig.as_deref(),
                 &bytes,

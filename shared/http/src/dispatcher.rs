@@ -1,13 +1,14 @@
 //! Outbound webhooks, signed with the platform's key: dispatches to each agency system's
 //! endpoint, SLA escalations to the agencies' supervisors, notifications to the applicant
-//! gateway. Each carries an `Idempotency-Key` the receiver de-duplicates by.
+//! gateway. Each is a Standard Webhooks message whose `webhook-id` is its idempotency key: the
+//! receiver de-duplicates by it.
 
 use async_trait::async_trait;
 use newborn_domain::stage::Agency;
 use newborn_service::ports::{
     AgencyDispatcher, Clock, Delivery, DeliveryError, Dispatch, DispatchError, Notifier,
 };
-use newborn_service::signing::{IDEMPOTENCY_HEADER, SigningKey};
+use newborn_service::signing::SigningKey;
 use std::collections::HashMap;
 use std::sync::Arc;
 use std::time::Duration;
@@ -45,20 +46,19 @@ impl SignedPoster {
         }
     }
 
-    /// Posts `body` signed, returning the response whatever its status.
+    /// Posts `body` signed as message `id`, returning the response whatever its status.
     pub(crate) async fn send(
         &self,
         url: &str,
-        idempotency_key: &str,
+        id: &str,
         body: &serde_json::Value,
     ) -> Result<reqwest::Response, String> {
         let body = serde_json::to_vec(body).map_err(|e| e.to_string())?;
         let mut req = self
             .client
             .post(url)
-            .header("content-type", "application/json")
-            .header(IDEMPOTENCY_HEADER, idempotency_key);
-        for (name, value) in self.key.headers(self.clock.now(), &body) {
+            .header("content-type", "application/json");
+        for (name, value) in self.key.headers(id, self.clock.now(), &body) {
             req = req.header(name, value);
         }
         req.body(body).send().await.map_err(|e| e.to_string())

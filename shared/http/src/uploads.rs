@@ -22,10 +22,12 @@ impl SignedUploadUrls {
         }
     }
 
-    /// Whether `signature` (hex) signs slot `id` until `expires` (Unix seconds).
+    /// Whether `signature` (the base64 MAC of the URL's query) signs slot `id` until `expires`
+    /// (Unix seconds).
     pub fn verifies(&self, id: &str, expires: i64, signature: &str) -> bool {
+        let version = self.key.algorithm.version();
         self.key
-            .verifies(expires, id.as_bytes(), &format!("v1={signature}"))
+            .verifies(id, expires, b"upload", &format!("{version},{signature}"))
     }
 }
 
@@ -33,13 +35,17 @@ impl SignedUploadUrls {
 impl UploadTarget for SignedUploadUrls {
     async fn ticket(&self, slot: &UploadSlot) -> Result<UploadTicket, StoreError> {
         let expires = slot.expires_at.timestamp();
-        let signature = self.key.sign(expires, slot.id.as_bytes());
+        let signature = self.key.sign(&slot.id, expires, b"upload");
+        let mac = signature.split_once(',').map_or("", |(_, mac)| mac);
+        // base64's `+`, `/` and `=` percent-encoded for the query.
+        let mac = mac
+            .replace('+', "%2B")
+            .replace('/', "%2F")
+            .replace('=', "%3D");
         Ok(UploadTicket {
             url: format!(
-                "{}/uploads/{}?expires={expires}&signature={}",
-                self.public_url,
-                slot.id,
-                signature.trim_start_matches("v1=")
+                "{}/uploads/{}?expires={expires}&signature={mac}",
+                self.public_url, slot.id,
             ),
             headers: vec![("content-type".into(), slot.content_type.clone())],
         })

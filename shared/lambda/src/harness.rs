@@ -13,7 +13,7 @@ use aws_sdk_sqs::types::QueueAttributeName;
 use axum::body::Body;
 use newborn_domain::stage::{Agency, Stage};
 use newborn_service::ports::QueueName;
-use newborn_service::signing::{KeyEntry, Keys};
+use newborn_service::signing::{Algorithm, KeyEntry, Keys};
 use serde_json::{Value, json};
 use std::collections::HashMap;
 use tower::ServiceExt;
@@ -133,12 +133,7 @@ impl Stack {
             (Agency::LicenceDirectory, "licence-directory-1"),
         ]
         .into_iter()
-        .enumerate()
-        .map(|(i, (owner, id))| KeyEntry {
-            key_id: id.into(),
-            owner,
-            secret_hex: format!("{:064x}", 0x5eed_0000 + i),
-        })
+        .map(|(owner, id)| KeyEntry::random(id, owner, Algorithm::HmacSha256))
         .collect();
         let key_file = serde_json::to_string(&entries)?;
         aws_sdk_secretsmanager::Client::new(&sdk)
@@ -263,6 +258,9 @@ impl Stack {
 /// One applicant request as API Gateway (HTTP API, payload 2.0) hands it to the function after
 /// its JWT authorizer verified the token of `subject`.
 pub fn api_event(subject: &str, method: &str, path: &str, body: Option<&Value>) -> String {
+    // API Gateway passes the verified claims as strings; the token was issued a minute ago.
+    let iat = chrono::Utc::now().timestamp() - 60;
+    let (iat, exp) = (iat.to_string(), (iat + 3600).to_string());
     json!({
         "version": "2.0",
         "routeKey": format!("{method} {path}"),
@@ -278,7 +276,7 @@ pub fn api_event(subject: &str, method: &str, path: &str, body: Option<&Value>) 
             "time": "24/Nov/2026:10:00:00 +0000",
             "timeEpoch": 1,
             "http": {"method": method, "path": path, "protocol": "HTTP/1.1", "sourceIp": "10.0.0.1", "userAgent": "app"},
-            "authorizer": {"jwt": {"claims": {"sub": subject, "iss": "https://idp.example.cn"}, "scopes": null}}
+            "authorizer": {"jwt": {"claims": {"sub": subject, "iss": "https://idp.example.cn", "iat": iat, "exp": exp}, "scopes": null}}
         },
         "body": body.map(Value::to_string),
         "isBase64Encoded": false

@@ -38,7 +38,7 @@ pub struct Settings {
     /// `<base>/supervision/<agency>`.
     pub supervisors_url: String,
     /// `NEWBORN_WEBHOOK_KEYS_SECRET`: the Secrets Manager secret (ARN or name) holding the key
-    /// file (a JSON array of `{key_id, owner, secret_hex}`); its value is read at run time and
+    /// file (a JSON array of `{key_id, owner, algorithm, secret}`); its value is read at run time and
     /// never logged.
     pub webhook_keys_secret: String,
     /// `NEWBORN_QUEUE_<STAGE>`: the queue URL of each stage, e.g. `NEWBORN_QUEUE_PRE_REVIEW`.
