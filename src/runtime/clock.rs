@@ -52,10 +52,7 @@ impl ScaledClock {
     }
 
     fn save(&self, o: &Origin) -> Result<()> {
-        let tmp = self.file.with_extension("json.tmp");
-        std::fs::write(&tmp, serde_json::to_vec(o)?)
-            .with_context(|| format!("writing {}", tmp.display()))?;
-        std::fs::rename(&tmp, &self.file)
+        newborn_embedded::files::write_atomically(&self.file, &serde_json::to_vec(o)?)
             .with_context(|| format!("writing {}", self.file.display()))
     }
 

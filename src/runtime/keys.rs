@@ -1,10 +1,12 @@
 //! The webhook keys of a local installation, generated on first start into `keys.json` in the
 //! data directory: the platform's key (signs dispatches) and one key per agency (signs
-//! callbacks). Hand an agency integrator its key id and secret from this file.
+//! callbacks). Hand an agency integrator its key id and secret (`whsec_…`) from this file. Both
+//! files here are owner-only, and start-up refuses them if others may read them.
 
 use anyhow::{Context, Result};
 use newborn_domain::stage::Agency;
-use newborn_service::signing::{KeyEntry, Keys};
+use newborn_embedded::files;
+use newborn_service::signing::{Algorithm, KeyEntry, Keys};
 use serde::{Deserialize, Serialize};
 use std::path::Path;
 
@@ -18,25 +20,32 @@ const OWNERS: [Agency; 6] = [
 ];
 
 fn fresh_key(owner: Agency) -> KeyEntry {
-    KeyEntry {
-        key_id: format!("{}-1", owner.as_str()),
+    KeyEntry::random(
+        format!("{}-1", owner.as_str()),
         owner,
-        secret_hex: hex::encode(rand::random::<[u8; 32]>()),
-    }
+        Algorithm::HmacSha256,
+    )
 }
 
 fn write_atomically(file: &Path, entries: &[KeyEntry]) -> Result<()> {
-    let tmp = file.with_extension("json.tmp");
-    std::fs::write(&tmp, serde_json::to_vec_pretty(entries)?)?;
-    std::fs::rename(&tmp, file)?;
-    Ok(())
+    Ok(files::write_atomically(
+        file,
+        &serde_json::to_vec_pretty(entries)?,
+    )?)
 }
 
-/// Loads `keys.json`, creating it with fresh random secrets if absent.
+/// Reads a secret file, refusing one that others may read (it names the file and the fix).
+fn read_secret(file: &Path) -> Result<String> {
+    files::require_private(file).map_err(anyhow::Error::msg)?;
+    std::fs::read_to_string(file).with_context(|| format!("cannot read {}", file.display()))
+}
+
+/// Loads `keys.json`, creating it (owner-only) with fresh random secrets if absent. An agency
+/// key's `algorithm` may be edited to `hmac-sm3` (docs/agency-integration.md).
 pub fn load_or_create(dir: &Path) -> Result<Keys> {
     let file = dir.join("keys.json");
     let entries: Vec<KeyEntry> = if file.exists() {
-        let mut entries: Vec<KeyEntry> = serde_json::from_str(&std::fs::read_to_string(&file)?)
+        let mut entries: Vec<KeyEntry> = serde_json::from_str(&read_secret(&file)?)
             .with_context(|| format!("{} is not a valid key file", file.display()))?;
         // A key file from before an owner existed (the licence directory) gains its key.
         let missing: Vec<Agency> = OWNERS
@@ -49,6 +58,7 @@ pub fn load_or_create(dir: &Path) -> Result<Keys> {
         }
         entries
     } else {
+        files::create_dir(dir)?;
         let entries: Vec<KeyEntry> = OWNERS.into_iter().map(fresh_key).collect();
         write_atomically(&file, &entries)?;
         entries
@@ -63,23 +73,21 @@ struct IssuerFile {
     secret_hex: String,
 }
 
-/// The development identity provider of this installation, from `dev-issuer.json` (created with a
-/// random secret on first use). `newborn token` mints applicant tokens with it.
+/// The development identity provider of this installation, from `dev-issuer.json` (created
+/// owner-only with a random secret on first use). `newborn token` mints applicant tokens with it.
 pub fn dev_issuer(dir: &Path) -> Result<newborn_http::DevIssuer> {
     let file = dir.join("dev-issuer.json");
     let f: IssuerFile = if file.exists() {
-        serde_json::from_str(&std::fs::read_to_string(&file)?)
+        serde_json::from_str(&read_secret(&file)?)
             .with_context(|| format!("{} is not a valid issuer file", file.display()))?
     } else {
-        std::fs::create_dir_all(dir)?;
+        files::create_dir(dir)?;
         let f = IssuerFile {
             issuer: "newborn-dev-issuer".into(),
             audience: "newborn-api".into(),
             secret_hex: hex::encode(rand::random::<[u8; 32]>()),
         };
-        let tmp = file.with_extension("json.tmp");
-        std::fs::write(&tmp, serde_json::to_vec_pretty(&f)?)?;
-        std::fs::rename(&tmp, &file)?;
+        files::write_atomically(&file, &serde_json::to_vec_pretty(&f)?)?;
         f
     };
     Ok(newborn_http::DevIssuer::new(

@@ -322,7 +322,7 @@ async fn bind(addr: SocketAddr, what: &str) -> Result<tokio::net::TcpListener> {
 
 /// Starts everything; returns once listening.
 pub async fn start(config: ServeConfig) -> Result<Running> {
-    std::fs::create_dir_all(&config.data_dir).with_context(|| {
+    newborn_embedded::files::create_dir(&config.data_dir).with_context(|| {
         format!(
             "cannot create the data directory {}",
             config.data_dir.display()
@@ -497,7 +497,7 @@ pub async fn start(config: ServeConfig) -> Result<Running> {
         simulator_url: simulator.as_ref().map(|_| agency_base.clone()),
     };
     let file = config.data_dir.join("service.json");
-    std::fs::write(&file, serde_json::to_vec_pretty(&endpoints)?)
+    newborn_embedded::files::write_atomically(&file, &serde_json::to_vec_pretty(&endpoints)?)
         .with_context(|| format!("writing {}", file.display()))?;
     Ok(Running {
         endpoints,

@@ -16,7 +16,7 @@ use axum::{Json, Router};
 use newborn_domain::stage::{Agency, Stage};
 use newborn_service::ports::Clock;
 use newborn_service::signing::{
-    IDEMPOTENCY_HEADER, KEY_ID_HEADER, KeyRing, SIGNATURE_HEADER, TIMESTAMP_HEADER,
+    ID_HEADER, KeyRing, SIGNATURE_HEADER, TIMESTAMP_HEADER, new_message_id,
 };
 use rusqlite::{Connection, params};
 use serde::{Deserialize, Serialize};
@@ -133,6 +133,7 @@ impl Simulator {
         agency_keys: KeyRing,
         clock: Arc<dyn Clock>,
     ) -> Result<Self, String> {
+        newborn_embedded::files::touch(path).map_err(|e| e.to_string())?;
         let conn = Connection::open(path).map_err(|e| e.to_string())?;
         conn.pragma_update(None, "journal_mode", "WAL")
             .map_err(|e| e.to_string())?;
@@ -473,7 +474,7 @@ impl Simulator {
             .client
             .post(format!("{}{path}", self.config.platform_url))
             .header("content-type", "application/json");
-        for (name, value) in key.headers(chrono::Utc::now(), &bytes) {
+        for (name, value) in key.headers(&new_message_id(), chrono::Utc::now(), &bytes) {
             req = req.header(name, value);
         }
         req.body(bytes).send().await.map_err(|e| e.to_string())
@@ -490,8 +491,8 @@ fn agency_by_path(name: &str) -> Option<Agency> {
 pub(crate) type Answer = (StatusCode, Json<serde_json::Value>);
 
 impl Simulator {
-    /// Checks a request from the platform: a known agency path, the platform's signature, an
-    /// idempotency key (returned).
+    /// Checks a request from the platform: a known agency path and the platform's signature;
+    /// returns the message id (`webhook-id`), the idempotency key of the request.
     pub(crate) fn verified(
         &self,
         agency: Option<&str>,
@@ -505,24 +506,21 @@ impl Simulator {
                 Json(serde_json::json!({"error": "no such agency"})),
             ));
         }
-        if let Err(e) = self.platform_keys.verify(
-            h(KEY_ID_HEADER),
-            h(TIMESTAMP_HEADER),
-            h(SIGNATURE_HEADER),
-            body,
-            chrono::Utc::now(),
-        ) {
-            return Err((
-                StatusCode::UNAUTHORIZED,
-                Json(serde_json::json!({"error": e.to_string()})),
-            ));
-        }
-        h(IDEMPOTENCY_HEADER).map(str::to_owned).ok_or_else(|| {
-            (
-                StatusCode::BAD_REQUEST,
-                Json(serde_json::json!({"error": "Idempotency-Key required"})),
+        self.platform_keys
+            .verify(
+                h(ID_HEADER),
+                h(TIMESTAMP_HEADER),
+                h(SIGNATURE_HEADER),
+                body,
+                chrono::Utc::now(),
             )
-        })
+            .map(|v| v.id)
+            .map_err(|e| {
+                (
+                    StatusCode::UNAUTHORIZED,
+                    Json(serde_json::json!({"error": e.to_string()})),
+                )
+            })
     }
 }
 

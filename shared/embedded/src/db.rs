@@ -113,8 +113,14 @@ CREATE INDEX IF NOT EXISTS uploads_owner ON uploads(owner, kind, sha256);
 "#;
 
 impl Database {
-    /// Opens (creating if needed) the database file with WAL and durable commits.
+    /// Opens (creating if needed, owner-only) the database file with WAL and durable commits.
     pub fn open(path: &Path) -> Result<Self, rusqlite::Error> {
+        crate::files::touch(path).map_err(|e| {
+            rusqlite::Error::SqliteFailure(
+                rusqlite::ffi::Error::new(rusqlite::ffi::SQLITE_CANTOPEN),
+                Some(e.to_string()),
+            )
+        })?;
         let conn = Connection::open(path)?;
         conn.pragma_update(None, "journal_mode", "WAL")?;
         // FULL: every commit is on disk before it returns; a crash loses no acknowledged write.

@@ -15,9 +15,9 @@ pub struct FileDocuments {
 }
 
 impl FileDocuments {
-    /// Scans under `root` (created if needed).
+    /// Scans under `root` (created if needed, owner-only like every scan).
     pub fn new(root: &Path) -> std::io::Result<Self> {
-        std::fs::create_dir_all(root.join("tmp"))?;
+        crate::files::create_dir(&root.join("tmp"))?;
         Ok(Self {
             root: root.to_owned(),
         })
@@ -51,8 +51,8 @@ impl DocumentStore for FileDocuments {
                 return Ok(());
             }
             let dir = target.parent().unwrap_or(Path::new("."));
-            std::fs::create_dir_all(dir)?;
-            let mut f = std::fs::File::create(&tmp)?;
+            crate::files::create_dir(dir)?;
+            let mut f = crate::files::create(&tmp)?;
             f.write_all(&bytes)?;
             f.sync_all()?;
             std::fs::rename(&tmp, &target)?;

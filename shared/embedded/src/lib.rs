@@ -6,6 +6,7 @@
 
 mod db;
 mod documents;
+pub mod files;
 mod handover;
 mod queue;
 mod requests;
