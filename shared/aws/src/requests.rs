@@ -41,6 +41,28 @@ impl DynamoRequestLog {
     fn key(scope: &str, key: &str) -> (AttributeValue, AttributeValue) {
         (s(format!("IDEM#{scope}")), s(key))
     }
+
+    /// The completed record of `response` as an item (the one [`RequestLog::claim`] reads), for
+    /// the application store to write in the transaction of the change it answers.
+    pub(crate) fn completed_item(
+        response: &newborn_service::ports::IdempotentResponse,
+        now: DateTime<Utc>,
+    ) -> std::collections::HashMap<String, AttributeValue> {
+        let now_ms = now.timestamp_millis();
+        let (pk, sk) = Self::key(&response.claim.scope, &response.claim.key);
+        std::collections::HashMap::from([
+            ("pk".into(), pk),
+            ("sk".into(), sk),
+            ("request_hash".into(), s(&response.claim.request_hash)),
+            ("created_ms".into(), n(now_ms)),
+            ("expires_at".into(), n((now_ms + KEEP_REQUESTS_MS) / 1000)),
+            ("status".into(), n(i64::from(response.status))),
+            (
+                "response".into(),
+                AttributeValue::B(Blob::new(response.body.clone())),
+            ),
+        ])
+    }
 }
 
 fn n(v: i64) -> AttributeValue {

@@ -188,6 +188,13 @@ impl DynamoStore {
                 )?);
             }
         }
+        // The idempotency record this change answers, completed in the same transaction.
+        if let Some(response) = &w.response {
+            items.push(self.put(
+                crate::requests::DynamoRequestLog::completed_item(response, Utc::now()),
+                None,
+            )?);
+        }
         // Queued messages (hand-offs and notification deliveries), pending until relayed: the
         // sparse `pending-outbox` index finds what a crash between the commit and the send left.
         for q in queued(w, version)? {

@@ -23,7 +23,13 @@ async fn the_dynamodb_store_obeys_the_same_store_contract_as_sqlite() {
     create_table(&client, "newborn")
         .await
         .unwrap_or_else(|e| panic!("{e}"));
-    newborn_contract::store_contract(&DynamoStore::new(client, "newborn"), "D").await;
+    newborn_contract::store_contract(&DynamoStore::new(client.clone(), "newborn"), "D").await;
+    newborn_contract::idempotent_write_contract(
+        &DynamoStore::new(client.clone(), "newborn"),
+        &newborn_aws::DynamoRequestLog::new(client, "newborn"),
+        "D",
+    )
+    .await;
 }
 
 #[tokio::test]
@@ -107,6 +113,7 @@ async fn hand_offs_reach_sqs_after_the_commit_and_the_relay_sweep_sends_what_a_c
         follow_ups: vec![],
         notifications: vec![],
         deliveries: vec![],
+        response: None,
     };
     let first: &'static _ = Box::leak(Box::new(newborn_contract::application("R1")));
     relaying

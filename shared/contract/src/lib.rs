@@ -62,6 +62,7 @@ fn write<'a>(
         clocks,
         follow_ups: vec![],
         deliveries: vec![],
+        response: None,
         notifications: events
             .iter()
             .map(|e| Notification {
@@ -298,6 +299,52 @@ pub async fn store_contract(store: &dyn ApplicationStore, prefix: &str) {
         )
         .is_empty(),
         "a write without it (closed) removes it from the index"
+    );
+}
+
+/// An application written with the response of the `Idempotency-Key` that created it: the
+/// record is complete in the same transaction, so a retry whose first attempt died right after
+/// the commit is answered from it ([`RequestLog::claim`] on the same backing store).
+pub async fn idempotent_write_contract(
+    store: &dyn ApplicationStore,
+    log: &dyn RequestLog,
+    prefix: &str,
+) {
+    let id = format!("{prefix}I1");
+    let app = application(&id);
+    let claim = newborn_service::ports::IdempotencyClaim {
+        scope: "owner-i".into(),
+        key: format!("{prefix}-submit-1"),
+        request_hash: "h1".into(),
+    };
+    let mut w = write(&app, "owner-i", &["submitted"], vec![]);
+    w.response = Some(newborn_service::ports::IdempotentResponse {
+        claim: claim.clone(),
+        status: 201,
+        body: br#"{"id":"the view"}"#.to_vec(),
+    });
+    store
+        .insert(&w)
+        .await
+        .unwrap_or_else(|e| panic!("insert: {e}"));
+    let now = at("2025-11-17T09:00:01+08:00");
+    let again = log
+        .claim(&claim.scope, &claim.key, &claim.request_hash, now)
+        .await
+        .unwrap_or_else(|e| panic!("claim: {e}"));
+    assert_eq!(
+        again,
+        Claim::Replay {
+            status: 201,
+            body: br#"{"id":"the view"}"#.to_vec()
+        },
+        "the record written with the application answers the retry"
+    );
+    assert_eq!(
+        log.claim(&claim.scope, &claim.key, "another request", now)
+            .await
+            .ok(),
+        Some(Claim::Mismatch)
     );
 }
 

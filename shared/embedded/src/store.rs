@@ -38,6 +38,7 @@ struct Rows {
     deliveries: Vec<(String, String)>,
     clocks: Vec<(String, Option<i64>, Option<i64>)>,
     follow_ups: Vec<(String, i64, String)>,
+    response: Option<newborn_service::ports::IdempotentResponse>,
 }
 
 fn to_json<T: serde::Serialize>(v: &T) -> Result<String, StoreError> {
@@ -47,6 +48,7 @@ fn to_json<T: serde::Serialize>(v: &T) -> Result<String, StoreError> {
 fn rows(w: &Write<'_>) -> Result<Rows, StoreError> {
     let app = w.application;
     Ok(Rows {
+        response: w.response.clone(),
         id: app.id.as_str().to_owned(),
         owner: w.owner.to_owned(),
         outcome: to_json(&app.outcome())?,
@@ -129,6 +131,13 @@ fn write_rest(tx: &Transaction<'_>, r: &Rows) -> Result<(), rusqlite::Error> {
         tx.execute(
             "INSERT INTO open_follow_ups (application, stage, due_at, body) VALUES (?1, ?2, ?3, ?4)",
             params![r.id, stage, due, body],
+        )?;
+    }
+    if let Some(res) = &r.response {
+        // The same table and row the request log claims (crate::requests).
+        tx.execute(
+            "INSERT OR REPLACE INTO idempotency (scope, key, request_hash, status, body, created_ms) VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
+            params![res.claim.scope, res.claim.key, res.claim.request_hash, res.status, res.body, now],
         )?;
     }
     Ok(())

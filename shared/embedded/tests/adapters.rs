@@ -17,6 +17,18 @@ async fn the_sqlite_store_obeys_the_store_contract() {
 }
 
 #[tokio::test]
+async fn an_application_and_its_idempotency_record_are_written_together_in_sqlite() {
+    let dir = tempfile::tempdir().unwrap_or_else(|e| panic!("{e}"));
+    let db = db(&dir);
+    newborn_contract::idempotent_write_contract(
+        &SqliteStore::new(db.clone()),
+        &SqliteRequestLog::new(db),
+        "C",
+    )
+    .await;
+}
+
+#[tokio::test]
 async fn the_sqlite_request_log_obeys_the_request_log_contract() {
     let dir = tempfile::tempdir().unwrap_or_else(|e| panic!("{e}"));
     newborn_contract::request_log_contract(&SqliteRequestLog::new(db(&dir)), "C").await;
@@ -56,6 +68,7 @@ async fn a_hand_off_is_queued_in_the_same_transaction_as_the_state_change() {
         follow_ups: vec![],
         notifications: vec![],
         deliveries: vec![],
+        response: None,
     };
     use newborn_service::ports::ApplicationStore;
     store.insert(&write).await.unwrap_or_else(|e| panic!("{e}"));

@@ -228,6 +228,32 @@ pub struct Write<'a> {
     pub notifications: Vec<Notification>,
     /// The same notifications, queued for delivery to the applicant's app.
     pub deliveries: Vec<Delivery>,
+    /// The completed record of the `Idempotency-Key` this change answers, written in the same
+    /// transaction: a request whose handler died after the commit leaves the full record, so its
+    /// retry is answered from it instead of making the change again.
+    pub response: Option<IdempotentResponse>,
+}
+
+/// An `Idempotency-Key` claimed for a request: the caller's scope, the key and the request's hash.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct IdempotencyClaim {
+    /// The caller (the key is scoped to it).
+    pub scope: String,
+    /// The client's key.
+    pub key: String,
+    /// SHA-256 of the request (method, path, query and body).
+    pub request_hash: String,
+}
+
+/// The response of a claimed idempotent request.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct IdempotentResponse {
+    /// The claim it completes.
+    pub claim: IdempotencyClaim,
+    /// The HTTP status.
+    pub status: u16,
+    /// The JSON body.
+    pub body: Vec<u8>,
 }
 
 /// A store failure.
