@@ -306,7 +306,11 @@ async fn an_overdue_stage_is_flagged_once_by_the_sla_monitor() -> Result<()> {
     );
     let alerts = t
         .client
-        .json(t.http.get(format!("{}/supervision/alerts", t.api)))
+        .json(
+            t.http
+                .get(format!("{}/supervision/alerts", t.api))
+                .bearer_auth(t.supervisor_token()),
+        )
         .await?;
     assert_eq!(alerts["counts"], json!({"warning": 1, "overdue": 1}));
     let view = t.client.view("mum-9", &id).await?;
@@ -463,7 +467,11 @@ async fn a_bad_rating_opens_a_follow_up_that_the_agency_closes() -> Result<()> {
     }
     let list = t
         .client
-        .json(t.http.get(format!("{}/supervision/follow-ups", t.api)))
+        .json(
+            t.http
+                .get(format!("{}/supervision/follow-ups", t.api))
+                .bearer_auth(t.supervisor_token()),
+        )
         .await?;
     assert_eq!(
         (list["open"].as_u64(), list["overdue"].as_u64()),
@@ -495,7 +503,11 @@ async fn a_bad_rating_opens_a_follow_up_that_the_agency_closes() -> Result<()> {
             .post(format!("{}/agency/follow-ups", t.api))
             .header("content-type", "application/json")
             .body(body.clone());
-        for (k, v) in signer.headers(Utc::now(), &body) {
+        for (k, v) in signer.headers(
+            &newborn_service::signing::new_message_id(),
+            Utc::now(),
+            &body,
+        ) {
             req = req.header(k, v);
         }
         req.send()
@@ -514,7 +526,11 @@ async fn a_bad_rating_opens_a_follow_up_that_the_agency_closes() -> Result<()> {
     assert_eq!(again.json::<Value>().await?["result"], "already_applied");
     let list = t
         .client
-        .json(t.http.get(format!("{}/supervision/follow-ups", t.api)))
+        .json(
+            t.http
+                .get(format!("{}/supervision/follow-ups", t.api))
+                .bearer_auth(t.supervisor_token()),
+        )
         .await?;
     assert_eq!(list["open"].as_u64(), Some(0), "{list}");
     let events: Vec<String> = t

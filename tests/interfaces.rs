@@ -3,7 +3,7 @@
 
 mod support;
 
-use anyhow::Result;
+use anyhow::{Context, Result};
 use chrono::{TimeDelta, Utc};
 use newborn_domain::stage::Agency;
 use newborn_http::Role;
@@ -191,18 +191,30 @@ async fn forged_expired_replayed_and_wrong_agency_callbacks_are_refused_and_chan
     let forged = newborn_service::signing::SigningKey::new(
         police.key_id.clone(),
         Agency::PoliceStation,
+        police.algorithm,
         b"guessed".to_vec(),
     );
     assert_eq!(
-        send(forged.headers(Utc::now(), &body), body.clone())
-            .await?
-            .status(),
+        send(
+            forged.headers(
+                &newborn_service::signing::new_message_id(),
+                Utc::now(),
+                &body
+            ),
+            body.clone()
+        )
+        .await?
+        .status(),
         401,
         "forged"
     );
     assert_eq!(
         send(
-            police.headers(Utc::now() - TimeDelta::minutes(6), &body),
+            police.headers(
+                &newborn_service::signing::new_message_id(),
+                Utc::now() - TimeDelta::minutes(6),
+                &body
+            ),
             body.clone()
         )
         .await?
@@ -210,17 +222,28 @@ async fn forged_expired_replayed_and_wrong_agency_callbacks_are_refused_and_chan
         401,
         "expired"
     );
-    let mut tampered = police.headers(Utc::now(), &body);
-    tampered[0].1 = "police_station-9".into();
+    let mut tampered = police.headers(
+        &newborn_service::signing::new_message_id(),
+        Utc::now(),
+        &body,
+    );
+    tampered[0].1 = newborn_service::signing::new_message_id();
     assert_eq!(
         send(tampered, body.clone()).await?.status(),
         401,
-        "unknown key"
+        "the message id is signed: another id does not verify"
     );
     assert_eq!(
-        send(hospital.headers(Utc::now(), &body), body.clone())
-            .await?
-            .status(),
+        send(
+            hospital.headers(
+                &newborn_service::signing::new_message_id(),
+                Utc::now(),
+                &body
+            ),
+            body.clone()
+        )
+        .await?
+        .status(),
         403,
         "the hospital does not own the police stage"
     );
@@ -231,15 +254,33 @@ async fn forged_expired_replayed_and_wrong_agency_callbacks_are_refused_and_chan
         "refused callbacks changed nothing"
     );
 
-    let signed = police.headers(Utc::now(), &body);
+    let signed = police.headers(
+        &newborn_service::signing::new_message_id(),
+        Utc::now(),
+        &body,
+    );
     let ok = send(signed.clone(), body.clone()).await?;
     assert_eq!(ok.status(), 200);
-    let replay = send(signed, body.clone()).await?;
-    assert_eq!(replay.status(), 401, "the same signature twice is a replay");
-    assert_eq!(replay.json::<Value>().await?["code"], "replayed_signature");
+    let replay = send(signed.clone(), body.clone()).await?;
+    assert_eq!(replay.status(), 409, "the same message twice is a replay");
+    assert_eq!(replay.json::<Value>().await?["code"], "replayed_message");
+    // The same message with its signature header spelled otherwise (a second, bogus signature
+    // before the real one, extra spaces) is still the same message id: refused.
+    let mut respelled = signed.clone();
+    respelled[2].1 = format!("v1,AAAA  {} ", signed[2].1);
+    let replay = send(respelled, body.clone()).await?;
+    assert_eq!(
+        replay.status(),
+        409,
+        "a re-spelled signature is still a replay"
+    );
     // A fresh signature over the same answer is a retry: acknowledged, applied once.
     let retry = send(
-        police.headers(Utc::now() + TimeDelta::seconds(1), &body),
+        police.headers(
+            &newborn_service::signing::new_message_id(),
+            Utc::now() + TimeDelta::seconds(1),
+            &body,
+        ),
         body.clone(),
     )
     .await?;
@@ -374,6 +415,159 @@ async fn uploads_are_checked_and_only_ones_own_verified_uploads_can_be_reference
         res.json::<Value>().await?["code"],
         "unknown_document",
         "an upload counts only for its declared kind"
+    );
+    Ok(())
+}
+
+/// What a test's own agency endpoint received: path, headers and raw body of each POST.
+type Captured = std::sync::Arc<std::sync::Mutex<Vec<(String, Value, String)>>>;
+
+/// An agency endpoint on loopback that records every request and answers 200.
+async fn capturing_agency() -> Result<(String, Captured)> {
+    let captured: Captured = Default::default();
+    let log = captured.clone();
+    let app = axum::Router::new().fallback(
+        move |uri: axum::http::Uri, headers: axum::http::HeaderMap, body: axum::body::Bytes| {
+            let log = log.clone();
+            async move {
+                let headers: serde_json::Map<String, Value> = headers
+                    .iter()
+                    .filter_map(|(k, v)| Some((k.to_string(), json!(v.to_str().ok()?))))
+                    .collect();
+                if let Ok(mut l) = log.lock() {
+                    l.push((
+                        uri.path().to_owned(),
+                        Value::Object(headers),
+                        String::from_utf8_lossy(&body).into_owned(),
+                    ));
+                }
+                axum::Json(json!({"status": "received"}))
+            }
+        },
+    );
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await?;
+    let url = format!("http://{}", listener.local_addr()?);
+    tokio::spawn(async move { axum::serve(listener, app).await });
+    Ok((url, captured))
+}
+
+/// Runs tests/interop/standard_webhooks.py with the `standardwebhooks` library of `.venv`.
+fn standard_webhooks(args: &[&str], stdin: &str) -> Result<(bool, String)> {
+    use std::io::Write;
+    let root = env!("CARGO_MANIFEST_DIR");
+    let python = format!("{root}/.venv/bin/python");
+    anyhow::ensure!(
+        std::path::Path::new(&python).exists(),
+        "{python} is missing: run ./scripts/test.sh, which installs standardwebhooks into .venv"
+    );
+    let mut child = std::process::Command::new(python)
+        .arg(format!("{root}/tests/interop/standard_webhooks.py"))
+        .args(args)
+        .stdin(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()?;
+    child
+        .stdin
+        .take()
+        .context("stdin")?
+        .write_all(stdin.as_bytes())?;
+    let out = child.wait_with_output()?;
+    anyhow::ensure!(
+        out.status.code().is_some_and(|c| c <= 1),
+        "the interop script failed: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    Ok((
+        out.status.success(),
+        String::from_utf8_lossy(&out.stdout).trim().to_owned(),
+    ))
+}
+
+/// Interop with a real client: the maintained `standardwebhooks` library (PyPI), not our code,
+/// verifies a dispatch the service really sent and signs a hospital callback the service then
+/// accepts; a tampered dispatch fails its verification and a tampered callback is refused.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_standard_webhooks_library_verifies_our_dispatches_and_signs_callbacks_we_accept()
+-> Result<()> {
+    let (agency, captured) = capturing_agency().await?;
+    let t = TestService::start_with(|c| {
+        c.agencies = newborn::runtime::Agencies::External {
+            base_url: agency.clone(),
+        }
+    })
+    .await?;
+    let keys = newborn::runtime::keys::load_or_create(t.dir.path())?;
+    let id = t.submit("mum-sw", &[], &[], |_| {}).await?;
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(30);
+    let (headers, body) = loop {
+        let hit = captured.lock().ok().and_then(|l| {
+            l.iter()
+                .find(|(path, _, _)| path == "/dispatch/hospital")
+                .map(|(_, h, b)| (h.clone(), b.clone()))
+        });
+        if let Some(hit) = hit {
+            break hit;
+        }
+        anyhow::ensure!(std::time::Instant::now() < deadline, "no hospital dispatch");
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+    };
+    let platform = keys.platform.secret_text();
+    let message = json!({"headers": headers, "body": body}).to_string();
+    assert_eq!(
+        standard_webhooks(&["verify", &platform], &message)?,
+        (true, "verified".to_owned()),
+        "the library verifies the service's dispatch"
+    );
+    let tampered = json!({"headers": headers, "body": body.replacen("health_check", "police", 1)});
+    assert!(
+        !standard_webhooks(&["verify", &platform], &tampered.to_string())?.0,
+        "a tampered dispatch fails the library's verification"
+    );
+
+    // The hospital answers, signed by the library with the hospital's secret.
+    let dispatch: Value = serde_json::from_str(&body)?;
+    let outcome = match dispatch["confirmation_forms"].as_array() {
+        Some(forms) if !forms.is_empty() => json!({"type": "confirm_forms", "forms": forms}),
+        _ => json!({"type": "approve", "result": {"stage": "health_check",
+            "birth_certificate_number": "Q350012345", "vaccination_certificate_issued": true,
+            "parenting_guidance_registered": true}}),
+    };
+    let callback = json!({"application_id": id, "stage": "health_check",
+        "round": dispatch["round"], "outcome": outcome})
+    .to_string();
+    let hospital = t.agency_key(Agency::Hospital)?.secret_text();
+    let sign = |msg_id: &str, body: &str| -> Result<[(&'static str, String); 3]> {
+        let (ok, out) = standard_webhooks(&["sign", &hospital, msg_id], body)?;
+        anyhow::ensure!(ok, "signing failed: {out}");
+        let h: Value = serde_json::from_str(&out)?;
+        let get = |n: &str| h[n].as_str().map(str::to_owned).context("header");
+        Ok([
+            ("webhook-id", get("webhook-id")?),
+            ("webhook-timestamp", get("webhook-timestamp")?),
+            ("webhook-signature", get("webhook-signature")?),
+        ])
+    };
+    let other = callback.replacen("health_check", "police", 1);
+    let refused = t
+        .callback(sign("msg_interop_0", &callback)?, other.into_bytes())
+        .send()
+        .await?;
+    assert_eq!(refused.status(), 401, "a tampered callback is refused");
+    let before = t.client.view("mum-sw", &id).await?;
+    let accepted = t
+        .callback(
+            sign("msg_interop_1", &callback)?,
+            callback.clone().into_bytes(),
+        )
+        .send()
+        .await?;
+    assert_eq!(accepted.status(), 200);
+    assert_eq!(accepted.json::<Value>().await?["result"], "applied");
+    let after = t.client.view("mum-sw", &id).await?;
+    assert_ne!(
+        after["version"], before["version"],
+        "the callback moved the flow"
     );
     Ok(())
 }

@@ -87,7 +87,11 @@ impl TestService {
             .http
             .post(format!("{}/agency/licence-registrations", self.api))
             .header("content-type", "application/json");
-        for (k, v) in key.headers(chrono::Utc::now(), &body) {
+        for (k, v) in key.headers(
+            &newborn_service::signing::new_message_id(),
+            chrono::Utc::now(),
+            &body,
+        ) {
             req = req.header(k, v);
         }
         let res = req.body(body).send().await?;
@@ -295,6 +299,15 @@ async fn the_missing_licence_path_registers_approves_uploads_and_continues() -> 
     assert_eq!(res.status(), 409);
     let problem: Value = res.json().await?;
     assert_eq!(problem["code"], "registration_required", "{problem}");
+    // The same photo inside the form patch meets the same gate (issue 16, row 4).
+    let res = t
+        .client
+        .post("zheng", &format!("/applications/{id}/supplement"))
+        .json(&json!({"form_patch": {"documents": form["documents"].as_array().into_iter().flatten().chain([&photo]).collect::<Vec<_>>()}}))
+        .send()
+        .await?;
+    assert_eq!(res.status(), 409, "a photo in form_patch skips no gate");
+    assert_eq!(res.json::<Value>().await?["code"], "registration_required");
     assert!(
         problem["detail"]
             .as_str()
@@ -363,7 +376,11 @@ async fn the_missing_licence_path_registers_approves_uploads_and_continues() -> 
     assert_eq!(t.sweep().await?["breaches"], 0, "raised once");
     let alerts = t
         .client
-        .json(t.http.get(format!("{}/supervision/alerts", t.api)))
+        .json(
+            t.http
+                .get(format!("{}/supervision/alerts", t.api))
+                .bearer_auth(t.supervisor_token()),
+        )
         .await?;
     assert!(
         alerts["alerts"]
@@ -698,7 +715,14 @@ async fn a_licence_given_in_answer_to_an_agency_is_verified_before_it_is_sent() 
     }});
     let body = serde_json::to_vec(&ask)?;
     let res = t
-        .callback(police.headers(chrono::Utc::now(), &body), body)
+        .callback(
+            police.headers(
+                &newborn_service::signing::new_message_id(),
+                chrono::Utc::now(),
+                &body,
+            ),
+            body,
+        )
         .send()
         .await?;
     assert_eq!(res.status(), 200);

@@ -87,11 +87,20 @@ pub const CSV_HEADER: [&str; 11] = [
     "接收人",
 ];
 
+/// One CSV field. A field starting with `=`, `+`, `-`, `@`, a tab or a carriage return is
+/// prefixed with `'` so a spreadsheet shows it as text instead of running it as a formula (OWASP
+/// CSV injection; a hospital name typed by a parent reaches the staff's register). Then quoted as
+/// RFC 4180 wants.
 fn quote(field: &str) -> String {
+    let field = if field.starts_with(['=', '+', '-', '@', '\t', '\r']) {
+        format!("'{field}")
+    } else {
+        field.to_owned()
+    };
     if field.contains([',', '"', '\n', '\r']) {
         format!("\"{}\"", field.replace('"', "\"\""))
     } else {
-        field.to_owned()
+        field
     }
 }
 
@@ -249,5 +258,21 @@ mod tests {
                 "林强"
             ]
         );
+    }
+
+    #[test]
+    fn formulas_become_text_and_quotes_are_doubled() {
+        assert_eq!(
+            quote("=HYPERLINK(\"http://x\")"),
+            "\"'=HYPERLINK(\"\"http://x\"\")\""
+        );
+        for lead in ["+1", "-1", "@SUM(A1)", "\tx", "\rx"] {
+            assert!(
+                quote(lead).trim_start_matches('"').starts_with('\''),
+                "{lead:?}"
+            );
+        }
+        assert_eq!(quote("福州市妇幼保健院"), "福州市妇幼保健院");
+        assert_eq!(quote("a,b"), "\"a,b\"");
     }
 }

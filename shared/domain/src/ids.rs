@@ -268,7 +268,9 @@ parse_via_str!(MobileNumber);
 
 /// A person's name as on the household register: Han characters of every CJK block, including
 /// rare characters outside the BMP such as 𠈌, the middle dot of ethnic-minority names
-/// (normalised to U+00B7 ·), or Latin letters with spaces, hyphens and apostrophes.
+/// (normalised to U+00B7 ·), or Latin letters with spaces, hyphens and apostrophes; at least one
+/// letter or ideograph. Normalised to NFKC, so a compatibility ideograph becomes its unified one
+/// (U+F9F4 → 林 U+6797, as GB 18030 encodes it) and full-width Latin letters become ASCII.
 #[derive(Clone, PartialEq, Eq, Hash)]
 pub struct PersonName(String);
 
@@ -299,8 +301,9 @@ impl std::str::FromStr for PersonName {
     fn from_str(raw: &str) -> Result<Self, Invalid> {
         let s = raw.trim();
         reject_invisible(s, "姓名", "the name")?;
+        use unicode_normalization::UnicodeNormalization;
         let normalised: String = s
-            .chars()
+            .nfkc()
             .map(|c| {
                 if MIDDLE_DOTS.contains(&c) {
                     '\u{00B7}'
@@ -330,6 +333,16 @@ impl std::str::FromStr for PersonName {
                 "name_character",
                 format!("姓名中不能含有“{bad}”"),
                 format!("a name may not contain '{bad}'"),
+            ));
+        }
+        if !normalised
+            .chars()
+            .any(|c| is_han(c) || c.is_ascii_alphabetic())
+        {
+            return Err(Invalid::new(
+                "name_letter",
+                "姓名须含有汉字或字母",
+                "a name must contain a letter or a Chinese character",
             ));
         }
         if normalised.starts_with('\u{00B7}')
@@ -692,6 +705,11 @@ mod tests {
         }
         let n: PersonName = "阿依古丽・买买提".parse().unwrap_or_else(|e| panic!("{e}"));
         assert_eq!(n.as_str(), "阿依古丽·买买提");
+        // A compatibility ideograph reaches the agencies as its unified character.
+        let lin: PersonName = "\u{F9F4}强".parse().unwrap_or_else(|e| panic!("{e}"));
+        assert_eq!(lin.as_str(), "\u{6797}强");
+        let latin: PersonName = "Ａnna".parse().unwrap_or_else(|e| panic!("{e}"));
+        assert_eq!(latin.as_str(), "Anna");
         let cases = [
             ("", "name_length"),
             ("王\u{200B}五", "invisible_character"),
@@ -699,6 +717,9 @@ mod tests {
             ("张3", "name_character"),
             ("·张三", "name_middle_dot"),
             ("张😀", "name_character"),
+            ("-", "name_letter"),
+            ("' '", "name_letter"),
+            ("- '", "name_letter"),
         ];
         for (bad, code) in cases {
             assert_eq!(bad.parse::<PersonName>().unwrap_err().code, code, "{bad:?}");

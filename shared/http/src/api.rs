@@ -20,9 +20,9 @@ use newborn_domain::stage::Stage;
 use newborn_domain::text::Invalid;
 use newborn_service::Service;
 use newborn_service::ports::{Actor, Clock};
-use newborn_service::ports::{Claim, RequestLog, UploadSlot, UploadTarget};
+use newborn_service::ports::{Claim, IdempotencyClaim, RequestLog, UploadSlot, UploadTarget};
 use newborn_service::service::{Callback, FollowUpReport, RegistrationDecision, SupplementAnswer};
-use newborn_service::signing::{KEY_ID_HEADER, KeyRing, SIGNATURE_HEADER, TIMESTAMP_HEADER};
+use newborn_service::signing::{ID_HEADER, KeyRing, SIGNATURE_HEADER, TIMESTAMP_HEADER};
 use newborn_service::view::ApplicationView;
 use serde::Deserialize;
 use serde::de::DeserializeOwned;
@@ -88,11 +88,19 @@ pub fn router(state: ApiState) -> Router {
         .route("/policies/{id}/notice", get(notice))
         .route("/agency/callbacks", post(callback))
         .route("/agency/follow-ups", post(follow_up_report))
-        .route("/supervision/follow-ups", get(follow_ups))
         .route("/supervision/counterfoils", get(counterfoils))
         .route("/supervision/handovers", post(create_handover))
         .route("/supervision/handovers/{number}", get(read_handover))
-        .route("/supervision/alerts", get(alerts))
+        .merge(
+            // Supervisors' routes: the group's layer refuses everyone else before any handler.
+            Router::new()
+                .route("/supervision/follow-ups", get(follow_ups))
+                .route("/supervision/alerts", get(alerts))
+                .route_layer(middleware::from_fn_with_state(
+                    state.clone(),
+                    supervisors_only,
+                )),
+        )
         .route("/uploads", post(open_upload))
         .layer(middleware::from_fn(json_bodies_only))
         .layer(DefaultBodyLimit::max(JSON_LIMIT))
@@ -288,8 +296,38 @@ async fn idempotency(State(s): State<ApiState>, req: Request, next: Next) -> Res
     hasher.update(b"\n");
     hasher.update(&bytes);
     let hash = hex::encode(hasher.finalize());
-    let now = s.wall_clock.now();
-    match s.requests.claim(&who.subject, &key, &hash, now).await {
+    // From the claim on, the request runs to its end in a task of its own: a client that
+    // disconnects midway does not stop it between the claim, the change and the record of its
+    // response. Where the change is an application, the handler writes that record in the same
+    // transaction (the claim it receives), so even a crash leaves the full record.
+    let run = tokio::spawn(claimed(s, who.subject, key, hash, parts, bytes, next));
+    run.await.unwrap_or_else(|e| {
+        tracing::error!(error = %e, "an idempotent request failed");
+        problem(
+            StatusCode::SERVICE_UNAVAILABLE,
+            "unavailable",
+            "服务暂时不可用，请稍后重试",
+            "temporarily unavailable; retry later",
+        )
+        .into_response()
+    })
+}
+
+/// Claims `key` for the request and runs it, or answers from the key's record.
+async fn claimed(
+    s: ApiState,
+    scope: String,
+    key: String,
+    hash: String,
+    parts: Parts,
+    bytes: Bytes,
+    next: Next,
+) -> Response {
+    match s
+        .requests
+        .claim(&scope, &key, &hash, s.wall_clock.now())
+        .await
+    {
         Err(e) => Problem::from(newborn_service::ServiceError::from(e)).into_response(),
         Ok(Claim::Mismatch) => problem(
             StatusCode::UNPROCESSABLE_ENTITY,
@@ -323,35 +361,45 @@ async fn idempotency(State(s): State<ApiState>, req: Request, next: Next) -> Res
                 .into_response()
         }
         Ok(Claim::New) => {
-            let res = next
-                .run(Request::from_parts(parts, Body::from(bytes)))
-                .await;
-            if res.status().is_server_error() {
-                if let Err(e) = s.requests.release(&who.subject, &key).await {
-                    tracing::warn!(error = %e, "could not release an idempotency claim; it expires in a minute");
-                }
-                return res;
-            }
-            let (parts, body) = res.into_parts();
-            let Ok(bytes) = axum::body::to_bytes(body, usize::MAX).await else {
-                return problem(
-                    StatusCode::SERVICE_UNAVAILABLE,
-                    "unavailable",
-                    "服务暂时不可用，请稍后重试",
-                    "temporarily unavailable; retry later",
-                )
-                .into_response();
-            };
-            if let Err(e) = s
-                .requests
-                .complete(&who.subject, &key, parts.status.as_u16(), &bytes)
-                .await
-            {
-                tracing::warn!(error = %e, "could not store an idempotent response");
-            }
-            Response::from_parts(parts, Body::from(bytes))
+            let mut req = Request::from_parts(parts, Body::from(bytes));
+            req.extensions_mut().insert(IdempotencyClaim {
+                scope: scope.clone(),
+                key: key.clone(),
+                request_hash: hash,
+            });
+            let res = next.run(req).await;
+            record(&s, &scope, &key, res).await
         }
     }
+}
+
+/// Stores the response of a claimed request (or releases the claim after a server error) and
+/// returns it.
+async fn record(s: &ApiState, scope: &str, key: &str, res: Response) -> Response {
+    if res.status().is_server_error() {
+        if let Err(e) = s.requests.release(scope, key).await {
+            tracing::warn!(error = %e, "could not release an idempotency claim; it expires in a minute");
+        }
+        return res;
+    }
+    let (parts, body) = res.into_parts();
+    let Ok(bytes) = axum::body::to_bytes(body, usize::MAX).await else {
+        return problem(
+            StatusCode::SERVICE_UNAVAILABLE,
+            "unavailable",
+            "服务暂时不可用，请稍后重试",
+            "temporarily unavailable; retry later",
+        )
+        .into_response();
+    };
+    if let Err(e) = s
+        .requests
+        .complete(scope, key, parts.status.as_u16(), &bytes)
+        .await
+    {
+        tracing::warn!(error = %e, "could not store an idempotent response");
+    }
+    Response::from_parts(parts, Body::from(bytes))
 }
 
 fn parse<T: DeserializeOwned>(body: &[u8]) -> Result<T, Problem> {
@@ -516,6 +564,7 @@ async fn submit(
     Query(q): Query<SubmitQuery>,
     body: Bytes,
 ) -> ApiResult {
+    let claim = parts.extensions.get::<IdempotencyClaim>().cloned();
     let who = s.auth.authenticate(&parts)?;
     let (owner, actor) = match (who.role, q.on_behalf_of) {
         (Role::Applicant, None) => (
@@ -543,6 +592,14 @@ async fn submit(
                 "counter staff must name the parent's account (on_behalf_of)",
             ));
         }
+        (Role::Supervisor, _) => {
+            return Err(problem(
+                StatusCode::FORBIDDEN,
+                "not_an_applicant",
+                "监督人员不能提交申请",
+                "supervisors do not submit applications",
+            ));
+        }
         (Role::Applicant, Some(_)) => {
             return Err(problem(
                 StatusCode::FORBIDDEN,
@@ -554,7 +611,7 @@ async fn submit(
     };
     let stored = s
         .service
-        .submit(&owner, actor, &body, q.policy.as_deref())
+        .submit(&owner, actor, &body, q.policy.as_deref(), claim)
         .await?;
     let mut res = (StatusCode::CREATED, Json(view(&s, &stored))).into_response();
     if let Ok(loc) = format!("/applications/{}", stored.application.id.as_str()).parse() {
@@ -726,19 +783,19 @@ async fn policy(State(s): State<ApiState>, Path(id): Path<String>) -> ApiResult 
     }
 }
 
-/// The agency that signed a request (HMAC, five-minute window, each signature once).
-/// A signed agency request: the signature verified, the body parsed, and only then the
-/// signature spent (a malformed request leaves nothing behind, not even its nonce).
+/// A signed agency request (Standard Webhooks, five-minute window, each message id once): the
+/// signature verified, the body parsed, and only then the message id spent (a malformed request
+/// leaves nothing behind, not even its nonce).
 async fn signed_by_agency<T: DeserializeOwned>(
     s: &ApiState,
     headers: &HeaderMap,
     body: &[u8],
 ) -> Result<(newborn_service::signing::SigningKey, T), Problem> {
     let h = |name: &str| headers.get(name).and_then(|v| v.to_str().ok());
-    let key = s
+    let verified = s
         .agency_keys
         .verify(
-            h(KEY_ID_HEADER),
+            h(ID_HEADER),
             h(TIMESTAMP_HEADER),
             h(SIGNATURE_HEADER),
             body,
@@ -756,23 +813,24 @@ async fn signed_by_agency<T: DeserializeOwned>(
             )
         })?;
     let parsed: T = parse(body)?;
-    // A signature is accepted once: a captured request replayed within the window is refused.
-    let signature = h(SIGNATURE_HEADER).unwrap_or_default();
+    // A message is accepted once: its id (which the signature covers, unlike the header's text)
+    // is spent, so a captured request replayed within the window, however its signature header
+    // is spelled, is refused.
     if !s
         .requests
-        .first_use(signature, s.wall_clock.now())
+        .first_use(&verified.replay_key(), s.wall_clock.now())
         .await
         .map_err(newborn_service::ServiceError::from)?
     {
-        tracing::warn!(key_id = %key.key_id, "replayed callback refused");
+        tracing::warn!(key_id = %verified.key.key_id, "replayed message refused");
         return Err(problem(
-            StatusCode::UNAUTHORIZED,
-            "replayed_signature",
-            "该签名已使用过（重放请求被拒绝）",
-            "this signature was used before; replayed request refused",
+            StatusCode::CONFLICT,
+            "replayed_message",
+            "该消息（webhook-id）已接收过，不会重复处理",
+            "this message (webhook-id) was received before and is not applied again",
         ));
     }
-    Ok((key.clone(), parsed))
+    Ok((verified.key.clone(), parsed))
 }
 
 async fn callback(State(s): State<ApiState>, headers: HeaderMap, body: Bytes) -> ApiResult {
@@ -792,6 +850,22 @@ async fn follow_up_report(State(s): State<ApiState>, headers: HeaderMap, body: B
         .close_follow_up(key.owner, &key.key_id, &report)
         .await?;
     ok(StatusCode::OK, json!({"result": ack}))
+}
+
+/// The supervisors' group: no token is a 401, another role's token a 403.
+async fn supervisors_only(State(s): State<ApiState>, req: Request, next: Next) -> Response {
+    let (parts, body) = req.into_parts();
+    match s.auth.authenticate(&parts) {
+        Err(p) => p.into_response(),
+        Ok(who) if who.role != Role::Supervisor => problem(
+            StatusCode::FORBIDDEN,
+            "supervisors_only",
+            "仅限监督人员查看",
+            "for supervisors only",
+        )
+        .into_response(),
+        Ok(_) => next.run(Request::from_parts(parts, body)).await,
+    }
 }
 
 /// Staff only (the counterfoil register is kept by the county health bureau's staff).

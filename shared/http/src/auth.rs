@@ -18,6 +18,26 @@ pub enum Role {
     Applicant,
     /// Counter staff (一窗受理) submitting for a parent.
     CounterStaff,
+    /// A supervisor (效能监督): overdue alerts and bad ratings' follow-ups.
+    Supervisor,
+}
+
+impl Role {
+    /// Its name in a token's `newborn_role` claim.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Applicant => "applicant",
+            Self::CounterStaff => "counter_staff",
+            Self::Supervisor => "supervisor",
+        }
+    }
+
+    /// The role of a `newborn_role` claim.
+    pub fn parse(claim: &str) -> Option<Self> {
+        [Self::Applicant, Self::CounterStaff, Self::Supervisor]
+            .into_iter()
+            .find(|r| r.as_str() == claim)
+    }
 }
 
 /// An authenticated caller.
@@ -42,6 +62,8 @@ struct Claims {
     aud: String,
     sub: String,
     iat: i64,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    nbf: Option<i64>,
     exp: i64,
     #[serde(default = "applicant")]
     newborn_role: Role,
@@ -51,13 +73,59 @@ fn applicant() -> Role {
     Role::Applicant
 }
 
-/// The development identity provider of the local runtime: HS256 tokens with issuer, audience
-/// and expiry checked. The secret never appears in `Debug` output.
+/// Clock skew allowed between the issuer and this service, in seconds.
+pub const SKEW_SECS: i64 = 30;
+/// The longest lifetime of a token accepted by default (`exp - iat`): 12 hours.
+pub const MAX_TOKEN_LIFETIME: TimeDelta = TimeDelta::hours(12);
+
+/// Whether a token's times can be believed at `now`: issued (`iat`) and valid from (`nbf`) not
+/// later than `now` plus the skew, not expired, and living no longer than `max_lifetime`.
+/// Returns why not, in both languages.
+pub fn check_token_times(
+    iat: Option<i64>,
+    nbf: Option<i64>,
+    exp: Option<i64>,
+    now: DateTime<Utc>,
+    max_lifetime: TimeDelta,
+) -> Result<(), Problem> {
+    let now = now.timestamp();
+    let (Some(iat), Some(exp)) = (iat, exp) else {
+        return Err(unauthorized(
+            "登录凭证缺少签发或过期时间",
+            "the token lacks its issue or expiry time",
+        ));
+    };
+    if iat > now.saturating_add(SKEW_SECS) || nbf.is_some_and(|n| n > now.saturating_add(SKEW_SECS))
+    {
+        return Err(unauthorized(
+            "登录凭证尚未生效",
+            "the token is not valid yet",
+        ));
+    }
+    if exp < now.saturating_sub(SKEW_SECS) {
+        return Err(unauthorized(
+            "登录凭证已过期，请重新登录",
+            "the token has expired; sign in again",
+        ));
+    }
+    if exp.saturating_sub(iat) > max_lifetime.num_seconds() {
+        return Err(unauthorized(
+            "登录凭证有效期过长，请重新登录",
+            "the token lives longer than allowed; sign in again",
+        ));
+    }
+    Ok(())
+}
+
+/// The development identity provider of the local runtime: HS256 tokens with issuer, audience,
+/// issue time, not-before, expiry and lifetime checked. The secret never appears in `Debug`
+/// output.
 #[derive(Clone)]
 pub struct DevIssuer {
     issuer: String,
     audience: String,
     secret: Vec<u8>,
+    max_lifetime: TimeDelta,
 }
 
 impl std::fmt::Debug for DevIssuer {
@@ -80,7 +148,14 @@ impl DevIssuer {
             issuer: issuer.into(),
             audience: audience.into(),
             secret,
+            max_lifetime: MAX_TOKEN_LIFETIME,
         }
+    }
+
+    /// The same issuer accepting tokens living up to `max_lifetime`.
+    pub fn with_max_lifetime(mut self, max_lifetime: TimeDelta) -> Self {
+        self.max_lifetime = max_lifetime;
+        self
     }
 
     /// Mints a token for `subject` valid for `ttl` from `now`.
@@ -96,6 +171,7 @@ impl DevIssuer {
             aud: self.audience.clone(),
             sub: subject.to_owned(),
             iat: now.timestamp(),
+            nbf: Some(now.timestamp()),
             exp: (now + ttl).timestamp(),
             newborn_role: role,
         };
@@ -128,7 +204,8 @@ impl Authenticator for DevIssuer {
         validation.set_issuer(&[&self.issuer]);
         validation.set_audience(&[&self.audience]);
         validation.set_required_spec_claims(&["exp", "iss", "aud", "sub"]);
-        validation.leeway = 30;
+        validation.validate_nbf = true;
+        validation.leeway = SKEW_SECS as u64;
         let data = jsonwebtoken::decode::<Claims>(
             token.trim(),
             &DecodingKey::from_secret(&self.secret),
@@ -141,6 +218,13 @@ impl Authenticator for DevIssuer {
                 "the token is invalid or expired; sign in again",
             )
         })?;
+        check_token_times(
+            Some(data.claims.iat),
+            data.claims.nbf,
+            Some(data.claims.exp),
+            Utc::now(),
+            self.max_lifetime,
+        )?;
         let sub = data.claims.sub;
         if sub.is_empty() || sub.len() > 128 || !sub.bytes().all(|b| b.is_ascii_graphic()) {
             return Err(unauthorized(

@@ -9,8 +9,10 @@ mod dispatcher;
 mod problem;
 mod uploads;
 
-pub use api::{ApiState, IDEMPOTENCY_KEY, router};
-pub use auth::{Authenticator, DevIssuer, Identity, Role};
+pub use api::{ApiState, IDEMPOTENCY_KEY, OPENAPI, router};
+pub use auth::{
+    Authenticator, DevIssuer, Identity, MAX_TOKEN_LIFETIME, Role, SKEW_SECS, check_token_times,
+};
 pub use directory::HttpLicenceDirectory;
 pub use dispatcher::{HttpDispatcher, HttpNotifier};
 pub use problem::{Problem, ProblemDetails};

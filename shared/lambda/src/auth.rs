@@ -47,15 +47,21 @@ impl Authenticator for ApiGatewayJwt {
                 unauthorized("登录凭证的主体无效", "the token's subject is not valid")
             })?;
         let role = match claims.get(ROLE_CLAIM).map(String::as_str) {
-            None | Some("applicant") => Role::Applicant,
-            Some("counter_staff") => Role::CounterStaff,
-            Some(_) => {
-                return Err(unauthorized(
-                    "登录凭证的角色无效",
-                    "the token's role is not known",
-                ));
-            }
+            None => Role::Applicant,
+            Some(claim) => Role::parse(claim).ok_or_else(|| {
+                unauthorized("登录凭证的角色无效", "the token's role is not known")
+            })?,
         };
+        // API Gateway's authorizer checks the signature, issuer, audience and expiry; the times
+        // it does not check (a future iat or nbf, a lifetime over the maximum) are checked here.
+        let time = |name: &str| claims.get(name).and_then(|v| v.parse::<i64>().ok());
+        newborn_http::check_token_times(
+            time("iat"),
+            time("nbf"),
+            time("exp"),
+            chrono::Utc::now(),
+            newborn_http::MAX_TOKEN_LIFETIME,
+        )?;
         Ok(Identity {
             subject: subject.clone(),
             role,
@@ -80,6 +86,12 @@ mod tests {
     }
 
     fn parts(claims: &str) -> Parts {
+        let iat = chrono::Utc::now().timestamp() - 60;
+        let claims = claims.replace(
+            r#""claims":{"#,
+            &format!(r#""claims":{{"iat":"{iat}","exp":"{}","#, iat + 3600),
+        );
+        let claims = claims.as_str();
         let req = lambda_http::request::from_str(&event(claims)).unwrap_or_else(|e| panic!("{e}"));
         req.into_parts().0
     }

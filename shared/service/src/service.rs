@@ -7,9 +7,9 @@ use crate::error::ServiceError;
 use crate::payload::dispatch_body;
 use crate::ports::{
     Actor, AgencyDispatcher, Alert, ApplicationStore, Clock, Delivery, Dispatch, DocumentStore,
-    HandoverRegister, LicenceDirectory, Metrics, Notification, Notifier, OpenClock, OpenFollowUp,
-    RegisteredLicence, RegistrationRequest, StageMessage, StoreError, Stored, TimelineEntry, Unit,
-    UploadSlot, UploadStore, Write,
+    HandoverRegister, IdempotencyClaim, IdempotentResponse, LicenceDirectory, Metrics,
+    Notification, Notifier, OpenClock, OpenFollowUp, RegisteredLicence, RegistrationRequest,
+    StageMessage, StoreError, Stored, TimelineEntry, Unit, UploadSlot, UploadStore, Write,
 };
 use crate::view::ApplicationView;
 use chrono::{DateTime, Days, Utc};
@@ -337,14 +337,15 @@ impl Service {
             .ok_or_else(|| ServiceError::Transient(format!("policy {} is not loaded", app.policy)))
     }
 
-    /// An application may reference only verified uploads of its own applicant, of the right kind.
+    /// An application may reference only verified uploads of its own applicant, of the right kind:
+    /// each of `docs` is checked and refused under the field it was given in.
     async fn require_documents(
         &self,
         owner: &str,
-        docs: &[DocumentRef],
+        docs: &[(String, DocumentRef)],
     ) -> Result<(), ServiceError> {
         let mut issues = vec![];
-        for (i, d) in docs.iter().enumerate() {
+        for (field, d) in docs {
             if !self
                 .ports
                 .uploads
@@ -352,7 +353,7 @@ impl Service {
                 .await?
             {
                 issues.push(newborn_domain::application::FieldIssue {
-                    field: format!("documents[{i}]"),
+                    field: field.clone(),
                     error: Invalid::new(
                         "unknown_document",
                         "未找到该材料，请先上传",
@@ -377,15 +378,24 @@ impl Service {
     }
 
     /// 申请: validates the form, creates the application and queues its pre-review.
+    /// With `claim`, the request's `Idempotency-Key` record and its response (the `201` view) are
+    /// written in the same transaction as the application.
     pub async fn submit(
         &self,
         owner: &str,
         actor: Actor,
         body: &[u8],
         policy_id: Option<&str>,
+        claim: Option<IdempotencyClaim>,
     ) -> Result<Stored, ServiceError> {
         let form = parse_form(body).map_err(|issue| ServiceError::BadInput(vec![issue]))?;
-        self.require_documents(owner, &form.documents).await?;
+        let docs: Vec<_> = form
+            .documents
+            .iter()
+            .enumerate()
+            .map(|(i, d)| (format!("documents[{i}]"), d.clone()))
+            .collect();
+        self.require_documents(owner, &docs).await?;
         let policy_id = policy_id.unwrap_or(&self.default_policy);
         let policy = self.policies.latest(policy_id).ok_or_else(|| {
             ServiceError::bad(
@@ -410,6 +420,15 @@ impl Service {
             ),
         );
         write.deliveries = deliveries(&app, owner, &write.notifications, now);
+        if let Some(claim) = claim {
+            let view = ApplicationView::of(&app, 1, &self.calendar, now);
+            write.response = Some(IdempotentResponse {
+                claim,
+                status: 201,
+                body: serde_json::to_vec(&view)
+                    .map_err(|e| ServiceError::Transient(e.to_string()))?,
+            });
+        }
         self.ports.store.insert(&write).await.map_err(|e| match e {
             StoreError::Conflict => {
                 ServiceError::Transient("application id collision; retry".into())
@@ -667,6 +686,7 @@ impl Service {
             follow_ups,
             notifications: notifications_for(app, applied, now),
             deliveries: vec![],
+            response: None,
         }
     }
 
@@ -1317,65 +1337,97 @@ impl Service {
         )
     }
 
-    /// 补件: the applicant supplies documents and/or corrects the form.
+    /// 补件: the applicant supplies documents and/or corrects the form. The answer is checked as
+    /// a whole before anything is written ([`Self::check_supplement`]), and the write itself
+    /// accepts only the additions that were checked.
     pub async fn supplement(
         &self,
         owner: &str,
         id: &str,
         answer: &SupplementAnswer,
     ) -> Result<Stored, ServiceError> {
-        self.require_documents(owner, &answer.documents).await?;
-        // Licences given with the answer are verified now, whichever stage asked: the parent
-        // learns at once if one is still wrong, and the agency receives it verified.
-        let checks = if answer.licences.is_empty() {
-            vec![]
-        } else {
-            let stored = self.get(owner, id).await?;
-            let policy = self.policy_of(&stored.application)?;
-            let next = corrected_form(&stored.application.form, answer, policy, self.now())?;
-            let checks = self.check_licences(&answer.licences, &next, policy).await?;
-            let refused: Vec<newborn_domain::application::FieldIssue> = checks
-                .iter()
-                .enumerate()
-                .filter_map(|(i, c)| {
-                    let problem = c.problem?;
-                    let code = serde_json::to_value(problem).unwrap_or_default();
-                    let message = problem.message(c.reference.kind);
-                    Some(newborn_domain::application::FieldIssue {
-                        field: format!("licences[{i}]"),
-                        error: Invalid::new(
-                            &format!("licence_{}", code.as_str().unwrap_or("refused")),
-                            message.zh,
-                            message.en,
-                        ),
-                    })
-                })
-                .collect();
-            if !refused.is_empty() {
-                return Err(ServiceError::BadInput(refused));
-            }
-            checks
-        };
-        let id: ApplicationId = id.parse().map_err(|_| ServiceError::NotFound)?;
+        let stored = self.get(owner, id).await?;
+        let checked = self
+            .check_supplement(owner, &stored.application, answer)
+            .await?;
         let actor = Actor::Applicant {
             subject: owner.to_owned(),
         };
-        self.mutate(&id, Some(owner), &actor, |app, policy, now| {
-            let stage = Self::waiting(app, |w| matches!(w, ApplicantWait::Supplement { .. }))
-                .ok_or_else(|| Self::nothing_waiting("补件", "supplement"))?;
-            for d in &answer.documents {
-                app.scan_allowed(d.kind, policy)
-                    .map_err(ServiceError::Conflict)?;
-            }
-            app.form = corrected_form(&app.form, answer, policy, now)?;
-            app.record_licence_checks(&checks);
-            Ok(Some((
-                app.apply(stage, StageEvent::Supplied, policy, now)?,
-                vec![],
-            )))
-        })
+        self.mutate(
+            &stored.application.id,
+            Some(owner),
+            &actor,
+            |app, policy, now| {
+                let stage = Self::waiting(app, |w| matches!(w, ApplicantWait::Supplement { .. }))
+                    .ok_or_else(|| Self::nothing_waiting("补件", "supplement"))?;
+                let next = corrected_form(&app.form, answer, policy, now)?;
+                let added = Additions::between(&app.form, &next, answer);
+                if !checked.covers(&added) {
+                    return Err(ServiceError::Transient(
+                        "the application changed while the answer was checked; retry".into(),
+                    ));
+                }
+                for (_, d) in &added.scans {
+                    app.scan_allowed(d.kind, policy)
+                        .map_err(ServiceError::Conflict)?;
+                }
+                app.form = next;
+                app.record_licence_checks(&checked.licences);
+                Ok(Some((
+                    app.apply(stage, StageEvent::Supplied, policy, now)?,
+                    vec![],
+                )))
+            },
+        )
         .await?
         .ok_or_else(|| Self::nothing_waiting("补件", "supplement"))
+    }
+
+    /// Checks a supplement answer as a whole, whichever part of it adds a material: every scan
+    /// the corrected form gains (in `documents` or inside `form_patch`) must be a verified upload
+    /// of this applicant and pass the missing-licence registration gate, and every licence it
+    /// gains is looked up now (the parent learns at once if one is still wrong, and the agency
+    /// receives it verified).
+    async fn check_supplement(
+        &self,
+        owner: &str,
+        app: &Application,
+        answer: &SupplementAnswer,
+    ) -> Result<Additions<LicenceCheck>, ServiceError> {
+        let policy = self.policy_of(app)?;
+        let next = corrected_form(&app.form, answer, policy, self.now())?;
+        let added = Additions::between(&app.form, &next, answer);
+        self.require_documents(owner, &added.scans).await?;
+        for (_, d) in &added.scans {
+            app.scan_allowed(d.kind, policy)
+                .map_err(ServiceError::Conflict)?;
+        }
+        let references: Vec<LicenceRef> = added.licences.iter().map(|(_, l)| l.clone()).collect();
+        let checks = self.check_licences(&references, &next, policy).await?;
+        let refused: Vec<newborn_domain::application::FieldIssue> = checks
+            .iter()
+            .zip(&added.licences)
+            .filter_map(|(c, (field, _))| {
+                let problem = c.problem?;
+                let code = serde_json::to_value(problem).unwrap_or_default();
+                let message = problem.message(c.reference.kind);
+                Some(newborn_domain::application::FieldIssue {
+                    field: field.clone(),
+                    error: Invalid::new(
+                        &format!("licence_{}", code.as_str().unwrap_or("refused")),
+                        message.zh,
+                        message.en,
+                    ),
+                })
+            })
+            .collect();
+        if !refused.is_empty() {
+            return Err(ServiceError::BadInput(refused));
+        }
+        Ok(Additions {
+            scans: added.scans,
+            licences: checks,
+        })
     }
 
     /// 确认签字: the applicant confirms the generated forms.
@@ -1794,6 +1846,70 @@ fn merge_patch(target: &mut serde_json::Value, patch: &serde_json::Value) {
 
 /// The form after a supplement: the patch applied, new documents added, everything re-checked.
 /// The case and the applicant cannot change (that would be a new application).
+/// The materials a supplement answer adds to a form: the scans and licences of the corrected
+/// form that the stored one lacks, each with the field of the answer that gave it.
+#[derive(Debug)]
+struct Additions<L> {
+    scans: Vec<(String, DocumentRef)>,
+    licences: Vec<L>,
+}
+
+impl Additions<(String, LicenceRef)> {
+    fn between(old: &ApplicationForm, next: &ApplicationForm, answer: &SupplementAnswer) -> Self {
+        let patched = |list: &str, item: serde_json::Value| {
+            answer
+                .form_patch
+                .as_ref()
+                .and_then(|p| p.get(list))
+                .and_then(serde_json::Value::as_array)
+                .and_then(|a| a.iter().position(|v| *v == item))
+                .map_or_else(
+                    || format!("form_patch.{list}"),
+                    |j| format!("form_patch.{list}[{j}]"),
+                )
+        };
+        let scans = next
+            .documents
+            .iter()
+            .filter(|d| !old.documents.contains(d))
+            .map(|d| {
+                let field = answer.documents.iter().position(|a| a == d).map_or_else(
+                    || patched("documents", serde_json::to_value(d).unwrap_or_default()),
+                    |i| format!("documents[{i}]"),
+                );
+                (field, d.clone())
+            })
+            .collect();
+        let licences = next
+            .licences
+            .iter()
+            .filter(|l| !old.licences.contains(l))
+            .map(|l| {
+                let field = answer.licences.iter().position(|a| a == l).map_or_else(
+                    || patched("licences", serde_json::to_value(l).unwrap_or_default()),
+                    |i| format!("licences[{i}]"),
+                );
+                (field, l.clone())
+            })
+            .collect();
+        Self { scans, licences }
+    }
+}
+
+impl Additions<LicenceCheck> {
+    /// Whether every material of `added` is one of these checked ones.
+    fn covers(&self, added: &Additions<(String, LicenceRef)>) -> bool {
+        added
+            .scans
+            .iter()
+            .all(|(_, d)| self.scans.iter().any(|(_, c)| c == d))
+            && added
+                .licences
+                .iter()
+                .all(|(_, l)| self.licences.iter().any(|c| c.reference == *l))
+    }
+}
+
 fn corrected_form(
     form: &ApplicationForm,
     answer: &SupplementAnswer,

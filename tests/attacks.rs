@@ -1,0 +1,373 @@
+//! The attacks of issue 16, each reproduced against the running service and shown refused
+//! (docs/reliability.md lists them): files others could read, a supplement's `form_patch`
+//! bringing in another parent's scan or a hash never uploaded, a retry after a client
+//! disconnected, a formula in the handover register, supervision routes without the
+//! supervisor's token, and every route of the router refusing what its group refuses.
+
+mod support;
+
+use anyhow::{Context, Result};
+use chrono::{TimeDelta, Utc};
+use newborn_domain::handover::parse_csv;
+use newborn_http::Role;
+use serde_json::{Value, json};
+use std::os::unix::fs::PermissionsExt;
+use support::*;
+
+/// Every file and folder of the data directory, with its mode.
+fn modes(dir: &std::path::Path) -> Result<Vec<(String, u32)>> {
+    let mut out = vec![];
+    let mut stack = vec![dir.to_owned()];
+    while let Some(d) = stack.pop() {
+        for e in std::fs::read_dir(&d)? {
+            let e = e?;
+            let mode = e.metadata()?.permissions().mode() & 0o777;
+            out.push((e.path().display().to_string(), mode));
+            if e.file_type()?.is_dir() {
+                stack.push(e.path());
+            }
+        }
+    }
+    Ok(out)
+}
+
+/// Row 1: nothing of the data directory is readable by others — keys, the issuer secret, both
+/// databases with their WAL, every scan — and start-up refuses a secret others may read.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_data_directory_is_owner_only_and_exposed_secrets_stop_start_up() -> Result<()> {
+    let t = TestService::start().await?;
+    let id = t.submit("mum-files", &[], &[], |_| {}).await?;
+    t.wait_for("mum-files", &id, "the hospital dispatch", |v| {
+        status(v, "health_check") != "queued" && status(v, "pre_review") == "completed"
+    })
+    .await?;
+    let all = modes(t.dir.path())?;
+    for name in [
+        "keys.json",
+        "dev-issuer.json",
+        "newborn.db",
+        "newborn.db-wal",
+        "agencies.db",
+        "documents",
+    ] {
+        assert!(
+            all.iter().any(|(p, _)| p.ends_with(name)),
+            "{name} was not written: {all:?}"
+        );
+    }
+    let scans = all
+        .iter()
+        .filter(|(p, _)| p.contains("/documents/"))
+        .count();
+    assert!(scans > 6, "the scans are in the walk: {all:?}");
+    let open: Vec<_> = all.iter().filter(|(_, m)| m & 0o077 != 0).collect();
+    assert!(open.is_empty(), "readable by others: {open:?}");
+    println!("{} files and folders, all owner-only", all.len());
+
+    let keys = t.dir.path().join("keys.json");
+    std::fs::set_permissions(&keys, std::fs::Permissions::from_mode(0o644))?;
+    let again = newborn::runtime::start(config(t.dir.path())).await;
+    let refused = again.err().map(|e| format!("{e:#}")).unwrap_or_default();
+    assert!(
+        refused.contains("keys.json") && refused.contains("chmod 600"),
+        "start-up names the file and the fix: {refused}"
+    );
+    Ok(())
+}
+
+/// Rows 3: a supplement's `form_patch` is checked like `documents`: another parent's scan and a
+/// hash never uploaded are refused under the field that gave them, and nothing changes.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_form_patch_cannot_bring_in_another_parents_scan_or_an_unknown_hash() -> Result<()> {
+    let t = TestService::start().await?;
+    let id = t
+        .submit(
+            "mum-fp",
+            &["household_booklet_head"],
+            &["household_booklet_newborn"],
+            |_| {},
+        )
+        .await?;
+    let before = t
+        .wait_for("mum-fp", &id, "the pre-review supplement request", |v| {
+            status(v, "pre_review") == "awaiting_applicant"
+        })
+        .await?;
+    let theirs = t
+        .client
+        .upload("someone-else", "household_booklet_head")
+        .await?;
+    let mut stored: Vec<Value> = t
+        .client
+        .json(t.client.get("mum-fp", &format!("/applications/{id}")))
+        .await?["form"]["documents"]
+        .as_array()
+        .cloned()
+        .unwrap_or_default();
+    if stored.is_empty() {
+        stored = before["form"]["documents"]
+            .as_array()
+            .cloned()
+            .unwrap_or_default();
+    }
+    let never = json!({"kind": "household_booklet_head", "sha256": "ab".repeat(32)});
+    for (what, scan) in [
+        ("another parent's scan", theirs),
+        ("a hash never uploaded", never),
+    ] {
+        let mut docs = stored.clone();
+        docs.push(scan);
+        let at = docs.len() - 1;
+        let res = t
+            .client
+            .post("mum-fp", &format!("/applications/{id}/supplement"))
+            .json(&json!({"form_patch": {"documents": docs}}))
+            .send()
+            .await?;
+        assert_eq!(res.status(), 422, "{what}");
+        let problem: Value = res.json().await?;
+        assert_eq!(problem["code"], "unknown_document", "{what}: {problem}");
+        let field = format!("form_patch.documents[{at}]");
+        assert!(
+            problem.to_string().contains(&field),
+            "{what}: the problem names {field}: {problem}"
+        );
+    }
+    let after = t.client.view("mum-fp", &id).await?;
+    assert_eq!(after["version"], before["version"], "nothing changed");
+    // The applicant's own upload in the same place goes through.
+    let mine = t.client.upload("mum-fp", "household_booklet_head").await?;
+    let mut docs = stored;
+    docs.push(mine);
+    let res = t
+        .client
+        .post("mum-fp", &format!("/applications/{id}/supplement"))
+        .json(&json!({"form_patch": {"documents": docs}}))
+        .send()
+        .await?;
+    assert_eq!(res.status(), 200, "{:?}", res.text().await);
+    Ok(())
+}
+
+/// Row 5: a client that sends its application and disconnects before the answer, then retries
+/// with the same `Idempotency-Key`, gets the one application it made, never a second.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_retry_after_a_disconnect_creates_no_second_application() -> Result<()> {
+    use std::io::Write;
+    let t = TestService::start().await?;
+    let form = t.form("mum-dc", &[], &[], |_| {}).await?;
+    let body = serde_json::to_vec(&form)?;
+    let addr = t.api.trim_start_matches("http://").to_owned();
+    let mut replayed = 0;
+    for attempt in 0..5 {
+        let key = format!("submit-dc-{attempt}");
+        // The raw request, then the connection closed without reading the answer.
+        let mut tcp = std::net::TcpStream::connect(&addr)?;
+        let head = format!(
+            "POST /applications HTTP/1.1\r\nhost: {addr}\r\nauthorization: Bearer {}\r\n\
+             content-type: application/json\r\nidempotency-key: {key}\r\ncontent-length: {}\r\n\r\n",
+            t.client.token("mum-dc"),
+            body.len()
+        );
+        tcp.write_all(head.as_bytes())?;
+        tcp.write_all(&body)?;
+        tcp.flush()?;
+        drop(tcp);
+        // The retry: answered from the first request's record once it is done.
+        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(20);
+        let retried = loop {
+            let res = t
+                .client
+                .post("mum-dc", "/applications")
+                .header("idempotency-key", &key)
+                .json(&form)
+                .send()
+                .await?;
+            if res.status() != 409 {
+                break res;
+            }
+            anyhow::ensure!(std::time::Instant::now() < deadline, "still in progress");
+            tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+        };
+        assert_eq!(retried.status(), 201);
+        // The first request ran to its end although its client was gone (or the server never
+        // started it, and the retry made the application): either way one per key, below.
+        replayed += usize::from(retried.headers().contains_key("idempotent-replayed"));
+    }
+    println!("{replayed} of 5 retries answered from the disconnected request's record");
+    let mine = t
+        .client
+        .json(t.client.get("mum-dc", "/applications"))
+        .await?;
+    assert_eq!(
+        mine.as_array().map(Vec::len),
+        Some(5),
+        "one application per key: {mine}"
+    );
+    Ok(())
+}
+
+/// Row 6: a hospital name typed as a formula reaches the staff's register as text.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_formula_typed_by_a_parent_is_text_in_the_handover_register() -> Result<()> {
+    let t = TestService::start().await?;
+    let formula = "=HYPERLINK(\"http://evil.example\",\"点击\")";
+    let id = t
+        .submit("mum-csv", &[], &[], |f| {
+            f["newborn"]["hospital"]["name"] = json!(formula);
+        })
+        .await?;
+    let done = t.drive("mum-csv", &id).await?;
+    assert_eq!(done["outcome"], "completed", "{done:#}");
+    let staff = t
+        .running
+        .issuer
+        .mint(
+            "staff-csv",
+            Role::CounterStaff,
+            TimeDelta::hours(1),
+            Utc::now(),
+        )
+        .map_err(anyhow::Error::msg)?;
+    let parties = json!({
+        "county": "350102",
+        "handing_unit": "鼓楼区卫生健康局", "handing_person": "-陈丽",
+        "receiving_unit": "@福州市公安局鼓楼分局", "receiving_person": "林强"
+    });
+    let res = t
+        .http
+        .post(format!("{}/supervision/handovers", t.api))
+        .bearer_auth(&staff)
+        .json(&parties)
+        .send()
+        .await?;
+    assert_eq!(res.status(), 201, "{:?}", res.text().await);
+    let batch: Value = res.json().await?;
+    let number = batch["number"].as_str().context("number")?;
+    let csv = t
+        .http
+        .get(format!(
+            "{}/supervision/handovers/{number}?format=csv",
+            t.api
+        ))
+        .bearer_auth(&staff)
+        .send()
+        .await?
+        .text()
+        .await?;
+    let rows = parse_csv(&csv).map_err(anyhow::Error::msg)?;
+    let cells: Vec<&String> = rows.iter().skip(1).flatten().collect();
+    assert!(
+        cells.iter().any(|c| *c == &format!("'{formula}")),
+        "the formula is prefixed with ': {cells:?}"
+    );
+    for c in &cells {
+        assert!(
+            !c.starts_with(['=', '+', '-', '@']),
+            "no cell starts a formula: {c}"
+        );
+    }
+    Ok(())
+}
+
+/// Rows 9 and 10: every route of the router, taken from the OpenAPI document the router is
+/// checked against, refuses what its group refuses: applicant routes a missing token (401),
+/// supervisors' routes a missing token (401) and an applicant's (403), staff routes an
+/// applicant's (403), agency routes an unsigned request (401), and the upload URL an unsigned PUT.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn every_route_refuses_callers_outside_its_group() -> Result<()> {
+    let t = TestService::start().await?;
+    let doc: Value = serde_json::from_str(newborn_http::OPENAPI)?;
+    let applicant = t.client.token("mum-route");
+    let supervisor = t.supervisor_token();
+    let mut checked = 0;
+    for (path, ops) in doc["paths"].as_object().context("paths")? {
+        for method in ops.as_object().context("ops")?.keys() {
+            let url = format!(
+                "{}{}",
+                t.api,
+                path.replace(
+                    "{id}",
+                    if path.starts_with("/policies/") {
+                        "fujian-2.0"
+                    } else {
+                        "NB20251117ABCDEF0123"
+                    },
+                )
+                .replace("{stage}", "police")
+                .replace("{number}", "350102-20251117-1")
+            );
+            let send = |token: Option<&str>| {
+                let mut req = t
+                    .http
+                    .request(method.to_uppercase().parse().unwrap_or_default(), &url);
+                if method == "post" {
+                    req = req.header("content-type", "application/json").body("{}");
+                }
+                if let Some(token) = token {
+                    req = req.bearer_auth(token);
+                }
+                req.send()
+            };
+            let anonymous = send(None).await?.status().as_u16();
+            let as_applicant = send(Some(&applicant)).await?.status().as_u16();
+            let group = match path.as_str() {
+                "/health" | "/openapi.json" | "/policies/{id}" | "/policies/{id}/notice" => {
+                    "public"
+                }
+                p if p.starts_with("/supervision/alerts")
+                    || p.starts_with("/supervision/follow-ups") =>
+                {
+                    "supervisors"
+                }
+                p if p.starts_with("/supervision/") => "staff",
+                p if p.starts_with("/agency/") => "agencies",
+                "/uploads/{id}" => "signed upload URL",
+                _ => "applicants",
+            };
+            match group {
+                "public" => assert!(anonymous < 400, "{method} {path}: {anonymous}"),
+                "supervisors" => {
+                    assert_eq!((anonymous, as_applicant), (401, 403), "{method} {path}");
+                    let as_supervisor = send(Some(&supervisor)).await?.status().as_u16();
+                    assert_eq!(as_supervisor, 200, "{method} {path}");
+                }
+                "staff" => {
+                    assert_eq!((anonymous, as_applicant), (401, 403), "{method} {path}")
+                }
+                "agencies" => {
+                    assert_eq!((anonymous, as_applicant), (401, 401), "{method} {path}")
+                }
+                "signed upload URL" => {
+                    assert_eq!((anonymous, as_applicant), (403, 403), "{method} {path}")
+                }
+                _ => assert_eq!(anonymous, 401, "{method} {path}"),
+            }
+            checked += 1;
+        }
+    }
+    println!("{checked} routes checked against their group's refusals");
+    assert!(checked >= 28, "every documented route: {checked}");
+    Ok(())
+}
+
+/// Rows 2 and 7 at the HTTP boundary: a timestamp at the edge of i64 is refused as outside the
+/// window (no overflow, no panic), and the service still answers.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_extreme_timestamp_is_refused_without_overflow() -> Result<()> {
+    let t = TestService::start().await?;
+    let (id, _) = t.held_by_police("mum-ts").await?;
+    let police = t.agency_key(newborn_domain::stage::Agency::PoliceStation)?;
+    let body = serde_json::to_vec(&police_approval(&id))?;
+    for ts in [i64::MIN, i64::MAX, -1] {
+        let headers = [
+            ("webhook-id", "msg_extreme".to_owned()),
+            ("webhook-timestamp", ts.to_string()),
+            ("webhook-signature", police.sign("msg_extreme", ts, &body)),
+        ];
+        let res = t.callback(headers, body.clone()).send().await?;
+        assert_eq!(res.status(), 401, "timestamp {ts}");
+    }
+    assert_eq!(t.client.health().await?["status"], "ok");
+    Ok(())
+}
