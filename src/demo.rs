@@ -320,10 +320,9 @@ impl ApplicantClient {
             .with_context(|| format!("no service at {}; start it with `newborn serve`", self.api))
     }
 
-    /// Uploads a small PNG standing for the scan of `kind`; returns the document reference.
+    /// Uploads a small real PNG standing for the scan of `kind`; returns the document reference.
     pub async fn upload(&self, owner: &str, kind: &str) -> Result<Value> {
-        let mut png = b"\x89PNG\r\n\x1a\n".to_vec();
-        png.extend_from_slice(format!("demo scan of {kind} for {owner}").as_bytes());
+        let png = newborn_service::scans::sample_png(&format!("demo scan of {kind} for {owner}"));
         self.upload_bytes(owner, kind, "image/png", png).await
     }
 

@@ -301,8 +301,8 @@ async fn forged_expired_replayed_and_wrong_agency_callbacks_are_refused_and_chan
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn uploads_are_checked_and_only_ones_own_verified_uploads_can_be_referenced() -> Result<()> {
     let t = TestService::start().await?;
-    let png = b"\x89PNG\r\n\x1a\nscan".to_vec();
-    // A PNG declared as a PDF ("renamed to .pdf") is refused by its magic bytes.
+    let png = newborn_service::scans::sample_png("scan");
+    // A PNG declared as a PDF ("renamed to .pdf") is refused by its content.
     let slot = t
         .client
         .open_upload(
@@ -379,14 +379,49 @@ async fn uploads_are_checked_and_only_ones_own_verified_uploads_can_be_reference
         .send()
         .await?;
     assert_eq!(res.status(), 403);
-    // The good URL works once.
+    // The good URL takes one file: the same file again (a retry) is the same upload, another
+    // file is refused.
+    let first: Value = t
+        .http
+        .put(&good)
+        .body(png.clone())
+        .send()
+        .await?
+        .json()
+        .await?;
+    let again = t.http.put(&good).body(png.clone()).send().await?;
+    assert_eq!(again.status(), 200);
+    assert_eq!(again.json::<Value>().await?["sha256"], first["sha256"]);
+    let other = newborn_service::scans::sample_png("another scan");
+    let res = t.http.put(&good).body(other).send().await?;
+    assert_eq!(res.status(), 409);
+    assert_eq!(res.json::<Value>().await?["code"], "upload_used");
+
+    // Eight different files PUT to one URL at once: one is kept, and only its file is stored.
+    let slot = t
+        .client
+        .open_upload("mum-u", "marriage_certificate", "image/png", 4096)
+        .await?;
+    let url = slot["upload_url"].as_str().unwrap_or_default().to_owned();
+    let scans_before = scan_files(t.dir.path());
+    let mut puts = tokio::task::JoinSet::new();
+    for i in 0..8 {
+        let req = t
+            .http
+            .put(&url)
+            .body(newborn_service::scans::sample_png(&format!("race {i}")));
+        puts.spawn(async move { req.send().await.map(|r| r.status().as_u16()) });
+    }
+    let mut statuses = vec![];
+    while let Some(r) = puts.join_next().await {
+        statuses.push(r??);
+    }
+    statuses.sort_unstable();
+    assert_eq!(statuses, [200, 409, 409, 409, 409, 409, 409, 409]);
     assert_eq!(
-        t.http.put(&good).body(png.clone()).send().await?.status(),
-        200
-    );
-    assert_eq!(
-        t.http.put(&good).body(png.clone()).send().await?.status(),
-        409
+        scan_files(t.dir.path()) - scans_before,
+        1,
+        "one file for one upload URL"
     );
 
     // Another applicant's upload, or an upload of another kind, cannot be referenced.
@@ -570,4 +605,17 @@ async fn a_standard_webhooks_library_verifies_our_dispatches_and_signs_callbacks
         "the callback moved the flow"
     );
     Ok(())
+}
+
+/// How many scans are stored in the data directory.
+fn scan_files(dir: &std::path::Path) -> usize {
+    let Ok(prefixes) = std::fs::read_dir(dir.join("documents")) else {
+        return 0;
+    };
+    prefixes
+        .flatten()
+        .filter(|p| p.file_name() != "tmp")
+        .filter_map(|p| std::fs::read_dir(p.path()).ok())
+        .map(|files| files.count())
+        .sum()
 }

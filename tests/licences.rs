@@ -303,11 +303,15 @@ async fn the_missing_licence_path_registers_approves_uploads_and_continues() -> 
     let res = t
         .client
         .post("zheng", &format!("/applications/{id}/supplement"))
-        .json(&json!({"form_patch": {"documents": form["documents"].as_array().into_iter().flatten().chain([&photo]).collect::<Vec<_>>()}}))
+        .json(&json!({"form_patch": {
+            "documents": form["documents"].as_array().into_iter().flatten().chain([&photo]).collect::<Vec<_>>(),
+            "licences": form["licences"].as_array().into_iter().flatten().filter(|l| l["kind"] != "mother_id_card").collect::<Vec<_>>(),
+        }}))
         .send()
         .await?;
-    assert_eq!(res.status(), 409, "a photo in form_patch skips no gate");
-    assert_eq!(res.json::<Value>().await?["code"], "registration_required");
+    let (code, body) = (res.status(), res.json::<Value>().await?);
+    assert_eq!(code, 409, "a photo in form_patch skips no gate: {body}");
+    assert_eq!(body["code"], "registration_required");
     assert!(
         problem["detail"]
             .as_str()

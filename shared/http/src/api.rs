@@ -425,19 +425,6 @@ fn ok<T: serde::Serialize>(status: StatusCode, body: T) -> ApiResult {
     Ok((status, Json(body)).into_response())
 }
 
-/// Accepts JPEG, PNG and PDF by their magic bytes.
-fn sniff(bytes: &[u8]) -> Option<&'static str> {
-    if bytes.starts_with(&[0xFF, 0xD8, 0xFF]) {
-        Some("image/jpeg")
-    } else if bytes.starts_with(b"\x89PNG\r\n\x1a\n") {
-        Some("image/png")
-    } else if bytes.starts_with(b"%PDF-") {
-        Some("application/pdf")
-    } else {
-        None
-    }
-}
-
 #[derive(Deserialize)]
 #[serde(deny_unknown_fields)]
 struct UploadRequest {
@@ -513,13 +500,13 @@ async fn receive_upload(
     }
     let slot = s
         .service
-        .receive_upload(&id, &body, sniff(&body), s.wall_clock.now())
+        .receive_upload(&id, &body, s.wall_clock.now())
         .await?;
     uploaded(&slot, body.len())
 }
 
 /// Completes an upload sent outside the API (to object storage): the bytes are read back,
-/// checked like any upload (time, size, type by magic bytes) and stored by SHA-256. Completing a
+/// checked like any upload (time, size, type by the whole content) and stored by SHA-256. Completing a
 /// slot that is already verified answers the same again.
 async fn complete_upload(
     State(s): State<ApiState>,
@@ -546,7 +533,7 @@ async fn complete_upload(
         })?;
     let slot = s
         .service
-        .receive_upload(&id, &bytes, sniff(&bytes), s.wall_clock.now())
+        .receive_upload(&id, &bytes, s.wall_clock.now())
         .await?;
     uploaded(&slot, bytes.len())
 }

@@ -347,8 +347,7 @@ pub async fn upload(
     subject: &str,
     kind: &str,
 ) -> Result<(Value, String), Error> {
-    let mut png = b"\x89PNG\r\n\x1a\n".to_vec();
-    png.extend_from_slice(format!("scan of {kind} for {subject}").as_bytes());
+    let png = newborn_service::scans::sample_png(&format!("scan of {kind} for {subject}"));
     let (status, slot) = call(
         router,
         subject,

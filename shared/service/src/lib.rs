@@ -6,6 +6,7 @@
 pub mod error;
 pub mod payload;
 pub mod ports;
+pub mod scans;
 pub mod service;
 pub mod signing;
 pub mod view;

@@ -13,7 +13,9 @@ use crate::ports::{
 };
 use crate::view::ApplicationView;
 use chrono::{DateTime, Days, Utc};
-use newborn_domain::application::{ApplicationForm, DocumentKind, DocumentRef, Text, parse_form};
+use newborn_domain::application::{
+    ApplicationForm, DocumentKind, DocumentRef, Sha256Hex, Text, parse_form,
+};
 use newborn_domain::calendar::{CHINA, WorkingCalendar};
 use newborn_domain::flow::{
     Application, ApplicationId, Applied, Effect, Outcome, RatingLevel, Transition,
@@ -32,6 +34,7 @@ use newborn_domain::stage::{
 };
 use newborn_domain::text::{Bilingual, Invalid};
 use serde::{Deserialize, Serialize};
+use sha2::Digest as _;
 use std::sync::Arc;
 
 /// The adapters a [`Service`] runs on.
@@ -277,12 +280,15 @@ impl Service {
     }
 
     /// Receives the bytes of a slot: within its time and declared size, of the declared type by
-    /// its magic bytes (`sniffed`); stores the scan by SHA-256 and marks the upload verified.
+    /// its whole content ([`crate::scans::inspect`]); marks the upload verified with the bytes'
+    /// SHA-256 and stores the scan under it. One file per slot, whatever the concurrency: the
+    /// slot is claimed for one digest before anything is stored, so of two different files sent
+    /// at once only the winner's is kept (the other gets 409 and leaves nothing); the same file
+    /// sent again (a retry after a lost answer, or after a failed store) is accepted again.
     pub async fn receive_upload(
         &self,
         id: &str,
         bytes: &[u8],
-        sniffed: Option<&str>,
         now: DateTime<Utc>,
     ) -> Result<UploadSlot, ServiceError> {
         let mut slot = self
@@ -298,12 +304,18 @@ impl Service {
                 "the upload URL has expired; request a new one",
             )));
         }
-        if slot.sha256.is_some() {
-            return Err(ServiceError::conflict(
+        let used = || {
+            ServiceError::conflict(
                 "upload_used",
-                "该上传地址已使用",
-                "this upload URL was used already",
-            ));
+                "该上传地址已用于另一个文件",
+                "this upload URL was used for another file",
+            )
+        };
+        let digest: Sha256Hex = hex::encode(sha2::Sha256::digest(bytes))
+            .parse()
+            .map_err(|_| ServiceError::Transient("digest".into()))?;
+        if slot.sha256.as_ref().is_some_and(|d| *d != digest) {
+            return Err(used());
         }
         if bytes.len() as u64 > slot.size {
             return Err(ServiceError::TooLarge(Invalid::new(
@@ -312,21 +324,22 @@ impl Service {
                 "the file is larger than declared for this upload",
             )));
         }
-        if sniffed != Some(slot.content_type.as_str()) {
+        let found = crate::scans::inspect(bytes).map_err(ServiceError::UnsupportedMedia)?;
+        if found != slot.content_type {
             return Err(ServiceError::UnsupportedMedia(Invalid::new(
                 "content_type_mismatch",
                 format!("文件内容不是声明的{}类型", slot.content_type),
                 format!("the file is not the declared {}", slot.content_type),
             )));
         }
-        let digest = self.ports.documents.put(bytes).await?;
-        if !self.ports.uploads.complete(id, &digest).await? {
-            return Err(ServiceError::conflict(
-                "upload_used",
-                "该上传地址已使用",
-                "this upload URL was used already",
-            ));
+        if slot.sha256.is_none() && !self.ports.uploads.complete(id, &digest).await? {
+            // Another request completed the slot meanwhile: the same file is the same upload.
+            let now_marked = self.ports.uploads.get(id).await?.and_then(|s| s.sha256);
+            if now_marked.as_ref() != Some(&digest) {
+                return Err(used());
+            }
         }
+        self.ports.documents.put(bytes).await?;
         slot.sha256 = Some(digest);
         Ok(slot)
     }
