@@ -371,3 +371,54 @@ async fn an_extreme_timestamp_is_refused_without_overflow() -> Result<()> {
     assert_eq!(t.client.health().await?["status"], "ok");
     Ok(())
 }
+
+/// Row 10: the operator routes need the operator token (an applicant's sign-in token is not
+/// one), and the simulated agencies' `/received` (full dispatches) needs the simulator's token.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn operator_routes_and_the_simulators_dispatch_list_need_their_own_tokens() -> Result<()> {
+    let t = TestService::start().await?;
+    let applicant = t.client.token("mum-op");
+    for (method, path) in [
+        ("GET", "/admin/queues"),
+        ("GET", "/admin/clock"),
+        ("POST", "/admin/sla-sweep"),
+        ("POST", "/admin/queues/police/redrive"),
+        ("GET", "/operations"),
+        ("POST", "/operations/redrive/police"),
+    ] {
+        let req = |token: Option<&str>| {
+            let mut r = t.http.request(
+                method.parse().unwrap_or_default(),
+                format!("{}{path}", t.api),
+            );
+            if let Some(token) = token {
+                r = r.bearer_auth(token);
+            }
+            r.send()
+        };
+        assert_eq!(req(None).await?.status(), 401, "{method} {path}");
+        assert_eq!(
+            req(Some(&applicant)).await?.status(),
+            401,
+            "{method} {path}"
+        );
+        assert_eq!(
+            req(Some(&"0".repeat(64))).await?.status(),
+            401,
+            "{method} {path}: a guessed token"
+        );
+        let ok = req(Some(&t.running.operator_token)).await?.status();
+        assert!(
+            ok.is_success() || ok.is_redirection(),
+            "{method} {path}: {ok}"
+        );
+    }
+    let open = t.http.get(format!("{}/received", t.sim)).send().await?;
+    assert_eq!(
+        open.status(),
+        401,
+        "the dispatch list needs the simulator token"
+    );
+    assert!(t.received().await.is_ok());
+    Ok(())
+}

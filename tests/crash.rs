@@ -160,7 +160,14 @@ async fn killed_and_restarted_mid_flow_every_application_completes_exactly_once(
     let settle = Instant::now() + Duration::from_secs(60);
     let received = loop {
         let received = client
-            .json(reqwest::Client::new().get(format!("http://127.0.0.1:{sim}/received")))
+            .json(
+                reqwest::Client::new()
+                    .get(format!("http://127.0.0.1:{sim}/received"))
+                    .bearer_auth(newborn::runtime::keys::token(
+                        &dir.path().join("data"),
+                        "simulator-token",
+                    )?),
+            )
             .await?;
         let settled = received
             .as_array()

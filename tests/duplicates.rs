@@ -90,10 +90,7 @@ async fn every_message_delivered_twice_and_out_of_order_changes_each_application
 
     // The agencies saw each dispatch (one per stage and round) more than once, and answered it
     // once: the duplicates really were delivered, and de-duplicated by idempotency key.
-    let received: Vec<Value> = reqwest::get(format!("{}/received", t.sim))
-        .await?
-        .json()
-        .await?;
+    let received = t.received().await?;
     let deliveries: u64 = received
         .iter()
         .map(|r| r["deliveries"].as_u64().unwrap_or(0))

@@ -85,6 +85,7 @@ async fn hostile_input_gets_a_clear_4xx_and_changes_nothing() -> Result<()> {
         let queues: Value = t
             .http
             .get(format!("{}/admin/queues", t.api))
+            .bearer_auth(&t.running.operator_token)
             .send()
             .await?
             .json()

@@ -111,8 +111,24 @@ async fn the_operator_page_shows_overdue_cases_rates_durations_and_dead_letters(
         .await
         .map_err(anyhow::Error::msg)?;
 
-    let url = format!("{}/operations", t.api);
+    // Without the operator token the page is refused; opening it once with the token (the
+    // address start-up prints) keeps the browser signed in with a SameSite=Strict cookie.
+    let bare = format!("{}/operations", t.api);
+    ensure!(
+        reqwest::get(&bare).await?.status() == 401,
+        "the page needs the token"
+    );
     let profile = tempfile::tempdir()?;
+    let first = headless(
+        profile.path(),
+        &format!("{bare}?token={}", t.running.operator_token),
+        &["--dump-dom"],
+    )?;
+    ensure!(
+        first.contains("NB-POISON"),
+        "signed in by the token: {first}"
+    );
+    let url = format!("{bare}?token={}", t.running.operator_token);
     let dom = headless(profile.path(), &url, &["--dump-dom"])?;
     ensure!(dom.contains(&late), "the overdue case is listed: {dom}");
     ensure!(!dom.contains(&done), "a finished case is not: {dom}");
@@ -170,11 +186,29 @@ async fn the_operator_page_shows_overdue_cases_rates_durations_and_dead_letters(
     );
     ensure!(red > 50, "the overdue case is shown in red ({red} pixels)");
 
-    // The redrive button posts the form; the dead letter goes back to the police queue.
-    let res = reqwest::Client::builder()
+    // The redrive button posts the form; the dead letter goes back to the police queue. A
+    // cross-site form carrying the operator's cookie is refused.
+    let client = reqwest::Client::builder()
         .redirect(reqwest::redirect::Policy::none())
-        .build()?
-        .post(format!("{}/operations/redrive/police", t.api))
+        .build()?;
+    let redrive = format!("{}/operations/redrive/police", t.api);
+    let cookie = format!("newborn_operator={}", t.running.operator_token);
+    let forged = client
+        .post(&redrive)
+        .header("cookie", &cookie)
+        .header("origin", "http://evil.example")
+        .send()
+        .await?;
+    ensure!(forged.status() == 403, "cross-site: {}", forged.status());
+    ensure!(
+        client.post(&redrive).send().await?.status() == 401,
+        "no token, no redrive"
+    );
+    let host = t.api.trim_start_matches("http://").to_owned();
+    let res = client
+        .post(&redrive)
+        .header("cookie", &cookie)
+        .header("origin", format!("http://{host}"))
         .send()
         .await?;
     ensure!(

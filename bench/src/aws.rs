@@ -455,6 +455,7 @@ pub async fn run(applications: usize, prices: Prices) -> Result<Report> {
             platform_url,
             delay: Duration::ZERO,
             mix: Mix::default(),
+            received_token: "not used by this test".into(),
         },
         KeyRing::new(vec![stack.keys.platform.clone()]),
         stack.keys.agencies.clone(),

@@ -96,3 +96,19 @@ pub fn dev_issuer(dir: &Path) -> Result<newborn_http::DevIssuer> {
         hex::decode(&f.secret_hex).context("dev-issuer.json: the secret is not hex")?,
     ))
 }
+
+/// A bearer token kept in `<dir>/<name>` (owner-only, created with 32 random bytes on first use):
+/// `operator-token` for the operator routes (`/admin/*`, `/operations`), `simulator-token` for
+/// the simulated agencies' `/received` list.
+pub fn token(dir: &Path, name: &str) -> Result<String> {
+    let file = dir.join(name);
+    if file.exists() {
+        let token = read_secret(&file)?.trim().to_owned();
+        anyhow::ensure!(token.len() >= 32, "{} holds no token", file.display());
+        return Ok(token);
+    }
+    files::create_dir(dir)?;
+    let token = hex::encode(rand::random::<[u8; 32]>());
+    files::write_atomically(&file, token.as_bytes())?;
+    Ok(token)
+}

@@ -156,6 +156,8 @@ pub struct Running {
     pub issuer: newborn_http::DevIssuer,
     /// The service's database (its commit count, for the benchmark).
     pub database: Database,
+    /// The operator token (`/admin/*`, `/operations`).
+    pub operator_token: String,
     tasks: Vec<JoinHandle<()>>,
 }
 
@@ -176,6 +178,8 @@ impl Drop for Running {
 
 #[derive(Clone)]
 struct AdminState {
+    /// The operator token (`<data>/operator-token`).
+    token: Arc<str>,
     service: Arc<Service>,
     queue: SqliteQueue,
     metrics: Arc<metrics::Counters>,
@@ -188,7 +192,13 @@ struct Advance {
     seconds: i64,
 }
 
+/// The cookie the operator page is kept signed in with (`SameSite=Strict`, `HttpOnly`).
+const OPERATOR_COOKIE: &str = "newborn_operator";
+
 fn admin_router(state: AdminState) -> Router {
+    let metrics = Router::new()
+        .route("/metrics", get(prometheus))
+        .with_state(state.clone());
     Router::new()
         .route(
             "/admin/clock",
@@ -201,8 +211,96 @@ fn admin_router(state: AdminState) -> Router {
         .route("/admin/queues/{queue}/redrive", post(redrive))
         .route("/operations", get(operations_page))
         .route("/operations/redrive/{stage}", post(operations_redrive))
-        .route("/metrics", get(prometheus))
+        .route_layer(axum::middleware::from_fn_with_state(
+            state.clone(),
+            operators_only,
+        ))
         .with_state(state)
+        .merge(metrics)
+}
+
+/// The operator routes need the operator token: as `Authorization: Bearer`, or in the page's
+/// cookie, set by opening `/operations?token=…` once (the address start-up prints). A POST that
+/// relies on the cookie must also come from this origin (`Origin` equal to the `Host`): the
+/// cookie is `SameSite=Strict` and the Origin check stops cross-site forms in older browsers.
+async fn operators_only(
+    State(s): State<AdminState>,
+    req: axum::extract::Request,
+    next: axum::middleware::Next,
+) -> axum::response::Response {
+    use axum::response::IntoResponse;
+    let headers = req.headers();
+    let bearer = headers
+        .get("authorization")
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.strip_prefix("Bearer "));
+    let cookie = headers
+        .get_all("cookie")
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .flat_map(|v| v.split(';'))
+        .filter_map(|c| c.trim().strip_prefix(OPERATOR_COOKIE)?.strip_prefix('='))
+        .next();
+    let query = (req.method() == axum::http::Method::GET)
+        .then(|| req.uri().query())
+        .flatten()
+        .and_then(|q| q.split('&').find_map(|p| p.strip_prefix("token=")));
+    let matches = |t: Option<&str>| t.is_some_and(|t| same_token(t, &s.token));
+    let refuse = |status: StatusCode, code: &str, zh: &str, en: &str| {
+        (
+            status,
+            [("content-type", "application/problem+json")],
+            Json(serde_json::json!({"code": code, "detail": zh, "detail_en": en, "status": status.as_u16()})),
+        )
+            .into_response()
+    };
+    if matches(bearer) {
+        return next.run(req).await;
+    }
+    if matches(cookie) {
+        let same_origin = headers
+            .get("origin")
+            .and_then(|o| o.to_str().ok())
+            .zip(headers.get("host").and_then(|h| h.to_str().ok()))
+            .is_some_and(|(origin, host)| origin == format!("http://{host}"));
+        if req.method() != axum::http::Method::GET && !same_origin {
+            return refuse(
+                StatusCode::FORBIDDEN,
+                "cross_site_request",
+                "跨站请求被拒绝",
+                "a cross-site request is refused",
+            );
+        }
+        return next.run(req).await;
+    }
+    if matches(query) {
+        let mut res = next.run(req).await;
+        if let Ok(v) = format!(
+            "{OPERATOR_COOKIE}={}; HttpOnly; SameSite=Strict; Path=/; Max-Age=43200",
+            s.token
+        )
+        .parse()
+        {
+            res.headers_mut().insert("set-cookie", v);
+        }
+        return res;
+    }
+    refuse(
+        StatusCode::UNAUTHORIZED,
+        "operator_token_required",
+        "需要运维令牌（见启动时打印的地址或数据目录中的 operator-token）",
+        "the operator token is required (see the address printed at start-up, or operator-token in the data directory)",
+    )
+}
+
+/// Compares two tokens in constant time.
+fn same_token(given: &str, expected: &str) -> bool {
+    given.len() == expected.len()
+        && given
+            .bytes()
+            .zip(expected.bytes())
+            .fold(0u8, |acc, (a, b)| acc | (a ^ b))
+            == 0
 }
 
 /// The counters, and each queue's depth: a dead-letter queue above zero is the alarm (the local
@@ -339,6 +437,7 @@ pub async fn start(config: ServeConfig) -> Result<Running> {
     }
     let keys = keys::load_or_create(&config.data_dir)?;
     let issuer = keys::dev_issuer(&config.data_dir)?;
+    let operator_token = keys::token(&config.data_dir, "operator-token")?;
     let wall: Arc<dyn Clock> = Arc::new(clock::SystemClock);
     let scaled = match config.clock_start {
         Some(start) => Some(Arc::new(clock::ScaledClock::open(
@@ -380,6 +479,7 @@ pub async fn start(config: ServeConfig) -> Result<Running> {
                     platform_url: api_url.clone(),
                     delay: *delay,
                     mix: *mix,
+                    received_token: keys::token(&config.data_dir, "simulator-token")?,
                 },
                 KeyRing::new(vec![keys.platform.clone()]),
                 keys.agencies.clone(),
@@ -460,6 +560,7 @@ pub async fn start(config: ServeConfig) -> Result<Running> {
         signed_uploads: Some(uploads),
     })
     .merge(admin_router(AdminState {
+        token: operator_token.clone().into(),
         service: service.clone(),
         queue: queue.clone(),
         metrics: counters,
@@ -505,6 +606,7 @@ pub async fn start(config: ServeConfig) -> Result<Running> {
         simulator,
         issuer,
         database: db,
+        operator_token,
         tasks,
     })
 }
@@ -531,6 +633,7 @@ pub fn serve(config: ServeConfig, log_json: bool) -> Result<()> {
             None => println!("  service clock      system time"),
         }
         println!("  SLA monitor        every {} s", config.sla_interval.as_secs());
+        println!("  operator page      {}/operations?token={} (the token is also in {}/operator-token)", e.api_url, running.operator_token, config.data_dir.display());
         println!();
         println!("Watch applications travel through every agency:  cargo run --release -- demo --data-dir {}", config.data_dir.display());
         println!("Or by hand:  TOKEN=$(cargo run -q -- token --data-dir {} --subject me)", config.data_dir.display());

@@ -106,6 +106,19 @@ impl TestService {
         self.client.submit(owner, &form).await
     }
 
+    /// The simulated agencies' `GET /received` (full dispatches), with the simulator's token.
+    pub async fn received(&self) -> Result<Vec<Value>> {
+        let token = newborn::runtime::keys::token(self.dir.path(), "simulator-token")?;
+        let res = self
+            .http
+            .get(format!("{}/received", self.sim))
+            .bearer_auth(token)
+            .send()
+            .await?;
+        anyhow::ensure!(res.status() == 200, "GET /received: {}", res.status());
+        Ok(res.json().await?)
+    }
+
     /// A supervisor's token (the `/supervision/alerts` and `/follow-ups` group).
     pub fn supervisor_token(&self) -> String {
         self.running
@@ -238,6 +251,7 @@ impl TestService {
             .json(
                 self.http
                     .post(format!("{}/admin/clock", self.api))
+                    .bearer_auth(&self.running.operator_token)
                     .json(&json!({"seconds": seconds})),
             )
             .await
@@ -245,7 +259,11 @@ impl TestService {
 
     pub async fn sweep(&self) -> Result<Value> {
         self.client
-            .json(self.http.post(format!("{}/admin/sla-sweep", self.api)))
+            .json(
+                self.http
+                    .post(format!("{}/admin/sla-sweep", self.api))
+                    .bearer_auth(&self.running.operator_token),
+            )
             .await
     }
 

@@ -36,6 +36,8 @@ pub struct SimConfig {
     pub delay: Duration,
     /// The mix of outcomes for unscripted applications.
     pub mix: Mix,
+    /// The bearer token `GET /received` needs: the dispatches it lists carry full personal data.
+    pub received_token: String,
 }
 
 /// The simulator: its state lives in its own SQLite file, so it survives a restart like a real
@@ -596,7 +598,26 @@ async fn add_script(
     }
 }
 
-async fn list_received(State(sim): State<Simulator>) -> (StatusCode, Json<serde_json::Value>) {
+async fn list_received(
+    State(sim): State<Simulator>,
+    headers: HeaderMap,
+) -> (StatusCode, Json<serde_json::Value>) {
+    let given = headers
+        .get("authorization")
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.strip_prefix("Bearer "));
+    let token = sim.config.received_token.as_bytes();
+    let matches = given.is_some_and(|g| {
+        g.len() == token.len() && g.bytes().zip(token).fold(0u8, |acc, (a, b)| acc | (a ^ b)) == 0
+    });
+    if token.is_empty() || !matches {
+        return (
+            StatusCode::UNAUTHORIZED,
+            Json(
+                serde_json::json!({"error": "GET /received needs the simulator token (simulator-token in the data directory) as a bearer token"}),
+            ),
+        );
+    }
     match sim.received().await {
         Ok(r) => (StatusCode::OK, Json(serde_json::json!(r))),
         Err(e) => (

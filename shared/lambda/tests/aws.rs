@@ -146,6 +146,7 @@ async fn an_application_travels_from_submission_to_completion_through_the_lambda
             platform_url,
             delay: Duration::from_millis(10),
             mix: Mix::default(),
+            received_token: "not used by this test".into(),
         },
         KeyRing::new(vec![stack.keys.platform.clone()]),
         stack.keys.agencies.clone(),
