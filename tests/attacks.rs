@@ -422,3 +422,77 @@ async fn operator_routes_and_the_simulators_dispatch_list_need_their_own_tokens(
     assert!(t.received().await.is_ok());
     Ok(())
 }
+
+/// Row 10: an agency's reason has a bounded length (it is shown to the parent), and an oversized
+/// header is a bilingual 431 problem, not an empty answer.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_overlong_agency_reason_and_an_oversized_token_are_refused_clearly() -> Result<()> {
+    let t = TestService::start().await?;
+    let (id, before) = t.held_by_police("mum-long").await?;
+    let police = t.agency_key(newborn_domain::stage::Agency::PoliceStation)?;
+    let body = serde_json::to_vec(&json!({"application_id": id, "stage": "police", "round": 1,
+        "outcome": {"type": "go_offline", "reason": {"zh": "很".repeat(15_000), "en": "long"}}}))?;
+    let res = t
+        .callback(
+            police.headers(
+                &newborn_service::signing::new_message_id(),
+                Utc::now(),
+                &body,
+            ),
+            body,
+        )
+        .send()
+        .await?;
+    assert_eq!(res.status(), 422);
+    let problem: Value = res.json().await?;
+    assert_eq!(problem["code"], "text_length", "{problem}");
+    assert!(
+        !problem.to_string().contains("很很很"),
+        "the value is not echoed"
+    );
+    let after = t.client.view("mum-long", &id).await?;
+    assert_eq!(after["version"], before["version"]);
+
+    let res = t
+        .http
+        .get(format!("{}/applications", t.api))
+        .bearer_auth("x".repeat(100_000))
+        .send()
+        .await?;
+    assert_eq!(res.status(), 431);
+    let problem: Value = res.json().await?;
+    assert_eq!(problem["code"], "headers_too_large");
+    assert!(problem["detail"].as_str().is_some_and(|d| !d.is_ascii()));
+    Ok(())
+}
+
+/// Row 10: a value typed into the wrong field does not come back in the error.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn errors_name_the_field_but_never_echo_the_value() -> Result<()> {
+    let t = TestService::start().await?;
+    let id_number = "35010219940315002X";
+    let form = t
+        .form("mum-echo", &[], &[], |f| {
+            f["newborn"]["weight_grams"] = json!(id_number);
+        })
+        .await?;
+    let res = t
+        .client
+        .post("mum-echo", "/applications")
+        .json(&form)
+        .send()
+        .await?;
+    assert_eq!(res.status(), 422);
+    let text = res.text().await?;
+    assert!(text.contains("weight_grams"), "the field is named: {text}");
+    assert!(!text.contains(id_number), "the value is not echoed: {text}");
+    let res = t
+        .client
+        .post("mum-echo", "/applications/NB20251117ABCDEF0123/ratings")
+        .json(&json!({"stage": id_number, "level": "satisfied"}))
+        .send()
+        .await?;
+    let text = res.text().await?;
+    assert!(!text.contains(id_number), "nor in a malformed body: {text}");
+    Ok(())
+}

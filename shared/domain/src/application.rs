@@ -690,7 +690,7 @@ pub fn parse_form(json: &[u8]) -> Result<ApplicationForm, FieldIssue> {
         let field = e.path().to_string();
         let inner = e.into_inner();
         let error = Invalid::from_serde_message(&inner.to_string()).unwrap_or_else(|| {
-            let detail = inner.to_string();
+            let detail = crate::text::without_values(&inner.to_string());
             Invalid::new(
                 "malformed",
                 format!("格式错误：{detail}"),

@@ -22,6 +22,34 @@ impl Bilingual {
     }
 }
 
+/// The longest free text an agency may send in each language (a reason shown to the parent).
+pub const AGENCY_TEXT_MAX: usize = 500;
+
+impl Bilingual {
+    /// Whether an agency's message can be shown to a parent: both languages given, each at most
+    /// [`AGENCY_TEXT_MAX`] characters, no control characters.
+    pub fn check_agency_text(&self) -> Result<(), Invalid> {
+        for text in [&self.zh, &self.en] {
+            let n = text.trim().chars().count();
+            if n == 0 || n > AGENCY_TEXT_MAX {
+                return Err(Invalid::new(
+                    "text_length",
+                    format!("说明的中英文各须为1至{AGENCY_TEXT_MAX}个字"),
+                    format!("a message has 1 to {AGENCY_TEXT_MAX} characters in each language"),
+                ));
+            }
+            if text.chars().any(|c| c.is_control() && c != '\n') {
+                return Err(Invalid::new(
+                    "invisible_character",
+                    "说明中含有控制字符",
+                    "the message contains control characters",
+                ));
+            }
+        }
+        Ok(())
+    }
+}
+
 impl fmt::Display for Bilingual {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         write!(f, "{} / {}", self.zh, self.en)
@@ -72,6 +100,42 @@ impl Invalid {
 
 const SERDE_MARK: &str = "\u{1e}invalid\u{1e}";
 
+/// A parser's message without the submitted values it quotes (serde writes `invalid type: string
+/// "350102…", expected u16` and `unknown variant `…``): an ID number typed into the wrong field
+/// must not come back in the error. The field and the rule stay; each quoted value becomes `…`.
+pub fn without_values(message: &str) -> String {
+    let mut out = String::with_capacity(message.len());
+    let mut rest = message;
+    loop {
+        let quote = rest.find('"');
+        let variant = ["unknown variant `", "unknown field `"]
+            .iter()
+            .filter_map(|m| rest.find(m).map(|i| (i + m.len() - 1, '`')))
+            .min();
+        let next = match (quote.map(|i| (i, '"')), variant) {
+            (Some(q), Some(v)) => Some(q.min(v)),
+            (q, v) => q.or(v),
+        };
+        let Some((at, mark)) = next else {
+            out.push_str(rest);
+            return out;
+        };
+        out.push_str(&rest[..=at]);
+        let after = &rest[at + 1..];
+        match after.find(mark) {
+            Some(end) => {
+                out.push('…');
+                out.push(mark);
+                rest = &after[end + 1..];
+            }
+            None => {
+                out.push('…');
+                return out;
+            }
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -82,5 +146,25 @@ mod tests {
         let text = format!("{} at line 1 column 5", e.to_serde_message());
         assert_eq!(Invalid::from_serde_message(&text), Some(e));
         assert_eq!(Invalid::from_serde_message("missing field `a`"), None);
+    }
+
+    #[test]
+    fn parser_messages_lose_the_values_they_quote() {
+        assert_eq!(
+            without_values(
+                r#"invalid type: string "35010219940315002X", expected u16 at line 1 column 30"#
+            ),
+            r#"invalid type: string "…", expected u16 at line 1 column 30"#
+        );
+        assert_eq!(
+            without_values("unknown variant `35010219940315002X`, expected `male` or `female`"),
+            "unknown variant `…`, expected `male` or `female`"
+        );
+        assert_eq!(
+            without_values("missing field `father`"),
+            "missing field `father`",
+            "a field name is not a value"
+        );
+        assert_eq!(without_values(r#"bad "open"#), r#"bad "…"#);
     }
 }

@@ -37,6 +37,9 @@ pub const IDEMPOTENCY_KEY: &str = "idempotency-key";
 /// The most counterfoils in one handover batch (what one DynamoDB transaction can mark).
 const HANDOVER_BATCH_MAX: usize = 99;
 
+/// Largest total of request headers accepted: a real sign-in token is a few KB. (Past the HTTP
+/// server's own buffer, about 400 KB, the server answers 431 itself, without a body.)
+const HEADER_LIMIT: usize = 16 * 1024;
 /// Largest JSON body accepted.
 const JSON_LIMIT: usize = 256 * 1024;
 /// Largest uploaded scan.
@@ -189,6 +192,20 @@ async fn json_bodies_only(req: Request, next: Next) -> Response {
 /// method the route does not have) come as plain text; they are answered as problems with a
 /// code and both languages like every other refusal.
 async fn framework_refusals(req: Request, next: Next) -> Response {
+    let header_bytes: usize = req
+        .headers()
+        .iter()
+        .map(|(k, v)| k.as_str().len() + v.len())
+        .sum();
+    if header_bytes > HEADER_LIMIT {
+        return problem(
+            StatusCode::REQUEST_HEADER_FIELDS_TOO_LARGE,
+            "headers_too_large",
+            "请求头过大（例如令牌过长）",
+            "the request headers are too large (a token that long is not one of ours)",
+        )
+        .into_response();
+    }
     let res = next.run(req).await;
     let json = res
         .headers()
@@ -404,6 +421,8 @@ async fn record(s: &ApiState, scope: &str, key: &str, res: Response) -> Response
 
 fn parse<T: DeserializeOwned>(body: &[u8]) -> Result<T, Problem> {
     serde_json::from_slice(body).map_err(|e| {
+        // The rule and the position stay; the submitted values do not come back.
+        let e = newborn_domain::text::without_values(&e.to_string());
         Problem::bad_request(
             "malformed_json",
             &format!("请求内容格式错误：{e}"),

@@ -1016,6 +1016,11 @@ impl Service {
                 "only the licence directory reviews missing-licence registrations",
             )));
         }
+        if let Some(reason) = &decision.reason {
+            reason
+                .check_agency_text()
+                .map_err(|e| ServiceError::bad("reason", e))?;
+        }
         let (id, actor) = agency_request(agency, key_id, &decision.application_id)?;
         let changed = self
             .mutate(&id, None, &actor, |app, _, now| {
@@ -1273,6 +1278,16 @@ impl Service {
             )));
         }
         let (id, actor) = agency_request(agency, key_id, &cb.application_id)?;
+        let text = match &cb.outcome {
+            CallbackOutcome::Supplement { reason, .. } => Some(("outcome.reason", reason)),
+            CallbackOutcome::GoOffline { reason } => Some(("outcome.reason", reason)),
+            CallbackOutcome::Mailing { what } => Some(("outcome.what", what)),
+            _ => None,
+        };
+        if let Some((field, text)) = text {
+            text.check_agency_text()
+                .map_err(|e| ServiceError::bad(field, e))?;
+        }
         let result = self
             .mutate(&id, None, &actor, |app, policy, now| {
                 let status = app
