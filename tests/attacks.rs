@@ -496,3 +496,41 @@ async fn errors_name_the_field_but_never_echo_the_value() -> Result<()> {
     assert!(!text.contains(id_number), "nor in a malformed body: {text}");
     Ok(())
 }
+
+/// Row 10: one applicant's uploads a day are bounded (slots and declared bytes); another
+/// applicant is not affected.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_applicant_cannot_open_uploads_without_limit() -> Result<()> {
+    let t = TestService::start_with(|c| {
+        c.upload_quota = newborn_service::ports::UploadQuota {
+            slots_per_day: 5,
+            bytes_per_day: 1024 * 1024,
+        }
+    })
+    .await?;
+    for _ in 0..5 {
+        t.client
+            .open_upload("mum-quota", "mother_id_card", "image/png", 1000)
+            .await?;
+    }
+    let res = t
+        .client
+        .post("mum-quota", "/uploads")
+        .json(&json!({"kind": "mother_id_card", "content_type": "image/png", "size": 1000}))
+        .send()
+        .await?;
+    assert_eq!(res.status(), 429);
+    let problem: Value = res.json().await?;
+    assert_eq!(problem["code"], "upload_quota", "{problem}");
+    let big = t
+        .client
+        .post("mum-other", "/uploads")
+        .json(&json!({"kind": "mother_id_card", "content_type": "image/png", "size": 1024 * 1024 + 1}))
+        .send()
+        .await?;
+    assert_eq!(big.status(), 429, "more bytes than a day allows");
+    t.client
+        .open_upload("mum-other", "mother_id_card", "image/png", 1000)
+        .await?;
+    Ok(())
+}

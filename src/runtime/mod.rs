@@ -101,6 +101,8 @@ pub struct ServeConfig {
     pub holidays_file: Option<PathBuf>,
     /// Test mode of the queues: every message delivered twice, out of order.
     pub duplicate_delivery: bool,
+    /// What one applicant may upload in a day.
+    pub upload_quota: newborn_service::ports::UploadQuota,
 }
 
 impl ServeConfig {
@@ -131,6 +133,7 @@ impl ServeConfig {
             default_policy: newborn_domain::policy::DEFAULT_POLICY.to_owned(),
             holidays_file: None,
             duplicate_delivery: false,
+            upload_quota: Default::default(),
         }
     }
 }
@@ -546,7 +549,8 @@ pub async fn start(config: ServeConfig) -> Result<Running> {
             calendar,
             &config.default_policy,
         )
-        .map_err(anyhow::Error::msg)?,
+        .map_err(anyhow::Error::msg)?
+        .with_upload_quota(config.upload_quota),
     );
 
     let uploads = SignedUploadUrls::new(keys.platform.clone(), api_url.clone());

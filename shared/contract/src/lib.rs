@@ -417,6 +417,46 @@ pub async fn request_log_contract(log: &dyn RequestLog, prefix: &str) {
 
 /// The contract of the [`UploadStore`] port: slots, completion once, verified uploads by owner.
 pub async fn upload_contract(uploads: &dyn UploadStore, prefix: &str) {
+    // The day's allowance: three slots or 3,000 bytes, whichever comes first, per owner and day.
+    let quota = newborn_service::ports::UploadQuota {
+        slots_per_day: 3,
+        bytes_per_day: 3000,
+    };
+    let day = chrono::NaiveDate::from_ymd_opt(2025, 11, 17).unwrap_or_default();
+    let owner = format!("{prefix}quota-mum");
+    let mut granted = vec![];
+    for size in [1000, 1500, 600, 1] {
+        granted.push(
+            uploads
+                .reserve(&owner, day, size, quota)
+                .await
+                .unwrap_or_else(|e| panic!("reserve: {e}")),
+        );
+    }
+    assert_eq!(
+        granted,
+        [true, true, false, true],
+        "600 more bytes would pass 3,000; one byte fits as the third slot"
+    );
+    assert!(
+        !uploads.reserve(&owner, day, 1, quota).await.unwrap_or(true),
+        "a fourth slot is refused"
+    );
+    assert!(
+        uploads
+            .reserve(&format!("{prefix}other-mum"), day, 1000, quota)
+            .await
+            .unwrap_or(false),
+        "another owner has an allowance of its own"
+    );
+    assert!(
+        uploads
+            .reserve(&owner, day.succ_opt().unwrap_or(day), 1000, quota)
+            .await
+            .unwrap_or(false),
+        "and so has the next day"
+    );
+
     let slot = UploadSlot {
         id: format!("{prefix}slot-1"),
         owner: format!("{prefix}mum-1"),

@@ -102,6 +102,13 @@ CREATE TABLE IF NOT EXISTS nonces (
     seen_ms   INTEGER NOT NULL
 );
 CREATE INDEX IF NOT EXISTS nonces_seen ON nonces(seen_ms);
+CREATE TABLE IF NOT EXISTS upload_quota (
+    owner  TEXT NOT NULL,
+    day    TEXT NOT NULL,
+    slots  INTEGER NOT NULL,
+    bytes  INTEGER NOT NULL,
+    PRIMARY KEY (owner, day)
+);
 CREATE TABLE IF NOT EXISTS uploads (
     id           TEXT PRIMARY KEY,
     owner        TEXT NOT NULL,

@@ -3,7 +3,7 @@
 use crate::db::Database;
 use async_trait::async_trait;
 use newborn_domain::application::{DocumentKind, Sha256Hex};
-use newborn_service::ports::{StoreError, UploadSlot, UploadStore};
+use newborn_service::ports::{StoreError, UploadQuota, UploadSlot, UploadStore};
 use rusqlite::{OptionalExtension, params};
 
 /// Upload slots in SQLite.
@@ -25,6 +25,47 @@ fn unavailable(e: String) -> StoreError {
 
 #[async_trait]
 impl UploadStore for SqliteUploads {
+    async fn reserve(
+        &self,
+        owner: &str,
+        day: chrono::NaiveDate,
+        size: u64,
+        quota: UploadQuota,
+    ) -> Result<bool, StoreError> {
+        let (owner, day, size) = (owner.to_owned(), day.to_string(), size as i64);
+        self.db
+            .call(move |c| {
+                let tx = c.transaction()?;
+                // Days before yesterday no longer matter.
+                tx.execute(
+                    "DELETE FROM upload_quota WHERE day < date(?1, '-1 day')",
+                    params![day],
+                )?;
+                let (slots, bytes): (i64, i64) = tx
+                    .query_row(
+                        "SELECT slots, bytes FROM upload_quota WHERE owner = ?1 AND day = ?2",
+                        params![owner, day],
+                        |r| Ok((r.get(0)?, r.get(1)?)),
+                    )
+                    .optional()?
+                    .unwrap_or((0, 0));
+                if slots >= i64::from(quota.slots_per_day)
+                    || bytes + size > quota.bytes_per_day as i64
+                {
+                    return Ok(false);
+                }
+                tx.execute(
+                    "INSERT INTO upload_quota (owner, day, slots, bytes) VALUES (?1, ?2, 1, ?3)
+                     ON CONFLICT (owner, day) DO UPDATE SET slots = slots + 1, bytes = bytes + ?3",
+                    params![owner, day, size],
+                )?;
+                tx.commit()?;
+                Ok(true)
+            })
+            .await
+            .map_err(unavailable)
+    }
+
     async fn create(&self, slot: &UploadSlot) -> Result<(), StoreError> {
         let body =
             serde_json::to_string(slot).map_err(|e| StoreError::Unavailable(e.to_string()))?;

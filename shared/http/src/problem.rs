@@ -92,6 +92,7 @@ impl From<ServiceError> for Problem {
             ServiceError::Conflict(e) => Problem::new(StatusCode::CONFLICT, &e),
             ServiceError::Forbidden(e) => Problem::new(StatusCode::FORBIDDEN, &e),
             ServiceError::TooLarge(e) => Problem::new(StatusCode::PAYLOAD_TOO_LARGE, &e),
+            ServiceError::TooMany(e) => Problem::new(StatusCode::TOO_MANY_REQUESTS, &e),
             ServiceError::UnsupportedMedia(e) => {
                 Problem::new(StatusCode::UNSUPPORTED_MEDIA_TYPE, &e)
             }

@@ -23,6 +23,9 @@ pub enum ServiceError {
     /// The upload is larger than allowed (HTTP 413).
     #[error("too large: {0}")]
     TooLarge(Invalid),
+    /// The caller has used up an allowance, e.g. its uploads of the day (HTTP 429).
+    #[error("too many: {0}")]
+    TooMany(Invalid),
     /// The upload is not of an accepted or declared type (HTTP 415).
     #[error("unsupported media: {0}")]
     UnsupportedMedia(Invalid),

@@ -440,6 +440,15 @@ pub struct UploadSlot {
 /// Upload slots and the verified uploads of each applicant.
 #[async_trait]
 pub trait UploadStore: Send + Sync {
+    /// Counts a new slot of `size` bytes against `owner`'s allowance for `day` (a date in China):
+    /// `false`, and nothing counted, when the day's slots or bytes would pass `quota`.
+    async fn reserve(
+        &self,
+        owner: &str,
+        day: chrono::NaiveDate,
+        size: u64,
+        quota: UploadQuota,
+    ) -> Result<bool, StoreError>;
     /// Records a new slot.
     async fn create(&self, slot: &UploadSlot) -> Result<(), StoreError>;
     /// Reads a slot.
@@ -453,6 +462,26 @@ pub trait UploadStore: Send + Sync {
         kind: newborn_domain::application::DocumentKind,
         sha256: &Sha256Hex,
     ) -> Result<bool, StoreError>;
+}
+
+/// How much one applicant may upload in a day: upload slots opened and bytes declared.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct UploadQuota {
+    /// Slots a day.
+    pub slots_per_day: u32,
+    /// Declared bytes a day.
+    pub bytes_per_day: u64,
+}
+
+impl Default for UploadQuota {
+    /// 60 slots and 300 MiB a day: an application needs about ten scans (up to 10 MiB each),
+    /// supplements a few more; a family applying for twins, or re-taking photos, stays inside.
+    fn default() -> Self {
+        Self {
+            slots_per_day: 60,
+            bytes_per_day: 300 * 1024 * 1024,
+        }
+    }
 }
 
 /// How an applicant sends the bytes of an upload slot: a presigned URL and the headers that are

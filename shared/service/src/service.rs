@@ -9,7 +9,8 @@ use crate::ports::{
     Actor, AgencyDispatcher, Alert, ApplicationStore, Clock, Delivery, Dispatch, DocumentStore,
     HandoverRegister, IdempotencyClaim, IdempotentResponse, LicenceDirectory, Metrics,
     Notification, Notifier, OpenClock, OpenFollowUp, RegisteredLicence, RegistrationRequest,
-    StageMessage, StoreError, Stored, TimelineEntry, Unit, UploadSlot, UploadStore, Write,
+    StageMessage, StoreError, Stored, TimelineEntry, Unit, UploadQuota, UploadSlot, UploadStore,
+    Write,
 };
 use crate::view::ApplicationView;
 use chrono::{DateTime, Days, Utc};
@@ -68,6 +69,7 @@ pub struct Service {
     policies: PolicyRegistry,
     calendar: WorkingCalendar,
     default_policy: String,
+    upload_quota: UploadQuota,
 }
 
 /// What an agency reports back about a stage.
@@ -209,7 +211,14 @@ impl Service {
             policies,
             calendar,
             default_policy: default_policy.to_owned(),
+            upload_quota: UploadQuota::default(),
         })
+    }
+
+    /// The same service with another daily upload allowance per applicant.
+    pub fn with_upload_quota(mut self, quota: UploadQuota) -> Self {
+        self.upload_quota = quota;
+        self
     }
 
     /// The service's time.
@@ -254,6 +263,27 @@ impl Service {
                 "upload_too_large",
                 "文件大小应在1字节至10MB之间",
                 "a file must have 1 byte to 10 MiB",
+            )));
+        }
+        let today = now.with_timezone(&CHINA).date_naive();
+        if !self
+            .ports
+            .uploads
+            .reserve(owner, today, size, self.upload_quota)
+            .await?
+        {
+            return Err(ServiceError::TooMany(Invalid::new(
+                "upload_quota",
+                format!(
+                    "今日上传已达上限（{}个文件、{} MB），请明日再试或到窗口办理",
+                    self.upload_quota.slots_per_day,
+                    self.upload_quota.bytes_per_day / (1024 * 1024)
+                ),
+                format!(
+                    "today's uploads are used up ({} files, {} MiB); try again tomorrow or visit a counter",
+                    self.upload_quota.slots_per_day,
+                    self.upload_quota.bytes_per_day / (1024 * 1024)
+                ),
             )));
         }
         let slot = UploadSlot {
