@@ -99,11 +99,7 @@ impl TestService {
     }
 
     async fn dispatches(&self) -> Result<Vec<Value>> {
-        let r = self
-            .client
-            .json(self.http.get(format!("{}/received", self.sim)))
-            .await?;
-        Ok(r.as_array().cloned().unwrap_or_default())
+        self.received().await
     }
 }
 

@@ -248,7 +248,11 @@ async fn operators_only(
         .then(|| req.uri().query())
         .flatten()
         .and_then(|q| q.split('&').find_map(|p| p.strip_prefix("token=")));
-    let matches = |t: Option<&str>| t.is_some_and(|t| same_token(t, &s.token));
+    let matches = |t: Option<&str>| {
+        t.is_some_and(|t| {
+            newborn_service::signing::constant_time_eq(t.as_bytes(), s.token.as_bytes())
+        })
+    };
     let refuse = |status: StatusCode, code: &str, zh: &str, en: &str| {
         (
             status,
@@ -294,16 +298,6 @@ async fn operators_only(
         "需要运维令牌（见启动时打印的地址或数据目录中的 operator-token）",
         "the operator token is required (see the address printed at start-up, or operator-token in the data directory)",
     )
-}
-
-/// Compares two tokens in constant time.
-fn same_token(given: &str, expected: &str) -> bool {
-    given.len() == expected.len()
-        && given
-            .bytes()
-            .zip(expected.bytes())
-            .fold(0u8, |acc, (a, b)| acc | (a ^ b))
-            == 0
 }
 
 /// The counters, and each queue's depth: a dead-letter queue above zero is the alarm (the local

@@ -607,9 +607,8 @@ async fn list_received(
         .and_then(|v| v.to_str().ok())
         .and_then(|v| v.strip_prefix("Bearer "));
     let token = sim.config.received_token.as_bytes();
-    let matches = given.is_some_and(|g| {
-        g.len() == token.len() && g.bytes().zip(token).fold(0u8, |acc, (a, b)| acc | (a ^ b)) == 0
-    });
+    let matches =
+        given.is_some_and(|g| newborn_service::signing::constant_time_eq(g.as_bytes(), token));
     if token.is_empty() || !matches {
         return (
             StatusCode::UNAUTHORIZED,

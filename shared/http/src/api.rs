@@ -190,7 +190,8 @@ async fn json_bodies_only(req: Request, next: Next) -> Response {
 
 /// Refusals the framework writes itself before a handler runs (a body over the limit, a
 /// method the route does not have) come as plain text; they are answered as problems with a
-/// code and both languages like every other refusal.
+/// code and both languages like every other refusal. Headers over [`HEADER_LIMIT`] are refused
+/// here too (431).
 async fn framework_refusals(req: Request, next: Next) -> Response {
     let header_bytes: usize = req
         .headers()

@@ -1905,7 +1905,7 @@ fn merge_patch(target: &mut serde_json::Value, patch: &serde_json::Value) {
 /// The form after a supplement: the patch applied, new documents added, everything re-checked.
 /// The case and the applicant cannot change (that would be a new application).
 /// The materials a supplement answer adds to a form: the scans and licences of the corrected
-/// form that the stored one lacks, each with the field of the answer that gave it.
+/// form that the stored one lacks or that the answer names, each with the field that gave it.
 #[derive(Debug)]
 struct Additions<L> {
     scans: Vec<(String, DocumentRef)>,
@@ -1926,10 +1926,12 @@ impl Additions<(String, LicenceRef)> {
                     |j| format!("form_patch.{list}[{j}]"),
                 )
         };
+        // What the corrected form lacks before, and whatever the answer names itself (a licence
+        // given again after its holder authorised it is looked up again).
         let scans = next
             .documents
             .iter()
-            .filter(|d| !old.documents.contains(d))
+            .filter(|d| !old.documents.contains(d) || answer.documents.contains(d))
             .map(|d| {
                 let field = answer.documents.iter().position(|a| a == d).map_or_else(
                     || patched("documents", serde_json::to_value(d).unwrap_or_default()),
@@ -1941,7 +1943,7 @@ impl Additions<(String, LicenceRef)> {
         let licences = next
             .licences
             .iter()
-            .filter(|l| !old.licences.contains(l))
+            .filter(|l| !old.licences.contains(l) || answer.licences.contains(l))
             .map(|l| {
                 let field = answer.licences.iter().position(|a| a == l).map_or_else(
                     || patched("licences", serde_json::to_value(l).unwrap_or_default()),
