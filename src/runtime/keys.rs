@@ -45,8 +45,17 @@ fn read_secret(file: &Path) -> Result<String> {
 pub fn load_or_create(dir: &Path) -> Result<Keys> {
     let file = dir.join("keys.json");
     let entries: Vec<KeyEntry> = if file.exists() {
-        let mut entries: Vec<KeyEntry> = serde_json::from_str(&read_secret(&file)?)
-            .with_context(|| format!("{} is not a valid key file", file.display()))?;
+        let text = read_secret(&file)?;
+        let mut entries: Vec<KeyEntry> = serde_json::from_str(&text).with_context(|| {
+            if text.contains("secret_hex") {
+                format!(
+                    "{} holds keys of the old signature scheme (secret_hex); move it away and                      start again for new Standard Webhooks keys (whsec_…), then give each agency                      its new secret",
+                    file.display()
+                )
+            } else {
+                format!("{} is not a valid key file", file.display())
+            }
+        })?;
         // A key file from before an owner existed (the licence directory) gains its key.
         let missing: Vec<Agency> = OWNERS
             .into_iter()
@@ -111,4 +120,43 @@ pub fn token(dir: &Path, name: &str) -> Result<String> {
     let token = hex::encode(rand::random::<[u8; 32]>());
     files::write_atomically(&file, token.as_bytes())?;
     Ok(token)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_key_file_of_the_old_scheme_is_named_with_what_to_do() -> Result<()> {
+        let dir = tempfile::tempdir()?;
+        files::write_atomically(
+            &dir.path().join("keys.json"),
+            br#"[{"key_id": "platform-1", "owner": "platform", "secret_hex": "00"}]"#,
+        )?;
+        let e = load_or_create(dir.path())
+            .err()
+            .map(|e| format!("{e:#}"))
+            .unwrap_or_default();
+        assert!(
+            e.contains("old signature scheme") && e.contains("whsec_"),
+            "{e}"
+        );
+        Ok(())
+    }
+
+    #[test]
+    fn new_keys_are_standard_webhooks_secrets_in_an_owner_only_file() -> Result<()> {
+        use std::os::unix::fs::PermissionsExt;
+        let dir = tempfile::tempdir()?;
+        let keys = load_or_create(&dir.path().join("data"))?;
+        assert!(keys.platform.secret_text().starts_with("whsec_"));
+        assert_eq!(keys.agencies.keys().len(), OWNERS.len() - 1);
+        let mode = std::fs::metadata(dir.path().join("data/keys.json"))?
+            .permissions()
+            .mode();
+        assert_eq!(mode & 0o777, 0o600);
+        let again = load_or_create(&dir.path().join("data"))?;
+        assert_eq!(again.platform.secret_text(), keys.platform.secret_text());
+        Ok(())
+    }
 }
