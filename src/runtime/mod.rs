@@ -233,10 +233,7 @@ async fn operators_only(
 ) -> axum::response::Response {
     use axum::response::IntoResponse;
     let headers = req.headers();
-    let bearer = headers
-        .get("authorization")
-        .and_then(|v| v.to_str().ok())
-        .and_then(|v| v.strip_prefix("Bearer "));
+    let bearer = newborn_http::bearer_token(headers);
     let cookie = headers
         .get_all("cookie")
         .iter()
@@ -254,11 +251,7 @@ async fn operators_only(
         })
     };
     let refuse = |status: StatusCode, code: &str, zh: &str, en: &str| {
-        (
-            status,
-            [("content-type", "application/problem+json")],
-            Json(serde_json::json!({"code": code, "detail": zh, "detail_en": en, "status": status.as_u16()})),
-        )
+        newborn_http::Problem::new(status, &newborn_domain::text::Invalid::new(code, zh, en))
             .into_response()
     };
     if matches(bearer) {

@@ -61,11 +61,11 @@ pub fn write_atomically(file: &Path, bytes: &[u8]) -> io::Result<()> {
     std::fs::rename(&tmp, file).map_err(|e| named(e, file))
 }
 
-/// Whether others than the owner may read or write `file` (group or other bits set); `None`
-/// when it does not exist.
+/// The mode of `file` when others than the owner may read or write it (group or other bits
+/// set); `None` when it is owner-only or does not exist.
 pub fn open_to_others(file: &Path) -> io::Result<Option<u32>> {
     match std::fs::metadata(file) {
-        Ok(m) => Ok(Some(m.permissions().mode() & 0o077).filter(|bits| *bits != 0)),
+        Ok(m) => Ok(Some(m.permissions().mode() & 0o777).filter(|mode| mode & 0o077 != 0)),
         Err(e) if e.kind() == io::ErrorKind::NotFound => Ok(None),
         Err(e) => Err(named(e, file)),
     }
@@ -75,18 +75,13 @@ pub fn open_to_others(file: &Path) -> io::Result<Option<u32>> {
 pub fn require_private(file: &Path) -> Result<(), String> {
     match open_to_others(file) {
         Ok(None) => Ok(()),
-        Ok(Some(_)) => {
-            let mode = std::fs::metadata(file)
-                .map(|m| m.permissions().mode() & 0o777)
-                .unwrap_or_default();
-            Err(format!(
-                "{} holds secrets but is readable by others (mode {mode:o}); \
+        Ok(Some(mode)) => Err(format!(
+            "{} holds secrets but is readable by others (mode {mode:o}); \
                  run `chmod 600 {}` (and `chmod 700` on its folder) before starting \
                  / 该文件含密钥但其他用户可读（权限{mode:o}），请先执行 chmod 600",
-                file.display(),
-                file.display()
-            ))
-        }
+            file.display(),
+            file.display()
+        )),
         Err(e) => Err(e.to_string()),
     }
 }

@@ -56,6 +56,17 @@ pub trait Authenticator: Send + Sync {
     fn authenticate(&self, request: &Parts) -> Result<Identity, Problem>;
 }
 
+/// The bearer token of a request's `Authorization` header, if it has one.
+pub fn bearer_token(headers: &axum::http::HeaderMap) -> Option<&str> {
+    headers
+        .get("authorization")
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| {
+            v.strip_prefix("Bearer ")
+                .or_else(|| v.strip_prefix("bearer "))
+        })
+}
+
 #[derive(Debug, Serialize, Deserialize)]
 struct Claims {
     iss: String,
@@ -186,25 +197,16 @@ impl DevIssuer {
 
 impl Authenticator for DevIssuer {
     fn authenticate(&self, request: &Parts) -> Result<Identity, Problem> {
-        let token = request
-            .headers
-            .get("authorization")
-            .and_then(|v| v.to_str().ok())
-            .and_then(|v| {
-                v.strip_prefix("Bearer ")
-                    .or_else(|| v.strip_prefix("bearer "))
-            })
-            .ok_or_else(|| {
-                unauthorized(
-                    "请先登录（缺少Bearer令牌）",
-                    "sign in first (no bearer token)",
-                )
-            })?;
+        let token = bearer_token(&request.headers).ok_or_else(|| {
+            unauthorized(
+                "请先登录（缺少Bearer令牌）",
+                "sign in first (no bearer token)",
+            )
+        })?;
         let mut validation = Validation::new(Algorithm::HS256);
         validation.set_issuer(&[&self.issuer]);
         validation.set_audience(&[&self.audience]);
         validation.set_required_spec_claims(&["exp", "iss", "aud", "sub"]);
-        validation.validate_nbf = true;
         validation.leeway = SKEW_SECS as u64;
         let data = jsonwebtoken::decode::<Claims>(
             token.trim(),
@@ -293,5 +295,60 @@ mod tests {
                 .is_err()
         );
         assert!(!format!("{issuer:?}").contains("secret"));
+    }
+
+    #[test]
+    fn token_times_are_believed_only_within_skew_and_lifetime() {
+        let now = Utc::now();
+        let t = now.timestamp();
+        let check = |iat, nbf, exp| {
+            check_token_times(iat, nbf, exp, now, MAX_TOKEN_LIFETIME)
+                .err()
+                .map(|p| p.0.detail_en.clone())
+        };
+        assert_eq!(check(Some(t), Some(t), Some(t + 3600)), None);
+        assert_eq!(
+            check(Some(t + 20), None, Some(t + 3600)),
+            None,
+            "within the skew"
+        );
+        for (iat, nbf, exp, why) in [
+            (Some(t + 120), None, Some(t + 3600), "not valid yet"),
+            (Some(t), Some(t + 120), Some(t + 3600), "not valid yet"),
+            (Some(t - 7200), None, Some(t - 3600), "expired"),
+            (Some(t), None, Some(t + 13 * 3600), "longer than allowed"),
+            (None, None, Some(t + 3600), "lacks"),
+            (Some(t), None, Some(i64::MAX), "longer than allowed"),
+        ] {
+            let got = check(iat, nbf, exp).unwrap_or_default();
+            assert!(got.contains(why), "{iat:?} {nbf:?} {exp:?}: {got}");
+        }
+        let issuer = DevIssuer::new("dev", "newborn", b"secret".to_vec());
+        let long = issuer
+            .mint("mum-1", Role::Applicant, TimeDelta::hours(13), now)
+            .unwrap_or_default();
+        assert!(issuer.authenticate(&headers(&long)).is_err(), "13 h");
+        let future = issuer
+            .mint(
+                "mum-1",
+                Role::Applicant,
+                TimeDelta::hours(1),
+                now + TimeDelta::hours(1),
+            )
+            .unwrap_or_default();
+        assert!(
+            issuer.authenticate(&headers(&future)).is_err(),
+            "issued later"
+        );
+        let supervisor = issuer
+            .mint("sup-1", Role::Supervisor, TimeDelta::hours(1), now)
+            .unwrap_or_default();
+        assert_eq!(
+            issuer
+                .authenticate(&headers(&supervisor))
+                .map(|i| i.role)
+                .ok(),
+            Some(Role::Supervisor)
+        );
     }
 }

@@ -11,7 +11,8 @@ mod uploads;
 
 pub use api::{ApiState, IDEMPOTENCY_KEY, OPENAPI, router};
 pub use auth::{
-    Authenticator, DevIssuer, Identity, MAX_TOKEN_LIFETIME, Role, SKEW_SECS, check_token_times,
+    Authenticator, DevIssuer, Identity, MAX_TOKEN_LIFETIME, Role, SKEW_SECS, bearer_token,
+    check_token_times,
 };
 pub use directory::HttpLicenceDirectory;
 pub use dispatcher::{HttpDispatcher, HttpNotifier};

@@ -135,4 +135,22 @@ mod tests {
         );
         assert!(ApiGatewayJwt.authenticate(&p).is_err());
     }
+
+    #[test]
+    fn claims_issued_in_the_future_or_living_too_long_are_refused() {
+        let t = chrono::Utc::now().timestamp();
+        let claims = |iat: i64, exp: i64| {
+            let req = lambda_http::request::from_str(&event(&format!(
+                r#","authorizer":{{"jwt":{{"claims":{{"sub":"mum-1","iat":"{iat}","exp":"{exp}"}}}}}}"#
+            )))
+            .unwrap_or_else(|e| panic!("{e}"));
+            ApiGatewayJwt
+                .authenticate(&req.into_parts().0)
+                .map(|i| i.subject)
+        };
+        assert_eq!(claims(t - 60, t + 3600).ok(), Some("mum-1".to_owned()));
+        assert!(claims(t + 600, t + 3600).is_err(), "issued in the future");
+        assert!(claims(t - 60, t + 24 * 3600).is_err(), "a day-long token");
+        assert!(claims(t - 7200, t - 3600).is_err(), "expired");
+    }
 }
