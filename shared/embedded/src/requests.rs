@@ -27,6 +27,21 @@ impl SqliteRequestLog {
     }
 }
 
+/// Writes the completed record of `response` (the row [`RequestLog::claim`] reads) inside the
+/// application store's transaction of the change it answers.
+pub(crate) fn write_completed(
+    tx: &rusqlite::Transaction<'_>,
+    response: &newborn_service::ports::IdempotentResponse,
+    now_ms: i64,
+) -> Result<(), rusqlite::Error> {
+    let c = &response.claim;
+    tx.execute(
+        "INSERT OR REPLACE INTO idempotency (scope, key, request_hash, status, body, created_ms) VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
+        params![c.scope, c.key, c.request_hash, response.status, response.body, now_ms],
+    )?;
+    Ok(())
+}
+
 fn unavailable(e: String) -> StoreError {
     StoreError::Unavailable(e)
 }

@@ -133,12 +133,8 @@ fn write_rest(tx: &Transaction<'_>, r: &Rows) -> Result<(), rusqlite::Error> {
             params![r.id, stage, due, body],
         )?;
     }
-    if let Some(res) = &r.response {
-        // The same table and row the request log claims (crate::requests).
-        tx.execute(
-            "INSERT OR REPLACE INTO idempotency (scope, key, request_hash, status, body, created_ms) VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
-            params![res.claim.scope, res.claim.key, res.claim.request_hash, res.status, res.body, now],
-        )?;
+    if let Some(response) = &r.response {
+        crate::requests::write_completed(tx, response, now)?;
     }
     Ok(())
 }
