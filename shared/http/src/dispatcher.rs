@@ -3,6 +3,7 @@
 //! gateway. Each is a Standard Webhooks message whose `webhook-id` is its idempotency key: the
 //! receiver de-duplicates by it.
 
+use crate::outbound::{TrustedRoots, chain};
 use async_trait::async_trait;
 use newborn_domain::stage::Agency;
 use newborn_service::ports::{
@@ -12,6 +13,9 @@ use newborn_service::signing::SigningKey;
 use std::collections::HashMap;
 use std::sync::Arc;
 use std::time::Duration;
+
+/// How long one outbound call may take, connection and TLS handshake included.
+const TIMEOUT: Duration = Duration::from_secs(10);
 
 /// Signed JSON POSTs with an idempotency key.
 #[derive(Clone)]
@@ -25,11 +29,16 @@ impl SignedPoster {
     /// Signature timestamps use the wall clock `clock` (not a sped-up service clock): receivers
     /// check them against theirs.
     pub(crate) fn new(key: SigningKey, clock: Arc<dyn Clock>) -> Result<Self, String> {
-        let client = reqwest::Client::builder()
-            .timeout(Duration::from_secs(10))
-            .build()
-            .map_err(|e| e.to_string())?;
+        let client = TrustedRoots::system().client(TIMEOUT)?;
         Ok(Self { client, key, clock })
+    }
+
+    /// The same poster trusting `roots` as well as the system's.
+    pub(crate) fn trusting(self, roots: &TrustedRoots) -> Result<Self, String> {
+        Ok(Self {
+            client: roots.client(TIMEOUT)?,
+            ..self
+        })
     }
 
     async fn post(
@@ -61,7 +70,7 @@ impl SignedPoster {
         for (name, value) in self.key.headers(id, self.clock.now(), &body) {
             req = req.header(name, value);
         }
-        req.body(body).send().await.map_err(|e| e.to_string())
+        req.body(body).send().await.map_err(|e| chain(&e))
     }
 }
 
@@ -119,6 +128,14 @@ impl HttpDispatcher {
             .collect();
         Self::new(endpoints, key, clock)
     }
+
+    /// The same dispatcher trusting `roots` as well as the system's.
+    pub fn trusting(self, roots: &TrustedRoots) -> Result<Self, String> {
+        Ok(Self {
+            poster: self.poster.trusting(roots)?,
+            ..self
+        })
+    }
 }
 
 #[async_trait]
@@ -153,6 +170,14 @@ impl HttpNotifier {
         Ok(Self {
             url: url.into(),
             poster: SignedPoster::new(key, clock)?,
+        })
+    }
+
+    /// The same notifier trusting `roots` as well as the system's.
+    pub fn trusting(self, roots: &TrustedRoots) -> Result<Self, String> {
+        Ok(Self {
+            poster: self.poster.trusting(roots)?,
+            ..self
         })
     }
 }

@@ -6,6 +6,7 @@ mod api;
 mod auth;
 mod directory;
 mod dispatcher;
+mod outbound;
 mod problem;
 mod uploads;
 
@@ -16,5 +17,6 @@ pub use auth::{
 };
 pub use directory::HttpLicenceDirectory;
 pub use dispatcher::{HttpDispatcher, HttpNotifier};
+pub use outbound::TrustedRoots;
 pub use problem::{Problem, ProblemDetails};
 pub use uploads::SignedUploadUrls;

@@ -1,0 +1,59 @@
+//! The outbound HTTP client every adapter shares: HTTPS by rustls (with aws-lc-rs, as the AWS
+//! SDK), certificates checked against the system's roots — on Lambda the runtime's CA bundle;
+//! `SSL_CERT_FILE` / `SSL_CERT_DIR` replace them, as for any OpenSSL-style program — plus any
+//! roots the deployment adds (an agency gateway behind a private CA). Plain `http://` stays
+//! allowed for the local runtime and its simulated agencies on 127.0.0.1.
+
+use std::time::Duration;
+
+/// Certificate authorities trusted for outbound calls beyond the system's roots.
+#[derive(Clone, Default)]
+pub struct TrustedRoots(Vec<reqwest::Certificate>);
+
+impl std::fmt::Debug for TrustedRoots {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "TrustedRoots({} extra)", self.0.len())
+    }
+}
+
+impl TrustedRoots {
+    /// The system's roots only.
+    pub fn system() -> Self {
+        Self::default()
+    }
+
+    /// The system's roots and every certificate of the PEM bundle `pem`.
+    pub fn with_pem_bundle(pem: &[u8]) -> Result<Self, String> {
+        let certs = reqwest::Certificate::from_pem_bundle(pem)
+            .map_err(|e| format!("the CA bundle is not PEM certificates: {}", chain(&e)))?;
+        if certs.is_empty() {
+            return Err("the CA bundle holds no certificate".into());
+        }
+        Ok(Self(certs))
+    }
+
+    /// A client with these roots and a whole-request `timeout`.
+    pub(crate) fn client(&self, timeout: Duration) -> Result<reqwest::Client, String> {
+        reqwest::Client::builder()
+            .timeout(timeout)
+            .tls_certs_merge(self.0.iter().cloned())
+            .build()
+            .map_err(|e| format!("cannot build the HTTPS client: {}", chain(&e)))
+    }
+}
+
+/// An error with its causes, e.g. "error sending request: client error (Connect): invalid peer
+/// certificate: UnknownIssuer" — reqwest's own text names only the first.
+pub(crate) fn chain(e: &dyn std::error::Error) -> String {
+    let mut text = e.to_string();
+    let mut source = e.source();
+    while let Some(s) = source {
+        let more = s.to_string();
+        if !text.contains(&more) {
+            text.push_str(": ");
+            text.push_str(&more);
+        }
+        source = s.source();
+    }
+    text
+}
