@@ -474,7 +474,7 @@ pub async fn run(applications: usize, prices: Prices) -> Result<Report> {
         Arc::new(newborn::runtime::metrics::Counters::default());
     let deps = |needs| stack.deps_with_metrics(&agencies_url, needs, metrics.clone());
     let e = |e: newborn_lambda::Error| anyhow::anyhow!("{e}");
-    let api = deps(Needs::Nothing).await.map_err(e)?;
+    let api = deps(Needs::WebhookKeys).await.map_err(e)?;
     let callbacks = deps(Needs::WebhookKeys).await.map_err(e)?;
     let stages = deps(Needs::WebhookKeys).await.map_err(e)?;
     let pre_review = deps(Needs::WebhookKeys).await.map_err(e)?;
@@ -484,7 +484,7 @@ pub async fn run(applications: usize, prices: Prices) -> Result<Report> {
         let settings = newborn_lambda::Settings::from_vars(|k| vars.get(k).cloned())?;
         let uncounted = harness::sdk_config(&emulator.url, None);
         Observer(
-            Deps::connect_with_metrics(settings, &uncounted, Needs::Nothing, metrics.clone())
+            Deps::connect_with_metrics(settings, &uncounted, Needs::WebhookKeys, metrics.clone())
                 .await
                 .map_err(e)?,
         )

@@ -67,10 +67,12 @@ pub struct Deps {
 /// may read the key secret).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Needs {
-    /// No webhook keys (pre-review, the applicant API).
+    /// No webhook keys: the function can neither sign nor verify (no deployed function runs so;
+    /// tests use it to show what such a function refuses).
     Nothing,
-    /// The webhook keys (agency stages sign dispatches, the SLA monitor signs escalations,
-    /// callbacks verify signatures).
+    /// The webhook keys (stages sign dispatches and licence look-ups, the SLA monitor signs
+    /// escalations, callbacks verify signatures, the API signs the licence look-ups of
+    /// supplement answers).
     WebhookKeys,
 }
 
@@ -237,8 +239,8 @@ async fn read_keys(sdk: &SdkConfig, secret: &str) -> Result<Keys, Error> {
         .await
         .map_err(|e| {
             format!(
-                "cannot read the webhook keys secret: {}",
-                e.into_service_error()
+                "cannot read the webhook keys secret {secret}: {}",
+                aws_sdk_secretsmanager::error::DisplayErrorContext(&e)
             )
         })?;
     let text = out
@@ -267,9 +269,11 @@ async fn start(needs: Needs) -> Result<Deps, Error> {
     Deps::connect(settings, &sdk, needs).await
 }
 
-/// The `api` function: the one router under `lambda_http`, callers from the JWT authorizer.
+/// The `api` function: the one router under `lambda_http`, callers from the JWT authorizer. It
+/// reads the webhook keys: a supplement answer naming an electronic licence is looked up in the
+/// licence directory, signed, before it is accepted.
 pub async fn run_api() -> Result<(), Error> {
-    let deps = start(Needs::Nothing).await?;
+    let deps = start(Needs::WebhookKeys).await?;
     lambda_http::run(newborn_http::router(deps.api_state())).await
 }
 

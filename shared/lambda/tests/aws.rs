@@ -156,7 +156,7 @@ async fn an_application_travels_from_submission_to_completion_through_the_lambda
     let agencies_url = serve(sim.router()).await;
     tokio::spawn(sim.clone().run());
 
-    let api = stack.deps(&agencies_url, Needs::Nothing).await;
+    let api = stack.deps(&agencies_url, Needs::WebhookKeys).await;
     let callbacks = stack.deps(&agencies_url, Needs::WebhookKeys).await;
     let stages = stack.deps(&agencies_url, Needs::WebhookKeys).await;
     let pre_review = stack.deps(&agencies_url, Needs::WebhookKeys).await;
