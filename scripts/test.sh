@@ -1,19 +1,22 @@
 #!/usr/bin/env bash
 # The one command that runs every check and test of the project (README: "Run every test").
 # It installs whatever the tests need that a fresh machine with only Rust and Python lacks.
+# The full `sam build` of the functions is not part of it: ./scripts/deploy-check.sh.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
-echo "== test tools (moto, cfn-lint, schemathesis into .venv)"
+echo "== test tools (moto, SAM translator, cfn-lint, schemathesis into .venv)"
 ./scripts/tools.sh
 echo "== format"
 cargo fmt --all --check
 echo "== lint"
 cargo clippy --workspace --all-targets --quiet -- -D warnings
+echo "== template (cfn-lint for China and global regions, buildable by sam build, sam validate, checkov)"
+./scripts/template.sh
+echo "== function binaries (the deployed-shape test runs them as Lambda does)"
+cargo build --workspace --bins
 echo "== tests"
 cargo test --workspace --all-targets
 cargo test --workspace --doc --quiet
-echo "== template (cfn-lint, China and global regions)"
-./scripts/cfn-lint.sh
 echo "== API contract (schemathesis against the OpenAPI document)"
 ./scripts/schemathesis.sh
