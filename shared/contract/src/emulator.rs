@@ -39,11 +39,17 @@ pub fn start_emulator() -> Emulator {
         "{} is missing: run ./scripts/test.sh, which installs moto[server] into .venv",
         server.display()
     );
+    start_emulator_with(Command::new(server))
+}
+
+/// Starts `command` — moto's server, or a launcher taking its arguments — with `-H 127.0.0.1 -p
+/// <free port>`, and waits until it listens.
+pub fn start_emulator_with(mut command: Command) -> Emulator {
     let port = std::net::TcpListener::bind("127.0.0.1:0")
         .and_then(|l| l.local_addr())
         .map(|a| a.port())
         .unwrap_or_else(|e| panic!("{e}"));
-    let child = Command::new(server)
+    let child = command
         .args(["-H", "127.0.0.1", "-p", &port.to_string()])
         .stdout(Stdio::null())
         .stderr(Stdio::null())

@@ -40,6 +40,45 @@ pub fn sdk_config(url: &str, http: Option<aws_sdk_sqs::config::SharedHttpClient>
     b.build()
 }
 
+/// A key file with a fresh random key for the platform and for each agency.
+pub fn random_keys() -> Vec<KeyEntry> {
+    [
+        (Agency::Platform, "platform-1"),
+        (Agency::Hospital, "hospital-1"),
+        (Agency::PoliceStation, "police-1"),
+        (Agency::MedicalInsurance, "insurance-1"),
+        (Agency::SocialSecurity, "social-security-1"),
+        (Agency::LicenceDirectory, "licence-directory-1"),
+    ]
+    .into_iter()
+    .map(|(owner, id)| KeyEntry::random(id, owner, Algorithm::HmacSha256))
+    .collect()
+}
+
+/// An SDK configuration for the emulator at `url` as the IAM identity with these keys (an
+/// assumed role's temporary credentials carry a `session_token`).
+pub fn sdk_config_as(
+    url: &str,
+    access_key_id: &str,
+    secret_access_key: &str,
+    session_token: Option<String>,
+) -> SdkConfig {
+    SdkConfig::builder()
+        .behavior_version(aws_config::BehaviorVersion::latest())
+        .region(aws_config::Region::new(REGION))
+        .endpoint_url(url)
+        .credentials_provider(aws_sdk_sqs::config::SharedCredentialsProvider::new(
+            aws_sdk_sqs::config::Credentials::new(
+                access_key_id,
+                secret_access_key,
+                session_token,
+                None,
+                "emulator",
+            ),
+        ))
+        .build()
+}
+
 /// What `template.yaml` declares, created in the emulator.
 pub struct Stack {
     /// The SDK configuration every client is built from.
@@ -124,18 +163,7 @@ impl Stack {
             )
             .send()
             .await?;
-        let entries: Vec<KeyEntry> = [
-            (Agency::Platform, "platform-1"),
-            (Agency::Hospital, "hospital-1"),
-            (Agency::PoliceStation, "police-1"),
-            (Agency::MedicalInsurance, "insurance-1"),
-            (Agency::SocialSecurity, "social-security-1"),
-            (Agency::LicenceDirectory, "licence-directory-1"),
-        ]
-        .into_iter()
-        .map(|(owner, id)| KeyEntry::random(id, owner, Algorithm::HmacSha256))
-        .collect();
-        let key_file = serde_json::to_string(&entries)?;
+        let key_file = serde_json::to_string(&random_keys())?;
         aws_sdk_secretsmanager::Client::new(&sdk)
             .create_secret()
             .name(KEYS_SECRET)
@@ -212,46 +240,80 @@ impl Stack {
             .unwrap_or(u32::MAX)
     }
 
-    /// One batch of `url` as Lambda's event source mapping invokes a function with it: the
-    /// messages SQS delivers as an `SqsEvent`; afterwards deletes every record `handler` did not
-    /// report as failed. Returns how many records the batch had (0: nothing was delivered, and
-    /// `handler` was not called).
+    /// One batch of `url` through `handler`, as the event source mapping does ([`pump`]).
     pub async fn pump<F, Fut>(&self, url: &str, handler: F) -> Result<usize, Error>
     where
         F: FnOnce(SqsEvent) -> Fut,
         Fut: std::future::Future<Output = SqsBatchResponse>,
     {
-        let Some(event) = receive_event(&self.sdk, url).await? else {
-            return Ok(0);
-        };
-        let handles: HashMap<String, String> = event
-            .records
-            .iter()
-            .map(|r| {
-                (
-                    r.message_id.clone().unwrap_or_default(),
-                    r.receipt_handle.clone().unwrap_or_default(),
-                )
-            })
-            .collect();
-        let n = handles.len();
-        let response = handler(event).await;
-        let failed: Vec<String> = response
-            .batch_item_failures
-            .iter()
-            .map(|f| f.item_identifier.clone())
-            .collect();
-        let sqs = aws_sdk_sqs::Client::new(&self.sdk);
-        for (id, receipt) in handles {
-            if !failed.contains(&id) {
-                sqs.delete_message()
-                    .queue_url(url)
-                    .receipt_handle(receipt)
-                    .send()
-                    .await?;
-            }
+        pump(&self.sdk, url, handler).await
+    }
+}
+
+/// One batch of `url` as Lambda's event source mapping invokes a function with it: the messages
+/// SQS delivers as an `SqsEvent`; afterwards deletes every record `handler` did not report as
+/// failed. Returns how many records the batch had (0: nothing was delivered, and `handler` was
+/// not called).
+pub async fn pump<F, Fut>(sdk: &SdkConfig, url: &str, handler: F) -> Result<usize, Error>
+where
+    F: FnOnce(SqsEvent) -> Fut,
+    Fut: std::future::Future<Output = SqsBatchResponse>,
+{
+    let Some(event) = receive_event(sdk, url).await? else {
+        return Ok(0);
+    };
+    let handles: HashMap<String, String> = event
+        .records
+        .iter()
+        .map(|r| {
+            (
+                r.message_id.clone().unwrap_or_default(),
+                r.receipt_handle.clone().unwrap_or_default(),
+            )
+        })
+        .collect();
+    let n = handles.len();
+    let response = handler(event).await;
+    let failed: Vec<String> = response
+        .batch_item_failures
+        .iter()
+        .map(|f| f.item_identifier.clone())
+        .collect();
+    let sqs = aws_sdk_sqs::Client::new(sdk);
+    for (id, receipt) in handles {
+        if !failed.contains(&id) {
+            sqs.delete_message()
+                .queue_url(url)
+                .receipt_handle(receipt)
+                .send()
+                .await?;
         }
-        Ok(n)
+    }
+    Ok(n)
+}
+
+/// What an API Gateway HTTP API event is handed to: the function's router in this process, or
+/// a function's real binary under a Lambda runtime API (the deployed-shape test).
+pub trait ApiTarget: Sync {
+    /// Hands `event` (payload 2.0 JSON) to the function; returns the status and JSON body of
+    /// its answer.
+    fn invoke(&self, event: String) -> impl Future<Output = Result<(u16, Value), Error>> + Send;
+}
+
+impl ApiTarget for axum::Router {
+    async fn invoke(&self, event: String) -> Result<(u16, Value), Error> {
+        let req = lambda_http::request::from_str(&event)?;
+        let res = self
+            .clone()
+            .oneshot(req.map(|b| Body::from(b.to_vec())))
+            .await
+            .unwrap_or_else(|e| match e {});
+        let status = res.status().as_u16();
+        let bytes = axum::body::to_bytes(res.into_body(), 1 << 20).await?;
+        Ok((
+            status,
+            serde_json::from_slice(&bytes).unwrap_or(Value::Null),
+        ))
     }
 }
 
@@ -284,26 +346,15 @@ pub fn api_event(subject: &str, method: &str, path: &str, body: Option<&Value>) 
     .to_string()
 }
 
-/// Invokes the API function's router with [`api_event`]; returns the status and JSON body.
+/// Hands [`api_event`] to the API function `target`; returns the status and JSON body.
 pub async fn call(
-    router: &axum::Router,
+    target: &impl ApiTarget,
     subject: &str,
     method: &str,
     path: &str,
     body: Option<&Value>,
 ) -> Result<(u16, Value), Error> {
-    let req = lambda_http::request::from_str(&api_event(subject, method, path, body))?;
-    let res = router
-        .clone()
-        .oneshot(req.map(|b| Body::from(b.to_vec())))
-        .await
-        .unwrap_or_else(|e| match e {});
-    let status = res.status().as_u16();
-    let bytes = axum::body::to_bytes(res.into_body(), 1 << 20).await?;
-    Ok((
-        status,
-        serde_json::from_slice(&bytes).unwrap_or(Value::Null),
-    ))
+    target.invoke(api_event(subject, method, path, body)).await
 }
 
 /// The messages the emulator's SQS delivers from `url` (up to 10), as the `SqsEvent` Lambda's
@@ -343,7 +394,7 @@ pub async fn receive_event(sdk: &SdkConfig, url: &str) -> Result<Option<SqsEvent
 /// with exactly the signed headers, then completing it. Returns the document reference and the
 /// completion path.
 pub async fn upload(
-    router: &axum::Router,
+    router: &impl ApiTarget,
     subject: &str,
     kind: &str,
 ) -> Result<(Value, String), Error> {
@@ -378,7 +429,7 @@ pub async fn upload(
 /// Does what the parent is asked to in `view` (confirm generated forms, supply missing scans);
 /// returns how many actions it took (0 or 1).
 pub async fn act(
-    router: &axum::Router,
+    router: &impl ApiTarget,
     subject: &str,
     id: &str,
     view: &Value,
