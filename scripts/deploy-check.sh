@@ -7,6 +7,7 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 ./scripts/tools.sh deploy
+rustup target add aarch64-unknown-linux-gnu
 export PATH="$PWD/.venv-deploy/bin:$PATH"
 export SAM_CLI_TELEMETRY=0
 start=$(date +%s)
