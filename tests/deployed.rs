@@ -3,7 +3,8 @@
 //! a Lambda runtime API, with the environment the stack resolved for it and the credentials of
 //! its own execution role, in an emulator that enforces IAM. One application goes from
 //! submission to completion through them, with every agency, the licence directory and the
-//! applicant gateway reached over HTTPS.
+//! applicant gateway reached over HTTPS, and a police supplement answered with an electronic
+//! licence that the API function looks up itself.
 //!
 //! - `tests/deployed/stack.py` packages the template (`sam package`'s step), transforms it with
 //!   the AWS SAM translator and creates the stack in moto; it reads back each function's
@@ -24,7 +25,7 @@ use axum::body::Bytes;
 use axum::extract::{Path, State};
 use axum::http::{HeaderMap, HeaderValue, StatusCode};
 use axum::routing::{get, post};
-use newborn_agency_sim::{Mix, SimConfig, Simulator};
+use newborn_agency_sim::{Mix, Script, Scripted, SimConfig, Simulator};
 use newborn_domain::stage::{Agency, Stage};
 use newborn_http::{HttpDispatcher, TrustedRoots};
 use newborn_lambda::harness::{self, ApiTarget};
@@ -550,7 +551,7 @@ async fn the_deployed_functions_carry_an_application_to_completion_with_the_temp
     let sim = Simulator::open(
         &dir.path().join("agencies.db"),
         SimConfig {
-            platform_url,
+            platform_url: platform_url.clone(),
             delay: Duration::from_millis(10),
             mix: Mix::default(),
             received_token: "not used by this test".into(),
@@ -650,7 +651,7 @@ async fn the_deployed_functions_carry_an_application_to_completion_with_the_temp
     }
     let mut form: Value = serde_json::from_str(SAMPLE).unwrap_or_else(|e| panic!("{e}"));
     form["documents"] = Value::Array(documents);
-    form["licences"] = licences;
+    form["licences"] = licences.clone();
     form["newborn"]["birth_time"] =
         json!((chrono::Utc::now() - chrono::TimeDelta::days(7)).to_rfc3339());
     let (status, submitted) = harness::call(
@@ -664,6 +665,18 @@ async fn the_deployed_functions_carry_an_application_to_completion_with_the_temp
     .unwrap_or_else(|e| panic!("{e}"));
     assert_eq!(status, 201, "{submitted}\n{}", api.output());
     let id = submitted["id"].as_str().unwrap_or_default().to_owned();
+    // The police hold their first round; the test sends their answer itself: the marriage
+    // certificate asked for again as an electronic licence (a supplement the API answers by
+    // looking the licence up in the directory, signed with the keys it reads from the secret).
+    sim.script(Script {
+        application_id: id.clone(),
+        stage: Stage::Police,
+        outcomes: vec![Scripted::Hold, Scripted::Approve],
+    })
+    .await
+    .unwrap_or_else(|e| panic!("{e}"));
+    let mut police_asked = false;
+    let mut police_answered = false;
 
     // The event source mappings: each stage queue to its function, the notification queue to
     // the notifier, until the flow ends.
@@ -711,6 +724,39 @@ async fn the_deployed_functions_carry_an_application_to_completion_with_the_temp
         if view["outcome"] != "in_progress" {
             break view;
         }
+        let police = view["stages"]
+            .as_array()
+            .into_iter()
+            .flatten()
+            .find(|s| s["stage"] == "police")
+            .map(|s| s["status"].clone())
+            .unwrap_or_default();
+        if !police_asked && police["status"] == "awaiting_agency" {
+            police_asked = true;
+            ask_for_licence(&platform_url, &keys, &id).await;
+            continue;
+        }
+        if !police_answered && police["status"] == "awaiting_applicant" {
+            police_answered = true;
+            let marriage = licences[2].clone();
+            let (status, answer) = harness::call(
+                api.as_ref(),
+                "mum-deployed",
+                "POST",
+                &format!("/applications/{id}/supplement"),
+                Some(&json!({ "licences": [marriage] })),
+            )
+            .await
+            .unwrap_or_else(|e| panic!("{e}"));
+            assert_eq!(
+                status,
+                200,
+                "the API looks the licence up and accepts the answer: {answer}\n{}",
+                api.output()
+            );
+            acts += 1;
+            continue;
+        }
         acts += harness::act(api.as_ref(), "mum-deployed", &id, &view)
             .await
             .unwrap_or_else(|e| panic!("{e}: {view:#}"));
@@ -756,8 +802,26 @@ async fn the_deployed_functions_carry_an_application_to_completion_with_the_temp
         ["hospital", "insurance", "police", "social-security"]
     );
     assert!(
-        received.iter().all(|r| r.state == "answered"),
+        received
+            .iter()
+            .all(|r| r.state == "answered" || r.key == format!("{id}:police:1")),
         "every dispatch was answered through the callbacks function: {received:?}"
+    );
+    let round_two = received
+        .iter()
+        .find(|r| r.key == format!("{id}:police:2"))
+        .unwrap_or_else(|| panic!("no second police round: {received:?}"));
+    let marriage = round_two.body["documents"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .find(|d| d["kind"] == "marriage_certificate")
+        .cloned()
+        .unwrap_or_default();
+    assert_eq!(
+        (&marriage["source"], &marriage["verified"]),
+        (&json!("licence"), &json!(true)),
+        "the police receive the licence given in the supplement, verified: {marriage}"
     );
     let delivered: Value = reqwest::Client::builder()
         .tls_certs_only([
@@ -823,6 +887,42 @@ async fn the_deployed_functions_carry_an_application_to_completion_with_the_temp
     assert_eq!(
         status, 503,
         "with a role lacking the table's statement the read is refused: {problem}"
+    );
+}
+
+/// The police's answer to round 1, signed with their key and posted to the platform's callback
+/// route (the gateway in front of the callbacks function): a supplement asking for the
+/// marriage certificate as an electronic licence.
+async fn ask_for_licence(platform_url: &str, keys: &Keys, id: &str) {
+    let police = keys
+        .agencies
+        .key_of(Agency::PoliceStation)
+        .unwrap_or_else(|| panic!("no police key"));
+    let body = serde_json::to_vec(&json!({"application_id": id, "stage": "police", "round": 1, "outcome": {
+        "type": "supplement",
+        "items": [{"type": "licence", "kind": "marriage_certificate", "problem": "number_mismatch"}],
+        "reason": {"zh": "结婚证扫描件不清晰，请提供结婚证电子证照", "en": "the marriage certificate scan is unreadable; give its electronic licence"},
+    }}))
+    .unwrap_or_default();
+    let mut req = reqwest::Client::new()
+        .post(format!("{platform_url}/agency/callbacks"))
+        .header("content-type", "application/json");
+    for (name, value) in police.headers(
+        &newborn_service::signing::new_message_id(),
+        chrono::Utc::now(),
+        &body,
+    ) {
+        req = req.header(name, value);
+    }
+    let res = req
+        .body(body)
+        .send()
+        .await
+        .unwrap_or_else(|e| panic!("{e}"));
+    assert_eq!(
+        res.status(),
+        200,
+        "the callbacks function took the police's answer"
     );
 }
 
