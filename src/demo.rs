@@ -59,11 +59,7 @@ pub enum Licences {
 /// The sample family's licences as the form references them (the numbers are the simulated
 /// directory's).
 pub fn licence_refs() -> Value {
-    json!([
-        {"kind": "mother_id_card", "holder_id_number": "35010219940315002X", "number": "350102-ID-0001", "issuer": "福州市公安局鼓楼分局"},
-        {"kind": "father_id_card", "holder_id_number": "350203199207080011", "number": "350203-ID-0002", "issuer": "厦门市公安局思明分局"},
-        {"kind": "marriage_certificate", "holder_id_number": "35010219940315002X", "number": "J350102-2020-000123", "issuer": "福州市鼓楼区民政局"},
-    ])
+    newborn_agency_sim::sample_licences()
 }
 
 /// The materials the licences stand for.

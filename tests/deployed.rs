@@ -417,6 +417,14 @@ async fn callback_gateway(
 // ---------------------------------------------------------------------------------------------
 // The stack.
 
+/// A request of the test's family (`mum-deployed`) through API Gateway to the API function
+/// `api`: its status and JSON body.
+async fn family(api: &Function, method: &str, path: &str, body: Option<&Value>) -> (u16, Value) {
+    harness::call(api, "mum-deployed", method, path, body)
+        .await
+        .unwrap_or_else(|e| panic!("{method} {path}: {e}"))
+}
+
 /// Where `cargo build --workspace --bins` put the function binaries: beside this test's
 /// `deps` directory.
 fn binary(name: &str) -> PathBuf {
@@ -619,25 +627,10 @@ async fn the_deployed_functions_carry_an_application_to_completion_with_the_temp
 
     // The family's materials: three electronic licences, the booklet pages as scans uploaded to
     // the presigned S3 URLs the API function signs with its role.
-    let licences = json!([
-        {"kind": "mother_id_card", "holder_id_number": "35010219940315002X", "number": "350102-ID-0001", "issuer": "福州市公安局鼓楼分局"},
-        {"kind": "father_id_card", "holder_id_number": "350203199207080011", "number": "350203-ID-0002", "issuer": "厦门市公安局思明分局"},
-        {"kind": "marriage_certificate", "holder_id_number": "35010219940315002X", "number": "J350102-2020-000123", "issuer": "福州市鼓楼区民政局"},
-    ]);
-    for l in licences.as_array().into_iter().flatten() {
-        let mut record = l.clone();
-        record["valid_until"] = json!("2035-01-01");
-        sim.add_licence(serde_json::from_value(record).unwrap_or_else(|e| panic!("{e}")))
-            .await
-            .unwrap_or_else(|e| panic!("{e}"));
-    }
-    sim.authorise(
-        serde_json::from_value(json!({"kind": "father_id_card", "number": "350203-ID-0002",
-            "grantee_id_number": "35010219940315002X", "valid_until": "2099-12-31"}))
-        .unwrap_or_else(|e| panic!("{e}")),
-    )
-    .await
-    .unwrap_or_else(|e| panic!("{e}"));
+    let licences = sim
+        .file_sample_licences()
+        .await
+        .unwrap_or_else(|e| panic!("{e}"));
     let mut documents = vec![];
     for kind in [
         "household_booklet_front",
@@ -654,15 +647,7 @@ async fn the_deployed_functions_carry_an_application_to_completion_with_the_temp
     form["licences"] = licences.clone();
     form["newborn"]["birth_time"] =
         json!((chrono::Utc::now() - chrono::TimeDelta::days(7)).to_rfc3339());
-    let (status, submitted) = harness::call(
-        api.as_ref(),
-        "mum-deployed",
-        "POST",
-        "/applications",
-        Some(&form),
-    )
-    .await
-    .unwrap_or_else(|e| panic!("{e}"));
+    let (status, submitted) = family(api.as_ref(), "POST", "/applications", Some(&form)).await;
     assert_eq!(status, 201, "{submitted}\n{}", api.output());
     let id = submitted["id"].as_str().unwrap_or_default().to_owned();
     // The police hold their first round; the test sends their answer itself: the marriage
@@ -712,15 +697,7 @@ async fn the_deployed_functions_carry_an_application_to_completion_with_the_temp
         )
         .await
         .unwrap_or_else(|e| panic!("notification queue: {e}"));
-        let (_, view) = harness::call(
-            api.as_ref(),
-            "mum-deployed",
-            "GET",
-            &format!("/applications/{id}"),
-            None,
-        )
-        .await
-        .unwrap_or_else(|e| panic!("{e}"));
+        let (_, view) = family(api.as_ref(), "GET", &format!("/applications/{id}"), None).await;
         if view["outcome"] != "in_progress" {
             break view;
         }
@@ -739,15 +716,13 @@ async fn the_deployed_functions_carry_an_application_to_completion_with_the_temp
         if !police_answered && police["status"] == "awaiting_applicant" {
             police_answered = true;
             let marriage = licences[2].clone();
-            let (status, answer) = harness::call(
+            let (status, answer) = family(
                 api.as_ref(),
-                "mum-deployed",
                 "POST",
                 &format!("/applications/{id}/supplement"),
                 Some(&json!({ "licences": [marriage] })),
             )
-            .await
-            .unwrap_or_else(|e| panic!("{e}"));
+            .await;
             assert_eq!(
                 status,
                 200,
@@ -836,15 +811,13 @@ async fn the_deployed_functions_carry_an_application_to_completion_with_the_temp
         .json()
         .await
         .unwrap_or_else(|e| panic!("{e}"));
-    let (_, notes) = harness::call(
+    let (_, notes) = family(
         api.as_ref(),
-        "mum-deployed",
         "GET",
         &format!("/applications/{id}/notifications"),
         None,
     )
-    .await
-    .unwrap_or_else(|e| panic!("{e}"));
+    .await;
     assert_eq!(
         delivered.as_array().map(Vec::len),
         notes.as_array().map(Vec::len),
@@ -875,15 +848,7 @@ async fn the_deployed_functions_carry_an_application_to_completion_with_the_temp
     let wrong_logs = dir.path().join("logs-wrong-role");
     std::fs::create_dir(&wrong_logs).unwrap_or_else(|e| panic!("{e}"));
     let wrong = Function::start("api", &binaries["api"], &env, &wrong_logs).await;
-    let (status, problem) = harness::call(
-        &wrong,
-        "mum-deployed",
-        "GET",
-        &format!("/applications/{id}"),
-        None,
-    )
-    .await
-    .unwrap_or_else(|e| panic!("{e}"));
+    let (status, problem) = family(&wrong, "GET", &format!("/applications/{id}"), None).await;
     assert_eq!(
         status, 503,
         "with a role lacking the table's statement the read is refused: {problem}"

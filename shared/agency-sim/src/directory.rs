@@ -23,6 +23,16 @@ CREATE TABLE IF NOT EXISTS registrations (id TEXT PRIMARY KEY, body TEXT NOT NUL
 CREATE INDEX IF NOT EXISTS registrations_due ON registrations(state, due_at);
 ";
 
+/// The sample family's three licences as a form references them: the mother's and the father's
+/// identity cards and their marriage certificate (the demo's and the end-to-end tests' family).
+pub fn sample_licences() -> serde_json::Value {
+    serde_json::json!([
+        {"kind": "mother_id_card", "holder_id_number": "35010219940315002X", "number": "350102-ID-0001", "issuer": "福州市公安局鼓楼分局"},
+        {"kind": "father_id_card", "holder_id_number": "350203199207080011", "number": "350203-ID-0002", "issuer": "厦门市公安局思明分局"},
+        {"kind": "marriage_certificate", "holder_id_number": "35010219940315002X", "number": "J350102-2020-000123", "issuer": "福州市鼓楼区民政局"},
+    ])
+}
+
 /// The scripts table's stage name for registration reviews.
 const REVIEW: &str = "licence_registration";
 
@@ -119,6 +129,23 @@ impl Simulator {
             .await?;
         body.map(|b| serde_json::from_str(&b).map_err(|e| e.to_string()))
             .transpose()
+    }
+
+    /// Puts [`sample_licences`] on file, valid until 2035, with the father's authorisation of his
+    /// identity card to the mother (as he would give it in the app); returns the references.
+    pub async fn file_sample_licences(&self) -> Result<serde_json::Value, String> {
+        let refs = sample_licences();
+        for r in refs.as_array().into_iter().flatten() {
+            let mut record = r.clone();
+            record["valid_until"] = serde_json::json!("2035-01-01");
+            self.add_licence(serde_json::from_value(record).map_err(|e| e.to_string())?)
+                .await?;
+        }
+        let father = serde_json::json!({"kind": "father_id_card", "number": "350203-ID-0002",
+            "grantee_id_number": "35010219940315002X", "valid_until": "2099-12-31"});
+        self.authorise(serde_json::from_value(father).map_err(|e| e.to_string())?)
+            .await?;
+        Ok(refs)
     }
 
     /// Records a holder's authorisation of a licence; `false` when the licence is unknown.

@@ -24,7 +24,7 @@ use std::path::Path as FsPath;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-pub use directory::{Authorise, ReceivedRegistration, Review, ReviewScript};
+pub use directory::{Authorise, ReceivedRegistration, Review, ReviewScript, sample_licences};
 pub use outcome::{Mix, Scripted};
 
 /// How the simulated agencies behave.

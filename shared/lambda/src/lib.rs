@@ -67,8 +67,9 @@ pub struct Deps {
 /// may read the key secret).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Needs {
-    /// No webhook keys: the function can neither sign nor verify (no deployed function runs so;
-    /// tests use it to show what such a function refuses).
+    /// No webhook keys: the function can neither sign nor verify. Since the API reads the keys,
+    /// no function, test or benchmark builds one; it and the null adapters go when functions
+    /// build their capabilities as types (the house issue).
     Nothing,
     /// The webhook keys (stages sign dispatches and licence look-ups, the SLA monitor signs
     /// escalations, callbacks verify signatures, the API signs the licence look-ups of

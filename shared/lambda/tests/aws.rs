@@ -190,25 +190,10 @@ async fn an_application_travels_from_submission_to_completion_through_the_lambda
     );
     // The identity cards and the marriage certificate are electronic licences in the province's
     // directory (the pre-review function looks them up, signed); the booklet pages are scans.
-    let licences = json!([
-        {"kind": "mother_id_card", "holder_id_number": "35010219940315002X", "number": "350102-ID-0001", "issuer": "福州市公安局鼓楼分局"},
-        {"kind": "father_id_card", "holder_id_number": "350203199207080011", "number": "350203-ID-0002", "issuer": "厦门市公安局思明分局"},
-        {"kind": "marriage_certificate", "holder_id_number": "35010219940315002X", "number": "J350102-2020-000123", "issuer": "福州市鼓楼区民政局"},
-    ]);
-    for l in licences.as_array().into_iter().flatten() {
-        let mut record = l.clone();
-        record["valid_until"] = json!("2035-01-01");
-        sim.add_licence(serde_json::from_value(record).unwrap_or_else(|e| panic!("{e}")))
-            .await
-            .unwrap_or_else(|e| panic!("{e}"));
-    }
-    sim.authorise(
-        serde_json::from_value(json!({"kind": "father_id_card", "number": "350203-ID-0002",
-            "grantee_id_number": "35010219940315002X", "valid_until": "2099-12-31"}))
-        .unwrap_or_else(|e| panic!("{e}")),
-    )
-    .await
-    .unwrap_or_else(|e| panic!("{e}"));
+    let licences = sim
+        .file_sample_licences()
+        .await
+        .unwrap_or_else(|e| panic!("{e}"));
     let mut documents = vec![];
     for kind in SAMPLE_DOCUMENTS
         .iter()
