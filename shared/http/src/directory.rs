@@ -56,14 +56,6 @@ impl HttpLicenceDirectory {
             clock,
         })
     }
-
-    /// The same directory client trusting `roots` as well as the system's.
-    pub fn trusting(self, roots: &crate::TrustedRoots) -> Result<Self, String> {
-        Ok(Self {
-            poster: self.poster.trusting(roots)?,
-            ..self
-        })
-    }
 }
 
 #[async_trait]

@@ -172,14 +172,6 @@ impl HttpNotifier {
             poster: SignedPoster::new(key, clock)?,
         })
     }
-
-    /// The same notifier trusting `roots` as well as the system's.
-    pub fn trusting(self, roots: &TrustedRoots) -> Result<Self, String> {
-        Ok(Self {
-            poster: self.poster.trusting(roots)?,
-            ..self
-        })
-    }
 }
 
 #[async_trait]

@@ -1,8 +1,9 @@
 //! The outbound HTTP client every adapter shares: HTTPS by rustls (with aws-lc-rs, as the AWS
 //! SDK), certificates checked against the system's roots — on Lambda the runtime's CA bundle;
-//! `SSL_CERT_FILE` / `SSL_CERT_DIR` replace them, as for any OpenSSL-style program — plus any
-//! roots the deployment adds (an agency gateway behind a private CA). Plain `http://` stays
-//! allowed for the local runtime and its simulated agencies on 127.0.0.1.
+//! `SSL_CERT_FILE` / `SSL_CERT_DIR` replace them, as for any OpenSSL-style program, which is how
+//! a deployment trusts an agency gateway behind a private CA. `HttpDispatcher::trusting` adds
+//! roots in code (the HTTPS test's CA). Plain `http://` stays allowed for the local runtime and
+//! its simulated agencies on 127.0.0.1.
 
 use std::time::Duration;
 
