@@ -9,6 +9,8 @@ echo "== test tools (moto, SAM translator, cfn-lint, schemathesis into .venv)"
 ./scripts/tools.sh
 echo "== format"
 cargo fmt --all --check
+echo "== domain layers (no import cycle inside shared/domain)"
+python3 scripts/domain-layers.py
 echo "== lint"
 cargo clippy --workspace --all-targets --quiet -- -D warnings
 echo "== template (cfn-lint for China and global regions, buildable by sam build, sam validate, checkov)"

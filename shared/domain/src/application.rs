@@ -9,347 +9,18 @@
 use crate::calendar::CHINA;
 use crate::ids::{
     BirthCertificateNumber, CreditCode, IdNumber, MarriageCertificateNumber, MobileNumber,
-    PersonName, parse_via_str, reject_invisible,
+    PersonName,
 };
+pub use crate::kinds::{
+    BankAccountNumber, Case, DocumentKind, ParentRole, Service, Sha256Hex, Text,
+};
+use crate::kinds::{LicenceRef, Stage};
 use crate::policy::Policy;
 use crate::region::RegionCode;
-use crate::stage::Stage;
-use crate::text::{Bilingual, Invalid};
+use crate::text::Invalid;
 use chrono::{DateTime, FixedOffset, NaiveDate, Utc};
 use serde::{Deserialize, Serialize};
 use std::collections::BTreeSet;
-use std::fmt;
-
-/// Which of the three cases (办理情形) an application is, 闽卫政法〔2024〕40号 附件1 三.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
-#[serde(rename_all = "snake_case")]
-pub enum Case {
-    /// 情形一 全流程: pre-review, hospital, police, medical insurance, social-security card.
-    Full,
-    /// 情形二 已有出生医学证明的半流程: police, medical insurance, card.
-    HasBirthCertificate,
-    /// 情形三 已有户口簿的半流程: medical insurance, card.
-    HasHouseholdBooklet,
-}
-
-impl Case {
-    /// All cases.
-    pub const ALL: [Case; 3] = [
-        Case::Full,
-        Case::HasBirthCertificate,
-        Case::HasHouseholdBooklet,
-    ];
-    /// Its name in both languages.
-    pub fn label(self) -> Bilingual {
-        match self {
-            Case::Full => Bilingual::new("情形一：全流程", "case 1: full flow"),
-            Case::HasBirthCertificate => Bilingual::new(
-                "情形二：已有出生医学证明的半流程",
-                "case 2: already holds the birth certificate",
-            ),
-            Case::HasHouseholdBooklet => Bilingual::new(
-                "情形三：已有户口簿的半流程",
-                "case 3: already holds the household booklet",
-            ),
-        }
-    }
-}
-
-/// The seven services (办理事项) of 闽卫政法〔2024〕40号 附件1 一.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
-#[serde(rename_all = "snake_case")]
-pub enum Service {
-    /// （一）出生医学证明办理
-    BirthCertificate,
-    /// （二）新生儿预防接种证办理
-    VaccinationCertificate,
-    /// （三）科学育儿指导服务登记
-    ParentingGuidance,
-    /// （四）新生儿户口登记办理
-    HouseholdRegistration,
-    /// （五）生育保险待遇核准支付
-    MaternityBenefit,
-    /// （六）新生儿城乡居民基本医疗保险参保登记
-    MedicalInsuranceEnrolment,
-    /// （七）新生儿社会保障卡办理
-    SocialSecurityCard,
-}
-
-impl Service {
-    /// All seven, in the notice's order.
-    pub const ALL: [Service; 7] = [
-        Service::BirthCertificate,
-        Service::VaccinationCertificate,
-        Service::ParentingGuidance,
-        Service::HouseholdRegistration,
-        Service::MaternityBenefit,
-        Service::MedicalInsuranceEnrolment,
-        Service::SocialSecurityCard,
-    ];
-
-    /// The stage whose agency delivers this service (附件1 三(一)2–5).
-    pub fn stage(self) -> Stage {
-        match self {
-            Service::BirthCertificate
-            | Service::VaccinationCertificate
-            | Service::ParentingGuidance => Stage::HealthCheck,
-            Service::HouseholdRegistration => Stage::Police,
-            Service::MaternityBenefit | Service::MedicalInsuranceEnrolment => Stage::Insurance,
-            Service::SocialSecurityCard => Stage::SocialSecurityCard,
-        }
-    }
-
-    /// Its name in both languages.
-    pub fn label(self) -> Bilingual {
-        let (zh, en) = match self {
-            Service::BirthCertificate => ("出生医学证明办理", "birth medical certificate"),
-            Service::VaccinationCertificate => ("新生儿预防接种证办理", "vaccination certificate"),
-            Service::ParentingGuidance => {
-                ("科学育儿指导服务登记", "parenting-guidance registration")
-            }
-            Service::HouseholdRegistration => ("新生儿户口登记办理", "household registration"),
-            Service::MaternityBenefit => (
-                "生育保险待遇核准支付",
-                "maternity-benefit approval and payment",
-            ),
-            Service::MedicalInsuranceEnrolment => (
-                "城乡居民基本医疗保险参保登记",
-                "medical-insurance enrolment",
-            ),
-            Service::SocialSecurityCard => ("新生儿社会保障卡办理", "social-security card"),
-        };
-        Bilingual::new(zh, en)
-    }
-}
-
-/// Mother or father.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
-#[serde(rename_all = "snake_case")]
-pub enum ParentRole {
-    /// 母亲
-    Mother,
-    /// 父亲
-    Father,
-}
-
-impl ParentRole {
-    /// The other parent.
-    pub fn other(self) -> Self {
-        match self {
-            ParentRole::Mother => ParentRole::Father,
-            ParentRole::Father => ParentRole::Mother,
-        }
-    }
-    /// 母亲 / 父亲 and mother / father.
-    pub fn label(self) -> Bilingual {
-        match self {
-            ParentRole::Mother => Bilingual::new("母亲", "mother"),
-            ParentRole::Father => Bilingual::new("父亲", "father"),
-        }
-    }
-}
-
-/// A kind of uploaded document (材料).
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
-#[serde(rename_all = "snake_case")]
-pub enum DocumentKind {
-    /// 母亲身份证
-    MotherIdCard,
-    /// 父亲身份证
-    FatherIdCard,
-    /// 结婚证
-    MarriageCertificate,
-    /// 户口簿首页（有户别信息的）
-    HouseholdBookletFront,
-    /// 户口簿户主页
-    HouseholdBookletHead,
-    /// 户口簿落户方（新生儿父亲或者母亲）成员页
-    HouseholdBookletRegisteringParent,
-    /// 户口簿新生儿户口当前页
-    HouseholdBookletNewborn,
-    /// 授权委托书 (闽卫政法〔2024〕40号 附件3)
-    AuthorisationLetter,
-    /// 出生医学证明（正、副页完全版）
-    BirthCertificate,
-    /// 产妇银行卡
-    MotherBankCard,
-    /// 产妇社会保障卡
-    MotherSocialSecurityCard,
-    /// 《广西母子健康手册》“产时记录”页
-    DeliveryRecord,
-}
-
-impl DocumentKind {
-    /// Every kind.
-    pub const ALL: [DocumentKind; 12] = [
-        DocumentKind::MotherIdCard,
-        DocumentKind::FatherIdCard,
-        DocumentKind::MarriageCertificate,
-        DocumentKind::HouseholdBookletFront,
-        DocumentKind::HouseholdBookletHead,
-        DocumentKind::HouseholdBookletRegisteringParent,
-        DocumentKind::HouseholdBookletNewborn,
-        DocumentKind::AuthorisationLetter,
-        DocumentKind::BirthCertificate,
-        DocumentKind::MotherBankCard,
-        DocumentKind::MotherSocialSecurityCard,
-        DocumentKind::DeliveryRecord,
-    ];
-
-    /// The snake_case name used in JSON, storage keys and metrics, e.g. `mother_id_card`.
-    pub fn as_str(self) -> &'static str {
-        match self {
-            DocumentKind::MotherIdCard => "mother_id_card",
-            DocumentKind::FatherIdCard => "father_id_card",
-            DocumentKind::MarriageCertificate => "marriage_certificate",
-            DocumentKind::HouseholdBookletFront => "household_booklet_front",
-            DocumentKind::HouseholdBookletHead => "household_booklet_head",
-            DocumentKind::HouseholdBookletRegisteringParent => {
-                "household_booklet_registering_parent"
-            }
-            DocumentKind::HouseholdBookletNewborn => "household_booklet_newborn",
-            DocumentKind::AuthorisationLetter => "authorisation_letter",
-            DocumentKind::BirthCertificate => "birth_certificate",
-            DocumentKind::MotherBankCard => "mother_bank_card",
-            DocumentKind::MotherSocialSecurityCard => "mother_social_security_card",
-            DocumentKind::DeliveryRecord => "delivery_record",
-        }
-    }
-
-    /// Its name in both languages, as shown in a supplement request.
-    pub fn label(self) -> Bilingual {
-        let (zh, en) = match self {
-            DocumentKind::MotherIdCard => ("母亲居民身份证", "mother's identity card"),
-            DocumentKind::FatherIdCard => ("父亲居民身份证", "father's identity card"),
-            DocumentKind::MarriageCertificate => ("结婚证", "marriage certificate"),
-            DocumentKind::HouseholdBookletFront => (
-                "户口簿首页（有户别信息的）",
-                "household booklet front page (household type)",
-            ),
-            DocumentKind::HouseholdBookletHead => (
-                "户口簿户主页",
-                "household booklet page of the head of household",
-            ),
-            DocumentKind::HouseholdBookletRegisteringParent => (
-                "户口簿落户方成员页",
-                "household booklet page of the registering parent",
-            ),
-            DocumentKind::HouseholdBookletNewborn => (
-                "户口簿新生儿户口当前页",
-                "household booklet page of the newborn",
-            ),
-            DocumentKind::AuthorisationLetter => ("授权委托书", "mother's authorisation letter"),
-            DocumentKind::BirthCertificate => (
-                "出生医学证明（正、副页完全版）",
-                "birth medical certificate (main and counterfoil pages)",
-            ),
-            DocumentKind::MotherBankCard => ("产妇银行卡", "mother's bank card"),
-            DocumentKind::MotherSocialSecurityCard => {
-                ("产妇社会保障卡", "mother's social-security card")
-            }
-            DocumentKind::DeliveryRecord => (
-                "《母子健康手册》“产时记录”页",
-                "delivery record page of the maternal and child health handbook",
-            ),
-        };
-        Bilingual::new(zh, en)
-    }
-}
-
-/// Free text of a form field: trimmed, 1–200 characters, no control or invisible characters.
-#[derive(Debug, Clone, PartialEq, Eq, Hash)]
-pub struct Text(String);
-
-impl Text {
-    /// The text.
-    pub fn as_str(&self) -> &str {
-        &self.0
-    }
-}
-
-impl std::str::FromStr for Text {
-    type Err = Invalid;
-    fn from_str(raw: &str) -> Result<Self, Invalid> {
-        let s = raw.trim();
-        reject_invisible(s, "该字段", "the field")?;
-        let n = s.chars().count();
-        if n == 0 || n > 200 {
-            return Err(Invalid::new(
-                "text_length",
-                "内容不能为空，且不超过200个字",
-                "the text must have 1 to 200 characters",
-            ));
-        }
-        Ok(Self(s.to_owned()))
-    }
-}
-parse_via_str!(Text);
-
-/// A bank account or card number: 12–30 digits, spaces allowed on input. Masked in `Debug`.
-#[derive(Clone, PartialEq, Eq, Hash)]
-pub struct BankAccountNumber(String);
-
-impl BankAccountNumber {
-    /// The digits.
-    pub fn as_str(&self) -> &str {
-        &self.0
-    }
-    /// Masked: the last four digits only.
-    pub fn masked(&self) -> String {
-        format!("****{}", &self.0[self.0.len() - 4..])
-    }
-}
-
-impl std::str::FromStr for BankAccountNumber {
-    type Err = Invalid;
-    fn from_str(raw: &str) -> Result<Self, Invalid> {
-        let digits: String = raw.chars().filter(|c| *c != ' ').collect();
-        if (12..=30).contains(&digits.len()) && digits.bytes().all(|b| b.is_ascii_digit()) {
-            Ok(Self(digits))
-        } else {
-            Err(Invalid::new(
-                "bank_account",
-                "银行账号应为12至30位数字",
-                "a bank account number has 12 to 30 digits",
-            ))
-        }
-    }
-}
-
-impl fmt::Debug for BankAccountNumber {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "BankAccountNumber({})", self.masked())
-    }
-}
-parse_via_str!(BankAccountNumber);
-
-/// The SHA-256 of an uploaded document, 64 lower-case hex digits.
-#[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord)]
-pub struct Sha256Hex(String);
-
-impl Sha256Hex {
-    /// The hex digits.
-    pub fn as_str(&self) -> &str {
-        &self.0
-    }
-}
-
-impl std::str::FromStr for Sha256Hex {
-    type Err = Invalid;
-    fn from_str(raw: &str) -> Result<Self, Invalid> {
-        let s = raw.trim().to_ascii_lowercase();
-        if s.len() == 64 && s.bytes().all(|b| b.is_ascii_hexdigit()) {
-            Ok(Self(s))
-        } else {
-            Err(Invalid::new(
-                "sha256",
-                "文件摘要应为64位十六进制SHA-256值",
-                "a document digest is a 64-digit hex SHA-256",
-            ))
-        }
-    }
-}
-parse_via_str!(Sha256Hex);
 
 /// 性别
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
@@ -659,7 +330,7 @@ pub struct ApplicationForm {
     pub documents: Vec<DocumentRef>,
     /// Electronic licences given instead of scans (闽卫政法〔2024〕40号 附件2 一(一): 电子证照或扫描件).
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
-    pub licences: Vec<crate::licence::LicenceRef>,
+    pub licences: Vec<crate::kinds::LicenceRef>,
 }
 
 /// A problem with one field of the form.
@@ -708,6 +379,54 @@ const WEIGHT_GRAMS: std::ops::RangeInclusive<u16> = 300..=7000;
 const LENGTH_CM: std::ops::RangeInclusive<u8> = 20..=70;
 
 impl ApplicationForm {
+    /// Checks of a reference that need no directory, at submission: the policy accepts the kind as
+    /// a licence and the holder is the parent the material stands for. `Err` names what is wrong.
+    pub fn check_licence_reference(
+        &self,
+        reference: &LicenceRef,
+        policy: &Policy,
+    ) -> Result<(), Invalid> {
+        let form = self;
+        let label = reference.kind.label();
+        let Some(rule) = policy.licence_rule(reference.kind) else {
+            return Err(Invalid::new(
+                "licence_not_accepted",
+                format!("本地区不接受以电子证照提供{}，请上传扫描件", label.zh),
+                format!(
+                    "this region does not take the {} as an electronic licence; upload a scan",
+                    label.en
+                ),
+            ));
+        };
+        let holder_ok = match rule.holder.parent() {
+            Some(role) => form.parent(role).id_number == reference.holder_id_number,
+            None => [&form.mother, &form.father]
+                .iter()
+                .any(|p| p.id_number == reference.holder_id_number),
+        };
+        if holder_ok {
+            Ok(())
+        } else {
+            Err(Invalid::new(
+                "licence_holder",
+                format!("{}电子证照的持有人与申请表填写的父母不符", label.zh),
+                format!(
+                    "the holder of the {} licence is not the parent on the form",
+                    label.en
+                ),
+            ))
+        }
+    }
+
+    /// The holder a missing-licence registration names for `kind` when the form gives no
+    /// licence of it: the parent the material belongs to (the mother for a shared one).
+    pub fn default_holder(&self, kind: DocumentKind) -> IdNumber {
+        match kind {
+            DocumentKind::FatherIdCard => self.father.id_number.clone(),
+            _ => self.mother.id_number.clone(),
+        }
+    }
+
     /// The applicant parent's record.
     pub fn parent(&self, role: ParentRole) -> &Parent {
         match role {
@@ -737,7 +456,7 @@ impl ApplicationForm {
     }
 
     /// The electronic licence given for `kind`.
-    pub fn licence(&self, kind: DocumentKind) -> Option<&crate::licence::LicenceRef> {
+    pub fn licence(&self, kind: DocumentKind) -> Option<&crate::kinds::LicenceRef> {
         self.licences.iter().find(|l| l.kind == kind)
     }
 
@@ -984,7 +703,7 @@ impl ApplicationForm {
     fn check_licences(&self, policy: &Policy, issues: &mut Vec<FieldIssue>) {
         for (i, l) in self.licences.iter().enumerate() {
             let field = format!("licences[{i}]");
-            if let Err(e) = crate::licence::check_reference(l, self, policy) {
+            if let Err(e) = self.check_licence_reference(l, policy) {
                 issues.push(FieldIssue { field, error: e });
             } else if self.licences[..i].iter().any(|o| o.kind == l.kind)
                 || self.has_document(l.kind)

@@ -5,29 +5,10 @@
 //! (PIPL art. 28/51; the architecture's "no ID number, phone or bank account in logs unmasked").
 
 use crate::region::RegionCode;
-use crate::text::Invalid;
+use crate::text::{Invalid, parse_via_str};
 use chrono::NaiveDate;
 use serde::{Deserialize, Serialize};
 use std::fmt;
-
-/// Implements `Deserialize` via `FromStr` for a validated newtype, carrying our bilingual error.
-macro_rules! parse_via_str {
-    ($t:ty) => {
-        impl<'de> Deserialize<'de> for $t {
-            fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
-                let s = String::deserialize(d)?;
-                s.parse::<$t>()
-                    .map_err(|e: Invalid| serde::de::Error::custom(e.to_serde_message()))
-            }
-        }
-        impl Serialize for $t {
-            fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
-                s.serialize_str(self.as_str())
-            }
-        }
-    };
-}
-pub(crate) use parse_via_str;
 
 /// Rejects control, format (zero-width, bidi override) and other invisible characters.
 pub(crate) fn reject_invisible(s: &str, field_zh: &str, field_en: &str) -> Result<(), Invalid> {

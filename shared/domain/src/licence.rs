@@ -10,27 +10,14 @@
 //! [`judge`]s what it finds; which kinds may be licences, whose they must be and whether a scan
 //! needs an approved registration first is policy data ([`LicencePolicy`]).
 
-use crate::application::{ApplicationForm, DocumentKind, ParentRole, Text};
+use crate::application::{ApplicationForm, DocumentKind};
 use crate::ids::IdNumber;
-use crate::policy::{LicenceHolder, LicencePolicy, Policy};
+pub use crate::kinds::{LicenceProblem, LicenceRef};
+use crate::policy::{LicencePolicy, Policy};
 use crate::sla::SlaClock;
 use crate::text::{Bilingual, Invalid};
 use chrono::{DateTime, NaiveDate, Utc};
 use serde::{Deserialize, Serialize};
-
-/// A reference to an electronic licence in the form, given instead of a scan.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct LicenceRef {
-    /// Which material it stands for (e.g. `mother_id_card`).
-    pub kind: DocumentKind,
-    /// The holder's 公民身份号码.
-    pub holder_id_number: IdNumber,
-    /// The licence number (证照编号).
-    pub number: Text,
-    /// The issuing authority (发证机关).
-    pub issuer: Text,
-}
 
 /// One holder's authorisation of a licence to another person for this service (授权), as the
 /// directory records it.
@@ -63,52 +50,6 @@ pub struct LicenceRecord {
     pub grants: Vec<LicenceGrant>,
 }
 
-/// Why a licence reference was refused.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(rename_all = "snake_case")]
-pub enum LicenceProblem {
-    /// The directory has no such licence.
-    NotFound,
-    /// The licence belongs to someone other than the parent it stands for.
-    OtherHolder,
-    /// The licence number differs from the number given on the form.
-    NumberMismatch,
-    /// The licence is no longer valid.
-    Expired,
-    /// Another person's licence, not authorised to the applicant (or the authorisation lapsed).
-    NotAuthorised,
-}
-
-impl LicenceProblem {
-    /// What is wrong with the licence of `kind`, for the applicant.
-    pub fn message(self, kind: DocumentKind) -> Bilingual {
-        let k = kind.label();
-        let (zh, en) = match self {
-            LicenceProblem::NotFound => (
-                "电子证照库中未找到该证照",
-                "the licence directory has no such licence",
-            ),
-            LicenceProblem::OtherHolder => (
-                "该电子证照不属于对应的父母一方",
-                "the licence belongs to someone else",
-            ),
-            LicenceProblem::NumberMismatch => (
-                "电子证照编号与申请表填写的不一致",
-                "the licence number differs from the one on the form",
-            ),
-            LicenceProblem::Expired => ("该电子证照已过有效期", "the licence has expired"),
-            LicenceProblem::NotAuthorised => (
-                "证照持有人尚未将该电子证照授权给申请人（请在闽政通“我的-电子证照-出生一件事”中授权）",
-                "its holder has not authorised the licence to the applicant (authorise it in the Minzhengtong app)",
-            ),
-        };
-        Bilingual::new(
-            format!("{}电子证照：{zh}", k.zh),
-            format!("electronic licence of the {}: {en}", k.en),
-        )
-    }
-}
-
 /// How one licence reference was found, kept on the application and told to the agencies.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct LicenceCheck {
@@ -133,53 +74,6 @@ impl LicenceCheck {
     }
 }
 
-/// The parent whose material `kind` is, when it is one parent's (identity cards).
-fn owner_of(holder: LicenceHolder) -> Option<ParentRole> {
-    match holder {
-        LicenceHolder::Mother => Some(ParentRole::Mother),
-        LicenceHolder::Father => Some(ParentRole::Father),
-        LicenceHolder::EitherParent => None,
-    }
-}
-
-/// Checks of a reference that need no directory, at submission: the policy accepts the kind as
-/// a licence and the holder is the parent the material stands for. `Err` names what is wrong.
-pub fn check_reference(
-    reference: &LicenceRef,
-    form: &ApplicationForm,
-    policy: &Policy,
-) -> Result<(), Invalid> {
-    let label = reference.kind.label();
-    let Some(rule) = policy.licence_rule(reference.kind) else {
-        return Err(Invalid::new(
-            "licence_not_accepted",
-            format!("本地区不接受以电子证照提供{}，请上传扫描件", label.zh),
-            format!(
-                "this region does not take the {} as an electronic licence; upload a scan",
-                label.en
-            ),
-        ));
-    };
-    let holder_ok = match owner_of(rule.holder) {
-        Some(role) => form.parent(role).id_number == reference.holder_id_number,
-        None => [&form.mother, &form.father]
-            .iter()
-            .any(|p| p.id_number == reference.holder_id_number),
-    };
-    if holder_ok {
-        Ok(())
-    } else {
-        Err(Invalid::new(
-            "licence_holder",
-            format!("{}电子证照的持有人与申请表填写的父母不符", label.zh),
-            format!(
-                "the holder of the {} licence is not the parent on the form",
-                label.en
-            ),
-        ))
-    }
-}
-
 /// Judges what the directory returned for `reference` (`None`: nothing) on `today`: the licence
 /// exists, belongs to the parent it stands for, carries the form's number where the form has
 /// one, is valid, and — when it is not the applicant's own — its holder authorised it to the
@@ -200,7 +94,7 @@ pub fn judge(
         })
         .ok_or(LicenceProblem::NotFound)?;
     if record.holder_id_number != reference.holder_id_number
-        || check_reference(reference, form, policy).is_err()
+        || form.check_licence_reference(reference, policy).is_err()
     {
         return Err(LicenceProblem::OtherHolder);
     }
@@ -301,187 +195,12 @@ pub fn licences_of(policy: &Policy) -> Result<&LicencePolicy, Invalid> {
 /// Whose work the supervision index's clock of `stage` measures, and its name: the stage's agency,
 /// or for pre-review (which has no deadline of its own) the licence directory reviewing a
 /// missing-licence registration (闽卫政法〔2024〕40号 附件2 一(一): 一个工作日).
-pub fn supervised(stage: crate::stage::Stage) -> (crate::stage::Agency, Bilingual) {
+pub fn supervised(stage: crate::kinds::Stage) -> (crate::kinds::Agency, Bilingual) {
     match stage {
-        crate::stage::Stage::PreReview => (
-            crate::stage::Agency::LicenceDirectory,
+        crate::kinds::Stage::PreReview => (
+            crate::kinds::Agency::LicenceDirectory,
             Bilingual::new("授权缺失登记审核", "missing-licence registration review"),
         ),
         other => (other.agency(), other.label()),
-    }
-}
-
-impl crate::flow::Application {
-    /// Records the directory's findings, replacing earlier ones for the same materials.
-    pub fn record_licence_checks(&mut self, checks: &[LicenceCheck]) {
-        self.licence_checks.retain(|old| {
-            !checks
-                .iter()
-                .any(|c| c.reference.kind == old.reference.kind)
-        });
-        self.licence_checks.extend(checks.iter().cloned());
-    }
-
-    /// The latest finding on the licence of `kind`.
-    pub fn licence_check(&self, kind: DocumentKind) -> Option<&LicenceCheck> {
-        self.licence_checks
-            .iter()
-            .find(|c| c.reference.kind == kind)
-    }
-
-    /// The finding on exactly `reference` (none once the form gives another licence of its kind).
-    pub fn check_of(&self, reference: &LicenceRef) -> Option<&LicenceCheck> {
-        self.licence_check(reference.kind)
-            .filter(|c| c.reference == *reference)
-    }
-
-    /// The clock the supervision index holds for `stage`: the stage's own, or for pre-review
-    /// (which has no deadline of its own) the review clock of the registration under review.
-    pub fn supervised_clock(&self, stage: crate::stage::Stage) -> Option<&SlaClock> {
-        let own = self.stage(stage).and_then(|s| s.clock.as_ref());
-        match (own, stage) {
-            (None, crate::stage::Stage::PreReview) => {
-                self.registration_under_review().map(|r| &r.clock)
-            }
-            (own, _) => own,
-        }
-    }
-
-    /// The registration under review, if any (one at a time).
-    pub fn registration_under_review(&self) -> Option<&LicenceRegistration> {
-        self.registrations.iter().find(|r| r.under_review())
-    }
-
-    /// Files a missing-licence registration for `kinds` at `now`; its review clock starts at
-    /// once with the policy's budget (附件2 一(一): 一个工作日).
-    pub fn file_registration(
-        &mut self,
-        kinds: &[DocumentKind],
-        reason: RegistrationReason,
-        policy: &Policy,
-        now: DateTime<Utc>,
-    ) -> Result<&LicenceRegistration, crate::flow::FlowError> {
-        use crate::flow::FlowError;
-        let refuse = |code: &str, zh: String, en: String| {
-            Err(FlowError::Licence(Invalid::new(code, zh, en)))
-        };
-        let budget = policy.registration_budget().ok_or_else(|| {
-            FlowError::Licence(licences_of(policy).err().unwrap_or_else(|| {
-                Invalid::new(
-                    "licences_not_offered",
-                    "本地区暂不支持电子证照",
-                    "no licences",
-                )
-            }))
-        })?;
-        if self.outcome() != crate::flow::Outcome::InProgress {
-            return refuse(
-                "application_finished",
-                "办件已结束，不能再进行授权缺失登记".into(),
-                "the application has ended; no registration can be filed".into(),
-            );
-        }
-        if kinds.is_empty() {
-            return refuse(
-                "no_kind",
-                "请选择缺失或错误的电子证照".into(),
-                "name at least one missing or wrong licence".into(),
-            );
-        }
-        if let Some(kind) = kinds.iter().find(|k| policy.licence_rule(**k).is_none()) {
-            let l = kind.label();
-            return refuse(
-                "licence_not_accepted",
-                format!("{}不属于电子证照材料", l.zh),
-                format!("the {} is not a licence material here", l.en),
-            );
-        }
-        if self.registration_under_review().is_some() {
-            return refuse(
-                "registration_under_review",
-                "已有一份授权缺失登记正在审核，请等待审核结果".into(),
-                "a registration is under review already; wait for its result".into(),
-            );
-        }
-        let mut kinds = kinds.to_vec();
-        kinds.sort();
-        kinds.dedup();
-        let number = self.registrations.len() as u32 + 1;
-        self.registrations.push(LicenceRegistration {
-            number,
-            kinds,
-            reason,
-            filed_at: now,
-            status: RegistrationStatus::UnderReview,
-            clock: SlaClock::start(budget, policy.supervision.warning_percent, now),
-        });
-        Ok(&self.registrations[self.registrations.len() - 1])
-    }
-
-    /// Records the directory's decision on registration `number`; `false` when the same decision
-    /// was recorded before (a repeated callback).
-    pub fn decide_registration(
-        &mut self,
-        number: u32,
-        decision: RegistrationStatus,
-        now: DateTime<Utc>,
-    ) -> Result<bool, crate::flow::FlowError> {
-        use crate::flow::FlowError;
-        let r = self
-            .registrations
-            .iter_mut()
-            .find(|r| r.number == number)
-            .ok_or_else(|| {
-                FlowError::Licence(Invalid::new(
-                    "no_registration",
-                    "没有这份授权缺失登记",
-                    "no such registration",
-                ))
-            })?;
-        let same = |a: &RegistrationStatus, b: &RegistrationStatus| {
-            std::mem::discriminant(a) == std::mem::discriminant(b)
-        };
-        if !r.under_review() {
-            return if same(&r.status, &decision) {
-                Ok(false)
-            } else {
-                Err(FlowError::Licence(Invalid::new(
-                    "registration_decided",
-                    "该登记已有审核结果",
-                    "the registration was decided otherwise before",
-                )))
-            };
-        }
-        if decision == RegistrationStatus::UnderReview {
-            return Ok(false);
-        }
-        r.clock.stop(now)?;
-        r.status = decision;
-        Ok(true)
-    }
-
-    /// Whether a scan of `kind` may be given now. After its licence was refused, a material
-    /// whose rule asks for a registration first is taken as a scan only once a missing-licence
-    /// registration for it was approved (闽卫政法〔2024〕40号 附件2 一(一)).
-    pub fn scan_allowed(&self, kind: DocumentKind, policy: &Policy) -> Result<(), Invalid> {
-        let gated = policy
-            .licence_rule(kind)
-            .is_some_and(|r| r.registration_before_scan);
-        let refused = self.licence_check(kind).is_some_and(|c| !c.verified());
-        if !gated || !refused || self.registrations.iter().any(|r| r.approves(kind)) {
-            return Ok(());
-        }
-        let l = kind.label();
-        Err(Invalid::new(
-            "registration_required",
-            format!(
-                "{}电子证照缺失或错误：请先进行授权缺失登记，审核通过后（一个工作日内）再上传照片",
-                l.zh
-            ),
-            format!(
-                "the {} licence is missing or wrong: file a missing-licence registration first and upload a photo once it is approved (within one working day)",
-                l.en
-            ),
-        ))
     }
 }

@@ -6,12 +6,9 @@
 use crate::application::{
     ApplicationForm, DeliveryChoice, InsuranceEnrolment, ParentRole, Service, Text,
 };
-use crate::calendar::CHINA;
-use crate::flow::{Application, Applied, FlowError, Outcome};
-use crate::policy::Policy;
-use crate::stage::{SkipReason, Stage, StageEvent, StageStatus};
+use crate::stage::Stage;
 use crate::text::Bilingual;
-use chrono::{DateTime, Months, Utc};
+use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 
 /// One offer of a declined stage.
@@ -51,7 +48,10 @@ impl Offer {
 /// form lacks them: the enrolment at the household registration's address and division (the
 /// newborn enrols where registered, 附件1 三(一)4 "所在社区（村）、联系地址"), the card collected
 /// in person (自取, 附件1 三(一)5), which asks nothing of the applicant.
-fn with_derived_sections(form: &ApplicationForm, services: &[Service]) -> ApplicationForm {
+pub(crate) fn with_derived_sections(
+    form: &ApplicationForm,
+    services: &[Service],
+) -> ApplicationForm {
     let mut next = form.clone();
     for service in services {
         next.services.insert(*service);
@@ -81,84 +81,4 @@ fn with_derived_sections(form: &ApplicationForm, services: &[Service]) -> Applic
         }
     }
     next
-}
-
-impl Application {
-    /// After the flow ended successfully: offers the first declined stage when the policy offers
-    /// it and the family is eligible (the stages after it need it first). Returns the new offer.
-    pub fn make_offer(&mut self, policy: &Policy, now: DateTime<Utc>) -> Option<Offer> {
-        if self.outcome() != Outcome::Completed {
-            return None;
-        }
-        let declined = self.stages.iter().find(|s| {
-            s.status
-                == StageStatus::Skipped {
-                    reason: SkipReason::NotChosen,
-                }
-        })?;
-        if self.offers.iter().any(|o| o.stage == declined.stage) {
-            return None;
-        }
-        let rule = policy.offer_rule(declined.stage)?;
-        let today = now.with_timezone(&CHINA).date_naive();
-        if let Some(months) = rule.newborn_under_months {
-            let limit = self
-                .form
-                .birth_date()
-                .checked_add_months(Months::new(months));
-            if limit.is_none_or(|l| today >= l) {
-                return None;
-            }
-        }
-        let services: Vec<Service> = rule
-            .services
-            .iter()
-            .copied()
-            .filter(|s| !self.form.services.contains(s))
-            .collect();
-        // Only what the form already holds or can derive is offered: the form must pass with it.
-        let candidate = with_derived_sections(&self.form, &services);
-        if services.is_empty() || !candidate.check(policy, now).is_empty() {
-            return None;
-        }
-        let offer = Offer {
-            stage: declined.stage,
-            services,
-            offered_at: now,
-            accepted_at: None,
-        };
-        self.offers.push(offer.clone());
-        Some(offer)
-    }
-
-    /// Accepts the open offer of `stage`: its services join the form (with the derived sections)
-    /// and the declined stage is queued.
-    pub fn accept_offer(
-        &mut self,
-        stage: Stage,
-        policy: &Policy,
-        now: DateTime<Utc>,
-    ) -> Result<Applied, FlowError> {
-        let index = self
-            .offers
-            .iter()
-            .position(|o| o.stage == stage && o.accepted_at.is_none())
-            .ok_or(FlowError::NoOffer(stage))?;
-        let form = with_derived_sections(&self.form, &self.offers[index].services);
-        let issues = form.check(policy, now);
-        if !issues.is_empty() {
-            return Err(FlowError::InvalidForm(issues));
-        }
-        let before = std::mem::replace(&mut self.form, form);
-        match self.apply(stage, StageEvent::AcceptOffer, policy, now) {
-            Ok(applied) => {
-                self.offers[index].accepted_at = Some(now);
-                Ok(applied)
-            }
-            Err(e) => {
-                self.form = before;
-                Err(e)
-            }
-        }
-    }
 }

@@ -5,13 +5,21 @@
 //! the document and section it comes from (`source`). An application records the
 //! [`PolicyRef`] (id and version) it was submitted under and is judged by that version.
 
-use crate::application::{Case, DocumentKind, ParentRole};
-use crate::stage::{GeneratedForm, Stage, StageRules};
+use crate::kinds::{Case, DocumentKind, GeneratedForm, ParentRole, Stage};
 use crate::text::Bilingual;
 use chrono::TimeDelta;
 use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
 use std::fmt;
+
+/// What the policy allows a stage, for the case at hand.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct StageRules {
+    /// May ask for a supplement (附件4 三).
+    pub supplement: bool,
+    /// Forms the applicant confirms at this stage.
+    pub confirmation_forms: Vec<GeneratedForm>,
+}
 
 /// Names a policy version.
 #[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
@@ -234,6 +242,17 @@ pub enum LicenceHolder {
     EitherParent,
 }
 
+impl LicenceHolder {
+    /// The parent whose material it is, when it is one parent's (identity cards).
+    pub fn parent(self) -> Option<ParentRole> {
+        match self {
+            LicenceHolder::Mother => Some(ParentRole::Mother),
+            LicenceHolder::Father => Some(ParentRole::Father),
+            LicenceHolder::EitherParent => None,
+        }
+    }
+}
+
 /// One material that may be given as an electronic licence (电子证照).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -269,7 +288,7 @@ pub struct OfferRule {
     /// The stage offered.
     pub stage: Stage,
     /// The services of that stage offered (only those whose data is on file or derived from it).
-    pub services: Vec<crate::application::Service>,
+    pub services: Vec<crate::kinds::Service>,
     /// Offered only while the newborn is younger than this.
     #[serde(default)]
     pub newborn_under_months: Option<u32>,

@@ -90,6 +90,33 @@ pub fn missing_materials(
         .collect()
 }
 
+/// The supplement request a stage makes before its agency sees an incomplete case: the
+/// documents `stage` needs that the form lacks (e.g. the newborn's booklet page for the card),
+/// when the policy lets that stage ask for a supplement. `None` when nothing is missing or the
+/// stage may not ask.
+pub fn stage_supplement(
+    form: &ApplicationForm,
+    policy: &Policy,
+    stage: Stage,
+) -> Option<(Vec<SupplementItem>, Bilingual)> {
+    let missing = missing_materials(form, policy, stage);
+    if missing.is_empty() || !policy.stage_rules(stage, form.case).supplement {
+        return None;
+    }
+    let items = missing
+        .iter()
+        .map(|(kind, _)| SupplementItem::Document { kind: *kind })
+        .collect();
+    let names: Vec<Bilingual> = missing.iter().map(|(k, _)| k.label()).collect();
+    let zh: Vec<&str> = names.iter().map(|n| n.zh.as_str()).collect();
+    let en: Vec<&str> = names.iter().map(|n| n.en.as_str()).collect();
+    let reason = Bilingual::new(
+        format!("本环节需要补充：{}", zh.join("、")),
+        format!("this stage needs: {}", en.join(", ")),
+    );
+    Some((items, reason))
+}
+
 fn join(messages: &[&Bilingual]) -> Bilingual {
     Bilingual::new(
         messages

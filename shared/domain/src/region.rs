@@ -1,7 +1,7 @@
 //! Administrative division codes (GB/T 2260) and the county list of Fujian.
 
-use crate::ids::parse_via_str;
 use crate::text::Invalid;
+use crate::text::parse_via_str;
 use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
 use std::sync::OnceLock;

@@ -15,149 +15,13 @@
 //! ```
 //! Every other pair is a [`TransitionError`].
 
-use crate::application::DocumentKind;
-use crate::application::Text;
 use crate::ids::{BirthCertificateNumber, IdNumber};
+pub use crate::kinds::{Agency, GeneratedForm, Stage};
+use crate::kinds::{DocumentKind, LicenceProblem, Text};
+pub use crate::policy::StageRules;
 use crate::text::Bilingual;
 use chrono::NaiveDate;
 use serde::{Deserialize, Serialize};
-use std::fmt;
-
-/// A stage of the flow, each handled by one agency (or, for pre-review, the platform).
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
-#[serde(rename_all = "snake_case")]
-pub enum Stage {
-    /// 预审: the platform's automatic completeness and eligibility check (附件1 三(一)1).
-    PreReview,
-    /// 卫健核对: the hospital issues the birth and vaccination certificates (附件1 三(一)2).
-    HealthCheck,
-    /// 公安落户: the police station registers the newborn (附件1 三(一)3).
-    Police,
-    /// 医保: maternity benefit and medical-insurance enrolment (附件1 三(一)4).
-    Insurance,
-    /// 社保卡: the social-security office issues the card (附件1 三(一)5).
-    SocialSecurityCard,
-}
-
-impl Stage {
-    /// Every stage, in flow order.
-    pub const ALL: [Stage; 5] = [
-        Stage::PreReview,
-        Stage::HealthCheck,
-        Stage::Police,
-        Stage::Insurance,
-        Stage::SocialSecurityCard,
-    ];
-
-    /// The agency responsible for the stage.
-    pub fn agency(self) -> Agency {
-        match self {
-            Stage::PreReview => Agency::Platform,
-            Stage::HealthCheck => Agency::Hospital,
-            Stage::Police => Agency::PoliceStation,
-            Stage::Insurance => Agency::MedicalInsurance,
-            Stage::SocialSecurityCard => Agency::SocialSecurity,
-        }
-    }
-
-    /// Its name in both languages.
-    pub fn label(self) -> Bilingual {
-        let (zh, en) = match self {
-            Stage::PreReview => ("自动预审", "pre-review"),
-            Stage::HealthCheck => (
-                "出生医学证明、预防接种证、科学育儿指导服务登记",
-                "birth and vaccination certificates",
-            ),
-            Stage::Police => ("出生户口登记", "household registration"),
-            Stage::Insurance => (
-                "生育保险待遇核准支付、城乡居民基本医疗保险参保登记",
-                "maternity benefit and medical-insurance enrolment",
-            ),
-            Stage::SocialSecurityCard => ("社会保障卡办理", "social-security card"),
-        };
-        Bilingual::new(zh, en)
-    }
-
-    /// The snake_case name used in URLs, queues and policy files.
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Stage::PreReview => "pre_review",
-            Stage::HealthCheck => "health_check",
-            Stage::Police => "police",
-            Stage::Insurance => "insurance",
-            Stage::SocialSecurityCard => "social_security_card",
-        }
-    }
-}
-
-impl fmt::Display for Stage {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(self.as_str())
-    }
-}
-
-impl std::str::FromStr for Stage {
-    type Err = String;
-    fn from_str(s: &str) -> Result<Self, String> {
-        Stage::ALL
-            .into_iter()
-            .find(|st| st.as_str() == s)
-            .ok_or_else(|| format!("unknown stage \"{s}\" (expected one of pre_review, health_check, police, insurance, social_security_card)"))
-    }
-}
-
-/// Who acts on a stage.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
-#[serde(rename_all = "snake_case")]
-pub enum Agency {
-    /// The one-stop platform itself (pre-review).
-    Platform,
-    /// 助产机构
-    Hospital,
-    /// 派出所
-    PoliceStation,
-    /// 医保经办机构
-    MedicalInsurance,
-    /// 人社部门（社保卡）
-    SocialSecurity,
-    /// 省电子证照共享平台: answers licence look-ups and reviews missing-licence registrations.
-    LicenceDirectory,
-}
-
-impl Agency {
-    /// The agencies that receive dispatches.
-    pub const DISPATCHED: [Agency; 4] = [
-        Agency::Hospital,
-        Agency::PoliceStation,
-        Agency::MedicalInsurance,
-        Agency::SocialSecurity,
-    ];
-
-    /// Its stable name (as in JSON), e.g. `police_station`.
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Agency::Platform => "platform",
-            Agency::Hospital => "hospital",
-            Agency::PoliceStation => "police_station",
-            Agency::MedicalInsurance => "medical_insurance",
-            Agency::SocialSecurity => "social_security",
-            Agency::LicenceDirectory => "licence_directory",
-        }
-    }
-
-    /// The path segment of the agency's dispatch endpoint, `<gateway>/dispatch/<segment>`
-    /// (docs/agency-integration.md).
-    pub fn dispatch_path(self) -> &'static str {
-        match self {
-            Agency::Hospital => "hospital",
-            Agency::PoliceStation => "police",
-            Agency::MedicalInsurance => "insurance",
-            Agency::SocialSecurity => "social-security",
-            Agency::Platform => "platform",
-            Agency::LicenceDirectory => "licences",
-        }
-    }
-}
 
 /// An item the applicant must supply (补件).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -174,38 +38,13 @@ pub enum SupplementItem {
         /// Which material.
         kind: DocumentKind,
         /// What was wrong with it.
-        problem: crate::licence::LicenceProblem,
+        problem: LicenceProblem,
     },
     /// A form field to correct.
     Field {
         /// Its dotted path.
         field: String,
     },
-}
-
-/// A form generated for the applicant to confirm and sign (附件1 三(一)2).
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize)]
-#[serde(rename_all = "snake_case")]
-pub enum GeneratedForm {
-    /// 出生医学证明首次签发登记表
-    BirthCertificateRegistration,
-    /// 常住人口登记表
-    PermanentResidentRegistration,
-}
-
-impl GeneratedForm {
-    /// Its name in both languages.
-    pub fn label(self) -> Bilingual {
-        match self {
-            GeneratedForm::BirthCertificateRegistration => Bilingual::new(
-                "出生医学证明首次签发登记表",
-                "birth certificate first-issue registration form",
-            ),
-            GeneratedForm::PermanentResidentRegistration => {
-                Bilingual::new("常住人口登记表", "permanent-resident registration form")
-            }
-        }
-    }
 }
 
 /// What a stage waits for from the applicant. The SLA clock does not run meanwhile
@@ -475,15 +314,6 @@ impl StageEvent {
             StageEvent::AcceptOffer => "accept_offer",
         }
     }
-}
-
-/// What the policy allows a stage, for the case at hand.
-#[derive(Debug, Clone, Default, PartialEq, Eq)]
-pub struct StageRules {
-    /// May ask for a supplement (附件4 三).
-    pub supplement: bool,
-    /// Forms the applicant confirms at this stage.
-    pub confirmation_forms: Vec<GeneratedForm>,
 }
 
 /// A transition the documents do not allow.

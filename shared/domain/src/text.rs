@@ -136,6 +136,25 @@ pub fn without_values(message: &str) -> String {
     }
 }
 
+/// Implements `Deserialize` via `FromStr` for a validated newtype, carrying our bilingual error.
+macro_rules! parse_via_str {
+    ($t:ty) => {
+        impl<'de> Deserialize<'de> for $t {
+            fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+                let s = String::deserialize(d)?;
+                s.parse::<$t>()
+                    .map_err(|e: Invalid| serde::de::Error::custom(e.to_serde_message()))
+            }
+        }
+        impl Serialize for $t {
+            fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+                s.serialize_str(self.as_str())
+            }
+        }
+    };
+}
+pub(crate) use parse_via_str;
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -7,12 +7,15 @@
 //! successfully (附件1 三(一)2–4 "申请人未选择…的，业务办理流程结束"); after a stage goes offline the
 //! rest are skipped. It returns the timeline entries and the hand-offs to perform.
 
+mod licences;
+mod offers;
+
 use crate::application::{ApplicationForm, FieldIssue, Text};
 use crate::policy::{ClockStart, Policy, PolicyRef};
 use crate::sla::{ClockError, SlaClock};
 use crate::stage::{
-    Agency, ApplicantWait, Party, SkipReason, Stage, StageEvent, StageStatus, TransitionError,
-    next_status,
+    Agency, ApplicantWait, Party, SkipReason, Stage, StageEvent, StageResult, StageStatus,
+    TransitionError, next_status,
 };
 use crate::text::Invalid;
 use chrono::{DateTime, Utc};
@@ -46,7 +49,7 @@ impl std::str::FromStr for ApplicationId {
         }
     }
 }
-crate::ids::parse_via_str!(ApplicationId);
+crate::text::parse_via_str!(ApplicationId);
 
 /// One stage of one application.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -76,6 +79,17 @@ pub enum RatingLevel {
 }
 
 impl RatingLevel {
+    /// The level's name, as it is serialised.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            RatingLevel::VerySatisfied => "very_satisfied",
+            RatingLevel::Satisfied => "satisfied",
+            RatingLevel::FairlySatisfied => "fairly_satisfied",
+            RatingLevel::Dissatisfied => "dissatisfied",
+            RatingLevel::VeryDissatisfied => "very_dissatisfied",
+        }
+    }
+
     /// 不满意 and 非常不满意 are bad ratings (差评) that need a follow-up.
     pub fn is_bad(self) -> bool {
         matches!(
@@ -257,6 +271,41 @@ pub struct Application {
 }
 
 impl Application {
+    /// The birth certificate the hospital issued in this application (case 1), with when its
+    /// stage last finished; `None` when the family already held one (cases 2 and 3).
+    pub fn issued_certificate(
+        &self,
+    ) -> Option<(&crate::ids::BirthCertificateNumber, DateTime<Utc>)> {
+        let state = self.stage(Stage::HealthCheck)?;
+        match &state.status {
+            StageStatus::Completed {
+                result:
+                    StageResult::HealthCheck {
+                        birth_certificate_number,
+                        ..
+                    },
+            } => {
+                let at = state
+                    .clock
+                    .as_ref()
+                    .and_then(|c| c.runs.last())
+                    .and_then(|r| r.to)
+                    .unwrap_or(self.submitted_at);
+                Some((birth_certificate_number, at))
+            }
+            _ => None,
+        }
+    }
+
+    /// The newborn's birth certificate number: the one issued here, or the one the family holds.
+    pub fn birth_certificate_number(&self) -> Option<&crate::ids::BirthCertificateNumber> {
+        self.issued_certificate().map(|(n, _)| n).or(self
+            .form
+            .existing
+            .birth_certificate_number
+            .as_ref())
+    }
+
     /// Creates the application and queues its pre-review, if the form passes every
     /// cross-field check ([`ApplicationForm::check`]); otherwise returns all the problems.
     pub fn submit(

@@ -1,0 +1,561 @@
+//! The vocabulary every other module speaks: the cases, services, parents and materials of an
+//! application, the stages and their agencies, the generated forms, an electronic licence's
+//! reference and why one is refused, and the small validated texts (free text, bank account,
+//! SHA-256). Nothing here depends on a policy, a form or a stage's state.
+
+use crate::ids::{IdNumber, reject_invisible};
+use crate::text::{Bilingual, Invalid, parse_via_str};
+use serde::{Deserialize, Serialize};
+use std::fmt;
+
+/// Which of the three cases (办理情形) an application is, 闽卫政法〔2024〕40号 附件1 三.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Case {
+    /// 情形一 全流程: pre-review, hospital, police, medical insurance, social-security card.
+    Full,
+    /// 情形二 已有出生医学证明的半流程: police, medical insurance, card.
+    HasBirthCertificate,
+    /// 情形三 已有户口簿的半流程: medical insurance, card.
+    HasHouseholdBooklet,
+}
+
+impl Case {
+    /// All cases.
+    pub const ALL: [Case; 3] = [
+        Case::Full,
+        Case::HasBirthCertificate,
+        Case::HasHouseholdBooklet,
+    ];
+    /// Its name in both languages.
+    pub fn label(self) -> Bilingual {
+        match self {
+            Case::Full => Bilingual::new("情形一：全流程", "case 1: full flow"),
+            Case::HasBirthCertificate => Bilingual::new(
+                "情形二：已有出生医学证明的半流程",
+                "case 2: already holds the birth certificate",
+            ),
+            Case::HasHouseholdBooklet => Bilingual::new(
+                "情形三：已有户口簿的半流程",
+                "case 3: already holds the household booklet",
+            ),
+        }
+    }
+}
+
+/// The seven services (办理事项) of 闽卫政法〔2024〕40号 附件1 一.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Service {
+    /// （一）出生医学证明办理
+    BirthCertificate,
+    /// （二）新生儿预防接种证办理
+    VaccinationCertificate,
+    /// （三）科学育儿指导服务登记
+    ParentingGuidance,
+    /// （四）新生儿户口登记办理
+    HouseholdRegistration,
+    /// （五）生育保险待遇核准支付
+    MaternityBenefit,
+    /// （六）新生儿城乡居民基本医疗保险参保登记
+    MedicalInsuranceEnrolment,
+    /// （七）新生儿社会保障卡办理
+    SocialSecurityCard,
+}
+
+impl Service {
+    /// All seven, in the notice's order.
+    pub const ALL: [Service; 7] = [
+        Service::BirthCertificate,
+        Service::VaccinationCertificate,
+        Service::ParentingGuidance,
+        Service::HouseholdRegistration,
+        Service::MaternityBenefit,
+        Service::MedicalInsuranceEnrolment,
+        Service::SocialSecurityCard,
+    ];
+
+    /// The stage whose agency delivers this service (附件1 三(一)2–5).
+    pub fn stage(self) -> Stage {
+        match self {
+            Service::BirthCertificate
+            | Service::VaccinationCertificate
+            | Service::ParentingGuidance => Stage::HealthCheck,
+            Service::HouseholdRegistration => Stage::Police,
+            Service::MaternityBenefit | Service::MedicalInsuranceEnrolment => Stage::Insurance,
+            Service::SocialSecurityCard => Stage::SocialSecurityCard,
+        }
+    }
+
+    /// Its name in both languages.
+    pub fn label(self) -> Bilingual {
+        let (zh, en) = match self {
+            Service::BirthCertificate => ("出生医学证明办理", "birth medical certificate"),
+            Service::VaccinationCertificate => ("新生儿预防接种证办理", "vaccination certificate"),
+            Service::ParentingGuidance => {
+                ("科学育儿指导服务登记", "parenting-guidance registration")
+            }
+            Service::HouseholdRegistration => ("新生儿户口登记办理", "household registration"),
+            Service::MaternityBenefit => (
+                "生育保险待遇核准支付",
+                "maternity-benefit approval and payment",
+            ),
+            Service::MedicalInsuranceEnrolment => (
+                "城乡居民基本医疗保险参保登记",
+                "medical-insurance enrolment",
+            ),
+            Service::SocialSecurityCard => ("新生儿社会保障卡办理", "social-security card"),
+        };
+        Bilingual::new(zh, en)
+    }
+}
+
+/// Mother or father.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum ParentRole {
+    /// 母亲
+    Mother,
+    /// 父亲
+    Father,
+}
+
+impl ParentRole {
+    /// The other parent.
+    pub fn other(self) -> Self {
+        match self {
+            ParentRole::Mother => ParentRole::Father,
+            ParentRole::Father => ParentRole::Mother,
+        }
+    }
+    /// 母亲 / 父亲 and mother / father.
+    pub fn label(self) -> Bilingual {
+        match self {
+            ParentRole::Mother => Bilingual::new("母亲", "mother"),
+            ParentRole::Father => Bilingual::new("父亲", "father"),
+        }
+    }
+}
+
+/// A kind of uploaded document (材料).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum DocumentKind {
+    /// 母亲身份证
+    MotherIdCard,
+    /// 父亲身份证
+    FatherIdCard,
+    /// 结婚证
+    MarriageCertificate,
+    /// 户口簿首页（有户别信息的）
+    HouseholdBookletFront,
+    /// 户口簿户主页
+    HouseholdBookletHead,
+    /// 户口簿落户方（新生儿父亲或者母亲）成员页
+    HouseholdBookletRegisteringParent,
+    /// 户口簿新生儿户口当前页
+    HouseholdBookletNewborn,
+    /// 授权委托书 (闽卫政法〔2024〕40号 附件3)
+    AuthorisationLetter,
+    /// 出生医学证明（正、副页完全版）
+    BirthCertificate,
+    /// 产妇银行卡
+    MotherBankCard,
+    /// 产妇社会保障卡
+    MotherSocialSecurityCard,
+    /// 《广西母子健康手册》“产时记录”页
+    DeliveryRecord,
+}
+
+impl DocumentKind {
+    /// Every kind.
+    pub const ALL: [DocumentKind; 12] = [
+        DocumentKind::MotherIdCard,
+        DocumentKind::FatherIdCard,
+        DocumentKind::MarriageCertificate,
+        DocumentKind::HouseholdBookletFront,
+        DocumentKind::HouseholdBookletHead,
+        DocumentKind::HouseholdBookletRegisteringParent,
+        DocumentKind::HouseholdBookletNewborn,
+        DocumentKind::AuthorisationLetter,
+        DocumentKind::BirthCertificate,
+        DocumentKind::MotherBankCard,
+        DocumentKind::MotherSocialSecurityCard,
+        DocumentKind::DeliveryRecord,
+    ];
+
+    /// The snake_case name used in JSON, storage keys and metrics, e.g. `mother_id_card`.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            DocumentKind::MotherIdCard => "mother_id_card",
+            DocumentKind::FatherIdCard => "father_id_card",
+            DocumentKind::MarriageCertificate => "marriage_certificate",
+            DocumentKind::HouseholdBookletFront => "household_booklet_front",
+            DocumentKind::HouseholdBookletHead => "household_booklet_head",
+            DocumentKind::HouseholdBookletRegisteringParent => {
+                "household_booklet_registering_parent"
+            }
+            DocumentKind::HouseholdBookletNewborn => "household_booklet_newborn",
+            DocumentKind::AuthorisationLetter => "authorisation_letter",
+            DocumentKind::BirthCertificate => "birth_certificate",
+            DocumentKind::MotherBankCard => "mother_bank_card",
+            DocumentKind::MotherSocialSecurityCard => "mother_social_security_card",
+            DocumentKind::DeliveryRecord => "delivery_record",
+        }
+    }
+
+    /// Its name in both languages, as shown in a supplement request.
+    pub fn label(self) -> Bilingual {
+        let (zh, en) = match self {
+            DocumentKind::MotherIdCard => ("母亲居民身份证", "mother's identity card"),
+            DocumentKind::FatherIdCard => ("父亲居民身份证", "father's identity card"),
+            DocumentKind::MarriageCertificate => ("结婚证", "marriage certificate"),
+            DocumentKind::HouseholdBookletFront => (
+                "户口簿首页（有户别信息的）",
+                "household booklet front page (household type)",
+            ),
+            DocumentKind::HouseholdBookletHead => (
+                "户口簿户主页",
+                "household booklet page of the head of household",
+            ),
+            DocumentKind::HouseholdBookletRegisteringParent => (
+                "户口簿落户方成员页",
+                "household booklet page of the registering parent",
+            ),
+            DocumentKind::HouseholdBookletNewborn => (
+                "户口簿新生儿户口当前页",
+                "household booklet page of the newborn",
+            ),
+            DocumentKind::AuthorisationLetter => ("授权委托书", "mother's authorisation letter"),
+            DocumentKind::BirthCertificate => (
+                "出生医学证明（正、副页完全版）",
+                "birth medical certificate (main and counterfoil pages)",
+            ),
+            DocumentKind::MotherBankCard => ("产妇银行卡", "mother's bank card"),
+            DocumentKind::MotherSocialSecurityCard => {
+                ("产妇社会保障卡", "mother's social-security card")
+            }
+            DocumentKind::DeliveryRecord => (
+                "《母子健康手册》“产时记录”页",
+                "delivery record page of the maternal and child health handbook",
+            ),
+        };
+        Bilingual::new(zh, en)
+    }
+}
+
+/// Free text of a form field: trimmed, 1–200 characters, no control or invisible characters.
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+pub struct Text(String);
+
+impl Text {
+    /// The text.
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+}
+
+impl std::str::FromStr for Text {
+    type Err = Invalid;
+    fn from_str(raw: &str) -> Result<Self, Invalid> {
+        let s = raw.trim();
+        reject_invisible(s, "该字段", "the field")?;
+        let n = s.chars().count();
+        if n == 0 || n > 200 {
+            return Err(Invalid::new(
+                "text_length",
+                "内容不能为空，且不超过200个字",
+                "the text must have 1 to 200 characters",
+            ));
+        }
+        Ok(Self(s.to_owned()))
+    }
+}
+parse_via_str!(Text);
+
+/// A bank account or card number: 12–30 digits, spaces allowed on input. Masked in `Debug`.
+#[derive(Clone, PartialEq, Eq, Hash)]
+pub struct BankAccountNumber(String);
+
+impl BankAccountNumber {
+    /// The digits.
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+    /// Masked: the last four digits only.
+    pub fn masked(&self) -> String {
+        format!("****{}", &self.0[self.0.len() - 4..])
+    }
+}
+
+impl std::str::FromStr for BankAccountNumber {
+    type Err = Invalid;
+    fn from_str(raw: &str) -> Result<Self, Invalid> {
+        let digits: String = raw.chars().filter(|c| *c != ' ').collect();
+        if (12..=30).contains(&digits.len()) && digits.bytes().all(|b| b.is_ascii_digit()) {
+            Ok(Self(digits))
+        } else {
+            Err(Invalid::new(
+                "bank_account",
+                "银行账号应为12至30位数字",
+                "a bank account number has 12 to 30 digits",
+            ))
+        }
+    }
+}
+
+impl fmt::Debug for BankAccountNumber {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "BankAccountNumber({})", self.masked())
+    }
+}
+parse_via_str!(BankAccountNumber);
+
+/// The SHA-256 of an uploaded document, 64 lower-case hex digits.
+#[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub struct Sha256Hex(String);
+
+impl Sha256Hex {
+    /// The hex digits.
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+}
+
+impl std::str::FromStr for Sha256Hex {
+    type Err = Invalid;
+    fn from_str(raw: &str) -> Result<Self, Invalid> {
+        let s = raw.trim().to_ascii_lowercase();
+        if s.len() == 64 && s.bytes().all(|b| b.is_ascii_hexdigit()) {
+            Ok(Self(s))
+        } else {
+            Err(Invalid::new(
+                "sha256",
+                "文件摘要应为64位十六进制SHA-256值",
+                "a document digest is a 64-digit hex SHA-256",
+            ))
+        }
+    }
+}
+parse_via_str!(Sha256Hex);
+
+/// A stage of the flow, each handled by one agency (or, for pre-review, the platform).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Stage {
+    /// 预审: the platform's automatic completeness and eligibility check (附件1 三(一)1).
+    PreReview,
+    /// 卫健核对: the hospital issues the birth and vaccination certificates (附件1 三(一)2).
+    HealthCheck,
+    /// 公安落户: the police station registers the newborn (附件1 三(一)3).
+    Police,
+    /// 医保: maternity benefit and medical-insurance enrolment (附件1 三(一)4).
+    Insurance,
+    /// 社保卡: the social-security office issues the card (附件1 三(一)5).
+    SocialSecurityCard,
+}
+
+impl Stage {
+    /// Every stage, in flow order.
+    pub const ALL: [Stage; 5] = [
+        Stage::PreReview,
+        Stage::HealthCheck,
+        Stage::Police,
+        Stage::Insurance,
+        Stage::SocialSecurityCard,
+    ];
+
+    /// The agency responsible for the stage.
+    pub fn agency(self) -> Agency {
+        match self {
+            Stage::PreReview => Agency::Platform,
+            Stage::HealthCheck => Agency::Hospital,
+            Stage::Police => Agency::PoliceStation,
+            Stage::Insurance => Agency::MedicalInsurance,
+            Stage::SocialSecurityCard => Agency::SocialSecurity,
+        }
+    }
+
+    /// Its name in both languages.
+    pub fn label(self) -> Bilingual {
+        let (zh, en) = match self {
+            Stage::PreReview => ("自动预审", "pre-review"),
+            Stage::HealthCheck => (
+                "出生医学证明、预防接种证、科学育儿指导服务登记",
+                "birth and vaccination certificates",
+            ),
+            Stage::Police => ("出生户口登记", "household registration"),
+            Stage::Insurance => (
+                "生育保险待遇核准支付、城乡居民基本医疗保险参保登记",
+                "maternity benefit and medical-insurance enrolment",
+            ),
+            Stage::SocialSecurityCard => ("社会保障卡办理", "social-security card"),
+        };
+        Bilingual::new(zh, en)
+    }
+
+    /// The snake_case name used in URLs, queues and policy files.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Stage::PreReview => "pre_review",
+            Stage::HealthCheck => "health_check",
+            Stage::Police => "police",
+            Stage::Insurance => "insurance",
+            Stage::SocialSecurityCard => "social_security_card",
+        }
+    }
+}
+
+impl fmt::Display for Stage {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+impl std::str::FromStr for Stage {
+    type Err = String;
+    fn from_str(s: &str) -> Result<Self, String> {
+        Stage::ALL
+            .into_iter()
+            .find(|st| st.as_str() == s)
+            .ok_or_else(|| format!("unknown stage \"{s}\" (expected one of pre_review, health_check, police, insurance, social_security_card)"))
+    }
+}
+
+/// Who acts on a stage.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Agency {
+    /// The one-stop platform itself (pre-review).
+    Platform,
+    /// 助产机构
+    Hospital,
+    /// 派出所
+    PoliceStation,
+    /// 医保经办机构
+    MedicalInsurance,
+    /// 人社部门（社保卡）
+    SocialSecurity,
+    /// 省电子证照共享平台: answers licence look-ups and reviews missing-licence registrations.
+    LicenceDirectory,
+}
+
+impl Agency {
+    /// The agencies that receive dispatches.
+    pub const DISPATCHED: [Agency; 4] = [
+        Agency::Hospital,
+        Agency::PoliceStation,
+        Agency::MedicalInsurance,
+        Agency::SocialSecurity,
+    ];
+
+    /// Its stable name (as in JSON), e.g. `police_station`.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Agency::Platform => "platform",
+            Agency::Hospital => "hospital",
+            Agency::PoliceStation => "police_station",
+            Agency::MedicalInsurance => "medical_insurance",
+            Agency::SocialSecurity => "social_security",
+            Agency::LicenceDirectory => "licence_directory",
+        }
+    }
+
+    /// The path segment of the agency's dispatch endpoint, `<gateway>/dispatch/<segment>`
+    /// (docs/agency-integration.md).
+    pub fn dispatch_path(self) -> &'static str {
+        match self {
+            Agency::Hospital => "hospital",
+            Agency::PoliceStation => "police",
+            Agency::MedicalInsurance => "insurance",
+            Agency::SocialSecurity => "social-security",
+            Agency::Platform => "platform",
+            Agency::LicenceDirectory => "licences",
+        }
+    }
+}
+
+/// A form generated for the applicant to confirm and sign (附件1 三(一)2).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum GeneratedForm {
+    /// 出生医学证明首次签发登记表
+    BirthCertificateRegistration,
+    /// 常住人口登记表
+    PermanentResidentRegistration,
+}
+
+impl GeneratedForm {
+    /// Its name in both languages.
+    pub fn label(self) -> Bilingual {
+        match self {
+            GeneratedForm::BirthCertificateRegistration => Bilingual::new(
+                "出生医学证明首次签发登记表",
+                "birth certificate first-issue registration form",
+            ),
+            GeneratedForm::PermanentResidentRegistration => {
+                Bilingual::new("常住人口登记表", "permanent-resident registration form")
+            }
+        }
+    }
+}
+
+/// A reference to an electronic licence in the form, given instead of a scan.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct LicenceRef {
+    /// Which material it stands for (e.g. `mother_id_card`).
+    pub kind: DocumentKind,
+    /// The holder's 公民身份号码.
+    pub holder_id_number: IdNumber,
+    /// The licence number (证照编号).
+    pub number: Text,
+    /// The issuing authority (发证机关).
+    pub issuer: Text,
+}
+
+/// Why a licence reference was refused.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum LicenceProblem {
+    /// The directory has no such licence.
+    NotFound,
+    /// The licence belongs to someone other than the parent it stands for.
+    OtherHolder,
+    /// The licence number differs from the number given on the form.
+    NumberMismatch,
+    /// The licence is no longer valid.
+    Expired,
+    /// Another person's licence, not authorised to the applicant (or the authorisation lapsed).
+    NotAuthorised,
+}
+
+impl LicenceProblem {
+    /// What is wrong with the licence of `kind`, for the applicant.
+    pub fn message(self, kind: DocumentKind) -> Bilingual {
+        let k = kind.label();
+        let (zh, en) = match self {
+            LicenceProblem::NotFound => (
+                "电子证照库中未找到该证照",
+                "the licence directory has no such licence",
+            ),
+            LicenceProblem::OtherHolder => (
+                "该电子证照不属于对应的父母一方",
+                "the licence belongs to someone else",
+            ),
+            LicenceProblem::NumberMismatch => (
+                "电子证照编号与申请表填写的不一致",
+                "the licence number differs from the one on the form",
+            ),
+            LicenceProblem::Expired => ("该电子证照已过有效期", "the licence has expired"),
+            LicenceProblem::NotAuthorised => (
+                "证照持有人尚未将该电子证照授权给申请人（请在闽政通“我的-电子证照-出生一件事”中授权）",
+                "its holder has not authorised the licence to the applicant (authorise it in the Minzhengtong app)",
+            ),
+        };
+        Bilingual::new(
+            format!("{}电子证照：{zh}", k.zh),
+            format!("electronic licence of the {}: {en}", k.en),
+        )
+    }
+}
