@@ -6,6 +6,7 @@
 //! dashboard, and without any, for alarms on the whole service.
 
 use chrono::Utc;
+use newborn_service::metric::{Dim, Metric};
 use newborn_service::ports::{Metrics, Unit};
 use serde_json::{Map, Value, json};
 use std::io::Write;
@@ -62,8 +63,10 @@ pub fn document(name: &str, dimensions: &[(&str, &str)], value: f64, unit: Unit)
 }
 
 impl Metrics for EmfMetrics {
-    fn record(&self, name: &str, dimensions: &[(&str, &str)], value: f64, unit: Unit) {
-        let line = document(name, dimensions, value, unit).to_string();
+    fn record(&self, metric: Metric, dimensions: &[(Dim, &str)], value: f64, unit: Unit) {
+        let dimensions: Vec<(&str, &str)> =
+            dimensions.iter().map(|(k, v)| (k.name(), *v)).collect();
+        let line = document(metric.name(), &dimensions, value, unit).to_string();
         if let Ok(mut out) = self.out.lock() {
             // A metric that cannot be written must not fail the use case that produced it.
             let _ = writeln!(out, "{line}");

@@ -5,6 +5,7 @@
 //! root) and `Metrics` (at most 100 definitions, each naming a numeric member, with a valid unit).
 
 use newborn_aws::EmfMetrics;
+use newborn_service::metric::{Dim, Metric};
 use newborn_service::ports::{Metrics, Unit};
 use serde_json::Value;
 use std::io::Write;
@@ -136,25 +137,25 @@ fn every_line_is_a_valid_emf_document_with_and_without_dimensions() {
     let buffer = Buffer::default();
     let metrics = EmfMetrics::to(Box::new(buffer.clone()));
     metrics.count(
-        "SlaBreach",
+        Metric::SlaBreach,
         &[
-            ("Stage", "police"),
-            ("Agency", "police_station"),
-            ("Region", "fujian-2.0"),
+            (Dim::Stage, "police"),
+            (Dim::Agency, "police_station"),
+            (Dim::Region, "fujian-2.0"),
         ],
         1.0,
     );
     metrics.record(
-        "StageWorkingTime",
+        Metric::StageWorkingTime,
         &[
-            ("Stage", "health_check"),
-            ("Agency", "hospital"),
-            ("Region", "xiamen"),
+            (Dim::Stage, "health_check"),
+            (Dim::Agency, "hospital"),
+            (Dim::Region, "xiamen"),
         ],
         5400.0,
         Unit::Seconds,
     );
-    metrics.count("ApplicationsSubmitted", &[], 1.0);
+    metrics.count(Metric::ApplicationsSubmitted, &[], 1.0);
     let text = String::from_utf8(buffer.0.lock().map(|b| b.clone()).unwrap_or_default())
         .unwrap_or_default();
     let lines: Vec<&str> = text.lines().collect();

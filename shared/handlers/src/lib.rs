@@ -6,7 +6,7 @@ use aws_lambda_events::event::cloudwatch_events::CloudWatchEvent;
 use aws_lambda_events::event::sqs::{SqsBatchResponse, SqsEvent, SqsMessage};
 use newborn_domain::stage::Stage;
 use newborn_service::ports::{Delivery, StageMessage};
-use newborn_service::{Service, ServiceError, SweepReport};
+use newborn_service::{MonitorDesk, NotifierDesk, ServiceError, StageDesk, SweepReport};
 use tracing::Instrument;
 
 /// Why one record failed.
@@ -19,7 +19,7 @@ pub enum RecordError {
 }
 
 async fn handle_record(
-    service: &Service,
+    desk: &StageDesk,
     stage: Stage,
     record: &SqsMessage,
 ) -> Result<(), RecordError> {
@@ -35,17 +35,14 @@ async fn handle_record(
             msg.stage
         )));
     }
-    service
-        .handle_stage(&msg)
-        .await
-        .map_err(RecordError::Service)
+    desk.handle_stage(&msg).await.map_err(RecordError::Service)
 }
 
 /// Handles a batch of one stage's queue. Each record is decoded and handled on its own, so one
 /// bad message fails alone; failed records are reported by message id for redelivery
 /// (ReportBatchItemFailures) and reach the dead-letter queue after the configured receives.
 pub async fn handle_stage_batch(
-    service: &Service,
+    desk: &StageDesk,
     stage: Stage,
     event: SqsEvent,
 ) -> SqsBatchResponse {
@@ -53,7 +50,7 @@ pub async fn handle_stage_batch(
     for record in &event.records {
         let id = record.message_id.clone().unwrap_or_default();
         let span = tracing::info_span!("record", message_id = %id, stage = %stage);
-        let outcome = handle_record(service, stage, record).instrument(span).await;
+        let outcome = handle_record(desk, stage, record).instrument(span).await;
         if let Err(e) = outcome {
             match &e {
                 RecordError::Poison(why) => {
@@ -71,7 +68,7 @@ pub async fn handle_stage_batch(
 
 /// Handles a batch of the notification queue: each record is one [`Delivery`] to the applicant's
 /// app, on its own; failures are reported by message id and retried, then dead-lettered.
-pub async fn handle_notification_batch(service: &Service, event: SqsEvent) -> SqsBatchResponse {
+pub async fn handle_notification_batch(desk: &NotifierDesk, event: SqsEvent) -> SqsBatchResponse {
     let mut response = SqsBatchResponse::default();
     for record in &event.records {
         let id = record.message_id.clone().unwrap_or_default();
@@ -85,7 +82,7 @@ pub async fn handle_notification_batch(service: &Service, event: SqsEvent) -> Sq
             continue;
         };
         let span = tracing::info_span!("delivery", message_id = %id, application = %delivery.application_id);
-        if let Err(e) = service.deliver(&delivery).instrument(span).await {
+        if let Err(e) = desk.deliver(&delivery).instrument(span).await {
             tracing::warn!(message_id = %id, error = %e, "delivery failed; will be retried");
             response.add_failure(id);
         }
@@ -96,9 +93,9 @@ pub async fn handle_notification_batch(service: &Service, event: SqsEvent) -> Sq
 /// Handles the scheduled event of the SLA monitor (an EventBridge rule with a schedule
 /// expression on AWS, a timer locally).
 pub async fn handle_schedule(
-    service: &Service,
+    desk: &MonitorDesk,
     event: CloudWatchEvent,
 ) -> Result<SweepReport, ServiceError> {
     tracing::info!(id = ?event.id, time = %event.time, "SLA sweep");
-    service.sla_sweep().await
+    desk.sla_sweep().await
 }

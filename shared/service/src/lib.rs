@@ -1,15 +1,25 @@
 //! The use cases of the newborn one-stop service, written once against ports.
 //!
-//! The AWS Lambdas and the local runtime call the same [`Service`]; they differ only in the
-//! adapters they plug into the ports of [`ports`].
+//! The use cases are [`desk`]s, one per actor, each holding only the [`ports`] it uses over the
+//! shared unit of work of [`core`]. The AWS Lambdas and the local runtime build the same desks;
+//! they differ only in the adapters they plug in, and each function builds only the desks it
+//! serves.
 
+pub mod core;
+pub mod desk;
 pub mod error;
+pub mod licences;
+pub mod metric;
+mod notices;
 pub mod payload;
 pub mod ports;
 pub mod scans;
-pub mod service;
 pub mod signing;
 pub mod view;
 
+pub use core::{Core, Rules, UnknownPolicy};
+pub use desk::*;
 pub use error::ServiceError;
-pub use service::{Service, SweepReport};
+pub use licences::Licences;
+pub use metric::{Dim, Metric};
+pub use newborn_domain::supplement::SupplementAnswer;

@@ -1,6 +1,7 @@
 //! The ports: small traits named by what they do. Adapters (SQLite and files locally; DynamoDB,
 //! SQS and S3 on AWS) implement them; the use cases see only these.
 
+use crate::metric::{Dim, Metric};
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};
 use newborn_domain::application::Sha256Hex;
@@ -365,12 +366,12 @@ impl Unit {
 
 /// Operational metrics (CloudWatch Embedded Metric Format on AWS, Prometheus text locally).
 pub trait Metrics: Send + Sync {
-    /// Records one value of the metric `name` with the given dimensions.
-    fn record(&self, name: &str, dimensions: &[(&str, &str)], value: f64, unit: Unit);
+    /// Records one value of `metric` with the given dimensions.
+    fn record(&self, metric: Metric, dimensions: &[(Dim, &str)], value: f64, unit: Unit);
 
-    /// Adds `value` to the counter `name`.
-    fn count(&self, name: &str, dimensions: &[(&str, &str)], value: f64) {
-        self.record(name, dimensions, value, Unit::Count);
+    /// Adds `value` to the counter `metric`.
+    fn count(&self, metric: Metric, dimensions: &[(Dim, &str)], value: f64) {
+        self.record(metric, dimensions, value, Unit::Count);
     }
 }
 

@@ -1,0 +1,395 @@
+//! The unit of work every desk shares: load an application, decide in the domain, write the
+//! result — application, timeline, outbox, clock index, notifications and their deliveries — in
+//! one conditional write, retrying on a version conflict. Every step is idempotent, so a
+//! redelivered message or a repeated callback changes nothing twice.
+
+use crate::error::ServiceError;
+use crate::metric::{Dim, Metric};
+use crate::notices;
+use crate::ports::{
+    Actor, ApplicationStore, Clock, Delivery, Metrics, Notification, OpenClock, OpenFollowUp,
+    StageMessage, StoreError, Stored, TimelineEntry, Unit, Write,
+};
+use chrono::{DateTime, Utc};
+use newborn_domain::calendar::WorkingCalendar;
+use newborn_domain::flow::{Application, ApplicationId, Applied, Effect, Outcome, Transition};
+use newborn_domain::policy::{Policy, PolicyRegistry};
+use newborn_domain::sla::{ClockState, SlaLevel};
+use newborn_domain::stage::{Agency, Stage};
+use std::sync::Arc;
+
+const MAX_CONFLICT_RETRIES: usize = 16;
+
+/// The rules a deployment runs on: the regions' policies, the working-day calendar and the
+/// region an application without one is made under.
+pub struct Rules {
+    policies: PolicyRegistry,
+    calendar: WorkingCalendar,
+    default_policy: String,
+}
+
+/// A deployment named a default region that no policy file defines.
+#[derive(Debug, thiserror::Error)]
+#[error("default policy \"{0}\" is not known")]
+pub struct UnknownPolicy(pub String);
+
+impl Rules {
+    /// The rules of `policies` and `calendar`, with `default_policy` for applications that name
+    /// no region.
+    pub fn new(
+        policies: PolicyRegistry,
+        calendar: WorkingCalendar,
+        default_policy: &str,
+    ) -> Result<Self, UnknownPolicy> {
+        if policies.latest(default_policy).is_none() {
+            return Err(UnknownPolicy(default_policy.to_owned()));
+        }
+        Ok(Self {
+            policies,
+            calendar,
+            default_policy: default_policy.to_owned(),
+        })
+    }
+
+    /// The known policies.
+    pub fn policies(&self) -> &PolicyRegistry {
+        &self.policies
+    }
+
+    /// The working-day calendar.
+    pub fn calendar(&self) -> &WorkingCalendar {
+        &self.calendar
+    }
+
+    /// The region of applications that name none.
+    pub fn default_policy(&self) -> &str {
+        &self.default_policy
+    }
+}
+
+/// What every desk holds: the store, time, counters and the rules.
+#[derive(Clone)]
+pub struct Core {
+    pub(crate) store: Arc<dyn ApplicationStore>,
+    pub(crate) clock: Arc<dyn Clock>,
+    pub(crate) metrics: Arc<dyn Metrics>,
+    pub(crate) rules: Arc<Rules>,
+}
+
+/// A change of one application: the domain's transitions and effects, and notifications beyond
+/// those the transitions describe.
+pub(crate) type Change = Option<(Applied, Vec<Notification>)>;
+
+impl Core {
+    /// The core over these adapters and rules.
+    pub fn new(
+        store: Arc<dyn ApplicationStore>,
+        clock: Arc<dyn Clock>,
+        metrics: Arc<dyn Metrics>,
+        rules: Arc<Rules>,
+    ) -> Self {
+        Self {
+            store,
+            clock,
+            metrics,
+            rules,
+        }
+    }
+
+    /// The service's time.
+    pub fn now(&self) -> DateTime<Utc> {
+        self.clock.now()
+    }
+
+    /// The rules.
+    pub fn rules(&self) -> &Rules {
+        &self.rules
+    }
+
+    /// The working-day calendar.
+    pub fn calendar(&self) -> &WorkingCalendar {
+        &self.rules.calendar
+    }
+
+    /// The known policies.
+    pub fn policies(&self) -> &PolicyRegistry {
+        &self.rules.policies
+    }
+
+    pub(crate) fn count(&self, metric: Metric, dims: &[(Dim, &str)], value: f64) {
+        self.metrics.count(metric, dims, value);
+    }
+
+    pub(crate) fn policy_of(&self, app: &Application) -> Result<&Policy, ServiceError> {
+        self.rules
+            .policies
+            .get(&app.policy)
+            .ok_or_else(|| ServiceError::Transient(format!("policy {} is not loaded", app.policy)))
+    }
+
+    /// Reads an application; `owner`, when given, must be its owner (another's is reported as
+    /// absent).
+    pub(crate) async fn load(
+        &self,
+        id: &ApplicationId,
+        owner: Option<&str>,
+    ) -> Result<Stored, ServiceError> {
+        match self.store.get(id).await? {
+            Some(s) if owner.is_none_or(|o| o == s.owner) => Ok(s),
+            _ => Err(ServiceError::NotFound),
+        }
+    }
+
+    /// Loads, changes and writes an application, retrying on version conflicts. `change`
+    /// returns `None` when there is nothing (more) to do, which makes retries idempotent.
+    pub(crate) async fn mutate<F>(
+        &self,
+        id: &ApplicationId,
+        owner: Option<&str>,
+        actor: &Actor,
+        mut change: F,
+    ) -> Result<Option<Stored>, ServiceError>
+    where
+        F: FnMut(&mut Application, &Policy, DateTime<Utc>) -> Result<Change, ServiceError>,
+    {
+        for _ in 0..MAX_CONFLICT_RETRIES {
+            let stored = self.load(id, owner).await?;
+            let policy = self.policy_of(&stored.application)?;
+            let mut app = stored.application.clone();
+            let now = self.now();
+            let Some((applied, mut extra)) = change(&mut app, policy, now)? else {
+                return Ok(None);
+            };
+            // The flow ended without a follow-up service the family may still get: offer it.
+            if applied.effects.contains(&Effect::FlowEnded {
+                outcome: Outcome::Completed,
+            }) && let Some(offer) = app.make_offer(policy, now)
+            {
+                extra.push(Notification {
+                    at: now,
+                    kind: "offer".into(),
+                    message: offer.message(),
+                });
+            }
+            let mut write = self.write_for(&app, &stored.owner, actor, &applied, now);
+            write.notifications.extend(extra);
+            write.deliveries = deliveries(&app, &stored.owner, &write.notifications, now);
+            match self.store.update(&write, stored.version).await {
+                Ok(()) => {
+                    self.count_transitions(&app, &applied);
+                    return Ok(Some(Stored {
+                        application: app,
+                        owner: stored.owner,
+                        version: stored.version + 1,
+                    }));
+                }
+                Err(StoreError::Conflict) => continue,
+                Err(e) => return Err(e.into()),
+            }
+        }
+        Err(ServiceError::Transient(
+            "the application is changing too often; retry".into(),
+        ))
+    }
+
+    /// The metrics of committed transitions, by stage, agency and region (the policy).
+    fn count_transitions(&self, app: &Application, applied: &Applied) {
+        // Ratings and follow-ups are recorded as entries without a status change: not stage events.
+        for t in applied.transitions.iter().filter(|t| t.from != t.to) {
+            let dims = [
+                (Dim::Stage, t.stage.as_str()),
+                (Dim::Agency, t.stage.agency().as_str()),
+                (Dim::Region, app.policy.id.as_str()),
+            ];
+            match (t.from.as_str(), t.to.as_str()) {
+                (_, "awaiting_agency") if t.event == "dispatch" => {
+                    self.count(Metric::StageStarted, &dims, 1.0)
+                }
+                (_, "completed") => {
+                    self.count(Metric::StageCompleted, &dims, 1.0);
+                    // How long the stage took: working time on its clock (what the deadline
+                    // counts, 附件1 四(五)) and wall time from its first start to now.
+                    if let Some(clock) = app.stage(t.stage).and_then(|s| s.clock.as_ref()) {
+                        let reading = clock.read(self.calendar(), t.at);
+                        if reading.level != SlaLevel::Overdue {
+                            self.count(Metric::StageCompletedOnTime, &dims, 1.0);
+                        }
+                        self.metrics.record(
+                            Metric::StageWorkingTime,
+                            &dims,
+                            reading.elapsed_secs as f64,
+                            Unit::Seconds,
+                        );
+                        if let Some(first) = clock.runs.first() {
+                            self.metrics.record(
+                                Metric::StageWallTime,
+                                &dims,
+                                (t.at - first.from).num_milliseconds() as f64 / 1000.0,
+                                Unit::Seconds,
+                            );
+                        }
+                    }
+                }
+                (_, "terminated") => self.count(Metric::GoOffline, &dims, 1.0),
+                (_, "awaiting_applicant") if t.event == "request_supplement" => {
+                    self.count(Metric::SupplementRequested, &dims, 1.0)
+                }
+                _ => {}
+            }
+        }
+    }
+
+    /// Builds the atomic write for a change: timeline, outbox, clock index, notifications.
+    pub(crate) fn write_for<'a>(
+        &self,
+        app: &'a Application,
+        owner: &'a str,
+        actor: &Actor,
+        applied: &Applied,
+        now: DateTime<Utc>,
+    ) -> Write<'a> {
+        let timeline = applied
+            .transitions
+            .iter()
+            .map(|t| {
+                // Routing after an agency's answer (queueing the next stage, skipping the rest)
+                // is the platform's act; a submission's first hand-off stays the submitter's.
+                let routing = t.event == "queue" || t.event == "skip";
+                let actor = if routing && matches!(actor, Actor::Agency { .. }) {
+                    Actor::Platform
+                } else {
+                    actor.clone()
+                };
+                TimelineEntry {
+                    at: t.at,
+                    stage: t.stage,
+                    from: t.from.clone(),
+                    to: t.to.clone(),
+                    event: t.event.clone(),
+                    actor,
+                }
+            })
+            .collect();
+        let outbox = applied
+            .effects
+            .iter()
+            .filter_map(|e| match e {
+                Effect::Enqueue { stage, round } => Some(StageMessage {
+                    application_id: app.id.as_str().to_owned(),
+                    stage: *stage,
+                    round: *round,
+                }),
+                Effect::FlowEnded { .. } => None,
+            })
+            .collect();
+        let clocks = Stage::ALL
+            .iter()
+            .filter_map(|stage| {
+                let clock = app
+                    .supervised_clock(*stage)
+                    .filter(|c| c.state() == ClockState::Running)?;
+                let r = clock.read(self.calendar(), now);
+                Some(OpenClock {
+                    application_id: app.id.as_str().to_owned(),
+                    stage: *stage,
+                    warning_at: r.warning_at,
+                    deadline: r.deadline,
+                })
+            })
+            .collect();
+        let follow_ups = app
+            .follow_ups
+            .iter()
+            .filter(|f| f.closed.is_none())
+            .map(|f| OpenFollowUp {
+                application_id: app.id.as_str().to_owned(),
+                follow_up: f.clone(),
+            })
+            .collect();
+        Write {
+            application: app,
+            owner,
+            timeline,
+            outbox,
+            clocks,
+            follow_ups,
+            notifications: notices::for_change(app, applied, now),
+            deliveries: vec![],
+            response: None,
+        }
+    }
+}
+
+/// The deliveries of a write's notifications.
+pub(crate) fn deliveries(
+    app: &Application,
+    owner: &str,
+    notifications: &[Notification],
+    now: DateTime<Utc>,
+) -> Vec<Delivery> {
+    notifications
+        .iter()
+        .enumerate()
+        .map(|(n, notification)| Delivery {
+            id: format!("{}:{}:{n}", app.id.as_str(), now.timestamp_millis()),
+            application_id: app.id.as_str().to_owned(),
+            owner: owner.to_owned(),
+            notification: notification.clone(),
+        })
+        .collect()
+}
+
+/// A timeline entry for something that happened to `stage` without changing its status (a
+/// rating, a follow-up, a missing-licence registration).
+pub(crate) fn marker(
+    app: &Application,
+    stage: Stage,
+    event: String,
+    at: DateTime<Utc>,
+) -> Transition {
+    let status = app
+        .stage(stage)
+        .map(|s| s.status.name())
+        .unwrap_or_default();
+    Transition {
+        stage,
+        from: status.into(),
+        to: status.into(),
+        event,
+        at,
+    }
+}
+
+/// Only markers: a change of no status.
+pub(crate) fn markers(transitions: Vec<Transition>) -> Applied {
+    Applied {
+        transitions,
+        effects: vec![],
+    }
+}
+
+pub(crate) fn merge(into: &mut Applied, more: Applied) {
+    into.transitions.extend(more.transitions);
+    into.effects.extend(more.effects);
+}
+
+/// The application an (authenticated) agency request names, and the agency as the actor.
+pub(crate) fn agency_request(
+    agency: Agency,
+    key_id: &str,
+    application_id: &str,
+) -> Result<(ApplicationId, Actor), ServiceError> {
+    let id: ApplicationId = application_id.parse().map_err(|_| ServiceError::NotFound)?;
+    let actor = Actor::Agency {
+        agency,
+        key_id: key_id.to_owned(),
+    };
+    Ok((id, actor))
+}
+
+/// The applicant as the actor of a change.
+pub(crate) fn applicant(owner: &str) -> Actor {
+    Actor::Applicant {
+        subject: owner.to_owned(),
+    }
+}

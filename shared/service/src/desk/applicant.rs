@@ -1,0 +1,519 @@
+//! The applicant desk: what a parent (or counter staff on her behalf, 一窗受理) does — submit,
+//! read, answer a supplement, confirm the generated forms, choose the card's bank, go offline,
+//! withdraw, rate, register a missing licence, accept an offer. Served by the `api` function
+//! and the local server; it holds the store, the upload register (a form may name only the
+//! applicant's own verified scans) and the licence directory (a supplement's licences are
+//! looked up before it is accepted).
+
+use crate::core::{Core, applicant, deliveries, marker, markers};
+use crate::error::ServiceError;
+use crate::licences::Licences;
+use crate::metric::{Dim, Metric};
+use crate::notices;
+use crate::ports::{
+    Actor, IdempotencyClaim, IdempotentResponse, Notification, StoreError, Stored, TimelineEntry,
+    UploadStore,
+};
+use crate::view::ApplicationView;
+use chrono::{DateTime, Utc};
+use newborn_domain::application::{DocumentKind, DocumentRef, FieldIssue, Text, parse_form};
+use newborn_domain::calendar::CHINA;
+use newborn_domain::flow::{Application, ApplicationId, Applied, Effect, RatingLevel};
+use newborn_domain::licence::{LicenceCheck, RegistrationReason};
+use newborn_domain::stage::{ApplicantWait, Stage, StageEvent, StageStatus};
+use newborn_domain::supplement::{Additions, SupplementAnswer};
+use newborn_domain::text::{Bilingual, Invalid};
+use std::sync::Arc;
+
+/// The applicant's use cases.
+#[derive(Clone)]
+pub struct ApplicantDesk {
+    core: Core,
+    uploads: Arc<dyn UploadStore>,
+    licences: Licences,
+}
+
+impl ApplicantDesk {
+    /// The desk over the core, the upload register and the licence directory.
+    pub fn new(core: Core, uploads: Arc<dyn UploadStore>, licences: Licences) -> Self {
+        Self {
+            core,
+            uploads,
+            licences,
+        }
+    }
+
+    /// The core (time, rules) this desk runs on.
+    pub fn core(&self) -> &Core {
+        &self.core
+    }
+
+    /// An application may reference only verified uploads of its own applicant, of the right kind:
+    /// each of `docs` is checked and refused under the field it was given in.
+    async fn require_documents(
+        &self,
+        owner: &str,
+        docs: &[(String, DocumentRef)],
+    ) -> Result<(), ServiceError> {
+        let mut issues = vec![];
+        for (field, d) in docs {
+            if !self.uploads.verified(owner, d.kind, &d.sha256).await? {
+                issues.push(FieldIssue {
+                    field: field.clone(),
+                    error: Invalid::new(
+                        "unknown_document",
+                        "未找到该材料，请先上传",
+                        "no such uploaded document; upload it first",
+                    ),
+                });
+            }
+        }
+        if issues.is_empty() {
+            Ok(())
+        } else {
+            Err(ServiceError::BadInput(issues))
+        }
+    }
+
+    fn new_id(&self, now: DateTime<Utc>) -> ApplicationId {
+        let date = now.with_timezone(&CHINA).format("%Y%m%d");
+        let random: u64 = rand::random::<u64>() & 0xFF_FFFF_FFFF;
+        format!("NB{date}{random:010X}")
+            .parse()
+            .unwrap_or_else(|_| unreachable!("generated ids are well formed"))
+    }
+
+    /// 申请: validates the form, creates the application and queues its pre-review.
+    /// With `claim`, the request's `Idempotency-Key` record and its response (the `201` view) are
+    /// written in the same transaction as the application.
+    pub async fn submit(
+        &self,
+        owner: &str,
+        actor: Actor,
+        body: &[u8],
+        policy_id: Option<&str>,
+        claim: Option<IdempotencyClaim>,
+    ) -> Result<Stored, ServiceError> {
+        let form = parse_form(body).map_err(|issue| ServiceError::BadInput(vec![issue]))?;
+        let docs: Vec<_> = form
+            .documents
+            .iter()
+            .enumerate()
+            .map(|(i, d)| (format!("documents[{i}]"), d.clone()))
+            .collect();
+        self.require_documents(owner, &docs).await?;
+        let policy_id = policy_id.unwrap_or(self.core.rules().default_policy());
+        let policy = self.core.policies().latest(policy_id).ok_or_else(|| {
+            ServiceError::bad(
+                "policy",
+                Invalid::new(
+                    "unknown_policy",
+                    format!("未知的地区政策“{policy_id}”"),
+                    format!("unknown policy \"{policy_id}\""),
+                ),
+            )
+        })?;
+        let now = self.core.now();
+        let (app, applied) = Application::submit(self.new_id(now), form, policy, now)?;
+        let mut write = self.core.write_for(&app, owner, &actor, &applied, now);
+        write.notifications.insert(0, notices::submitted(now));
+        write.deliveries = deliveries(&app, owner, &write.notifications, now);
+        if let Some(claim) = claim {
+            let view = ApplicationView::of(&app, 1, self.core.calendar(), now);
+            write.response = Some(IdempotentResponse {
+                claim,
+                status: 201,
+                body: serde_json::to_vec(&view)
+                    .map_err(|e| ServiceError::Transient(e.to_string()))?,
+            });
+        }
+        self.core.store.insert(&write).await.map_err(|e| match e {
+            StoreError::Conflict => {
+                ServiceError::Transient("application id collision; retry".into())
+            }
+            other => other.into(),
+        })?;
+        self.core.count(
+            Metric::ApplicationsSubmitted,
+            &[(Dim::Region, &policy.id)],
+            1.0,
+        );
+        Ok(Stored {
+            application: app,
+            owner: owner.to_owned(),
+            version: 1,
+        })
+    }
+
+    /// Reads an application for its owner.
+    pub async fn get(&self, owner: &str, id: &ApplicationId) -> Result<Stored, ServiceError> {
+        self.core.load(id, Some(owner)).await
+    }
+
+    /// The view of an application for its owner.
+    pub async fn view(
+        &self,
+        owner: &str,
+        id: &ApplicationId,
+    ) -> Result<ApplicationView, ServiceError> {
+        let s = self.get(owner, id).await?;
+        Ok(ApplicationView::of(
+            &s.application,
+            s.version,
+            self.core.calendar(),
+            self.core.now(),
+        ))
+    }
+
+    /// An owner's applications.
+    pub async fn list(&self, owner: &str) -> Result<Vec<ApplicationView>, ServiceError> {
+        let now = self.core.now();
+        Ok(self
+            .core
+            .store
+            .list_by_owner(owner)
+            .await?
+            .iter()
+            .map(|s| ApplicationView::of(&s.application, s.version, self.core.calendar(), now))
+            .collect())
+    }
+
+    /// The timeline of an application for its owner.
+    pub async fn timeline(
+        &self,
+        owner: &str,
+        id: &ApplicationId,
+    ) -> Result<Vec<TimelineEntry>, ServiceError> {
+        let s = self.get(owner, id).await?;
+        Ok(self.core.store.timeline(&s.application.id).await?)
+    }
+
+    /// The notifications of an application for its owner.
+    pub async fn notifications(
+        &self,
+        owner: &str,
+        id: &ApplicationId,
+    ) -> Result<Vec<Notification>, ServiceError> {
+        let s = self.get(owner, id).await?;
+        Ok(self.core.store.notifications(&s.application.id).await?)
+    }
+
+    /// 授权缺失登记: the applicant registers licences as missing or wrong; the directory reviews
+    /// the registration within the policy's working days. It is sent through the pre-review
+    /// queue, so a crash between the write and the send loses nothing.
+    pub async fn file_registration(
+        &self,
+        owner: &str,
+        id: &ApplicationId,
+        kinds: &[DocumentKind],
+        reason: RegistrationReason,
+    ) -> Result<Stored, ServiceError> {
+        let actor = applicant(owner);
+        let stored = self
+            .core
+            .mutate(id, Some(owner), &actor, |app, policy, now| {
+                let r = app.file_registration(kinds, reason, policy, now)?;
+                let days = policy
+                    .licences
+                    .as_ref()
+                    .map(|l| l.registration_review_working_days)
+                    .unwrap_or(1);
+                let (number, kinds) = (r.number, r.kinds.clone());
+                let round = app
+                    .stage(Stage::PreReview)
+                    .and_then(|s| s.status.round())
+                    .unwrap_or(0);
+                Ok(Some((
+                    Applied {
+                        transitions: vec![marker(
+                            app,
+                            Stage::PreReview,
+                            "licence_registration_filed".into(),
+                            now,
+                        )],
+                        effects: vec![Effect::Enqueue {
+                            stage: Stage::PreReview,
+                            round,
+                        }],
+                    },
+                    vec![notices::registration_filed(now, number, &kinds, days)],
+                )))
+            })
+            .await?
+            .ok_or(ServiceError::NotFound)?;
+        self.core.count(Metric::LicenceRegistrationFiled, &[], 1.0);
+        Ok(stored)
+    }
+
+    /// Accepts the proactive offer of `stage`: the declined stage starts on the data on file.
+    pub async fn accept_offer(
+        &self,
+        owner: &str,
+        id: &ApplicationId,
+        stage: Stage,
+    ) -> Result<Stored, ServiceError> {
+        let actor = applicant(owner);
+        let stored = self
+            .core
+            .mutate(id, Some(owner), &actor, |app, policy, now| {
+                Ok(Some((app.accept_offer(stage, policy, now)?, vec![])))
+            })
+            .await?
+            .ok_or(ServiceError::NotFound)?;
+        self.core.count(
+            Metric::OfferAccepted,
+            &[
+                (Dim::Stage, stage.as_str()),
+                (Dim::Region, &stored.application.policy.id),
+            ],
+            1.0,
+        );
+        Ok(stored)
+    }
+
+    fn waiting(app: &Application, pred: impl Fn(&ApplicantWait) -> bool) -> Option<Stage> {
+        app.stages.iter().find_map(|s| match &s.status {
+            StageStatus::AwaitingApplicant { wait, .. } if pred(wait) => Some(s.stage),
+            _ => None,
+        })
+    }
+
+    fn nothing_waiting(what_zh: &str, what_en: &str) -> ServiceError {
+        ServiceError::conflict(
+            "nothing_waiting",
+            format!("当前没有等待您{what_zh}的事项"),
+            format!("nothing is waiting for you to {what_en}"),
+        )
+    }
+
+    /// 补件: the applicant supplies documents and/or corrects the form. The answer is checked as
+    /// a whole before anything is written ([`Self::check_supplement`]), and the write itself
+    /// accepts only the additions that were checked.
+    pub async fn supplement(
+        &self,
+        owner: &str,
+        id: &ApplicationId,
+        answer: &SupplementAnswer,
+    ) -> Result<Stored, ServiceError> {
+        let stored = self.get(owner, id).await?;
+        let checked = self
+            .check_supplement(owner, &stored.application, answer)
+            .await?;
+        let actor = Actor::Applicant {
+            subject: owner.to_owned(),
+        };
+        self.core
+            .mutate(
+                &stored.application.id,
+                Some(owner),
+                &actor,
+                |app, policy, now| {
+                    let stage =
+                        Self::waiting(app, |w| matches!(w, ApplicantWait::Supplement { .. }))
+                            .ok_or_else(|| Self::nothing_waiting("补件", "supplement"))?;
+                    let next = answer
+                        .corrected(&app.form, policy, now)
+                        .map_err(ServiceError::BadInput)?;
+                    let added = Additions::between(&app.form, &next, answer);
+                    if !checked.covers(&added) {
+                        return Err(ServiceError::Transient(
+                            "the application changed while the answer was checked; retry".into(),
+                        ));
+                    }
+                    for (_, d) in &added.scans {
+                        app.scan_allowed(d.kind, policy)
+                            .map_err(ServiceError::Conflict)?;
+                    }
+                    app.form = next;
+                    app.record_licence_checks(&checked.licences);
+                    Ok(Some((
+                        app.apply(stage, StageEvent::Supplied, policy, now)?,
+                        vec![],
+                    )))
+                },
+            )
+            .await?
+            .ok_or_else(|| Self::nothing_waiting("补件", "supplement"))
+    }
+
+    /// Checks a supplement answer as a whole, whichever part of it adds a material: every scan
+    /// the corrected form gains (in `documents` or inside `form_patch`) must be a verified upload
+    /// of this applicant and pass the missing-licence registration gate, and every licence it
+    /// gains is looked up now (the parent learns at once if one is still wrong, and the agency
+    /// receives it verified).
+    async fn check_supplement(
+        &self,
+        owner: &str,
+        app: &Application,
+        answer: &SupplementAnswer,
+    ) -> Result<Additions<LicenceCheck>, ServiceError> {
+        let policy = self.core.policy_of(app)?;
+        let next = answer
+            .corrected(&app.form, policy, self.core.now())
+            .map_err(ServiceError::BadInput)?;
+        let added = Additions::between(&app.form, &next, answer);
+        self.require_documents(owner, &added.scans).await?;
+        for (_, d) in &added.scans {
+            app.scan_allowed(d.kind, policy)
+                .map_err(ServiceError::Conflict)?;
+        }
+        let checks = self
+            .licences
+            .check(&added.references(), &next, policy)
+            .await?;
+        let refused: Vec<FieldIssue> = checks
+            .iter()
+            .zip(&added.licences)
+            .filter_map(|(c, (field, _))| {
+                let problem = c.problem?;
+                let code = serde_json::to_value(problem).unwrap_or_default();
+                let message = problem.message(c.reference.kind);
+                Some(FieldIssue {
+                    field: field.clone(),
+                    error: Invalid::new(
+                        &format!("licence_{}", code.as_str().unwrap_or("refused")),
+                        message.zh,
+                        message.en,
+                    ),
+                })
+            })
+            .collect();
+        if !refused.is_empty() {
+            return Err(ServiceError::BadInput(refused));
+        }
+        Ok(Additions {
+            scans: added.scans,
+            licences: checks,
+        })
+    }
+
+    /// 确认签字: the applicant confirms the generated forms.
+    pub async fn confirm(&self, owner: &str, id: &ApplicationId) -> Result<Stored, ServiceError> {
+        self.applicant_event(
+            owner,
+            id,
+            |w| matches!(w, ApplicantWait::ConfirmForms { .. }),
+            StageEvent::Confirmed,
+            ("确认", "confirm"),
+        )
+        .await
+    }
+
+    /// 转线下办理: the applicant ends the online flow while it waits for her.
+    pub async fn go_offline(
+        &self,
+        owner: &str,
+        id: &ApplicationId,
+    ) -> Result<Stored, ServiceError> {
+        let reason = Bilingual::new(
+            "申请人选择到线下窗口办理",
+            "the applicant chose to continue at a counter",
+        );
+        self.applicant_event(
+            owner,
+            id,
+            |_| true,
+            StageEvent::GoOffline { reason },
+            ("处理", "act on"),
+        )
+        .await
+    }
+
+    async fn applicant_event(
+        &self,
+        owner: &str,
+        id: &ApplicationId,
+        pred: impl Fn(&ApplicantWait) -> bool,
+        event: StageEvent,
+        what: (&str, &str),
+    ) -> Result<Stored, ServiceError> {
+        let actor = applicant(owner);
+        self.core
+            .mutate(id, Some(owner), &actor, |app, policy, now| {
+                let stage = Self::waiting(app, &pred)
+                    .ok_or_else(|| Self::nothing_waiting(what.0, what.1))?;
+                Ok(Some((
+                    app.apply(stage, event.clone(), policy, now)?,
+                    vec![],
+                )))
+            })
+            .await?
+            .ok_or_else(|| Self::nothing_waiting(what.0, what.1))
+    }
+
+    /// 选择合作银行: records the card's partner bank (the card's clock starts then).
+    pub async fn choose_partner_bank(
+        &self,
+        owner: &str,
+        id: &ApplicationId,
+        bank: &str,
+    ) -> Result<Stored, ServiceError> {
+        let bank: Text = bank
+            .parse()
+            .map_err(|e| ServiceError::bad("partner_bank", e))?;
+        let actor = applicant(owner);
+        self.core
+            .mutate(id, Some(owner), &actor, |app, policy, now| {
+                Ok(Some((
+                    app.choose_partner_bank(bank.clone(), policy, now)?,
+                    vec![],
+                )))
+            })
+            .await?
+            .ok_or(ServiceError::NotFound)
+    }
+
+    /// 撤回: withdraws the application.
+    pub async fn withdraw(&self, owner: &str, id: &ApplicationId) -> Result<Stored, ServiceError> {
+        let actor = applicant(owner);
+        self.core
+            .mutate(id, Some(owner), &actor, |app, _, now| {
+                Ok(Some((app.withdraw(now)?, vec![])))
+            })
+            .await?
+            .ok_or(ServiceError::NotFound)
+    }
+
+    /// 好差评: rates a finished stage once.
+    pub async fn rate(
+        &self,
+        owner: &str,
+        id: &ApplicationId,
+        stage: Stage,
+        level: RatingLevel,
+        comment: Option<Text>,
+    ) -> Result<Stored, ServiceError> {
+        let actor = applicant(owner);
+        let stored = self
+            .core
+            .mutate(id, Some(owner), &actor, |app, policy, now| {
+                let rating = app.rate(stage, level, comment.clone(), now)?;
+                let mut transitions = vec![marker(
+                    app,
+                    stage,
+                    format!("rated_{}", rating.level.as_str()),
+                    now,
+                )];
+                // A bad rating opens its follow-up in the same write (附件4 七).
+                if app
+                    .open_follow_up(&rating, policy, self.core.calendar())
+                    .is_some()
+                {
+                    transitions.push(marker(app, stage, "follow_up_opened".into(), now));
+                }
+                Ok(Some((markers(transitions), vec![])))
+            })
+            .await?
+            .ok_or(ServiceError::NotFound)?;
+        let dims = [
+            (Dim::Stage, stage.as_str()),
+            (Dim::Agency, stage.agency().as_str()),
+            (Dim::Level, level.as_str()),
+        ];
+        self.core.count(Metric::Rating, &dims, 1.0);
+        if level.is_bad() {
+            self.core.count(Metric::FollowUpOpened, &dims[..2], 1.0);
+        }
+        Ok(stored)
+    }
+}

@@ -1,0 +1,164 @@
+//! The monitor desk: the scheduled SLA sweep (办件监察). It reads the open-clock index, raises a
+//! warning and a breach once per stage clock, and tells the agency's supervisor. Served by the
+//! `sla-monitor` function and the local timer; it holds the store and the supervisors'
+//! dispatcher.
+
+use crate::core::Core;
+use crate::error::ServiceError;
+use crate::metric::{Dim, Metric};
+use crate::ports::{AgencyDispatcher, Alert, Dispatch};
+use chrono::{DateTime, Days, Utc};
+use newborn_domain::calendar::CHINA;
+use newborn_domain::flow::{Application, ApplicationId};
+use newborn_domain::licence::supervised;
+use newborn_domain::sla::SlaLevel;
+use newborn_domain::text::{Bilingual, Invalid};
+use serde::Serialize;
+use std::sync::Arc;
+
+/// What one SLA sweep found.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
+pub struct SweepReport {
+    /// When the sweep ran (service time).
+    pub at: Option<DateTime<Utc>>,
+    /// Clocks the index returned as due.
+    pub due: usize,
+    /// New warnings raised.
+    pub warnings: usize,
+    /// New breaches raised.
+    pub breaches: usize,
+    /// Years in the next 60 days the holiday calendar does not cover (deadlines provisional).
+    pub uncovered_years: Vec<i32>,
+}
+
+/// The SLA monitor's use cases.
+#[derive(Clone)]
+pub struct MonitorDesk {
+    core: Core,
+    supervisors: Arc<dyn AgencyDispatcher>,
+}
+
+impl MonitorDesk {
+    /// The desk over the core and the supervisors' dispatcher.
+    pub fn new(core: Core, supervisors: Arc<dyn AgencyDispatcher>) -> Self {
+        Self { core, supervisors }
+    }
+
+    /// Tells the agency's supervisor of a new alert (办件监察; the provincial efficiency office
+    /// assesses agencies on overdue cases, 闽卫政法〔2024〕40号 附件1 四(五)). The body carries no
+    /// personal data; the supervisor de-duplicates by the idempotency key
+    /// `<application>:<stage>:<level>`. A failed delivery is logged and counted; the alert stays
+    /// in the supervision list either way.
+    async fn escalate(&self, app: &Application, alert: &Alert) {
+        let (agency, label) = supervised(alert.stage);
+        let level = match alert.level {
+            SlaLevel::Overdue => "overdue",
+            _ => "warning",
+        };
+        let (zh, en) = if alert.level == SlaLevel::Overdue {
+            ("已超过办理时限", "is past its deadline")
+        } else {
+            ("即将超过办理时限", "is approaching its deadline")
+        };
+        let dispatch = Dispatch {
+            idempotency_key: format!("{}:{}:{level}", alert.application_id, alert.stage),
+            body: serde_json::json!({
+                "application_id": alert.application_id,
+                "stage": alert.stage,
+                "agency": agency,
+                "region": app.policy.id,
+                "level": level,
+                "deadline": alert.deadline,
+                "raised_at": alert.at,
+                "message": Bilingual::new(
+                    format!("申请{}的“{}”环节{zh}", alert.application_id, label.zh),
+                    format!("the {} stage of application {} {en}", label.en, alert.application_id),
+                ),
+            }),
+        };
+        let dims = [
+            (Dim::Stage, alert.stage.as_str()),
+            (Dim::Agency, agency.as_str()),
+        ];
+        match self.supervisors.dispatch(agency, &dispatch).await {
+            Ok(()) => self.core.count(Metric::EscalationSent, &dims, 1.0),
+            Err(e) => {
+                tracing::error!(application = %alert.application_id, stage = %alert.stage, error = %e, "escalation to the supervisor failed; the alert stays listed");
+                self.core.count(Metric::EscalationFailed, &dims, 1.0);
+            }
+        }
+    }
+
+    /// 办件监察: raises a warning and a breach once per stage clock, from the open-clock index.
+    #[tracing::instrument(skip_all)]
+    pub async fn sla_sweep(&self) -> Result<SweepReport, ServiceError> {
+        let now = self.core.now();
+        let due = self.core.store.due_clocks(now).await?;
+        let mut report = SweepReport {
+            at: Some(now),
+            due: due.len(),
+            ..SweepReport::default()
+        };
+        for entry in &due {
+            let id: ApplicationId = entry.application_id.parse().map_err(|e: Invalid| {
+                ServiceError::Transient(format!("the clock index names a bad application id: {e}"))
+            })?;
+            let Some(stored) = self.core.store.get(&id).await? else {
+                continue;
+            };
+            let Some(reading) = stored
+                .application
+                .supervised_clock(entry.stage)
+                .map(|c| c.read(self.core.calendar(), now))
+            else {
+                continue;
+            };
+            for level in [SlaLevel::Warning, SlaLevel::Overdue] {
+                if reading.level < level {
+                    continue;
+                }
+                let alert = Alert {
+                    application_id: entry.application_id.clone(),
+                    stage: entry.stage,
+                    level,
+                    at: now,
+                    deadline: reading.deadline,
+                };
+                if self.core.store.record_alert(&alert).await? {
+                    self.escalate(&stored.application, &alert).await;
+                    let (name, counter) = if level == SlaLevel::Overdue {
+                        (Metric::SlaBreach, &mut report.breaches)
+                    } else {
+                        (Metric::SlaWarning, &mut report.warnings)
+                    };
+                    *counter += 1;
+                    self.core.count(
+                        name,
+                        &[
+                            (Dim::Stage, entry.stage.as_str()),
+                            (Dim::Agency, supervised(entry.stage).0.as_str()),
+                            (Dim::Region, &stored.application.policy.id),
+                        ],
+                        1.0,
+                    );
+                    tracing::warn!(application = %entry.application_id, stage = %entry.stage, level = ?level, deadline = ?reading.deadline, "SLA {}", if level == SlaLevel::Overdue { "breach" } else { "warning" });
+                }
+            }
+        }
+        let today = now.with_timezone(&CHINA).date_naive();
+        for d in [
+            today,
+            today.checked_add_days(Days::new(60)).unwrap_or(today),
+        ] {
+            if !self.core.calendar().covers(d)
+                && !report.uncovered_years.contains(&chrono::Datelike::year(&d))
+            {
+                report.uncovered_years.push(chrono::Datelike::year(&d));
+            }
+        }
+        if !report.uncovered_years.is_empty() {
+            tracing::warn!(years = ?report.uncovered_years, "the holiday calendar does not cover these years: deadlines are provisional; add the State Council notice with NEWBORN_HOLIDAYS_FILE");
+        }
+        Ok(report)
+    }
+}

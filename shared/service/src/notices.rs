@@ -1,0 +1,284 @@
+//! What the family is told, in Chinese and English: one notification per status a change
+//! leaves a stage in, the result of each finished stage and how it reaches the family, and the
+//! texts of the applicant's own acts (submission, missing-licence registrations).
+
+use crate::ports::Notification;
+use chrono::{DateTime, Utc};
+use newborn_domain::flow::{Application, Applied, Effect, Outcome};
+use newborn_domain::stage::{ApplicantWait, Stage, StageResult, StageStatus, SupplementItem};
+use newborn_domain::text::Bilingual;
+
+/// The notice of a submitted application.
+pub(crate) fn submitted(at: DateTime<Utc>) -> Notification {
+    notice(
+        at,
+        "accepted",
+        "您的“出生一件事”申请已提交，正在自动预审。",
+        "Your application was submitted and is being pre-reviewed.",
+    )
+}
+
+/// The notice of a filed missing-licence registration.
+pub(crate) fn registration_filed(
+    at: DateTime<Utc>,
+    number: u32,
+    kinds: &[newborn_domain::application::DocumentKind],
+    days: u32,
+) -> Notification {
+    let names: Vec<String> = kinds.iter().map(|k| k.label().zh).collect();
+    let names_en: Vec<String> = kinds.iter().map(|k| k.label().en).collect();
+    notice(
+        at,
+        "licence_registration_filed",
+        format!(
+            "授权缺失登记（第{number}号：{}）已提交，将在{days}个工作日内审核。",
+            names.join("、")
+        ),
+        format!(
+            "Missing-licence registration no. {number} ({}) is filed; it is reviewed within {days} working day(s).",
+            names_en.join(", ")
+        ),
+    )
+}
+
+/// The notice of the directory's decision on a registration: the event's name and its message.
+pub(crate) fn registration_decided(
+    at: DateTime<Utc>,
+    number: u32,
+    rejection: Option<&Bilingual>,
+) -> (&'static str, Notification) {
+    match rejection {
+        Some(rejection) => {
+            let kind = "licence_registration_rejected";
+            (
+                kind,
+                notice(
+                    at,
+                    kind,
+                    format!(
+                        "授权缺失登记（第{number}号）未通过审核：{}。您可以重新登记或转线下办理。",
+                        rejection.zh
+                    ),
+                    format!(
+                        "Missing-licence registration no. {number} was rejected: {}. You may register again or go to a counter.",
+                        rejection.en
+                    ),
+                ),
+            )
+        }
+        None => {
+            let kind = "licence_registration_approved";
+            (
+                kind,
+                notice(
+                    at,
+                    kind,
+                    format!(
+                        "授权缺失登记（第{number}号）已审核通过，请在补件中上传相应证件的照片，无需重新填写申请表。"
+                    ),
+                    format!(
+                        "Missing-licence registration no. {number} is approved: upload photos of those documents with the supplement; nothing else to fill in again."
+                    ),
+                ),
+            )
+        }
+    }
+}
+
+pub(crate) fn notice(
+    at: DateTime<Utc>,
+    kind: &str,
+    zh: impl Into<String>,
+    en: impl Into<String>,
+) -> Notification {
+    Notification {
+        at,
+        kind: kind.to_owned(),
+        message: Bilingual::new(zh, en),
+    }
+}
+
+/// What a finished stage produced and how it reaches the family, per the delivery choice on the
+/// form: each agency delivers its own result by mail or pick-up (闽卫政法〔2024〕40号 附件1 五).
+fn result_details(app: &Application, result: &StageResult) -> (String, String) {
+    use newborn_domain::application::DeliveryChoice;
+    let mailed =
+        |choice: &Option<DeliveryChoice>| matches!(choice, Some(DeliveryChoice::Mail { .. }));
+    let delivery = &app.form.delivery;
+    match result {
+        // 闽卫政法〔2024〕40号 附件1 三(一)2: after the registration result, the hospital hands over
+        // (or mails) the certificate.
+        StageResult::HealthCheck { .. } => {
+            if mailed(&delivery.birth_certificate) {
+                (
+                    "《出生医学证明》已签发，户籍登记结果反馈后由助产机构邮寄给您（邮费自理）。".into(),
+                    "The birth certificate is issued; the hospital mails it once the registration result is back. ".into(),
+                )
+            } else {
+                (
+                    format!(
+                        "《出生医学证明》已签发，户籍登记结果反馈后请携带有效身份证件到{}领取。",
+                        app.form.newborn.hospital.name.as_str()
+                    ),
+                    "The birth certificate is issued; collect it at the hospital with your identity card once the registration result is back. ".into(),
+                )
+            }
+        }
+        // 附件1 三(一)3: print the newborn's page at the station, or mail the booklet there.
+        StageResult::Police { .. } => {
+            if mailed(&delivery.household_booklet) {
+                (
+                    "新生儿户口已登记，请将落户方户口簿邮寄到派出所，打印新生儿户口页后寄回（邮费自付）。".into(),
+                    "The newborn is registered; mail the household booklet to the police station, which prints the newborn's page and mails it back. ".into(),
+                )
+            } else {
+                (
+                    "新生儿户口已登记，请持落户方户口簿到派出所打印新生儿户口页。".into(),
+                    "The newborn is registered; bring the household booklet to the police station to print the newborn's page. ".into(),
+                )
+            }
+        }
+        // 附件1 三(一)4: the premium is paid through the tax bureau's channels.
+        StageResult::Insurance { .. } => (
+            "新生儿已完成医保参保登记，请在工作日内关注税务缴费渠道，及时缴纳城乡居民医疗保险费。".into(),
+            "The newborn is enrolled in medical insurance; pay the premium through the tax bureau's channels. ".into(),
+        ),
+        // 附件1 三(一)5: the card is made by the chosen partner bank.
+        StageResult::SocialSecurityCard {
+            partner_bank,
+            ready_on,
+        } => {
+            let how = if mailed(&delivery.social_security_card) {
+                ("将邮寄给您", "it will be mailed to you")
+            } else {
+                ("请到该银行网点领取", "collect it at a branch of that bank")
+            };
+            (
+                format!(
+                    "社会保障卡已由{}制卡，{}起{}。",
+                    partner_bank.as_str(),
+                    ready_on.format("%Y年%m月%d日"),
+                    how.0
+                ),
+                format!(
+                    "The social-security card is made by {}; from {ready_on} {}. ",
+                    partner_bank.as_str(),
+                    how.1
+                ),
+            )
+        }
+        StageResult::PreReview { .. } => (String::new(), String::new()),
+    }
+}
+
+/// The applicant's notifications for a change, in Chinese and English: the latest status of
+/// each stage the change touched, and the end of the flow.
+pub(crate) fn for_change(
+    app: &Application,
+    applied: &Applied,
+    now: DateTime<Utc>,
+) -> Vec<Notification> {
+    let mut out = vec![];
+    for t in &applied.transitions {
+        let Some(state) = app.stage(t.stage) else {
+            continue;
+        };
+        let label = t.stage.label();
+        // Only the latest status of the stage is described; earlier steps of the same write are
+        // intermediate.
+        if applied
+            .transitions
+            .iter()
+            .rev()
+            .find(|x| x.stage == t.stage)
+            .is_some_and(|last| !std::ptr::eq(last, t))
+        {
+            continue;
+        }
+        match &state.status {
+            StageStatus::AwaitingApplicant { wait, .. } => match wait {
+                ApplicantWait::Supplement { items, reason } => {
+                    let names: Vec<String> = items
+                        .iter()
+                        .map(|i| match i {
+                            SupplementItem::Document { kind } => kind.label().zh,
+                            SupplementItem::Field { field } => format!("表单项 {field}"),
+                            SupplementItem::Licence { kind, .. } => {
+                                format!("{}电子证照", kind.label().zh)
+                            }
+                        })
+                        .collect();
+                    out.push(notice(
+                        now,
+                        "supplement_needed",
+                        format!(
+                            "{}环节需要补件：{}。原因：{}",
+                            label.zh,
+                            names.join("、"),
+                            reason.zh
+                        ),
+                        format!("{} needs more: {}", label.en, reason.en),
+                    ));
+                }
+                ApplicantWait::ConfirmForms { forms } => {
+                    let names: Vec<String> = forms.iter().map(|f| f.label().zh).collect();
+                    out.push(notice(
+                        now,
+                        "forms_to_confirm",
+                        format!("请确认并签署：{}", names.join("、")),
+                        "please confirm and sign the generated forms",
+                    ));
+                }
+                ApplicantWait::PartnerBank => out.push(notice(
+                    now,
+                    "choose_partner_bank",
+                    "请选择新生儿社保卡合作银行",
+                    "please choose the partner bank for the newborn's social-security card",
+                )),
+                ApplicantWait::Mailing { what } => out.push(notice(
+                    now,
+                    "mail_documents",
+                    format!("请邮寄：{}（寄件时间不计入办理时限）", what.zh),
+                    format!("please mail: {}", what.en),
+                )),
+            },
+            StageStatus::Completed { result } if t.stage != Stage::PreReview => {
+                let (zh, en) = result_details(app, result);
+                out.push(notice(
+                    now,
+                    "stage_done",
+                    format!("{}已办结。{zh}欢迎对本环节进行评价。", label.zh),
+                    format!("{} is done. {en}You may rate it.", label.en),
+                ));
+            }
+            StageStatus::Terminated { reason, .. } => {
+                out.push(notice(
+                    now,
+                    "gone_offline",
+                    format!("线上办理已终止，请到线下窗口办理。原因：{}", reason.zh),
+                    format!(
+                        "online handling ended; please visit a counter. Reason: {}",
+                        reason.en
+                    ),
+                ));
+            }
+            _ => {}
+        }
+    }
+    if applied.effects.iter().any(|e| {
+        matches!(
+            e,
+            Effect::FlowEnded {
+                outcome: Outcome::Completed
+            }
+        )
+    }) {
+        out.push(notice(
+            now,
+            "all_done",
+            "您选择的事项已全部办结",
+            "every service you chose is done",
+        ));
+    }
+    out
+}
