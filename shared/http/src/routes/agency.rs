@@ -1,0 +1,150 @@
+//! The agencies' routes: signed requests only (Standard Webhooks, five-minute window, each
+//! message id once) — stage callbacks, follow-up reports and the licence directory's decisions
+//! on missing-licence registrations. Served by the `callbacks` function and the local server,
+//! from the [`AgencyDesk`]; no JWT, the signature is the authentication.
+
+use crate::problem::Problem;
+use crate::routes::{ApiResult, json_group, ok, parse, problem};
+use axum::Router;
+use axum::extract::{FromRequest, Request, State};
+use axum::http::StatusCode;
+use axum::routing::post;
+use newborn_domain::text::Invalid;
+use newborn_service::ports::{Clock, RequestLog};
+use newborn_service::signing::{
+    ID_HEADER, KeyRing, SIGNATURE_HEADER, SigningKey, TIMESTAMP_HEADER,
+};
+use newborn_service::{AgencyDesk, Callback, FollowUpReport, RegistrationDecision, ServiceError};
+use serde::de::DeserializeOwned;
+use serde_json::json;
+use std::sync::Arc;
+
+/// The agencies' routes' state.
+#[derive(Clone)]
+pub struct AgencyRoutes {
+    /// The use cases.
+    pub desk: AgencyDesk,
+    /// The keys agencies sign with.
+    pub keys: Arc<KeyRing>,
+    /// Message ids already spent.
+    pub requests: Arc<dyn RequestLog>,
+    /// Wall clock for the signature window.
+    pub wall_clock: Arc<dyn Clock>,
+}
+
+/// The agencies' routes.
+pub fn routes(state: AgencyRoutes) -> Router {
+    json_group(
+        Router::new()
+            .route("/agency/callbacks", post(callback))
+            .route("/agency/follow-ups", post(follow_up_report))
+            .route("/agency/licence-registrations", post(registration_decision)),
+    )
+    .with_state(state)
+}
+
+/// A signed agency request: the signature verified, the body parsed, and only then the message
+/// id spent (a malformed request leaves nothing behind, not even its nonce). `key` is the
+/// agency's key that signed it.
+pub struct SignedBy<T> {
+    /// The key that signed the request (its owner is the agency).
+    pub key: SigningKey,
+    /// The request's body.
+    pub body: T,
+}
+
+impl<T: DeserializeOwned + Send> FromRequest<AgencyRoutes> for SignedBy<T> {
+    type Rejection = Problem;
+
+    async fn from_request(req: Request, s: &AgencyRoutes) -> Result<Self, Problem> {
+        let (parts, body) = req.into_parts();
+        let body = axum::body::to_bytes(body, crate::middleware::JSON_LIMIT)
+            .await
+            .map_err(|_| {
+                problem(
+                    StatusCode::PAYLOAD_TOO_LARGE,
+                    "body_too_large",
+                    "请求体过大",
+                    "the request body is too large",
+                )
+            })?;
+        let h = |name: &str| parts.headers.get(name).and_then(|v| v.to_str().ok());
+        let verified = s
+            .keys
+            .verify(
+                h(ID_HEADER),
+                h(TIMESTAMP_HEADER),
+                h(SIGNATURE_HEADER),
+                &body,
+                s.wall_clock.now(),
+            )
+            .map_err(|e| {
+                tracing::warn!(error = %e, "callback refused");
+                Problem::new(
+                    StatusCode::UNAUTHORIZED,
+                    &Invalid::new(
+                        "bad_signature",
+                        "签名校验失败",
+                        format!("signature refused: {e}"),
+                    ),
+                )
+            })?;
+        let parsed: T = parse(&body)?;
+        // A message is accepted once: its id (which the signature covers, unlike the header's
+        // text) is spent, so a captured request replayed within the window, however its
+        // signature header is spelled, is refused.
+        if !s
+            .requests
+            .first_use(&verified.replay_key(), s.wall_clock.now())
+            .await
+            .map_err(ServiceError::from)?
+        {
+            tracing::warn!(key_id = %verified.key.key_id, "replayed message refused");
+            return Err(problem(
+                StatusCode::CONFLICT,
+                "replayed_message",
+                "该消息（webhook-id）已接收过，不会重复处理",
+                "this message (webhook-id) was received before and is not applied again",
+            ));
+        }
+        Ok(Self {
+            key: verified.key.clone(),
+            body: parsed,
+        })
+    }
+}
+
+async fn callback(State(s): State<AgencyRoutes>, signed: SignedBy<Callback>) -> ApiResult {
+    let SignedBy { key, body } = signed;
+    let ack = s
+        .desk
+        .accept_callback(key.owner, &key.key_id, &body)
+        .await?;
+    ok(StatusCode::OK, json!({"result": ack}))
+}
+
+/// An agency reports the follow-up of a bad rating done.
+async fn follow_up_report(
+    State(s): State<AgencyRoutes>,
+    signed: SignedBy<FollowUpReport>,
+) -> ApiResult {
+    let SignedBy { key, body } = signed;
+    let ack = s
+        .desk
+        .close_follow_up(key.owner, &key.key_id, &body)
+        .await?;
+    ok(StatusCode::OK, json!({"result": ack}))
+}
+
+/// The licence directory's decision on a registration.
+async fn registration_decision(
+    State(s): State<AgencyRoutes>,
+    signed: SignedBy<RegistrationDecision>,
+) -> ApiResult {
+    let SignedBy { key, body } = signed;
+    let ack = s
+        .desk
+        .decide_registration(key.owner, &key.key_id, &body)
+        .await?;
+    ok(StatusCode::OK, json!({"result": ack}))
+}

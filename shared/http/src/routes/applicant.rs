@@ -1,0 +1,260 @@
+//! The applicants' routes: a parent's (or counter staff's, 一窗受理) applications and what she
+//! does with them. Served by the `api` function and the local server, from the
+//! [`ApplicantDesk`].
+
+use crate::auth::{Authenticator, Role};
+use crate::extract::{AppId, Applicant, Authenticated};
+use crate::problem::Problem;
+use crate::routes::{ApiResult, json_group, ok, parse, problem, view};
+use axum::body::Bytes;
+use axum::extract::{Path, Query, State};
+use axum::http::StatusCode;
+use axum::http::request::Parts;
+use axum::response::IntoResponse;
+use axum::routing::{get, post};
+use axum::{Json, Router};
+use newborn_domain::application::{DocumentKind, Text};
+use newborn_domain::flow::RatingLevel;
+use newborn_domain::stage::Stage;
+use newborn_domain::text::Invalid;
+use newborn_service::ApplicantDesk;
+use newborn_service::SupplementAnswer;
+use newborn_service::ports::{Actor, IdempotencyClaim};
+use serde::Deserialize;
+use std::sync::Arc;
+
+/// The applicants' routes' state.
+#[derive(Clone)]
+pub struct ApplicantRoutes {
+    /// The use cases.
+    pub desk: ApplicantDesk,
+    /// Who is calling.
+    pub auth: Arc<dyn Authenticator>,
+}
+
+impl Authenticated for ApplicantRoutes {
+    fn authenticator(&self) -> &Arc<dyn Authenticator> {
+        &self.auth
+    }
+}
+
+/// The applicants' routes.
+pub fn routes(state: ApplicantRoutes) -> Router {
+    json_group(
+        Router::new()
+            .route("/applications", post(submit).get(list))
+            .route("/applications/{id}", get(read))
+            .route("/applications/{id}/timeline", get(timeline))
+            .route("/applications/{id}/notifications", get(notifications))
+            .route("/applications/{id}/supplement", post(supplement))
+            .route("/applications/{id}/confirmation", post(confirm))
+            .route("/applications/{id}/partner-bank", post(partner_bank))
+            .route("/applications/{id}/offline", post(offline))
+            .route("/applications/{id}/withdraw", post(withdraw))
+            .route("/applications/{id}/ratings", post(rate))
+            .route(
+                "/applications/{id}/licence-registrations",
+                post(file_registration),
+            )
+            .route(
+                "/applications/{id}/offers/{stage}/accept",
+                post(accept_offer),
+            ),
+    )
+    .with_state(state)
+}
+
+type S = State<ApplicantRoutes>;
+
+#[derive(Deserialize)]
+struct SubmitQuery {
+    policy: Option<String>,
+    /// For counter staff (一窗受理): the parent's account the application belongs to.
+    on_behalf_of: Option<String>,
+}
+
+async fn submit(
+    State(s): State<ApplicantRoutes>,
+    parts: Parts,
+    Query(q): Query<SubmitQuery>,
+    body: Bytes,
+) -> ApiResult {
+    let claim = parts.extensions.get::<IdempotencyClaim>().cloned();
+    let who = s.auth.authenticate(&parts)?;
+    let (owner, actor) = match (who.role, q.on_behalf_of) {
+        (Role::Applicant, None) => (
+            who.subject.clone(),
+            Actor::Applicant {
+                subject: who.subject,
+            },
+        ),
+        (Role::CounterStaff, Some(parent))
+            if (1..=128).contains(&parent.len())
+                && parent.bytes().all(|b| b.is_ascii_graphic()) =>
+        {
+            (
+                parent,
+                Actor::CounterStaff {
+                    subject: who.subject,
+                },
+            )
+        }
+        (Role::CounterStaff, _) => {
+            return Err(problem(
+                StatusCode::UNPROCESSABLE_ENTITY,
+                "on_behalf_of_missing",
+                "窗口代办须注明申请人账号（on_behalf_of）",
+                "counter staff must name the parent's account (on_behalf_of)",
+            ));
+        }
+        (Role::Supervisor, _) => {
+            return Err(problem(
+                StatusCode::FORBIDDEN,
+                "not_an_applicant",
+                "监督人员不能提交申请",
+                "supervisors do not submit applications",
+            ));
+        }
+        (Role::Applicant, Some(_)) => {
+            return Err(problem(
+                StatusCode::FORBIDDEN,
+                "not_counter_staff",
+                "只有窗口工作人员可以代为申请",
+                "only counter staff may apply on someone's behalf",
+            ));
+        }
+    };
+    let stored = s
+        .desk
+        .submit(&owner, actor, &body, q.policy.as_deref(), claim)
+        .await?;
+    let mut res = (StatusCode::CREATED, Json(view(s.desk.core(), &stored))).into_response();
+    if let Ok(loc) = format!("/applications/{}", stored.application.id.as_str()).parse() {
+        res.headers_mut().insert("location", loc);
+    }
+    Ok(res)
+}
+
+async fn list(State(s): S, Applicant(owner): Applicant) -> ApiResult {
+    ok(StatusCode::OK, s.desk.list(&owner).await?)
+}
+
+async fn read(State(s): S, Applicant(owner): Applicant, AppId(id): AppId) -> ApiResult {
+    ok(StatusCode::OK, s.desk.view(&owner, &id).await?)
+}
+
+async fn timeline(State(s): S, Applicant(owner): Applicant, AppId(id): AppId) -> ApiResult {
+    ok(StatusCode::OK, s.desk.timeline(&owner, &id).await?)
+}
+
+async fn notifications(State(s): S, Applicant(owner): Applicant, AppId(id): AppId) -> ApiResult {
+    ok(StatusCode::OK, s.desk.notifications(&owner, &id).await?)
+}
+
+async fn supplement(
+    State(s): S,
+    Applicant(owner): Applicant,
+    AppId(id): AppId,
+    body: Bytes,
+) -> ApiResult {
+    let answer: SupplementAnswer = parse(&body)?;
+    let stored = s.desk.supplement(&owner, &id, &answer).await?;
+    ok(StatusCode::OK, view(s.desk.core(), &stored))
+}
+
+async fn confirm(State(s): S, Applicant(owner): Applicant, AppId(id): AppId) -> ApiResult {
+    let stored = s.desk.confirm(&owner, &id).await?;
+    ok(StatusCode::OK, view(s.desk.core(), &stored))
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct BankChoice {
+    partner_bank: String,
+}
+
+async fn partner_bank(
+    State(s): S,
+    Applicant(owner): Applicant,
+    AppId(id): AppId,
+    body: Bytes,
+) -> ApiResult {
+    let choice: BankChoice = parse(&body)?;
+    let stored = s
+        .desk
+        .choose_partner_bank(&owner, &id, &choice.partner_bank)
+        .await?;
+    ok(StatusCode::OK, view(s.desk.core(), &stored))
+}
+
+async fn offline(State(s): S, Applicant(owner): Applicant, AppId(id): AppId) -> ApiResult {
+    let stored = s.desk.go_offline(&owner, &id).await?;
+    ok(StatusCode::OK, view(s.desk.core(), &stored))
+}
+
+async fn withdraw(State(s): S, Applicant(owner): Applicant, AppId(id): AppId) -> ApiResult {
+    let stored = s.desk.withdraw(&owner, &id).await?;
+    ok(StatusCode::OK, view(s.desk.core(), &stored))
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RatingRequest {
+    stage: Stage,
+    level: RatingLevel,
+    #[serde(default)]
+    comment: Option<Text>,
+}
+
+async fn rate(
+    State(s): S,
+    Applicant(owner): Applicant,
+    AppId(id): AppId,
+    body: Bytes,
+) -> ApiResult {
+    let r: RatingRequest = parse(&body)?;
+    let stored = s
+        .desk
+        .rate(&owner, &id, r.stage, r.level, r.comment)
+        .await?;
+    ok(StatusCode::CREATED, view(s.desk.core(), &stored))
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RegistrationRequest {
+    kinds: Vec<DocumentKind>,
+    reason: newborn_domain::licence::RegistrationReason,
+}
+
+/// 授权缺失登记: the applicant registers missing or wrong electronic licences for review.
+async fn file_registration(
+    State(s): S,
+    Applicant(owner): Applicant,
+    AppId(id): AppId,
+    body: Bytes,
+) -> ApiResult {
+    let r: RegistrationRequest = parse(&body)?;
+    let stored = s
+        .desk
+        .file_registration(&owner, &id, &r.kinds, r.reason)
+        .await?;
+    ok(StatusCode::CREATED, view(s.desk.core(), &stored))
+}
+
+/// Accepts the proactive offer of a declined stage: it starts on the data on file.
+async fn accept_offer(
+    State(s): S,
+    Applicant(owner): Applicant,
+    AppId(id): AppId,
+    Path((_, stage)): Path<(String, String)>,
+) -> ApiResult {
+    let stage: Stage = stage.parse().map_err(|e: String| {
+        Problem::new(
+            StatusCode::NOT_FOUND,
+            &Invalid::new("unknown_stage", "没有这个办理环节", e),
+        )
+    })?;
+    let stored = s.desk.accept_offer(&owner, &id, stage).await?;
+    ok(StatusCode::OK, view(s.desk.core(), &stored))
+}
