@@ -28,7 +28,7 @@ use axum::routing::{get, post};
 use newborn_agency_sim::{Mix, Script, Scripted, SimConfig, Simulator};
 use newborn_domain::stage::{Agency, Stage};
 use newborn_http::{HttpDispatcher, TrustedRoots};
-use newborn_lambda::harness::{self, ApiTarget};
+use newborn_lambda_harness::{self as harness, ApiTarget};
 use newborn_service::ports::{AgencyDispatcher, Dispatch, QueueName, SystemClock};
 use newborn_service::signing::{KeyRing, Keys};
 use serde_json::{Value, json};

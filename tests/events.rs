@@ -8,7 +8,7 @@ use aws_lambda_events::event::sqs::SqsEvent;
 use newborn_domain::application::parse_form;
 use newborn_domain::stage::Stage;
 use newborn_service::ports::StageMessage;
-use newborn_service::service::{Callback, RegistrationDecision, SupplementAnswer};
+use newborn_service::{Callback, RegistrationDecision, SupplementAnswer};
 use serde_json::Value;
 
 fn read(path: &str) -> String {
@@ -77,7 +77,7 @@ async fn a_poison_record_fails_alone_in_its_batch() -> anyhow::Result<()> {
     event.records.push(poison);
     event.records.push(wrong_queue);
     let response =
-        newborn_handlers::handle_stage_batch(&t.running.service, Stage::Police, event).await;
+        newborn_handlers::handle_stage_batch(&t.running.desks.stages, Stage::Police, event).await;
     let mut failed: Vec<String> = response
         .batch_item_failures
         .iter()
@@ -101,7 +101,8 @@ async fn a_poison_record_fails_alone_in_its_batch() -> anyhow::Result<()> {
     bad.body = Some("[]".into());
     batch.records.push(bad);
     let response =
-        newborn_handlers::handle_stage_batch(&t.running.service, Stage::HealthCheck, batch).await;
+        newborn_handlers::handle_stage_batch(&t.running.desks.stages, Stage::HealthCheck, batch)
+            .await;
     let failed: Vec<&str> = response
         .batch_item_failures
         .iter()

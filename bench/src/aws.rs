@@ -16,8 +16,9 @@ use axum::extract::{Request, State};
 use axum::middleware::Next;
 use newborn_agency_sim::{Mix, SimConfig, Simulator};
 use newborn_domain::stage::Stage;
-use newborn_lambda::harness::{self, Stack};
-use newborn_lambda::{Deps, Needs};
+use newborn_lambda::wire;
+use newborn_lambda_harness::{self as harness, Stack};
+use newborn_service::ApplicantDesk;
 use newborn_service::signing::KeyRing;
 use serde::{Deserialize, Serialize};
 use serde_json::{Value, json};
@@ -418,15 +419,22 @@ fn grouped(
 }
 
 /// Reads outcomes and timelines for the report around the counter.
-struct Observer(Deps);
+struct Observer(ApplicantDesk);
+
+fn app_id(id: &str) -> Result<newborn_domain::flow::ApplicationId> {
+    id.parse()
+        .map_err(|e: newborn_domain::text::Invalid| anyhow::anyhow!("{e}"))
+}
 
 impl Observer {
     async fn view(&self, owner: &str, id: &str) -> Result<Value> {
-        Ok(serde_json::to_value(self.0.service.view(owner, id).await?)?)
+        Ok(serde_json::to_value(
+            self.0.view(owner, &app_id(id)?).await?,
+        )?)
     }
 
     async fn timeline_len(&self, owner: &str, id: &str) -> Result<usize> {
-        Ok(self.0.service.timeline(owner, id).await?.len())
+        Ok(self.0.timeline(owner, &app_id(id)?).await?.len())
     }
 }
 
@@ -472,37 +480,41 @@ pub async fn run(applications: usize, prices: Prices) -> Result<Report> {
 
     let metrics: Arc<dyn newborn_service::ports::Metrics> =
         Arc::new(newborn::runtime::metrics::Counters::default());
-    let deps = |needs| stack.deps_with_metrics(&agencies_url, needs, metrics.clone());
     let e = |e: newborn_lambda::Error| anyhow::anyhow!("{e}");
-    let api = deps(Needs::WebhookKeys).await.map_err(e)?;
-    let callbacks = deps(Needs::WebhookKeys).await.map_err(e)?;
-    let stages = deps(Needs::WebhookKeys).await.map_err(e)?;
-    let pre_review = deps(Needs::WebhookKeys).await.map_err(e)?;
-    let notifier = deps(Needs::WebhookKeys).await.map_err(e)?;
+    let adapters = || {
+        stack
+            .adapters(&agencies_url)
+            .map(|a| a.with_metrics(metrics.clone()))
+            .map_err(e)
+    };
+    let api = wire::api(&adapters()?).await.map_err(e)?;
+    let callbacks = wire::callbacks(&adapters()?).await.map_err(e)?;
+    let stages = wire::stage(&adapters()?).await.map_err(e)?;
+    let pre_review = wire::stage(&adapters()?).await.map_err(e)?;
+    let notifier = wire::notifier(&adapters()?).await.map_err(e)?;
     let observer = {
         let vars = stack.environment(&agencies_url);
         let settings = newborn_lambda::Settings::from_vars(|k| vars.get(k).cloned())?;
         let uncounted = harness::sdk_config(&emulator.url, None);
-        Observer(
-            Deps::connect_with_metrics(settings, &uncounted, Needs::WebhookKeys, metrics.clone())
-                .await
-                .map_err(e)?,
-        )
+        // The report reads outcomes with an applicant desk of its own, outside the counts.
+        let a = newborn_lambda::Adapters::new(settings, uncounted).with_metrics(metrics.clone());
+        Observer(wire::applicant_desk(&a).await.map_err(e)?)
     };
     let cold = counts.take();
     let per_cold_start = cold
         .iter()
         .filter(|((s, o), _)| s == "secretsmanager" && o == "GetSecretValue")
-        // Four of the five functions above read the keys.
-        .map(|((s, o), c)| (format!("{s} {o}"), c.requests / 4.0))
+        // Each of the five functions above reads the keys once.
+        .map(|((s, o), c)| (format!("{s} {o}"), c.requests / 5.0))
         .collect();
-    let callback_router = newborn_http::router(callbacks.api_state()).layer(
-        axum::middleware::from_fn_with_state(invocations.clone(), count_callbacks),
-    );
+    let callback_router = callbacks.layer(axum::middleware::from_fn_with_state(
+        invocations.clone(),
+        count_callbacks,
+    ));
     tokio::spawn(async move {
         let _ = axum::serve(callbacks_listener, callback_router).await;
     });
-    let router = newborn_http::router(api.api_state());
+    let router = api;
     let api_calls = Arc::new(std::sync::atomic::AtomicU64::new(0));
     let call = |subject: String, method: &'static str, path: String, body: Option<Value>| {
         let (router, invocations, api_calls) =
@@ -569,7 +581,7 @@ pub async fn run(applications: usize, prices: Prices) -> Result<Report> {
                 let started = Instant::now();
                 let n = stack
                     .pump(&stack.queues[&stage], |event| async move {
-                        newborn_handlers::handle_stage_batch(&deps.service, stage, event).await
+                        newborn_handlers::handle_stage_batch(deps, stage, event).await
                     })
                     .await
                     .map_err(e)?;
@@ -583,8 +595,8 @@ pub async fn run(applications: usize, prices: Prices) -> Result<Report> {
             let started = Instant::now();
             let n = stack
                 .pump(&stack.notifications, |event| {
-                    let service = notifier.service.clone();
-                    async move { newborn_handlers::handle_notification_batch(&service, event).await }
+                    let desk = notifier.clone();
+                    async move { newborn_handlers::handle_notification_batch(&desk, event).await }
                 })
                 .await
                 .map_err(e)?;

@@ -10,7 +10,7 @@ use axum::Router;
 use axum::extract::State;
 use axum::http::{HeaderMap, HeaderValue, StatusCode};
 use axum::routing::{get, post};
-use newborn_lambda::harness::{self, Stack};
+use newborn_lambda_harness::{self as harness, Stack};
 use serde::Serialize;
 use serde_json::{Value, json};
 use std::path::Path;

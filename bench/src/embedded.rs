@@ -309,7 +309,7 @@ impl Bench {
 
         let driven: Shared<Driven> = Arc::default();
         let progress = bar(expected, "applications at their final state");
-        let service = self.running.service.clone();
+        let service = self.running.desks.applicant.clone();
         let mut last_sweep = Instant::now();
         let mut acting = tokio::task::JoinSet::new();
         let mut offline = std::collections::HashSet::new();
@@ -371,7 +371,8 @@ impl Bench {
                         {
                             offline.insert(d.application_id.clone());
                             acting.spawn(async move {
-                                if let Ok(s) = service.get(&d.owner, &d.application_id).await {
+                                let id = d.application_id.parse().map_err(anyhow::Error::msg);
+                                if let Ok(s) = futures_get(&service, &d.owner, id).await {
                                     let outcome = s.application.outcome();
                                     if outcome != Outcome::InProgress
                                         && let Ok(mut d2) = lock(&driven)
@@ -401,7 +402,10 @@ impl Bench {
                 };
                 if open.len() < 100 {
                     for (id, owner) in open {
-                        let outcome = service.get(&owner, &id).await?.application.outcome();
+                        let app_id = id
+                            .parse()
+                            .map_err(|e: newborn_domain::text::Invalid| anyhow::anyhow!("{e}"))?;
+                        let outcome = service.get(&owner, &app_id).await?.application.outcome();
                         if outcome != Outcome::InProgress {
                             let mut d = lock(&driven)?;
                             if let std::collections::hash_map::Entry::Vacant(e) =
@@ -658,4 +662,13 @@ async fn api_latency(
         latency: summarise(samples),
         errors,
     })
+}
+
+/// An application for its owner, when its id could be read.
+async fn futures_get(
+    desk: &newborn_service::ApplicantDesk,
+    owner: &str,
+    id: Result<newborn_domain::flow::ApplicationId, anyhow::Error>,
+) -> Result<newborn_service::ports::Stored> {
+    Ok(desk.get(owner, &id?).await?)
 }

@@ -2,6 +2,7 @@
 //! (the same names and dimensions the Lambdas write as CloudWatch EMF).
 
 use newborn_service::ports::{Metrics, Unit};
+use newborn_service::{Dim, Metric};
 use std::collections::BTreeMap;
 use std::fmt::Write as _;
 use std::sync::Mutex;
@@ -47,7 +48,8 @@ fn escape(v: &str) -> String {
 
 impl Counters {
     /// The totals of `name` summed over every series whose labels include `filter`.
-    pub fn total(&self, name: &str, filter: &[(&str, &str)]) -> Totals {
+    pub fn total(&self, metric: Metric, filter: &[(Dim, &str)]) -> Totals {
+        let name = metric.name();
         let Ok(series) = self.series.lock() else {
             return Totals::default();
         };
@@ -57,7 +59,7 @@ impl Counters {
                 n == name
                     && filter
                         .iter()
-                        .all(|(k, v)| labels.iter().any(|(lk, lv)| lk == k && lv == v))
+                        .all(|(k, v)| labels.iter().any(|(lk, lv)| lk == k.name() && lv == v))
             })
             .fold(Totals::default(), |acc, (_, (_, t))| Totals {
                 sum: acc.sum + t.sum,
@@ -102,10 +104,11 @@ impl Counters {
 }
 
 impl Metrics for Counters {
-    fn record(&self, name: &str, dimensions: &[(&str, &str)], value: f64, unit: Unit) {
+    fn record(&self, metric: Metric, dimensions: &[(Dim, &str)], value: f64, unit: Unit) {
+        let name = metric.name();
         let mut labels: Vec<(String, String)> = dimensions
             .iter()
-            .map(|(k, v)| ((*k).to_owned(), (*v).to_owned()))
+            .map(|(k, v)| (k.name().to_owned(), (*v).to_owned()))
             .collect();
         labels.sort();
         tracing::debug!(metric = name, ?labels, value, "metric");
@@ -127,24 +130,24 @@ mod tests {
     fn counters_and_durations_are_exposed_as_prometheus_text() {
         let c = Counters::default();
         c.count(
-            "StageCompleted",
-            &[("Stage", "police"), ("Agency", "police_station")],
+            Metric::StageCompleted,
+            &[(Dim::Stage, "police"), (Dim::Agency, "police_station")],
             1.0,
         );
         c.count(
-            "StageCompleted",
-            &[("Agency", "police_station"), ("Stage", "police")],
+            Metric::StageCompleted,
+            &[(Dim::Agency, "police_station"), (Dim::Stage, "police")],
             1.0,
         );
         c.record(
-            "StageWorkingTime",
-            &[("Stage", "police")],
+            Metric::StageWorkingTime,
+            &[(Dim::Stage, "police")],
             30.0,
             Unit::Seconds,
         );
         c.record(
-            "StageWorkingTime",
-            &[("Stage", "police")],
+            Metric::StageWorkingTime,
+            &[(Dim::Stage, "police")],
             90.0,
             Unit::Seconds,
         );
@@ -168,12 +171,13 @@ mod tests {
             "{text}"
         );
         assert_eq!(
-            c.total("StageCompleted", &[("Agency", "police_station")])
+            c.total(Metric::StageCompleted, &[(Dim::Agency, "police_station")])
                 .sum,
             2.0
         );
         assert_eq!(
-            c.total("StageCompleted", &[("Agency", "hospital")]).sum,
+            c.total(Metric::StageCompleted, &[(Dim::Agency, "hospital")])
+                .sum,
             0.0
         );
     }

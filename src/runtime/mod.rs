@@ -32,13 +32,17 @@ use newborn_embedded::{
     Database, FileDocuments, SqliteHandovers, SqliteQueue, SqliteRequestLog, SqliteStore,
     SqliteUploads,
 };
+use newborn_http::routes;
 use newborn_http::{
-    ApiState, HttpDispatcher, HttpLicenceDirectory, HttpNotifier, SignedUploadUrls,
+    AgencyRoutes, ApplicantRoutes, Edge, HttpDispatcher, HttpLicenceDirectory, HttpNotifier,
+    SignedUploadUrls, SupervisionRoutes, UploadRoutes,
 };
-use newborn_service::Service;
 use newborn_service::ports::Clock;
-use newborn_service::service::Ports;
 use newborn_service::signing::KeyRing;
+use newborn_service::{
+    AgencyDesk, ApplicantDesk, Core, Licences, MonitorDesk, NotifierDesk, Rules, StageDesk,
+    SupervisionDesk, UploadDesk,
+};
 use serde::{Deserialize, Serialize};
 use std::net::SocketAddr;
 use std::path::PathBuf;
@@ -151,8 +155,8 @@ pub struct Endpoints {
 pub struct Running {
     /// Where it listens.
     pub endpoints: Endpoints,
-    /// The service (for in-process tests and the demo).
-    pub service: Arc<Service>,
+    /// Every desk (for in-process tests and the demo).
+    pub desks: Desks,
     /// The simulator, if running.
     pub simulator: Option<Simulator>,
     /// The development identity provider (mints applicant tokens).
@@ -179,11 +183,30 @@ impl Drop for Running {
     }
 }
 
+/// The desks of the local runtime: all of them, on one machine.
+#[derive(Clone)]
+pub struct Desks {
+    /// Applicants.
+    pub applicant: ApplicantDesk,
+    /// Uploads.
+    pub uploads: UploadDesk,
+    /// Agencies' signed requests.
+    pub agency: AgencyDesk,
+    /// The stage workers.
+    pub stages: StageDesk,
+    /// Staff and supervisors.
+    pub supervision: SupervisionDesk,
+    /// The SLA timer.
+    pub monitor: MonitorDesk,
+    /// The notification worker.
+    pub notifier: NotifierDesk,
+}
+
 #[derive(Clone)]
 struct AdminState {
     /// The operator token (`<data>/operator-token`).
     token: Arc<str>,
-    service: Arc<Service>,
+    desks: Desks,
     queue: SqliteQueue,
     metrics: Arc<metrics::Counters>,
     clock: Option<Arc<clock::ScaledClock>>,
@@ -206,7 +229,7 @@ fn admin_router(state: AdminState) -> Router {
         .route(
             "/admin/clock",
             post(advance_clock).get(|State(s): State<AdminState>| async move {
-                Json(serde_json::json!({"now": s.service.now()}))
+                Json(serde_json::json!({"now": s.desks.supervision.core().now()}))
             }),
         )
         .route("/admin/sla-sweep", post(sweep_now))
@@ -348,7 +371,7 @@ async fn advance_clock(State(s): State<AdminState>, Json(a): Json<Advance>) -> A
 
 async fn sweep_now(State(s): State<AdminState>) -> AdminResult {
     let report =
-        newborn_handlers::handle_schedule(&s.service, workers::scheduled_event(Utc::now()))
+        newborn_handlers::handle_schedule(&s.desks.monitor, workers::scheduled_event(Utc::now()))
             .await
             .map_err(|e| admin_error(StatusCode::SERVICE_UNAVAILABLE, e))?;
     Ok(Json(serde_json::to_value(report).unwrap_or_default()))
@@ -381,7 +404,7 @@ async fn redrive(State(s): State<AdminState>, UrlPath(queue): UrlPath<String>) -
 async fn operations_page(
     State(s): State<AdminState>,
 ) -> Result<axum::response::Html<String>, (StatusCode, Json<serde_json::Value>)> {
-    let snap = operations::snapshot(&s.service, &s.queue)
+    let snap = operations::snapshot(&s.desks.supervision, &s.queue)
         .await
         .map_err(|e| admin_error(StatusCode::SERVICE_UNAVAILABLE, e))?;
     Ok(axum::response::Html(operations::render(&snap, &s.metrics)))
@@ -496,63 +519,93 @@ pub async fn start(config: ServeConfig) -> Result<Running> {
     )
     .map_err(anyhow::Error::msg)?;
     let counters = Arc::new(metrics::Counters::default());
-    let ports = Ports {
-        store: Arc::new(SqliteStore::new(db.clone())),
-        documents: Arc::new(FileDocuments::new(&config.data_dir.join("documents"))?),
-        uploads: Arc::new(SqliteUploads::new(db.clone())),
-        agencies: Arc::new(dispatcher),
-        supervisors: Arc::new(supervisors),
-        handovers: Arc::new(SqliteHandovers::new(db.clone())),
-        notifier: Arc::new(
-            HttpNotifier::new(
-                config
-                    .notify_url
-                    .clone()
-                    .unwrap_or_else(|| format!("{agency_base}/notify")),
-                keys.platform.clone(),
-                wall.clone(),
-            )
-            .map_err(anyhow::Error::msg)?,
-        ),
-        licences: Arc::new(
-            HttpLicenceDirectory::new(
-                config
-                    .licence_directory_url
-                    .as_deref()
-                    .unwrap_or(&agency_base),
-                keys.platform.clone(),
-                keys.agencies.clone(),
-                wall.clone(),
-            )
-            .map_err(anyhow::Error::msg)?,
-        ),
-        clock: service_clock.clone(),
-        metrics: counters.clone(),
-    };
-    let service = Arc::new(
-        Service::new(
-            ports,
-            PolicyRegistry::builtin(),
-            calendar,
-            &config.default_policy,
-        )
-        .map_err(anyhow::Error::msg)?
-        .with_upload_quota(config.upload_quota),
+    let notifier = HttpNotifier::new(
+        config
+            .notify_url
+            .clone()
+            .unwrap_or_else(|| format!("{agency_base}/notify")),
+        keys.platform.clone(),
+        wall.clone(),
+    )
+    .map_err(anyhow::Error::msg)?;
+    let directory = HttpLicenceDirectory::new(
+        config
+            .licence_directory_url
+            .as_deref()
+            .unwrap_or(&agency_base),
+        keys.platform.clone(),
+        keys.agencies.clone(),
+        wall.clone(),
+    )
+    .map_err(anyhow::Error::msg)?;
+    let rules = Rules::new(PolicyRegistry::builtin(), calendar, &config.default_policy)?;
+    let core = Core::new(
+        Arc::new(SqliteStore::new(db.clone())),
+        service_clock.clone(),
+        counters.clone(),
+        Arc::new(rules),
     );
+    let licences = Licences::new(Arc::new(directory), service_clock.clone(), counters.clone());
+    let register = Arc::new(SqliteUploads::new(db.clone()));
+    let handovers = Arc::new(SqliteHandovers::new(db.clone()));
+    let desks = Desks {
+        applicant: ApplicantDesk::new(core.clone(), register.clone(), licences.clone()),
+        uploads: UploadDesk::new(
+            register,
+            Arc::new(FileDocuments::new(&config.data_dir.join("documents"))?),
+        )
+        .with_quota(config.upload_quota),
+        agency: AgencyDesk::new(core.clone()),
+        stages: StageDesk::new(
+            core.clone(),
+            Arc::new(dispatcher),
+            licences,
+            handovers.clone(),
+        ),
+        supervision: SupervisionDesk::new(core.clone(), handovers),
+        monitor: MonitorDesk::new(core.clone(), Arc::new(supervisors)),
+        notifier: NotifierDesk::new(Arc::new(notifier), counters.clone()),
+    };
 
     let uploads = SignedUploadUrls::new(keys.platform.clone(), api_url.clone());
-    let api = newborn_http::router(ApiState {
-        service: service.clone(),
-        agency_keys: Arc::new(keys.agencies.clone()),
+    let auth: Arc<dyn newborn_http::Authenticator> = Arc::new(issuer.clone());
+    let requests = Arc::new(SqliteRequestLog::new(db.clone()));
+    let edge = Edge {
+        auth: auth.clone(),
+        requests: requests.clone(),
         wall_clock: wall.clone(),
-        auth: Arc::new(issuer.clone()),
-        requests: Arc::new(SqliteRequestLog::new(db.clone())),
-        upload_target: Arc::new(uploads.clone()),
-        signed_uploads: Some(uploads),
-    })
+    };
+    // One machine serves every route group.
+    let api = newborn_http::api(
+        edge,
+        [
+            routes::applicant::routes(ApplicantRoutes {
+                desk: desks.applicant.clone(),
+                auth: auth.clone(),
+            }),
+            routes::uploads::routes(UploadRoutes {
+                desk: desks.uploads.clone(),
+                auth: auth.clone(),
+                target: Arc::new(uploads.clone()),
+                signed: Some(uploads),
+                wall_clock: wall.clone(),
+            }),
+            routes::agency::routes(AgencyRoutes {
+                desk: desks.agency.clone(),
+                keys: Arc::new(keys.agencies.clone()),
+                requests,
+                wall_clock: wall.clone(),
+            }),
+            routes::supervision::routes(SupervisionRoutes {
+                desk: desks.supervision.clone(),
+                auth,
+            }),
+            routes::operator::routes(core),
+        ],
+    )
     .merge(admin_router(AdminState {
         token: operator_token.clone().into(),
-        service: service.clone(),
+        desks: desks.clone(),
         queue: queue.clone(),
         metrics: counters,
         clock: if config.clock_control {
@@ -567,20 +620,20 @@ pub async fn start(config: ServeConfig) -> Result<Running> {
         }
     }));
     tasks.push(tokio::spawn(workers::notification_worker(
-        service.clone(),
+        desks.notifier.clone(),
         queue.clone(),
         config.workers,
     )));
     for stage in Stage::ALL {
         tasks.push(tokio::spawn(workers::stage_worker(
-            service.clone(),
+            desks.stages.clone(),
             queue.clone(),
             stage,
             config.workers,
         )));
     }
     tasks.push(tokio::spawn(workers::sla_timer(
-        service.clone(),
+        desks.monitor.clone(),
         config.sla_interval,
     )));
 
@@ -593,7 +646,7 @@ pub async fn start(config: ServeConfig) -> Result<Running> {
         .with_context(|| format!("writing {}", file.display()))?;
     Ok(Running {
         endpoints,
-        service,
+        desks,
         simulator,
         issuer,
         database: db,

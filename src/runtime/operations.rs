@@ -6,9 +6,10 @@
 use super::metrics::Counters;
 use chrono::{DateTime, Utc};
 use newborn_domain::calendar::CHINA;
+use newborn_domain::flow::RatingLevel;
 use newborn_domain::stage::{Agency, Stage};
 use newborn_embedded::{SqliteQueue, dead_letter_queue};
-use newborn_service::Service;
+use newborn_service::{Dim, Metric, SupervisionDesk};
 use std::fmt::Write as _;
 
 /// What the page shows, gathered before rendering.
@@ -22,10 +23,9 @@ pub struct Snapshot {
 }
 
 /// Reads the index and the queues.
-pub async fn snapshot(service: &Service, queue: &SqliteQueue) -> Result<Snapshot, String> {
-    let now = service.now();
-    let mut cases: Vec<_> = service
-        .store()
+pub async fn snapshot(desk: &SupervisionDesk, queue: &SqliteQueue) -> Result<Snapshot, String> {
+    let now = desk.core().now();
+    let mut cases: Vec<_> = desk
         .due_clocks(now)
         .await
         .map_err(|e| e.to_string())?
@@ -150,9 +150,9 @@ th{background:#eef2f6}.overdue{color:#b3261e;font-weight:bold}.warning{color:#9a
 
     html.push_str(r#"<h2>按时办结率 / On-time rate per agency (since start)</h2><table id="on-time"><tr><th>承办 agency</th><th>办结 completed</th><th>按时 on time</th><th>按时率 rate</th></tr>"#);
     for agency in Agency::DISPATCHED {
-        let filter = [("Agency", agency.as_str())];
-        let done = counters.total("StageCompleted", &filter).sum;
-        let on_time = counters.total("StageCompletedOnTime", &filter).sum;
+        let filter = [(Dim::Agency, agency.as_str())];
+        let done = counters.total(Metric::StageCompleted, &filter).sum;
+        let on_time = counters.total(Metric::StageCompletedOnTime, &filter).sum;
         let rate = if done > 0.0 {
             format!("{:.0} %", on_time / done * 100.0)
         } else {
@@ -171,26 +171,29 @@ th{background:#eef2f6}.overdue{color:#b3261e;font-weight:bold}.warning{color:#9a
     for agency in Agency::DISPATCHED {
         let _ = write!(html, "<tr><td>{}</td>", agency.as_str());
         for level in [
-            "very_satisfied",
-            "satisfied",
-            "fairly_satisfied",
-            "dissatisfied",
-            "very_dissatisfied",
+            RatingLevel::VerySatisfied,
+            RatingLevel::Satisfied,
+            RatingLevel::FairlySatisfied,
+            RatingLevel::Dissatisfied,
+            RatingLevel::VeryDissatisfied,
         ] {
             let n = counters
-                .total("Rating", &[("Agency", agency.as_str()), ("Level", level)])
+                .total(
+                    Metric::Rating,
+                    &[(Dim::Agency, agency.as_str()), (Dim::Level, level.as_str())],
+                )
                 .sum;
             let _ = write!(html, "<td>{n}</td>");
         }
         let closed = counters
-            .total("FollowUpClosed", &[("Agency", agency.as_str())])
+            .total(Metric::FollowUpClosed, &[(Dim::Agency, agency.as_str())])
             .sum;
         let _ = write!(html, "<td>{closed}</td></tr>");
     }
     html.push_str("</table>");
 
-    let average = |name: &str, stage: Stage| {
-        let t = counters.total(name, &[("Stage", stage.as_str())]);
+    let average = |metric: Metric, stage: Stage| {
+        let t = counters.total(metric, &[(Dim::Stage, stage.as_str())]);
         if t.count == 0 {
             0.0
         } else {
@@ -200,12 +203,12 @@ th{background:#eef2f6}.overdue{color:#b3261e;font-weight:bold}.warning{color:#9a
     let working: Vec<(String, f64)> = Stage::ALL
         .iter()
         .skip(1)
-        .map(|s| (s.as_str().to_owned(), average("StageWorkingTime", *s)))
+        .map(|s| (s.as_str().to_owned(), average(Metric::StageWorkingTime, *s)))
         .collect();
     let wall: Vec<(String, f64)> = Stage::ALL
         .iter()
         .skip(1)
-        .map(|s| (s.as_str().to_owned(), average("StageWallTime", *s)))
+        .map(|s| (s.as_str().to_owned(), average(Metric::StageWallTime, *s)))
         .collect();
     let _ = write!(
         html,

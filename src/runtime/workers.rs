@@ -7,10 +7,9 @@ use aws_lambda_events::event::cloudwatch_events::CloudWatchEvent;
 use aws_lambda_events::event::sqs::{SqsBatchResponse, SqsEvent, SqsMessage};
 use newborn_domain::stage::Stage;
 use newborn_embedded::{Received, SqliteQueue};
-use newborn_service::Service;
 use newborn_service::ports::NOTIFICATIONS_QUEUE;
+use newborn_service::{MonitorDesk, NotifierDesk, StageDesk};
 use std::collections::HashMap;
-use std::sync::Arc;
 use std::time::Duration;
 
 /// How the workers poll.
@@ -57,27 +56,23 @@ pub fn with_jitter(d: Duration) -> Duration {
 
 /// Runs the worker of one stage queue until the task is dropped.
 pub async fn stage_worker(
-    service: Arc<Service>,
+    desk: StageDesk,
     queue: SqliteQueue,
     stage: Stage,
     settings: WorkerSettings,
 ) {
     queue_worker(queue, stage.as_str(), settings, move |event| {
-        let service = service.clone();
-        async move { newborn_handlers::handle_stage_batch(&service, stage, event).await }
+        let desk = desk.clone();
+        async move { newborn_handlers::handle_stage_batch(&desk, stage, event).await }
     })
     .await;
 }
 
 /// Runs the worker of the notification queue (the `notifier` Lambda's stand-in).
-pub async fn notification_worker(
-    service: Arc<Service>,
-    queue: SqliteQueue,
-    settings: WorkerSettings,
-) {
+pub async fn notification_worker(desk: NotifierDesk, queue: SqliteQueue, settings: WorkerSettings) {
     queue_worker(queue, NOTIFICATIONS_QUEUE, settings, move |event| {
-        let service = service.clone();
-        async move { newborn_handlers::handle_notification_batch(&service, event).await }
+        let desk = desk.clone();
+        async move { newborn_handlers::handle_notification_batch(&desk, event).await }
     })
     .await;
 }
@@ -154,13 +149,12 @@ pub fn scheduled_event(now: chrono::DateTime<chrono::Utc>) -> CloudWatchEvent {
 }
 
 /// Runs the SLA monitor every `every` until the task is dropped.
-pub async fn sla_timer(service: Arc<Service>, every: Duration) {
+pub async fn sla_timer(desk: MonitorDesk, every: Duration) {
     let mut tick = tokio::time::interval(every);
     tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
     loop {
         tick.tick().await;
-        match newborn_handlers::handle_schedule(&service, scheduled_event(chrono::Utc::now())).await
-        {
+        match newborn_handlers::handle_schedule(&desk, scheduled_event(chrono::Utc::now())).await {
             Ok(r) if r.warnings + r.breaches > 0 => tracing::warn!(
                 warnings = r.warnings,
                 breaches = r.breaches,

@@ -5,13 +5,13 @@
 //! and `SqsEvent`s built from what SQS delivers, deleting what the function did not report as
 //! failed, as the event source mapping does. Used by the AWS end-to-end test and the benchmark.
 
-use crate::settings::queue_variable;
-use crate::{Deps, Error, Needs, Settings};
 use aws_config::SdkConfig;
 use aws_lambda_events::event::sqs::{SqsBatchResponse, SqsEvent};
 use aws_sdk_sqs::types::QueueAttributeName;
 use axum::body::Body;
 use newborn_domain::stage::{Agency, Stage};
+use newborn_lambda::settings::queue_variable;
+use newborn_lambda::{Adapters, Error, Settings};
 use newborn_service::ports::QueueName;
 use newborn_service::signing::{Algorithm, KeyEntry, Keys};
 use serde_json::{Value, json};
@@ -200,23 +200,11 @@ impl Stack {
         vars
     }
 
-    /// What a function's cold start builds, in this stack.
-    pub async fn deps(&self, agencies_url: &str, needs: Needs) -> Result<Deps, Error> {
+    /// The adapters a function's cold start builds, in this stack.
+    pub fn adapters(&self, agencies_url: &str) -> Result<Adapters, Error> {
         let vars = self.environment(agencies_url);
         let settings = Settings::from_vars(|k| vars.get(k).cloned())?;
-        Deps::connect(settings, &self.sdk, needs).await
-    }
-
-    /// [`deps`](Self::deps) with metrics recorded by `metrics`.
-    pub async fn deps_with_metrics(
-        &self,
-        agencies_url: &str,
-        needs: Needs,
-        metrics: std::sync::Arc<dyn newborn_service::ports::Metrics>,
-    ) -> Result<Deps, Error> {
-        let vars = self.environment(agencies_url);
-        let settings = Settings::from_vars(|k| vars.get(k).cloned())?;
-        Deps::connect_with_metrics(settings, &self.sdk, needs, metrics).await
+        Ok(Adapters::new(settings, self.sdk.clone()))
     }
 
     /// Messages in a queue, visible and in flight (`u32::MAX` if the emulator did not say).

@@ -1,5 +1,5 @@
 //! The functions end to end against a real AWS API emulator (moto's server mode): the same
-//! `Deps` a Lambda builds from its environment, over DynamoDB, SQS, S3 and Secrets Manager in
+//! desks each Lambda wires from its environment (`newborn_lambda::wire`), over DynamoDB, SQS, S3 and Secrets Manager in
 //! cn-northwest-1. Applicant requests are real API Gateway (HTTP API, payload 2.0) events with the
 //! JWT authorizer's claims, turned into requests by `lambda_http`; stage batches are real
 //! `SqsEvent`s built from the messages the emulator's SQS delivers; the simulated agencies answer
@@ -7,10 +7,11 @@
 
 use newborn_agency_sim::{Mix, SimConfig, Simulator};
 use newborn_domain::stage::Stage;
-use newborn_lambda::harness::{self, REGION};
-use newborn_lambda::{Deps, Needs, settings::queue_variable};
+use newborn_lambda::{Adapters, settings::queue_variable, wire};
+use newborn_lambda_harness::{self as harness, REGION};
 use newborn_service::ports::QueueName;
 use newborn_service::signing::KeyRing;
+use newborn_service::{NotifierDesk, StageDesk};
 use serde_json::{Value, json};
 use std::collections::HashMap;
 use std::sync::Arc;
@@ -48,10 +49,9 @@ async fn provision() -> Stack {
 }
 
 impl Stack {
-    async fn deps(&self, agencies_url: &str, needs: Needs) -> Deps {
+    fn adapters(&self, agencies_url: &str) -> Adapters {
         self.stack
-            .deps(agencies_url, needs)
-            .await
+            .adapters(agencies_url)
             .unwrap_or_else(|e| panic!("{e}"))
     }
 }
@@ -70,20 +70,20 @@ async fn call(
 
 /// Invokes a stage function with one batch and deletes what it did not report as failed, as the
 /// event source mapping does; returns how many records were handled.
-async fn pump(stack: &Stack, deps: &Deps, stage: Stage) -> usize {
+async fn pump(stack: &Stack, desk: &StageDesk, stage: Stage) -> usize {
     stack
         .pump(&stack.queues[&stage], |event| async move {
-            newborn_handlers::handle_stage_batch(&deps.service, stage, event).await
+            newborn_handlers::handle_stage_batch(desk, stage, event).await
         })
         .await
         .unwrap_or_else(|e| panic!("{e}"))
 }
 
 /// Invokes the notifier function with one batch of the notification queue.
-async fn pump_notifications(stack: &Stack, deps: &Deps) -> usize {
+async fn pump_notifications(stack: &Stack, desk: &NotifierDesk) -> usize {
     stack
         .pump(&stack.notifications, |event| async move {
-            newborn_handlers::handle_notification_batch(&deps.service, event).await
+            newborn_handlers::handle_notification_batch(desk, event).await
         })
         .await
         .unwrap_or_else(|e| panic!("{e}"))
@@ -156,16 +156,24 @@ async fn an_application_travels_from_submission_to_completion_through_the_lambda
     let agencies_url = serve(sim.router()).await;
     tokio::spawn(sim.clone().run());
 
-    let api = stack.deps(&agencies_url, Needs::WebhookKeys).await;
-    let callbacks = stack.deps(&agencies_url, Needs::WebhookKeys).await;
-    let stages = stack.deps(&agencies_url, Needs::WebhookKeys).await;
-    let pre_review = stack.deps(&agencies_url, Needs::WebhookKeys).await;
-    let notifier = stack.deps(&agencies_url, Needs::WebhookKeys).await;
-    let callback_router = newborn_http::router(callbacks.api_state());
+    let stages = wire::stage(&stack.adapters(&agencies_url))
+        .await
+        .unwrap_or_else(|e| panic!("{e}"));
+    let pre_review = wire::stage(&stack.adapters(&agencies_url))
+        .await
+        .unwrap_or_else(|e| panic!("{e}"));
+    let notifier = wire::notifier(&stack.adapters(&agencies_url))
+        .await
+        .unwrap_or_else(|e| panic!("{e}"));
+    let callback_router = wire::callbacks(&stack.adapters(&agencies_url))
+        .await
+        .unwrap_or_else(|e| panic!("{e}"));
     tokio::spawn(async move {
         let _ = axum::serve(callback_listener, callback_router).await;
     });
-    let router = newborn_http::router(api.api_state());
+    let router = wire::api(&stack.adapters(&agencies_url))
+        .await
+        .unwrap_or_else(|e| panic!("{e}"));
     // Scans go to presigned S3 URLs (type and exact length signed in), then are completed.
     let (status, early) = call(
         &router,
@@ -362,10 +370,11 @@ async fn an_application_travels_from_submission_to_completion_through_the_lambda
         0,
         "notification queue"
     );
-    let monitor_deps = stack.deps(&agencies_url, Needs::WebhookKeys).await;
-    let report = newborn_lambda::monitor(
-        &monitor_deps,
-        serde_json::from_value(json!({
+    let monitor = wire::monitor(&stack.adapters(&agencies_url))
+        .await
+        .unwrap_or_else(|e| panic!("{e}"));
+    let report = monitor
+        .run(serde_json::from_value(json!({
             "version": "0", "id": "sla", "detail-type": "Scheduled Event", "source": "aws.events",
             "account": "123456789012", "time": "2026-11-24T10:00:00Z", "region": REGION,
             "resources": [], "detail": {}
@@ -387,7 +396,9 @@ async fn an_application_travels_from_submission_to_completion_through_the_lambda
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_poison_message_is_dead_lettered_and_the_operator_command_redrives_it() {
     let stack = provision().await;
-    let police = stack.deps("http://127.0.0.1:9", Needs::WebhookKeys).await;
+    let police = wire::stage(&stack.adapters("http://127.0.0.1:9"))
+        .await
+        .unwrap_or_else(|e| panic!("{e}"));
     let url = &stack.queues[&Stage::Police];
     aws_sdk_sqs::Client::new(&stack.sdk)
         .send_message()
@@ -456,4 +467,86 @@ async fn a_poison_message_is_dead_lettered_and_the_operator_command_redrives_it(
         "the same message is delivered again"
     );
     println!("dead-lettered after {receives} receives; {before}{out}");
+}
+
+/// Every function of `template.yaml` is granted exactly the IAM actions of the ports its wiring
+/// asks for (no more, none missing): each is wired as its `main` wires it (offline, with keys
+/// given), the ports it asked the adapters for are turned into IAM grants
+/// ([`newborn_lambda::Port::iam`]) and compared with the template's statements, which
+/// `tests/deployed/policies.py` reads with cfn-lint's template parser.
+#[tokio::test]
+async fn the_template_grants_each_function_exactly_the_iam_of_its_ports() {
+    use newborn_lambda::wire::Function;
+    use newborn_lambda::{Port, Settings};
+    use std::collections::BTreeSet;
+    let root = concat!(env!("CARGO_MANIFEST_DIR"), "/../..");
+    let out = std::process::Command::new(format!("{root}/.venv/bin/python"))
+        .current_dir(root)
+        .arg("tests/deployed/policies.py")
+        .output()
+        .unwrap_or_else(|e| {
+            panic!("cannot run tests/deployed/policies.py (./scripts/tools.sh installs .venv): {e}")
+        });
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let template: HashMap<String, Value> =
+        serde_json::from_slice(&out.stdout).unwrap_or_else(|e| panic!("{e}"));
+    let mut vars: HashMap<String, String> = [
+        ("NEWBORN_TABLE", "newborn"),
+        ("NEWBORN_BUCKET", "newborn-scans"),
+        ("NEWBORN_AGENCIES_URL", "http://127.0.0.1:9"),
+        ("NEWBORN_SUPERVISORS_URL", "http://127.0.0.1:9"),
+        ("NEWBORN_NOTIFY_URL", "http://127.0.0.1:9/notify"),
+        ("NEWBORN_WEBHOOK_KEYS_SECRET", "newborn/webhook-keys"),
+    ]
+    .into_iter()
+    .map(|(k, v)| (k.to_owned(), v.to_owned()))
+    .collect();
+    for queue in QueueName::ALL {
+        vars.insert(queue_variable(queue), format!("http://127.0.0.1:9/{queue}"));
+    }
+    let key_file = serde_json::to_string(&harness::random_keys()).unwrap_or_default();
+    let keys =
+        newborn_service::signing::Keys::from_json(&key_file).unwrap_or_else(|e| panic!("{e}"));
+    assert_eq!(template.len(), 9, "nine functions in the template");
+    let mut report = vec![];
+    for (logical, function) in &template {
+        let binary = function["binary"].as_str().unwrap_or_default();
+        let wired = Function::of_binary(binary)
+            .unwrap_or_else(|| panic!("{logical}: no wiring for binary {binary}"));
+        let settings =
+            Settings::from_vars(|k| vars.get(k).cloned()).unwrap_or_else(|e| panic!("{e}"));
+        let adapters = Adapters::new(settings, harness::sdk_config("http://127.0.0.1:9", None))
+            .with_keys(keys.clone());
+        let ports = wired
+            .ports(&adapters)
+            .await
+            .unwrap_or_else(|e| panic!("{logical}: {e}"));
+        let needed: BTreeSet<(String, String)> = ports
+            .iter()
+            .flat_map(|p| p.iam())
+            .map(|g| (g.action.to_owned(), g.resource.to_owned()))
+            .collect();
+        let granted: BTreeSet<(String, String)> =
+            serde_json::from_value(function["grants"].clone()).unwrap_or_else(|e| panic!("{e}"));
+        let missing: Vec<_> = needed.difference(&granted).collect();
+        let extra: Vec<_> = granted.difference(&needed).collect();
+        assert!(
+            missing.is_empty() && extra.is_empty(),
+            "{logical} ({binary}) uses {ports:?}:\n  missing from the template: {missing:?}\n  granted but unused: {extra:?}"
+        );
+        report.push(format!(
+            "{binary}: {}",
+            ports
+                .iter()
+                .map(|p: &Port| format!("{p:?}"))
+                .collect::<Vec<_>>()
+                .join(", ")
+        ));
+    }
+    report.sort();
+    println!("{}", report.join("\n"));
 }
