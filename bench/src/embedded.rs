@@ -342,13 +342,17 @@ impl Bench {
                             acting.spawn(async move {
                                 if let Ok(mut d2) = lock(&driven) {
                                     d2.actions
-                                        .entry(d.application_id.clone())
+                                        .entry(d.application_id.to_string())
                                         .or_default()
                                         .push(Utc::now().timestamp_micros());
                                 }
                                 // A conflict with a concurrent change is retried, as the app would.
                                 for _ in 0..5 {
-                                    if client.act(&d.owner, &d.application_id).await.is_ok() {
+                                    if client
+                                        .act(&d.owner, d.application_id.as_str())
+                                        .await
+                                        .is_ok()
+                                    {
                                         break;
                                     }
                                     tokio::time::sleep(Duration::from_millis(50)).await;
@@ -359,7 +363,7 @@ impl Bench {
                             // Sent with the commit that completed the flow.
                             if let Ok(mut d2) = lock(&driven) {
                                 d2.finished
-                                    .entry(d.application_id)
+                                    .entry(d.application_id.to_string())
                                     .or_insert((Instant::now(), outcome_name(Outcome::Completed)));
                             }
                         }
@@ -367,18 +371,17 @@ impl Bench {
                         // at it then (a completed flow says so with "all_done").
                         "stage_done" | "gone_offline"
                             if d.notification.kind == "gone_offline"
-                                || offline.contains(&d.application_id) =>
+                                || offline.contains(d.application_id.as_str()) =>
                         {
-                            offline.insert(d.application_id.clone());
+                            offline.insert(d.application_id.to_string());
                             acting.spawn(async move {
-                                let id = d.application_id.parse().map_err(anyhow::Error::msg);
-                                if let Ok(s) = futures_get(&service, &d.owner, id).await {
+                                if let Ok(s) = service.get(&d.owner, &d.application_id).await {
                                     let outcome = s.application.outcome();
                                     if outcome != Outcome::InProgress
                                         && let Ok(mut d2) = lock(&driven)
                                     {
                                         d2.finished
-                                            .entry(d.application_id)
+                                            .entry(d.application_id.to_string())
                                             .or_insert((Instant::now(), outcome_name(outcome)));
                                     }
                                 }
@@ -662,13 +665,4 @@ async fn api_latency(
         latency: summarise(samples),
         errors,
     })
-}
-
-/// An application for its owner, when its id could be read.
-async fn futures_get(
-    desk: &newborn_service::ApplicantDesk,
-    owner: &str,
-    id: Result<newborn_domain::flow::ApplicationId, anyhow::Error>,
-) -> Result<newborn_service::ports::Stored> {
-    Ok(desk.get(owner, &id?).await?)
 }

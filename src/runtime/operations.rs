@@ -32,7 +32,7 @@ pub async fn snapshot(desk: &SupervisionDesk, queue: &SqliteQueue) -> Result<Sna
         .into_iter()
         .map(|c| {
             let overdue = c.deadline.is_some_and(|d| d <= now);
-            (c.application_id, c.stage, c.deadline, overdue)
+            (c.application_id.to_string(), c.stage, c.deadline, overdue)
         })
         .collect();
     cases.sort_by_key(|(_, _, deadline, overdue)| (!overdue, *deadline));

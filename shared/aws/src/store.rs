@@ -278,19 +278,25 @@ impl DynamoStore {
                 .expression_attribute_values(":t", s(iso(older_than))),
         )
         .await?;
+        // A pending hand-off that does not read back is reported, never skipped (it would be a
+        // stage message lost).
+        let field = |item: &HashMap<String, AttributeValue>, name: &str| {
+            text(item, name)
+                .ok_or_else(|| StoreError::Unavailable(format!("a pending hand-off has no {name}")))
+        };
         let pending = items
             .iter()
-            .filter_map(|item| {
-                Some((
-                    text(item, "pk")?,
+            .map(|item| {
+                Ok((
+                    field(item, "pk")?,
                     Queued {
-                        sk: text(item, "sk")?,
-                        queue: text(item, "queue")?,
-                        body: text(item, "body")?,
+                        sk: field(item, "sk")?,
+                        queue: field(item, "queue")?,
+                        body: field(item, "body")?,
                     },
                 ))
             })
-            .collect();
+            .collect::<Result<Vec<_>, StoreError>>()?;
         let sent = self.relay_items(relay, pending).await?;
         if sent > 0 {
             tracing::warn!(sent, "relayed hand-offs a failure had left pending");
@@ -370,14 +376,16 @@ impl ApplicationStore for DynamoStore {
         .await?;
         let mut out = vec![];
         for key in &keys {
-            let Some(id) =
-                text(key, "pk").and_then(|pk| pk.strip_prefix("APP#").map(str::to_owned))
-            else {
-                continue;
-            };
-            let Ok(id) = id.parse::<ApplicationId>() else {
-                continue;
-            };
+            // An index entry that does not name an application is reported, not skipped: the
+            // family would not see one of her applications.
+            let id = text(key, "pk")
+                .and_then(|pk| pk.strip_prefix("APP#").map(str::to_owned))
+                .ok_or_else(|| {
+                    StoreError::Unavailable("by-owner entry without an application key".into())
+                })?;
+            let id = id
+                .parse::<ApplicationId>()
+                .map_err(|e| StoreError::Unavailable(format!("by-owner entry {id}: {e}")))?;
             if let Some(stored) = self.get(&id).await? {
                 out.push(stored);
             }
@@ -445,7 +453,7 @@ impl ApplicationStore for DynamoStore {
         let level = to_json(&alert.level)?;
         let body = to_json(alert)?;
         let marker = HashMap::from([
-            ("pk".into(), s(app_pk(&alert.application_id))),
+            ("pk".into(), s(app_pk(alert.application_id.as_str()))),
             ("sk".into(), s(format!("ALERT#{}#{level}", alert.stage))),
         ]);
         let listing = HashMap::from([

@@ -105,7 +105,7 @@ async fn hand_offs_reach_sqs_after_the_commit_and_the_relay_sweep_sends_what_a_c
         owner: "mum-1",
         timeline: vec![],
         outbox: vec![StageMessage {
-            application_id: app.id.as_str().to_owned(),
+            application_id: app.id.clone(),
             stage: Stage::PreReview,
             round: 1,
         }],
@@ -126,7 +126,7 @@ async fn hand_offs_reach_sqs_after_the_commit_and_the_relay_sweep_sends_what_a_c
         1,
         "the hand-off is on the queue after the commit"
     );
-    assert_eq!(got[0].application_id, "R1");
+    assert_eq!(got[0].application_id.as_str(), "R1");
     let later = chrono::Utc::now() + chrono::TimeDelta::seconds(1);
     assert_eq!(
         relaying.relay_pending(later).await.ok(),
@@ -209,7 +209,7 @@ async fn a_dead_lettered_message_is_redriven_by_hand() {
     let url = queue.queue_url().unwrap_or_default().to_owned();
     let queues = newborn_aws::SqsQueues::new(sqs.clone());
     let msg = newborn_service::ports::StageMessage {
-        application_id: "NB1".into(),
+        application_id: "NB1".parse().unwrap_or_else(|e| panic!("{e}")),
         stage: newborn_domain::stage::Stage::Police,
         round: 1,
     };

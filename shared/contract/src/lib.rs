@@ -6,10 +6,10 @@ pub mod emulator;
 
 use chrono::{DateTime, TimeDelta, Utc};
 use newborn_domain::application::{DocumentKind, Sha256Hex, parse_form};
-use newborn_domain::flow::{Application, ApplicationId, FollowUp, RatingLevel};
+use newborn_domain::flow::{Application, ApplicationId, FollowUp, RatingLevel, TimelineEvent};
 use newborn_domain::policy::PolicyRegistry;
 use newborn_domain::sla::SlaLevel;
-use newborn_domain::stage::{Stage, StageEvent};
+use newborn_domain::stage::{Stage, StageEvent, StatusKind};
 use newborn_service::ports::{
     Actor, Alert, ApplicationStore, Claim, HandoverRegister, Notification, OpenClock, OpenFollowUp,
     RequestLog, StoreError, TimelineEntry, UploadSlot, UploadStore, Write,
@@ -37,13 +37,27 @@ pub fn application(id: &str) -> Application {
         .0
 }
 
+/// The timeline event a write named `e<n>` records (its notification is of kind `e<n>`).
+fn event_of(name: &str) -> TimelineEvent {
+    use newborn_domain::stage::EventKind;
+    let events = [
+        EventKind::Queue,
+        EventKind::Dispatch,
+        EventKind::Supplied,
+        EventKind::Confirmed,
+        EventKind::Complete,
+    ];
+    let n: usize = name.trim_start_matches('e').parse().unwrap_or(1);
+    TimelineEvent::Stage(events[(n - 1) % events.len()])
+}
+
 fn entry(stage: Stage, event: &str) -> TimelineEntry {
     TimelineEntry {
         at: at("2025-11-17T09:00:00+08:00"),
         stage,
-        from: "pending".into(),
-        to: "queued".into(),
-        event: event.into(),
+        from: StatusKind::Pending,
+        to: StatusKind::Queued,
+        event: event_of(event),
         actor: Actor::Platform,
     }
 }
@@ -122,7 +136,7 @@ pub async fn store_contract(store: &dyn ApplicationStore, prefix: &str) {
         .unwrap_or_else(|e| panic!("{e}"));
     let deadline = at("2025-11-18T09:01:00+08:00");
     let clock = OpenClock {
-        application_id: id.clone(),
+        application_id: app.id.clone(),
         stage: Stage::HealthCheck,
         warning_at: Some(deadline - TimeDelta::hours(6)),
         deadline: Some(deadline),
@@ -149,7 +163,7 @@ pub async fn store_contract(store: &dyn ApplicationStore, prefix: &str) {
         (2, changed.clone()),
         "the stale update changed nothing"
     );
-    let timeline: Vec<String> = store
+    let timeline: Vec<TimelineEvent> = store
         .timeline(&app.id)
         .await
         .unwrap_or_else(|e| panic!("{e}"))
@@ -158,7 +172,7 @@ pub async fn store_contract(store: &dyn ApplicationStore, prefix: &str) {
         .collect();
     assert_eq!(
         timeline,
-        ["e1", "e2"],
+        [event_of("e1"), event_of("e2")],
         "the timeline keeps every committed entry in order, and none of a refused write"
     );
     let notes: Vec<String> = store
@@ -196,7 +210,7 @@ pub async fn store_contract(store: &dyn ApplicationStore, prefix: &str) {
             .await
             .unwrap_or_else(|e| panic!("{e}"))
             .into_iter()
-            .filter(|c| c.application_id.starts_with(prefix))
+            .filter(|c| c.application_id.as_str().starts_with(prefix))
             .collect::<Vec<_>>()
     };
     assert!(
@@ -219,7 +233,7 @@ pub async fn store_contract(store: &dyn ApplicationStore, prefix: &str) {
 
     // Alerts are recorded once per stage and level.
     let alert = Alert {
-        application_id: id.clone(),
+        application_id: app.id.clone(),
         stage: Stage::HealthCheck,
         level: SlaLevel::Overdue,
         at: deadline,
@@ -251,11 +265,14 @@ pub async fn store_contract(store: &dyn ApplicationStore, prefix: &str) {
         "another level is a new alert"
     );
     let alerts = store.alerts().await.unwrap_or_else(|e| panic!("{e}"));
-    assert_eq!(alerts.iter().filter(|a| a.application_id == id).count(), 2);
+    assert_eq!(
+        alerts.iter().filter(|a| a.application_id == app.id).count(),
+        2
+    );
 
     // The open follow-up index: written with the application, replaced by the next write.
     let follow_up = OpenFollowUp {
-        application_id: id.clone(),
+        application_id: app.id.clone(),
         follow_up: FollowUp {
             stage: Stage::Police,
             agency: Stage::Police.agency(),
@@ -273,7 +290,7 @@ pub async fn store_contract(store: &dyn ApplicationStore, prefix: &str) {
         .unwrap_or_else(|e| panic!("{e}"));
     let mine = |all: Vec<OpenFollowUp>| {
         all.into_iter()
-            .filter(|f| f.application_id.starts_with(prefix))
+            .filter(|f| f.application_id.as_str().starts_with(prefix))
             .collect::<Vec<_>>()
     };
     assert_eq!(
@@ -539,7 +556,9 @@ pub async fn handover_contract(register: &dyn HandoverRegister, prefix: &str) {
         "350203".parse().unwrap_or_else(|e| panic!("{e:?}"));
     let foil = |n: u32, county: &newborn_domain::region::RegionCode| Counterfoil {
         certificate_number: format!("{prefix}Q35{n:07}"),
-        application_id: format!("{prefix}NB{n}"),
+        application_id: format!("{prefix}NB{n}")
+            .parse()
+            .unwrap_or_else(|e| panic!("{e}")),
         institution: "福州市妇幼保健院".into(),
         county: county.clone(),
         issued_at: at("2025-11-17T09:00:00+08:00") + TimeDelta::hours(i64::from(10 - n)),

@@ -18,7 +18,7 @@ pub struct Counterfoil {
     /// 《出生医学证明》编号.
     pub certificate_number: String,
     /// The application it came from.
-    pub application_id: String,
+    pub application_id: crate::kinds::ApplicationId,
     /// 机构名称: the hospital that keeps it.
     pub institution: String,
     /// The county-level division of the hospital (the handover goes through its health bureau).
@@ -218,14 +218,14 @@ mod tests {
         let foils = [
             Counterfoil {
                 certificate_number: "Q350012345".into(),
-                application_id: "NB1".into(),
+                application_id: "NB1".parse().unwrap_or_else(|_| unreachable!()),
                 institution: "福州市妇幼保健院, \"总院\"".into(),
                 county: county.clone(),
                 issued_at: at,
             },
             Counterfoil {
                 certificate_number: "Q350012346".into(),
-                application_id: "NB2".into(),
+                application_id: "NB2".parse().unwrap_or_else(|_| unreachable!()),
                 institution: "鼓楼医院".into(),
                 county: county.clone(),
                 issued_at: at,

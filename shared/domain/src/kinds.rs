@@ -559,3 +559,39 @@ impl LicenceProblem {
         )
     }
 }
+
+/// An application's identifier: 1–64 characters of `A-Z a-z 0-9 - _`.
+#[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub struct ApplicationId(String);
+
+impl ApplicationId {
+    /// The identifier.
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+}
+
+impl std::str::FromStr for ApplicationId {
+    type Err = Invalid;
+    fn from_str(s: &str) -> Result<Self, Invalid> {
+        if (1..=64).contains(&s.len())
+            && s.bytes()
+                .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_')
+        {
+            Ok(Self(s.to_owned()))
+        } else {
+            Err(Invalid::new(
+                "application_id",
+                "办件编号格式错误",
+                "malformed application id",
+            ))
+        }
+    }
+}
+parse_via_str!(ApplicationId);
+
+impl fmt::Display for ApplicationId {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.0)
+    }
+}

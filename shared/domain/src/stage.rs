@@ -195,15 +195,20 @@ pub enum StageStatus {
 impl StageStatus {
     /// The status name, e.g. `awaiting_agency`.
     pub fn name(&self) -> &'static str {
+        self.kind().as_str()
+    }
+
+    /// Which status this is, without its data.
+    pub fn kind(&self) -> StatusKind {
         match self {
-            StageStatus::Pending => "pending",
-            StageStatus::Queued { .. } => "queued",
-            StageStatus::AwaitingAgency { .. } => "awaiting_agency",
-            StageStatus::AwaitingApplicant { .. } => "awaiting_applicant",
-            StageStatus::Completed { .. } => "completed",
-            StageStatus::Skipped { .. } => "skipped",
-            StageStatus::Terminated { .. } => "terminated",
-            StageStatus::Withdrawn => "withdrawn",
+            StageStatus::Pending => StatusKind::Pending,
+            StageStatus::Queued { .. } => StatusKind::Queued,
+            StageStatus::AwaitingAgency { .. } => StatusKind::AwaitingAgency,
+            StageStatus::AwaitingApplicant { .. } => StatusKind::AwaitingApplicant,
+            StageStatus::Completed { .. } => StatusKind::Completed,
+            StageStatus::Skipped { .. } => StatusKind::Skipped,
+            StageStatus::Terminated { .. } => StatusKind::Terminated,
+            StageStatus::Withdrawn => StatusKind::Withdrawn,
         }
     }
 
@@ -235,6 +240,80 @@ impl StageStatus {
             _ => None,
         }
     }
+}
+
+/// A stage status without its data, as the timeline records it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum StatusKind {
+    /// `pending`
+    Pending,
+    /// `queued`
+    Queued,
+    /// `awaiting_agency`
+    AwaitingAgency,
+    /// `awaiting_applicant`
+    AwaitingApplicant,
+    /// `completed`
+    Completed,
+    /// `skipped`
+    Skipped,
+    /// `terminated`
+    Terminated,
+    /// `withdrawn`
+    Withdrawn,
+}
+
+impl StatusKind {
+    /// The status's name.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            StatusKind::Pending => "pending",
+            StatusKind::Queued => "queued",
+            StatusKind::AwaitingAgency => "awaiting_agency",
+            StatusKind::AwaitingApplicant => "awaiting_applicant",
+            StatusKind::Completed => "completed",
+            StatusKind::Skipped => "skipped",
+            StatusKind::Terminated => "terminated",
+            StatusKind::Withdrawn => "withdrawn",
+        }
+    }
+}
+
+/// A stage event without its data, as the timeline records it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum EventKind {
+    /// `queue`
+    Queue,
+    /// `dispatch`
+    Dispatch,
+    /// `await_bank`
+    AwaitBank,
+    /// `request_supplement`
+    RequestSupplement,
+    /// `request_confirmation`
+    RequestConfirmation,
+    /// `request_mailing`
+    RequestMailing,
+    /// `supplied`
+    Supplied,
+    /// `confirmed`
+    Confirmed,
+    /// `bank_chosen`
+    BankChosen,
+    /// `mail_arrived`
+    MailArrived,
+    /// `complete`
+    Complete,
+    /// `go_offline`
+    GoOffline,
+    /// `withdraw`
+    Withdraw,
+    /// `skip`
+    Skip,
+    /// `accept_offer`
+    AcceptOffer,
 }
 
 /// Something that happens to a stage.
@@ -296,23 +375,55 @@ pub enum StageEvent {
 impl StageEvent {
     /// The event name, e.g. `request_supplement`.
     pub fn name(&self) -> &'static str {
+        serde_name(self.kind())
+    }
+
+    /// Which event this is, without its data.
+    pub fn kind(&self) -> EventKind {
         match self {
-            StageEvent::Queue => "queue",
-            StageEvent::Dispatch => "dispatch",
-            StageEvent::AwaitBank => "await_bank",
-            StageEvent::RequestSupplement { .. } => "request_supplement",
-            StageEvent::RequestConfirmation { .. } => "request_confirmation",
-            StageEvent::RequestMailing { .. } => "request_mailing",
-            StageEvent::Supplied => "supplied",
-            StageEvent::Confirmed => "confirmed",
-            StageEvent::BankChosen => "bank_chosen",
-            StageEvent::MailArrived => "mail_arrived",
-            StageEvent::Complete { .. } => "complete",
-            StageEvent::GoOffline { .. } => "go_offline",
-            StageEvent::Withdraw => "withdraw",
-            StageEvent::Skip { .. } => "skip",
-            StageEvent::AcceptOffer => "accept_offer",
+            StageEvent::Queue => EventKind::Queue,
+            StageEvent::Dispatch => EventKind::Dispatch,
+            StageEvent::AwaitBank => EventKind::AwaitBank,
+            StageEvent::RequestSupplement { .. } => EventKind::RequestSupplement,
+            StageEvent::RequestConfirmation { .. } => EventKind::RequestConfirmation,
+            StageEvent::RequestMailing { .. } => EventKind::RequestMailing,
+            StageEvent::Supplied => EventKind::Supplied,
+            StageEvent::Confirmed => EventKind::Confirmed,
+            StageEvent::BankChosen => EventKind::BankChosen,
+            StageEvent::MailArrived => EventKind::MailArrived,
+            StageEvent::Complete { .. } => EventKind::Complete,
+            StageEvent::GoOffline { .. } => EventKind::GoOffline,
+            StageEvent::Withdraw => EventKind::Withdraw,
+            StageEvent::Skip { .. } => EventKind::Skip,
+            StageEvent::AcceptOffer => EventKind::AcceptOffer,
         }
+    }
+}
+
+impl EventKind {
+    /// The event's name.
+    pub fn as_str(self) -> &'static str {
+        serde_name(self)
+    }
+}
+
+fn serde_name(kind: EventKind) -> &'static str {
+    match kind {
+        EventKind::Queue => "queue",
+        EventKind::Dispatch => "dispatch",
+        EventKind::AwaitBank => "await_bank",
+        EventKind::RequestSupplement => "request_supplement",
+        EventKind::RequestConfirmation => "request_confirmation",
+        EventKind::RequestMailing => "request_mailing",
+        EventKind::Supplied => "supplied",
+        EventKind::Confirmed => "confirmed",
+        EventKind::BankChosen => "bank_chosen",
+        EventKind::MailArrived => "mail_arrived",
+        EventKind::Complete => "complete",
+        EventKind::GoOffline => "go_offline",
+        EventKind::Withdraw => "withdraw",
+        EventKind::Skip => "skip",
+        EventKind::AcceptOffer => "accept_offer",
     }
 }
 

@@ -276,23 +276,28 @@ impl ApplicationStore for SqliteStore {
             })
             .await
             .map_err(unavailable)?;
-        Ok(rows
-            .into_iter()
-            .filter_map(|(application_id, stage, w, d)| {
-                Some(OpenClock {
-                    application_id,
-                    stage: stage.parse::<Stage>().ok()?,
+        // A row that does not read back is reported, never skipped: a skipped clock is a case
+        // no supervisor would see.
+        rows.into_iter()
+            .map(|(application_id, stage, w, d)| {
+                Ok(OpenClock {
+                    application_id: application_id.parse().map_err(|e| {
+                        StoreError::Unavailable(format!("clock index row {application_id}: {e}"))
+                    })?,
+                    stage: stage.parse::<Stage>().map_err(|e| {
+                        StoreError::Unavailable(format!("clock index row {application_id}: {e}"))
+                    })?,
                     warning_at: from_ms(w),
                     deadline: from_ms(d),
                 })
             })
-            .collect())
+            .collect()
     }
 
     async fn record_alert(&self, alert: &Alert) -> Result<bool, StoreError> {
         let body = to_json(alert)?;
         let (id, stage, level) = (
-            alert.application_id.clone(),
+            alert.application_id.as_str().to_owned(),
             alert.stage.as_str().to_owned(),
             to_json(&alert.level)?,
         );

@@ -55,7 +55,7 @@ async fn a_hand_off_is_queued_in_the_same_transaction_as_the_state_change() {
     let queue = SqliteQueue::new(database);
     let app = newborn_contract::application("Q1");
     let msg = StageMessage {
-        application_id: "Q1".into(),
+        application_id: app.id.clone(),
         stage: newborn_domain::stage::Stage::PreReview,
         round: 1,
     };

@@ -12,10 +12,12 @@ use crate::ports::{
 };
 use chrono::{DateTime, Utc};
 use newborn_domain::calendar::WorkingCalendar;
-use newborn_domain::flow::{Application, ApplicationId, Applied, Effect, Outcome, Transition};
+use newborn_domain::flow::{
+    Application, ApplicationId, Applied, Effect, Outcome, TimelineEvent, Transition,
+};
 use newborn_domain::policy::{Policy, PolicyRegistry};
 use newborn_domain::sla::{ClockState, SlaLevel};
-use newborn_domain::stage::{Agency, Stage};
+use newborn_domain::stage::{Agency, EventKind, Stage, StatusKind};
 use std::sync::Arc;
 
 const MAX_CONFLICT_RETRIES: usize = 16;
@@ -201,11 +203,11 @@ impl Core {
                 (Dim::Agency, t.stage.agency().as_str()),
                 (Dim::Region, app.policy.id.as_str()),
             ];
-            match (t.from.as_str(), t.to.as_str()) {
-                (_, "awaiting_agency") if t.event == "dispatch" => {
+            match (t.to, t.event) {
+                (StatusKind::AwaitingAgency, TimelineEvent::Stage(EventKind::Dispatch)) => {
                     self.count(Metric::StageStarted, &dims, 1.0)
                 }
-                (_, "completed") => {
+                (StatusKind::Completed, _) => {
                     self.count(Metric::StageCompleted, &dims, 1.0);
                     // How long the stage took: working time on its clock (what the deadline
                     // counts, 附件1 四(五)) and wall time from its first start to now.
@@ -230,10 +232,11 @@ impl Core {
                         }
                     }
                 }
-                (_, "terminated") => self.count(Metric::GoOffline, &dims, 1.0),
-                (_, "awaiting_applicant") if t.event == "request_supplement" => {
-                    self.count(Metric::SupplementRequested, &dims, 1.0)
-                }
+                (StatusKind::Terminated, _) => self.count(Metric::GoOffline, &dims, 1.0),
+                (
+                    StatusKind::AwaitingApplicant,
+                    TimelineEvent::Stage(EventKind::RequestSupplement),
+                ) => self.count(Metric::SupplementRequested, &dims, 1.0),
                 _ => {}
             }
         }
@@ -254,7 +257,10 @@ impl Core {
             .map(|t| {
                 // Routing after an agency's answer (queueing the next stage, skipping the rest)
                 // is the platform's act; a submission's first hand-off stays the submitter's.
-                let routing = t.event == "queue" || t.event == "skip";
+                let routing = matches!(
+                    t.event,
+                    TimelineEvent::Stage(EventKind::Queue | EventKind::Skip)
+                );
                 let actor = if routing && matches!(actor, Actor::Agency { .. }) {
                     Actor::Platform
                 } else {
@@ -263,9 +269,9 @@ impl Core {
                 TimelineEntry {
                     at: t.at,
                     stage: t.stage,
-                    from: t.from.clone(),
-                    to: t.to.clone(),
-                    event: t.event.clone(),
+                    from: t.from,
+                    to: t.to,
+                    event: t.event,
                     actor,
                 }
             })
@@ -275,7 +281,7 @@ impl Core {
             .iter()
             .filter_map(|e| match e {
                 Effect::Enqueue { stage, round } => Some(StageMessage {
-                    application_id: app.id.as_str().to_owned(),
+                    application_id: app.id.clone(),
                     stage: *stage,
                     round: *round,
                 }),
@@ -290,7 +296,7 @@ impl Core {
                     .filter(|c| c.state() == ClockState::Running)?;
                 let r = clock.read(self.calendar(), now);
                 Some(OpenClock {
-                    application_id: app.id.as_str().to_owned(),
+                    application_id: app.id.clone(),
                     stage: *stage,
                     warning_at: r.warning_at,
                     deadline: r.deadline,
@@ -302,7 +308,7 @@ impl Core {
             .iter()
             .filter(|f| f.closed.is_none())
             .map(|f| OpenFollowUp {
-                application_id: app.id.as_str().to_owned(),
+                application_id: app.id.clone(),
                 follow_up: f.clone(),
             })
             .collect();
@@ -332,7 +338,7 @@ pub(crate) fn deliveries(
         .enumerate()
         .map(|(n, notification)| Delivery {
             id: format!("{}:{}:{n}", app.id.as_str(), now.timestamp_millis()),
-            application_id: app.id.as_str().to_owned(),
+            application_id: app.id.clone(),
             owner: owner.to_owned(),
             notification: notification.clone(),
         })
@@ -344,17 +350,16 @@ pub(crate) fn deliveries(
 pub(crate) fn marker(
     app: &Application,
     stage: Stage,
-    event: String,
+    event: TimelineEvent,
     at: DateTime<Utc>,
 ) -> Transition {
     let status = app
         .stage(stage)
-        .map(|s| s.status.name())
-        .unwrap_or_default();
+        .map_or(StatusKind::Pending, |s| s.status.kind());
     Transition {
         stage,
-        from: status.into(),
-        to: status.into(),
+        from: status,
+        to: status,
         event,
         at,
     }

@@ -4,7 +4,7 @@
 
 use crate::ports::Notification;
 use chrono::{DateTime, Utc};
-use newborn_domain::flow::{Application, Applied, Effect, Outcome};
+use newborn_domain::flow::{Application, Applied, Effect, Outcome, TimelineEvent};
 use newborn_domain::stage::{ApplicantWait, Stage, StageResult, StageStatus, SupplementItem};
 use newborn_domain::text::Bilingual;
 
@@ -46,15 +46,15 @@ pub(crate) fn registration_decided(
     at: DateTime<Utc>,
     number: u32,
     rejection: Option<&Bilingual>,
-) -> (&'static str, Notification) {
+) -> (TimelineEvent, Notification) {
     match rejection {
         Some(rejection) => {
-            let kind = "licence_registration_rejected";
+            let event = TimelineEvent::LicenceRegistrationRejected;
             (
-                kind,
+                event,
                 notice(
                     at,
-                    kind,
+                    event.as_str(),
                     format!(
                         "授权缺失登记（第{number}号）未通过审核：{}。您可以重新登记或转线下办理。",
                         rejection.zh
@@ -67,12 +67,12 @@ pub(crate) fn registration_decided(
             )
         }
         None => {
-            let kind = "licence_registration_approved";
+            let event = TimelineEvent::LicenceRegistrationApproved;
             (
-                kind,
+                event,
                 notice(
                     at,
-                    kind,
+                    event.as_str(),
                     format!(
                         "授权缺失登记（第{number}号）已审核通过，请在补件中上传相应证件的照片，无需重新填写申请表。"
                     ),

@@ -5,10 +5,11 @@ use crate::metric::{Dim, Metric};
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};
 use newborn_domain::application::Sha256Hex;
-use newborn_domain::flow::{Application, ApplicationId};
+use newborn_domain::flow::{Application, ApplicationId, TimelineEvent};
 use newborn_domain::handover::{Counterfoil, HandoverBatch};
 use newborn_domain::region::RegionCode;
 use newborn_domain::sla::SlaLevel;
+use newborn_domain::stage::StatusKind;
 use newborn_domain::stage::{Agency, Stage};
 use newborn_domain::text::Bilingual;
 use serde::{Deserialize, Serialize};
@@ -46,11 +47,11 @@ pub struct TimelineEntry {
     /// Which stage.
     pub stage: Stage,
     /// Status before.
-    pub from: String,
+    pub from: StatusKind,
     /// Status after.
-    pub to: String,
+    pub to: StatusKind,
     /// The event.
-    pub event: String,
+    pub event: TimelineEvent,
     /// Who.
     pub actor: Actor,
 }
@@ -59,7 +60,7 @@ pub struct TimelineEntry {
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct StageMessage {
     /// The application.
-    pub application_id: String,
+    pub application_id: ApplicationId,
     /// The stage.
     pub stage: Stage,
     /// The dispatch round.
@@ -70,7 +71,7 @@ pub struct StageMessage {
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct OpenClock {
     /// The application.
-    pub application_id: String,
+    pub application_id: ApplicationId,
     /// The stage.
     pub stage: Stage,
     /// When the warning threshold is reached.
@@ -83,7 +84,7 @@ pub struct OpenClock {
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct OpenFollowUp {
     /// The application.
-    pub application_id: String,
+    pub application_id: ApplicationId,
     /// The follow-up.
     pub follow_up: newborn_domain::flow::FollowUp,
 }
@@ -106,7 +107,7 @@ pub struct Delivery {
     /// `<application>:<unix ms>:<n>`: the gateway's de-duplication key.
     pub id: String,
     /// The application.
-    pub application_id: String,
+    pub application_id: ApplicationId,
     /// The applicant's account subject (whom to notify).
     pub owner: String,
     /// The notification.
@@ -187,7 +188,7 @@ impl std::str::FromStr for QueueName {
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Alert {
     /// The application.
-    pub application_id: String,
+    pub application_id: ApplicationId,
     /// The stage.
     pub stage: Stage,
     /// Warning or overdue.
@@ -529,7 +530,7 @@ pub struct RegistrationRequest {
     /// `<application>:<number>`: the directory de-duplicates by it.
     pub id: String,
     /// The application.
-    pub application_id: String,
+    pub application_id: ApplicationId,
     /// The registration's number within the application.
     pub number: u32,
     /// The materials whose licences are missing or wrong, each with its holder.

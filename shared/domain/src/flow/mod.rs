@@ -10,6 +10,8 @@
 mod licences;
 mod offers;
 
+pub use crate::kinds::ApplicationId;
+
 use crate::application::{ApplicationForm, FieldIssue, Text};
 use crate::policy::{ClockStart, Policy, PolicyRef};
 use crate::sla::{ClockError, SlaClock};
@@ -17,39 +19,10 @@ use crate::stage::{
     Agency, ApplicantWait, Party, SkipReason, Stage, StageEvent, StageResult, StageStatus,
     TransitionError, next_status,
 };
+use crate::stage::{EventKind, StatusKind};
 use crate::text::Invalid;
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
-
-/// An application's identifier: 1–64 characters of `A-Z a-z 0-9 - _`.
-#[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord)]
-pub struct ApplicationId(String);
-
-impl ApplicationId {
-    /// The identifier.
-    pub fn as_str(&self) -> &str {
-        &self.0
-    }
-}
-
-impl std::str::FromStr for ApplicationId {
-    type Err = Invalid;
-    fn from_str(s: &str) -> Result<Self, Invalid> {
-        if (1..=64).contains(&s.len())
-            && s.bytes()
-                .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_')
-        {
-            Ok(Self(s.to_owned()))
-        } else {
-            Err(Invalid::new(
-                "application_id",
-                "办件编号格式错误",
-                "malformed application id",
-            ))
-        }
-    }
-}
-crate::text::parse_via_str!(ApplicationId);
 
 /// One stage of one application.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -63,7 +36,7 @@ pub struct StageState {
 }
 
 /// The five levels of 好差评 (闽卫政法〔2024〕40号 附件4 七; domain glossary).
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum RatingLevel {
     /// 非常满意
@@ -162,13 +135,129 @@ pub struct Transition {
     /// The stage.
     pub stage: Stage,
     /// Status before.
-    pub from: String,
+    pub from: StatusKind,
     /// Status after.
-    pub to: String,
+    pub to: StatusKind,
     /// The event.
-    pub event: String,
+    pub event: TimelineEvent,
     /// When.
     pub at: DateTime<Utc>,
+}
+
+/// What a timeline entry records: a stage event, or something that happened to a stage
+/// without changing its status (a registration, a rating, a follow-up). Written as its
+/// snake-case name (`dispatch`, `rated_satisfied`, `follow_up_closed`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum TimelineEvent {
+    /// A stage event.
+    Stage(EventKind),
+    /// `licence_registration_filed`
+    LicenceRegistrationFiled,
+    /// `licence_registration_approved`
+    LicenceRegistrationApproved,
+    /// `licence_registration_rejected`
+    LicenceRegistrationRejected,
+    /// `rated_<level>`
+    Rated(RatingLevel),
+    /// `follow_up_opened`
+    FollowUpOpened,
+    /// `follow_up_closed`
+    FollowUpClosed,
+}
+
+const RATING_LEVELS: [RatingLevel; 5] = [
+    RatingLevel::VerySatisfied,
+    RatingLevel::Satisfied,
+    RatingLevel::FairlySatisfied,
+    RatingLevel::Dissatisfied,
+    RatingLevel::VeryDissatisfied,
+];
+
+const STAGE_EVENTS: [EventKind; 15] = [
+    EventKind::Queue,
+    EventKind::Dispatch,
+    EventKind::AwaitBank,
+    EventKind::RequestSupplement,
+    EventKind::RequestConfirmation,
+    EventKind::RequestMailing,
+    EventKind::Supplied,
+    EventKind::Confirmed,
+    EventKind::BankChosen,
+    EventKind::MailArrived,
+    EventKind::Complete,
+    EventKind::GoOffline,
+    EventKind::Withdraw,
+    EventKind::Skip,
+    EventKind::AcceptOffer,
+];
+
+impl TimelineEvent {
+    /// The entry's name.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            TimelineEvent::Stage(kind) => kind.as_str(),
+            TimelineEvent::LicenceRegistrationFiled => "licence_registration_filed",
+            TimelineEvent::LicenceRegistrationApproved => "licence_registration_approved",
+            TimelineEvent::LicenceRegistrationRejected => "licence_registration_rejected",
+            TimelineEvent::Rated(RatingLevel::VerySatisfied) => "rated_very_satisfied",
+            TimelineEvent::Rated(RatingLevel::Satisfied) => "rated_satisfied",
+            TimelineEvent::Rated(RatingLevel::FairlySatisfied) => "rated_fairly_satisfied",
+            TimelineEvent::Rated(RatingLevel::Dissatisfied) => "rated_dissatisfied",
+            TimelineEvent::Rated(RatingLevel::VeryDissatisfied) => "rated_very_dissatisfied",
+            TimelineEvent::FollowUpOpened => "follow_up_opened",
+            TimelineEvent::FollowUpClosed => "follow_up_closed",
+        }
+    }
+
+    /// Every entry there is.
+    pub fn all() -> impl Iterator<Item = TimelineEvent> {
+        STAGE_EVENTS
+            .into_iter()
+            .map(TimelineEvent::Stage)
+            .chain([
+                TimelineEvent::LicenceRegistrationFiled,
+                TimelineEvent::LicenceRegistrationApproved,
+                TimelineEvent::LicenceRegistrationRejected,
+                TimelineEvent::FollowUpOpened,
+                TimelineEvent::FollowUpClosed,
+            ])
+            .chain(RATING_LEVELS.into_iter().map(TimelineEvent::Rated))
+    }
+}
+
+impl std::fmt::Display for TimelineEvent {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+impl std::str::FromStr for TimelineEvent {
+    type Err = Invalid;
+    fn from_str(s: &str) -> Result<Self, Invalid> {
+        TimelineEvent::all()
+            .find(|e| e.as_str() == s)
+            .ok_or_else(|| {
+                Invalid::new(
+                    "timeline_event",
+                    "未知的办理事件",
+                    format!("unknown timeline event {s:?}"),
+                )
+            })
+    }
+}
+
+impl Serialize for TimelineEvent {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        s.serialize_str(self.as_str())
+    }
+}
+
+impl<'de> Deserialize<'de> for TimelineEvent {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        let s = String::deserialize(d)?;
+        s.parse()
+            .map_err(|e: Invalid| serde::de::Error::custom(e.to_serde_message()))
+    }
 }
 
 /// Work the caller must do after a change.
@@ -462,9 +551,9 @@ impl Application {
             }
             applied.transitions.push(Transition {
                 stage: state.stage,
-                from: state.status.name().into(),
-                to: "withdrawn".into(),
-                event: "withdraw".into(),
+                from: state.status.kind(),
+                to: StatusKind::Withdrawn,
+                event: TimelineEvent::Stage(EventKind::Withdraw),
                 at: now,
             });
             state.status = StageStatus::Withdrawn;
@@ -596,9 +685,9 @@ impl Application {
         }
         applied.transitions.push(Transition {
             stage: state.stage,
-            from: from.name().into(),
-            to: to.name().into(),
-            event: event.name().into(),
+            from: from.kind(),
+            to: to.kind(),
+            event: TimelineEvent::Stage(event.kind()),
             at: now,
         });
         if let StageStatus::Queued { round } = to {

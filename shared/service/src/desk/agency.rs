@@ -9,6 +9,7 @@ use crate::error::ServiceError;
 use crate::metric::{Dim, Metric};
 use crate::notices;
 use newborn_domain::application::Text;
+use newborn_domain::flow::TimelineEvent;
 use newborn_domain::licence::RegistrationStatus;
 use newborn_domain::stage::{
     Agency, ApplicantWait, GeneratedForm, Stage, StageEvent, StageResult, StageStatus,
@@ -249,7 +250,7 @@ impl AgencyDesk {
                 let (event, notice) =
                     notices::registration_decided(now, decision.number, rejection);
                 Ok(Some((
-                    markers(vec![marker(app, Stage::PreReview, event.into(), now)]),
+                    markers(vec![marker(app, Stage::PreReview, event, now)]),
                     vec![notice],
                 )))
             })
@@ -296,7 +297,7 @@ impl AgencyDesk {
                     return Ok(None);
                 }
                 Ok(Some((
-                    markers(vec![marker(app, stage, "follow_up_closed".into(), now)]),
+                    markers(vec![marker(app, stage, TimelineEvent::FollowUpClosed, now)]),
                     vec![],
                 )))
             })

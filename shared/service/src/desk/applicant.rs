@@ -18,7 +18,9 @@ use crate::view::ApplicationView;
 use chrono::{DateTime, Utc};
 use newborn_domain::application::{DocumentKind, DocumentRef, FieldIssue, Text, parse_form};
 use newborn_domain::calendar::CHINA;
-use newborn_domain::flow::{Application, ApplicationId, Applied, Effect, RatingLevel};
+use newborn_domain::flow::{
+    Application, ApplicationId, Applied, Effect, RatingLevel, TimelineEvent,
+};
 use newborn_domain::licence::{LicenceCheck, RegistrationReason};
 use newborn_domain::stage::{ApplicantWait, Stage, StageEvent, StageStatus};
 use newborn_domain::supplement::{Additions, SupplementAnswer};
@@ -228,7 +230,7 @@ impl ApplicantDesk {
                         transitions: vec![marker(
                             app,
                             Stage::PreReview,
-                            "licence_registration_filed".into(),
+                            TimelineEvent::LicenceRegistrationFiled,
                             now,
                         )],
                         effects: vec![Effect::Enqueue {
@@ -488,18 +490,14 @@ impl ApplicantDesk {
             .core
             .mutate(id, Some(owner), &actor, |app, policy, now| {
                 let rating = app.rate(stage, level, comment.clone(), now)?;
-                let mut transitions = vec![marker(
-                    app,
-                    stage,
-                    format!("rated_{}", rating.level.as_str()),
-                    now,
-                )];
+                let mut transitions =
+                    vec![marker(app, stage, TimelineEvent::Rated(rating.level), now)];
                 // A bad rating opens its follow-up in the same write (附件4 七).
                 if app
                     .open_follow_up(&rating, policy, self.core.calendar())
                     .is_some()
                 {
-                    transitions.push(marker(app, stage, "follow_up_opened".into(), now));
+                    transitions.push(marker(app, stage, TimelineEvent::FollowUpOpened, now));
                 }
                 Ok(Some((markers(transitions), vec![])))
             })

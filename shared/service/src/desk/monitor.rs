@@ -9,10 +9,10 @@ use crate::metric::{Dim, Metric};
 use crate::ports::{AgencyDispatcher, Alert, Dispatch};
 use chrono::{DateTime, Days, Utc};
 use newborn_domain::calendar::CHINA;
-use newborn_domain::flow::{Application, ApplicationId};
+use newborn_domain::flow::Application;
 use newborn_domain::licence::supervised;
 use newborn_domain::sla::SlaLevel;
-use newborn_domain::text::{Bilingual, Invalid};
+use newborn_domain::text::Bilingual;
 use serde::Serialize;
 use std::sync::Arc;
 
@@ -100,10 +100,8 @@ impl MonitorDesk {
             ..SweepReport::default()
         };
         for entry in &due {
-            let id: ApplicationId = entry.application_id.parse().map_err(|e: Invalid| {
-                ServiceError::Transient(format!("the clock index names a bad application id: {e}"))
-            })?;
-            let Some(stored) = self.core.store.get(&id).await? else {
+            let id = &entry.application_id;
+            let Some(stored) = self.core.store.get(id).await? else {
                 continue;
             };
             let Some(reading) = stored

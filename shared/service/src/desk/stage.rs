@@ -19,7 +19,6 @@ use newborn_domain::licence::LicenceCheck;
 use newborn_domain::policy::ClockStart;
 use newborn_domain::prereview::{Decision, pre_review, stage_supplement};
 use newborn_domain::stage::{Stage, StageEvent, StageResult, StageStatus};
-use newborn_domain::text::Invalid;
 use std::sync::Arc;
 
 /// The stage worker's use cases.
@@ -52,10 +51,7 @@ impl StageDesk {
     /// redelivery — agencies de-duplicate by the idempotency key). Stale messages are no-ops.
     #[tracing::instrument(skip_all, fields(application = %msg.application_id, stage = %msg.stage, round = msg.round))]
     pub async fn handle_stage(&self, msg: &StageMessage) -> Result<(), ServiceError> {
-        let id: ApplicationId = msg
-            .application_id
-            .parse()
-            .map_err(|e: Invalid| ServiceError::bad("application_id", e))?;
+        let id = msg.application_id.clone();
         let (stage, round) = (msg.stage, msg.round);
         let checks = if stage == Stage::PreReview {
             self.look_up_licences(&id, round).await?
@@ -193,7 +189,7 @@ impl StageDesk {
         };
         let request = RegistrationRequest {
             id: format!("{}:{}", app.id.as_str(), r.number),
-            application_id: app.id.as_str().to_owned(),
+            application_id: app.id.clone(),
             number: r.number,
             licences: r
                 .kinds
@@ -227,7 +223,7 @@ impl StageDesk {
         };
         let counterfoil = Counterfoil {
             certificate_number: certificate.as_str().to_owned(),
-            application_id: app.id.as_str().to_owned(),
+            application_id: app.id.clone(),
             institution: app.form.newborn.hospital.name.as_str().to_owned(),
             county: app.form.newborn.birthplace.clone(),
             issued_at,

@@ -9,11 +9,9 @@ use crate::error::ServiceError;
 use crate::metric::{Dim, Metric};
 use crate::ports::{Alert, HandoverRegister, OpenClock, OpenFollowUp};
 use newborn_domain::calendar::CHINA;
-use newborn_domain::flow::ApplicationId;
 use newborn_domain::handover::{Counterfoil, HandoverBatch, HandoverParties};
 use newborn_domain::region::RegionCode;
 use newborn_domain::stage::{Stage, StageStatus};
-use newborn_domain::text::Invalid;
 use std::sync::Arc;
 
 const MAX_CONFLICT_RETRIES: usize = 16;
@@ -63,12 +61,8 @@ impl SupervisionDesk {
     ) -> Result<Vec<Counterfoil>, ServiceError> {
         let mut ready = vec![];
         for c in self.handovers.pending(county).await? {
-            let id: ApplicationId = c.application_id.parse().map_err(|e: Invalid| {
-                ServiceError::Transient(format!(
-                    "the counterfoil register names a bad application id: {e}"
-                ))
-            })?;
-            let registered = self.core.store.get(&id).await?.is_some_and(|s| {
+            let id = &c.application_id;
+            let registered = self.core.store.get(id).await?.is_some_and(|s| {
                 matches!(
                     s.application.stage(Stage::Police).map(|p| &p.status),
                     Some(StageStatus::Completed { .. })
