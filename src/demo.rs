@@ -322,6 +322,16 @@ impl ApplicantClient {
         self.upload_bytes(owner, kind, "image/png", png).await
     }
 
+    /// Uploads a new scan of `kind` (a fresh photo, not the one an agency rejected), as a parent
+    /// answering a supplement does.
+    pub async fn upload_again(&self, owner: &str, kind: &str) -> Result<Value> {
+        let taken = Utc::now().timestamp_nanos_opt().unwrap_or_default();
+        let png = newborn_service::scans::sample_png(&format!(
+            "demo scan of {kind} for {owner}, taken again at {taken}"
+        ));
+        self.upload_bytes(owner, kind, "image/png", png).await
+    }
+
     /// Opens an upload slot and PUTs `bytes` to its signed URL; returns the document reference.
     pub async fn upload_bytes(
         &self,
@@ -461,7 +471,7 @@ impl ApplicantClient {
                 for item in s["status"]["items"].as_array().into_iter().flatten() {
                     match item["type"].as_str() {
                         Some("document") => documents.push(
-                            self.upload(owner, item["kind"].as_str().unwrap_or_default())
+                            self.upload_again(owner, item["kind"].as_str().unwrap_or_default())
                                 .await?,
                         ),
                         Some("field") if item["field"] == "insurance.community" => {

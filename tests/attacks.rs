@@ -97,19 +97,15 @@ async fn a_form_patch_cannot_bring_in_another_parents_scan_or_an_unknown_hash() 
         .client
         .upload("someone-else", "household_booklet_head")
         .await?;
-    let mut stored: Vec<Value> = t
-        .client
-        .json(t.client.get("mum-fp", &format!("/applications/{id}")))
-        .await?["form"]["documents"]
+    // The scans the application holds, as the family's client sees them (its materials).
+    let stored: Vec<Value> = before["materials"]
         .as_array()
-        .cloned()
-        .unwrap_or_default();
-    if stored.is_empty() {
-        stored = before["form"]["documents"]
-            .as_array()
-            .cloned()
-            .unwrap_or_default();
-    }
+        .into_iter()
+        .flatten()
+        .filter(|m| m["source"] == "scan")
+        .map(|m| json!({"kind": m["kind"], "sha256": m["sha256"]}))
+        .collect();
+    assert!(!stored.is_empty(), "the application holds scans: {before}");
     let never = json!({"kind": "household_booklet_head", "sha256": "ab".repeat(32)});
     for (what, scan) in [
         ("another parent's scan", theirs),
@@ -532,5 +528,155 @@ async fn an_applicant_cannot_open_uploads_without_limit() -> Result<()> {
     t.client
         .open_upload("mum-other", "mother_id_card", "image/png", 1000)
         .await?;
+    Ok(())
+}
+
+/// A careless agency (issue 18, 8; docs/rules.md OURS-CHECKED-RESULTS): a police approval with
+/// the identity number of a woman born in 1990, for a boy born days earlier, is refused 422
+/// naming the number in both languages; nothing changes and nothing goes to insurance. The
+/// newborn's real number then goes through.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_police_result_that_cannot_be_the_newborns_is_refused_and_changes_nothing() -> Result<()>
+{
+    let t = TestService::start().await?;
+    let (id, before) = t.held_by_police("mum-bad-id").await?;
+    let police = t.agency_key(newborn_domain::stage::Agency::PoliceStation)?;
+    let first17 = *b"35010219900315002";
+    let woman = format!(
+        "35010219900315002{}",
+        newborn_domain::ids::IdNumber::check_char(&first17)
+    );
+    let mut approval = police_approval(&id);
+    approval["outcome"]["result"]["newborn_id_number"] = json!(woman);
+    let body = serde_json::to_vec(&approval)?;
+    let headers = police.headers(
+        &newborn_service::signing::new_message_id(),
+        Utc::now(),
+        &body,
+    );
+    let res = t.callback(headers, body).send().await?;
+    assert_eq!(res.status(), 422);
+    let problem: Value = res.json().await?;
+    let text = problem.to_string();
+    assert!(
+        text.contains("result.newborn_id_number")
+            && text.contains("出生日期")
+            && text.contains("another sex"),
+        "{problem}"
+    );
+    let after = t.client.view("mum-bad-id", &id).await?;
+    assert_eq!(after["version"], before["version"], "nothing changed");
+    assert_eq!(status(&after, "police"), "awaiting_agency");
+    assert_eq!(status(&after, "insurance"), "pending");
+
+    let body = serde_json::to_vec(&police_approval(&id))?;
+    let headers = police.headers(
+        &newborn_service::signing::new_message_id(),
+        Utc::now(),
+        &body,
+    );
+    let res = t.callback(headers, body).send().await?;
+    assert_eq!(res.status(), 200, "{:?}", res.text().await);
+    Ok(())
+}
+
+/// A dishonest parent (issue 18, 7; docs/rules.md OURS-SUPPLEMENT-ANSWERS): asked by the police
+/// for the registering parent's booklet page after the hospital certified the birth, she sends
+/// an empty answer, the rejected page again, and a page with the newborn's name and birth time
+/// rewritten. Each is refused 422 naming the item, nothing changes; a new page alone is accepted
+/// and replaces the rejected one in what the police receive.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_supplement_answer_cannot_skip_the_request_or_rewrite_certified_facts() -> Result<()> {
+    let t = TestService::start().await?;
+    let owner = "mum-honest";
+    let id = t.submit(owner, &[], &[], |_| {}).await?;
+    t.script(&id, "police", &["supplement", "approve"]).await?;
+    let before = t
+        .drive_until(owner, &id, "the police supplement request", |v| {
+            status(v, "police") == "awaiting_applicant"
+        })
+        .await?;
+    let kind = "household_booklet_registering_parent";
+    let rejected = before["materials"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .find(|m| m["kind"] == kind)
+        .map(|m| json!({"kind": kind, "sha256": m["sha256"]}))
+        .context("the rejected page")?;
+    let new = t.client.upload_again(owner, kind).await?;
+    let path = format!("/applications/{id}/supplement");
+    for (what, answer, field, code) in [
+        ("an empty answer", json!({}), "documents", "unanswered"),
+        (
+            "the rejected page again",
+            json!({"documents": [rejected]}),
+            "documents",
+            "unanswered",
+        ),
+        (
+            "a patch to the certified name",
+            json!({"documents": [new], "form_patch": {"newborn": {"name": "王小明"}}}),
+            "form_patch.newborn.name",
+            "not_requested",
+        ),
+        (
+            "a patch to the certified birth time",
+            json!({"documents": [new], "form_patch": {"newborn": {"birth_time": "2025-11-09T08:00:00+08:00"}}}),
+            "form_patch.newborn.birth_time",
+            "not_requested",
+        ),
+    ] {
+        let res = t.client.post(owner, &path).json(&answer).send().await?;
+        assert_eq!(res.status(), 422, "{what}");
+        let problem: Value = res.json().await?;
+        let named = problem["errors"]
+            .as_array()
+            .into_iter()
+            .flatten()
+            .any(|e| e["field"] == field && e["code"] == code);
+        assert!(named, "{what}: names {field} ({code}): {problem}");
+        assert!(
+            problem["detail"].as_str().is_some() && problem["detail_en"].as_str().is_some(),
+            "{what}: {problem}"
+        );
+        let now = t.client.view(owner, &id).await?;
+        assert_eq!(now["version"], before["version"], "{what}: nothing changed");
+    }
+    let res = t
+        .client
+        .post(owner, &path)
+        .json(&json!({"documents": [new]}))
+        .send()
+        .await?;
+    assert_eq!(res.status(), 200, "{:?}", res.text().await);
+    let done = t.drive(owner, &id).await?;
+    assert_eq!(done["outcome"], "completed", "{done:#}");
+    let pages: Vec<&Value> = done["materials"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .filter(|m| m["kind"] == kind)
+        .collect();
+    assert_eq!(
+        pages.len(),
+        1,
+        "the new page replaced the rejected one: {pages:?}"
+    );
+    assert_eq!(pages[0]["sha256"], new["sha256"]);
+    // The police's second round received the new page only.
+    let received = t.received().await?;
+    let last = received
+        .iter()
+        .find(|d| d["key"] == format!("{id}:police:2"))
+        .context("the police's second round")?;
+    let sent: Vec<&Value> = last["body"]["documents"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .filter(|d| d["kind"] == kind)
+        .collect();
+    assert_eq!(sent.len(), 1, "{last:#}");
+    assert_eq!(sent[0]["sha256"], new["sha256"], "{last:#}");
     Ok(())
 }

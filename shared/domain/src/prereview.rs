@@ -359,15 +359,22 @@ pub fn pre_review(
 
     // Marriage certificate: the same one for both parents, issued in the province where required.
     if form.mother.marriage_certificate != form.father.marriage_certificate {
-        findings.push(fix_field(
+        // Either number may be the wrong one: the answer gives both.
+        let mut finding = fix_field(
             "marriage_certificate_same",
-            "father.marriage_certificate",
+            "mother.marriage_certificate",
             Bilingual::new(
-                "父母的结婚证字号不一致",
-                "the parents give different marriage certificate numbers",
+                "父母的结婚证字号不一致，请同时填写父母双方的结婚证字号",
+                "the parents give different marriage certificate numbers; give both again",
             ),
             &el.marriage.source,
-        ));
+        );
+        if let Remedy::Supplement { items } = &mut finding.remedy {
+            items.push(SupplementItem::Field {
+                field: "father.marriage_certificate".to_owned(),
+            });
+        }
+        findings.push(finding);
     }
     let cert = &form.mother.marriage_certificate;
     match (cert.issuing_region(), &el.marriage_certificate) {

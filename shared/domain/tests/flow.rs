@@ -447,3 +447,65 @@ fn an_application_is_judged_by_the_policy_it_was_submitted_under() {
     let back: Application = serde_json::from_str(&json).unwrap_or_else(|e| panic!("{e}"));
     assert_eq!(back, app);
 }
+
+/// An agency result that cannot be true is refused and changes nothing (docs/rules.md
+/// OURS-CHECKED-RESULTS): a police approval with a woman's 1990 identity number for a boy born
+/// days ago, a card made at another bank.
+#[test]
+fn a_result_that_cannot_be_true_is_refused_and_changes_nothing() {
+    use newborn_domain::ids::IdNumber;
+    use newborn_domain::stage::StageResult;
+    let p = policy("fujian-2.0");
+    let mut app = submit(&sample(), &p);
+    run(&mut app, &p, Stage::PreReview, 0);
+    step(&mut app, &p, Stage::HealthCheck, StageEvent::Dispatch, 1);
+    step(
+        &mut app,
+        &p,
+        Stage::HealthCheck,
+        StageEvent::Complete {
+            result: result(Stage::HealthCheck),
+        },
+        2,
+    );
+    step(&mut app, &p, Stage::Police, StageEvent::Dispatch, 3);
+    let first17 = *b"35010219900315002";
+    let woman: IdNumber = format!("35010219900315002{}", IdNumber::check_char(&first17))
+        .parse()
+        .unwrap_or_else(|e| panic!("{e}"));
+    let before = app.clone();
+    let got = app.apply(
+        Stage::Police,
+        StageEvent::Complete {
+            result: StageResult::Police {
+                newborn_id_number: woman,
+            },
+        },
+        &p,
+        now() + TimeDelta::hours(4),
+    );
+    let Err(FlowError::ImplausibleResult(issues)) = got else {
+        panic!("{got:?}")
+    };
+    let codes: Vec<&str> = issues.iter().map(|i| i.error.code.as_str()).collect();
+    assert_eq!(
+        codes,
+        ["newborn_id_number_birth_date", "newborn_id_number_sex"],
+        "{issues:?}"
+    );
+    assert_eq!(app, before, "nothing changed");
+    // The right number goes through.
+    step(
+        &mut app,
+        &p,
+        Stage::Police,
+        StageEvent::Complete {
+            result: result(Stage::Police),
+        },
+        5,
+    );
+    assert!(matches!(
+        app.stage(Stage::Police).map(|s| &s.status),
+        Some(StageStatus::Completed { .. })
+    ));
+}

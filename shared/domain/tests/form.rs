@@ -252,3 +252,152 @@ fn personal_data_is_masked_in_debug_output() {
         assert!(!debug.contains(secret), "{secret} leaked into Debug output");
     }
 }
+
+mod supplement_answers {
+    //! 补件 answers answer their request (docs/rules.md OURS-SUPPLEMENT-ANSWERS; 闽卫政法〔2024〕40号
+    //! 附件1 三(一)1): every requested item supplied, nothing else changed, a new scan replacing
+    //! the one it answers.
+    use super::common::*;
+    use newborn_domain::kinds::DocumentKind;
+    use newborn_domain::stage::SupplementItem;
+    use newborn_domain::supplement::SupplementAnswer;
+    use serde_json::{Value, json};
+
+    fn answer(v: Value) -> SupplementAnswer {
+        serde_json::from_value(v).unwrap_or_else(|e| panic!("{e}"))
+    }
+
+    fn booklet() -> Vec<SupplementItem> {
+        vec![SupplementItem::Document {
+            kind: DocumentKind::HouseholdBookletRegisteringParent,
+        }]
+    }
+
+    fn codes(
+        r: Result<
+            newborn_domain::application::ApplicationForm,
+            Vec<newborn_domain::application::FieldIssue>,
+        >,
+    ) -> Vec<(String, String)> {
+        r.err()
+            .unwrap_or_default()
+            .into_iter()
+            .map(|i| (i.field, i.error.code))
+            .collect()
+    }
+
+    #[test]
+    fn an_empty_answer_to_a_request_for_a_page_is_refused_naming_the_page() {
+        let old = form(&sample());
+        let got = answer(json!({})).corrected(&old, &booklet(), &policy("fujian-2.0"), now());
+        assert_eq!(codes(got), vec![("documents".into(), "unanswered".into())]);
+    }
+
+    #[test]
+    fn the_same_rejected_page_sent_again_is_not_an_answer() {
+        let old = form(&sample());
+        let same = old
+            .documents
+            .iter()
+            .find(|d| d.kind == DocumentKind::HouseholdBookletRegisteringParent)
+            .cloned()
+            .unwrap_or_else(|| panic!("the sample has the page"));
+        let got = answer(json!({"documents": [same]})).corrected(
+            &old,
+            &booklet(),
+            &policy("fujian-2.0"),
+            now(),
+        );
+        assert_eq!(codes(got), vec![("documents".into(), "unanswered".into())]);
+    }
+
+    #[test]
+    fn a_new_page_replaces_the_rejected_one_instead_of_travelling_beside_it() {
+        let old = form(&sample());
+        let new =
+            json!({"kind": "household_booklet_registering_parent", "sha256": "cd".repeat(32)});
+        let next = answer(json!({"documents": [new]}))
+            .corrected(&old, &booklet(), &policy("fujian-2.0"), now())
+            .unwrap_or_else(|e| panic!("{e:?}"));
+        let pages: Vec<_> = next
+            .documents
+            .iter()
+            .filter(|d| d.kind == DocumentKind::HouseholdBookletRegisteringParent)
+            .collect();
+        assert_eq!(pages.len(), 1, "one page, the new one: {pages:?}");
+        assert_eq!(pages[0].sha256.as_str(), "cd".repeat(32));
+        assert_eq!(next.documents.len(), old.documents.len());
+    }
+
+    #[test]
+    fn a_patch_cannot_rewrite_the_newborns_name_sex_or_birth_time_unless_asked() {
+        let old = form(&sample());
+        let new =
+            json!({"kind": "household_booklet_registering_parent", "sha256": "cd".repeat(32)});
+        for (patch, field) in [
+            (
+                json!({"newborn": {"name": "王小明"}}),
+                "form_patch.newborn.name",
+            ),
+            (
+                json!({"newborn": {"sex": "female"}}),
+                "form_patch.newborn.sex",
+            ),
+            (
+                json!({"newborn": {"birth_time": "2025-11-09T08:00:00+08:00"}}),
+                "form_patch.newborn.birth_time",
+            ),
+            (
+                json!({"mother": {"name": "李四"}}),
+                "form_patch.mother.name",
+            ),
+        ] {
+            let got = answer(json!({"documents": [new], "form_patch": patch})).corrected(
+                &old,
+                &booklet(),
+                &policy("fujian-2.0"),
+                now(),
+            );
+            assert_eq!(
+                codes(got),
+                vec![(field.to_owned(), "not_requested".to_owned())],
+                "{patch}"
+            );
+        }
+    }
+
+    #[test]
+    fn a_requested_field_may_change_and_must_be_named() {
+        let old = form(&sample());
+        let request = vec![SupplementItem::Field {
+            field: "newborn.name".into(),
+        }];
+        let got = answer(json!({})).corrected(&old, &request, &policy("fujian-2.0"), now());
+        assert_eq!(
+            codes(got),
+            vec![("form_patch.newborn.name".into(), "unanswered".into())]
+        );
+        let next = answer(json!({"form_patch": {"newborn": {"name": "林小𠈌"}}}))
+            .corrected(&old, &request, &policy("fujian-2.0"), now())
+            .unwrap_or_else(|e| panic!("{e:?}"));
+        assert_eq!(next.newborn.name.as_str(), "林小𠈌");
+    }
+
+    #[test]
+    fn a_scan_the_request_does_not_ask_for_cannot_be_swapped_in() {
+        let old = form(&sample());
+        let page =
+            json!({"kind": "household_booklet_registering_parent", "sha256": "cd".repeat(32)});
+        let other = json!({"kind": "marriage_certificate", "sha256": "ef".repeat(32)});
+        let got = answer(json!({"documents": [page, other]})).corrected(
+            &old,
+            &booklet(),
+            &policy("fujian-2.0"),
+            now(),
+        );
+        assert_eq!(
+            codes(got),
+            vec![("documents[1]".into(), "not_requested".into())]
+        );
+    }
+}

@@ -13,7 +13,9 @@ use newborn_domain::licence::{
 };
 use newborn_domain::prereview::{Decision, pre_review};
 use newborn_domain::sla::{ClockState, SlaLevel};
-use newborn_domain::stage::{SkipReason, Stage, StageEvent, StageStatus, SupplementItem};
+use newborn_domain::stage::{
+    SkipReason, Stage, StageEvent, StageResult, StageStatus, SupplementItem,
+};
 use serde_json::{Value, json};
 
 const MOTHER: &str = "35010219940315002X";
@@ -317,16 +319,21 @@ fn run(app: &mut Application, stage: Stage, h: i64) -> Vec<Effect> {
     let at = now() + TimeDelta::hours(h);
     app.apply(stage, StageEvent::Dispatch, &p, at)
         .unwrap_or_else(|e| panic!("{e}"));
-    app.apply(
-        stage,
-        StageEvent::Complete {
-            result: result(stage),
+    // An insurance result decides the maternity benefit only if the family applied for it.
+    let result = match result(stage) {
+        StageResult::Insurance { enrolled, .. } => StageResult::Insurance {
+            enrolled,
+            maternity_benefit_approved: app
+                .form
+                .services
+                .contains(&Service::MaternityBenefit)
+                .then_some(true),
         },
-        &p,
-        at,
-    )
-    .unwrap_or_else(|e| panic!("{e}"))
-    .effects
+        other => other,
+    };
+    app.apply(stage, StageEvent::Complete { result }, &p, at)
+        .unwrap_or_else(|e| panic!("{e}"))
+        .effects
 }
 
 /// The sample choosing the certificates and the registration only, without the sections of

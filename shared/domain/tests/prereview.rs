@@ -336,6 +336,9 @@ fn every_missing_item_is_requested_at_once() {
                 kind: DocumentKind::HouseholdBookletHead
             },
             SupplementItem::Field {
+                field: "mother.marriage_certificate".into()
+            },
+            SupplementItem::Field {
                 field: "father.marriage_certificate".into()
             },
         ]

@@ -387,6 +387,16 @@ pub async fn upload(
     kind: &str,
 ) -> Result<(Value, String), Error> {
     let png = newborn_service::scans::sample_png(&format!("scan of {kind} for {subject}"));
+    upload_png(router, subject, kind, png).await
+}
+
+/// Uploads `png` as a scan of `kind` (see [`upload`]).
+pub async fn upload_png(
+    router: &impl ApiTarget,
+    subject: &str,
+    kind: &str,
+    png: Vec<u8>,
+) -> Result<(Value, String), Error> {
     let (status, slot) = call(
         router,
         subject,
@@ -439,8 +449,12 @@ pub async fn act(
             let mut documents = vec![];
             for item in waiting["status"]["items"].as_array().into_iter().flatten() {
                 if item["type"] == "document" {
+                    // A new photo of the page, not the rejected one again.
                     let kind = item["kind"].as_str().unwrap_or_default();
-                    documents.push(upload(router, subject, kind).await?.0);
+                    let png = newborn_service::scans::sample_png(&format!(
+                        "scan of {kind} for {subject}, taken again for {id}"
+                    ));
+                    documents.push(upload_png(router, subject, kind, png).await?.0);
                 }
             }
             let path = format!("/applications/{id}/supplement");

@@ -52,7 +52,9 @@ impl ServiceError {
 impl From<FlowError> for ServiceError {
     fn from(e: FlowError) -> Self {
         match e {
-            FlowError::InvalidForm(issues) => ServiceError::BadInput(issues),
+            FlowError::InvalidForm(issues) | FlowError::ImplausibleResult(issues) => {
+                ServiceError::BadInput(issues)
+            }
             FlowError::Licence(invalid) => ServiceError::Conflict(invalid),
             FlowError::NoOffer(stage) => ServiceError::Conflict(Invalid::new(
                 "no_offer",

@@ -9,6 +9,7 @@
 
 mod licences;
 mod offers;
+mod results;
 
 pub use crate::kinds::ApplicationId;
 
@@ -19,7 +20,7 @@ use crate::stage::{
     Agency, ApplicantWait, Party, SkipReason, Stage, StageEvent, StageResult, StageStatus,
     TransitionError, next_status,
 };
-use crate::stage::{EventKind, StatusKind};
+use crate::stage::{EventKind, StatusKind, SupplementItem};
 use crate::text::Invalid;
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
@@ -328,6 +329,9 @@ pub enum FlowError {
     /// No open offer of the stage.
     #[error("stage {0} is not on offer")]
     NoOffer(Stage),
+    /// An agency's result that cannot be true of this application; nothing was applied.
+    #[error("the result has {} problem(s)", .0.len())]
+    ImplausibleResult(Vec<FieldIssue>),
 }
 
 /// One application.
@@ -437,6 +441,17 @@ impl Application {
         self.stages.iter().find(|s| s.stage == stage)
     }
 
+    /// The stage waiting for a supplement (补件) and the items it asked for.
+    pub fn supplement_request(&self) -> Option<(Stage, &[SupplementItem])> {
+        self.stages.iter().find_map(|s| match &s.status {
+            StageStatus::AwaitingApplicant {
+                wait: ApplicantWait::Supplement { items, .. },
+                ..
+            } => Some((s.stage, items.as_slice())),
+            _ => None,
+        })
+    }
+
     /// How the application stands.
     pub fn outcome(&self) -> Outcome {
         if self
@@ -485,6 +500,9 @@ impl Application {
             && self.form.card.is_none()
         {
             return Err(FlowError::PartnerBankMissing);
+        }
+        if let StageEvent::Complete { result } = &event {
+            self.check_result(result)?;
         }
         let rules = policy.stage_rules(stage, self.form.case);
         let from = self.stages[index].status.clone();

@@ -310,11 +310,11 @@ impl ApplicantDesk {
                 Some(owner),
                 &actor,
                 |app, policy, now| {
-                    let stage =
-                        Self::waiting(app, |w| matches!(w, ApplicantWait::Supplement { .. }))
-                            .ok_or_else(|| Self::nothing_waiting("补件", "supplement"))?;
+                    let (stage, request) = app
+                        .supplement_request()
+                        .ok_or_else(|| Self::nothing_waiting("补件", "supplement"))?;
                     let next = answer
-                        .corrected(&app.form, policy, now)
+                        .corrected(&app.form, request, policy, now)
                         .map_err(ServiceError::BadInput)?;
                     let added = Additions::between(&app.form, &next, answer);
                     if !checked.covers(&added) {
@@ -350,10 +350,14 @@ impl ApplicantDesk {
         answer: &SupplementAnswer,
     ) -> Result<Additions<LicenceCheck>, ServiceError> {
         let policy = self.core.policy_of(app)?;
+        let (_, request) = app
+            .supplement_request()
+            .ok_or_else(|| Self::nothing_waiting("补件", "supplement"))?;
         let next = answer
-            .corrected(&app.form, policy, self.core.now())
+            .corrected(&app.form, request, policy, self.core.now())
             .map_err(ServiceError::BadInput)?;
-        let added = Additions::between(&app.form, &next, answer);
+        let mut added = Additions::between(&app.form, &next, answer);
+        added.licences.extend(answer.reauthorised(request, &next));
         self.require_documents(owner, &added.scans).await?;
         for (_, d) in &added.scans {
             app.scan_allowed(d.kind, policy)

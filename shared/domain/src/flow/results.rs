@@ -1,0 +1,139 @@
+//! What an agency's result must agree with before it is applied (ours: the documents have each
+//! agency hand its result to the next one, 闽卫政法〔2024〕40号 附件1 三(一)2–4, so a result that
+//! cannot be true would travel on to insurance and the card). A police result carries a newborn's
+//! identity number (GB 11643: check digit, checked when it is parsed) with the newborn's birth
+//! date and sex, registered in the registering parent's city; an insurance result decides only
+//! what was applied for; a card is made at the partner bank the family chose, not before the
+//! birth.
+
+use super::{Application, FlowError};
+use crate::application::{FieldIssue, Sex};
+use crate::ids::IdNumber;
+use crate::kinds::Service;
+use crate::stage::StageResult;
+use crate::text::Invalid;
+
+impl Application {
+    /// Checks `result` against the application; `Err` names each field that cannot be true.
+    pub(super) fn check_result(&self, result: &StageResult) -> Result<(), FlowError> {
+        let issues = match result {
+            StageResult::Police { newborn_id_number } => self.check_newborn_id(newborn_id_number),
+            StageResult::Insurance {
+                enrolled,
+                maternity_benefit_approved,
+            } => {
+                let mut issues = vec![];
+                let chose = |s| self.form.services.contains(&s);
+                if *enrolled && !chose(Service::MedicalInsuranceEnrolment) {
+                    issues.push(issue(
+                        "result.enrolled",
+                        "result_not_applied_for",
+                        "申请人未申请参保登记，不能报告已参保",
+                        "the family did not apply for insurance enrolment",
+                    ));
+                }
+                if maternity_benefit_approved.is_some() && !chose(Service::MaternityBenefit) {
+                    issues.push(issue(
+                        "result.maternity_benefit_approved",
+                        "result_not_applied_for",
+                        "申请人未申请生育保险待遇，不能报告核准结果",
+                        "the family did not apply for the maternity benefit",
+                    ));
+                }
+                issues
+            }
+            StageResult::SocialSecurityCard {
+                partner_bank,
+                ready_on,
+            } => {
+                let mut issues = vec![];
+                if let Some(card) = &self.form.card
+                    && card.partner_bank != *partner_bank
+                {
+                    issues.push(issue(
+                        "result.partner_bank",
+                        "result_partner_bank",
+                        format!(
+                            "制卡银行“{}”不是申请人选择的合作银行“{}”",
+                            partner_bank.as_str(),
+                            card.partner_bank.as_str()
+                        ),
+                        "the card was not made at the partner bank the family chose",
+                    ));
+                }
+                if *ready_on < self.form.birth_date() {
+                    issues.push(issue(
+                        "result.ready_on",
+                        "result_date",
+                        "领卡日期早于新生儿出生日期",
+                        "the card cannot be ready before the baby was born",
+                    ));
+                }
+                issues
+            }
+            StageResult::PreReview { .. } | StageResult::HealthCheck { .. } => vec![],
+        };
+        if issues.is_empty() {
+            Ok(())
+        } else {
+            Err(FlowError::ImplausibleResult(issues))
+        }
+    }
+
+    /// The newborn's identity number from the police against the newborn and the household.
+    fn check_newborn_id(&self, id: &IdNumber) -> Vec<FieldIssue> {
+        let form = &self.form;
+        let mut issues = vec![];
+        if id.birth_date() != form.birth_date() {
+            issues.push(issue(
+                "result.newborn_id_number",
+                "newborn_id_number_birth_date",
+                format!(
+                    "公民身份号码中的出生日期{}与新生儿出生日期{}不符",
+                    id.birth_date(),
+                    form.birth_date()
+                ),
+                "the identity number has another date of birth than the newborn",
+            ));
+        }
+        if id.is_male() != (form.newborn.sex == Sex::Male) {
+            issues.push(issue(
+                "result.newborn_id_number",
+                "newborn_id_number_sex",
+                "公民身份号码中的性别与新生儿性别不符",
+                "the identity number has another sex than the newborn",
+            ));
+        }
+        if let Some(household) = &form.household {
+            let home = &form.parent(household.registering_parent).household_region;
+            if !id.region().starts_with(home.city()) {
+                issues.push(issue(
+                    "result.newborn_id_number",
+                    "newborn_id_number_region",
+                    format!(
+                        "公民身份号码的地区码{}不在落户方户籍所在地{}",
+                        id.region(),
+                        home.as_str()
+                    ),
+                    "the identity number's region is not where the registering parent's household is",
+                ));
+            }
+        }
+        if [&form.mother.id_number, &form.father.id_number].contains(&id) {
+            issues.push(issue(
+                "result.newborn_id_number",
+                "newborn_id_number_parent",
+                "报告的公民身份号码是父母一方的号码",
+                "the identity number reported is a parent's",
+            ));
+        }
+        issues
+    }
+}
+
+fn issue(field: &str, code: &str, zh: impl Into<String>, en: impl Into<String>) -> FieldIssue {
+    FieldIssue {
+        field: field.to_owned(),
+        error: Invalid::new(code, zh, en),
+    }
+}
