@@ -181,6 +181,31 @@ async fn a_supplement_at_pre_review_resumes_once_the_missing_scan_is_uploaded() 
     Ok(())
 }
 
+/// The age limit applies when the application is made (闽卫政法〔2024〕40号 附件1 二(一) "未满一年";
+/// Yongfu 三(六) "出生1个月内提出申请"; docs/rules.md FJ2-AGE): a family that applied three days
+/// before the first birthday and answers the pre-review supplement five days later is not sent
+/// offline for the age.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_supplement_answered_after_the_age_limit_passed_is_still_accepted() -> Result<()> {
+    let t = TestService::start().await?;
+    let id = t
+        .submit(
+            "mum-age",
+            &["household_booklet_head"],
+            &["household_booklet_newborn"],
+            |form| form["newborn"]["birth_time"] = json!("2024-11-20T08:30:00+08:00"),
+        )
+        .await?;
+    t.wait_for("mum-age", &id, "the pre-review supplement request", |v| {
+        status(v, "pre_review") == "awaiting_applicant"
+    })
+    .await?;
+    t.advance(5 * 86_400).await?;
+    let done = t.drive("mum-age", &id).await?;
+    assert_eq!(done["outcome"], "completed", "{done:#}");
+    Ok(())
+}
+
 /// 附件1 三(一)3 and 四(五): the police ask for materials; the clock stops while the applicant
 /// supplements, however long that takes, and resumes when she answers.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

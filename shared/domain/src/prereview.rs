@@ -132,12 +132,16 @@ fn join(messages: &[&Bilingual]) -> Bilingual {
     )
 }
 
-/// Runs every pre-review rule of `policy` on `form` at `now`; `licences` are the directory's
-/// findings on the form's licence references (the caller looked them up).
+/// Runs every pre-review rule of `policy` on `form`, as of `applied_at`: when the application
+/// was made, whatever round this is, since the eligibility rules on dates apply when the
+/// application is made (Yongfu 三(六) "出生1个月内提出申请"; 闽卫政法〔2024〕40号 附件1 二(一)), so
+/// a family answering a supplement after the limit passed is not sent offline for it.
+/// `licences` are the directory's findings on the form's licence references (the caller looked
+/// them up).
 pub fn pre_review(
     form: &ApplicationForm,
     policy: &Policy,
-    now: DateTime<Utc>,
+    applied_at: DateTime<Utc>,
     licences: &[LicenceCheck],
 ) -> PreReview {
     let mut findings = vec![];
@@ -197,7 +201,7 @@ pub fn pre_review(
     }
 
     // Newborn age limit (Fujian 附件1 二(一): 未满一年; Xiamen, Fuzhou, Putian: 6 months; Guangxi: 1 month).
-    let today = now.with_timezone(&CHINA).date_naive();
+    let today = applied_at.with_timezone(&CHINA).date_naive();
     let months = el.newborn_age.under_months;
     let limit = form.birth_date().checked_add_months(Months::new(months));
     if limit.is_none_or(|l| today >= l) {

@@ -91,7 +91,7 @@ impl StageDesk {
                         ));
                     }
                     app.record_licence_checks(&checks);
-                    let review = pre_review(&app.form, policy, now, &checks);
+                    let review = pre_review(&app.form, policy, app.submitted_at, &checks);
                     let event = match review.decision {
                         Decision::Accept { notes } => StageEvent::Complete {
                             result: StageResult::PreReview { notes },
