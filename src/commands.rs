@@ -647,17 +647,30 @@ fn write_policy(out: &mut impl Write, p: &Policy) -> Result<()> {
     }
     writeln!(out, "\nCases and routes (办理情形)")?;
     for (case, c) in &p.cases {
-        let route: Vec<&str> = std::iter::once("pre_review")
-            .chain(c.route.iter().map(|s| s.as_str()))
-            .collect();
-        writeln!(
-            out,
-            "  {} / {}\n    {}\n      [{}]",
-            case.label().zh,
-            case.label().en,
-            route.join(" → "),
-            c.source
-        )?;
+        writeln!(out, "  {} / {}", case.label().zh, case.label().en)?;
+        // The graph: each stage after what it waits for, and what its failure ends.
+        writeln!(out, "    pre_review")?;
+        for stage in &c.route {
+            let after: Vec<String> = p
+                .dependencies(*case, *stage)
+                .iter()
+                .map(|d| match d.needs {
+                    newborn_domain::policy::Needs::Completed => format!("{} completed", d.stage),
+                    newborn_domain::policy::Needs::Ended => format!("{} ended", d.stage),
+                })
+                .collect();
+            let ends = match p.failure_scope(*case, *stage) {
+                newborn_domain::policy::FailureScope::Package => "the package (终止套餐服务)",
+                newborn_domain::policy::FailureScope::Stage => "only this stage (终止本环节服务)",
+            };
+            writeln!(
+                out,
+                "    {:<22} after {:<30} failure ends {ends}",
+                stage.as_str(),
+                after.join(" + ")
+            )?;
+        }
+        writeln!(out, "      [{}]", c.source)?;
     }
     writeln!(out, "\nStages (办理时限)")?;
     writeln!(

@@ -104,7 +104,7 @@ fn every_policy_shows_its_routes_deadlines_materials_and_sources() {
             "Cases and routes",
             "Stages",
             "Materials",
-            "pre_review → ",
+            " after pre_review completed ",
             "working day",
             "[",
         ] {
@@ -120,11 +120,37 @@ fn every_policy_shows_its_routes_deadlines_materials_and_sources() {
             ),
         "{fujian}"
     );
+    // The route as a graph, with what each failure ends (FJ2-RELEASE, FJ2-CASE2-POLICE-FAIL).
+    let graph = |out: &str, stage: &str| {
+        out.lines()
+            .find(|l| l.trim_start().starts_with(&format!("{stage} ")))
+            .map(|l| l.split_whitespace().collect::<Vec<_>>().join(" "))
+            .unwrap_or_default()
+    };
+    assert_eq!(
+        graph(&fujian, "certificate_release"),
+        "certificate_release after police ended failure ends only this stage (终止本环节服务)",
+        "{fujian}"
+    );
+    let lines: Vec<String> = fujian
+        .lines()
+        .map(|l| l.split_whitespace().collect::<Vec<_>>().join(" "))
+        .collect();
+    assert!(
+        lines.iter().any(|l| l
+            == "police after pre_review completed failure ends only this stage (终止本环节服务)"),
+        "case 2: a police failure ends only that stage: {fujian}"
+    );
     assert!(stdout(&["policy", "show", "putian-2022"]).contains("not taken; scans only"));
     let yongfu = stdout(&["policy", "show", "guangxi-yongfu"]);
     assert!(
         yongfu.contains("30 working days") && yongfu.contains("33 working days"),
         "{yongfu}"
+    );
+    // YF-PARALLEL: insurance and the card both start from the police result.
+    assert_eq!(
+        graph(&yongfu, "social_security_card"),
+        "social_security_card after police completed failure ends the package (终止套餐服务)"
     );
 }
 

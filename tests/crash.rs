@@ -145,7 +145,8 @@ async fn killed_and_restarted_mid_flow_every_application_completes_exactly_once(
                 .entry(e["stage"].as_str().unwrap_or("").to_owned())
                 .or_default() += 1;
         }
-        assert_eq!(per_stage.len(), 5, "{id}: {per_stage:?}");
+        // The five agency stages and the hospital's release of the certificate.
+        assert_eq!(per_stage.len(), 6, "{id}: {per_stage:?}");
         assert!(
             per_stage.values().all(|n| *n == 1),
             "{id}: a stage completed twice: {per_stage:?}"
@@ -188,10 +189,11 @@ async fn killed_and_restarted_mid_flow_every_application_completes_exactly_once(
         received.len(),
         "every dispatch answered: {received:?}"
     );
-    // Per application: the hospital twice (check, then after confirmation), police, insurance, card.
+    // Per application: the hospital twice (check, then after confirmation), police, the
+    // registration result to the hospital, insurance, card.
     assert_eq!(
         received.len(),
-        APPLICATIONS * 5,
+        APPLICATIONS * 6,
         "one dispatch per stage and round"
     );
     child.kill()?;

@@ -16,6 +16,7 @@ fn completed(view: &Value, stages: &[&str]) {
 }
 
 /// 闽卫政法〔2024〕40号 附件1 三(一): all four agencies, forms confirmed by the applicant.
+/// Rules: FJ2-HC-CHECK, FJ2-CARD.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn case_1_completes_every_stage_with_the_forms_confirmed_by_the_applicant() -> Result<()> {
     let t = TestService::start().await?;
@@ -71,6 +72,7 @@ async fn case_1_completes_every_stage_with_the_forms_confirmed_by_the_applicant(
 }
 
 /// 附件1 三(二), 三(三): the half flows skip the stages already done.
+/// Rules: FJ2-CASES.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn cases_2_and_3_complete_from_where_the_family_already_is() -> Result<()> {
     let t = TestService::start().await?;
@@ -115,6 +117,7 @@ async fn cases_2_and_3_complete_from_where_the_family_already_is() -> Result<()>
 }
 
 /// 附件1 三(一)2: "申请人未选择通过平台办理出生户口登记业务的，业务办理流程结束".
+/// Rules: FJ2-NO-POLICE-ENDS.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn choosing_fewer_services_ends_the_flow_early_and_successfully() -> Result<()> {
     let t = TestService::start().await?;
@@ -142,6 +145,7 @@ async fn choosing_fewer_services_ends_the_flow_early_and_successfully() -> Resul
 }
 
 /// 附件1 三(一)1: missing materials → 补件, and the application continues without re-entry.
+/// Rules: FJ2-PRE-SUPPLEMENT, FJ2-BOOKLET-PAGES.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_supplement_at_pre_review_resumes_once_the_missing_scan_is_uploaded() -> Result<()> {
     let t = TestService::start().await?;
@@ -185,6 +189,7 @@ async fn a_supplement_at_pre_review_resumes_once_the_missing_scan_is_uploaded() 
 /// Yongfu 三(六) "出生1个月内提出申请"; docs/rules.md FJ2-AGE): a family that applied three days
 /// before the first birthday and answers the pre-review supplement five days later is not sent
 /// offline for the age.
+/// Rules: FJ2-AGE, YF-AGE.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_supplement_answered_after_the_age_limit_passed_is_still_accepted() -> Result<()> {
     let t = TestService::start().await?;
@@ -208,6 +213,7 @@ async fn a_supplement_answered_after_the_age_limit_passed_is_still_accepted() ->
 
 /// 附件1 三(一)3 and 四(五): the police ask for materials; the clock stops while the applicant
 /// supplements, however long that takes, and resumes when she answers.
+/// Rules: FJ2-POLICE-SUPPLEMENT, FJ2-CLOCK-PAUSE.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_police_supplement_pauses_the_clock_until_the_applicant_answers() -> Result<()> {
     let t = TestService::start().await?;
@@ -242,6 +248,7 @@ async fn a_police_supplement_pauses_the_clock_until_the_applicant_answers() -> R
 }
 
 /// 附件1 三(一)4: the insurance office ends the package; the applicant sees why.
+/// Rules: FJ2-INSURANCE.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn going_offline_ends_the_flow_and_tells_the_applicant_why() -> Result<()> {
     let t = TestService::start().await?;
@@ -273,6 +280,7 @@ async fn going_offline_ends_the_flow_and_tells_the_applicant_why() -> Result<()>
 }
 
 /// 附件4 七: each finished stage can be rated, once.
+/// Rules: FJ2-RATING.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn each_finished_stage_is_rated_once() -> Result<()> {
     let t = TestService::start().await?;
@@ -284,7 +292,8 @@ async fn each_finished_stage_is_rated_once() -> Result<()> {
         t.client
             .rate_finished("mum-8", &id, &view, "very_satisfied")
             .await?,
-        4
+        5,
+        "the four agency stages and the hospital's release"
     );
     let again = t
         .client
@@ -292,12 +301,13 @@ async fn each_finished_stage_is_rated_once() -> Result<()> {
         .await;
     assert!(again.is_err_and(|e| e.to_string().contains("409")));
     let rated = t.client.view("mum-8", &id).await?;
-    assert_eq!(rated["ratings"].as_array().map(Vec::len), Some(4));
+    assert_eq!(rated["ratings"].as_array().map(Vec::len), Some(5));
     Ok(())
 }
 
 /// 附件4 九 (办件监察): a stage past its deadline is flagged — warning then breach — once each,
 /// however often the monitor runs; the agency's supervisor is told and the breach is counted.
+/// Rules: FJ2-SUPERVISION, OURS-WARNING-75.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn an_overdue_stage_is_flagged_once_by_the_sla_monitor() -> Result<()> {
     let t = TestService::start().await?;
@@ -472,6 +482,7 @@ async fn another_applicant_sees_nothing_and_bad_input_gets_a_bilingual_problem()
 /// 闽卫政法〔2024〕40号 附件4 七 (分环节“好差评”): a bad rating opens a follow-up for the rated
 /// stage's agency, due after the policy's working days; the agency reports it done, signed, and
 /// only for its own stage; the supervisors' list follows.
+/// Rules: OURS-FOLLOW-UP-5.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_bad_rating_opens_a_follow_up_that_the_agency_closes() -> Result<()> {
     use chrono::Utc;
@@ -578,6 +589,7 @@ async fn a_bad_rating_opens_a_follow_up_that_the_agency_closes() -> Result<()> {
 /// 闽卫政法〔2024〕40号 附件1 三(一)2 and 泉卫综〔2024〕252号 附件: a birth registered online
 /// leaves its certificate's counterfoil with the hospital; the county's staff hand the ready
 /// counterfoils to the police in a batch whose register exports as CSV and reads back the same.
+/// Rules: FJ2-COUNTERFOIL-HANDOVER.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn counterfoils_of_online_registrations_are_handed_over_in_a_register_that_round_trips_as_csv()
 -> Result<()> {
@@ -754,18 +766,22 @@ async fn every_notification_reaches_the_applicant_gateway_once() -> Result<()> {
                 .unwrap_or_default()
         })
         .collect();
-    assert_eq!(texts.len(), 4, "{texts:#?}");
+    assert_eq!(texts.len(), 5, "{texts:#?}");
     assert!(texts[0].contains("《出生医学证明》已签发"), "{}", texts[0]);
     assert!(
         texts[1].contains("新生儿户口已登记") && texts[1].contains("户口簿"),
         "{}",
         texts[1]
     );
-    assert!(texts[2].contains("医保参保登记"), "{}", texts[2]);
+    // After the registration the release runs beside insurance and the card, in any order.
+    let after: Vec<&str> = texts[2..].to_vec();
     assert!(
-        texts[3].contains("社会保障卡已由") && texts[3].contains("起"),
-        "{}",
-        texts[3]
+        after.iter().any(|t| t.contains("医保参保登记"))
+            && after.iter().any(|t| t.contains("《出生医学证明》正页"))
+            && after
+                .iter()
+                .any(|t| t.contains("社会保障卡已由") && t.contains("起")),
+        "{after:#?}"
     );
     Ok(())
 }
@@ -809,5 +825,240 @@ async fn a_stage_crossing_the_national_day_holiday_is_not_flagged_early() -> Res
         (Some(1), Some(1)),
         "{after}"
     );
+    Ok(())
+}
+
+/// The dispatch the hospital received for `id`'s certificate release, if any.
+async fn release_dispatch(t: &TestService, id: &str) -> Result<Option<Value>> {
+    Ok(t.received()
+        .await?
+        .into_iter()
+        .find(|d| d["key"] == format!("{id}:certificate_release:1"))
+        .map(|d| d["body"].clone()))
+}
+
+/// 闽卫政法〔2024〕40号 附件1 三(一)2 (docs/rules.md FJ2-RELEASE): once the police registered the
+/// newborn, the platform reports it to the hospital, signed like any dispatch and on its own
+/// supervised clock; the hospital releases the main page and the family is told so.
+/// Rules: FJ2-RELEASE, OURS-RELEASE-DEADLINE, OURS-CHECKED-RESULTS.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_hospital_learns_a_successful_registration_and_releases_the_main_page() -> Result<()> {
+    let t = TestService::start().await?;
+    let id = t
+        .submit("mum-rel", &[], &["household_booklet_newborn"], |_| {})
+        .await?;
+    t.script(&id, "certificate_release", &["hold"]).await?;
+    let held = t
+        .drive_until("mum-rel", &id, "the hospital holding the release", |v| {
+            status(v, "certificate_release") == "awaiting_agency"
+        })
+        .await?;
+    let clock = &stage(&held, "certificate_release")["clock"];
+    assert!(
+        clock["deadline"].as_str().is_some(),
+        "the release has a supervised clock: {clock}"
+    );
+    let dispatch = release_dispatch(&t, &id)
+        .await?
+        .expect("the hospital got the result");
+    assert_eq!(dispatch["registration"]["registered"], true, "{dispatch:#}");
+    assert_eq!(dispatch["release"]["version"], "main_page");
+    assert!(dispatch["registration"]["newborn_id_number"].is_string());
+    // The overdue release is flagged like any stage's (1 working day).
+    t.advance(3 * 86_400).await?;
+    let swept = t.sweep().await?;
+    assert!(
+        swept["breaches"].as_u64() >= Some(1),
+        "the release's clock is supervised: {swept}"
+    );
+    // The hospital reports the release; the full certificate cannot be right after a
+    // successful registration.
+    let hospital = t.agency_key(newborn_domain::stage::Agency::Hospital)?;
+    let report = |version: &str| {
+        let body = serde_json::to_vec(&json!({"application_id": id, "stage": "certificate_release", "round": 1,
+            "outcome": {"type": "approve", "result": {"stage": "certificate_release", "version": version}}}))
+        .unwrap_or_default();
+        let headers = hospital.headers(
+            &newborn_service::signing::new_message_id(),
+            chrono::Utc::now(),
+            &body,
+        );
+        t.callback(headers, body).send()
+    };
+    assert_eq!(report("full").await?.status(), 422);
+    let res = report("main_page").await?;
+    assert_eq!(res.status(), 200, "{:?}", res.text().await);
+    let done = t.drive("mum-rel", &id).await?;
+    assert_eq!(done["outcome"], "completed", "{done:#}");
+    let release = stage(&done, "certificate_release");
+    assert_eq!(release["status"]["result"]["version"], "main_page");
+    let notes = t.notifications("mum-rel", &id).await?;
+    assert!(
+        notes.iter().any(|n| n["kind"] == "stage_done"
+            && n["message"]["zh"]
+                .as_str()
+                .unwrap_or("")
+                .contains("《出生医学证明》正页")),
+        "{notes:#?}"
+    );
+    Ok(())
+}
+
+/// 附件1 三(一)3 (FJ2-RELEASE, FJ2-CASE1-POLICE-FAIL): when the police refuse, the package ends
+/// (insurance and the card are skipped) but the hospital still learns it and releases the full
+/// certificate with its counterfoil; the family's go-offline notice says so at once.
+/// Rules: FJ2-RELEASE, FJ2-CASE1-POLICE-FAIL.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_refused_registration_reaches_the_hospital_which_releases_the_full_certificate()
+-> Result<()> {
+    let t = TestService::start().await?;
+    let id = t
+        .submit("mum-ref", &[], &["household_booklet_newborn"], |_| {})
+        .await?;
+    t.script(&id, "police", &["offline"]).await?;
+    let done = t.drive("mum-ref", &id).await?;
+    assert_eq!(done["outcome"], "terminated", "{done:#}");
+    assert_eq!(status(&done, "insurance"), "skipped");
+    assert_eq!(status(&done, "social_security_card"), "skipped");
+    assert_eq!(
+        stage(&done, "certificate_release")["status"]["result"]["version"],
+        "full"
+    );
+    let dispatch = release_dispatch(&t, &id)
+        .await?
+        .expect("the hospital got the result");
+    assert_eq!(
+        dispatch["registration"]["registered"], false,
+        "{dispatch:#}"
+    );
+    assert_eq!(dispatch["release"]["version"], "full");
+    assert!(dispatch["registration"]["reason"]["zh"].is_string());
+    let notes = t.notifications("mum-ref", &id).await?;
+    assert!(
+        notes.iter().any(|n| n["kind"] == "gone_offline"
+            && n["message"]["zh"]
+                .as_str()
+                .unwrap_or("")
+                .contains("完整无裁切")),
+        "{notes:#?}"
+    );
+    Ok(())
+}
+
+/// 附件1 三(一)3: a family that chooses to finish at the police station (转线下 while asked for a
+/// supplement) also gets the full certificate from the hospital.
+/// Rules: FJ2-RELEASE, FJ2-CASE1-POLICE-FAIL.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_family_going_offline_at_the_police_gets_the_full_certificate() -> Result<()> {
+    let t = TestService::start().await?;
+    let owner = "mum-off";
+    let id = t
+        .submit(owner, &[], &["household_booklet_newborn"], |_| {})
+        .await?;
+    t.script(&id, "police", &["supplement"]).await?;
+    t.drive_until(owner, &id, "the police supplement request", |v| {
+        status(v, "police") == "awaiting_applicant"
+    })
+    .await?;
+    t.client
+        .json(t.client.post(owner, &format!("/applications/{id}/offline")))
+        .await?;
+    let done = t
+        .wait_for(owner, &id, "the release", |v| v["outcome"] != "in_progress")
+        .await?;
+    assert_eq!(
+        stage(&done, "certificate_release")["status"]["result"]["version"],
+        "full",
+        "{done:#}"
+    );
+    Ok(())
+}
+
+/// 附件1 三(二)2 (FJ2-CASE2-POLICE-FAIL): in case 2 a police failure ends only that stage
+/// ("终止本环节服务"); insurance and the card still run, and no release is needed (the family
+/// holds the full certificate).
+/// Rules: FJ2-CASE2-POLICE-FAIL.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn in_case_2_a_police_failure_leaves_insurance_and_the_card_running() -> Result<()> {
+    let t = TestService::start().await?;
+    let id = t
+        .submit(
+            "mum-c2",
+            &[],
+            &["household_booklet_newborn", "birth_certificate"],
+            |form| {
+                form["case"] = json!("has_birth_certificate");
+                form["services"] = json!([
+                    "household_registration",
+                    "maternity_benefit",
+                    "medical_insurance_enrolment",
+                    "social_security_card"
+                ]);
+                form["existing"] = json!({"birth_certificate_number": "Q350012345"});
+            },
+        )
+        .await?;
+    t.script(&id, "police", &["offline"]).await?;
+    let done = t.drive("mum-c2", &id).await?;
+    assert_eq!(status(&done, "police"), "terminated", "{done:#}");
+    assert_eq!(status(&done, "insurance"), "completed", "{done:#}");
+    assert_eq!(status(&done, "social_security_card"), "completed");
+    assert!(
+        done["stages"]
+            .as_array()
+            .into_iter()
+            .flatten()
+            .all(|s| s["stage"] != "certificate_release"),
+        "case 2 has no release"
+    );
+    Ok(())
+}
+
+/// Yongfu 五(三)3(1) (YF-PARALLEL): the police send their result to insurance and the
+/// social-security office at once, so the card is made while the 15-day reimbursement is still
+/// with the insurance office.
+/// Rules: YF-PARALLEL.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn in_guangxi_the_card_does_not_wait_for_the_reimbursement() -> Result<()> {
+    let t = TestService::start().await?;
+    let owner = "mum-gx";
+    let form = t
+        .form(
+            owner,
+            &[],
+            &["household_booklet_newborn", "delivery_record"],
+            |form| {
+                form["newborn"]["birthplace"] = json!("450326");
+                form["mother"]["household_region"] = json!("450326");
+                form["father"]["household_region"] = json!("450326");
+            },
+        )
+        .await?;
+    let created = t
+        .client
+        .json(
+            t.client
+                .post(owner, "/applications?policy=guangxi-yongfu")
+                .json(&form),
+        )
+        .await?;
+    let id = created["id"].as_str().unwrap_or_default().to_owned();
+    t.script(&id, "insurance", &["hold"]).await?;
+    let view = t
+        .drive_until(
+            owner,
+            &id,
+            "the card made while insurance holds the case",
+            |v| status(v, "social_security_card") == "completed",
+        )
+        .await?;
+    assert!(
+        view["policy"]
+            .as_str()
+            .unwrap_or("")
+            .starts_with("guangxi-yongfu"),
+        "{view:#}"
+    );
+    assert_eq!(status(&view, "insurance"), "awaiting_agency", "{view:#}");
     Ok(())
 }

@@ -202,6 +202,7 @@ async fn an_application_with_licences_instead_of_scans_completes() -> Result<()>
 /// A licence the father has not authorised to the mother, and a marriage certificate the
 /// directory does not know, are each named in the pre-review's supplement request; once he
 /// authorises it and she gives the right number, the same application goes on.
+/// Rules: FJ2-LICENCES.
 #[tokio::test]
 async fn a_wrong_licence_leads_to_a_supplement_request_naming_it() -> Result<()> {
     let t = TestService::start().await?;

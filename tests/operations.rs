@@ -134,8 +134,8 @@ async fn the_operator_page_shows_overdue_cases_rates_durations_and_dead_letters(
     ensure!(!dom.contains(&done), "a finished case is not: {dom}");
     ensure!(dom.contains("1 超期 overdue"), "{dom}");
     ensure!(
-        dom.contains("<td>hospital</td><td>2</td><td>2</td><td class=\"rate\">100 %</td>"),
-        "the hospital finished both rounds on time: {dom}"
+        dom.contains("<td>hospital</td><td>3</td><td>3</td><td class=\"rate\">100 %</td>"),
+        "the hospital finished both certificates and the one release on time: {dom}"
     );
     ensure!(
         dom.contains("<td>police_station</td><td>1</td><td>1</td>"),

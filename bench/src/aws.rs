@@ -571,7 +571,7 @@ pub async fn run(applications: usize, prices: Prices) -> Result<Report> {
         if Instant::now() > deadline {
             bail!("{} applications did not end within 300 s", open.len());
         }
-        for stage in Stage::ALL {
+        for stage in Stage::QUEUES {
             let (deps, name) = if stage == Stage::PreReview {
                 (&pre_review, "pre-review".to_owned())
             } else {

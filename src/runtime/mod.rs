@@ -624,7 +624,7 @@ pub async fn start(config: ServeConfig) -> Result<Running> {
         queue.clone(),
         config.workers,
     )));
-    for stage in Stage::ALL {
+    for stage in Stage::QUEUES {
         tasks.push(tokio::spawn(workers::stage_worker(
             desks.stages.clone(),
             queue.clone(),

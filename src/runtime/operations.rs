@@ -37,7 +37,7 @@ pub async fn snapshot(desk: &SupervisionDesk, queue: &SqliteQueue) -> Result<Sna
         .collect();
     cases.sort_by_key(|(_, _, deadline, overdue)| (!overdue, *deadline));
     let mut dead_letters = vec![];
-    for stage in Stage::ALL {
+    for stage in Stage::QUEUES {
         let bodies = queue
             .peek(&dead_letter_queue(stage.as_str()), 20)
             .await?

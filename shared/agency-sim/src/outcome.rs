@@ -186,6 +186,11 @@ pub fn callback_outcome(
                 Stage::Police => {
                     json!({"stage": "police", "newborn_id_number": newborn_id(dispatch)?})
                 }
+                // The hospital releases what the registration result calls for.
+                Stage::CertificateRelease => json!({
+                    "stage": "certificate_release",
+                    "version": dispatch["release"]["version"],
+                }),
                 Stage::Insurance => {
                     let maternity = dispatch["services"]
                         .as_array()

@@ -54,7 +54,7 @@ fn queued(w: &Write<'_>, version: u64) -> Result<Vec<Queued>, StoreError> {
     for (n, m) in w.outbox.iter().enumerate() {
         out.push(Queued {
             sk: format!("OUT#{version:010}#{n:03}"),
-            queue: m.stage.as_str().to_owned(),
+            queue: m.stage.queue().as_str().to_owned(),
             body: to_json(m)?,
         });
     }

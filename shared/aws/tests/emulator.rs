@@ -66,7 +66,7 @@ async fn hand_offs_reach_sqs_after_the_commit_and_the_relay_sweep_sends_what_a_c
         .unwrap_or_else(|e| panic!("{e}"));
     let sqs = sqs_client(&emulator.url);
     let mut urls = std::collections::HashMap::new();
-    for stage in Stage::ALL {
+    for stage in Stage::QUEUES {
         let q = sqs
             .create_queue()
             .queue_name(stage.as_str())

@@ -442,6 +442,11 @@ impl ApplicationForm {
 
     /// Whether any service of `stage` was chosen.
     pub fn chose_stage(&self, stage: Stage) -> bool {
+        // The hospital's release reports the registration: it comes with the registration.
+        let stage = match stage {
+            Stage::CertificateRelease => Stage::Police,
+            other => other,
+        };
         self.services.iter().any(|s| s.stage() == stage)
     }
 
@@ -608,12 +613,22 @@ impl ApplicationForm {
             }
         }
         // 附件1 三(一)2–4: where the applicant did not choose the next service, "业务办理流程结束";
-        // a service after that point could never be reached.
-        let mut ended_at: Option<Stage> = None;
+        // a service whose stage needs the completion of a stage that will not run could never be
+        // reached. The route is in dependency order, so one pass decides each stage.
+        let mut reachable: Vec<Stage> = vec![Stage::PreReview];
         for stage in route {
-            if self.chose_stage(*stage) {
-                if let Some(gap) = ended_at {
-                    let (g, s) = (gap.label(), stage.label());
+            if !self.chose_stage(*stage) {
+                continue;
+            }
+            let missing = policy
+                .dependencies(self.case, *stage)
+                .into_iter()
+                .find(|d| {
+                    d.needs == crate::policy::Needs::Completed && !reachable.contains(&d.stage)
+                });
+            match missing {
+                Some(gap) if *stage != Stage::CertificateRelease => {
+                    let (g, s) = (gap.stage.label(), stage.label());
                     issues.push(FieldIssue::new(
                         "services",
                         "service_unreachable",
@@ -621,8 +636,8 @@ impl ApplicationForm {
                         format!("{} cannot follow without {}", s.en, g.en),
                     ));
                 }
-            } else if ended_at.is_none() {
-                ended_at = Some(*stage);
+                Some(_) => {}
+                None => reachable.push(*stage),
             }
         }
     }

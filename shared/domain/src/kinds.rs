@@ -349,6 +349,10 @@ pub enum Stage {
     HealthCheck,
     /// 公安落户: the police station registers the newborn (附件1 三(一)3).
     Police,
+    /// 出生医学证明给付: the platform reports the registration result to the hospital, which
+    /// releases the certificate's main page when the newborn was registered online, or the full
+    /// certificate with its counterfoil when not (附件1 三(一)2–3).
+    CertificateRelease,
     /// 医保: maternity benefit and medical-insurance enrolment (附件1 三(一)4).
     Insurance,
     /// 社保卡: the social-security office issues the card (附件1 三(一)5).
@@ -357,7 +361,17 @@ pub enum Stage {
 
 impl Stage {
     /// Every stage, in flow order.
-    pub const ALL: [Stage; 5] = [
+    pub const ALL: [Stage; 6] = [
+        Stage::PreReview,
+        Stage::HealthCheck,
+        Stage::Police,
+        Stage::CertificateRelease,
+        Stage::Insurance,
+        Stage::SocialSecurityCard,
+    ];
+
+    /// The stages with a queue (and a function) of their own: one per agency.
+    pub const QUEUES: [Stage; 5] = [
         Stage::PreReview,
         Stage::HealthCheck,
         Stage::Police,
@@ -365,12 +379,22 @@ impl Stage {
         Stage::SocialSecurityCard,
     ];
 
+    /// The stage whose queue carries this stage's hand-offs: the hospital's queue carries both
+    /// its certificate rounds and the release.
+    pub fn queue(self) -> Stage {
+        match self {
+            Stage::CertificateRelease => Stage::HealthCheck,
+            other => other,
+        }
+    }
+
     /// The agency responsible for the stage.
     pub fn agency(self) -> Agency {
         match self {
             Stage::PreReview => Agency::Platform,
             Stage::HealthCheck => Agency::Hospital,
             Stage::Police => Agency::PoliceStation,
+            Stage::CertificateRelease => Agency::Hospital,
             Stage::Insurance => Agency::MedicalInsurance,
             Stage::SocialSecurityCard => Agency::SocialSecurity,
         }
@@ -385,6 +409,10 @@ impl Stage {
                 "birth and vaccination certificates",
             ),
             Stage::Police => ("出生户口登记", "household registration"),
+            Stage::CertificateRelease => (
+                "户籍登记结果反馈及《出生医学证明》给付",
+                "registration result to the hospital and release of the birth certificate",
+            ),
             Stage::Insurance => (
                 "生育保险待遇核准支付、城乡居民基本医疗保险参保登记",
                 "maternity benefit and medical-insurance enrolment",
@@ -400,6 +428,7 @@ impl Stage {
             Stage::PreReview => "pre_review",
             Stage::HealthCheck => "health_check",
             Stage::Police => "police",
+            Stage::CertificateRelease => "certificate_release",
             Stage::Insurance => "insurance",
             Stage::SocialSecurityCard => "social_security_card",
         }

@@ -159,14 +159,91 @@ pub struct Eligibility {
     pub single_provincial_parent: Option<Rule>,
 }
 
-/// One case's route.
+/// One case's route: a graph of stages. Each stage starts when every stage it depends on is
+/// done as the dependency asks; by default a stage depends on the completion of the one before it
+/// on the route (pre-review for the first), so a route without `after` is a chain.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct CasePolicy {
-    /// The agency stages after pre-review, in order.
+    /// The agency stages after pre-review, in an order where each comes after what it depends on.
     pub route: Vec<Stage>,
+    /// What a stage waits for when it is not the completion of the stage before it on the route:
+    /// `"police"` (the police completed) or `"police:ended"` (the police stage ended in any way
+    /// but being skipped by a failure elsewhere).
+    #[serde(default)]
+    pub after: BTreeMap<Stage, Vec<Dependency>>,
+    /// What a stage's failure (转线下) ends, when not the whole package.
+    #[serde(default)]
+    pub on_failure: BTreeMap<Stage, FailureScope>,
     /// Where the route is written.
     pub source: String,
+}
+
+/// What a stage needs of one it depends on.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Dependency {
+    /// The stage depended on.
+    pub stage: Stage,
+    /// Whether it must have completed, or only ended.
+    pub needs: Needs,
+}
+
+/// What a dependency needs.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Needs {
+    /// The stage completed.
+    Completed,
+    /// The stage completed, was terminated, or was not chosen: anything but being skipped
+    /// because the package ended before it.
+    Ended,
+}
+
+impl fmt::Display for Dependency {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self.needs {
+            Needs::Completed => write!(f, "{}", self.stage),
+            Needs::Ended => write!(f, "{}:ended", self.stage),
+        }
+    }
+}
+
+impl std::str::FromStr for Dependency {
+    type Err = String;
+    fn from_str(s: &str) -> Result<Self, String> {
+        let (stage, needs) = match s.split_once(':') {
+            None => (s, Needs::Completed),
+            Some((stage, "ended")) => (stage, Needs::Ended),
+            Some((_, other)) => return Err(format!("unknown dependency {other:?} (only :ended)")),
+        };
+        Ok(Self {
+            stage: stage.parse()?,
+            needs,
+        })
+    }
+}
+
+impl<'de> Deserialize<'de> for Dependency {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        String::deserialize(d)?
+            .parse()
+            .map_err(serde::de::Error::custom)
+    }
+}
+
+impl Serialize for Dependency {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        s.collect_str(self)
+    }
+}
+
+/// What a stage's failure ends.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum FailureScope {
+    /// 终止套餐服务: every stage not started yet, but those that wait for this one's ending.
+    Package,
+    /// 终止本环节服务: only this stage, and the stages that need its completion.
+    Stage,
 }
 
 /// When a stage's clock starts.
@@ -196,7 +273,23 @@ pub struct StagePolicy {
     /// Forms the applicant confirms at this stage.
     #[serde(default)]
     pub confirmation_forms: Vec<GeneratedForm>,
+    /// The release stage: what the family is told to collect after each registration result.
+    #[serde(default)]
+    pub release: Option<ReleaseNotices>,
     /// Where the rules are written.
+    pub source: String,
+}
+
+/// What the family collects from the hospital after the registration result, and where (the
+/// documents differ on who brings the counterfoil to the police).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ReleaseNotices {
+    /// Registered online: the main page.
+    pub registered: Bilingual,
+    /// Not registered online (refused, or the family went offline): the full certificate.
+    pub not_registered: Bilingual,
+    /// Where it is written.
     pub source: String,
 }
 
@@ -392,7 +485,14 @@ impl Policy {
                     "case {case:?}: pre_review always runs first and is not part of a route"
                 ));
             }
-            for stage in &c.route {
+            for (i, stage) in c.route.iter().enumerate() {
+                for dep in c.after.get(stage).into_iter().flatten() {
+                    if dep.stage != Stage::PreReview && !c.route[..i].contains(&dep.stage) {
+                        return bad(format!(
+                            "case {case:?}: {stage} depends on {dep}, which is not before it on the route"
+                        ));
+                    }
+                }
                 match self.stages.get(stage) {
                     Some(StagePolicy {
                         deadline_working_days: Some(d),
@@ -404,6 +504,18 @@ impl Policy {
                         ));
                     }
                 }
+            }
+        }
+        for (case, c) in &self.cases {
+            let stray = c
+                .after
+                .keys()
+                .chain(c.on_failure.keys())
+                .find(|s| !c.route.contains(s));
+            if let Some(stage) = stray {
+                return bad(format!(
+                    "case {case:?}: {stage} has rules but is not on the route"
+                ));
             }
         }
         for m in &self.materials {
@@ -456,6 +568,52 @@ impl Policy {
     /// The agency stages of a case, or `None` when the case is not offered.
     pub fn route(&self, case: Case) -> Option<&[Stage]> {
         self.cases.get(&case).map(|c| c.route.as_slice())
+    }
+
+    /// What `stage` waits for in `case`: its `after` list, or the completion of the stage before
+    /// it on the route (pre-review for the first). Pre-review waits for nothing.
+    pub fn dependencies(&self, case: Case, stage: Stage) -> Vec<Dependency> {
+        let Some(c) = self.cases.get(&case) else {
+            return vec![];
+        };
+        if let Some(after) = c.after.get(&stage) {
+            return after.clone();
+        }
+        let at = c.route.iter().position(|s| *s == stage);
+        match at {
+            Some(0) => vec![Dependency {
+                stage: Stage::PreReview,
+                needs: Needs::Completed,
+            }],
+            Some(i) => vec![Dependency {
+                stage: c.route[i - 1],
+                needs: Needs::Completed,
+            }],
+            None => vec![],
+        }
+    }
+
+    /// What the family is told to collect from the hospital when it releases `version`, where
+    /// the policy routes a release.
+    pub fn release_notice(&self, version: crate::stage::CertificateVersion) -> Option<&Bilingual> {
+        let notices = self
+            .stages
+            .get(&Stage::CertificateRelease)?
+            .release
+            .as_ref()?;
+        Some(match version {
+            crate::stage::CertificateVersion::MainPage => &notices.registered,
+            crate::stage::CertificateVersion::Full => &notices.not_registered,
+        })
+    }
+
+    /// What the failure of `stage` ends in `case` (the package unless the policy says otherwise).
+    pub fn failure_scope(&self, case: Case, stage: Stage) -> FailureScope {
+        self.cases
+            .get(&case)
+            .and_then(|c| c.on_failure.get(&stage))
+            .copied()
+            .unwrap_or(FailureScope::Package)
     }
 
     /// What a stage may do in a case.
@@ -631,6 +789,7 @@ mod tests {
     }
 
     /// The deadlines of the seeds, table-driven.
+    /// Rules: FJ2-DEADLINES.
     #[test]
     fn deadlines_per_region_match_their_documents() {
         let reg = PolicyRegistry::builtin();
@@ -665,18 +824,56 @@ mod tests {
     }
 
     /// 闽卫政法〔2024〕40号 附件1 三(一)–(三): the three routes.
+    /// Rules: FJ2-CASES, FJ2-CASE2-POLICE-FAIL, XM-RELEASE, PT22-RELEASE, YF-PARALLEL.
     #[test]
     fn fujian_routes_per_case() {
+        use crate::stage::CertificateVersion;
         let reg = PolicyRegistry::builtin();
         let fj = reg.latest("fujian-2.0").unwrap_or_else(|| panic!("fujian"));
         use Stage::*;
         assert_eq!(
             fj.route(Case::Full),
-            Some(&[HealthCheck, Police, Insurance, SocialSecurityCard][..])
+            Some(
+                &[
+                    HealthCheck,
+                    Police,
+                    CertificateRelease,
+                    Insurance,
+                    SocialSecurityCard
+                ][..]
+            )
         );
+        // 三(一)2–3: the hospital learns the registration result however the police stage ends.
+        let ended = |stage| Dependency {
+            stage,
+            needs: Needs::Ended,
+        };
+        let completed = |stage| Dependency {
+            stage,
+            needs: Needs::Completed,
+        };
+        assert_eq!(
+            fj.dependencies(Case::Full, CertificateRelease),
+            [ended(Police)]
+        );
+        assert_eq!(fj.dependencies(Case::Full, Insurance), [completed(Police)]);
+        assert_eq!(
+            fj.dependencies(Case::Full, SocialSecurityCard),
+            [completed(Insurance)]
+        );
+        assert_eq!(fj.failure_scope(Case::Full, Police), FailureScope::Package);
         assert_eq!(
             fj.route(Case::HasBirthCertificate),
             Some(&[Police, Insurance, SocialSecurityCard][..])
+        );
+        // 三(二)2 "终止本环节服务": a police failure leaves insurance and the card running.
+        assert_eq!(
+            fj.failure_scope(Case::HasBirthCertificate, Police),
+            FailureScope::Stage
+        );
+        assert_eq!(
+            fj.dependencies(Case::HasBirthCertificate, Insurance),
+            [ended(Police)]
         );
         assert_eq!(
             fj.route(Case::HasHouseholdBooklet),
@@ -685,6 +882,47 @@ mod tests {
         // Xiamen offers only the full flow.
         let xm = reg.latest("xiamen").unwrap_or_else(|| panic!("xiamen"));
         assert_eq!(xm.route(Case::HasBirthCertificate), None);
+        // Xiamen 办理流程(二)(三) and Putian 二(二)2–3: the hospital learns the result too, and
+        // each tells the family where to collect which version.
+        for id in ["xiamen", "putian-2022"] {
+            let p = reg.latest(id).unwrap_or_else(|| panic!("{id}"));
+            assert_eq!(
+                p.dependencies(Case::Full, CertificateRelease),
+                [ended(Police)],
+                "{id}"
+            );
+            for v in [CertificateVersion::MainPage, CertificateVersion::Full] {
+                assert!(p.release_notice(v).is_some(), "{id} {v:?}");
+            }
+        }
+        // Yongfu 五(三)3(1): the police result goes to insurance and the card office at once.
+        let yf = reg
+            .latest("guangxi-yongfu")
+            .unwrap_or_else(|| panic!("yongfu"));
+        assert_eq!(yf.dependencies(Case::Full, Insurance), [completed(Police)]);
+        assert_eq!(
+            yf.dependencies(Case::Full, SocialSecurityCard),
+            [completed(Police)]
+        );
+        assert_eq!(yf.dependencies(Case::Full, CertificateRelease), []);
+    }
+
+    /// A route whose stage depends on one after it (or off the route) is refused.
+    #[test]
+    fn a_dependency_must_come_before_its_stage_on_the_route() {
+        let reg = PolicyRegistry::builtin();
+        let fj = reg.latest("fujian-2.0").unwrap_or_else(|| panic!("fujian"));
+        let mut bad = fj.clone();
+        if let Some(c) = bad.cases.get_mut(&Case::Full) {
+            c.after.insert(
+                Stage::Police,
+                vec![Dependency {
+                    stage: Stage::SocialSecurityCard,
+                    needs: Needs::Completed,
+                }],
+            );
+        }
+        assert!(bad.validate().is_err());
     }
 
     #[test]

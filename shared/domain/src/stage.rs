@@ -96,6 +96,11 @@ pub enum StageResult {
         /// The newborn's 公民身份号码.
         newborn_id_number: IdNumber,
     },
+    /// The hospital released the certificate the registration result called for.
+    CertificateRelease {
+        /// Which version it gave (or mailed) the family.
+        version: CertificateVersion,
+    },
     /// Medical insurance enrolled the newborn and decided the maternity benefit.
     Insurance {
         /// 参保登记 done; premium data pushed to the tax bureau.
@@ -119,8 +124,38 @@ impl StageResult {
             StageResult::PreReview { .. } => Stage::PreReview,
             StageResult::HealthCheck { .. } => Stage::HealthCheck,
             StageResult::Police { .. } => Stage::Police,
+            StageResult::CertificateRelease { .. } => Stage::CertificateRelease,
             StageResult::Insurance { .. } => Stage::Insurance,
             StageResult::SocialSecurityCard { .. } => Stage::SocialSecurityCard,
+        }
+    }
+}
+
+/// Which version of the 《出生医学证明》 the hospital gives the family (闽卫政法〔2024〕40号 附件1
+/// 三(一)2: "线上户籍登记成功的，助产机构给付（邮寄）申请人《出生医学证明》正页；线上户籍登记不成功的，
+/// 助产机构给付（邮寄）申请人完整无裁切的《出生医学证明》正、副页").
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum CertificateVersion {
+    /// 正页: the newborn was registered online; the counterfoil (副页) stays with the hospital,
+    /// which hands it to the police.
+    MainPage,
+    /// 完整无裁切的正、副页: the registration failed or the family went offline; the family
+    /// takes the counterfoil to the police station.
+    Full,
+}
+
+impl CertificateVersion {
+    /// Its name in both languages.
+    pub fn label(self) -> Bilingual {
+        match self {
+            CertificateVersion::MainPage => {
+                Bilingual::new("《出生医学证明》正页", "the birth certificate's main page")
+            }
+            CertificateVersion::Full => Bilingual::new(
+                "完整无裁切的《出生医学证明》正、副页",
+                "the full, uncut birth certificate with its counterfoil",
+            ),
         }
     }
 }

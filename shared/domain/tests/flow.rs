@@ -62,7 +62,9 @@ fn reason() -> Bilingual {
     Bilingual::new("材料有误", "wrong materials")
 }
 
-/// 附件1 三(一): pre-review → hospital (forms confirmed) → police → insurance → card.
+/// 附件1 三(一): pre-review → hospital (forms confirmed) → police → {the hospital learns the result
+/// and releases the main page (三(一)2), insurance → card}.
+/// Rules: FJ2-CASES, FJ2-RELEASE.
 #[test]
 fn case_1_runs_every_stage_in_order_to_completion() {
     let p = policy("fujian-2.0");
@@ -102,11 +104,22 @@ fn case_1_runs_every_stage_in_order_to_completion() {
     );
     assert_eq!(
         run(&mut app, &p, Stage::Police, 6),
-        vec![Effect::Enqueue {
-            stage: Stage::Insurance,
-            round: 1
-        }]
+        vec![
+            Effect::Enqueue {
+                stage: Stage::CertificateRelease,
+                round: 1
+            },
+            Effect::Enqueue {
+                stage: Stage::Insurance,
+                round: 1
+            }
+        ]
     );
+    assert_eq!(
+        app.certificate_to_release(),
+        Some(newborn_domain::stage::CertificateVersion::MainPage)
+    );
+    assert_eq!(run(&mut app, &p, Stage::CertificateRelease, 7), vec![]);
     assert_eq!(
         run(&mut app, &p, Stage::Insurance, 8),
         vec![Effect::Enqueue {
@@ -186,6 +199,7 @@ fn the_half_flows_start_where_the_family_already_is() {
 }
 
 /// 附件1 三(一)2: "申请人未选择通过平台办理出生户口登记业务的，业务办理流程结束".
+/// Rules: FJ2-NO-POLICE-ENDS.
 #[test]
 fn the_flow_ends_successfully_where_the_applicant_chose_no_more() {
     let p = policy("fujian-2.0");
@@ -219,8 +233,10 @@ fn the_flow_ends_successfully_where_the_applicant_chose_no_more() {
 }
 
 /// 附件1 三(一)3: information not meeting the conditions → the package ends, reason given.
+/// 附件1 三(二)2: in case 2 a police failure "终止本环节服务" — only that stage ends; insurance
+/// and the card go on, and the flow ends when they are done (docs/rules.md FJ2-CASE2-POLICE-FAIL).
 #[test]
-fn going_offline_ends_the_flow_and_skips_the_rest() {
+fn in_case_2_a_police_failure_ends_only_that_stage() {
     let p = policy("fujian-2.0");
     let mut v = sample();
     set(&mut v, "/case", json!("has_birth_certificate"));
@@ -252,20 +268,130 @@ fn going_offline_ends_the_flow_and_skips_the_rest() {
     );
     assert_eq!(
         effects,
+        vec![Effect::Enqueue {
+            stage: Stage::Insurance,
+            round: 1
+        }]
+    );
+    assert_eq!(app.outcome(), Outcome::InProgress);
+    run(&mut app, &p, Stage::Insurance, 3);
+    let effects = run(&mut app, &p, Stage::SocialSecurityCard, 4);
+    assert_eq!(
+        effects,
+        vec![Effect::FlowEnded {
+            outcome: Outcome::Terminated
+        }],
+        "the flow ends once, when the last stage is done"
+    );
+}
+
+/// 附件1 三(一)3: in case 1 a police failure "终止套餐服务": insurance and the card are skipped,
+/// and the result still goes to the hospital, which releases the full certificate with its
+/// counterfoil (三(一)2); the flow ends when the hospital has released it.
+/// Rules: FJ2-CASE1-POLICE-FAIL, FJ2-RELEASE, OURS-CHECKED-RESULTS.
+#[test]
+fn in_case_1_a_police_failure_ends_the_package_but_the_hospital_still_learns_it() {
+    use newborn_domain::stage::{CertificateVersion, StageResult};
+    let p = policy("fujian-2.0");
+    let mut app = submit(&sample(), &p);
+    run(&mut app, &p, Stage::PreReview, 0);
+    run(&mut app, &p, Stage::HealthCheck, 1);
+    step(&mut app, &p, Stage::Police, StageEvent::Dispatch, 2);
+    let effects = step(
+        &mut app,
+        &p,
+        Stage::Police,
+        StageEvent::GoOffline { reason: reason() },
+        3,
+    );
+    assert_eq!(
+        effects,
+        vec![Effect::Enqueue {
+            stage: Stage::CertificateRelease,
+            round: 1
+        }]
+    );
+    for stage in [Stage::Insurance, Stage::SocialSecurityCard] {
+        assert_eq!(
+            app.stage(stage).map(|x| &x.status),
+            Some(&StageStatus::Skipped {
+                reason: SkipReason::FlowTerminated
+            }),
+            "{stage}"
+        );
+    }
+    assert_eq!(app.certificate_to_release(), Some(CertificateVersion::Full));
+    step(
+        &mut app,
+        &p,
+        Stage::CertificateRelease,
+        StageEvent::Dispatch,
+        4,
+    );
+    // The main page alone cannot be right after a failed registration.
+    let wrong = app.apply(
+        Stage::CertificateRelease,
+        StageEvent::Complete {
+            result: StageResult::CertificateRelease {
+                version: CertificateVersion::MainPage,
+            },
+        },
+        &p,
+        now() + TimeDelta::hours(5),
+    );
+    assert!(
+        matches!(wrong, Err(FlowError::ImplausibleResult(_))),
+        "{wrong:?}"
+    );
+    let effects = step(
+        &mut app,
+        &p,
+        Stage::CertificateRelease,
+        StageEvent::Complete {
+            result: StageResult::CertificateRelease {
+                version: CertificateVersion::Full,
+            },
+        },
+        5,
+    );
+    assert_eq!(
+        effects,
+        vec![Effect::FlowEnded {
+            outcome: Outcome::Terminated
+        }]
+    );
+}
+
+/// A failure before the certificate was issued leaves nothing to release.
+#[test]
+fn a_hospital_failure_skips_the_release_too() {
+    let p = policy("fujian-2.0");
+    let mut app = submit(&sample(), &p);
+    run(&mut app, &p, Stage::PreReview, 0);
+    step(&mut app, &p, Stage::HealthCheck, StageEvent::Dispatch, 1);
+    let effects = step(
+        &mut app,
+        &p,
+        Stage::HealthCheck,
+        StageEvent::GoOffline { reason: reason() },
+        2,
+    );
+    assert_eq!(
+        effects,
         vec![Effect::FlowEnded {
             outcome: Outcome::Terminated
         }]
     );
     assert_eq!(
-        app.stage(Stage::Insurance).map(|x| &x.status),
+        app.stage(Stage::CertificateRelease).map(|x| &x.status),
         Some(&StageStatus::Skipped {
             reason: SkipReason::FlowTerminated
         })
     );
-    assert_eq!(app.outcome(), Outcome::Terminated);
 }
 
 /// 附件1 四(五): supplement time is not counted — the deadline moves by the pause.
+/// Rules: FJ2-CLOCK-PAUSE.
 #[test]
 fn a_supplement_at_the_police_pauses_its_clock_and_resumes_it() {
     let p = policy("fujian-2.0");
@@ -319,6 +445,7 @@ fn a_supplement_at_the_police_pauses_its_clock_and_resumes_it() {
 }
 
 /// 附件1 四(四): the card's clock starts when the applicant picks the partner bank.
+/// Rules: FJ2-CARD-BANK.
 #[test]
 fn the_card_waits_for_the_partner_bank_and_its_clock_starts_then() {
     let p = policy("fujian-2.0");
@@ -370,6 +497,7 @@ fn the_card_waits_for_the_partner_bank_and_its_clock_starts_then() {
 }
 
 /// 附件4 七: each finished stage is rated once, on five levels.
+/// Rules: FJ2-RATING.
 #[test]
 fn finished_stages_are_rated_once_each() {
     let p = policy("fujian-2.0");

@@ -120,6 +120,7 @@ fn every_cross_field_problem_is_reported_at_once() {
 
 /// 闽卫政法〔2024〕40号 附件1 三(一)2: without household registration the flow ends after the
 /// hospital, so a card chosen after it could never be reached.
+/// Rules: FJ2-NO-POLICE-ENDS.
 #[test]
 fn services_that_cannot_be_reached_or_do_not_fit_the_case_are_refused() {
     let mut v = sample();
@@ -206,6 +207,7 @@ fn the_half_flows_need_the_records_already_held() {
 
 /// 闽卫政法〔2024〕40号 附件2 一(三), 附件3: the father needs the letter, and its term (委托期限)
 /// must cover the application.
+/// Rules: FJ2-APPLICANT.
 #[test]
 fn a_father_applies_only_within_the_authorisation_term() {
     let mut v = sample();

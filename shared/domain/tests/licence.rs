@@ -244,6 +244,7 @@ fn licence_references_are_checked_at_submission() {
 
 /// 附件2 一(一): after the licence was found missing, the photo is taken only once the
 /// registration was approved, within one working day on its own clock.
+/// Rules: FJ2-LICENCES.
 #[test]
 fn a_photo_after_a_refused_licence_needs_an_approved_registration() {
     let p = policy("fujian-2.0");
@@ -363,13 +364,17 @@ fn declining_insurance_and_card() -> Value {
 
 /// A declined enrolment is offered when the flow ends, and accepting it runs the insurance
 /// stage on the data on file; then the card is offered in turn.
+/// Rules: OURS-OFFERS.
 #[test]
 fn a_declined_follow_up_is_offered_and_continues_the_same_application() {
     let p = policy("fujian-2.0");
     let mut app = submitted(&declining_insurance_and_card());
     run(&mut app, Stage::PreReview, 0);
     run(&mut app, Stage::HealthCheck, 1);
-    let ended = run(&mut app, Stage::Police, 2);
+    // After the registration the hospital learns the result and releases the main page; the
+    // flow ends with that release.
+    run(&mut app, Stage::Police, 2);
+    let ended = run(&mut app, Stage::CertificateRelease, 2);
     assert!(ended.contains(&Effect::FlowEnded {
         outcome: Outcome::Completed
     }));
@@ -437,6 +442,7 @@ fn a_declined_follow_up_is_offered_and_continues_the_same_application() {
 
 /// 附件2 一(五): the enrolment is offered only while the newborn is under one year; a police
 /// stage (whose data the form lacks) is never offered.
+/// Rules: FJ2-INSURANCE-AGE, OURS-OFFERS.
 #[test]
 fn offers_respect_eligibility_and_the_data_on_file() {
     let p = policy("fujian-2.0");

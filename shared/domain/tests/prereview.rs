@@ -65,7 +65,7 @@ fn pre_review_rules_of_fujian_2_0() {
     let rows: Vec<(&str, Edit, Expect)> = vec![
         // 附件1 三(一)1, 附件2 一(一): missing materials → supplement
         (
-            "附件2 一(一) marriage certificate scan",
+            "附件2 一(一) marriage certificate scan [FJ2-PRE-SUPPLEMENT]",
             |v| drop_document(v, "marriage_certificate"),
             Expect::Supplement("materials_complete"),
         ),
@@ -98,13 +98,13 @@ fn pre_review_rules_of_fujian_2_0() {
         ),
         // 附件1 二(一): under one year
         (
-            "附件1 二(一) newborn over a year",
+            "附件1 二(一) newborn over a year [FJ2-AGE]",
             |v| set(v, "/newborn/birth_time", json!("2024-11-17T08:00:00+08:00")),
             Expect::Offline("newborn_age"),
         ),
         // 附件1 二(一): born in a hospital in the province
         (
-            "附件1 二(一) born outside Fujian",
+            "附件1 二(一) born outside Fujian [FJ2-BIRTHPLACE]",
             |v| set(v, "/newborn/birthplace", json!("440104")),
             Expect::Offline("birthplace"),
         ),
@@ -115,13 +115,13 @@ fn pre_review_rules_of_fujian_2_0() {
         ),
         // 附件2 一(一)(二): Chinese nationals only
         (
-            "附件2 一(一) HK resident father",
+            "附件2 一(一) HK resident father [FJ2-NATIONALITY]",
             |v| set(v, "/father/id_number", json!("810000199001010019")),
             Expect::Offline("nationality"),
         ),
         // 附件2 一(二): at least one parent registered in the province
         (
-            "附件2 一(二) neither parent in Fujian",
+            "附件2 一(二) neither parent in Fujian [FJ2-RESIDENCY]",
             |v| {
                 set(v, "/mother/household_region", json!("440104"));
                 set(v, "/father/household_region", json!("440105"));
@@ -130,7 +130,7 @@ fn pre_review_rules_of_fujian_2_0() {
         ),
         // 附件2 一(二): only one provincial parent → register with that parent
         (
-            "附件2 一(二) register with the out-of-province parent",
+            "附件2 一(二) register with the out-of-province parent [FJ2-SINGLE-PROVINCIAL]",
             |v| {
                 set(v, "/mother/household_region", json!("440104"));
             },
@@ -138,7 +138,7 @@ fn pre_review_rules_of_fujian_2_0() {
         ),
         // 附件2 一(二): marriage certificate issued in the province
         (
-            "附件2 一(二) marriage certificate from Guangdong",
+            "附件2 一(二) marriage certificate from Guangdong [FJ2-MARRIAGE-PROVINCE]",
             |v| {
                 set(
                     v,
@@ -154,7 +154,7 @@ fn pre_review_rules_of_fujian_2_0() {
             Expect::Offline("marriage_certificate_region"),
         ),
         (
-            "both parents must give one certificate",
+            "both parents must give one certificate [FJ2-MARRIAGE-SAME]",
             |v| {
                 set(
                     v,
@@ -166,7 +166,7 @@ fn pre_review_rules_of_fujian_2_0() {
         ),
         // 附件2 一(四), 附件4 一: collective only where the other parent has no family household in the area
         (
-            "附件2 一(四) collective where the father has a family household in the same city districts",
+            "附件2 一(四) collective where the father has a family household in the same city districts [FJ2-HOUSEHOLD-KIND]",
             |v| {
                 set(v, "/mother/household_kind", json!("collective"));
                 set(v, "/father/household_region", json!("350103"));
@@ -180,6 +180,7 @@ fn pre_review_rules_of_fujian_2_0() {
 }
 
 /// 附件2 一(四): in different areas the family may choose either household.
+/// Rules: FJ2-HOUSEHOLD-KIND.
 #[test]
 fn a_collective_household_is_allowed_when_the_parents_live_in_different_areas() {
     let mut v = sample();
@@ -198,7 +199,7 @@ fn regional_variants_apply_their_own_conditions() {
         // 厦门办事指南 申请条件(一): under 6 months, both parents in Fujian, born in Xiamen, family household
         (
             "xiamen",
-            "厦门 申请条件(一) 7 months old",
+            "厦门 申请条件(一) 7 months old [XM-AGE]",
             |v| {
                 set(v, "/newborn/birthplace", json!("350203"));
                 set(v, "/newborn/birth_time", json!("2025-04-10T08:00:00+08:00"));
@@ -207,13 +208,13 @@ fn regional_variants_apply_their_own_conditions() {
         ),
         (
             "xiamen",
-            "厦门 申请条件(一) born in Fuzhou",
+            "厦门 申请条件(一) born in Fuzhou [XM-BIRTHPLACE]",
             |_| {},
             Expect::Offline("birthplace"),
         ),
         (
             "xiamen",
-            "厦门 申请条件(一) father registered outside Fujian",
+            "厦门 申请条件(一) father registered outside Fujian [XM-RESIDENCY]",
             |v| {
                 set(v, "/newborn/birthplace", json!("350203"));
                 set(v, "/father/household_region", json!("440104"));
@@ -237,7 +238,7 @@ fn regional_variants_apply_their_own_conditions() {
         // Without online supplements a missing scan ends online handling (厦门 办理流程(一)).
         (
             "xiamen",
-            "厦门 办理流程(一) missing scan",
+            "厦门 办理流程(一) missing scan [XM-NO-SUPPLEMENT]",
             |v| {
                 set(v, "/newborn/birthplace", json!("350203"));
                 drop_document(v, "marriage_certificate");
@@ -247,7 +248,7 @@ fn regional_variants_apply_their_own_conditions() {
         // 闽卫监督〔2021〕43号 办事指南 七: 市区内随父或随母落家庭户
         (
             "fuzhou-pilot-2021",
-            "福州试点 七 registering with the Xiamen father",
+            "福州试点 七 registering with the Xiamen father [FZ21-CITY-FAMILY]",
             |v| {
                 set(v, "/household/registering_parent", json!("father"));
                 add_document(v, "mother_social_security_card");
@@ -257,7 +258,7 @@ fn regional_variants_apply_their_own_conditions() {
         ),
         (
             "fuzhou-pilot-2021",
-            "福州试点 七 collective household",
+            "福州试点 七 collective household [FZ21-CITY-FAMILY]",
             |v| {
                 set(v, "/mother/household_kind", json!("collective"));
                 add_document(v, "mother_social_security_card");
@@ -268,14 +269,14 @@ fn regional_variants_apply_their_own_conditions() {
         // 莆卫办〔2022〕44号 二(一): born in Putian
         (
             "putian-2022",
-            "莆田 二(一) born in Fuzhou",
+            "莆田 二(一) born in Fuzhou [PT22-BIRTHPLACE]",
             |_| {},
             Expect::Offline("birthplace"),
         ),
         // 永福县 附件2 三(六): within one month; 三(二) born in 永福县
         (
             "guangxi-yongfu",
-            "永福 三(六) 40 days old",
+            "永福 三(六) 40 days old [YF-AGE]",
             |v| {
                 set(v, "/newborn/birthplace", json!("450326"));
                 set(v, "/newborn/birth_time", json!("2025-10-08T08:00:00+08:00"));
@@ -286,7 +287,7 @@ fn regional_variants_apply_their_own_conditions() {
         ),
         (
             "guangxi-yongfu",
-            "永福 三(三) registering outside 永福县",
+            "永福 三(三) registering outside 永福县 [YF-REGISTRATION-PLACE]",
             |v| {
                 set(v, "/newborn/birthplace", json!("450326"));
                 set(v, "/mother/household_region", json!("450326"));
@@ -312,6 +313,7 @@ fn regional_variants_apply_their_own_conditions() {
 }
 
 /// Guangxi 附件2 五(二): "一次性告知" — every missing item in one request.
+/// Rules: YF-ONE-TIME-NOTICE, FJ2-MARRIAGE-SAME.
 #[test]
 fn every_missing_item_is_requested_at_once() {
     let mut v = sample();

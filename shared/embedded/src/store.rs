@@ -63,7 +63,7 @@ fn rows(w: &Write<'_>) -> Result<Rows, StoreError> {
         outbox: w
             .outbox
             .iter()
-            .map(|m| Ok((m.stage.as_str().to_owned(), to_json(m)?)))
+            .map(|m| Ok((m.stage.queue().as_str().to_owned(), to_json(m)?)))
             .collect::<Result<_, StoreError>>()?,
         deliveries: w
             .deliveries

@@ -29,7 +29,7 @@ async fn handle_record(
         .ok_or_else(|| RecordError::Poison("empty body".into()))?;
     let msg: StageMessage = serde_json::from_str(body)
         .map_err(|e| RecordError::Poison(format!("not a stage message: {e}")))?;
-    if msg.stage != stage {
+    if msg.stage.queue() != stage {
         return Err(RecordError::Poison(format!(
             "message for stage {} on the {stage} queue",
             msg.stage

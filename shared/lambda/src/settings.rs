@@ -107,7 +107,7 @@ impl Settings {
                 Some(_) => url("NEWBORN_LICENCE_DIRECTORY_URL")?,
                 None => agencies_url.clone(),
             };
-        let queues = Stage::ALL
+        let queues = Stage::QUEUES
             .into_iter()
             .map(|stage| Ok((stage, required(&queue_variable(stage))?)))
             .collect::<Result<_, SettingsError>>()?;
@@ -152,7 +152,7 @@ mod tests {
         .into_iter()
         .map(|(k, v)| (k.to_owned(), v.to_owned()))
         .collect();
-        for stage in Stage::ALL {
+        for stage in Stage::QUEUES {
             v.insert(queue_variable(stage), format!("https://sqs/{stage}"));
         }
         v

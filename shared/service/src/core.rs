@@ -319,7 +319,10 @@ impl Core {
             outbox,
             clocks,
             follow_ups,
-            notifications: notices::for_change(app, applied, now),
+            notifications: self
+                .policy_of(app)
+                .map(|policy| notices::for_change(app, policy, applied, now))
+                .unwrap_or_default(),
             deliveries: vec![],
             response: None,
         }

@@ -5,7 +5,10 @@
 use crate::ports::Notification;
 use chrono::{DateTime, Utc};
 use newborn_domain::flow::{Application, Applied, Effect, Outcome, TimelineEvent};
-use newborn_domain::stage::{ApplicantWait, Stage, StageResult, StageStatus, SupplementItem};
+use newborn_domain::policy::Policy;
+use newborn_domain::stage::{
+    ApplicantWait, CertificateVersion, Stage, StageResult, StageStatus, SupplementItem,
+};
 use newborn_domain::text::Bilingual;
 
 /// The notice of a submitted application.
@@ -100,7 +103,7 @@ pub(crate) fn notice(
 
 /// What a finished stage produced and how it reaches the family, per the delivery choice on the
 /// form: each agency delivers its own result by mail or pick-up (闽卫政法〔2024〕40号 附件1 五).
-fn result_details(app: &Application, result: &StageResult) -> (String, String) {
+fn result_details(app: &Application, policy: &Policy, result: &StageResult) -> (String, String) {
     use newborn_domain::application::DeliveryChoice;
     let mailed =
         |choice: &Option<DeliveryChoice>| matches!(choice, Some(DeliveryChoice::Mail { .. }));
@@ -167,6 +170,14 @@ fn result_details(app: &Application, result: &StageResult) -> (String, String) {
                 ),
             )
         }
+        // 附件1 三(一)2: what the family collects after the registration result.
+        StageResult::CertificateRelease { version } => {
+            let text = policy
+                .release_notice(*version)
+                .cloned()
+                .unwrap_or_else(|| version.label());
+            (text.zh, format!("{} ", text.en))
+        }
         StageResult::PreReview { .. } => (String::new(), String::new()),
     }
 }
@@ -175,6 +186,7 @@ fn result_details(app: &Application, result: &StageResult) -> (String, String) {
 /// each stage the change touched, and the end of the flow.
 pub(crate) fn for_change(
     app: &Application,
+    policy: &Policy,
     applied: &Applied,
     now: DateTime<Utc>,
 ) -> Vec<Notification> {
@@ -243,7 +255,7 @@ pub(crate) fn for_change(
                 )),
             },
             StageStatus::Completed { result } if t.stage != Stage::PreReview => {
-                let (zh, en) = result_details(app, result);
+                let (zh, en) = result_details(app, policy, result);
                 out.push(notice(
                     now,
                     "stage_done",
@@ -252,12 +264,24 @@ pub(crate) fn for_change(
                 ));
             }
             StageStatus::Terminated { reason, .. } => {
+                // 附件1 三(一)2–3: after a failed registration the family learns at once which
+                // certificate the hospital will give, where the route reports it there.
+                let release = app
+                    .stage(Stage::CertificateRelease)
+                    .filter(|_| t.stage == Stage::Police)
+                    .and_then(|_| policy.release_notice(CertificateVersion::Full));
+                let (then_zh, then_en) = release
+                    .map(|b| (b.zh.clone(), format!(" {}", b.en)))
+                    .unwrap_or_default();
                 out.push(notice(
                     now,
                     "gone_offline",
-                    format!("线上办理已终止，请到线下窗口办理。原因：{}", reason.zh),
                     format!(
-                        "online handling ended; please visit a counter. Reason: {}",
+                        "线上办理已终止，请到线下窗口办理。原因：{}。{then_zh}",
+                        reason.zh
+                    ),
+                    format!(
+                        "online handling ended; please visit a counter. Reason: {}.{then_en}",
                         reason.en
                     ),
                 ));

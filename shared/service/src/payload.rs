@@ -136,6 +136,25 @@ pub fn dispatch_body(app: &Application, policy: &Policy, stage: Stage, round: u3
             "delivery": f.delivery.household_booklet,
             "documents": documents(app, &["household_booklet_front", "household_booklet_head", "household_booklet_registering_parent", "birth_certificate", "marriage_certificate"]),
         }),
+        // 附件1 三(一)2–3: the registration result, and which certificate to release.
+        Stage::CertificateRelease => {
+            let police = app.stage(Stage::Police).map(|s| &s.status);
+            let reason = match police {
+                Some(newborn_domain::stage::StageStatus::Terminated { reason, .. }) => Some(reason),
+                _ => None,
+            };
+            json!({
+                "birth_certificate_number": birth_certificate_number(app),
+                "registration": {
+                    "registered": matches!(police, Some(newborn_domain::stage::StageStatus::Completed { .. })),
+                    "newborn_id_number": newborn_id_number(app),
+                    "reason": reason,
+                },
+                "release": {"version": app.certificate_to_release()},
+                "mother": {"name": f.mother.name, "id_number": f.mother.id_number, "phone": f.mother.phone},
+                "delivery": f.delivery.birth_certificate,
+            })
+        }
         Stage::Insurance => json!({
             "newborn": {"name": f.newborn.name, "sex": f.newborn.sex, "birth_time": f.newborn.birth_time, "id_number": newborn_id_number(app)},
             "mother": {"name": f.mother.name, "id_number": f.mother.id_number},

@@ -160,8 +160,9 @@ impl QueueName {
 }
 
 impl From<Stage> for QueueName {
+    /// The queue that carries `stage`'s hand-offs (the hospital's for its release).
     fn from(stage: Stage) -> Self {
-        QueueName::Stage(stage)
+        QueueName::Stage(stage.queue())
     }
 }
 

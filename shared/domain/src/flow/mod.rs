@@ -14,13 +14,13 @@ mod results;
 pub use crate::kinds::ApplicationId;
 
 use crate::application::{ApplicationForm, FieldIssue, Text};
-use crate::policy::{ClockStart, Policy, PolicyRef};
+use crate::policy::{ClockStart, FailureScope, Needs, Policy, PolicyRef};
 use crate::sla::{ClockError, SlaClock};
 use crate::stage::{
     Agency, ApplicantWait, Party, SkipReason, Stage, StageEvent, StageResult, StageStatus,
     TransitionError, next_status,
 };
-use crate::stage::{EventKind, StatusKind, SupplementItem};
+use crate::stage::{CertificateVersion, EventKind, StatusKind, SupplementItem};
 use crate::text::Invalid;
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
@@ -460,16 +460,18 @@ impl Application {
             .any(|s| s.status == StageStatus::Withdrawn)
         {
             Outcome::Withdrawn
+        } else if !self.stages.iter().all(|s| s.status.is_final()) {
+            // A stage still runs (after a failure, the hospital's release, or the stages a
+            // stage-scoped failure left running).
+            Outcome::InProgress
         } else if self
             .stages
             .iter()
             .any(|s| matches!(s.status, StageStatus::Terminated { .. }))
         {
             Outcome::Terminated
-        } else if self.stages.iter().all(|s| s.status.is_final()) {
-            Outcome::Completed
         } else {
-            Outcome::InProgress
+            Outcome::Completed
         }
     }
 
@@ -725,39 +727,87 @@ impl Application {
         now: DateTime<Utc>,
         applied: &mut Applied,
     ) -> Result<(), FlowError> {
-        let mut skip = match &self.stages[index].status {
-            StageStatus::Completed { .. } => None,
-            StageStatus::Terminated { .. } => Some(SkipReason::FlowTerminated),
+        let case = self.form.case;
+        let ended = self.stages[index].stage;
+        match &self.stages[index].status {
+            StageStatus::Completed { .. } => {}
+            // 终止套餐服务 (附件1 三(一)3): every stage not started ends, but those that wait for
+            // this one's ending (the hospital still learns the result); 终止本环节服务 (三(二)2):
+            // only the stages that need this one's completion, which the graph skips below.
+            StageStatus::Terminated { .. } => {
+                if policy.failure_scope(case, ended) == FailureScope::Package {
+                    for i in 0..self.stages.len() {
+                        let stage = self.stages[i].stage;
+                        let waits_for_ending = policy
+                            .dependencies(case, stage)
+                            .iter()
+                            .any(|d| d.needs == Needs::Ended);
+                        if self.stages[i].status == StageStatus::Pending && !waits_for_ending {
+                            self.move_to(
+                                i,
+                                StageEvent::Skip {
+                                    reason: SkipReason::FlowTerminated,
+                                },
+                                policy,
+                                now,
+                                applied,
+                            )?;
+                        }
+                    }
+                }
+            }
             _ => return Ok(()),
-        };
-        for next in index + 1..self.stages.len() {
-            let stage = self.stages[next].stage;
-            if self.stages[next].status.is_final() {
-                // Declined before and not taken up from an offer: it stays skipped, and so do
-                // the stages after it.
-                skip = skip.or(Some(SkipReason::NotChosen));
+        }
+        // The route is in dependency order, so one pass settles every stage whose dependencies
+        // are all final: it starts (or is skipped, if not chosen), or is skipped because a
+        // dependency did not end as it needs.
+        for i in 0..self.stages.len() {
+            if self.stages[i].status != StageStatus::Pending {
+                continue;
+            }
+            let stage = self.stages[i].stage;
+            let mut skip = None;
+            let mut waiting = false;
+            for dep in policy.dependencies(case, stage) {
+                let Some(status) = self.stage(dep.stage).map(|s| &s.status) else {
+                    continue;
+                };
+                if !status.is_final() {
+                    waiting = true;
+                    break;
+                }
+                let satisfied = matches!(
+                    (dep.needs, status),
+                    (_, StageStatus::Completed { .. })
+                        | (Needs::Ended, StageStatus::Terminated { .. })
+                        | (
+                            Needs::Ended,
+                            StageStatus::Skipped {
+                                reason: SkipReason::NotChosen,
+                            },
+                        )
+                );
+                if !satisfied {
+                    let reason = match status {
+                        StageStatus::Skipped {
+                            reason: SkipReason::NotChosen,
+                        } => SkipReason::NotChosen,
+                        _ => SkipReason::FlowTerminated,
+                    };
+                    skip = skip.or(Some(reason));
+                }
+            }
+            if waiting {
                 continue;
             }
             let event = match skip {
                 Some(reason) => StageEvent::Skip { reason },
                 None if self.form.chose_stage(stage) => StageEvent::Queue,
-                None => {
-                    skip = Some(SkipReason::NotChosen);
-                    StageEvent::Skip {
-                        reason: SkipReason::NotChosen,
-                    }
-                }
+                None => StageEvent::Skip {
+                    reason: SkipReason::NotChosen,
+                },
             };
-            let to = next_status(
-                stage,
-                &self.stages[next].status,
-                &event,
-                &policy.stage_rules(stage, self.form.case),
-            )?;
-            self.set(next, to, &event, policy, now, applied)?;
-            if event == StageEvent::Queue {
-                break;
-            }
+            self.move_to(i, event, policy, now, applied)?;
         }
         if self.outcome() != Outcome::InProgress {
             applied.effects.push(Effect::FlowEnded {
@@ -765,5 +815,36 @@ impl Application {
             });
         }
         Ok(())
+    }
+
+    /// Moves stage `i` by `event` (routing's own moves: queue and skip).
+    fn move_to(
+        &mut self,
+        i: usize,
+        event: StageEvent,
+        policy: &Policy,
+        now: DateTime<Utc>,
+        applied: &mut Applied,
+    ) -> Result<(), FlowError> {
+        let stage = self.stages[i].stage;
+        let to = next_status(
+            stage,
+            &self.stages[i].status,
+            &event,
+            &policy.stage_rules(stage, self.form.case),
+        )?;
+        self.set(i, to, &event, policy, now, applied)
+    }
+
+    /// Which certificate the hospital releases: the main page once the police registered the
+    /// newborn, the full certificate once the police stage ended otherwise; `None` before.
+    pub fn certificate_to_release(&self) -> Option<CertificateVersion> {
+        match &self.stage(Stage::Police)?.status {
+            StageStatus::Completed { .. } => Some(CertificateVersion::MainPage),
+            StageStatus::Terminated { .. } | StageStatus::Withdrawn => {
+                Some(CertificateVersion::Full)
+            }
+            _ => None,
+        }
     }
 }

@@ -10,8 +10,8 @@ use super::{Application, FlowError};
 use crate::application::{FieldIssue, Sex};
 use crate::ids::IdNumber;
 use crate::kinds::Service;
-use crate::stage::StageResult;
-use crate::text::Invalid;
+use crate::stage::{CertificateVersion, StageResult};
+use crate::text::{Bilingual, Invalid};
 
 impl Application {
     /// Checks `result` against the application; `Err` names each field that cannot be true.
@@ -70,6 +70,27 @@ impl Application {
                     ));
                 }
                 issues
+            }
+            StageResult::CertificateRelease { version } => {
+                let due = self.certificate_to_release();
+                if due == Some(*version) {
+                    vec![]
+                } else {
+                    let due = due.map_or_else(
+                        || Bilingual::new("（户籍登记尚无结果）", "(no registration result yet)"),
+                        CertificateVersion::label,
+                    );
+                    vec![issue(
+                        "result.version",
+                        "result_certificate_version",
+                        format!("户籍登记结果要求给付{}，不是{}", due.zh, version.label().zh),
+                        format!(
+                            "the registration result calls for {}, not {}",
+                            due.en,
+                            version.label().en
+                        ),
+                    )]
+                }
             }
             StageResult::PreReview { .. } | StageResult::HealthCheck { .. } => vec![],
         };

@@ -98,6 +98,10 @@ pub fn result(stage: Stage) -> StageResult {
                 .parse()
                 .unwrap_or_else(|e| panic!("{e}")),
         },
+        // The main page: the police registered the newborn (the plausible result after `Police`).
+        Stage::CertificateRelease => StageResult::CertificateRelease {
+            version: newborn_domain::stage::CertificateVersion::MainPage,
+        },
         Stage::Insurance => StageResult::Insurance {
             enrolled: true,
             maternity_benefit_approved: Some(true),
