@@ -11,6 +11,8 @@ echo "== format"
 cargo fmt --all --check
 echo "== domain layers (no import cycle inside shared/domain)"
 python3 scripts/domain-layers.py
+echo "== rules ledger (docs/rules.md: every tested rule named by a test, no test naming an unknown rule)"
+python3 scripts/rules-ledger.py
 echo "== lint"
 cargo clippy --workspace --all-targets --quiet -- -D warnings
 echo "== template (cfn-lint for China and global regions, buildable by sam build, sam validate, checkov)"
