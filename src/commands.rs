@@ -187,7 +187,8 @@ struct ServeArgs {
     /// Receives before a message goes to the dead-letter queue.
     #[arg(long, default_value_t = 5, env = "NEWBORN_MAX_RECEIVES")]
     max_receives: u32,
-    /// The default policy.
+    /// The policy for births no policy covers (each application otherwise runs under the policy
+    /// of its birthplace and birth date).
     #[arg(long, default_value = newborn_domain::policy::DEFAULT_POLICY, env = "NEWBORN_POLICY")]
     policy: String,
     /// Log as JSON lines.

@@ -1062,3 +1062,41 @@ async fn in_guangxi_the_card_does_not_wait_for_the_reimbursement() -> Result<()>
     assert_eq!(status(&view, "insurance"), "awaiting_agency", "{view:#}");
     Ok(())
 }
+
+/// The birth chooses the policy, not the caller (issue 18, 6): a Xiamen birth today runs under the
+/// province-wide 2.0 notice, and the ended 2021 Fuzhou pilot cannot start an application.
+/// Rules: XM-VERSION, FZ21-ENDED.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_birth_chooses_the_policy_and_an_ended_pilot_starts_nothing() -> Result<()> {
+    let t = TestService::start().await?;
+    let form = t.form("mum-pol", &[], &[], |_| {}).await?;
+    let res = t
+        .client
+        .post("mum-pol", "/applications?policy=fuzhou-pilot-2021")
+        .json(&form)
+        .send()
+        .await?;
+    assert_eq!(res.status(), 422);
+    let problem: Value = res.json().await?;
+    assert_eq!(problem["code"], "policy_not_applicable", "{problem}");
+    assert!(
+        problem["detail"].as_str().unwrap_or("").contains("福建省")
+            && problem["detail_en"].as_str().is_some(),
+        "{problem}"
+    );
+    let xiamen = t
+        .form("mum-pol", &[], &[], |form| {
+            form["newborn"]["birthplace"] = json!("350203");
+        })
+        .await?;
+    let id = t.client.submit("mum-pol", &xiamen).await?;
+    let view = t.client.view("mum-pol", &id).await?;
+    assert!(
+        view["policy"]
+            .as_str()
+            .unwrap_or("")
+            .starts_with("fujian-2.0"),
+        "{view:#}"
+    );
+    Ok(())
+}

@@ -432,6 +432,29 @@ pub struct Policy {
     /// Follow-up services offered after the flow ended without them.
     #[serde(default)]
     pub offers: Vec<OfferRule>,
+    /// The births it governs by date: a policy starts new applications only for births in force.
+    pub in_force: InForce,
+}
+
+/// The births a policy governs, by date of birth (an application made under it keeps it).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct InForce {
+    /// The first birth date it governs; none: since before any birth the service sees.
+    #[serde(default)]
+    pub from: Option<chrono::NaiveDate>,
+    /// The first birth date it no longer governs (a later document took over); none: still in force.
+    #[serde(default)]
+    pub until: Option<chrono::NaiveDate>,
+    /// Where the dates come from.
+    pub source: String,
+}
+
+impl InForce {
+    /// Whether a birth on `born` falls in it.
+    pub fn covers(&self, born: chrono::NaiveDate) -> bool {
+        self.from.is_none_or(|f| f <= born) && self.until.is_none_or(|u| born < u)
+    }
 }
 
 /// A policy file that cannot be used.
@@ -750,6 +773,33 @@ impl PolicyRegistry {
             .max_by(|a, b| a.version.cmp(&b.version))
     }
 
+    /// The policy that governs a birth at `birthplace` on `born`: among those in force that day
+    /// whose birthplace rule covers the hospital's county, the one with the most specific region
+    /// (Xiamen's `3502` before Fujian's `35`), then the latest version. `None` when no policy
+    /// covers the birth (the caller falls back to its default, whose pre-review then says why).
+    pub fn for_birth(
+        &self,
+        birthplace: &crate::region::RegionCode,
+        born: chrono::NaiveDate,
+    ) -> Option<&Policy> {
+        self.policies
+            .iter()
+            .filter(|p| p.in_force.covers(born))
+            .filter_map(|p| {
+                let depth = p
+                    .eligibility
+                    .birthplace
+                    .region_prefixes
+                    .iter()
+                    .filter(|prefix| birthplace.is_within(prefix))
+                    .map(String::len)
+                    .max()?;
+                Some((depth, p))
+            })
+            .max_by(|(a, p), (b, q)| a.cmp(b).then_with(|| p.version.cmp(&q.version)))
+            .map(|(_, p)| p)
+    }
+
     /// The exact version an application was submitted under.
     pub fn get(&self, r: &PolicyRef) -> Option<&Policy> {
         self.policies
@@ -905,6 +955,45 @@ mod tests {
             [completed(Police)]
         );
         assert_eq!(yf.dependencies(Case::Full, CertificateRelease), []);
+    }
+
+    /// The policy follows the birth: the hospital's county and the birth date choose it, a later
+    /// province-wide notice governs a city's births from its date, and an ended pilot starts
+    /// nothing new.
+    /// Rules: XM-VERSION, FZ21-ENDED.
+    #[test]
+    fn the_birthplace_and_birth_date_choose_the_policy() {
+        let reg = PolicyRegistry::builtin();
+        let at = |place: &str, born: &str| {
+            let place: crate::region::RegionCode =
+                place.parse().unwrap_or_else(|e| panic!("{e:?}"));
+            let born: chrono::NaiveDate = born.parse().unwrap_or_else(|e| panic!("{e}"));
+            reg.for_birth(&place, born).map(|p| p.id.as_str())
+        };
+        assert_eq!(
+            at("350203", "2025-11-10"),
+            Some("fujian-2.0"),
+            "Xiamen today"
+        );
+        assert_eq!(
+            at("350203", "2024-03-01"),
+            Some("xiamen"),
+            "Xiamen before 2.0"
+        );
+        assert_eq!(
+            at("350102", "2021-08-01"),
+            Some("fuzhou-pilot-2021"),
+            "the pilot"
+        );
+        assert_eq!(
+            at("350102", "2025-11-10"),
+            Some("fujian-2.0"),
+            "the pilot ended"
+        );
+        assert_eq!(at("350302", "2023-05-01"), Some("putian-2022"));
+        assert_eq!(at("350302", "2025-05-01"), Some("fujian-2.0"));
+        assert_eq!(at("450326", "2025-11-10"), Some("guangxi-yongfu"));
+        assert_eq!(at("440104", "2025-11-10"), None, "Guangzhou: no policy");
     }
 
     /// A route whose stage depends on one after it (or off the route) is refused.

@@ -104,17 +104,7 @@ impl ApplicantDesk {
             .map(|(i, d)| (format!("documents[{i}]"), d.clone()))
             .collect();
         self.require_documents(owner, &docs).await?;
-        let policy_id = policy_id.unwrap_or(self.core.rules().default_policy());
-        let policy = self.core.policies().latest(policy_id).ok_or_else(|| {
-            ServiceError::bad(
-                "policy",
-                Invalid::new(
-                    "unknown_policy",
-                    format!("未知的地区政策“{policy_id}”"),
-                    format!("unknown policy \"{policy_id}\""),
-                ),
-            )
-        })?;
+        let policy = self.policy_for(&form, policy_id)?;
         let now = self.core.now();
         let (app, applied) = Application::submit(self.new_id(now), form, policy, now)?;
         let mut write = self.core.write_for(&app, owner, &actor, &applied, now);
@@ -145,6 +135,52 @@ impl ApplicantDesk {
             owner: owner.to_owned(),
             version: 1,
         })
+    }
+
+    /// The policy a new application runs under: the one governing a birth at the hospital's
+    /// county on the birth date (docs/rules.md XM-VERSION, FZ21-ENDED), or the default where none
+    /// does (its pre-review then says why the birth is outside online handling). A caller that
+    /// names a policy must name that one: a superseded or another region's policy cannot start
+    /// an application.
+    fn policy_for(
+        &self,
+        form: &newborn_domain::application::ApplicationForm,
+        asked: Option<&str>,
+    ) -> Result<&newborn_domain::policy::Policy, ServiceError> {
+        let policies = self.core.policies();
+        if let Some(id) = asked
+            && policies.latest(id).is_none()
+        {
+            return Err(ServiceError::bad(
+                "policy",
+                Invalid::new(
+                    "unknown_policy",
+                    format!("未知的地区政策“{id}”"),
+                    format!("unknown policy \"{id}\""),
+                ),
+            ));
+        }
+        let governing = policies
+            .for_birth(&form.newborn.birthplace, form.birth_date())
+            .or_else(|| policies.latest(self.core.rules().default_policy()))
+            .ok_or_else(|| ServiceError::Transient("no default policy".into()))?;
+        match asked {
+            Some(id) if id != governing.id => Err(ServiceError::bad(
+                "policy",
+                Invalid::new(
+                    "policy_not_applicable",
+                    format!(
+                        "该出生地点和出生日期适用“{}”，不能按“{id}”申请",
+                        governing.name.zh
+                    ),
+                    format!(
+                        "a birth at this place and date is handled under \"{}\", not \"{id}\"",
+                        governing.name.en
+                    ),
+                ),
+            )),
+            _ => Ok(governing),
+        }
     }
 
     /// Reads an application for its owner.
