@@ -637,3 +637,217 @@ fn a_result_that_cannot_be_true_is_refused_and_changes_nothing() {
         Some(StageStatus::Completed { .. })
     ));
 }
+
+mod invariants {
+    //! The flow's invariants under any order of agency and applicant answers (issue 18, 2): no
+    //! stage starts before what it depends on ended as it needs, a stage completes at most once
+    //! per round, and the flow ends exactly once, when every stage is final.
+    use super::*;
+    use newborn_domain::policy::Needs;
+    use newborn_domain::stage::{ApplicantWait, CertificateVersion, StageResult};
+    use proptest::prelude::*;
+
+    fn case_2() -> Value {
+        let mut v = sample();
+        set(&mut v, "/case", json!("has_birth_certificate"));
+        set(
+            &mut v,
+            "/services",
+            json!([
+                "household_registration",
+                "maternity_benefit",
+                "medical_insurance_enrolment",
+                "social_security_card"
+            ]),
+        );
+        set(
+            &mut v,
+            "/existing",
+            json!({"birth_certificate_number": "Q350012345"}),
+        );
+        add_document(&mut v, "birth_certificate");
+        v
+    }
+
+    /// The events that could happen to `app` now, each as (stage, event).
+    fn possible(app: &Application, choice: u8) -> Vec<(Stage, StageEvent)> {
+        let mut out = vec![];
+        for s in &app.stages {
+            let stage = s.stage;
+            match &s.status {
+                StageStatus::Queued { .. } => out.push((stage, StageEvent::Dispatch)),
+                StageStatus::AwaitingAgency { .. } => {
+                    let result = match result(stage) {
+                        StageResult::CertificateRelease { .. } => StageResult::CertificateRelease {
+                            version: app
+                                .certificate_to_release()
+                                .unwrap_or(CertificateVersion::Full),
+                        },
+                        other => other,
+                    };
+                    let event = match choice % 5 {
+                        0 if stage != Stage::PreReview => {
+                            StageEvent::GoOffline { reason: reason() }
+                        }
+                        1 if stage == Stage::HealthCheck || stage == Stage::Police => {
+                            StageEvent::RequestSupplement {
+                                items: vec![SupplementItem::Field {
+                                    field: "newborn.name".into(),
+                                }],
+                                reason: reason(),
+                            }
+                        }
+                        _ => StageEvent::Complete { result },
+                    };
+                    out.push((stage, event));
+                }
+                StageStatus::AwaitingApplicant { wait, .. } => out.push((
+                    stage,
+                    match wait {
+                        ApplicantWait::ConfirmForms { .. } => StageEvent::Confirmed,
+                        _ => StageEvent::Supplied,
+                    },
+                )),
+                _ => {}
+            }
+        }
+        out
+    }
+
+    fn check_dependencies(app: &Application, p: &Policy) -> Result<(), TestCaseError> {
+        for s in &app.stages {
+            let started = !matches!(
+                s.status,
+                StageStatus::Pending | StageStatus::Skipped { .. } | StageStatus::Withdrawn
+            );
+            if !started {
+                continue;
+            }
+            for dep in p.dependencies(app.form.case, s.stage) {
+                let Some(d) = app.stage(dep.stage) else {
+                    continue;
+                };
+                let ok = match dep.needs {
+                    Needs::Completed => matches!(d.status, StageStatus::Completed { .. }),
+                    Needs::Ended => matches!(
+                        d.status,
+                        StageStatus::Completed { .. } | StageStatus::Terminated { .. }
+                    ),
+                };
+                prop_assert!(
+                    ok,
+                    "{} started before {}: {:?}",
+                    s.stage,
+                    dep.stage,
+                    d.status
+                );
+            }
+        }
+        Ok(())
+    }
+
+    proptest! {
+        #![proptest_config(ProptestConfig::with_cases(300))]
+        #[test]
+        fn any_order_of_answers_keeps_the_flow_sound(
+            case_two in any::<bool>(),
+            choices in proptest::collection::vec(any::<u8>(), 1..60),
+        ) {
+            let p = policy("fujian-2.0");
+            let mut app = submit(&if case_two { case_2() } else { sample() }, &p);
+            let mut ended = 0;
+            let mut completions: std::collections::BTreeSet<(Stage, u32)> = Default::default();
+            let mut hour = 0;
+            for choice in choices.iter().copied().chain(std::iter::repeat_n(2u8, 60)) {
+                let options = possible(&app, choice);
+                if options.is_empty() {
+                    break;
+                }
+                let (stage, event) = options[choice as usize % options.len()].clone();
+                let round = match &app.stage(stage).map(|s| s.status.clone()) {
+                    Some(StageStatus::AwaitingAgency { round }) => *round,
+                    _ => 0,
+                };
+                let completing = matches!(event, StageEvent::Complete { .. });
+                hour += 1;
+                let applied = app
+                    .apply(stage, event, &p, now() + TimeDelta::hours(hour))
+                    .map_err(|e| TestCaseError::fail(format!("{stage}: {e}")))?;
+                if completing {
+                    prop_assert!(completions.insert((stage, round)), "{stage} completed twice in round {round}");
+                }
+                ended += applied
+                    .effects
+                    .iter()
+                    .filter(|e| matches!(e, Effect::FlowEnded { .. }))
+                    .count();
+                check_dependencies(&app, &p)?;
+                prop_assert!(ended <= 1, "the flow ended twice");
+            }
+            prop_assert_eq!(ended, 1, "the flow ended once: {:?}", app.stages);
+            prop_assert!(app.stages.iter().all(|s| s.status.is_final()));
+            prop_assert_ne!(app.outcome(), Outcome::InProgress);
+        }
+    }
+}
+
+/// 附件1 三(二)3, 三(三)2: in cases 2 and 3 wrong insurance information ends the package ("信息有误的，
+/// 终止套餐服务"); the insurance office cannot ask for a supplement there, as it can in case 1.
+/// Rules: FJ2-CASE23-INSURANCE-FAIL.
+#[test]
+fn in_cases_2_and_3_insurance_cannot_ask_for_a_supplement() {
+    use newborn_domain::stage::TransitionError;
+    let p = policy("fujian-2.0");
+    let mut v = invariants_case_2();
+    set(
+        &mut v,
+        "/services",
+        json!(["medical_insurance_enrolment", "maternity_benefit"]),
+    );
+    let mut app = submit(&v, &p);
+    run(&mut app, &p, Stage::PreReview, 0);
+    // Police not chosen: insurance follows the ending of the stage it does not need.
+    step(&mut app, &p, Stage::Insurance, StageEvent::Dispatch, 1);
+    let asked = app.apply(
+        Stage::Insurance,
+        StageEvent::RequestSupplement {
+            items: vec![SupplementItem::Field {
+                field: "insurance.community".into(),
+            }],
+            reason: reason(),
+        },
+        &p,
+        now() + TimeDelta::hours(2),
+    );
+    assert_eq!(
+        asked.err(),
+        Some(FlowError::Transition(
+            TransitionError::SupplementNotAllowed(Stage::Insurance)
+        ))
+    );
+    let effects = step(
+        &mut app,
+        &p,
+        Stage::Insurance,
+        StageEvent::GoOffline { reason: reason() },
+        3,
+    );
+    assert_eq!(
+        effects,
+        vec![Effect::FlowEnded {
+            outcome: Outcome::Terminated
+        }]
+    );
+}
+
+fn invariants_case_2() -> Value {
+    let mut v = sample();
+    set(&mut v, "/case", json!("has_birth_certificate"));
+    set(
+        &mut v,
+        "/existing",
+        json!({"birth_certificate_number": "Q350012345"}),
+    );
+    add_document(&mut v, "birth_certificate");
+    v
+}
