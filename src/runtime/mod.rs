@@ -387,15 +387,16 @@ async fn queue_stats(State(s): State<AdminState>) -> AdminResult {
 }
 
 async fn redrive(State(s): State<AdminState>, UrlPath(queue): UrlPath<String>) -> AdminResult {
-    if queue.parse::<Stage>().is_err() {
+    // A stage's queue is its agency's (the hospital's carries the release too).
+    let Ok(stage) = queue.parse::<Stage>() else {
         return Err(admin_error(
             StatusCode::NOT_FOUND,
             format!("no queue {queue}"),
         ));
-    }
+    };
     let moved = s
         .queue
-        .redrive(&queue)
+        .redrive(stage.queue().as_str())
         .await
         .map_err(|e| admin_error(StatusCode::SERVICE_UNAVAILABLE, e))?;
     Ok(Json(serde_json::json!({"moved": moved})))
@@ -420,7 +421,7 @@ async fn operations_redrive(
         .map_err(|_| admin_error(StatusCode::NOT_FOUND, format!("no stage {stage}")))?;
     let moved = s
         .queue
-        .redrive(stage.as_str())
+        .redrive(stage.queue().as_str())
         .await
         .map_err(|e| admin_error(StatusCode::SERVICE_UNAVAILABLE, e))?;
     tracing::info!(%stage, moved, "redriven from the operations page");

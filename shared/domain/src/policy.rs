@@ -618,15 +618,15 @@ impl Policy {
 
     /// What the family is told to collect from the hospital when it releases `version`, where
     /// the policy routes a release.
-    pub fn release_notice(&self, version: crate::stage::CertificateVersion) -> Option<&Bilingual> {
+    pub fn release_notice(&self, version: crate::kinds::CertificateVersion) -> Option<&Bilingual> {
         let notices = self
             .stages
             .get(&Stage::CertificateRelease)?
             .release
             .as_ref()?;
         Some(match version {
-            crate::stage::CertificateVersion::MainPage => &notices.registered,
-            crate::stage::CertificateVersion::Full => &notices.not_registered,
+            crate::kinds::CertificateVersion::MainPage => &notices.registered,
+            crate::kinds::CertificateVersion::Full => &notices.not_registered,
         })
     }
 
@@ -877,7 +877,7 @@ mod tests {
     /// Rules: FJ2-CASES, FJ2-CASE2-POLICE-FAIL, XM-RELEASE, PT22-RELEASE, YF-PARALLEL.
     #[test]
     fn fujian_routes_per_case() {
-        use crate::stage::CertificateVersion;
+        use crate::kinds::CertificateVersion;
         let reg = PolicyRegistry::builtin();
         let fj = reg.latest("fujian-2.0").unwrap_or_else(|| panic!("fujian"));
         use Stage::*;

@@ -16,6 +16,7 @@
 //! Every other pair is a [`TransitionError`].
 
 use crate::ids::{BirthCertificateNumber, IdNumber};
+pub use crate::kinds::CertificateVersion;
 pub use crate::kinds::{Agency, GeneratedForm, Stage};
 use crate::kinds::{DocumentKind, LicenceProblem, Text};
 pub use crate::policy::StageRules;
@@ -127,35 +128,6 @@ impl StageResult {
             StageResult::CertificateRelease { .. } => Stage::CertificateRelease,
             StageResult::Insurance { .. } => Stage::Insurance,
             StageResult::SocialSecurityCard { .. } => Stage::SocialSecurityCard,
-        }
-    }
-}
-
-/// Which version of the 《出生医学证明》 the hospital gives the family (闽卫政法〔2024〕40号 附件1
-/// 三(一)2: "线上户籍登记成功的，助产机构给付（邮寄）申请人《出生医学证明》正页；线上户籍登记不成功的，
-/// 助产机构给付（邮寄）申请人完整无裁切的《出生医学证明》正、副页").
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(rename_all = "snake_case")]
-pub enum CertificateVersion {
-    /// 正页: the newborn was registered online; the counterfoil (副页) stays with the hospital,
-    /// which hands it to the police.
-    MainPage,
-    /// 完整无裁切的正、副页: the registration failed or the family went offline; the family
-    /// takes the counterfoil to the police station.
-    Full,
-}
-
-impl CertificateVersion {
-    /// Its name in both languages.
-    pub fn label(self) -> Bilingual {
-        match self {
-            CertificateVersion::MainPage => {
-                Bilingual::new("《出生医学证明》正页", "the birth certificate's main page")
-            }
-            CertificateVersion::Full => Bilingual::new(
-                "完整无裁切的《出生医学证明》正、副页",
-                "the full, uncut birth certificate with its counterfoil",
-            ),
         }
     }
 }
