@@ -871,6 +871,12 @@ async fn the_hospital_learns_a_successful_registration_and_releases_the_main_pag
         swept["breaches"].as_u64() >= Some(1),
         "the release's clock is supervised: {swept}"
     );
+    let overdue = t.client.view("mum-rel", &id).await?;
+    assert_eq!(
+        stage(&overdue, "certificate_release")["clock"]["level"],
+        "overdue",
+        "{overdue:#}"
+    );
     // The hospital reports the release; the full certificate cannot be right after a
     // successful registration.
     let hospital = t.agency_key(newborn_domain::stage::Agency::Hospital)?;
@@ -1098,5 +1104,59 @@ async fn the_birth_chooses_the_policy_and_an_ended_pilot_starts_nothing() -> Res
             .starts_with("fujian-2.0"),
         "{view:#}"
     );
+    Ok(())
+}
+
+/// Twins (附件1 三(一)4 胎儿数; docs/rules.md FJ2-TWINS): the second twin's application may not
+/// claim the delivery's maternity benefit again (422 naming the first application); without it
+/// the application goes in, and each twin's flow ends on its own — the first twin's refused
+/// registration does not touch the second's.
+/// Rules: FJ2-TWINS.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn twins_claim_the_maternity_benefit_once_and_each_flow_ends_on_its_own() -> Result<()> {
+    let t = TestService::start().await?;
+    let owner = "mum-twins";
+    let twins = |name: &'static str| {
+        move |form: &mut Value| {
+            form["newborn"]["name"] = json!(name);
+            form["maternity"]["births"] = json!({"kind": "multiple", "count": 2});
+        }
+    };
+    let first = t
+        .submit(owner, &[], &["household_booklet_newborn"], twins("林一"))
+        .await?;
+    t.script(&first, "police", &["offline"]).await?;
+    let second = t
+        .form(owner, &[], &["household_booklet_newborn"], twins("林二"))
+        .await?;
+    let res = t
+        .client
+        .post(owner, "/applications")
+        .json(&second)
+        .send()
+        .await?;
+    assert_eq!(res.status(), 422);
+    let problem: Value = res.json().await?;
+    assert_eq!(problem["code"], "maternity_benefit_claimed", "{problem}");
+    assert!(
+        problem["detail"].as_str().unwrap_or("").contains(&first),
+        "names the first twin's application: {problem}"
+    );
+    let mut without = second.clone();
+    without["services"] = json!([
+        "birth_certificate",
+        "vaccination_certificate",
+        "parenting_guidance",
+        "household_registration",
+        "medical_insurance_enrolment",
+        "social_security_card"
+    ]);
+    without.as_object_mut().map(|f| f.remove("maternity"));
+    let id2 = t.client.submit(owner, &without).await?;
+    let done1 = t.drive(owner, &first).await?;
+    let done2 = t.drive(owner, &id2).await?;
+    assert_eq!(done1["outcome"], "terminated", "{done1:#}");
+    assert_eq!(done2["outcome"], "completed", "{done2:#}");
+    assert_eq!(status(&done2, "insurance"), "completed");
     Ok(())
 }

@@ -440,6 +440,14 @@ impl ApplicationForm {
         self.newborn.birth_time.with_timezone(&CHINA).date_naive()
     }
 
+    /// Whether `other` is a form of the same delivery (分娩): the same mother, hospital and day
+    /// of birth — a twin's application (附件1 三(一)4 胎儿数; the Yongfu form's 多胞胎).
+    pub fn same_delivery(&self, other: &ApplicationForm) -> bool {
+        self.mother.id_number == other.mother.id_number
+            && self.newborn.hospital.credit_code == other.newborn.hospital.credit_code
+            && self.birth_date() == other.birth_date()
+    }
+
     /// Whether any service of `stage` was chosen.
     pub fn chose_stage(&self, stage: Stage) -> bool {
         // The hospital's release reports the registration: it comes with the registration.

@@ -105,6 +105,7 @@ impl ApplicantDesk {
             .collect();
         self.require_documents(owner, &docs).await?;
         let policy = self.policy_for(&form, policy_id)?;
+        self.claim_once_per_delivery(owner, &form).await?;
         let now = self.core.now();
         let (app, applied) = Application::submit(self.new_id(now), form, policy, now)?;
         let mut write = self.core.write_for(&app, owner, &actor, &applied, now);
@@ -180,6 +181,45 @@ impl ApplicantDesk {
                 ),
             )),
             _ => Ok(governing),
+        }
+    }
+
+    /// The maternity benefit is paid once per delivery (附件1 三(一)4: the insurance office
+    /// judges the delivery's 胎儿数): a twin's application made after one that claims it for the
+    /// same delivery may not claim it again. Twins' applications are otherwise independent, and
+    /// each flow ends on its own (docs/rules.md FJ2-TWINS).
+    async fn claim_once_per_delivery(
+        &self,
+        owner: &str,
+        form: &newborn_domain::application::ApplicationForm,
+    ) -> Result<(), ServiceError> {
+        use newborn_domain::application::Service;
+        if !form.services.contains(&Service::MaternityBenefit) {
+            return Ok(());
+        }
+        let earlier = self.core.store.list_by_owner(owner).await?;
+        let claimed = earlier.iter().find(|s| {
+            let app = &s.application;
+            app.form.same_delivery(form)
+                && app.form.services.contains(&Service::MaternityBenefit)
+                && app.outcome() != newborn_domain::flow::Outcome::Withdrawn
+        });
+        match claimed {
+            Some(twin) => Err(ServiceError::bad(
+                "services",
+                Invalid::new(
+                    "maternity_benefit_claimed",
+                    format!(
+                        "本次分娩的生育保险待遇已在申请 {} 中申领，每次分娩只能申领一次；请取消“生育保险待遇核准支付”后再提交",
+                        twin.application.id
+                    ),
+                    format!(
+                        "the maternity benefit of this delivery is claimed in application {}; it is paid once per delivery: leave it out",
+                        twin.application.id
+                    ),
+                ),
+            )),
+            None => Ok(()),
         }
     }
 
