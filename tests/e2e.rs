@@ -705,6 +705,7 @@ async fn counterfoils_of_online_registrations_are_handed_over_in_a_register_that
 
 /// Every notification an application produces reaches the app's push / SMS gateway once, in
 /// Chinese, through the notification queue (retried until delivered, de-duplicated by id).
+/// Rules: FJ2-NOTICES.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn every_notification_reaches_the_applicant_gateway_once() -> Result<()> {
     let t = TestService::start().await?;

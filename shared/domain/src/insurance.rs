@@ -39,6 +39,7 @@ mod tests {
         s.parse().unwrap_or_else(|e| panic!("{s}: {e}"))
     }
 
+    /// Rules: FJ2-INSURANCE-COVERAGE.
     #[test]
     fn payment_within_90_days_covers_from_birth_and_later_from_the_next_day() {
         let table = [
