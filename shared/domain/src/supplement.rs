@@ -117,8 +117,19 @@ impl SupplementAnswer {
                 _ => None,
             })
             .collect();
+        // What a requested field brings with it: a new registering parent means that parent's
+        // booklet and household section; a corrected certificate number may need its scan.
+        let (may_change, may_replace): (Vec<&str>, Vec<DocumentKind>) =
+            fields.iter().map(|f| follows(f)).fold(
+                (fields.clone(), kinds.clone()),
+                |(mut fs, mut ks), (f, k)| {
+                    fs.extend(f);
+                    ks.extend(k);
+                    (fs, ks)
+                },
+            );
         for kind in DocumentKind::ALL {
-            if !kinds.contains(&kind) && self.changes_material(kind, old, next) {
+            if !may_replace.contains(&kind) && self.changes_material(kind, old, next) {
                 let label = kind.label();
                 issues.push(FieldIssue {
                     field: self.material_field(kind),
@@ -180,7 +191,7 @@ impl SupplementAnswer {
         let mut changed = vec![];
         changed_paths(&before, &after, String::new(), &mut changed);
         for path in changed {
-            if !fields.iter().any(|f| within(&path, f)) {
+            if !may_change.iter().any(|f| within(&path, f)) {
                 issues.push(FieldIssue {
                     field: format!("form_patch.{path}"),
                     error: Invalid::new(
@@ -251,6 +262,26 @@ impl SupplementAnswer {
         } else {
             "form_patch.documents".to_owned()
         }
+    }
+}
+
+/// The fields and materials that may change with a requested `field` (without being required):
+/// choosing the other parent to register with (附件2 一(二)(四)) brings that parent's household
+/// section and booklet pages; a corrected marriage certificate number may bring a new scan.
+fn follows(field: &str) -> (Vec<&'static str>, Vec<DocumentKind>) {
+    match field {
+        "household" | "household.registering_parent" => (
+            vec!["household"],
+            vec![
+                DocumentKind::HouseholdBookletFront,
+                DocumentKind::HouseholdBookletHead,
+                DocumentKind::HouseholdBookletRegisteringParent,
+            ],
+        ),
+        "mother.marriage_certificate" | "father.marriage_certificate" => {
+            (vec![], vec![DocumentKind::MarriageCertificate])
+        }
+        _ => (vec![], vec![]),
     }
 }
 

@@ -403,3 +403,53 @@ mod supplement_answers {
         );
     }
 }
+
+mod supplement_follows {
+    //! A requested field brings what depends on it (OURS-SUPPLEMENT-ANSWERS): registering with the
+    //! other parent may change the household section and replace the booklet pages.
+    use super::common::*;
+    use newborn_domain::kinds::DocumentKind;
+    use newborn_domain::stage::SupplementItem;
+    use newborn_domain::supplement::SupplementAnswer;
+    use serde_json::json;
+
+    #[test]
+    fn registering_with_the_other_parent_may_bring_that_parents_booklet() {
+        let old = form(&sample());
+        let request = vec![SupplementItem::Field {
+            field: "household.registering_parent".into(),
+        }];
+        let answer: SupplementAnswer = serde_json::from_value(json!({
+            "documents": [
+                {"kind": "household_booklet_registering_parent", "sha256": "cd".repeat(32)},
+                {"kind": "household_booklet_head", "sha256": "ce".repeat(32)},
+            ],
+            "form_patch": {"household": {"registering_parent": "father", "relation_to_head": "孙子"}},
+        }))
+        .unwrap_or_else(|e| panic!("{e}"));
+        let next = answer
+            .corrected(&old, &request, &policy("fujian-2.0"), now())
+            .unwrap_or_else(|e| panic!("{e:?}"));
+        assert_eq!(
+            next.household.as_ref().map(|h| h.relation_to_head.as_str()),
+            Some("孙子")
+        );
+        assert!(
+            next.documents
+                .iter()
+                .any(|d| d.kind == DocumentKind::HouseholdBookletHead
+                    && d.sha256.as_str() == "ce".repeat(32))
+        );
+        // Still nothing else: the mother's name is not part of it.
+        let answer: SupplementAnswer = serde_json::from_value(json!({
+            "form_patch": {"household": {"registering_parent": "father"}, "mother": {"name": "李四"}},
+        }))
+        .unwrap_or_else(|e| panic!("{e}"));
+        let refused = answer
+            .corrected(&old, &request, &policy("fujian-2.0"), now())
+            .err()
+            .unwrap_or_default();
+        assert_eq!(refused.len(), 1, "{refused:?}");
+        assert_eq!(refused[0].field, "form_patch.mother.name");
+    }
+}
