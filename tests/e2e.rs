@@ -72,7 +72,7 @@ async fn case_1_completes_every_stage_with_the_forms_confirmed_by_the_applicant(
 }
 
 /// 附件1 三(二), 三(三): the half flows skip the stages already done.
-/// Rules: FJ2-CASES.
+/// Rules: FJ2-CASES, FJ2-CASE2-POLICE-NOTICE, FJ2-CARD-ACTIVATION.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn cases_2_and_3_complete_from_where_the_family_already_is() -> Result<()> {
     let t = TestService::start().await?;
@@ -110,6 +110,24 @@ async fn cases_2_and_3_complete_from_where_the_family_already_is() -> Result<()>
         &["pre_review", "police", "insurance", "social_security_card"],
     );
     assert_eq!(stage(&v2, "health_check"), &Value::Null);
+    // 附件1 三(二)2: the case-2 family is told to bring the full certificate with the booklet.
+    let notes = t.notifications("mum-2", &case2).await?;
+    assert!(
+        notes.iter().any(|n| n["kind"] == "stage_done"
+            && n["message"]["zh"]
+                .as_str()
+                .unwrap_or("")
+                .contains("正、副页完全版的《出生医学证明》")),
+        "{notes:#?}"
+    );
+    // 附件1 三(一)5: the card's financial functions are activated at the bank.
+    assert!(
+        notes.iter().any(|n| n["message"]["zh"]
+            .as_str()
+            .unwrap_or("")
+            .contains("金融功能须到发卡银行营业网点激活")),
+        "{notes:#?}"
+    );
     let v3 = t.drive("mum-3", &case3).await?;
     completed(&v3, &["pre_review", "insurance", "social_security_card"]);
     assert_eq!(v3["stages"].as_array().map(Vec::len), Some(3));

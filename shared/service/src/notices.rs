@@ -127,6 +127,22 @@ fn result_details(app: &Application, policy: &Policy, result: &StageResult) -> (
                 )
             }
         }
+        // 附件1 三(二)2: in case 2 the family holds the full certificate: it brings (or mails, EMS
+        // both ways) the booklet and the full certificate; the station returns the booklet and
+        // the main page.
+        StageResult::Police { .. } if app.form.case == newborn_domain::kinds::Case::HasBirthCertificate => {
+            if mailed(&delivery.household_booklet) {
+                (
+                    "新生儿户口登记信息已核验，请将落户方户口簿和正、副页完全版的《出生医学证明》通过EMS邮寄到派出所，派出所完成落户登记后将户口簿和《出生医学证明》正页寄回（邮费自付）。".into(),
+                    "The registration is checked: mail the household booklet and the full birth certificate to the police station (EMS); it registers the newborn and mails back the booklet and the certificate's main page. ".into(),
+                )
+            } else {
+                (
+                    "新生儿户口登记信息已核验，请持落户方户口簿和正、副页完全版的《出生医学证明》到派出所办理落户登记，打印新生儿户口页。".into(),
+                    "The registration is checked: bring the household booklet and the full birth certificate to the police station to register the newborn and print its page. ".into(),
+                )
+            }
+        }
         // 附件1 三(一)3: print the newborn's page at the station, or mail the booklet there.
         StageResult::Police { .. } => {
             if mailed(&delivery.household_booklet) {
@@ -151,20 +167,25 @@ fn result_details(app: &Application, policy: &Policy, result: &StageResult) -> (
             partner_bank,
             ready_on,
         } => {
+            // 附件1 三(一)5: the financial functions are activated at a branch of the issuing
+            // bank; collecting needs the newborn's booklet and the guardian's identity card.
             let how = if mailed(&delivery.social_security_card) {
                 ("将邮寄给您", "it will be mailed to you")
             } else {
-                ("请到该银行网点领取", "collect it at a branch of that bank")
+                (
+                    "请携带新生儿户口簿及监护人有效身份证件到该银行网点领取",
+                    "collect it at a branch of that bank with the newborn's household booklet and the guardian's identity card",
+                )
             };
             (
                 format!(
-                    "社会保障卡已由{}制卡，{}起{}。",
+                    "社会保障卡已由{}制卡，{}起{}。金融功能须到发卡银行营业网点激活。",
                     partner_bank.as_str(),
                     ready_on.format("%Y年%m月%d日"),
                     how.0
                 ),
                 format!(
-                    "The social-security card is made by {}; from {ready_on} {}. ",
+                    "The social-security card is made by {}; from {ready_on} {}. Its financial functions are activated at a branch of the issuing bank. ",
                     partner_bank.as_str(),
                     how.1
                 ),
