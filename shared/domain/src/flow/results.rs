@@ -4,7 +4,7 @@
 //! identity number (GB 11643: check digit, checked when it is parsed) with the newborn's birth
 //! date and sex, registered in the registering parent's city; an insurance result decides only
 //! what was applied for; a card is made at the partner bank the family chose, not before the
-//! birth.
+//! birth. The messages name the field and the rule, never the personal values.
 
 use super::{Application, FlowError};
 use crate::application::{FieldIssue, Sex};
@@ -109,11 +109,7 @@ impl Application {
             issues.push(issue(
                 "result.newborn_id_number",
                 "newborn_id_number_birth_date",
-                format!(
-                    "公民身份号码中的出生日期{}与新生儿出生日期{}不符",
-                    id.birth_date(),
-                    form.birth_date()
-                ),
+                "公民身份号码中的出生日期与新生儿出生日期不符",
                 "the identity number has another date of birth than the newborn",
             ));
         }
@@ -131,11 +127,7 @@ impl Application {
                 issues.push(issue(
                     "result.newborn_id_number",
                     "newborn_id_number_region",
-                    format!(
-                        "公民身份号码的地区码{}不在落户方户籍所在地{}",
-                        id.region(),
-                        home.as_str()
-                    ),
+                    "公民身份号码的地区码不在落户方户籍所在地",
                     "the identity number's region is not where the registering parent's household is",
                 ));
             }
