@@ -549,7 +549,7 @@ async fn a_police_result_that_cannot_be_the_newborns_is_refused_and_changes_noth
 {
     let t = TestService::start().await?;
     let (id, before) = t.held_by_police("mum-bad-id").await?;
-    let police = t.agency_key(newborn_domain::stage::Agency::PoliceStation)?;
+    let police = newborn_domain::stage::Agency::PoliceStation;
     let first17 = *b"35010219900315002";
     let woman = format!(
         "35010219900315002{}",
@@ -557,13 +557,7 @@ async fn a_police_result_that_cannot_be_the_newborns_is_refused_and_changes_noth
     );
     let mut approval = police_approval(&id);
     approval["outcome"]["result"]["newborn_id_number"] = json!(woman);
-    let body = serde_json::to_vec(&approval)?;
-    let headers = police.headers(
-        &newborn_service::signing::new_message_id(),
-        Utc::now(),
-        &body,
-    );
-    let res = t.callback(headers, body).send().await?;
+    let res = t.signed_callback(police, &approval).await?;
     assert_eq!(res.status(), 422);
     let problem: Value = res.json().await?;
     let text = problem.to_string();
@@ -578,13 +572,7 @@ async fn a_police_result_that_cannot_be_the_newborns_is_refused_and_changes_noth
     assert_eq!(status(&after, "police"), "awaiting_agency");
     assert_eq!(status(&after, "insurance"), "pending");
 
-    let body = serde_json::to_vec(&police_approval(&id))?;
-    let headers = police.headers(
-        &newborn_service::signing::new_message_id(),
-        Utc::now(),
-        &body,
-    );
-    let res = t.callback(headers, body).send().await?;
+    let res = t.signed_callback(police, &police_approval(&id)).await?;
     assert_eq!(res.status(), 200, "{:?}", res.text().await);
     Ok(())
 }

@@ -9,6 +9,19 @@ use newborn_domain::ids::{BirthCertificateNumber, IdNumber};
 use serde_json::{Value, json};
 use support::*;
 
+/// The sample as a case-2 family (附件1 三(二): it holds the full birth certificate) choosing
+/// every later service; submit it with the certificate's scan.
+fn as_case_2(form: &mut Value) {
+    form["case"] = json!("has_birth_certificate");
+    form["services"] = json!([
+        "household_registration",
+        "maternity_benefit",
+        "medical_insurance_enrolment",
+        "social_security_card"
+    ]);
+    form["existing"] = json!({"birth_certificate_number": "Q350012345"});
+}
+
 fn completed(view: &Value, stages: &[&str]) {
     for s in stages {
         assert_eq!(status(view, s), "completed", "{s}: {:#}", stage(view, s));
@@ -81,16 +94,7 @@ async fn cases_2_and_3_complete_from_where_the_family_already_is() -> Result<()>
             "mum-2",
             &[],
             &["birth_certificate", "household_booklet_newborn"],
-            |f| {
-                f["case"] = json!("has_birth_certificate");
-                f["services"] = json!([
-                    "household_registration",
-                    "maternity_benefit",
-                    "medical_insurance_enrolment",
-                    "social_security_card"
-                ]);
-                f["existing"] = json!({"birth_certificate_number": "Q350012345"});
-            },
+            as_case_2,
         )
         .await?;
     let case3 = t
@@ -898,20 +902,14 @@ async fn the_hospital_learns_a_successful_registration_and_releases_the_main_pag
     );
     // The hospital reports the release; the full certificate cannot be right after a
     // successful registration.
-    let hospital = t.agency_key(newborn_domain::stage::Agency::Hospital)?;
-    let report = |version: &str| {
-        let body = serde_json::to_vec(&json!({"application_id": id, "stage": "certificate_release", "round": 1,
-            "outcome": {"type": "approve", "result": {"stage": "certificate_release", "version": version}}}))
-        .unwrap_or_default();
-        let headers = hospital.headers(
-            &newborn_service::signing::new_message_id(),
-            chrono::Utc::now(),
-            &body,
-        );
-        t.callback(headers, body).send()
+    let release = |version: &str| {
+        json!({"application_id": id, "stage": "certificate_release", "round": 1,
+            "outcome": {"type": "approve", "result": {"stage": "certificate_release", "version": version}}})
     };
-    assert_eq!(report("full").await?.status(), 422);
-    let res = report("main_page").await?;
+    let hospital = newborn_domain::stage::Agency::Hospital;
+    let wrong = t.signed_callback(hospital, &release("full")).await?;
+    assert_eq!(wrong.status(), 422);
+    let res = t.signed_callback(hospital, &release("main_page")).await?;
     assert_eq!(res.status(), 200, "{:?}", res.text().await);
     let done = t.drive("mum-rel", &id).await?;
     assert_eq!(done["outcome"], "completed", "{done:#}");
@@ -1011,16 +1009,7 @@ async fn in_case_2_a_police_failure_leaves_insurance_and_the_card_running() -> R
             "mum-c2",
             &[],
             &["household_booklet_newborn", "birth_certificate"],
-            |form| {
-                form["case"] = json!("has_birth_certificate");
-                form["services"] = json!([
-                    "household_registration",
-                    "maternity_benefit",
-                    "medical_insurance_enrolment",
-                    "social_security_card"
-                ]);
-                form["existing"] = json!({"birth_certificate_number": "Q350012345"});
-            },
+            as_case_2,
         )
         .await?;
     t.script(&id, "police", &["offline"]).await?;

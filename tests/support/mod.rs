@@ -160,6 +160,21 @@ impl TestService {
         req.body(body)
     }
 
+    /// `POST /agency/callbacks` with `callback`, signed by `agency`'s key as the agency would.
+    pub async fn signed_callback(
+        &self,
+        agency: newborn_domain::stage::Agency,
+        callback: &Value,
+    ) -> Result<reqwest::Response> {
+        let body = serde_json::to_vec(callback)?;
+        let headers = self.agency_key(agency)?.headers(
+            &newborn_service::signing::new_message_id(),
+            chrono::Utc::now(),
+            &body,
+        );
+        Ok(self.callback(headers, body).send().await?)
+    }
+
     /// A submitted sample application that the police hold (their script: never answer), driven
     /// until it waits for them; returns its id and the view.
     pub async fn held_by_police(&self, owner: &str) -> Result<(String, Value)> {

@@ -344,7 +344,12 @@ pub struct FieldIssue {
 }
 
 impl FieldIssue {
-    fn new(field: &str, code: &str, zh: impl Into<String>, en: impl Into<String>) -> Self {
+    pub(crate) fn new(
+        field: &str,
+        code: &str,
+        zh: impl Into<String>,
+        en: impl Into<String>,
+    ) -> Self {
         Self {
             field: field.to_owned(),
             error: Invalid::new(code, zh, en),
@@ -438,6 +443,29 @@ impl ApplicationForm {
     /// The newborn's date of birth, China time.
     pub fn birth_date(&self) -> NaiveDate {
         self.newborn.birth_time.with_timezone(&CHINA).date_naive()
+    }
+
+    /// Whether `id` can be the newborn's identity number (GB 11643 embeds the date of birth and
+    /// the sex), given under `field`: the case-3 number on the form, or the police's result.
+    pub fn check_newborn_id(&self, id: &IdNumber, field: &str) -> Vec<FieldIssue> {
+        let mut issues = vec![];
+        if id.birth_date() != self.birth_date() {
+            issues.push(FieldIssue::new(
+                field,
+                "newborn_id_number_birth_date",
+                "新生儿公民身份号码中的出生日期与出生时间不符",
+                "the newborn's identity number has another date of birth",
+            ));
+        }
+        if id.is_male() != (self.newborn.sex == Sex::Male) {
+            issues.push(FieldIssue::new(
+                field,
+                "newborn_id_number_sex",
+                "新生儿公民身份号码中的性别与所填性别不符",
+                "the newborn's identity number has another sex",
+            ));
+        }
+        issues
     }
 
     /// Whether `other` is a form of the same delivery (分娩): the same mother, hospital and day
@@ -635,7 +663,7 @@ impl ApplicationForm {
                     d.needs == crate::policy::Needs::Completed && !reachable.contains(&d.stage)
                 });
             match missing {
-                Some(gap) if *stage != Stage::CertificateRelease => {
+                Some(gap) => {
                     let (g, s) = (gap.stage.label(), stage.label());
                     issues.push(FieldIssue::new(
                         "services",
@@ -644,7 +672,6 @@ impl ApplicationForm {
                         format!("{} cannot follow without {}", s.en, g.en),
                     ));
                 }
-                Some(_) => {}
                 None => reachable.push(*stage),
             }
         }
@@ -765,24 +792,7 @@ impl ApplicationForm {
                 "已有户口簿的，请填写新生儿公民身份号码",
                 "give the newborn's identity number from the booklet",
             )),
-            (Some(id), _) => {
-                if id.birth_date() != self.birth_date() {
-                    issues.push(FieldIssue::new(
-                        "existing.newborn_id_number",
-                        "newborn_id_number_birth_date",
-                        "新生儿公民身份号码中的出生日期与出生时间不符",
-                        "the newborn's identity number has another date of birth",
-                    ));
-                }
-                if id.is_male() != (self.newborn.sex == Sex::Male) {
-                    issues.push(FieldIssue::new(
-                        "existing.newborn_id_number",
-                        "newborn_id_number_sex",
-                        "新生儿公民身份号码中的性别与所填性别不符",
-                        "the newborn's identity number has another sex",
-                    ));
-                }
-            }
+            (Some(id), _) => issues.extend(self.check_newborn_id(id, "existing.newborn_id_number")),
             _ => {}
         }
     }

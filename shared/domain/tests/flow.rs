@@ -62,6 +62,29 @@ fn reason() -> Bilingual {
     Bilingual::new("材料有误", "wrong materials")
 }
 
+/// The sample as a case-2 family (holding the full birth certificate) choosing every later service.
+fn case_2() -> Value {
+    let mut v = sample();
+    set(&mut v, "/case", json!("has_birth_certificate"));
+    set(
+        &mut v,
+        "/services",
+        json!([
+            "household_registration",
+            "maternity_benefit",
+            "medical_insurance_enrolment",
+            "social_security_card"
+        ]),
+    );
+    set(
+        &mut v,
+        "/existing",
+        json!({"birth_certificate_number": "Q350012345"}),
+    );
+    add_document(&mut v, "birth_certificate");
+    v
+}
+
 /// 附件1 三(一): pre-review → hospital (forms confirmed) → police → {the hospital learns the result
 /// and releases the main page (三(一)2), insurance → card}.
 /// Rules: FJ2-CASES, FJ2-RELEASE.
@@ -238,25 +261,7 @@ fn the_flow_ends_successfully_where_the_applicant_chose_no_more() {
 #[test]
 fn in_case_2_a_police_failure_ends_only_that_stage() {
     let p = policy("fujian-2.0");
-    let mut v = sample();
-    set(&mut v, "/case", json!("has_birth_certificate"));
-    set(
-        &mut v,
-        "/services",
-        json!([
-            "household_registration",
-            "maternity_benefit",
-            "medical_insurance_enrolment",
-            "social_security_card"
-        ]),
-    );
-    set(
-        &mut v,
-        "/existing",
-        json!({"birth_certificate_number": "Q350012345"}),
-    );
-    add_document(&mut v, "birth_certificate");
-    let mut app = submit(&v, &p);
+    let mut app = submit(&case_2(), &p);
     run(&mut app, &p, Stage::PreReview, 0);
     step(&mut app, &p, Stage::Police, StageEvent::Dispatch, 1);
     let effects = step(
@@ -647,28 +652,6 @@ mod invariants {
     use newborn_domain::stage::{ApplicantWait, CertificateVersion, StageResult};
     use proptest::prelude::*;
 
-    fn case_2() -> Value {
-        let mut v = sample();
-        set(&mut v, "/case", json!("has_birth_certificate"));
-        set(
-            &mut v,
-            "/services",
-            json!([
-                "household_registration",
-                "maternity_benefit",
-                "medical_insurance_enrolment",
-                "social_security_card"
-            ]),
-        );
-        set(
-            &mut v,
-            "/existing",
-            json!({"birth_certificate_number": "Q350012345"}),
-        );
-        add_document(&mut v, "birth_certificate");
-        v
-    }
-
     /// The events that could happen to `app` now, each as (stage, event).
     fn possible(app: &Application, choice: u8) -> Vec<(Stage, StageEvent)> {
         let mut out = vec![];
@@ -798,7 +781,7 @@ mod invariants {
 fn in_cases_2_and_3_insurance_cannot_ask_for_a_supplement() {
     use newborn_domain::stage::TransitionError;
     let p = policy("fujian-2.0");
-    let mut v = invariants_case_2();
+    let mut v = case_2();
     set(
         &mut v,
         "/services",
@@ -838,16 +821,4 @@ fn in_cases_2_and_3_insurance_cannot_ask_for_a_supplement() {
             outcome: Outcome::Terminated
         }]
     );
-}
-
-fn invariants_case_2() -> Value {
-    let mut v = sample();
-    set(&mut v, "/case", json!("has_birth_certificate"));
-    set(
-        &mut v,
-        "/existing",
-        json!({"birth_certificate_number": "Q350012345"}),
-    );
-    add_document(&mut v, "birth_certificate");
-    v
 }

@@ -257,16 +257,23 @@ fn personal_data_is_masked_in_debug_output() {
 
 mod supplement_answers {
     //! 补件 answers answer their request (docs/rules.md OURS-SUPPLEMENT-ANSWERS; 闽卫政法〔2024〕40号
-    //! 附件1 三(一)1): every requested item supplied, nothing else changed, a new scan replacing
-    //! the one it answers.
+    //! 附件1 三(一)1): every requested item supplied, nothing else changed beyond what a requested
+    //! field brings with it, a new scan replacing the one it answers.
     use super::common::*;
+    use newborn_domain::application::{ApplicationForm, FieldIssue};
     use newborn_domain::kinds::DocumentKind;
     use newborn_domain::stage::SupplementItem;
     use newborn_domain::supplement::SupplementAnswer;
     use serde_json::{Value, json};
 
-    fn answer(v: Value) -> SupplementAnswer {
-        serde_json::from_value(v).unwrap_or_else(|e| panic!("{e}"))
+    /// The sample form after `answer` to `request`, under Fujian 2.0.
+    fn correct(
+        answer: Value,
+        request: &[SupplementItem],
+    ) -> Result<ApplicationForm, Vec<FieldIssue>> {
+        let answer: SupplementAnswer =
+            serde_json::from_value(answer).unwrap_or_else(|e| panic!("{e}"));
+        answer.corrected(&form(&sample()), request, &policy("fujian-2.0"), now())
     }
 
     fn booklet() -> Vec<SupplementItem> {
@@ -275,12 +282,12 @@ mod supplement_answers {
         }]
     }
 
-    fn codes(
-        r: Result<
-            newborn_domain::application::ApplicationForm,
-            Vec<newborn_domain::application::FieldIssue>,
-        >,
-    ) -> Vec<(String, String)> {
+    /// A new photo of the registering parent's page.
+    fn new_page() -> Value {
+        json!({"kind": "household_booklet_registering_parent", "sha256": "cd".repeat(32)})
+    }
+
+    fn codes(r: Result<ApplicationForm, Vec<FieldIssue>>) -> Vec<(String, String)> {
         r.err()
             .unwrap_or_default()
             .into_iter()
@@ -290,36 +297,24 @@ mod supplement_answers {
 
     #[test]
     fn an_empty_answer_to_a_request_for_a_page_is_refused_naming_the_page() {
-        let old = form(&sample());
-        let got = answer(json!({})).corrected(&old, &booklet(), &policy("fujian-2.0"), now());
+        let got = correct(json!({}), &booklet());
         assert_eq!(codes(got), vec![("documents".into(), "unanswered".into())]);
     }
 
     #[test]
     fn the_same_rejected_page_sent_again_is_not_an_answer() {
-        let old = form(&sample());
-        let same = old
+        let same = form(&sample())
             .documents
-            .iter()
+            .into_iter()
             .find(|d| d.kind == DocumentKind::HouseholdBookletRegisteringParent)
-            .cloned()
             .unwrap_or_else(|| panic!("the sample has the page"));
-        let got = answer(json!({"documents": [same]})).corrected(
-            &old,
-            &booklet(),
-            &policy("fujian-2.0"),
-            now(),
-        );
+        let got = correct(json!({"documents": [same]}), &booklet());
         assert_eq!(codes(got), vec![("documents".into(), "unanswered".into())]);
     }
 
     #[test]
     fn a_new_page_replaces_the_rejected_one_instead_of_travelling_beside_it() {
-        let old = form(&sample());
-        let new =
-            json!({"kind": "household_booklet_registering_parent", "sha256": "cd".repeat(32)});
-        let next = answer(json!({"documents": [new]}))
-            .corrected(&old, &booklet(), &policy("fujian-2.0"), now())
+        let next = correct(json!({"documents": [new_page()]}), &booklet())
             .unwrap_or_else(|e| panic!("{e:?}"));
         let pages: Vec<_> = next
             .documents
@@ -328,14 +323,11 @@ mod supplement_answers {
             .collect();
         assert_eq!(pages.len(), 1, "one page, the new one: {pages:?}");
         assert_eq!(pages[0].sha256.as_str(), "cd".repeat(32));
-        assert_eq!(next.documents.len(), old.documents.len());
+        assert_eq!(next.documents.len(), form(&sample()).documents.len());
     }
 
     #[test]
     fn a_patch_cannot_rewrite_the_newborns_name_sex_or_birth_time_unless_asked() {
-        let old = form(&sample());
-        let new =
-            json!({"kind": "household_booklet_registering_parent", "sha256": "cd".repeat(32)});
         for (patch, field) in [
             (
                 json!({"newborn": {"name": "王小明"}}),
@@ -354,11 +346,9 @@ mod supplement_answers {
                 "form_patch.mother.name",
             ),
         ] {
-            let got = answer(json!({"documents": [new], "form_patch": patch})).corrected(
-                &old,
+            let got = correct(
+                json!({"documents": [new_page()], "form_patch": patch}),
                 &booklet(),
-                &policy("fujian-2.0"),
-                now(),
             );
             assert_eq!(
                 codes(got),
@@ -370,66 +360,49 @@ mod supplement_answers {
 
     #[test]
     fn a_requested_field_may_change_and_must_be_named() {
-        let old = form(&sample());
         let request = vec![SupplementItem::Field {
             field: "newborn.name".into(),
         }];
-        let got = answer(json!({})).corrected(&old, &request, &policy("fujian-2.0"), now());
         assert_eq!(
-            codes(got),
+            codes(correct(json!({}), &request)),
             vec![("form_patch.newborn.name".into(), "unanswered".into())]
         );
-        let next = answer(json!({"form_patch": {"newborn": {"name": "林小𠈌"}}}))
-            .corrected(&old, &request, &policy("fujian-2.0"), now())
-            .unwrap_or_else(|e| panic!("{e:?}"));
+        let next = correct(
+            json!({"form_patch": {"newborn": {"name": "林小𠈌"}}}),
+            &request,
+        )
+        .unwrap_or_else(|e| panic!("{e:?}"));
         assert_eq!(next.newborn.name.as_str(), "林小𠈌");
     }
 
     #[test]
     fn a_scan_the_request_does_not_ask_for_cannot_be_swapped_in() {
-        let old = form(&sample());
-        let page =
-            json!({"kind": "household_booklet_registering_parent", "sha256": "cd".repeat(32)});
         let other = json!({"kind": "marriage_certificate", "sha256": "ef".repeat(32)});
-        let got = answer(json!({"documents": [page, other]})).corrected(
-            &old,
-            &booklet(),
-            &policy("fujian-2.0"),
-            now(),
-        );
+        let got = correct(json!({"documents": [new_page(), other]}), &booklet());
         assert_eq!(
             codes(got),
             vec![("documents[1]".into(), "not_requested".into())]
         );
     }
-}
 
-mod supplement_follows {
-    //! A requested field brings what depends on it (OURS-SUPPLEMENT-ANSWERS): registering with the
-    //! other parent may change the household section and replace the booklet pages.
-    use super::common::*;
-    use newborn_domain::kinds::DocumentKind;
-    use newborn_domain::stage::SupplementItem;
-    use newborn_domain::supplement::SupplementAnswer;
-    use serde_json::json;
-
+    /// A requested field brings what depends on it: registering with the other parent may change
+    /// the household section and replace the booklet pages, and nothing else.
     #[test]
     fn registering_with_the_other_parent_may_bring_that_parents_booklet() {
-        let old = form(&sample());
         let request = vec![SupplementItem::Field {
             field: "household.registering_parent".into(),
         }];
-        let answer: SupplementAnswer = serde_json::from_value(json!({
-            "documents": [
-                {"kind": "household_booklet_registering_parent", "sha256": "cd".repeat(32)},
-                {"kind": "household_booklet_head", "sha256": "ce".repeat(32)},
-            ],
-            "form_patch": {"household": {"registering_parent": "father", "relation_to_head": "孙子"}},
-        }))
-        .unwrap_or_else(|e| panic!("{e}"));
-        let next = answer
-            .corrected(&old, &request, &policy("fujian-2.0"), now())
-            .unwrap_or_else(|e| panic!("{e:?}"));
+        let next = correct(
+            json!({
+                "documents": [
+                    new_page(),
+                    {"kind": "household_booklet_head", "sha256": "ce".repeat(32)},
+                ],
+                "form_patch": {"household": {"registering_parent": "father", "relation_to_head": "孙子"}},
+            }),
+            &request,
+        )
+        .unwrap_or_else(|e| panic!("{e:?}"));
         assert_eq!(
             next.household.as_ref().map(|h| h.relation_to_head.as_str()),
             Some("孙子")
@@ -441,14 +414,12 @@ mod supplement_follows {
                     && d.sha256.as_str() == "ce".repeat(32))
         );
         // Still nothing else: the mother's name is not part of it.
-        let answer: SupplementAnswer = serde_json::from_value(json!({
-            "form_patch": {"household": {"registering_parent": "father"}, "mother": {"name": "李四"}},
-        }))
-        .unwrap_or_else(|e| panic!("{e}"));
-        let refused = answer
-            .corrected(&old, &request, &policy("fujian-2.0"), now())
-            .err()
-            .unwrap_or_default();
+        let refused = correct(
+            json!({"form_patch": {"household": {"registering_parent": "father"}, "mother": {"name": "李四"}}}),
+            &request,
+        )
+        .err()
+        .unwrap_or_default();
         assert_eq!(refused.len(), 1, "{refused:?}");
         assert_eq!(refused[0].field, "form_patch.mother.name");
     }

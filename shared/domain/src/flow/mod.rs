@@ -506,11 +506,8 @@ impl Application {
         if let StageEvent::Complete { result } = &event {
             self.check_result(result)?;
         }
-        let rules = policy.stage_rules(stage, self.form.case);
-        let from = self.stages[index].status.clone();
-        let to = next_status(stage, &from, &event, &rules)?;
         let mut applied = Applied::default();
-        self.set(index, to, &event, policy, now, &mut applied)?;
+        self.move_to(index, event, policy, now, &mut applied)?;
         self.route_after(index, policy, now, &mut applied)?;
         Ok(applied)
     }
@@ -817,7 +814,7 @@ impl Application {
         Ok(())
     }
 
-    /// Moves stage `i` by `event` (routing's own moves: queue and skip).
+    /// Moves stage `i` by `event`, as the stage's rules allow in this case.
     fn move_to(
         &mut self,
         i: usize,

@@ -7,11 +7,11 @@
 //! birth. The messages name the field and the rule, never the personal values.
 
 use super::{Application, FlowError};
-use crate::application::{FieldIssue, Sex};
+use crate::application::FieldIssue;
 use crate::ids::IdNumber;
 use crate::kinds::Service;
 use crate::stage::{CertificateVersion, StageResult};
-use crate::text::{Bilingual, Invalid};
+use crate::text::Bilingual;
 
 impl Application {
     /// Checks `result` against the application; `Err` names each field that cannot be true.
@@ -25,7 +25,7 @@ impl Application {
                 let mut issues = vec![];
                 let chose = |s| self.form.services.contains(&s);
                 if *enrolled && !chose(Service::MedicalInsuranceEnrolment) {
-                    issues.push(issue(
+                    issues.push(FieldIssue::new(
                         "result.enrolled",
                         "result_not_applied_for",
                         "申请人未申请参保登记，不能报告已参保",
@@ -33,7 +33,7 @@ impl Application {
                     ));
                 }
                 if maternity_benefit_approved.is_some() && !chose(Service::MaternityBenefit) {
-                    issues.push(issue(
+                    issues.push(FieldIssue::new(
                         "result.maternity_benefit_approved",
                         "result_not_applied_for",
                         "申请人未申请生育保险待遇，不能报告核准结果",
@@ -50,7 +50,7 @@ impl Application {
                 if let Some(card) = &self.form.card
                     && card.partner_bank != *partner_bank
                 {
-                    issues.push(issue(
+                    issues.push(FieldIssue::new(
                         "result.partner_bank",
                         "result_partner_bank",
                         format!(
@@ -62,7 +62,7 @@ impl Application {
                     ));
                 }
                 if *ready_on < self.form.birth_date() {
-                    issues.push(issue(
+                    issues.push(FieldIssue::new(
                         "result.ready_on",
                         "result_date",
                         "领卡日期早于新生儿出生日期",
@@ -80,7 +80,7 @@ impl Application {
                         || Bilingual::new("（户籍登记尚无结果）", "(no registration result yet)"),
                         CertificateVersion::label,
                     );
-                    vec![issue(
+                    vec![FieldIssue::new(
                         "result.version",
                         "result_certificate_version",
                         format!("户籍登记结果要求给付{}，不是{}", due.zh, version.label().zh),
@@ -104,27 +104,11 @@ impl Application {
     /// The newborn's identity number from the police against the newborn and the household.
     fn check_newborn_id(&self, id: &IdNumber) -> Vec<FieldIssue> {
         let form = &self.form;
-        let mut issues = vec![];
-        if id.birth_date() != form.birth_date() {
-            issues.push(issue(
-                "result.newborn_id_number",
-                "newborn_id_number_birth_date",
-                "公民身份号码中的出生日期与新生儿出生日期不符",
-                "the identity number has another date of birth than the newborn",
-            ));
-        }
-        if id.is_male() != (form.newborn.sex == Sex::Male) {
-            issues.push(issue(
-                "result.newborn_id_number",
-                "newborn_id_number_sex",
-                "公民身份号码中的性别与新生儿性别不符",
-                "the identity number has another sex than the newborn",
-            ));
-        }
+        let mut issues = form.check_newborn_id(id, "result.newborn_id_number");
         if let Some(household) = &form.household {
             let home = &form.parent(household.registering_parent).household_region;
             if !id.region().starts_with(home.city()) {
-                issues.push(issue(
+                issues.push(FieldIssue::new(
                     "result.newborn_id_number",
                     "newborn_id_number_region",
                     "公民身份号码的地区码不在落户方户籍所在地",
@@ -133,7 +117,7 @@ impl Application {
             }
         }
         if [&form.mother.id_number, &form.father.id_number].contains(&id) {
-            issues.push(issue(
+            issues.push(FieldIssue::new(
                 "result.newborn_id_number",
                 "newborn_id_number_parent",
                 "报告的公民身份号码是父母一方的号码",
@@ -141,12 +125,5 @@ impl Application {
             ));
         }
         issues
-    }
-}
-
-fn issue(field: &str, code: &str, zh: impl Into<String>, en: impl Into<String>) -> FieldIssue {
-    FieldIssue {
-        field: field.to_owned(),
-        error: Invalid::new(code, zh, en),
     }
 }
