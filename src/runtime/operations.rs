@@ -7,6 +7,7 @@ use super::metrics::Counters;
 use chrono::{DateTime, Utc};
 use newborn_domain::calendar::CHINA;
 use newborn_domain::flow::RatingLevel;
+use newborn_domain::kinds::Watch;
 use newborn_domain::stage::{Agency, Stage};
 use newborn_embedded::{SqliteQueue, dead_letter_queue};
 use newborn_service::{Dim, Metric, SupervisionDesk};
@@ -16,8 +17,8 @@ use std::fmt::Write as _;
 pub struct Snapshot {
     /// Service time.
     pub now: DateTime<Utc>,
-    /// Cases past a warning threshold or a deadline: (application, stage, deadline, overdue).
-    pub cases: Vec<(String, Stage, Option<DateTime<Utc>>, bool)>,
+    /// Cases past a warning threshold or a deadline: (application, watch, deadline, overdue).
+    pub cases: Vec<(String, Watch, Option<DateTime<Utc>>, bool)>,
     /// Dead letters per stage: (stage, bodies).
     pub dead_letters: Vec<(Stage, Vec<String>)>,
 }
@@ -32,7 +33,7 @@ pub async fn snapshot(desk: &SupervisionDesk, queue: &SqliteQueue) -> Result<Sna
         .into_iter()
         .map(|c| {
             let overdue = c.deadline.is_some_and(|d| d <= now);
-            (c.application_id.to_string(), c.stage, c.deadline, overdue)
+            (c.application_id.to_string(), c.watch, c.deadline, overdue)
         })
         .collect();
     cases.sort_by_key(|(_, _, deadline, overdue)| (!overdue, *deadline));
@@ -129,13 +130,13 @@ th{background:#eef2f6}.overdue{color:#b3261e;font-weight:bold}.warning{color:#9a
         html.push_str("<p>无 / none</p>");
     } else {
         html.push_str(r#"<table id="cases"><tr><th>申请 application</th><th>环节 stage</th><th>承办 agency</th><th>时限 deadline</th><th>状态 state</th></tr>"#);
-        for (id, stage, deadline, overdue) in &snap.cases {
+        for (id, watch, deadline, overdue) in &snap.cases {
             let (class, state) = if *overdue {
                 ("overdue", "超期 overdue")
             } else {
                 ("warning", "预警 at risk")
             };
-            let (agency, label) = newborn_domain::licence::supervised(*stage);
+            let (agency, label) = newborn_domain::licence::supervised(*watch);
             let _ = write!(
                 html,
                 r#"<tr><td><code>{}</code></td><td>{}</td><td>{}</td><td>{}</td><td class="{class}">{state}</td></tr>"#,

@@ -409,6 +409,27 @@ impl Simulator {
         };
         let scripted: Option<Vec<Scripted>> = script.and_then(|s| serde_json::from_str(&s).ok());
         let choice = outcome::choose(&dispatch, scripted.as_deref(), &self.config.mix, round);
+        // A service with its own deadline (the Yongfu enrolment) is reported done first.
+        if choice == Scripted::Approve {
+            for service in dispatch["report_separately"]
+                .as_array()
+                .into_iter()
+                .flatten()
+            {
+                let done = serde_json::json!({"application_id": app, "stage": stage, "round": round,
+                    "outcome": {"type": "service_done", "service": service}});
+                let res = self
+                    .post_signed(stage.agency(), "/agency/callbacks", &done)
+                    .await?;
+                // A conflict (a later round) is settled by the result's own answer below.
+                if !res.status().is_success() && res.status() != reqwest::StatusCode::CONFLICT {
+                    return Err(format!(
+                        "platform answered HTTP {} to service_done",
+                        res.status()
+                    ));
+                }
+            }
+        }
         let Some(outcome) = outcome::callback_outcome(choice, &dispatch, stage, self.clock.now())?
         else {
             return Ok(None);

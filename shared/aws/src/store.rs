@@ -454,7 +454,7 @@ impl ApplicationStore for DynamoStore {
         let body = to_json(alert)?;
         let marker = HashMap::from([
             ("pk".into(), s(app_pk(alert.application_id.as_str()))),
-            ("sk".into(), s(format!("ALERT#{}#{level}", alert.stage))),
+            ("sk".into(), s(format!("ALERT#{}#{level}", alert.watch))),
         ]);
         let listing = HashMap::from([
             ("pk".into(), s("ALERTS")),
@@ -464,7 +464,7 @@ impl ApplicationStore for DynamoStore {
                     "{}#{}#{}#{level}",
                     iso(alert.at),
                     alert.application_id,
-                    alert.stage
+                    alert.watch
                 )),
             ),
             ("body".into(), s(body)),

@@ -7,6 +7,7 @@ pub mod emulator;
 use chrono::{DateTime, TimeDelta, Utc};
 use newborn_domain::application::{DocumentKind, Sha256Hex, parse_form};
 use newborn_domain::flow::{Application, ApplicationId, FollowUp, RatingLevel, TimelineEvent};
+use newborn_domain::kinds::{Service, Watch};
 use newborn_domain::policy::PolicyRegistry;
 use newborn_domain::sla::SlaLevel;
 use newborn_domain::stage::{Stage, StageEvent, StatusKind};
@@ -137,12 +138,24 @@ pub async fn store_contract(store: &dyn ApplicationStore, prefix: &str) {
     let deadline = at("2025-11-18T09:01:00+08:00");
     let clock = OpenClock {
         application_id: app.id.clone(),
-        stage: Stage::HealthCheck,
+        watch: Watch::Stage(Stage::HealthCheck),
         warning_at: Some(deadline - TimeDelta::hours(6)),
         deadline: Some(deadline),
     };
+    // A service's own clock due with it, and the whole matter's, due days later.
+    let part = OpenClock {
+        watch: Watch::Service(Service::MedicalInsuranceEnrolment),
+        ..clock.clone()
+    };
+    let matter = OpenClock {
+        watch: Watch::Matter,
+        warning_at: Some(deadline + TimeDelta::days(3)),
+        deadline: Some(deadline + TimeDelta::days(4)),
+        ..clock.clone()
+    };
+    let clocks = vec![clock.clone(), part.clone(), matter.clone()];
     store
-        .update(&write(&changed, "owner-1", &["e2"], vec![clock.clone()]), 1)
+        .update(&write(&changed, "owner-1", &["e2"], clocks), 1)
         .await
         .unwrap_or_else(|e| panic!("update at the current version: {e}"));
     let stale = store
@@ -211,7 +224,8 @@ pub async fn store_contract(store: &dyn ApplicationStore, prefix: &str) {
             .unwrap_or_else(|e| panic!("{e}"))
             .into_iter()
             .filter(|c| c.application_id.as_str().starts_with(prefix))
-            .collect::<Vec<_>>()
+            .map(|c| c.watch)
+            .collect::<std::collections::BTreeSet<_>>()
     };
     assert!(
         due(deadline - TimeDelta::hours(7)).await.is_empty(),
@@ -219,8 +233,13 @@ pub async fn store_contract(store: &dyn ApplicationStore, prefix: &str) {
     );
     assert_eq!(
         due(deadline - TimeDelta::hours(6)).await,
-        vec![clock.clone()],
-        "a clock is due from its warning instant"
+        [clock.watch, part.watch].into(),
+        "a clock is due from its warning instant, whatever it watches"
+    );
+    assert_eq!(
+        due(deadline + TimeDelta::days(3)).await,
+        [clock.watch, part.watch, matter.watch].into(),
+        "the matter's clock is due from its own warning instant"
     );
     store
         .update(&write(&changed, "owner-1", &["e3"], vec![]), 2)
@@ -231,10 +250,10 @@ pub async fn store_contract(store: &dyn ApplicationStore, prefix: &str) {
         "a write without the clock removes it from the index"
     );
 
-    // Alerts are recorded once per stage and level.
+    // Alerts are recorded once per watch and level.
     let alert = Alert {
         application_id: app.id.clone(),
-        stage: Stage::HealthCheck,
+        watch: Watch::Stage(Stage::HealthCheck),
         level: SlaLevel::Overdue,
         at: deadline,
         deadline: Some(deadline),
@@ -255,7 +274,7 @@ pub async fn store_contract(store: &dyn ApplicationStore, prefix: &str) {
     );
     let warning = Alert {
         level: SlaLevel::Warning,
-        ..alert
+        ..alert.clone()
     };
     assert!(
         store
@@ -264,10 +283,31 @@ pub async fn store_contract(store: &dyn ApplicationStore, prefix: &str) {
             .unwrap_or_else(|e| panic!("{e}")),
         "another level is a new alert"
     );
+    let whole = Alert {
+        watch: Watch::Matter,
+        ..alert.clone()
+    };
+    assert!(
+        store
+            .record_alert(&whole)
+            .await
+            .unwrap_or_else(|e| panic!("{e}")),
+        "the matter's alert is not the stage's"
+    );
     let alerts = store.alerts().await.unwrap_or_else(|e| panic!("{e}"));
+    let mut watched: Vec<(Watch, SlaLevel)> = alerts
+        .iter()
+        .filter(|a| a.application_id == app.id)
+        .map(|a| (a.watch, a.level))
+        .collect();
+    watched.sort();
     assert_eq!(
-        alerts.iter().filter(|a| a.application_id == app.id).count(),
-        2
+        watched,
+        [
+            (Watch::Stage(Stage::HealthCheck), SlaLevel::Warning),
+            (Watch::Stage(Stage::HealthCheck), SlaLevel::Overdue),
+            (Watch::Matter, SlaLevel::Overdue),
+        ]
     );
 
     // The open follow-up index: written with the application, replaced by the next write.

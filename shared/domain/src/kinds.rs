@@ -87,6 +87,19 @@ impl Service {
         }
     }
 
+    /// The snake_case name used in JSON and policy files.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Service::BirthCertificate => "birth_certificate",
+            Service::VaccinationCertificate => "vaccination_certificate",
+            Service::ParentingGuidance => "parenting_guidance",
+            Service::HouseholdRegistration => "household_registration",
+            Service::MaternityBenefit => "maternity_benefit",
+            Service::MedicalInsuranceEnrolment => "medical_insurance_enrolment",
+            Service::SocialSecurityCard => "social_security_card",
+        }
+    }
+
     /// Its name in both languages.
     pub fn label(self) -> Bilingual {
         let (zh, en) = match self {
@@ -448,6 +461,85 @@ impl std::str::FromStr for Stage {
             .into_iter()
             .find(|st| st.as_str() == s)
             .ok_or_else(|| format!("unknown stage \"{s}\" (expected one of pre_review, health_check, police, insurance, social_security_card)"))
+    }
+}
+
+/// What a supervised clock measures: one stage's work, one service inside a stage that has its
+/// own promised time (永福县 附件2 六(二)5: 居民医保登记 1 个工作日 inside the insurance stage's
+/// 15), or the whole matter (六(一): 承诺办结时限 33 个工作日). Written as the stage's name,
+/// `service:<service>` or `matter`, so a stage's clock keeps the name it always had.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub enum Watch {
+    /// A stage's clock.
+    Stage(Stage),
+    /// A service's own clock inside its stage.
+    Service(Service),
+    /// The whole matter, from acceptance to the end of the flow.
+    Matter,
+}
+
+impl Watch {
+    /// Its written name.
+    pub fn name(self) -> String {
+        match self {
+            Watch::Stage(stage) => stage.as_str().to_owned(),
+            Watch::Service(service) => format!("service:{}", service.as_str()),
+            Watch::Matter => "matter".to_owned(),
+        }
+    }
+
+    /// The stage it belongs to, if any.
+    pub fn stage(self) -> Option<Stage> {
+        match self {
+            Watch::Stage(stage) => Some(stage),
+            Watch::Service(service) => Some(service.stage()),
+            Watch::Matter => None,
+        }
+    }
+}
+
+impl fmt::Display for Watch {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.name())
+    }
+}
+
+impl std::str::FromStr for Watch {
+    type Err = Invalid;
+    fn from_str(s: &str) -> Result<Self, Invalid> {
+        if s == "matter" {
+            return Ok(Watch::Matter);
+        }
+        if let Some(name) = s.strip_prefix("service:") {
+            return Service::ALL
+                .into_iter()
+                .find(|x| x.as_str() == name)
+                .map(Watch::Service)
+                .ok_or_else(|| {
+                    Invalid::new(
+                        "watch",
+                        "未知的办理事项",
+                        format!("unknown service {name:?}"),
+                    )
+                });
+        }
+        s.parse::<Stage>()
+            .map(Watch::Stage)
+            .map_err(|e| Invalid::new("watch", "未知的监察对象", e))
+    }
+}
+
+impl Serialize for Watch {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        s.serialize_str(&self.name())
+    }
+}
+
+impl<'de> Deserialize<'de> for Watch {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        let s = String::deserialize(d)?;
+        s.parse()
+            .map_err(|e: Invalid| serde::de::Error::custom(e.to_serde_message()))
     }
 }
 

@@ -192,15 +192,22 @@ pub fn licences_of(policy: &Policy) -> Result<&LicencePolicy, Invalid> {
     })
 }
 
-/// Whose work the supervision index's clock of `stage` measures, and its name: the stage's agency,
-/// or for pre-review (which has no deadline of its own) the licence directory reviewing a
-/// missing-licence registration (闽卫政法〔2024〕40号 附件2 一(一): 一个工作日).
-pub fn supervised(stage: crate::kinds::Stage) -> (crate::kinds::Agency, Bilingual) {
-    match stage {
-        crate::kinds::Stage::PreReview => (
-            crate::kinds::Agency::LicenceDirectory,
+/// Whose work a supervised clock measures, and its name: a stage's agency, or for pre-review
+/// (which has no deadline of its own) the licence directory reviewing a missing-licence
+/// registration (闽卫政法〔2024〕40号 附件2 一(一): 一个工作日); a service's agency; for the whole
+/// matter the platform, which answers for the promise to the family (永福县 附件2 六(一)).
+pub fn supervised(watch: crate::kinds::Watch) -> (crate::kinds::Agency, Bilingual) {
+    use crate::kinds::{Agency, Stage, Watch};
+    match watch {
+        Watch::Stage(Stage::PreReview) => (
+            Agency::LicenceDirectory,
             Bilingual::new("授权缺失登记审核", "missing-licence registration review"),
         ),
-        other => (other.agency(), other.label()),
+        Watch::Stage(stage) => (stage.agency(), stage.label()),
+        Watch::Service(service) => (service.stage().agency(), service.label()),
+        Watch::Matter => (
+            Agency::Platform,
+            Bilingual::new("新生儿出生“一件事”整体办理", "the whole one-stop matter"),
+        ),
     }
 }

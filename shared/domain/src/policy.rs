@@ -5,7 +5,7 @@
 //! the document and section it comes from (`source`). An application records the
 //! [`PolicyRef`] (id and version) it was submitted under and is judged by that version.
 
-use crate::kinds::{Case, DocumentKind, GeneratedForm, ParentRole, Stage};
+use crate::kinds::{Case, DocumentKind, GeneratedForm, ParentRole, Service, Stage};
 use crate::text::Bilingual;
 use chrono::TimeDelta;
 use serde::{Deserialize, Serialize};
@@ -276,7 +276,22 @@ pub struct StagePolicy {
     /// The release stage: what the family is told to collect after each registration result.
     #[serde(default)]
     pub release: Option<ReleaseNotices>,
+    /// Services inside the stage with a promised time of their own, shorter than the stage's
+    /// (永福县 附件2 六(二)5: 居民医保登记 1 个工作日 inside the insurance stage). Each runs its own
+    /// clock from the stage's start until the agency reports that service done.
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub parts: BTreeMap<Service, PartPolicy>,
     /// Where the rules are written.
+    pub source: String,
+}
+
+/// A service's own promised time inside its stage.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct PartPolicy {
+    /// The agency must report the service done within this many working days.
+    pub deadline_working_days: u32,
+    /// Where it is written.
     pub source: String,
 }
 
@@ -541,6 +556,27 @@ impl Policy {
                 ));
             }
         }
+        for (stage, rules) in &self.stages {
+            for (service, part) in &rules.parts {
+                if service.stage() != *stage {
+                    return bad(format!(
+                        "stage {stage}: part {} belongs to stage {}",
+                        service.as_str(),
+                        service.stage()
+                    ));
+                }
+                if part.deadline_working_days == 0
+                    || rules
+                        .deadline_working_days
+                        .is_some_and(|d| part.deadline_working_days > d)
+                {
+                    return bad(format!(
+                        "stage {stage}: part {} needs a deadline between 1 and the stage's",
+                        service.as_str()
+                    ));
+                }
+            }
+        }
         for m in &self.materials {
             if let Some(case) = m.cases.iter().find(|c| !self.cases.contains_key(c)) {
                 return bad(format!(
@@ -655,6 +691,27 @@ impl Policy {
         self.stages
             .get(&stage)?
             .deadline_working_days
+            .map(|d| TimeDelta::hours(24 * i64::from(d)))
+    }
+
+    /// The services inside `stage` with a budget of their own, and the budgets.
+    pub fn part_budgets(&self, stage: Stage) -> impl Iterator<Item = (Service, TimeDelta)> + '_ {
+        self.stages
+            .get(&stage)
+            .into_iter()
+            .flat_map(|s| s.parts.iter())
+            .map(|(service, p)| {
+                (
+                    *service,
+                    TimeDelta::hours(24 * i64::from(p.deadline_working_days)),
+                )
+            })
+    }
+
+    /// The whole matter's budget, where the policy promises one (永福县 附件2 六(一)).
+    pub fn matter_budget(&self) -> Option<TimeDelta> {
+        self.supervision
+            .overall_deadline_working_days
             .map(|d| TimeDelta::hours(24 * i64::from(d)))
     }
 

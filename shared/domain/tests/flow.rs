@@ -530,6 +530,8 @@ fn finished_stages_are_rated_once_each() {
     );
 }
 
+/// Withdrawn before the certificate was issued: every stage stops, the release too (there is
+/// nothing to release), and the flow ends once.
 #[test]
 fn withdrawing_stops_every_unfinished_stage_once() {
     let p = policy("fujian-2.0");
@@ -543,7 +545,11 @@ fn withdrawing_stops_every_unfinished_stage_once() {
         }]
     );
     assert_eq!(app.outcome(), Outcome::Withdrawn);
-    assert!(app.withdraw(now()).is_err());
+    assert_eq!(
+        app.stage(Stage::CertificateRelease).map(|s| &s.status),
+        Some(&StageStatus::Withdrawn)
+    );
+    assert!(app.withdraw(&p, now()).is_err());
     assert!(
         app.apply(Stage::HealthCheck, StageEvent::Dispatch, &p, now())
             .is_err()
@@ -646,13 +652,15 @@ fn a_result_that_cannot_be_true_is_refused_and_changes_nothing() {
 mod invariants {
     //! The flow's invariants under any order of agency and applicant answers (issue 18, 2): no
     //! stage starts before what it depends on ended as it needs, a stage completes at most once
-    //! per round, and the flow ends exactly once, when every stage is final.
+    //! per round, the flow ends exactly once, when every stage is final, and the matter's clock
+    //! stops exactly then — withdrawals included.
     use super::*;
     use newborn_domain::policy::Needs;
     use newborn_domain::stage::{ApplicantWait, CertificateVersion, StageResult};
     use proptest::prelude::*;
 
-    /// The events that could happen to `app` now, each as (stage, event).
+    /// The events that could happen to `app` now, each as (stage, event): agencies' answers,
+    /// the family's, and a withdrawal.
     fn possible(app: &Application, choice: u8) -> Vec<(Stage, StageEvent)> {
         let mut out = vec![];
         for s in &app.stages {
@@ -694,6 +702,14 @@ mod invariants {
                 _ => {}
             }
         }
+        // The family may withdraw at any point of a running flow, once.
+        let withdrawn = app
+            .stages
+            .iter()
+            .any(|s| s.status == StageStatus::Withdrawn);
+        if choice % 11 == 10 && !withdrawn && app.outcome() == Outcome::InProgress {
+            out.push((Stage::PreReview, StageEvent::Withdraw));
+        }
         out
     }
 
@@ -714,7 +730,9 @@ mod invariants {
                     Needs::Completed => matches!(d.status, StageStatus::Completed { .. }),
                     Needs::Ended => matches!(
                         d.status,
-                        StageStatus::Completed { .. } | StageStatus::Terminated { .. }
+                        StageStatus::Completed { .. }
+                            | StageStatus::Terminated { .. }
+                            | StageStatus::Withdrawn
                     ),
                 };
                 prop_assert!(
@@ -736,7 +754,8 @@ mod invariants {
             case_two in any::<bool>(),
             choices in proptest::collection::vec(any::<u8>(), 1..60),
         ) {
-            let p = policy("fujian-2.0");
+            let mut p = policy("fujian-2.0");
+            p.supervision.overall_deadline_working_days = Some(33);
             let mut app = submit(&if case_two { case_2() } else { sample() }, &p);
             let mut ended = 0;
             let mut completions: std::collections::BTreeSet<(Stage, u32)> = Default::default();
@@ -766,6 +785,14 @@ mod invariants {
                     .count();
                 check_dependencies(&app, &p)?;
                 prop_assert!(ended <= 1, "the flow ended twice");
+                // The matter's clock stops exactly when the flow ends.
+                if let Some(clock) = &app.matter_clock {
+                    prop_assert_eq!(
+                        clock.state() == ClockState::Stopped,
+                        app.outcome() != Outcome::InProgress,
+                        "the matter's clock is {:?} with the flow {:?}", clock.state(), app.outcome()
+                    );
+                }
             }
             prop_assert_eq!(ended, 1, "the flow ended once: {:?}", app.stages);
             prop_assert!(app.stages.iter().all(|s| s.status.is_final()));
@@ -820,5 +847,207 @@ fn in_cases_2_and_3_insurance_cannot_ask_for_a_supplement() {
         vec![Effect::FlowEnded {
             outcome: Outcome::Terminated
         }]
+    );
+}
+
+/// Withdrawn while the police had the case: the certificate exists, so the hospital still learns
+/// that the registration did not happen and releases the full certificate (附件1 三(一)2–3); the
+/// flow ends — withdrawn — once the release is done, and cannot be withdrawn twice.
+/// Rules: FJ2-RELEASE, OURS-WITHDRAW-RELEASE.
+#[test]
+fn withdrawing_during_the_registration_still_tells_the_hospital() {
+    use newborn_domain::stage::{CertificateVersion, StageResult};
+    let p = policy("fujian-2.0");
+    let mut app = submit(&sample(), &p);
+    run(&mut app, &p, Stage::PreReview, 0);
+    run(&mut app, &p, Stage::HealthCheck, 1);
+    step(&mut app, &p, Stage::Police, StageEvent::Dispatch, 2);
+    assert_eq!(
+        step(&mut app, &p, Stage::Police, StageEvent::Withdraw, 3),
+        vec![Effect::Enqueue {
+            stage: Stage::CertificateRelease,
+            round: 1
+        }]
+    );
+    for stage in [Stage::Police, Stage::Insurance, Stage::SocialSecurityCard] {
+        assert_eq!(
+            app.stage(stage).map(|s| &s.status),
+            Some(&StageStatus::Withdrawn),
+            "{stage}"
+        );
+    }
+    assert_eq!(app.certificate_to_release(), Some(CertificateVersion::Full));
+    assert_eq!(app.outcome(), Outcome::InProgress, "the release still runs");
+    assert!(app.withdraw(&p, now() + TimeDelta::hours(3)).is_err());
+    step(
+        &mut app,
+        &p,
+        Stage::CertificateRelease,
+        StageEvent::Dispatch,
+        4,
+    );
+    assert_eq!(
+        step(
+            &mut app,
+            &p,
+            Stage::CertificateRelease,
+            StageEvent::Complete {
+                result: StageResult::CertificateRelease {
+                    version: CertificateVersion::Full
+                }
+            },
+            5
+        ),
+        vec![Effect::FlowEnded {
+            outcome: Outcome::Withdrawn
+        }]
+    );
+    assert_eq!(app.outcome(), Outcome::Withdrawn);
+}
+
+/// A Yongfu family's form, born and registered in 永福县.
+fn yongfu() -> Value {
+    let mut v = sample();
+    set(&mut v, "/newborn/birthplace", json!("450326"));
+    set(&mut v, "/mother/household_region", json!("450326"));
+    set(&mut v, "/father/household_region", json!("450326"));
+    add_document(&mut v, "delivery_record");
+    v
+}
+
+/// 永福县 附件2 六(一): the whole matter is promised in 33 working days, from acceptance to the
+/// end; 六(二)4–5: the enrolment (1 working day) runs its own clock inside the insurance stage's
+/// 15 days, stopped when the insurance office reports it done.
+/// Rules: YF-OVERALL-33, YF-DEADLINES.
+#[test]
+fn in_yongfu_the_matter_and_the_enrolment_run_clocks_of_their_own() {
+    use newborn_domain::kinds::{Service, Watch};
+    use newborn_domain::stage::StageResult;
+    let p = policy("guangxi-yongfu");
+    let cal = WorkingCalendar::builtin();
+    let mut app = submit(&yongfu(), &p);
+    let read = |app: &Application, watch: Watch, h: i64| {
+        app.watched_clock(watch)
+            .map(|c| c.read(&cal, now() + TimeDelta::hours(h)))
+    };
+    assert!(
+        read(&app, Watch::Matter, 0).is_none(),
+        "not before acceptance"
+    );
+    run(&mut app, &p, Stage::PreReview, 0); // accepted Mon 10:00
+    let matter = read(&app, Watch::Matter, 1);
+    assert_eq!(
+        matter.as_ref().map(|r| (r.state, r.remaining_secs)),
+        Some((ClockState::Running, TimeDelta::hours(33 * 24).num_seconds()))
+    );
+    run(&mut app, &p, Stage::HealthCheck, 1);
+    step(&mut app, &p, Stage::Police, StageEvent::Dispatch, 2);
+    step(
+        &mut app,
+        &p,
+        Stage::Police,
+        StageEvent::Complete {
+            result: StageResult::Police {
+                newborn_id_number: "450326202511100038"
+                    .parse()
+                    .unwrap_or_else(|e| panic!("{e}")),
+            },
+        },
+        2,
+    );
+    step(&mut app, &p, Stage::Insurance, StageEvent::Dispatch, 3); // Mon 12:00
+    let enrolment = Watch::Service(Service::MedicalInsuranceEnrolment);
+    assert_eq!(
+        app.watches().collect::<Vec<_>>(),
+        [
+            Watch::Stage(Stage::HealthCheck),
+            Watch::Stage(Stage::Police),
+            Watch::Stage(Stage::Insurance),
+            enrolment,
+            Watch::Matter
+        ]
+    );
+    // A day and a half later the enrolment is late, the reimbursement and the matter are not.
+    let level = |app: &Application, w: Watch, h: i64| read(app, w, h).map(|r| r.level);
+    assert_eq!(level(&app, enrolment, 3 + 30), Some(SlaLevel::Overdue));
+    assert_eq!(
+        level(&app, Watch::Stage(Stage::Insurance), 3 + 30),
+        Some(SlaLevel::OnTrack)
+    );
+    assert_eq!(level(&app, Watch::Matter, 3 + 30), Some(SlaLevel::OnTrack));
+    // Reported done: its clock stops; a repeat changes nothing; a service without a clock of
+    // its own is not reported apart.
+    let at = now() + TimeDelta::hours(4);
+    assert_eq!(
+        app.finish_service(Service::MedicalInsuranceEnrolment, at),
+        Ok(true)
+    );
+    assert_eq!(
+        app.finish_service(Service::MedicalInsuranceEnrolment, at),
+        Ok(false)
+    );
+    assert_eq!(
+        app.finish_service(Service::MaternityBenefit, at),
+        Err(FlowError::NoOwnClock(Service::MaternityBenefit))
+    );
+    assert_eq!(
+        read(&app, enrolment, 40).map(|r| (r.state, r.level)),
+        Some((ClockState::Stopped, SlaLevel::OnTrack))
+    );
+    step(
+        &mut app,
+        &p,
+        Stage::Insurance,
+        StageEvent::Complete {
+            result: result(Stage::Insurance),
+        },
+        5,
+    );
+    run(&mut app, &p, Stage::SocialSecurityCard, 6);
+    assert_eq!(app.outcome(), Outcome::Completed);
+    assert_eq!(
+        read(&app, Watch::Matter, 100).map(|r| r.state),
+        Some(ClockState::Stopped),
+        "the matter's clock stops with the flow"
+    );
+}
+
+/// The matter's clock does not count the family's time: it pauses while any stage waits for a
+/// supplement and resumes with the agency's next round.
+/// Rules: OURS-MATTER-PAUSE.
+#[test]
+fn the_matter_clock_pauses_while_the_family_is_asked() {
+    let mut p = policy("fujian-2.0");
+    p.supervision.overall_deadline_working_days = Some(33);
+    let mut app = submit(&sample(), &p);
+    run(&mut app, &p, Stage::PreReview, 0);
+    run(&mut app, &p, Stage::HealthCheck, 1);
+    step(&mut app, &p, Stage::Police, StageEvent::Dispatch, 3);
+    let items = vec![SupplementItem::Field {
+        field: "household.police_station".into(),
+    }];
+    step(
+        &mut app,
+        &p,
+        Stage::Police,
+        StageEvent::RequestSupplement {
+            items,
+            reason: reason(),
+        },
+        4,
+    );
+    let state = |app: &Application| app.matter_clock.as_ref().map(|c| c.state());
+    assert_eq!(state(&app), Some(ClockState::Paused));
+    step(&mut app, &p, Stage::Police, StageEvent::Supplied, 30);
+    assert_eq!(state(&app), Some(ClockState::Running));
+    let cal = WorkingCalendar::builtin();
+    let used = app
+        .matter_clock
+        .as_ref()
+        .map(|c| c.read(&cal, now() + TimeDelta::hours(30)).elapsed_secs);
+    assert_eq!(
+        used,
+        Some(TimeDelta::hours(3).num_seconds()),
+        "accepted at 1 h, paused at 4 h"
     );
 }

@@ -37,7 +37,8 @@ CREATE TABLE IF NOT EXISTS notifications (
     body        TEXT NOT NULL
 );
 CREATE INDEX IF NOT EXISTS notifications_application ON notifications(application, seq);
--- The sparse index of running SLA clocks: only running clocks have rows.
+-- The sparse index of running SLA clocks: only running clocks have rows. `stage` holds what the
+-- clock watches (`Watch`): a stage's name, `service:<service>` or `matter`.
 CREATE TABLE IF NOT EXISTS open_clocks (
     application TEXT NOT NULL,
     stage       TEXT NOT NULL,
@@ -68,6 +69,7 @@ CREATE TABLE IF NOT EXISTS handovers (
     number      TEXT PRIMARY KEY,
     body        TEXT NOT NULL
 );
+-- `stage` holds the alert's watch, as in open_clocks.
 CREATE TABLE IF NOT EXISTS alerts (
     application TEXT NOT NULL,
     stage       TEXT NOT NULL,

@@ -5,7 +5,7 @@ use crate::queue::now_ms;
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};
 use newborn_domain::flow::{Application, ApplicationId};
-use newborn_domain::stage::Stage;
+use newborn_domain::kinds::Watch;
 use newborn_service::ports::{
     Alert, ApplicationStore, NOTIFICATIONS_QUEUE, Notification, OpenClock, OpenFollowUp,
     StoreError, Stored, TimelineEntry, Write,
@@ -75,7 +75,7 @@ fn rows(w: &Write<'_>) -> Result<Rows, StoreError> {
             .iter()
             .map(|c| {
                 (
-                    c.stage.as_str().to_owned(),
+                    c.watch.name(),
                     c.warning_at.map(|t| t.timestamp_millis()),
                     c.deadline.map(|t| t.timestamp_millis()),
                 )
@@ -284,7 +284,7 @@ impl ApplicationStore for SqliteStore {
                     application_id: application_id.parse().map_err(|e| {
                         StoreError::Unavailable(format!("clock index row {application_id}: {e}"))
                     })?,
-                    stage: stage.parse::<Stage>().map_err(|e| {
+                    watch: stage.parse::<Watch>().map_err(|e| {
                         StoreError::Unavailable(format!("clock index row {application_id}: {e}"))
                     })?,
                     warning_at: from_ms(w),
@@ -298,7 +298,7 @@ impl ApplicationStore for SqliteStore {
         let body = to_json(alert)?;
         let (id, stage, level) = (
             alert.application_id.as_str().to_owned(),
-            alert.stage.as_str().to_owned(),
+            alert.watch.name(),
             to_json(&alert.level)?,
         );
         self.db

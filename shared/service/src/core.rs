@@ -288,16 +288,16 @@ impl Core {
                 Effect::FlowEnded { .. } => None,
             })
             .collect();
-        let clocks = Stage::ALL
-            .iter()
-            .filter_map(|stage| {
+        let clocks = app
+            .watches()
+            .filter_map(|watch| {
                 let clock = app
-                    .supervised_clock(*stage)
+                    .watched_clock(watch)
                     .filter(|c| c.state() == ClockState::Running)?;
                 let r = clock.read(self.calendar(), now);
                 Some(OpenClock {
                     application_id: app.id.clone(),
-                    stage: *stage,
+                    watch,
                     warning_at: r.warning_at,
                     deadline: r.deadline,
                 })

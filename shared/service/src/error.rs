@@ -61,6 +61,20 @@ impl From<FlowError> for ServiceError {
                 format!("“{}”没有待接受的办理邀请", stage.label().zh),
                 format!("there is no open offer of the {} stage", stage.label().en),
             )),
+            FlowError::NoOwnClock(service) => ServiceError::bad(
+                "outcome.service",
+                Invalid::new(
+                    "no_own_deadline",
+                    format!(
+                        "“{}”在本办件中没有单独的办理时限，无需单独报告",
+                        service.label().zh
+                    ),
+                    format!(
+                        "{} has no deadline of its own in this application; report it with the stage",
+                        service.label().en
+                    ),
+                ),
+            ),
             other => ServiceError::Conflict(Invalid::new(
                 "transition_not_allowed",
                 format!("当前办件状态下不能进行此操作（{other}）"),

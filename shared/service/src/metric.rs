@@ -122,7 +122,8 @@ impl std::fmt::Display for Metric {
 /// A metric's dimension.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize)]
 pub enum Dim {
-    /// The stage (`Stage::as_str`).
+    /// The stage (`Stage::as_str`); on SLA alerts, what the clock watches (`Watch::name`: a
+    /// stage, `service:<service>` or `matter`).
     Stage,
     /// The agency that owns the stage (`Agency::as_str`).
     Agency,

@@ -173,5 +173,15 @@ pub fn dispatch_body(app: &Application, policy: &Policy, stage: Stage, round: u3
     if let (Value::Object(b), Value::Object(e)) = (&mut body, extra) {
         b.extend(e);
     }
+    // Services with a promised time of their own inside the stage (永福县 附件2 六(二)5): the
+    // agency reports each done with a `service_done` callback before the stage's result.
+    let own: Vec<_> = app
+        .stage(stage)
+        .into_iter()
+        .flat_map(|s| s.parts.iter().map(|p| p.service))
+        .collect();
+    if let (Value::Object(b), false) = (&mut body, own.is_empty()) {
+        b.insert("report_separately".into(), json!(own));
+    }
     body
 }

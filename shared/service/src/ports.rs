@@ -7,6 +7,7 @@ use chrono::{DateTime, Utc};
 use newborn_domain::application::Sha256Hex;
 use newborn_domain::flow::{Application, ApplicationId, TimelineEvent};
 use newborn_domain::handover::{Counterfoil, HandoverBatch};
+use newborn_domain::kinds::Watch;
 use newborn_domain::region::RegionCode;
 use newborn_domain::sla::SlaLevel;
 use newborn_domain::stage::StatusKind;
@@ -72,8 +73,10 @@ pub struct StageMessage {
 pub struct OpenClock {
     /// The application.
     pub application_id: ApplicationId,
-    /// The stage.
-    pub stage: Stage,
+    /// What the clock measures (a stage, a service inside one, the whole matter); read from
+    /// `stage` in rows written before there were other watches.
+    #[serde(alias = "stage")]
+    pub watch: Watch,
     /// When the warning threshold is reached.
     pub warning_at: Option<DateTime<Utc>>,
     /// When the budget runs out.
@@ -190,8 +193,9 @@ impl std::str::FromStr for QueueName {
 pub struct Alert {
     /// The application.
     pub application_id: ApplicationId,
-    /// The stage.
-    pub stage: Stage,
+    /// What the clock measures; read from `stage` in rows written before.
+    #[serde(alias = "stage")]
+    pub watch: Watch,
     /// Warning or overdue.
     pub level: SlaLevel,
     /// When the monitor saw it.

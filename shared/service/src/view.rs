@@ -5,6 +5,7 @@ use chrono::{DateTime, Utc};
 use newborn_domain::application::DocumentKind;
 use newborn_domain::calendar::WorkingCalendar;
 use newborn_domain::flow::{Application, Outcome, Rating};
+use newborn_domain::kinds::Service;
 use newborn_domain::licence::{
     LicenceProblem, LicenceRegistration, RegistrationReason, RegistrationStatus,
 };
@@ -27,6 +28,20 @@ pub struct StageView {
     pub status: StageStatus,
     /// The SLA clock, once started.
     pub clock: Option<ClockReading>,
+    /// The services inside the stage with a promised time of their own, and their clocks.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub parts: Vec<PartView>,
+}
+
+/// A service's own clock inside its stage, as shown.
+#[derive(Debug, Clone, Serialize)]
+pub struct PartView {
+    /// The service.
+    pub service: Service,
+    /// Its name.
+    pub name: Bilingual,
+    /// Its clock: stopped once the agency reported it done.
+    pub clock: ClockReading,
 }
 
 /// Where a material came from.
@@ -106,6 +121,9 @@ pub struct ApplicationView {
     pub registrations: Vec<RegistrationView>,
     /// Follow-up services offered after the flow ended without them.
     pub offers: Vec<Offer>,
+    /// The whole matter's clock where the policy promises a time for it (永福县 附件2 六(一)).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub matter_clock: Option<ClockReading>,
 }
 
 impl ApplicationView {
@@ -131,6 +149,15 @@ impl ApplicationView {
                     finished: s.status.is_final(),
                     status: s.status.clone(),
                     clock: s.clock.as_ref().map(|c| c.read(calendar, now)),
+                    parts: s
+                        .parts
+                        .iter()
+                        .map(|p| PartView {
+                            service: p.service,
+                            name: p.service.label(),
+                            clock: p.clock.read(calendar, now),
+                        })
+                        .collect(),
                 })
                 .collect(),
             ratings: app.ratings.clone(),
@@ -141,6 +168,7 @@ impl ApplicationView {
                 .map(|r| registration(r, calendar, now))
                 .collect(),
             offers: app.offers.clone(),
+            matter_clock: app.matter_clock.as_ref().map(|c| c.read(calendar, now)),
         }
     }
 }

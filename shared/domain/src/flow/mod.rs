@@ -10,12 +10,14 @@
 mod licences;
 mod offers;
 mod results;
+mod watches;
 
 pub use crate::kinds::ApplicationId;
 
 use crate::application::{ApplicationForm, FieldIssue, Text};
+use crate::kinds::Service;
 use crate::policy::{ClockStart, FailureScope, Needs, Policy, PolicyRef};
-use crate::sla::{ClockError, SlaClock};
+use crate::sla::{ClockError, ClockState, SlaClock};
 use crate::stage::{
     Agency, ApplicantWait, Party, SkipReason, Stage, StageEvent, StageResult, StageStatus,
     TransitionError, next_status,
@@ -34,6 +36,19 @@ pub struct StageState {
     pub status: StageStatus,
     /// Its SLA clock, once started.
     pub clock: Option<SlaClock>,
+    /// The clocks of the services inside it with a promised time of their own, started with
+    /// the stage's clock and stopped when the agency reports the service done.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub parts: Vec<PartClock>,
+}
+
+/// The clock of one service inside its stage (永福县 附件2 六(二)5).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct PartClock {
+    /// The service.
+    pub service: crate::kinds::Service,
+    /// Its clock.
+    pub clock: SlaClock,
 }
 
 /// The five levels of 好差评 (闽卫政法〔2024〕40号 附件4 七; domain glossary).
@@ -164,6 +179,8 @@ pub enum TimelineEvent {
     FollowUpOpened,
     /// `follow_up_closed`
     FollowUpClosed,
+    /// `<service>_done`: the agency reported a service with its own clock done inside its stage.
+    ServiceDone(crate::kinds::Service),
 }
 
 const RATING_LEVELS: [RatingLevel; 5] = [
@@ -207,6 +224,15 @@ impl TimelineEvent {
             TimelineEvent::Rated(RatingLevel::VeryDissatisfied) => "rated_very_dissatisfied",
             TimelineEvent::FollowUpOpened => "follow_up_opened",
             TimelineEvent::FollowUpClosed => "follow_up_closed",
+            TimelineEvent::ServiceDone(service) => match service {
+                Service::BirthCertificate => "birth_certificate_done",
+                Service::VaccinationCertificate => "vaccination_certificate_done",
+                Service::ParentingGuidance => "parenting_guidance_done",
+                Service::HouseholdRegistration => "household_registration_done",
+                Service::MaternityBenefit => "maternity_benefit_done",
+                Service::MedicalInsuranceEnrolment => "medical_insurance_enrolment_done",
+                Service::SocialSecurityCard => "social_security_card_done",
+            },
         }
     }
 
@@ -223,6 +249,7 @@ impl TimelineEvent {
                 TimelineEvent::FollowUpClosed,
             ])
             .chain(RATING_LEVELS.into_iter().map(TimelineEvent::Rated))
+            .chain(Service::ALL.into_iter().map(TimelineEvent::ServiceDone))
     }
 }
 
@@ -329,6 +356,9 @@ pub enum FlowError {
     /// No open offer of the stage.
     #[error("stage {0} is not on offer")]
     NoOffer(Stage),
+    /// The service has no clock of its own in this application.
+    #[error("{} has no promised time of its own here", .0.as_str())]
+    NoOwnClock(crate::kinds::Service),
     /// An agency's result that cannot be true of this application; nothing was applied.
     #[error("the result has {} problem(s)", .0.len())]
     ImplausibleResult(Vec<FieldIssue>),
@@ -361,6 +391,10 @@ pub struct Application {
     /// Follow-up services offered after the flow ended without them.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub offers: Vec<crate::offer::Offer>,
+    /// The whole matter's clock where the policy promises one (永福县 附件2 六(一)): from
+    /// acceptance to the end of the flow, paused while the family is asked for something.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub matter_clock: Option<SlaClock>,
 }
 
 impl Application {
@@ -418,6 +452,7 @@ impl Application {
                 stage,
                 status: StageStatus::Pending,
                 clock: None,
+                parts: vec![],
             })
             .collect();
         let mut app = Self {
@@ -431,6 +466,7 @@ impl Application {
             licence_checks: vec![],
             registrations: vec![],
             offers: vec![],
+            matter_clock: None,
         };
         let applied = app.apply(Stage::PreReview, StageEvent::Queue, policy, now)?;
         Ok((app, applied))
@@ -454,16 +490,16 @@ impl Application {
 
     /// How the application stands.
     pub fn outcome(&self) -> Outcome {
-        if self
+        if !self.stages.iter().all(|s| s.status.is_final()) {
+            // A stage still runs (after a failure or a withdrawal, the hospital's release; or
+            // the stages a stage-scoped failure left running).
+            Outcome::InProgress
+        } else if self
             .stages
             .iter()
             .any(|s| s.status == StageStatus::Withdrawn)
         {
             Outcome::Withdrawn
-        } else if !self.stages.iter().all(|s| s.status.is_final()) {
-            // A stage still runs (after a failure, the hospital's release, or the stages a
-            // stage-scoped failure left running).
-            Outcome::InProgress
         } else if self
             .stages
             .iter()
@@ -490,7 +526,7 @@ impl Application {
             });
         }
         if event == StageEvent::Withdraw {
-            return self.withdraw(now);
+            return self.withdraw(policy, now);
         }
         let index = self
             .stages
@@ -550,9 +586,15 @@ impl Application {
         }
     }
 
-    /// Withdraws the application: every unfinished stage becomes withdrawn.
-    pub fn withdraw(&mut self, now: DateTime<Utc>) -> Result<Applied, FlowError> {
-        if self.outcome() != Outcome::InProgress {
+    /// Withdraws the application: every unfinished stage becomes withdrawn, but the hospital's
+    /// release once the registration had begun — the certificate exists and the family still
+    /// collects it (the full certificate when the registration did not finish, 附件1 三(一)3).
+    pub fn withdraw(&mut self, policy: &Policy, now: DateTime<Utc>) -> Result<Applied, FlowError> {
+        let withdrawn_before = self
+            .stages
+            .iter()
+            .any(|s| s.status == StageStatus::Withdrawn);
+        if self.outcome() != Outcome::InProgress || withdrawn_before {
             let s = &self.stages[0];
             return Err(TransitionError::NotAllowed {
                 stage: s.stage,
@@ -561,9 +603,32 @@ impl Application {
             }
             .into());
         }
+        let case = self.form.case;
+        let keep: Vec<bool> = self
+            .stages
+            .iter()
+            .map(|s| {
+                let deps = policy.dependencies(case, s.stage);
+                deps.iter().any(|d| d.needs == Needs::Ended)
+                    && deps.iter().all(|d| {
+                        self.stage(d.stage)
+                            .is_some_and(|x| x.status != StageStatus::Pending)
+                    })
+            })
+            .collect();
         let mut applied = Applied::default();
-        for state in self.stages.iter_mut().filter(|s| !s.status.is_final()) {
-            if let Some(clock) = state.clock.as_mut() {
+        for (state, _) in self
+            .stages
+            .iter_mut()
+            .zip(keep)
+            .filter(|(s, keep)| !s.status.is_final() && !keep)
+        {
+            for clock in state
+                .clock
+                .iter_mut()
+                .chain(state.parts.iter_mut().map(|p| &mut p.clock))
+                .filter(|c| c.state() != ClockState::Stopped)
+            {
                 clock.stop(now)?;
             }
             applied.transitions.push(Transition {
@@ -575,9 +640,8 @@ impl Application {
             });
             state.status = StageStatus::Withdrawn;
         }
-        applied.effects.push(Effect::FlowEnded {
-            outcome: Outcome::Withdrawn,
-        });
+        self.start_ready(policy, now, &mut applied)?;
+        self.keep_matter_clock(policy, now)?;
         Ok(applied)
     }
 
@@ -675,31 +739,11 @@ impl Application {
         now: DateTime<Utc>,
         applied: &mut Applied,
     ) -> Result<(), FlowError> {
-        let state = &mut self.stages[index];
-        let from = std::mem::replace(&mut state.status, to);
+        let from = std::mem::replace(&mut self.stages[index].status, to);
+        self.keep_stage_clocks(index, &from, policy, now)?;
+        self.keep_matter_clock(policy, now)?;
+        let state = &self.stages[index];
         let to = &state.status;
-        match state.clock.as_mut() {
-            None => {
-                if matches!(to, StageStatus::AwaitingAgency { .. })
-                    && let Some(budget) = policy.budget(state.stage)
-                {
-                    state.clock = Some(SlaClock::start(
-                        budget,
-                        policy.supervision.warning_percent,
-                        now,
-                    ));
-                }
-            }
-            Some(clock) => {
-                if to.is_final() {
-                    clock.stop(now)?;
-                } else if from.clock_runs() && !to.clock_runs() {
-                    clock.pause(now)?;
-                } else if !from.clock_runs() && to.clock_runs() {
-                    clock.resume(now)?;
-                }
-            }
-        }
         applied.transitions.push(Transition {
             stage: state.stage,
             from: from.kind(),
@@ -755,9 +799,20 @@ impl Application {
             }
             _ => return Ok(()),
         }
-        // The route is in dependency order, so one pass settles every stage whose dependencies
-        // are all final: it starts (or is skipped, if not chosen), or is skipped because a
-        // dependency did not end as it needs.
+        self.start_ready(policy, now, applied)
+    }
+
+    /// Settles every pending stage whose dependencies are all final — it starts (or is
+    /// skipped, if not chosen), or is skipped because a dependency did not end as it needs —
+    /// and ends the flow when nothing runs any more.
+    fn start_ready(
+        &mut self,
+        policy: &Policy,
+        now: DateTime<Utc>,
+        applied: &mut Applied,
+    ) -> Result<(), FlowError> {
+        let case = self.form.case;
+        // The route is in dependency order, so one pass settles them all.
         for i in 0..self.stages.len() {
             if self.stages[i].status != StageStatus::Pending {
                 continue;
@@ -777,6 +832,7 @@ impl Application {
                     (dep.needs, status),
                     (_, StageStatus::Completed { .. })
                         | (Needs::Ended, StageStatus::Terminated { .. })
+                        | (Needs::Ended, StageStatus::Withdrawn)
                         | (
                             Needs::Ended,
                             StageStatus::Skipped {

@@ -8,8 +8,10 @@ use crate::core::{Core, agency_request, marker, markers};
 use crate::error::ServiceError;
 use crate::metric::{Dim, Metric};
 use crate::notices;
+use chrono::{DateTime, Utc};
 use newborn_domain::application::Text;
-use newborn_domain::flow::TimelineEvent;
+use newborn_domain::flow::{Application, Applied, TimelineEvent};
+use newborn_domain::kinds::Service;
 use newborn_domain::licence::RegistrationStatus;
 use newborn_domain::stage::{
     Agency, ApplicantWait, GeneratedForm, Stage, StageEvent, StageResult, StageStatus,
@@ -50,6 +52,12 @@ pub enum CallbackOutcome {
     GoOffline {
         /// Why.
         reason: Bilingual,
+    },
+    /// One service of the stage with a promised time of its own is done while the stage goes
+    /// on (永福县 附件2 六(二)5: 居民医保登记 within 1 working day, before the reimbursement).
+    ServiceDone {
+        /// Which service.
+        service: Service,
     },
 }
 
@@ -160,21 +168,12 @@ impl AgencyDesk {
                             "the application has no such stage",
                         )
                     })?;
-                if reflects(&status, cb) {
-                    return Ok(None);
-                }
-                if status.round() != Some(cb.round) {
-                    return Err(ServiceError::conflict(
-                        "stale_round",
-                        "回调的轮次与当前办理轮次不符",
-                        format!(
-                            "the callback answers round {}, the stage is at {}",
-                            cb.round,
-                            status.name()
-                        ),
-                    ));
-                }
                 let event = match &cb.outcome {
+                    CallbackOutcome::ServiceDone { service } => {
+                        return service_done(app, cb, &status, *service, now);
+                    }
+                    _ if reflects(&status, cb) => return Ok(None),
+                    _ if status.round() != Some(cb.round) => return Err(stale(cb, &status)),
                     CallbackOutcome::Approve { result } => StageEvent::Complete {
                         result: result.clone(),
                     },
@@ -314,6 +313,59 @@ impl AgencyDesk {
             None => CallbackAck::AlreadyApplied,
         })
     }
+}
+
+/// The refusal of a callback that answers another round than the stage's.
+fn stale(cb: &Callback, status: &StageStatus) -> ServiceError {
+    ServiceError::conflict(
+        "stale_round",
+        "回调的轮次与当前办理轮次不符",
+        format!(
+            "the callback answers round {}, the stage is at {}",
+            cb.round,
+            status.name()
+        ),
+    )
+}
+
+/// An agency's report that one service of its stage is done: the service's own clock stops; a
+/// repeat changes nothing.
+fn service_done(
+    app: &mut Application,
+    cb: &Callback,
+    status: &StageStatus,
+    service: Service,
+    now: DateTime<Utc>,
+) -> Result<Option<(Applied, Vec<crate::ports::Notification>)>, ServiceError> {
+    if service.stage() != cb.stage {
+        return Err(ServiceError::bad(
+            "outcome.service",
+            Invalid::new(
+                "service_not_of_stage",
+                format!("“{}”不属于此环节", service.label().zh),
+                format!(
+                    "{} is not part of the {} stage",
+                    service.label().en,
+                    cb.stage
+                ),
+            ),
+        ));
+    }
+    if !status.is_final() && status.round() != Some(cb.round) {
+        return Err(stale(cb, status));
+    }
+    if !app.finish_service(service, now)? {
+        return Ok(None);
+    }
+    Ok(Some((
+        markers(vec![marker(
+            app,
+            cb.stage,
+            TimelineEvent::ServiceDone(service),
+            now,
+        )]),
+        vec![],
+    )))
 }
 
 /// Whether a stage's status already shows what the callback asks for (a retried callback).

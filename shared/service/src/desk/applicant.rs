@@ -549,8 +549,8 @@ impl ApplicantDesk {
     pub async fn withdraw(&self, owner: &str, id: &ApplicationId) -> Result<Stored, ServiceError> {
         let actor = applicant(owner);
         self.core
-            .mutate(id, Some(owner), &actor, |app, _, now| {
-                Ok(Some((app.withdraw(now)?, vec![])))
+            .mutate(id, Some(owner), &actor, |app, policy, now| {
+                Ok(Some((app.withdraw(policy, now)?, vec![])))
             })
             .await?
             .ok_or(ServiceError::NotFound)

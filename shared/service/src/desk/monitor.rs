@@ -10,6 +10,7 @@ use crate::ports::{AgencyDispatcher, Alert, Dispatch};
 use chrono::{DateTime, Days, Utc};
 use newborn_domain::calendar::CHINA;
 use newborn_domain::flow::Application;
+use newborn_domain::kinds::Watch;
 use newborn_domain::licence::supervised;
 use newborn_domain::sla::SlaLevel;
 use newborn_domain::text::Bilingual;
@@ -50,7 +51,7 @@ impl MonitorDesk {
     /// `<application>:<stage>:<level>`. A failed delivery is logged and counted; the alert stays
     /// in the supervision list either way.
     async fn escalate(&self, app: &Application, alert: &Alert) {
-        let (agency, label) = supervised(alert.stage);
+        let (agency, label) = supervised(alert.watch);
         let level = match alert.level {
             SlaLevel::Overdue => "overdue",
             _ => "warning",
@@ -60,30 +61,35 @@ impl MonitorDesk {
         } else {
             ("即将超过办理时限", "is approaching its deadline")
         };
+        let what = match alert.watch {
+            Watch::Stage(_) => Bilingual::new(
+                format!("“{}”环节", label.zh),
+                format!("the {} stage", label.en),
+            ),
+            _ => Bilingual::new(format!("“{}”", label.zh), label.en),
+        };
         let dispatch = Dispatch {
-            idempotency_key: format!("{}:{}:{level}", alert.application_id, alert.stage),
+            idempotency_key: format!("{}:{}:{level}", alert.application_id, alert.watch),
             body: serde_json::json!({
                 "application_id": alert.application_id,
-                "stage": alert.stage,
+                "watch": alert.watch,
                 "agency": agency,
                 "region": app.policy.id,
                 "level": level,
                 "deadline": alert.deadline,
                 "raised_at": alert.at,
                 "message": Bilingual::new(
-                    format!("申请{}的“{}”环节{zh}", alert.application_id, label.zh),
-                    format!("the {} stage of application {} {en}", label.en, alert.application_id),
+                    format!("申请{}的{}{zh}", alert.application_id, what.zh),
+                    format!("{} of application {} {en}", what.en, alert.application_id),
                 ),
             }),
         };
-        let dims = [
-            (Dim::Stage, alert.stage.as_str()),
-            (Dim::Agency, agency.as_str()),
-        ];
+        let watch = alert.watch.name();
+        let dims = [(Dim::Stage, watch.as_str()), (Dim::Agency, agency.as_str())];
         match self.supervisors.dispatch(agency, &dispatch).await {
             Ok(()) => self.core.count(Metric::EscalationSent, &dims, 1.0),
             Err(e) => {
-                tracing::error!(application = %alert.application_id, stage = %alert.stage, error = %e, "escalation to the supervisor failed; the alert stays listed");
+                tracing::error!(application = %alert.application_id, watch = %alert.watch, error = %e, "escalation to the supervisor failed; the alert stays listed");
                 self.core.count(Metric::EscalationFailed, &dims, 1.0);
             }
         }
@@ -106,7 +112,7 @@ impl MonitorDesk {
             };
             let Some(reading) = stored
                 .application
-                .supervised_clock(entry.stage)
+                .watched_clock(entry.watch)
                 .map(|c| c.read(self.core.calendar(), now))
             else {
                 continue;
@@ -117,7 +123,7 @@ impl MonitorDesk {
                 }
                 let alert = Alert {
                     application_id: entry.application_id.clone(),
-                    stage: entry.stage,
+                    watch: entry.watch,
                     level,
                     at: now,
                     deadline: reading.deadline,
@@ -133,13 +139,13 @@ impl MonitorDesk {
                     self.core.count(
                         name,
                         &[
-                            (Dim::Stage, entry.stage.as_str()),
-                            (Dim::Agency, supervised(entry.stage).0.as_str()),
+                            (Dim::Stage, entry.watch.name().as_str()),
+                            (Dim::Agency, supervised(entry.watch).0.as_str()),
                             (Dim::Region, &stored.application.policy.id),
                         ],
                         1.0,
                     );
-                    tracing::warn!(application = %entry.application_id, stage = %entry.stage, level = ?level, deadline = ?reading.deadline, "SLA {}", if level == SlaLevel::Overdue { "breach" } else { "warning" });
+                    tracing::warn!(application = %entry.application_id, watch = %entry.watch, level = ?level, deadline = ?reading.deadline, "SLA {}", if level == SlaLevel::Overdue { "breach" } else { "warning" });
                 }
             }
         }
