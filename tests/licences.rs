@@ -389,7 +389,7 @@ async fn the_missing_licence_path_registers_approves_uploads_and_continues() -> 
             .into_iter()
             .flatten()
             .any(|a| a["application_id"] == id.as_str()
-                && a["stage"] == "pre_review"
+                && a["watch"] == "pre_review"
                 && a["level"] == "overdue")
     );
     let escalations = t
