@@ -251,6 +251,12 @@ pub async fn store_contract(store: &dyn ApplicationStore, prefix: &str) {
     );
 
     // Alerts are recorded once per watch and level.
+    let record = |alert: Alert| async move {
+        store
+            .record_alert(&alert)
+            .await
+            .unwrap_or_else(|e| panic!("{e}"))
+    };
     let alert = Alert {
         application_id: app.id.clone(),
         watch: Watch::Stage(Stage::HealthCheck),
@@ -258,42 +264,18 @@ pub async fn store_contract(store: &dyn ApplicationStore, prefix: &str) {
         at: deadline,
         deadline: Some(deadline),
     };
-    assert!(
-        store
-            .record_alert(&alert)
-            .await
-            .unwrap_or_else(|e| panic!("{e}")),
-        "the first alert is new"
-    );
-    assert!(
-        !store
-            .record_alert(&alert)
-            .await
-            .unwrap_or_else(|e| panic!("{e}")),
-        "the same alert again is not"
-    );
+    assert!(record(alert.clone()).await, "the first alert is new");
+    assert!(!record(alert.clone()).await, "the same alert again is not");
     let warning = Alert {
         level: SlaLevel::Warning,
         ..alert.clone()
     };
-    assert!(
-        store
-            .record_alert(&warning)
-            .await
-            .unwrap_or_else(|e| panic!("{e}")),
-        "another level is a new alert"
-    );
+    assert!(record(warning).await, "another level is a new alert");
     let whole = Alert {
         watch: Watch::Matter,
         ..alert.clone()
     };
-    assert!(
-        store
-            .record_alert(&whole)
-            .await
-            .unwrap_or_else(|e| panic!("{e}")),
-        "the matter's alert is not the stage's"
-    );
+    assert!(record(whole).await, "the matter's alert is not the stage's");
     let alerts = store.alerts().await.unwrap_or_else(|e| panic!("{e}"));
     let mut watched: Vec<(Watch, SlaLevel)> = alerts
         .iter()

@@ -58,6 +58,18 @@ fn run(app: &mut Application, p: &Policy, stage: Stage, h: i64) -> Vec<Effect> {
     )
 }
 
+/// The police ask the family to name the police station (a supplement of one field).
+fn ask_for_the_police_station(app: &mut Application, p: &Policy, hours_after: i64) {
+    let items = vec![SupplementItem::Field {
+        field: "household.police_station".into(),
+    }];
+    let event = StageEvent::RequestSupplement {
+        items,
+        reason: reason(),
+    };
+    step(app, p, Stage::Police, event, hours_after);
+}
+
 fn reason() -> Bilingual {
     Bilingual::new("材料有误", "wrong materials")
 }
@@ -414,19 +426,7 @@ fn a_supplement_at_the_police_pauses_its_clock_and_resumes_it() {
         deadline(&app, 2).and_then(|r| r.deadline),
         Some(at("2025-11-18T10:00:00+08:00"))
     );
-    let items = vec![SupplementItem::Field {
-        field: "household.police_station".into(),
-    }];
-    step(
-        &mut app,
-        &p,
-        Stage::Police,
-        StageEvent::RequestSupplement {
-            items,
-            reason: reason(),
-        },
-        3,
-    ); // Mon 12:00
+    ask_for_the_police_station(&mut app, &p, 3); // Mon 12:00
     let paused = deadline(&app, 30);
     assert_eq!(
         paused.map(|r| (r.state, r.deadline, r.remaining_secs)),
@@ -1023,19 +1023,7 @@ fn the_matter_clock_pauses_while_the_family_is_asked() {
     run(&mut app, &p, Stage::PreReview, 0);
     run(&mut app, &p, Stage::HealthCheck, 1);
     step(&mut app, &p, Stage::Police, StageEvent::Dispatch, 3);
-    let items = vec![SupplementItem::Field {
-        field: "household.police_station".into(),
-    }];
-    step(
-        &mut app,
-        &p,
-        Stage::Police,
-        StageEvent::RequestSupplement {
-            items,
-            reason: reason(),
-        },
-        4,
-    );
+    ask_for_the_police_station(&mut app, &p, 4);
     let state = |app: &Application| app.matter_clock.as_ref().map(|c| c.state());
     assert_eq!(state(&app), Some(ClockState::Paused));
     step(&mut app, &p, Stage::Police, StageEvent::Supplied, 30);

@@ -17,7 +17,7 @@ pub use crate::kinds::ApplicationId;
 use crate::application::{ApplicationForm, FieldIssue, Text};
 use crate::kinds::Service;
 use crate::policy::{ClockStart, FailureScope, Needs, Policy, PolicyRef};
-use crate::sla::{ClockError, ClockState, SlaClock};
+use crate::sla::{ClockError, SlaClock};
 use crate::stage::{
     Agency, ApplicantWait, Party, SkipReason, Stage, StageEvent, StageResult, StageStatus,
     TransitionError, next_status,
@@ -617,31 +617,13 @@ impl Application {
             })
             .collect();
         let mut applied = Applied::default();
-        for (state, _) in self
-            .stages
-            .iter_mut()
-            .zip(keep)
-            .filter(|(s, keep)| !s.status.is_final() && !keep)
-        {
-            for clock in state
-                .clock
-                .iter_mut()
-                .chain(state.parts.iter_mut().map(|p| &mut p.clock))
-                .filter(|c| c.state() != ClockState::Stopped)
-            {
-                clock.stop(now)?;
+        for (i, keep) in keep.into_iter().enumerate() {
+            if !keep && !self.stages[i].status.is_final() {
+                let to = StageStatus::Withdrawn;
+                self.set(i, to, &StageEvent::Withdraw, policy, now, &mut applied)?;
             }
-            applied.transitions.push(Transition {
-                stage: state.stage,
-                from: state.status.kind(),
-                to: StatusKind::Withdrawn,
-                event: TimelineEvent::Stage(EventKind::Withdraw),
-                at: now,
-            });
-            state.status = StageStatus::Withdrawn;
         }
         self.start_ready(policy, now, &mut applied)?;
-        self.keep_matter_clock(policy, now)?;
         Ok(applied)
     }
 

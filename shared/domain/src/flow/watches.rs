@@ -73,26 +73,30 @@ impl Application {
         policy: &Policy,
         now: DateTime<Utc>,
     ) -> Result<(), FlowError> {
-        let chosen = self.form.services.clone();
-        let state = &mut self.stages[index];
-        let to = &state.status;
-        if state.clock.is_none() {
-            if matches!(to, StageStatus::AwaitingAgency { .. })
-                && let Some(budget) = policy.budget(state.stage)
+        let stage = self.stages[index].stage;
+        if self.stages[index].clock.is_none() {
+            if matches!(
+                self.stages[index].status,
+                StageStatus::AwaitingAgency { .. }
+            ) && let Some(budget) = policy.budget(stage)
             {
                 let warn = policy.supervision.warning_percent;
-                state.clock = Some(SlaClock::start(budget, warn, now));
-                state.parts = policy
-                    .part_budgets(state.stage)
-                    .filter(|(service, _)| chosen.contains(service))
+                let parts = policy
+                    .part_budgets(stage)
+                    .filter(|(service, _)| self.form.services.contains(service))
                     .map(|(service, budget)| PartClock {
                         service,
                         clock: SlaClock::start(budget, warn, now),
                     })
                     .collect();
+                let state = &mut self.stages[index];
+                state.clock = Some(SlaClock::start(budget, warn, now));
+                state.parts = parts;
             }
             return Ok(());
         }
+        let state = &mut self.stages[index];
+        let to = &state.status;
         let parts = state
             .parts
             .iter_mut()
