@@ -289,12 +289,18 @@ impl Simulator {
         headers: &HeaderMap,
         body: &[u8],
     ) -> Answer {
-        let checked = if channel == ESCALATIONS {
-            Some(agency)
-        } else {
-            None
-        };
-        let key = match self.verified(checked, headers, body) {
+        // Escalations go to an agency's supervisor, or to the platform's for the whole matter's
+        // clock (永福县 附件2 六(一)).
+        if channel == ESCALATIONS
+            && agency_by_path(agency).is_none()
+            && agency != Agency::Platform.dispatch_path()
+        {
+            return (
+                StatusCode::NOT_FOUND,
+                Json(serde_json::json!({"error": "no such supervisor"})),
+            );
+        }
+        let key = match self.verified(None, headers, body) {
             Ok(key) => key,
             Err(refusal) => return refusal,
         };

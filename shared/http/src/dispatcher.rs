@@ -98,8 +98,9 @@ impl HttpDispatcher {
         Self::under(base, "dispatch", key, clock)
     }
 
-    /// A dispatcher posting SLA escalations to the agencies' supervisors (and the licence
-    /// directory's, for registration reviews): each at `<base>/supervision/<segment>`.
+    /// A dispatcher posting SLA escalations to the agencies' supervisors, the licence
+    /// directory's (registration reviews) and the platform's (the whole matter's clock, 永福县
+    /// 附件2 六(一)): each at `<base>/supervision/<segment>`.
     pub fn to_supervisors(
         base: &str,
         key: SigningKey,
@@ -107,11 +108,12 @@ impl HttpDispatcher {
     ) -> Result<Self, String> {
         let mut d = Self::under(base, "supervision", key, clock)?;
         let base = base.trim_end_matches('/');
-        let directory = Agency::LicenceDirectory;
-        d.endpoints.insert(
-            directory,
-            format!("{base}/supervision/{}", directory.dispatch_path()),
-        );
+        for supervised in [Agency::LicenceDirectory, Agency::Platform] {
+            d.endpoints.insert(
+                supervised,
+                format!("{base}/supervision/{}", supervised.dispatch_path()),
+            );
+        }
         Ok(d)
     }
 
