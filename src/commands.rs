@@ -3,12 +3,10 @@
 use anyhow::{Context, Result, anyhow, bail};
 use chrono::{DateTime, Utc};
 use clap::{Parser, Subcommand};
-use newborn_domain::application::{Case, ParentRole, parse_form};
+use newborn_domain::application::{Case, parse_form};
 use newborn_domain::calendar::{CHINA, WorkingCalendar};
 use newborn_domain::policy::LicenceHolder;
-use newborn_domain::policy::{
-    ClockStart, MaterialCondition, Policy, PolicyRegistry, ResidencyRule,
-};
+use newborn_domain::policy::{ClockStart, Policy, PolicyRegistry, ResidencyRule};
 use newborn_domain::prereview::{Decision, pre_review};
 use newborn_domain::sla::add_working_time;
 use newborn_domain::stage::Stage;
@@ -330,7 +328,13 @@ pub fn run(cli: Cli) -> Result<()> {
         } => {
             let p = find(&registry, &policy)?;
             let start = parse_time(&start)?;
-            write_deadline(out, &calendar()?, p, stage, start)?;
+            // The region's own holidays count too (Guangxi's 壮族三月三).
+            let national = calendar()?;
+            let cal = match &p.calendar {
+                Some(days) => national.with_regional(days),
+                None => national,
+            };
+            write_deadline(out, &cal, p, stage, start)?;
         }
         Command::Token {
             data_dir,
@@ -536,7 +540,7 @@ fn write_deadline(
     if provisional {
         writeln!(
             out,
-            "PROVISIONAL: the calendar has no State Council notice for part of this span; add the year with --holidays-file."
+            "PROVISIONAL: the calendar has no holiday notice (the State Council's or the region's) for part of this span; add the year with --holidays-file or to the policy's [calendar]."
         )?;
     }
     writeln!(
@@ -560,6 +564,80 @@ fn write_policy(out: &mut impl Write, p: &Policy) -> Result<()> {
         p.version,
         p.sources.join("; ")
     )?;
+    writeln!(out, "\nServices (办理事项)")?;
+    for s in &p.services.offered {
+        let l = s.label();
+        writeln!(out, "  - {} / {}", l.zh, l.en)?;
+    }
+    writeln!(out, "      [{}]", p.services.source)?;
+    if let Some(r) = &p.services.parenting_guidance {
+        let by = match r.registered_by {
+            newborn_domain::policy::ParentingRegistrar::KnowledgeBase => {
+                "the parent, by opening the knowledge base in the app"
+            }
+            newborn_domain::policy::ParentingRegistrar::Hospital => "the hospital, with its result",
+        };
+        writeln!(
+            out,
+            "  parenting guidance registered by {by}\n      [{}]",
+            r.source
+        )?;
+    }
+    writeln!(out, "\nCollection (送达方式)")?;
+    for doc in newborn_domain::kinds::CollectedDocument::ALL {
+        let ways: Vec<String> = p
+            .collection
+            .methods(doc)
+            .iter()
+            .map(|m| format!("{} / {}", m.label().zh, m.label().en))
+            .collect();
+        writeln!(out, "  - {}: {}", doc.label().zh, ways.join("; "))?;
+    }
+    writeln!(out, "      [{}]", p.collection.source)?;
+    let c = &p.counterfoil;
+    let keeper = match c.handling {
+        newborn_domain::policy::CounterfoilHandling::Handover => {
+            "the hospital keeps it and hands it over to the police with a signed register"
+        }
+        newborn_domain::policy::CounterfoilHandling::KeptAtHospital => {
+            "it stays at the hospital (the family collects it there if the registration fails)"
+        }
+        newborn_domain::policy::CounterfoilHandling::Electronic => {
+            "the platform sends the police an electronic counterfoil"
+        }
+    };
+    let when = c
+        .quarterly_by_day
+        .map(|d| format!(", each quarter by day {d} of its last month"))
+        .unwrap_or_default();
+    writeln!(
+        out,
+        "\nCounterfoil (副页)\n  - {keeper}{when}\n      [{}]",
+        c.source
+    )?;
+    if !p.notices.is_empty() {
+        writeln!(out, "\nNotices (告知)")?;
+        for n in &p.notices {
+            writeln!(
+                out,
+                "  - on {:?}: {}\n      [{}]",
+                n.on, n.text.zh, n.source
+            )?;
+        }
+    }
+    if let Some(c) = &p.calendar {
+        writeln!(out, "\nRegional holidays (on top of the national calendar)")?;
+        for d in &c.holidays {
+            writeln!(out, "  - {} {}", d.date, d.name)?;
+        }
+        let years: Vec<String> = c.covered_years.iter().map(i32::to_string).collect();
+        writeln!(
+            out,
+            "  covered years: {} (others provisional)\n      [{}]",
+            years.join(", "),
+            c.source
+        )?;
+    }
     writeln!(out, "\nEligibility (申请条件)")?;
     let rule = |out: &mut dyn Write, text: String, source: &str| {
         writeln!(out, "  - {text}\n      [{source}]")
@@ -709,26 +787,18 @@ fn write_policy(out: &mut impl Write, p: &Policy) -> Result<()> {
     for case in Case::ALL.iter().filter(|c| p.cases.contains_key(c)) {
         writeln!(out, "  {}", case.label().zh)?;
         for stage in Stage::ALL {
-            for who in [ParentRole::Mother, ParentRole::Father] {
-                let items: Vec<_> = p
-                    .materials_at(stage, *case, who)
-                    .filter(|m| {
-                        who == ParentRole::Mother || m.when == MaterialCondition::FatherApplies
-                    })
-                    .collect();
-                for m in items {
-                    let l = m.kind.label();
-                    let when = if m.when == MaterialCondition::FatherApplies {
-                        ", when the father applies"
-                    } else {
-                        ""
-                    };
-                    writeln!(
-                        out,
-                        "    - {} / {} (at {stage}{when})\n        [{}]",
-                        l.zh, l.en, m.source
-                    )?;
-                }
+            for m in p.materials_at(stage, *case) {
+                let l = m.kind.label();
+                let when = m
+                    .when
+                    .label()
+                    .map(|w| format!(", {}", w.en))
+                    .unwrap_or_default();
+                writeln!(
+                    out,
+                    "    - {} / {} (at {stage}{when})\n        [{}]",
+                    l.zh, l.en, m.source
+                )?;
             }
         }
     }

@@ -106,7 +106,7 @@ pub fn scenarios() -> Vec<Scenario> {
                 set(
                     v,
                     &["existing"],
-                    json!({"birth_certificate_number": "Q350012345"}),
+                    json!({"birth_certificate_number": "Q350012345", "full_certificate_held": true}),
                 );
             },
             extra_documents: &["birth_certificate"],

@@ -50,6 +50,56 @@ fn deadline_crosses_the_2026_spring_festival() {
     assert!(out.contains("deadline  2026-02-24T09:00:00+08:00"), "{out}");
 }
 
+/// Guangxi's own holiday (壮族三月三, 2025-03-31 and 04-01, 自治区人民政府令第98号 and the 2025
+/// notice) is not working time for Yongfu's deadlines (永福县 六(二)3: 出生登记2个工作日), while
+/// the same start under Fujian's policy runs on the national calendar; a year whose regional
+/// notice is not loaded is provisional.
+/// Rules: YF-REGIONAL-HOLIDAYS.
+#[test]
+fn yongfu_deadlines_skip_guangxis_sanyuesan_holiday() {
+    let args = |policy| {
+        [
+            "deadline",
+            "--policy",
+            policy,
+            "--stage",
+            "police",
+            "--start",
+            "2025-03-28T09:00:00+08:00",
+        ]
+    };
+    // Fri 15 h, then Mon and Tue are 三月三: Wed 24 h and Thu 9 h make the 48 h.
+    let yongfu = stdout(&args("guangxi-yongfu"));
+    assert!(
+        yongfu.contains("deadline  2025-04-03T09:00:00+08:00"),
+        "{yongfu}"
+    );
+    assert!(!yongfu.contains("PROVISIONAL"), "{yongfu}");
+    let national = stdout(&[
+        "deadline",
+        "--policy",
+        "fujian-2.0",
+        "--stage",
+        "police",
+        "--start",
+        "2025-03-28T09:00:00+08:00",
+    ]);
+    assert!(
+        national.contains("deadline  2025-03-31T09:00:00+08:00"),
+        "{national}"
+    );
+    let later = stdout(&[
+        "deadline",
+        "--policy",
+        "guangxi-yongfu",
+        "--stage",
+        "police",
+        "--start",
+        "2026-04-16T09:00:00+08:00",
+    ]);
+    assert!(later.contains("PROVISIONAL"), "{later}");
+}
+
 #[test]
 fn a_deadline_in_an_uncovered_year_is_provisional_until_the_operator_adds_the_year() {
     let out = stdout(&[
@@ -100,6 +150,9 @@ fn every_policy_shows_its_routes_deadlines_materials_and_sources() {
         assert!(list.contains(id), "{list}");
         let out = stdout(&["policy", "show", id]);
         for part in [
+            "Services (办理事项)",
+            "Collection (送达方式)",
+            "Counterfoil (副页)",
             "Eligibility",
             "Cases and routes",
             "Stages",
@@ -147,6 +200,20 @@ fn every_policy_shows_its_routes_deadlines_materials_and_sources() {
         yongfu.contains("30 working days") && yongfu.contains("33 working days"),
         "{yongfu}"
     );
+    // YF-PARENTING, YF-REGIONAL-HOLIDAYS, YF-COLLECTION, YF-NOTICES: the services, Guangxi's own
+    // holidays, the ways to collect and the notices are shown.
+    assert!(
+        yongfu.contains("parenting guidance registered by the hospital")
+            && yongfu.contains("2025-03-31 壮族三月三")
+            && yongfu.contains("社会保障卡: 自行领取 / collected in person\n")
+            && yongfu.contains("不予受理通知书")
+            && yongfu.contains("each quarter by day 30 of its last month"),
+        "{yongfu}"
+    );
+    assert!(
+        !stdout(&["policy", "show", "xiamen"]).contains("  - 科学育儿"),
+        "Xiamen offers six services"
+    );
     // YF-PARALLEL: insurance and the card both start from the police result.
     assert_eq!(
         graph(&yongfu, "social_security_card"),
@@ -174,6 +241,7 @@ fn unknown_policies_and_stages_get_a_clear_error_and_no_stack_trace() {
     assert!(String::from_utf8_lossy(&out.stderr).contains("unknown stage"));
 }
 
+/// Rules: XM-SERVICES.
 #[test]
 fn review_accepts_the_sample_and_names_what_a_bad_form_lacks() {
     let sample = concat!(
@@ -185,8 +253,9 @@ fn review_accepts_the_sample_and_names_what_a_bad_form_lacks() {
     // Two years later the newborn is too old (附件1 二(一)).
     let out = stdout(&["review", sample, "--at", "2027-11-17T09:00:00+08:00"]);
     assert!(out.contains("OFFLINE") && out.contains("12个月"), "{out}");
-    // A Xiamen review of a Fuzhou birth.
-    let out = stdout(&[
+    // Under Xiamen's guide the form itself is refused: it chose parenting guidance, which
+    // Xiamen does not offer (XM-SERVICES), named in words.
+    let out = newborn(&[
         "review",
         sample,
         "--policy",
@@ -194,7 +263,12 @@ fn review_accepts_the_sample_and_names_what_a_bad_form_lacks() {
         "--at",
         "2025-11-17T09:00:00+08:00",
     ]);
-    assert!(out.contains("OFFLINE"), "{out}");
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(!out.status.success(), "{text}");
+    assert!(
+        text.contains("REJECTED  services") && text.contains("不提供科学育儿指导服务登记"),
+        "{text}"
+    );
 }
 
 #[test]

@@ -19,7 +19,8 @@ fn as_case_2(form: &mut Value) {
         "medical_insurance_enrolment",
         "social_security_card"
     ]);
-    form["existing"] = json!({"birth_certificate_number": "Q350012345"});
+    form["existing"] =
+        json!({"birth_certificate_number": "Q350012345", "full_certificate_held": true});
 }
 
 fn completed(view: &Value, stages: &[&str]) {
@@ -29,7 +30,7 @@ fn completed(view: &Value, stages: &[&str]) {
 }
 
 /// 闽卫政法〔2024〕40号 附件1 三(一): all four agencies, forms confirmed by the applicant.
-/// Rules: FJ2-HC-CHECK, FJ2-CARD.
+/// Rules: FJ2-HC-CHECK, FJ2-CARD, FJ2-ACCEPTED-NOTICE, FJ2-INSURANCE-NOTICE, FJ2-EMS.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn case_1_completes_every_stage_with_the_forms_confirmed_by_the_applicant() -> Result<()> {
     let t = TestService::start().await?;
@@ -81,6 +82,22 @@ async fn case_1_completes_every_stage_with_the_forms_confirmed_by_the_applicant(
         .iter()
         .position(|e| *e == ("health_check", "confirmed", "applicant"));
     assert!(confirm.is_some() && confirmed > confirm, "{events:?}");
+    // What the family is told as the notice words it: accepted at pre-review (附件1 三(一)1
+    // 自动受理); after the enrolment, until when paying covers from the birth and how to bind the
+    // insurance e-voucher (附件2 一(五)(六)).
+    let notes = t.notifications("mum-1", &id).await?;
+    let said = |kind: &str, text: &str| {
+        notes
+            .iter()
+            .any(|n| n["kind"] == kind && n["message"]["zh"].as_str().unwrap_or("").contains(text))
+    };
+    assert!(said("pre_review_accepted", "自动受理"), "{notes:#?}");
+    // The sample mails the booklet to the station: EMS both ways, at the family's cost (附件2 一(四)).
+    assert!(said("stage_done", "EMS双向邮递"), "{notes:#?}");
+    assert!(
+        said("stage_done", "出生后90天内（2026-02-08前）缴费的") && said("stage_done", "亲情账户"),
+        "{notes:#?}"
+    );
     Ok(())
 }
 
@@ -1028,6 +1045,149 @@ async fn in_case_2_a_police_failure_leaves_insurance_and_the_card_running() -> R
     Ok(())
 }
 
+/// The sample family as born in Yongfu county (Guangxi) with Yongfu household registrations,
+/// submitted; returns the application's id.
+async fn submit_in_yongfu(t: &TestService, owner: &str) -> Result<String> {
+    let form = t
+        .form(
+            owner,
+            &[],
+            &[
+                "household_booklet_newborn",
+                "delivery_record",
+                "household_booklet_other_parent",
+            ],
+            |form| {
+                form["newborn"]["birthplace"] = json!("450326");
+                form["mother"]["household_region"] = json!("450326");
+                form["father"]["household_region"] = json!("450326");
+                form["declarations"] = json!([
+                    "insured_in_guangxi",
+                    "no_card_elsewhere",
+                    "not_overseas_chinese"
+                ]);
+            },
+        )
+        .await?;
+    t.client.submit(owner, &form).await
+}
+
+/// Yongfu 六(二)5 and 六(一) (YF-DEADLINES, YF-OVERALL-33): the 1-working-day enrolment inside the
+/// 15-day insurance stage and the 33-working-day promise for the whole matter are supervised
+/// like stages: the sweep raises the enrolment to the insurance office's supervisor and the
+/// matter to the platform's, once each, and supervisors list both. The counterfoil register says
+/// by when the hospital hands the counterfoil to the station.
+/// Rules: YF-DEADLINES, YF-OVERALL-33, YF-COUNTERFOIL.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn in_guangxi_a_late_enrolment_and_a_late_matter_are_raised_to_their_supervisors()
+-> Result<()> {
+    let t = TestService::start().await?;
+    let owner = "mum-gx-late";
+    let id = submit_in_yongfu(&t, owner).await?;
+    t.script(&id, "insurance", &["hold"]).await?;
+    t.script(&id, "social_security_card", &["hold"]).await?;
+    let held = t
+        .drive_until(owner, &id, "insurance holding the case", |v| {
+            status(v, "insurance") == "awaiting_agency"
+        })
+        .await?;
+    assert!(held["matter_clock"]["deadline"].is_string(), "{held:#}");
+    let alerts = |watch: &'static str| {
+        let t = &t;
+        let id = id.clone();
+        async move {
+            let all = t
+                .client
+                .json(
+                    t.http
+                        .get(format!("{}/supervision/alerts", t.api))
+                        .bearer_auth(t.supervisor_token()),
+                )
+                .await?;
+            let mut levels: Vec<String> = all["alerts"]
+                .as_array()
+                .into_iter()
+                .flatten()
+                .filter(|a| a["application_id"] == id.as_str() && a["watch"] == watch)
+                .map(|a| a["level"].as_str().unwrap_or_default().to_owned())
+                .collect();
+            levels.sort();
+            anyhow::Ok(levels)
+        }
+    };
+    // Three days on: the enrolment's one working day has passed; the 15-day reimbursement and the
+    // 33-day matter have not.
+    t.advance(3 * 86_400).await?;
+    t.sweep().await?;
+    assert_eq!(
+        alerts("service:medical_insurance_enrolment").await?,
+        ["overdue", "warning"]
+    );
+    assert!(alerts("insurance").await?.is_empty());
+    assert!(alerts("matter").await?.is_empty());
+    // Sixty days on (past 33 working days, the new-year holiday included): the matter is overdue
+    // and raised to the platform; a second sweep raises nothing again.
+    t.advance(57 * 86_400).await?;
+    t.sweep().await?;
+    assert_eq!(alerts("matter").await?, ["overdue", "warning"]);
+    let again = t.sweep().await?;
+    assert_eq!(again["breaches"], 0, "raised once: {again}");
+    let escalations = t
+        .client
+        .json(t.http.get(format!("{}/escalations", t.sim)))
+        .await?;
+    let raised: Vec<(String, String)> = escalations
+        .as_array()
+        .into_iter()
+        .flatten()
+        .filter(|e| e["body"]["application_id"] == id.as_str() && e["body"]["level"] == "overdue")
+        .map(|e| {
+            (
+                e["agency"].as_str().unwrap_or_default().to_owned(),
+                e["body"]["watch"].as_str().unwrap_or_default().to_owned(),
+            )
+        })
+        .collect();
+    for expected in [
+        ("insurance", "service:medical_insurance_enrolment"),
+        ("platform", "matter"),
+    ] {
+        assert!(
+            raised
+                .iter()
+                .any(|(a, w)| (a.as_str(), w.as_str()) == expected),
+            "{expected:?} not raised: {raised:?}"
+        );
+    }
+    let view = t.client.view(owner, &id).await?;
+    assert_eq!(view["matter_clock"]["level"], "overdue", "{view:#}");
+    // 一(二)1(4): the hospital hands the counterfoil to the station by the 30th of the quarter's
+    // last month: the register says by when.
+    let staff = t
+        .running
+        .issuer
+        .mint(
+            "staff-yf",
+            newborn_http::Role::CounterStaff,
+            chrono::TimeDelta::hours(1),
+            chrono::Utc::now(),
+        )
+        .map_err(anyhow::Error::msg)?;
+    let register = t
+        .client
+        .json(
+            t.http
+                .get(format!("{}/supervision/counterfoils?county=450326", t.api))
+                .bearer_auth(&staff),
+        )
+        .await?;
+    assert_eq!(
+        register["counterfoils"][0]["hand_over_by"], "2025-12-30",
+        "{register:#}"
+    );
+    Ok(())
+}
+
 /// Yongfu 五(三)3(1) (YF-PARALLEL): the police send their result to insurance and the
 /// social-security office at once, so the card is made while the 15-day reimbursement is still
 /// with the insurance office.
@@ -1036,27 +1196,7 @@ async fn in_case_2_a_police_failure_leaves_insurance_and_the_card_running() -> R
 async fn in_guangxi_the_card_does_not_wait_for_the_reimbursement() -> Result<()> {
     let t = TestService::start().await?;
     let owner = "mum-gx";
-    let form = t
-        .form(
-            owner,
-            &[],
-            &["household_booklet_newborn", "delivery_record"],
-            |form| {
-                form["newborn"]["birthplace"] = json!("450326");
-                form["mother"]["household_region"] = json!("450326");
-                form["father"]["household_region"] = json!("450326");
-            },
-        )
-        .await?;
-    let created = t
-        .client
-        .json(
-            t.client
-                .post(owner, "/applications?policy=guangxi-yongfu")
-                .json(&form),
-        )
-        .await?;
-    let id = created["id"].as_str().unwrap_or_default().to_owned();
+    let id = submit_in_yongfu(&t, owner).await?;
     t.script(&id, "insurance", &["hold"]).await?;
     let view = t
         .drive_until(
@@ -1166,5 +1306,72 @@ async fn twins_claim_the_maternity_benefit_once_and_each_flow_ends_on_its_own() 
     assert_eq!(done1["outcome"], "terminated", "{done1:#}");
     assert_eq!(done2["outcome"], "completed", "{done2:#}");
     assert_eq!(status(&done2, "insurance"), "completed");
+    Ok(())
+}
+
+/// 闽卫政法〔2024〕40号 附件1 三(一)2: the parent registers parenting guidance by opening the
+/// knowledge base in the app, while the hospital works on the certificates; the hospital is not
+/// asked for it; a repeat changes nothing. The hospital's dispatch carries the signed form.
+/// Rules: FJ2-PARENTING, FJ2-SIGNED-FORM.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_parent_registers_parenting_guidance_by_reading_the_knowledge_base() -> Result<()> {
+    let t = TestService::start().await?;
+    let owner = "mum-pg";
+    let id = t
+        .submit(owner, &[], &["household_booklet_newborn"], |_| {})
+        .await?;
+    t.script(&id, "health_check", &["hold"]).await?;
+    t.wait_for(owner, &id, "the hospital holding the case", |v| {
+        status(v, "health_check") == "awaiting_agency"
+    })
+    .await?;
+    let path = format!("/applications/{id}/parenting-guidance");
+    let read = t.client.json(t.client.post(owner, &path)).await?;
+    let at = read["parenting_guidance_read_at"].clone();
+    assert!(at.is_string(), "{read:#}");
+    let again = t.client.json(t.client.post(owner, &path)).await?;
+    assert_eq!(again["parenting_guidance_read_at"], at, "registered once");
+    let stranger = t.client.post("someone-else", &path).send().await?;
+    assert_eq!(stranger.status(), 404);
+    let timeline = t.timeline(owner, &id).await?;
+    assert_eq!(
+        timeline
+            .iter()
+            .filter(|e| e["event"] == "parenting_guidance_done")
+            .count(),
+        1,
+        "{timeline:#?}"
+    );
+    let hospital = t
+        .received()
+        .await?
+        .into_iter()
+        .find(|d| d["key"] == format!("{id}:health_check:1"))
+        .map(|d| d["body"].clone())
+        .expect("the hospital's dispatch");
+    assert!(
+        !hospital["services"]
+            .as_array()
+            .into_iter()
+            .flatten()
+            .any(|s| s == "parenting_guidance"),
+        "not the hospital's to register: {hospital:#}"
+    );
+    // The agencies receive the signed form (含有电子签名的申请表, 附件1 三(一)2) with the pledge
+    // the applicant affirmed (附件2 一(八)).
+    let declaration = &hospital["declaration"];
+    assert_eq!(
+        declaration["form_sha256"].as_str().map(str::len),
+        Some(64),
+        "{hospital:#}"
+    );
+    assert_eq!(declaration["signed_by"], format!("applicant:{owner}"));
+    assert_eq!(declaration["signer_id_number"], "35010219940315002X");
+    assert!(
+        declaration["pledge"]["zh"]
+            .as_str()
+            .unwrap_or("")
+            .contains("真实")
+    );
     Ok(())
 }

@@ -51,11 +51,31 @@ async fn requests_without_a_valid_token_are_refused() -> Result<()> {
     Ok(())
 }
 
-/// Guangxi 附件2 五(一)2 (一窗受理): counter staff submit for a parent; the timeline says who.
+/// Guangxi 附件2 五(一)2 (一窗受理): counter staff submit for a Yongfu parent and the timeline
+/// says who; where the policy offers no counter intake (Fujian 2.0: the family applies online
+/// itself, 附件1 三(一)1) counter staff are refused with the reason.
+/// Rules: YF-COUNTER-INTAKE.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn counter_staff_submit_for_a_parent_and_the_timeline_records_them() -> Result<()> {
     let t = TestService::start().await?;
-    let form = t.form("parent-9", &[], &[], |_| {}).await?;
+    let fujian = t.form("parent-9", &[], &[], |_| {}).await?;
+    let form = t
+        .form(
+            "parent-9",
+            &[],
+            &["delivery_record", "household_booklet_other_parent"],
+            |form| {
+                form["newborn"]["birthplace"] = json!("450326");
+                form["mother"]["household_region"] = json!("450326");
+                form["father"]["household_region"] = json!("450326");
+                form["declarations"] = json!([
+                    "insured_in_guangxi",
+                    "no_card_elsewhere",
+                    "not_overseas_chinese"
+                ]);
+            },
+        )
+        .await?;
     let staff = t
         .running
         .issuer
@@ -74,6 +94,16 @@ async fn counter_staff_submit_for_a_parent_and_the_timeline_records_them() -> Re
         .send()
         .await?;
     assert_eq!(missing.status(), 422, "counter staff must say for whom");
+    let not_offered = t
+        .http
+        .post(format!("{}/applications?on_behalf_of=parent-9", t.api))
+        .bearer_auth(&staff)
+        .json(&fujian)
+        .send()
+        .await?;
+    assert_eq!(not_offered.status(), 403);
+    let problem: Value = not_offered.json().await?;
+    assert_eq!(problem["code"], "counter_intake_not_offered", "{problem}");
     let res = t
         .http
         .post(format!("{}/applications?on_behalf_of=parent-9", t.api))
@@ -106,32 +136,105 @@ async fn counter_staff_submit_for_a_parent_and_the_timeline_records_them() -> Re
     Ok(())
 }
 
-/// 闽卫政法〔2024〕40号 附件2 一(三), 附件4 二: no letter, no application by the father.
+/// 闽卫政法〔2024〕40号 附件1 三(一)1 (材料缺失→补件), 附件2 一(三), 附件3: a father who applies
+/// without the mother's letter is not refused at the door: pre-review asks for the letter and its
+/// term in one supplement, and his answer carries the application on.
+/// Rules: FJ2-FATHER-LETTER-SUPPLEMENT.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn a_father_without_the_authorisation_letter_cannot_submit() -> Result<()> {
+async fn a_father_without_the_authorisation_letter_is_asked_to_supplement_it() -> Result<()> {
     let t = TestService::start().await?;
-    let form = t
-        .form("dad-1", &[], &[], |f| {
+    let owner = "dad-1";
+    let id = t
+        .submit(owner, &[], &["household_booklet_newborn"], |f| {
             f["applicant"] = json!("father");
-            f["authorisation"] = json!({"valid_from": "2025-11-12", "valid_until": "2026-02-12"});
         })
         .await?;
-    let res = t
-        .http
-        .post(format!("{}/applications", t.api))
-        .bearer_auth(t.client.token("dad-1"))
-        .json(&form)
+    let asked = t
+        .wait_for(owner, &id, "the letter asked for", |v| {
+            status(v, "pre_review") == "awaiting_applicant"
+        })
+        .await?;
+    assert_eq!(
+        stage(&asked, "pre_review")["status"]["items"],
+        json!([
+            {"type": "document", "kind": "authorisation_letter"},
+            {"type": "field", "field": "authorisation"}
+        ]),
+        "{asked:#}"
+    );
+    // An answer with the letter but no term is refused, naming what is missing; nothing changes.
+    let letter = t.client.upload(owner, "authorisation_letter").await?;
+    let half = t
+        .client
+        .post(owner, &format!("/applications/{id}/supplement"))
+        .json(&json!({"documents": [letter.clone()], "form_patch": {}}))
         .send()
         .await?;
-    assert_eq!(res.status(), 422);
-    let body: Value = res.json().await?;
-    assert_eq!(body["code"], "authorisation_letter_missing", "{body}");
-    assert_eq!(
-        t.client
-            .json(t.client.get("dad-1", "/applications"))
-            .await?,
-        json!([]),
-        "nothing was created"
+    assert_eq!(half.status(), 422);
+    let problem: Value = half.json().await?;
+    assert!(
+        problem.to_string().contains("authorisation"),
+        "names the term: {problem}"
+    );
+    let answer = json!({
+        "documents": [letter],
+        "form_patch": {"authorisation": {"valid_from": "2025-11-12", "valid_until": "2026-02-12"}}
+    });
+    t.client
+        .json(
+            t.client
+                .post(owner, &format!("/applications/{id}/supplement"))
+                .json(&answer),
+        )
+        .await?;
+    let on = t
+        .wait_for(owner, &id, "pre-review accepting the answer", |v| {
+            status(v, "pre_review") == "completed"
+        })
+        .await?;
+    assert_eq!(on["outcome"], "in_progress", "{on:#}");
+    Ok(())
+}
+
+/// 闽卫政法〔2024〕40号 附件2 一(二) "暂不支持单亲母亲和未婚公民进行申请": a single mother's form (no
+/// father, no marriage certificate) is taken, and pre-review ends it offline with the reason in
+/// Chinese and English — not a parse error about a missing field.
+/// Rules: FJ2-MARRIED.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_single_mother_is_told_to_apply_offline_with_the_reason() -> Result<()> {
+    let t = TestService::start().await?;
+    let owner = "mum-single";
+    let mut form = t
+        .form(
+            owner,
+            &["father_id_card", "marriage_certificate"],
+            &["household_booklet_newborn"],
+            |f| {
+                if let Some(o) = f.as_object_mut() {
+                    o.remove("father");
+                }
+                if let Some(m) = f["mother"].as_object_mut() {
+                    m.remove("marriage_certificate");
+                }
+            },
+        )
+        .await?;
+    form["household"]["registering_parent"] = json!("mother");
+    let id = t.client.submit(owner, &form).await?;
+    let ended = t
+        .wait_for(owner, &id, "the offline ending", |v| {
+            v["outcome"] != "in_progress"
+        })
+        .await?;
+    assert_eq!(ended["outcome"], "terminated", "{ended:#}");
+    let reason = &stage(&ended, "pre_review")["status"]["reason"];
+    assert!(
+        reason["zh"].as_str().unwrap_or("").contains("单亲母亲")
+            && reason["en"]
+                .as_str()
+                .unwrap_or("")
+                .contains("single mother"),
+        "{ended:#}"
     );
     Ok(())
 }
@@ -566,7 +669,7 @@ async fn a_standard_webhooks_library_verifies_our_dispatches_and_signs_callbacks
         Some(forms) if !forms.is_empty() => json!({"type": "confirm_forms", "forms": forms}),
         _ => json!({"type": "approve", "result": {"stage": "health_check",
             "birth_certificate_number": "Q350012345", "vaccination_certificate_issued": true,
-            "parenting_guidance_registered": true}}),
+            "parenting_guidance_registered": false}}),
     };
     let callback = json!({"application_id": id, "stage": "health_check",
         "round": dispatch["round"], "outcome": outcome})
@@ -618,4 +721,51 @@ fn scan_files(dir: &std::path::Path) -> usize {
         .filter_map(|p| std::fs::read_dir(p.path()).ok())
         .map(|files| files.count())
         .sum()
+}
+
+/// 申报须知 before applying (issue 19): the notice says what `newborn policy show` says — the
+/// services offered, who may apply, that single mothers and unmarried parents apply offline, the
+/// pledge, and each material with when it is needed.
+/// Rules: XM-SERVICES, FJ2-PROMISE, FJ2-MARRIED.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_policy_notice_tells_a_family_what_it_needs_before_it_applies() -> Result<()> {
+    let t = TestService::start().await?;
+    let get = |id: &str| {
+        let url = format!("{}/policies/{id}/notice", t.api);
+        let http = t.http.clone();
+        async move { anyhow::Ok(http.get(url).send().await?.json::<Value>().await?) }
+    };
+    let xiamen = get("xiamen").await?;
+    assert_eq!(
+        xiamen["services"].as_array().map(Vec::len),
+        Some(6),
+        "{xiamen:#}"
+    );
+    assert_eq!(xiamen["applicant"]["father_with_authorisation"], false);
+    let fujian = get("fujian-2.0").await?;
+    assert_eq!(fujian["services"].as_array().map(Vec::len), Some(7));
+    assert_eq!(
+        fujian["parenting_guidance"]["registered_by"],
+        "knowledge_base"
+    );
+    assert!(
+        fujian["pledge"]["zh"]
+            .as_str()
+            .unwrap_or("")
+            .contains("真实")
+            && fujian["married_parents_only"]["source"]
+                .as_str()
+                .unwrap_or("")
+                .contains("附件2 一(二)"),
+        "{fujian:#}"
+    );
+    let letter = fujian["cases"][0]["materials"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .find(|m| m["kind"] == "authorisation_letter")
+        .cloned()
+        .unwrap_or_default();
+    assert_eq!(letter["when_label"]["zh"], "父亲申请时", "{letter}");
+    Ok(())
 }

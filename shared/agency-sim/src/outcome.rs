@@ -181,7 +181,10 @@ pub fn callback_outcome(
                     "stage": "health_check",
                     "birth_certificate_number": format!("Q{:09}", hash(&[app, "birth"]) % 1_000_000_000),
                     "vaccination_certificate_issued": true,
-                    "parenting_guidance_registered": true,
+                    // Only where the dispatch makes it the hospital's (永福县 五(三)6).
+                    "parenting_guidance_registered": dispatch["services"]
+                        .as_array()
+                        .is_some_and(|s| s.iter().any(|x| x == "parenting_guidance")),
                 }),
                 Stage::Police => {
                     json!({"stage": "police", "newborn_id_number": newborn_id(dispatch)?})

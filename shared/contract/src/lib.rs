@@ -584,6 +584,7 @@ pub async fn handover_contract(register: &dyn HandoverRegister, prefix: &str) {
         institution: "福州市妇幼保健院".into(),
         county: county.clone(),
         issued_at: at("2025-11-17T09:00:00+08:00") + TimeDelta::hours(i64::from(10 - n)),
+        hand_over_by: None,
     };
     let (a, b, c) = (foil(1, &county), foil(2, &county), foil(3, &other));
     for f in [&a, &b, &b, &c] {

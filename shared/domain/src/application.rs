@@ -88,8 +88,10 @@ pub struct Newborn {
     pub birthplace: RegionCode,
     /// 医疗机构
     pub hospital: Hospital,
-    /// 住院病历号
-    pub medical_record_number: Text,
+    /// 住院病历号: hospital-only data, for the hospital's check in case 1; cases 2 and 3 involve no
+    /// hospital and need none (闽卫政法〔2024〕40号 附件2 二(一), 三(一)).
+    #[serde(default)]
+    pub medical_record_number: Option<Text>,
     /// 接生人员
     #[serde(default)]
     pub birth_attendant: Option<PersonName>,
@@ -113,8 +115,10 @@ pub struct Parent {
     pub household_region: RegionCode,
     /// 家庭户 or 集体户
     pub household_kind: HouseholdKind,
-    /// 结婚证字号
-    pub marriage_certificate: MarriageCertificateNumber,
+    /// 结婚证字号: absent for unmarried parents, who cannot apply online (闽卫政法〔2024〕40号
+    /// 附件2 一(二)); pre-review sends them offline with that reason instead of refusing the form.
+    #[serde(default)]
+    pub marriage_certificate: Option<MarriageCertificateNumber>,
 }
 
 /// The household registration choice (出生登记).
@@ -220,17 +224,47 @@ pub struct MailAddress {
     pub address: Text,
 }
 
-/// How one result document reaches the family (送达方式).
+/// How one result document reaches the family (送达方式). Which are offered for which document is
+/// the policy's `[collection]`.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(tag = "method", rename_all = "snake_case", deny_unknown_fields)]
 pub enum DeliveryChoice {
     /// 自行领取
     Pickup,
+    /// 委托新生儿父亲领取 (永福县 四(六), 七(一)1: with the mother's signed and fingerprinted letter
+    /// and both parents' identity cards)
+    PickupByFather,
     /// 邮寄送达（自费）
     Mail {
         /// Where to.
         address: MailAddress,
     },
+    /// 重新打印户口簿后寄回（邮费自付），原户口簿自然作废 (莆卫办〔2022〕44号 二(二)3)
+    Reprint {
+        /// Where the new booklet is mailed.
+        address: MailAddress,
+    },
+}
+
+impl DeliveryChoice {
+    /// Its method, as the policy names it.
+    pub fn method(&self) -> crate::kinds::CollectionMethod {
+        use crate::kinds::CollectionMethod as M;
+        match self {
+            DeliveryChoice::Pickup => M::Pickup,
+            DeliveryChoice::PickupByFather => M::PickupByFather,
+            DeliveryChoice::Mail { .. } => M::Mail,
+            DeliveryChoice::Reprint { .. } => M::Reprint,
+        }
+    }
+
+    /// Whether the document travels by post.
+    pub fn by_post(&self) -> bool {
+        matches!(
+            self,
+            DeliveryChoice::Mail { .. } | DeliveryChoice::Reprint { .. }
+        )
+    }
 }
 
 /// Delivery choice per document.
@@ -258,6 +292,11 @@ pub struct ExistingRecords {
     /// The newborn's 公民身份号码, for case 3.
     #[serde(default)]
     pub newborn_id_number: Option<IdNumber>,
+    /// Case 2's confirmation that the family holds the full certificate, main page and
+    /// counterfoil (闽卫政法〔2024〕40号 附件2 二(一) "申请时需确认已持有正、副页完全版的《出生医学证明》");
+    /// the police use the electronic certificate, so no scan is asked for.
+    #[serde(default)]
+    pub full_certificate_held: bool,
 }
 
 /// The term of the mother's authorisation letter (委托期限), 闽卫政法〔2024〕40号 附件3.
@@ -288,6 +327,21 @@ pub struct CardRequest {
     pub partner_bank: Text,
 }
 
+/// 申请人承诺 (闽卫政法〔2024〕40号 附件2 一(八), 二(八), 三(七)): "申请人承诺所填写内容和提供的
+/// 材料是真实的。若有隐瞒事实真相、提供虚假材料等行为，自愿承担由此产生的法律后果。"
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Pledge {
+    /// The applicant affirms the pledge's text.
+    pub truthful: bool,
+}
+
+/// The pledge's text, as the applicant affirms it.
+pub const PLEDGE_TEXT: (&str, &str) = (
+    "本人承诺所填写内容和提供的材料是真实的。若有隐瞒事实真相、提供虚假材料等行为，自愿承担由此产生的法律后果。",
+    "I promise that what I filled in and the materials I provided are true; for concealing facts or providing false materials I accept the legal consequences.",
+);
+
 /// The one application form.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -302,8 +356,10 @@ pub struct ApplicationForm {
     pub newborn: Newborn,
     /// 母亲
     pub mother: Parent,
-    /// 父亲
-    pub father: Parent,
+    /// 父亲: absent for a single mother, who cannot apply online (闽卫政法〔2024〕40号 附件2
+    /// 一(二) "暂不支持单亲母亲…进行申请"); pre-review sends her offline with that reason.
+    #[serde(default)]
+    pub father: Option<Parent>,
     /// 出生登记, required when household registration is chosen.
     #[serde(default)]
     pub household: Option<HouseholdRegistration>,
@@ -331,6 +387,12 @@ pub struct ApplicationForm {
     /// Electronic licences given instead of scans (闽卫政法〔2024〕40号 附件2 一(一): 电子证照或扫描件).
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub licences: Vec<crate::kinds::LicenceRef>,
+    /// 申请人承诺, affirmed before submitting.
+    pub pledge: Pledge,
+    /// The policy's declarations (确认) the applicant makes, by id (e.g. Yongfu's
+    /// `insured_in_guangxi`); pre-review sends an application lacking one offline with its text.
+    #[serde(default, skip_serializing_if = "BTreeSet::is_empty")]
+    pub declarations: BTreeSet<crate::kinds::Text>,
 }
 
 /// A problem with one field of the form.
@@ -363,14 +425,32 @@ impl FieldIssue {
 pub fn parse_form(json: &[u8]) -> Result<ApplicationForm, FieldIssue> {
     let de = &mut serde_json::Deserializer::from_slice(json);
     serde_path_to_error::deserialize(de).map_err(|e| {
-        let field = e.path().to_string();
-        let inner = e.into_inner();
-        let error = Invalid::from_serde_message(&inner.to_string()).unwrap_or_else(|| {
-            let detail = crate::text::without_values(&inner.to_string());
+        let mut field = e.path().to_string();
+        let message = e.into_inner().to_string();
+        // serde names a missing member by the path of the object holding it.
+        let missing = message
+            .strip_prefix("missing field `")
+            .and_then(|m| m.split('`').next());
+        if let Some(member) = missing {
+            field = match field.as_str() {
+                "." | "" => member.to_owned(),
+                parent => format!("{parent}.{member}"),
+            };
+            let label = crate::fields::label(&field);
+            return FieldIssue::new(
+                &field,
+                "missing",
+                format!("请填写{}", label.zh),
+                format!("{} is missing", label.en),
+            );
+        }
+        let error = Invalid::from_serde_message(&message).unwrap_or_else(|| {
+            let detail = crate::text::without_values(&message);
+            let label = crate::fields::label(&field);
             Invalid::new(
                 "malformed",
-                format!("格式错误：{detail}"),
-                format!("malformed input: {detail}"),
+                format!("{}格式错误：{detail}", label.zh),
+                format!("{} is malformed: {detail}", label.en),
             )
         });
         FieldIssue { field, error }
@@ -404,10 +484,12 @@ impl ApplicationForm {
             ));
         };
         let holder_ok = match rule.holder.parent() {
-            Some(role) => form.parent(role).id_number == reference.holder_id_number,
-            None => [&form.mother, &form.father]
-                .iter()
-                .any(|p| p.id_number == reference.holder_id_number),
+            Some(role) => form
+                .parent(role)
+                .is_some_and(|p| p.id_number == reference.holder_id_number),
+            None => form
+                .parents()
+                .any(|(_, p)| p.id_number == reference.holder_id_number),
         };
         if holder_ok {
             Ok(())
@@ -426,18 +508,32 @@ impl ApplicationForm {
     /// The holder a missing-licence registration names for `kind` when the form gives no
     /// licence of it: the parent the material belongs to (the mother for a shared one).
     pub fn default_holder(&self, kind: DocumentKind) -> IdNumber {
-        match kind {
-            DocumentKind::FatherIdCard => self.father.id_number.clone(),
-            _ => self.mother.id_number.clone(),
+        let holder = match kind {
+            DocumentKind::FatherIdCard => self.father.as_ref(),
+            _ => None,
+        };
+        holder.unwrap_or(&self.mother).id_number.clone()
+    }
+
+    /// A parent's record: the mother's always, the father's where the form has one.
+    pub fn parent(&self, role: ParentRole) -> Option<&Parent> {
+        match role {
+            ParentRole::Mother => Some(&self.mother),
+            ParentRole::Father => self.father.as_ref(),
         }
     }
 
-    /// The applicant parent's record.
-    pub fn parent(&self, role: ParentRole) -> &Parent {
-        match role {
-            ParentRole::Mother => &self.mother,
-            ParentRole::Father => &self.father,
-        }
+    /// The parents on the form, mother first.
+    pub fn parents(&self) -> impl Iterator<Item = (ParentRole, &Parent)> {
+        std::iter::once((ParentRole::Mother, &self.mother))
+            .chain(self.father.iter().map(|f| (ParentRole::Father, f)))
+    }
+
+    /// The applying parent's record: the mother's, or the father's when he applies (the form
+    /// check refuses a father applying without his section, so the mother's stands in only for
+    /// a form that never passed it).
+    pub fn applicant_parent(&self) -> &Parent {
+        self.parent(self.applicant).unwrap_or(&self.mother)
     }
 
     /// The newborn's date of birth, China time.
@@ -484,6 +580,23 @@ impl ApplicationForm {
             other => other,
         };
         self.services.iter().any(|s| s.stage() == stage)
+    }
+
+    /// The facts that decide which conditional materials the form needs.
+    pub fn material_facts(&self) -> crate::policy::MaterialFacts {
+        crate::policy::MaterialFacts {
+            case: self.case,
+            applicant: self.applicant,
+            ethnicities_differ: self
+                .father
+                .as_ref()
+                .is_some_and(|f| f.ethnicity.as_str() != self.mother.ethnicity.as_str()),
+            card_by_mail: self.services.contains(&Service::SocialSecurityCard)
+                && matches!(
+                    self.delivery.social_security_card,
+                    Some(DeliveryChoice::Mail { .. })
+                ),
+        }
     }
 
     /// Whether a scan of `kind` is attached.
@@ -547,29 +660,28 @@ impl ApplicationForm {
                 "the mother's identity number belongs to a man; were the parents swapped?",
             ));
         }
-        if !self.father.id_number.is_male() {
-            issues.push(FieldIssue::new(
-                "father.id_number",
-                "id_number_sex",
-                "父亲的公民身份号码显示为女性，请核对是否填反",
-                "the father's identity number belongs to a woman; were the parents swapped?",
-            ));
+        if let Some(father) = &self.father {
+            if !father.id_number.is_male() {
+                issues.push(FieldIssue::new(
+                    "father.id_number",
+                    "id_number_sex",
+                    "父亲的公民身份号码显示为女性，请核对是否填反",
+                    "the father's identity number belongs to a woman; were the parents swapped?",
+                ));
+            }
+            if self.mother.id_number == father.id_number {
+                issues.push(FieldIssue::new(
+                    "father.id_number",
+                    "id_number_same",
+                    "父母的公民身份号码相同",
+                    "both parents have the same identity number",
+                ));
+            }
         }
-        if self.mother.id_number == self.father.id_number {
-            issues.push(FieldIssue::new(
-                "father.id_number",
-                "id_number_same",
-                "父母的公民身份号码相同",
-                "both parents have the same identity number",
-            ));
-        }
-        for (field, parent) in [
-            ("mother.id_number", &self.mother),
-            ("father.id_number", &self.father),
-        ] {
+        for (role, parent) in self.parents() {
             if parent.id_number.birth_date() >= self.birth_date() {
                 issues.push(FieldIssue::new(
-                    field,
+                    &format!("{}.id_number", role.as_str()),
                     "parent_born_after_child",
                     "父母的出生日期不能晚于新生儿",
                     "a parent cannot be born after the child",
@@ -578,41 +690,29 @@ impl ApplicationForm {
         }
         self.check_services(policy, &mut issues);
         self.check_sections(&mut issues);
+        self.check_collection(policy, &mut issues);
+        self.check_payout(policy, &mut issues);
         self.check_licences(policy, &mut issues);
         self.check_existing_records(&mut issues);
-        if self.applicant == ParentRole::Father {
-            // 闽卫政法〔2024〕40号 附件2 一(三), 附件4 二: the father applies only on the mother's
-            // authorisation letter ("申报对象为父亲时须提供授权书材料"); without it he has no
-            // standing to apply, so the form is refused rather than sent to pre-review.
-            if !self.has_document(DocumentKind::AuthorisationLetter) {
-                issues.push(FieldIssue::new(
-                    "documents",
-                    "authorisation_letter_missing",
-                    "父亲申请须上传母亲签署的授权委托书",
-                    "when the father applies, attach the mother's signed authorisation letter",
-                ));
-            }
-            // 闽卫政法〔2024〕40号 附件3: the letter states a term (委托期限).
-            match self.authorisation {
-                None => issues.push(FieldIssue::new(
-                    "authorisation",
-                    "authorisation_missing",
-                    "父亲申请须填写母亲授权委托的期限",
-                    "when the father applies, give the term of the mother's authorisation",
-                )),
-                Some(a) => {
-                    let today = now.with_timezone(&CHINA).date_naive();
-                    if a.valid_from > a.valid_until || today < a.valid_from || today > a.valid_until
-                    {
-                        issues.push(FieldIssue::new(
-                            "authorisation",
-                            "authorisation_term",
-                            "授权委托书不在委托期限内",
-                            "today is outside the authorisation letter's term",
-                        ));
-                    }
-                }
-            }
+        // 附件2 一(八): the applicant promises the form and materials are true.
+        if !self.pledge.truthful {
+            issues.push(FieldIssue::new(
+                "pledge.truthful",
+                "pledge_not_given",
+                format!("请阅读并确认申请人承诺：{}", PLEDGE_TEXT.0),
+                format!("read and affirm the applicant's pledge: {}", PLEDGE_TEXT.1),
+            ));
+        }
+        // The father's application is judged by pre-review: where only the mother may apply he
+        // goes offline with that reason (厦门 办理流程(一); 永福县 三(一)); in Fujian 2.0 a missing
+        // letter or term is asked for as a supplement (附件1 三(一)1; 附件2 一(三); 附件3).
+        if self.applicant == ParentRole::Father && self.father.is_none() {
+            issues.push(FieldIssue::new(
+                "father",
+                "section_missing",
+                "父亲申请须填写父亲信息",
+                "when the father applies, fill in the father's section",
+            ));
         }
         issues
     }
@@ -638,7 +738,15 @@ impl ApplicationForm {
             return;
         };
         for service in &self.services {
-            if !route.contains(&service.stage()) {
+            if !policy.services.offered.contains(service) {
+                let s = service.label();
+                issues.push(FieldIssue::new(
+                    "services",
+                    "service_not_offered",
+                    format!("本地区线上办理不提供{}", s.zh),
+                    format!("{} is not offered online in this region", s.en),
+                ));
+            } else if !route.contains(&service.stage()) {
                 let (s, c) = (service.label(), self.case.label());
                 issues.push(FieldIssue::new(
                     "services",
@@ -748,6 +856,47 @@ impl ApplicationForm {
         }
     }
 
+    /// Each result document is collected a way the policy offers for it (the policy's
+    /// `[collection]`: e.g. Yongfu's card is collected in person only, 永福县 七(一)4).
+    fn check_payout(&self, policy: &Policy, issues: &mut Vec<FieldIssue>) {
+        let (Some(rule), Some(maternity)) = (&policy.maternity_payout, &self.maternity) else {
+            return;
+        };
+        let to = match maternity.payout {
+            Payout::SocialSecurityCard => crate::kinds::PayoutTo::SocialSecurityCard,
+            Payout::BankAccount { .. } => crate::kinds::PayoutTo::BankAccount,
+        };
+        if !rule.to.contains(&to) {
+            issues.push(FieldIssue::new(
+                "maternity.payout",
+                "payout_not_offered",
+                "本地区生育津贴须发放至产妇名下有效的储蓄银行卡，请填写银行卡号及开户支行",
+                "here the maternity allowance is paid to the mother's savings card: give its number and branch",
+            ));
+        }
+    }
+
+    fn check_collection(&self, policy: &Policy, issues: &mut Vec<FieldIssue>) {
+        use crate::kinds::CollectedDocument as D;
+        for (doc, choice) in [
+            (D::BirthCertificate, &self.delivery.birth_certificate),
+            (D::HouseholdBooklet, &self.delivery.household_booklet),
+            (D::SocialSecurityCard, &self.delivery.social_security_card),
+        ] {
+            let Some(choice) = choice else { continue };
+            let method = choice.method();
+            if !policy.collection.offers(doc, method) {
+                let (d, m) = (doc.label(), method.label());
+                issues.push(FieldIssue::new(
+                    &format!("delivery.{}", doc.as_str()),
+                    "collection_not_offered",
+                    format!("本地区{}不提供“{}”方式", d.zh, m.zh),
+                    format!("the {} cannot be {} here", d.en, m.en),
+                ));
+            }
+        }
+    }
+
     /// Each licence reference is of a kind the policy takes as a licence and names the right
     /// holder; a material is given once, as a licence or as a scan (附件2 一(一): 电子证照或扫描件).
     fn check_licences(&self, policy: &Policy, issues: &mut Vec<FieldIssue>) {
@@ -774,14 +923,31 @@ impl ApplicationForm {
 
     fn check_existing_records(&self, issues: &mut Vec<FieldIssue>) {
         // 附件2 二(一): case 2 confirms holding the complete birth certificate.
-        if self.case == Case::HasBirthCertificate
-            && self.existing.birth_certificate_number.is_none()
-        {
+        if self.case == Case::HasBirthCertificate {
+            if self.existing.birth_certificate_number.is_none() {
+                issues.push(FieldIssue::new(
+                    "existing.birth_certificate_number",
+                    "birth_certificate_number_missing",
+                    "已有出生医学证明的，请填写出生医学证明编号",
+                    "give the number of the birth certificate you hold",
+                ));
+            }
+            if !self.existing.full_certificate_held {
+                issues.push(FieldIssue::new(
+                    "existing.full_certificate_held",
+                    "full_certificate_not_confirmed",
+                    "已有出生医学证明的，请确认已持有正、副页完全版的《出生医学证明》",
+                    "confirm that you hold the full birth certificate, main page and counterfoil",
+                ));
+            }
+        }
+        // 附件1 三(一)2: the hospital matches the application against its delivery record.
+        if self.case == Case::Full && self.newborn.medical_record_number.is_none() {
             issues.push(FieldIssue::new(
-                "existing.birth_certificate_number",
-                "birth_certificate_number_missing",
-                "已有出生医学证明的，请填写出生医学证明编号",
-                "give the number of the birth certificate you hold",
+                "newborn.medical_record_number",
+                "medical_record_number_missing",
+                "全流程办理请填写住院病历号，供助产机构核对分娩信息",
+                "give the hospital record number: the hospital checks the delivery against it",
             ));
         }
         // 附件1 三(三): case 3 already holds the booklet with the newborn, so the newborn has a number.

@@ -125,6 +125,65 @@ struct Year {
     holidays: BTreeMap<NaiveDate, String>,
     makeup: BTreeMap<NaiveDate, String>,
     source: String,
+    /// A region's own days are not known for this year: every answer is provisional.
+    regional_unknown: bool,
+}
+
+/// A region's own public holidays on top of the national calendar, e.g. Guangxi's 壮族三月三
+/// (《广西壮族自治区少数民族习惯节日放假办法》, 自治区人民政府令第98号: 农历三月初三、初四 two days,
+/// the dates fixed each year by the 自治区人民政府办公厅's notice). Kept in the region's policy file.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RegionalDays {
+    /// The years whose notices are loaded; in other years the region's answers are provisional.
+    pub covered_years: Vec<i32>,
+    /// The region's holidays.
+    #[serde(default)]
+    pub holidays: Vec<RegionalDay>,
+    /// Weekend days the region made working days (调休).
+    #[serde(default)]
+    pub makeup_working_days: Vec<RegionalDay>,
+    /// The notices.
+    pub source: String,
+}
+
+/// One day of a region's calendar.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RegionalDay {
+    /// The date.
+    pub date: NaiveDate,
+    /// e.g. 壮族三月三.
+    pub name: String,
+}
+
+impl RegionalDays {
+    /// Why the days cannot be right: a day outside the covered years, or listed twice.
+    pub fn problems(&self) -> Vec<String> {
+        let mut out = vec![];
+        let all: Vec<&RegionalDay> = self
+            .holidays
+            .iter()
+            .chain(&self.makeup_working_days)
+            .collect();
+        for d in &all {
+            if !self.covered_years.contains(&d.date.year()) {
+                out.push(format!("{} is outside the covered years", d.date));
+            }
+        }
+        for d in &self.makeup_working_days {
+            if !matches!(d.date.weekday(), Weekday::Sat | Weekday::Sun) {
+                out.push(format!(
+                    "make-up working day {} is not a weekend day",
+                    d.date
+                ));
+            }
+            if self.holidays.iter().any(|h| h.date == d.date) {
+                out.push(format!("{} is both a holiday and a working day", d.date));
+            }
+        }
+        out
+    }
 }
 
 impl Year {
@@ -189,6 +248,7 @@ impl WorkingCalendar {
                 holidays,
                 makeup,
                 source: file.source.clone(),
+                regional_unknown: false,
             };
             let working = NaiveDate::from_yo_opt(year, 1)
                 .into_iter()
@@ -215,6 +275,33 @@ impl WorkingCalendar {
         replaced
     }
 
+    /// This calendar with a region's own days: its holidays are not working days (a regional
+    /// make-up day is), and in a nationally covered year the region's notice does not cover every
+    /// answer is provisional, so no deadline is silently early.
+    pub fn with_regional(&self, regional: &RegionalDays) -> WorkingCalendar {
+        let mut out = self.clone();
+        for (year, data) in &mut out.years {
+            if !regional.covered_years.contains(year) {
+                data.regional_unknown = true;
+                continue;
+            }
+            for d in regional.holidays.iter().filter(|d| d.date.year() == *year) {
+                data.makeup.remove(&d.date);
+                data.holidays.insert(d.date, d.name.clone());
+            }
+            for d in regional
+                .makeup_working_days
+                .iter()
+                .filter(|d| d.date.year() == *year)
+            {
+                data.holidays.remove(&d.date);
+                data.makeup.insert(d.date, d.name.clone());
+            }
+            data.source = format!("{}; {}", data.source, regional.source);
+        }
+        out
+    }
+
     /// The years for which a notice is loaded.
     pub fn covered_years(&self) -> Vec<i32> {
         self.years.keys().copied().collect()
@@ -225,9 +312,11 @@ impl WorkingCalendar {
         self.years.get(&year).map(|y| y.source.as_str())
     }
 
-    /// Whether a notice covers `date`.
+    /// Whether a notice covers `date` (and the region's notice, for a regional calendar).
     pub fn covers(&self, date: NaiveDate) -> bool {
-        self.years.contains_key(&date.year())
+        self.years
+            .get(&date.year())
+            .is_some_and(|y| !y.regional_unknown)
     }
 
     /// The kind of `date` (China time).
@@ -250,7 +339,7 @@ impl WorkingCalendar {
                 Day {
                     date,
                     kind,
-                    covered: true,
+                    covered: !year.regional_unknown,
                 }
             }
             None => {

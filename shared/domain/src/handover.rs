@@ -5,7 +5,9 @@
 //! (闽卫政法〔2024〕40号 附件1 三(一)2; the register's fields are those of 泉州市《出生医学证明》
 //! 副页（户口联）移交记录表, 泉卫综〔2024〕252号 附件; Guangxi hands them over quarterly, 永福县
 //! 附件 (4)). If the online registration fails, the hospital gives the parent the full certificate
-//! with its counterfoil instead, and nothing is handed over.
+//! with its counterfoil instead, and nothing is handed over. Where the counterfoil stays at the
+//! hospital for the family (Xiamen, Putian) or goes to the police electronically (the 2021 Fuzhou
+//! pilot) nothing enters this register either: the policy's `[counterfoil]` says which.
 
 use crate::application::Text;
 use crate::region::RegionCode;
@@ -25,6 +27,10 @@ pub struct Counterfoil {
     pub county: RegionCode,
     /// When the certificate was issued.
     pub issued_at: DateTime<Utc>,
+    /// The day by which it is handed over, where the policy sets one (永福县 一(二)1(4): the 30th
+    /// of the quarter's last month).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub hand_over_by: Option<chrono::NaiveDate>,
 }
 
 /// One line of a handover register.
@@ -222,6 +228,7 @@ mod tests {
                 institution: "福州市妇幼保健院, \"总院\"".into(),
                 county: county.clone(),
                 issued_at: at,
+                hand_over_by: None,
             },
             Counterfoil {
                 certificate_number: "Q350012346".into(),
@@ -229,6 +236,7 @@ mod tests {
                 institution: "鼓楼医院".into(),
                 county: county.clone(),
                 issued_at: at,
+                hand_over_by: None,
             },
         ];
         let parties = HandoverParties {

@@ -20,9 +20,16 @@ pub struct Coverage {
     pub until: NaiveDate,
 }
 
+/// The last day on which paying still covers the child from its birth.
+pub fn backdated_until(born_on: NaiveDate) -> NaiveDate {
+    born_on
+        .checked_add_signed(TimeDelta::days(BACKDATED_WITHIN_DAYS))
+        .unwrap_or(born_on)
+}
+
 /// The coverage bought by a contribution paid on `paid_on` for a child born on `born_on`.
 pub fn coverage(born_on: NaiveDate, paid_on: NaiveDate) -> Coverage {
-    let from = if paid_on - born_on <= TimeDelta::days(BACKDATED_WITHIN_DAYS) {
+    let from = if paid_on <= backdated_until(born_on) {
         born_on
     } else {
         paid_on.succ_opt().unwrap_or(paid_on)

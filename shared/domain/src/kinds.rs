@@ -141,6 +141,13 @@ impl ParentRole {
             ParentRole::Father => ParentRole::Mother,
         }
     }
+    /// The JSON name: `mother` / `father`.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            ParentRole::Mother => "mother",
+            ParentRole::Father => "father",
+        }
+    }
     /// 母亲 / 父亲 and mother / father.
     pub fn label(self) -> Bilingual {
         match self {
@@ -178,11 +185,16 @@ pub enum DocumentKind {
     MotherSocialSecurityCard,
     /// 《广西母子健康手册》“产时记录”页
     DeliveryRecord,
+    /// 父母双方签字确认新生儿民族的书面申请 (parents of different ethnicities; 永福县 四(七),
+    /// 厦门办事指南 新生儿户口办理 2)
+    EthnicityConsent,
+    /// 非落户方的户口簿首页、户主页、本人页 (永福县 四(三): 父母双方的居民户口簿)
+    HouseholdBookletOtherParent,
 }
 
 impl DocumentKind {
     /// Every kind.
-    pub const ALL: [DocumentKind; 12] = [
+    pub const ALL: [DocumentKind; 14] = [
         DocumentKind::MotherIdCard,
         DocumentKind::FatherIdCard,
         DocumentKind::MarriageCertificate,
@@ -195,6 +207,8 @@ impl DocumentKind {
         DocumentKind::MotherBankCard,
         DocumentKind::MotherSocialSecurityCard,
         DocumentKind::DeliveryRecord,
+        DocumentKind::EthnicityConsent,
+        DocumentKind::HouseholdBookletOtherParent,
     ];
 
     /// The snake_case name used in JSON, storage keys and metrics, e.g. `mother_id_card`.
@@ -214,6 +228,8 @@ impl DocumentKind {
             DocumentKind::MotherBankCard => "mother_bank_card",
             DocumentKind::MotherSocialSecurityCard => "mother_social_security_card",
             DocumentKind::DeliveryRecord => "delivery_record",
+            DocumentKind::EthnicityConsent => "ethnicity_consent",
+            DocumentKind::HouseholdBookletOtherParent => "household_booklet_other_parent",
         }
     }
 
@@ -252,13 +268,21 @@ impl DocumentKind {
                 "《母子健康手册》“产时记录”页",
                 "delivery record page of the maternal and child health handbook",
             ),
+            DocumentKind::EthnicityConsent => (
+                "父母双方签字确认新生儿民族的书面申请",
+                "both parents' signed confirmation of the newborn's ethnicity",
+            ),
+            DocumentKind::HouseholdBookletOtherParent => (
+                "另一方（非落户方）户口簿首页、户主页、本人页",
+                "the other parent's household booklet: front, head-of-household and own pages",
+            ),
         };
         Bilingual::new(zh, en)
     }
 }
 
 /// Free text of a form field: trimmed, 1–200 characters, no control or invisible characters.
-#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Hash)]
 pub struct Text(String);
 
 impl Text {
@@ -600,6 +624,8 @@ impl Agency {
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum GeneratedForm {
+    /// 《出生医学证明》预览 (闽卫监督〔2021〕43号 办事指南 九(二): the certificate itself)
+    BirthCertificatePreview,
     /// 出生医学证明首次签发登记表
     BirthCertificateRegistration,
     /// 常住人口登记表
@@ -610,6 +636,9 @@ impl GeneratedForm {
     /// Its name in both languages.
     pub fn label(self) -> Bilingual {
         match self {
+            GeneratedForm::BirthCertificatePreview => {
+                Bilingual::new("《出生医学证明》预览页面", "birth certificate preview")
+            }
             GeneratedForm::BirthCertificateRegistration => Bilingual::new(
                 "出生医学证明首次签发登记表",
                 "birth certificate first-issue registration form",
@@ -744,4 +773,91 @@ impl CertificateVersion {
             ),
         }
     }
+}
+
+/// A result document the family collects (出生医学证明, 户口簿, 社会保障卡).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum CollectedDocument {
+    /// 出生医学证明
+    BirthCertificate,
+    /// 户口簿
+    HouseholdBooklet,
+    /// 社会保障卡
+    SocialSecurityCard,
+}
+
+impl CollectedDocument {
+    /// Every one.
+    pub const ALL: [CollectedDocument; 3] = [
+        CollectedDocument::BirthCertificate,
+        CollectedDocument::HouseholdBooklet,
+        CollectedDocument::SocialSecurityCard,
+    ];
+
+    /// The JSON name (also the field under `delivery`).
+    pub fn as_str(self) -> &'static str {
+        match self {
+            CollectedDocument::BirthCertificate => "birth_certificate",
+            CollectedDocument::HouseholdBooklet => "household_booklet",
+            CollectedDocument::SocialSecurityCard => "social_security_card",
+        }
+    }
+
+    /// Its name in both languages.
+    pub fn label(self) -> Bilingual {
+        match self {
+            CollectedDocument::BirthCertificate => {
+                Bilingual::new("《出生医学证明》", "birth certificate")
+            }
+            CollectedDocument::HouseholdBooklet => Bilingual::new("户口簿", "household booklet"),
+            CollectedDocument::SocialSecurityCard => {
+                Bilingual::new("社会保障卡", "social-security card")
+            }
+        }
+    }
+}
+
+/// How a result document reaches the family (送达方式).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum CollectionMethod {
+    /// 自行领取
+    Pickup,
+    /// 委托新生儿父亲领取
+    PickupByFather,
+    /// 邮寄送达（自费）
+    Mail,
+    /// 重新打印后寄回（原件作废）
+    Reprint,
+}
+
+impl CollectionMethod {
+    /// Its name in both languages.
+    pub fn label(self) -> Bilingual {
+        match self {
+            CollectionMethod::Pickup => Bilingual::new("自行领取", "collected in person"),
+            CollectionMethod::PickupByFather => Bilingual::new(
+                "委托新生儿父亲领取",
+                "collected by the father on the mother's letter",
+            ),
+            CollectionMethod::Mail => {
+                Bilingual::new("邮寄送达（自费）", "mailed (at the family's cost)")
+            }
+            CollectionMethod::Reprint => Bilingual::new(
+                "重新打印后寄回（原件作废）",
+                "reprinted and mailed back (the old one void)",
+            ),
+        }
+    }
+}
+
+/// Where the maternity benefit is paid (发放方式), by kind.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum PayoutTo {
+    /// 发放至母亲社会保障卡
+    SocialSecurityCard,
+    /// 发放至母亲银行卡
+    BankAccount,
 }

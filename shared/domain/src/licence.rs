@@ -100,14 +100,18 @@ pub fn judge(
     }
     // The marriage certificate's number (结婚证字号) is also a field of the form.
     if reference.kind == DocumentKind::MarriageCertificate
-        && record.number != form.mother.marriage_certificate.as_str()
+        && form
+            .mother
+            .marriage_certificate
+            .as_ref()
+            .is_none_or(|n| record.number != n.as_str())
     {
         return Err(LicenceProblem::NumberMismatch);
     }
     if record.valid_until.is_some_and(|last| last < today) {
         return Err(LicenceProblem::Expired);
     }
-    let applicant = &form.parent(form.applicant).id_number;
+    let applicant = &form.applicant_parent().id_number;
     if &record.holder_id_number == applicant {
         return Ok(None);
     }

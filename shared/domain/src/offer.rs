@@ -62,7 +62,7 @@ pub(crate) fn with_derived_sections(
                     .as_ref()
                     .map(|h| h.registering_parent)
                     .unwrap_or(ParentRole::Mother);
-                let parent = next.parent(role);
+                let parent = next.parent(role).unwrap_or(&next.mother);
                 let address: Text = next
                     .household
                     .as_ref()

@@ -320,6 +320,53 @@ pub enum MaterialCondition {
     Always,
     /// When the father applies.
     FatherApplies,
+    /// When the parents' ethnicities differ.
+    EthnicitiesDiffer,
+    /// When the social-security card is mailed.
+    CardByMail,
+}
+
+/// The facts of an application that decide which conditional materials it needs.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct MaterialFacts {
+    /// The case.
+    pub case: Case,
+    /// Who applies.
+    pub applicant: ParentRole,
+    /// The parents' ethnicities differ.
+    pub ethnicities_differ: bool,
+    /// The card is to be mailed.
+    pub card_by_mail: bool,
+}
+
+impl MaterialCondition {
+    /// Whether the condition holds for an application with `facts`.
+    pub fn holds(self, facts: &MaterialFacts) -> bool {
+        match self {
+            MaterialCondition::Always => true,
+            MaterialCondition::FatherApplies => facts.applicant == ParentRole::Father,
+            MaterialCondition::EthnicitiesDiffer => facts.ethnicities_differ,
+            MaterialCondition::CardByMail => facts.card_by_mail,
+        }
+    }
+
+    /// When it applies, in words (none for `Always`).
+    pub fn label(self) -> Option<Bilingual> {
+        match self {
+            MaterialCondition::Always => None,
+            MaterialCondition::FatherApplies => {
+                Some(Bilingual::new("父亲申请时", "when the father applies"))
+            }
+            MaterialCondition::EthnicitiesDiffer => Some(Bilingual::new(
+                "父母民族不一致时",
+                "when the parents' ethnicities differ",
+            )),
+            MaterialCondition::CardByMail => Some(Bilingual::new(
+                "社会保障卡邮寄时",
+                "when the card is mailed",
+            )),
+        }
+    }
 }
 
 /// One required material.
@@ -449,6 +496,194 @@ pub struct Policy {
     pub offers: Vec<OfferRule>,
     /// The births it governs by date: a policy starts new applications only for births in force.
     pub in_force: InForce,
+    /// The region's own holidays on top of the national calendar (Guangxi's 壮族三月三).
+    #[serde(default)]
+    pub calendar: Option<crate::calendar::RegionalDays>,
+    /// The services (办理事项) the region offers.
+    pub services: Services,
+    /// What the family is told on given occasions, as the documents word it.
+    #[serde(default)]
+    pub notices: Vec<PolicyNotice>,
+    /// How each result document may reach the family.
+    pub collection: Collection,
+    /// What becomes of the certificate's counterfoil after an online registration.
+    pub counterfoil: CounterfoilRule,
+    /// Where the maternity benefit may be paid, where the region restricts it (Xiamen: the mother's
+    /// savings card, 办理材料(四)); none: any of the form's options.
+    #[serde(default)]
+    pub maternity_payout: Option<PayoutRule>,
+    /// Conditions the applicant declares on the form because the platform cannot look them up
+    /// (Yongfu: insured in Guangxi, no card applied for elsewhere, not overseas Chinese).
+    #[serde(default)]
+    pub declarations: Vec<DeclarationRule>,
+}
+
+/// What becomes of the certificate's counterfoil (副页) when the birth is registered online.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct CounterfoilRule {
+    /// Who keeps it and where it goes.
+    pub handling: CounterfoilHandling,
+    /// Handed over each quarter by this day of the quarter's last month (永福县: 30); none: at
+    /// the bureau's own intervals.
+    #[serde(default)]
+    pub quarterly_by_day: Option<u32>,
+    /// Where it is written.
+    pub source: String,
+}
+
+/// Who keeps the counterfoil and where it goes.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum CounterfoilHandling {
+    /// The hospital keeps it and hands it over to the police for their archive, on a register
+    /// both sides sign (闽卫政法〔2024〕40号 附件1 三(一)2 via the county health bureau; 永福县
+    /// 一(二)1(4) to the local station each quarter).
+    Handover,
+    /// The hospital keeps it (with the stub) for the family (厦门 办理流程(二); 莆田 二(二)2).
+    KeptAtHospital,
+    /// The platform sends the police an electronic counterfoil (闽卫监督〔2021〕43号 九(三)).
+    Electronic,
+}
+
+impl CounterfoilRule {
+    /// The day by which a counterfoil of a certificate issued on `issued` is handed over, where
+    /// the policy sets a quarterly day (the quarter's last month, e.g. 30 June).
+    pub fn hand_over_by(&self, issued: chrono::NaiveDate) -> Option<chrono::NaiveDate> {
+        use chrono::Datelike;
+        let day = self.quarterly_by_day?;
+        let last_month = issued.month0() / 3 * 3 + 3;
+        chrono::NaiveDate::from_ymd_opt(issued.year(), last_month, day).or_else(|| {
+            // A day the month lacks: its last day.
+            chrono::NaiveDate::from_ymd_opt(issued.year(), last_month, 1)
+                .and_then(|first| first.checked_add_months(chrono::Months::new(1)))
+                .and_then(|next| next.pred_opt())
+        })
+    }
+}
+
+/// Where a region pays the maternity benefit.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct PayoutRule {
+    /// The payout methods offered.
+    pub to: Vec<crate::kinds::PayoutTo>,
+    /// Where it is written.
+    pub source: String,
+}
+
+/// A condition of the policy the applicant declares (确认) on the form.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct DeclarationRule {
+    /// Its name on the form (`declarations`), e.g. `insured_in_guangxi`.
+    pub id: String,
+    /// What the applicant declares.
+    pub text: Bilingual,
+    /// Where the condition is written.
+    pub source: String,
+}
+
+/// How each result document may reach the family (送达方式), per document.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Collection {
+    /// 《出生医学证明》
+    pub birth_certificate: Vec<crate::kinds::CollectionMethod>,
+    /// 户口簿
+    pub household_booklet: Vec<crate::kinds::CollectionMethod>,
+    /// 社会保障卡
+    pub social_security_card: Vec<crate::kinds::CollectionMethod>,
+    /// Where the options are written.
+    pub source: String,
+}
+
+impl Collection {
+    /// The ways `doc` may reach the family.
+    pub fn methods(
+        &self,
+        doc: crate::kinds::CollectedDocument,
+    ) -> &[crate::kinds::CollectionMethod] {
+        use crate::kinds::CollectedDocument as D;
+        match doc {
+            D::BirthCertificate => &self.birth_certificate,
+            D::HouseholdBooklet => &self.household_booklet,
+            D::SocialSecurityCard => &self.social_security_card,
+        }
+    }
+
+    /// Whether `doc` may reach the family by `method`.
+    pub fn offers(
+        &self,
+        doc: crate::kinds::CollectedDocument,
+        method: crate::kinds::CollectionMethod,
+    ) -> bool {
+        self.methods(doc).contains(&method)
+    }
+}
+
+/// When a policy's notice is given.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum NoticeOccasion {
+    /// Pre-review accepted the application (自动受理; 受理通知书).
+    Accepted,
+    /// Pre-review sent the application offline (不予受理通知书), after its reason.
+    NotAccepted,
+    /// The hospital finished without issuing the vaccination certificate.
+    VaccinationNotIssued,
+    /// The newborn was registered and the family mails the booklet to the station.
+    BookletMailed,
+    /// The insurance office enrolled the newborn. `{backdated_until}` in the text becomes the
+    /// last day on which paying still covers from the birth (附件2 一(五)).
+    InsuranceEnrolled,
+}
+
+/// One notice of a policy.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct PolicyNotice {
+    /// When it is given.
+    pub on: NoticeOccasion,
+    /// What it says.
+    pub text: Bilingual,
+    /// Where it is written.
+    pub source: String,
+}
+
+/// The services (办理事项) a policy offers online, and how 科学育儿指导服务登记 is registered
+/// where it is one of them.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Services {
+    /// The services a family may choose.
+    pub offered: std::collections::BTreeSet<Service>,
+    /// How parenting guidance is registered, where it is offered.
+    #[serde(default)]
+    pub parenting_guidance: Option<ParentingGuidanceRule>,
+    /// Where the list is written.
+    pub source: String,
+}
+
+/// Who registers 科学育儿指导服务登记.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum ParentingRegistrar {
+    /// The parent, by opening the knowledge base in the app (闽卫政法〔2024〕40号 附件1 三(一)2
+    /// "点击阅读后即登记成功"; 附件4 四), in parallel with the certificates.
+    KnowledgeBase,
+    /// The hospital, with the certificates (its result reports it).
+    Hospital,
+}
+
+/// How parenting guidance is registered.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ParentingGuidanceRule {
+    /// Who registers it.
+    pub registered_by: ParentingRegistrar,
+    /// Where the rule is written.
+    pub source: String,
 }
 
 /// The births a policy governs, by date of birth (an application made under it keeps it).
@@ -516,6 +751,64 @@ impl Policy {
         }
         if !self.stages.contains_key(&Stage::PreReview) {
             return bad("the pre_review stage has no rules".into());
+        }
+        if let Some(problem) = self
+            .calendar
+            .as_ref()
+            .and_then(|c| c.problems().into_iter().next())
+        {
+            return bad(format!("calendar: {problem}"));
+        }
+        {
+            use crate::kinds::{CollectedDocument as D, CollectionMethod as M};
+            for doc in D::ALL {
+                let methods = self.collection.methods(doc);
+                if methods.is_empty() {
+                    return bad(format!(
+                        "collection: no way to collect the {}",
+                        doc.as_str()
+                    ));
+                }
+                let fits = |m: &M| match m {
+                    M::PickupByFather => doc == D::BirthCertificate,
+                    M::Reprint => doc == D::HouseholdBooklet,
+                    M::Pickup | M::Mail => true,
+                };
+                if let Some(m) = methods.iter().find(|m| !fits(m)) {
+                    return bad(format!(
+                        "collection: {m:?} does not apply to the {}",
+                        doc.as_str()
+                    ));
+                }
+            }
+        }
+        if self
+            .counterfoil
+            .quarterly_by_day
+            .is_some_and(|d| !(1..=31).contains(&d))
+            || (self.counterfoil.quarterly_by_day.is_some()
+                && self.counterfoil.handling != CounterfoilHandling::Handover)
+        {
+            return bad("counterfoil: a quarterly day (1–31) is for handovers only".into());
+        }
+        if self.services.offered.contains(&Service::ParentingGuidance)
+            != self.services.parenting_guidance.is_some()
+        {
+            return bad(
+                "services: parenting_guidance says how it is registered exactly when it is offered"
+                    .into(),
+            );
+        }
+        for service in &self.services.offered {
+            if !self
+                .cases
+                .values()
+                .any(|c| c.route.contains(&service.stage()))
+            {
+                return bad(format!(
+                    "services: {service:?} is offered but no route reaches it"
+                ));
+            }
         }
         for (case, c) in &self.cases {
             if c.route.contains(&Stage::PreReview) {
@@ -745,20 +1038,36 @@ impl Policy {
     }
 
     /// The materials `stage` needs in `case` when `applicant` applies.
-    pub fn materials_at(
+    pub fn materials_at(&self, stage: Stage, case: Case) -> impl Iterator<Item = &MaterialRule> {
+        self.materials
+            .iter()
+            .filter(move |m| m.at == stage && m.cases.contains(&case))
+    }
+
+    /// The notices the policy gives on `occasion`.
+    pub fn notices_on(&self, occasion: NoticeOccasion) -> impl Iterator<Item = &PolicyNotice> {
+        self.notices.iter().filter(move |n| n.on == occasion)
+    }
+
+    /// Whether `service` is the business of its stage's agency (part of what the agency is sent
+    /// and reports), rather than registered by the family itself.
+    pub fn agency_delivers(&self, service: Service) -> bool {
+        service != Service::ParentingGuidance
+            || self
+                .services
+                .parenting_guidance
+                .as_ref()
+                .is_some_and(|r| r.registered_by == ParentingRegistrar::Hospital)
+    }
+
+    /// The materials `stage` needs of an application with `facts`.
+    pub fn materials_needed(
         &self,
         stage: Stage,
-        case: Case,
-        applicant: ParentRole,
+        facts: MaterialFacts,
     ) -> impl Iterator<Item = &MaterialRule> {
-        self.materials.iter().filter(move |m| {
-            m.at == stage
-                && m.cases.contains(&case)
-                && match m.when {
-                    MaterialCondition::Always => true,
-                    MaterialCondition::FatherApplies => applicant == ParentRole::Father,
-                }
-        })
+        self.materials_at(stage, facts.case)
+            .filter(move |m| m.when.holds(&facts))
     }
 }
 
@@ -1091,12 +1400,80 @@ mod tests {
         }
     }
 
+    /// Guangxi's 壮族三月三 (自治区人民政府令第98号; the 2024 and 2025 notices) is a rest day on the
+    /// Yongfu calendar and a working day on the national one; a year without the regional notice
+    /// is provisional; a regional day outside its covered years is refused.
+    /// Rules: YF-REGIONAL-HOLIDAYS.
+    #[test]
+    fn yongfus_calendar_has_guangxis_own_holiday() {
+        let reg = PolicyRegistry::builtin();
+        let yf = reg
+            .latest("guangxi-yongfu")
+            .unwrap_or_else(|| panic!("yongfu"));
+        let national = crate::calendar::WorkingCalendar::builtin();
+        let days = yf
+            .calendar
+            .as_ref()
+            .unwrap_or_else(|| panic!("no calendar"));
+        let cal = national.with_regional(days);
+        let d = |s: &str| s.parse::<chrono::NaiveDate>().unwrap_or_default();
+        for day in ["2024-04-11", "2024-04-12", "2025-03-31", "2025-04-01"] {
+            assert!(!cal.is_working_day(d(day)), "{day}");
+            assert!(national.is_working_day(d(day)), "{day}");
+        }
+        assert!(cal.covers(d("2025-06-02")) && !cal.covers(d("2026-04-20")));
+        assert!(national.covers(d("2026-04-20")));
+        let mut wrong = days.clone();
+        wrong.covered_years = vec![2024];
+        assert!(!wrong.problems().is_empty());
+    }
+
+    /// Where the counterfoil goes, per region (issue 19 row 12): handed over (Fujian 2.0 via the
+    /// county health bureau; Yongfu to the station by the 30th of each quarter's last month), kept
+    /// at the hospital for the family (Xiamen, Putian), or sent electronically (Fuzhou 2021).
+    /// Rules: FJ2-COUNTERFOIL-HANDOVER, YF-COUNTERFOIL, XM-COUNTERFOIL, PT22-COUNTERFOIL, FZ21-COUNTERFOIL.
+    #[test]
+    fn each_region_says_where_the_counterfoil_goes() {
+        let reg = PolicyRegistry::builtin();
+        let handling = |id: &str| {
+            reg.latest(id)
+                .map(|p| p.counterfoil.handling)
+                .unwrap_or_else(|| panic!("{id}"))
+        };
+        assert_eq!(handling("fujian-2.0"), CounterfoilHandling::Handover);
+        assert_eq!(handling("guangxi-yongfu"), CounterfoilHandling::Handover);
+        assert_eq!(handling("xiamen"), CounterfoilHandling::KeptAtHospital);
+        assert_eq!(handling("putian-2022"), CounterfoilHandling::KeptAtHospital);
+        assert_eq!(
+            handling("fuzhou-pilot-2021"),
+            CounterfoilHandling::Electronic
+        );
+        let yf = reg
+            .latest("guangxi-yongfu")
+            .map(|p| p.counterfoil.clone())
+            .unwrap_or_else(|| panic!("yongfu"));
+        let d = |s: &str| s.parse::<chrono::NaiveDate>().unwrap_or_default();
+        assert_eq!(yf.hand_over_by(d("2025-11-20")), Some(d("2025-12-30")));
+        assert_eq!(yf.hand_over_by(d("2025-01-02")), Some(d("2025-03-30")));
+        assert_eq!(yf.hand_over_by(d("2025-06-30")), Some(d("2025-06-30")));
+        let fj = reg.latest("fujian-2.0").map(|p| p.counterfoil.clone());
+        assert_eq!(fj.and_then(|c| c.hand_over_by(d("2025-11-20"))), None);
+    }
+
+    /// Materials follow the case, the applicant and the delivery chosen.
+    /// Rules: FJ2-CARD-MAIL-PAGES, FJ2-CASE2-CONFIRM.
     #[test]
     fn materials_depend_on_case_and_applicant() {
         let reg = PolicyRegistry::builtin();
         let fj = reg.latest("fujian-2.0").unwrap_or_else(|| panic!("fujian"));
+        let facts = |case, applicant| MaterialFacts {
+            case,
+            applicant,
+            ethnicities_differ: false,
+            card_by_mail: false,
+        };
         let kinds = |case, who| {
-            fj.materials_at(Stage::PreReview, case, who)
+            fj.materials_needed(Stage::PreReview, facts(case, who))
                 .map(|m| m.kind)
                 .collect::<Vec<_>>()
         };
@@ -1104,16 +1481,33 @@ mod tests {
             !kinds(Case::Full, ParentRole::Mother).contains(&DocumentKind::AuthorisationLetter)
         );
         assert!(kinds(Case::Full, ParentRole::Father).contains(&DocumentKind::AuthorisationLetter));
+        // 附件2 二(一): case 2 confirms holding the certificate; no scan of it is asked for.
         assert!(
-            kinds(Case::HasBirthCertificate, ParentRole::Mother)
+            !kinds(Case::HasBirthCertificate, ParentRole::Mother)
                 .contains(&DocumentKind::BirthCertificate)
         );
         assert!(!kinds(Case::Full, ParentRole::Mother).contains(&DocumentKind::BirthCertificate));
-        let card: Vec<_> = fj
-            .materials_at(Stage::SocialSecurityCard, Case::Full, ParentRole::Mother)
+        let card = |card_by_mail| -> Vec<DocumentKind> {
+            fj.materials_needed(
+                Stage::SocialSecurityCard,
+                MaterialFacts {
+                    card_by_mail,
+                    ..facts(Case::Full, ParentRole::Mother)
+                },
+            )
             .map(|m| m.kind)
-            .collect();
-        assert_eq!(card, [DocumentKind::HouseholdBookletNewborn]);
+            .collect()
+        };
+        assert_eq!(card(false), [DocumentKind::HouseholdBookletNewborn]);
+        // 附件2 一(七): a card by mail needs the booklet's front, head and newborn pages.
+        assert_eq!(
+            card(true),
+            [
+                DocumentKind::HouseholdBookletNewborn,
+                DocumentKind::HouseholdBookletFront,
+                DocumentKind::HouseholdBookletHead,
+            ]
+        );
     }
 
     #[test]

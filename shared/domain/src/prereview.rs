@@ -84,7 +84,7 @@ pub fn missing_materials(
     stage: Stage,
 ) -> Vec<(DocumentKind, String)> {
     policy
-        .materials_at(stage, form.case, form.applicant)
+        .materials_needed(stage, form.material_facts())
         .filter(|m| !form.has_material(m.kind))
         .map(|m| (m.kind, m.source.clone()))
         .collect()
@@ -146,22 +146,6 @@ pub fn pre_review(
 ) -> PreReview {
     let mut findings = vec![];
     let mut notes = vec![];
-    let offline = |rule, message, source: &str| Finding {
-        rule,
-        remedy: Remedy::GoOffline,
-        message,
-        source: source.to_owned(),
-    };
-    let fix_field = |rule, field: &str, message, source: &str| Finding {
-        rule,
-        remedy: Remedy::Supplement {
-            items: vec![SupplementItem::Field {
-                field: field.to_owned(),
-            }],
-        },
-        message,
-        source: source.to_owned(),
-    };
     let el = &policy.eligibility;
 
     // Completeness of materials, per case and applicant (附件2 一(一)–三(一) and each policy's list).
@@ -218,9 +202,9 @@ pub fn pre_review(
     // Born in a hospital of the region.
     let birthplace = &form.newborn.birthplace;
     if birthplace.is_within("35") && fujian_county(birthplace).is_none() {
-        findings.push(fix_field(
+        findings.push(fix_fields(
             "birthplace_code",
-            "newborn.birthplace",
+            &["newborn.birthplace"],
             Bilingual::new(
                 format!(
                     "出生地点代码{}不是福建省现行县级行政区划代码",
@@ -245,8 +229,8 @@ pub fn pre_review(
     }
 
     // Both parents Chinese nationals; foreign, Hong Kong, Macao and Taiwan residents apply offline.
-    for role in [ParentRole::Mother, ParentRole::Father] {
-        if form.parent(role).id_number.holder() != IdHolder::MainlandResident {
+    for (role, parent) in form.parents() {
+        if parent.id_number.holder() != IdHolder::MainlandResident {
             let who = role.label();
             findings.push(offline(
                 "nationality",
@@ -258,10 +242,12 @@ pub fn pre_review(
 
     // Household registration of the parents.
     let in_region = |role: ParentRole| {
-        el.residency
-            .region_prefixes
-            .iter()
-            .any(|p| form.parent(role).household_region.is_within(p))
+        form.parent(role).is_some_and(|parent| {
+            el.residency
+                .region_prefixes
+                .iter()
+                .any(|p| parent.household_region.is_within(p))
+        })
     };
     let (mother_in, father_in) = (in_region(ParentRole::Mother), in_region(ParentRole::Father));
     let registering = form.household.as_ref().map(|h| h.registering_parent);
@@ -278,9 +264,9 @@ pub fn pre_review(
             "the parents' household registration does not meet this region's condition",
         );
         findings.push(if fixable {
-            fix_field(
+            fix_fields(
                 "residency",
-                "household.registering_parent",
+                &["household.registering_parent"],
                 Bilingual::new(
                     format!("{}，请选择本地户籍一方为落户方", message.zh),
                     format!("{}; choose the locally registered parent", message.en),
@@ -292,32 +278,35 @@ pub fn pre_review(
         });
     }
 
-    if let Some(household) = &form.household {
+    // A household section needs both parents (a single mother is sent offline below).
+    let household = form.household.as_ref().filter(|_| form.father.is_some());
+    if let Some(household) = household {
         let reg = household.registering_parent;
+        let parent = |role| form.parent(role).unwrap_or(&form.mother);
         // 附件2 一(二): only one parent registered in the province → register with that parent.
         if let Some(rule) = &el.single_provincial_parent
             && mother_in != father_in
             && !in_region(reg)
         {
-            findings.push(fix_field(
+            findings.push(fix_fields(
                 "single_provincial_parent",
-                "household.registering_parent",
+                &["household.registering_parent"],
                 Bilingual::new("父母仅一方为省内户籍的，新生儿必须随省内户籍方落户", "with only one parent registered in the province, the newborn must register with that parent"),
                 &rule.source,
             ));
         }
         if let Some(place) = &el.registration_place
-            && !place.contains(&form.parent(reg).household_region)
+            && !place.contains(&parent(reg).household_region)
         {
-            let other_ok = place.contains(&form.parent(reg.other()).household_region);
+            let other_ok = place.contains(&parent(reg.other()).household_region);
             let message = Bilingual::new(
                 "落户方户籍不在本地区",
                 "the registering parent's household is outside this region",
             );
             findings.push(if other_ok {
-                fix_field(
+                fix_fields(
                     "registration_place",
-                    "household.registering_parent",
+                    &["household.registering_parent"],
                     message,
                     &place.source,
                 )
@@ -326,7 +315,7 @@ pub fn pre_review(
             });
         }
         // Family versus collective household (附件2 一(四); 附件4 一).
-        let (this, other) = (form.parent(reg), form.parent(reg.other()));
+        let (this, other) = (parent(reg), parent(reg.other()));
         let rule = &el.household_kind;
         match rule.collective {
             CollectiveHousehold::NotAllowed if this.household_kind == HouseholdKind::Collective => {
@@ -335,9 +324,9 @@ pub fn pre_review(
                     "online registration is for family households only",
                 );
                 findings.push(if other.household_kind == HouseholdKind::Family {
-                    fix_field(
+                    fix_fields(
                         "household_kind",
-                        "household.registering_parent",
+                        &["household.registering_parent"],
                         message,
                         &rule.source,
                     )
@@ -350,9 +339,9 @@ pub fn pre_review(
                     && other.household_kind == HouseholdKind::Family
                     && same_registration_area(&this.household_region, &other.household_region) =>
             {
-                findings.push(fix_field(
+                findings.push(fix_fields(
                     "household_kind",
-                    "household.registering_parent",
+                    &["household.registering_parent"],
                     Bilingual::new("父母一方为家庭户、一方为集体户且在同一市辖区或同一县（市）的，应随家庭户一方落户", "when one parent has a family and the other a collective household in the same district area or county, the newborn registers with the family household"),
                     &rule.source,
                 ));
@@ -361,26 +350,108 @@ pub fn pre_review(
         }
     }
 
-    // Marriage certificate: the same one for both parents, issued in the province where required.
-    if form.mother.marriage_certificate != form.father.marriage_certificate {
-        // Either number may be the wrong one: the answer gives both.
-        let mut finding = fix_field(
+    // Conditions the platform cannot look up, declared on the form (永福县 三(三)(四)(五)).
+    for d in &policy.declarations {
+        if !form.declarations.iter().any(|x| x.as_str() == d.id) {
+            findings.push(offline(
+                "declaration",
+                Bilingual::new(
+                    format!("未确认申请条件：{}", d.text.zh),
+                    format!("a condition is not declared: {}", d.text.en),
+                ),
+                &d.source,
+            ));
+        }
+    }
+    marriage(form, policy, &mut findings, &mut notes);
+    applicant(form, policy, applied_at, &mut findings);
+
+    if !policy.stage_rules(Stage::PreReview, form.case).supplement {
+        // Policies without online supplements (Xiamen, Fuzhou, Putian: "不符合要求的…转线下办理")
+        // send the applicant offline for what elsewhere would be a supplement.
+        for f in &mut findings {
+            f.remedy = Remedy::GoOffline;
+        }
+    }
+    let decision = decide(&findings, notes);
+    PreReview { findings, decision }
+}
+
+fn offline(rule: &'static str, message: Bilingual, source: &str) -> Finding {
+    Finding {
+        rule,
+        remedy: Remedy::GoOffline,
+        message,
+        source: source.to_owned(),
+    }
+}
+
+fn fix_fields(rule: &'static str, fields: &[&str], message: Bilingual, source: &str) -> Finding {
+    Finding {
+        rule,
+        remedy: Remedy::Supplement {
+            items: fields
+                .iter()
+                .map(|f| SupplementItem::Field {
+                    field: (*f).to_owned(),
+                })
+                .collect(),
+        },
+        message,
+        source: source.to_owned(),
+    }
+}
+
+/// Born in wedlock (闽卫政法〔2024〕40号 附件1 二(一) 婚生新生儿; 附件2 一(二) "暂不支持单亲母亲和未婚
+/// 公民进行申请"): a single mother or unmarried parents go offline with that reason; otherwise both
+/// parents give the same certificate, issued in the province where the policy requires it.
+fn marriage(
+    form: &ApplicationForm,
+    policy: &Policy,
+    findings: &mut Vec<Finding>,
+    notes: &mut Vec<Bilingual>,
+) {
+    let el = &policy.eligibility;
+    let Some(father) = &form.father else {
+        findings.push(offline(
+            "married_parents",
+            Bilingual::new(
+                "线上办理暂不支持单亲母亲申请，请到助产机构或户籍地派出所线下办理",
+                "a single mother cannot apply online yet; apply at the hospital or the police station of the household",
+            ),
+            &el.marriage.source,
+        ));
+        return;
+    };
+    let (cert, other) = match (
+        &form.mother.marriage_certificate,
+        &father.marriage_certificate,
+    ) {
+        (None, None) => {
+            findings.push(offline(
+                "married_parents",
+                Bilingual::new(
+                    "线上办理暂不支持未婚父母申请，请到助产机构或户籍地派出所线下办理",
+                    "unmarried parents cannot apply online yet; apply at the hospital or the police station of the household",
+                ),
+                &el.marriage.source,
+            ));
+            return;
+        }
+        (Some(c), o) | (o, Some(c)) => (c, o.as_ref()),
+    };
+    if other != Some(cert) {
+        // Either number may be the wrong one (or one left out): the answer gives both.
+        findings.push(fix_fields(
             "marriage_certificate_same",
-            "mother.marriage_certificate",
+            &["mother.marriage_certificate", "father.marriage_certificate"],
             Bilingual::new(
                 "父母的结婚证字号不一致，请同时填写父母双方的结婚证字号",
                 "the parents give different marriage certificate numbers; give both again",
             ),
             &el.marriage.source,
-        );
-        if let Remedy::Supplement { items } = &mut finding.remedy {
-            items.push(SupplementItem::Field {
-                field: "father.marriage_certificate".to_owned(),
-            });
-        }
-        findings.push(finding);
+        ));
     }
-    let cert = &form.mother.marriage_certificate;
     match (cert.issuing_region(), &el.marriage_certificate) {
         (Some(region), Some(rule)) if !rule.contains(region) => findings.push(offline(
             "marriage_certificate_region",
@@ -393,28 +464,64 @@ pub fn pre_review(
         )),
         _ => {}
     }
+}
 
-    // The applicant: the mother, or the father where the policy allows it (附件2 一(三)).
-    if form.applicant == ParentRole::Father && !el.applicant.father_with_authorisation {
+/// The applicant: the mother, or the father where the policy allows it (附件2 一(三)). Where only
+/// the mother may apply (厦门 办理流程(一); 永福县 三(一)) the father goes offline at once, whatever
+/// letter he holds; in Fujian 2.0 the letter is a material (asked for as a supplement when
+/// missing, 附件1 三(一)1) and its term (委托期限, 附件3) must cover the day of application.
+fn applicant(
+    form: &ApplicationForm,
+    policy: &Policy,
+    applied_at: DateTime<Utc>,
+    findings: &mut Vec<Finding>,
+) {
+    let el = &policy.eligibility;
+    if form.applicant != ParentRole::Father {
+        return;
+    }
+    if !el.applicant.father_with_authorisation {
         findings.push(offline(
             "applicant",
             Bilingual::new(
-                "本地区须由新生儿母亲申请",
-                "in this region the mother must apply",
+                "本地区须由新生儿母亲申请，父亲不能代为线上申请",
+                "in this region the mother must apply; the father cannot apply online for her",
             ),
             &el.applicant.source,
         ));
+        return;
     }
-
-    if !policy.stage_rules(Stage::PreReview, form.case).supplement {
-        // Policies without online supplements (Xiamen, Fuzhou, Putian: "不符合要求的…转线下办理")
-        // send the applicant offline for what elsewhere would be a supplement.
-        for f in &mut findings {
-            f.remedy = Remedy::GoOffline;
+    let today = applied_at.with_timezone(&CHINA).date_naive();
+    let message = match form.authorisation {
+        None => Bilingual::new(
+            "父亲申请须填写母亲授权委托书的委托期限",
+            "when the father applies, give the term of the mother's authorisation letter",
+        ),
+        Some(a)
+            if a.valid_from > a.valid_until || today < a.valid_from || today > a.valid_until =>
+        {
+            Bilingual::new(
+                "申请之日不在授权委托书的委托期限内，请提供有效期内的授权委托书",
+                "the day of application is outside the authorisation letter's term; give a letter in force",
+            )
         }
+        Some(_) => return,
+    };
+    let mut finding = fix_fields(
+        "authorisation_term",
+        &["authorisation"],
+        message,
+        &el.applicant.source,
+    );
+    if let Remedy::Supplement { items } = &mut finding.remedy
+        && form.has_material(DocumentKind::AuthorisationLetter)
+    {
+        // A new term comes with a new letter.
+        items.push(SupplementItem::Document {
+            kind: DocumentKind::AuthorisationLetter,
+        });
     }
-    let decision = decide(&findings, notes);
-    PreReview { findings, decision }
+    findings.push(finding);
 }
 
 fn decide(findings: &[Finding], notes: Vec<Bilingual>) -> Decision {

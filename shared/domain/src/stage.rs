@@ -89,7 +89,9 @@ pub enum StageResult {
         birth_certificate_number: BirthCertificateNumber,
         /// 预防接种证 issued at the hospital
         vaccination_certificate_issued: bool,
-        /// 科学育儿指导服务登记 done
+        /// 科学育儿指导服务登记 done, where the hospital registers it (永福县 五(三)6); where the
+        /// parent registers it in the app (闽卫政法〔2024〕40号 附件1 三(一)2) it is not reported.
+        #[serde(default)]
         parenting_guidance_registered: bool,
     },
     /// The police registered the newborn.

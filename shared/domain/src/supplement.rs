@@ -176,11 +176,17 @@ impl SupplementAnswer {
                         ),
                     )
                 }
-                SupplementItem::Field { field } => (
-                    format!("form_patch.{field}"),
-                    format!("补件要求更正的表单项 {field} 未填写"),
-                    format!("the field {field} the request asks to correct is not in the answer"),
-                ),
+                SupplementItem::Field { field } => {
+                    let label = crate::fields::label(field);
+                    (
+                        format!("form_patch.{field}"),
+                        format!("补件要求更正的“{}”未填写", label.zh),
+                        format!(
+                            "{} which the request asks to correct is not in the answer",
+                            label.en
+                        ),
+                    )
+                }
             };
             issues.push(FieldIssue {
                 field,
@@ -192,12 +198,13 @@ impl SupplementAnswer {
         changed_paths(&before, &after, String::new(), &mut changed);
         for path in changed {
             if !may_change.iter().any(|f| within(&path, f)) {
+                let label = crate::fields::label(&path);
                 issues.push(FieldIssue {
                     field: format!("form_patch.{path}"),
                     error: Invalid::new(
                         "not_requested",
-                        format!("补件未要求更改表单项 {path}；已核实的信息不能在补件中修改，如确有错误请撤回后重新申请或到线下窗口办理"),
-                        format!("the supplement request does not ask to change {path}; certified facts cannot change in a supplement (withdraw and apply again, or go to a counter)"),
+                        format!("补件未要求更改“{}”；已核实的信息不能在补件中修改，如确有错误请撤回后重新申请或到线下窗口办理", label.zh),
+                        format!("the supplement request does not ask to change {}; certified facts cannot change in a supplement (withdraw and apply again, or go to a counter)", label.en),
                     ),
                 });
             }

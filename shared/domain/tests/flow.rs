@@ -91,7 +91,7 @@ fn case_2() -> Value {
     set(
         &mut v,
         "/existing",
-        json!({"birth_certificate_number": "Q350012345"}),
+        json!({"birth_certificate_number": "Q350012345", "full_certificate_held": true}),
     );
     add_document(&mut v, "birth_certificate");
     v
@@ -911,7 +911,7 @@ fn yongfu() -> Value {
     set(&mut v, "/newborn/birthplace", json!("450326"));
     set(&mut v, "/mother/household_region", json!("450326"));
     set(&mut v, "/father/household_region", json!("450326"));
-    add_document(&mut v, "delivery_record");
+    yongfu_papers(&mut v);
     v
 }
 
@@ -1038,4 +1038,265 @@ fn the_matter_clock_pauses_while_the_family_is_asked() {
         Some(TimeDelta::hours(3).num_seconds()),
         "accepted at 1 h, paused at 4 h"
     );
+}
+
+/// 闽卫政法〔2024〕40号 附件1 三(一)2, 附件4 四: under Fujian 2.0 the parent registers parenting
+/// guidance by opening the knowledge base, in parallel with the certificates (not part of the
+/// hospital's result); Xiamen's guide, like Fuzhou's and Putian's, lists six services without it;
+/// in Yongfu the hospital registers it (五(三)6).
+/// Rules: FJ2-PARENTING, XM-SERVICES, YF-PARENTING.
+#[test]
+fn parenting_guidance_is_registered_by_reading_the_knowledge_base_where_the_policy_says_so() {
+    let p = policy("fujian-2.0");
+    let mut app = submit(&sample(), &p);
+    let not_yet = app.read_parenting_guidance(&p, now());
+    assert!(
+        matches!(not_yet, Err(FlowError::NotAllowed(_))),
+        "{not_yet:?}"
+    );
+    run(&mut app, &p, Stage::PreReview, 0);
+    step(&mut app, &p, Stage::HealthCheck, StageEvent::Dispatch, 1);
+    // While the hospital works, the parent reads the knowledge base: registered once.
+    let at = now() + TimeDelta::hours(2);
+    assert!(matches!(app.read_parenting_guidance(&p, at), Ok(true)));
+    assert!(matches!(app.read_parenting_guidance(&p, at), Ok(false)));
+    assert_eq!(app.parenting_guidance_read_at, Some(at));
+    // The hospital cannot report it here: the parent registered it in the app.
+    let claims = newborn_domain::stage::StageResult::HealthCheck {
+        birth_certificate_number: "Q350012345".parse().unwrap_or_else(|e| panic!("{e}")),
+        vaccination_certificate_issued: true,
+        parenting_guidance_registered: true,
+    };
+    let refused = app.apply(
+        Stage::HealthCheck,
+        StageEvent::Complete { result: claims },
+        &p,
+        at,
+    );
+    assert!(
+        matches!(refused, Err(FlowError::ImplausibleResult(_))),
+        "{refused:?}"
+    );
+
+    // Not chosen: nothing to register.
+    let mut without = sample();
+    set(
+        &mut without,
+        "/services",
+        json!(["birth_certificate", "household_registration"]),
+    );
+    let mut other = submit(&without, &p);
+    run(&mut other, &p, Stage::PreReview, 0);
+    assert!(matches!(
+        other.read_parenting_guidance(&p, now()),
+        Err(FlowError::NotAllowed(_))
+    ));
+
+    // Xiamen does not offer it.
+    let mut xiamen = sample();
+    set(&mut xiamen, "/newborn/birthplace", json!("350203"));
+    let codes: Vec<String> = form(&xiamen)
+        .check(&policy("xiamen"), now())
+        .into_iter()
+        .map(|i| i.error.code)
+        .collect();
+    assert_eq!(codes, ["service_not_offered"]);
+
+    // Yongfu: the hospital's business, not the app's.
+    let yongfu = policy("guangxi-yongfu");
+    assert!(yongfu.agency_delivers(newborn_domain::application::Service::ParentingGuidance));
+    assert!(!p.agency_delivers(newborn_domain::application::Service::ParentingGuidance));
+}
+
+/// The case-dependent supplement permissions of 闽卫政法〔2024〕40号 附件1 三: the police may ask for
+/// materials in case 2 (三(二)2 "补齐后继续线上申请"), the card office in case 3 (三(三)3).
+/// Rules: FJ2-POLICE-SUPPLEMENT, FJ2-CARD.
+#[test]
+fn the_police_in_case_2_and_the_card_office_in_case_3_may_ask_for_a_supplement() {
+    let p = policy("fujian-2.0");
+    let rules = |stage, case| p.stage_rules(stage, case).supplement;
+    use newborn_domain::application::Case;
+    assert!(rules(Stage::Police, Case::HasBirthCertificate));
+    assert!(rules(Stage::SocialSecurityCard, Case::HasHouseholdBooklet));
+    assert!(!rules(Stage::Insurance, Case::HasHouseholdBooklet));
+    let mut app = submit(&case_2(), &p);
+    run(&mut app, &p, Stage::PreReview, 0);
+    step(&mut app, &p, Stage::Police, StageEvent::Dispatch, 1);
+    ask_for_the_police_station(&mut app, &p, 2);
+    assert!(matches!(
+        app.stage(Stage::Police).map(|s| &s.status),
+        Some(StageStatus::AwaitingApplicant { .. })
+    ));
+}
+
+/// 附件1 四(五) "用户补件时间和寄件时间不纳入计时范畴"; 附件2 一(四) (EMS two-way mail of the
+/// booklet to the station): while the family's booklet is in the post the police's clock stands;
+/// when it arrives the same round continues.
+/// Rules: FJ2-CLOCK-PAUSE.
+#[test]
+fn the_booklet_in_the_post_pauses_the_police_clock() {
+    let p = policy("fujian-2.0");
+    let mut app = submit(&sample(), &p);
+    run(&mut app, &p, Stage::PreReview, 0);
+    run(&mut app, &p, Stage::HealthCheck, 1);
+    step(&mut app, &p, Stage::Police, StageEvent::Dispatch, 3);
+    let what = Bilingual::new(
+        "户口簿（EMS双向邮寄）",
+        "the household booklet (EMS both ways)",
+    );
+    step(
+        &mut app,
+        &p,
+        Stage::Police,
+        StageEvent::RequestMailing { what },
+        4,
+    );
+    let cal = WorkingCalendar::builtin();
+    let clock = |app: &Application| {
+        app.stage(Stage::Police)
+            .and_then(|s| s.clock.clone())
+            .unwrap_or_else(|| panic!("no police clock"))
+    };
+    let paused = clock(&app);
+    assert_eq!(paused.state(), ClockState::Paused);
+    let used = paused.read(&cal, now() + TimeDelta::hours(4)).elapsed_secs;
+    // Three days in the post: no working time used.
+    assert_eq!(
+        paused.read(&cal, now() + TimeDelta::hours(76)).elapsed_secs,
+        used
+    );
+    step(&mut app, &p, Stage::Police, StageEvent::MailArrived, 76);
+    assert_eq!(
+        app.stage(Stage::Police).map(|s| s.status.round()),
+        Some(Some(1)),
+        "the same round continues"
+    );
+    assert_eq!(clock(&app).state(), ClockState::Running);
+}
+
+/// Each region's deadlines as its document gives them (working days from receipt; the card's from
+/// the bank choice): Xiamen 办理流程 with 闽卫政法〔2024〕40号 附件1 四; Putian 二(二) with the
+/// Fuzhou guide 十一; the Fuzhou pilot's 办事指南 十一(一)–(四).
+/// Rules: XM-DEADLINES, PT22-DEADLINES, FZ21-DEADLINES.
+#[test]
+fn each_regions_deadlines_are_its_documents() {
+    for (id, expected) in [
+        ("xiamen", [1, 1, 1, 3]),
+        ("putian-2022", [1, 1, 1, 3]),
+        ("fuzhou-pilot-2021", [1, 1, 1, 3]),
+        ("guangxi-yongfu", [1, 2, 15, 30]),
+    ] {
+        let p = policy(id);
+        let days: Vec<u32> = [
+            Stage::HealthCheck,
+            Stage::Police,
+            Stage::Insurance,
+            Stage::SocialSecurityCard,
+        ]
+        .iter()
+        .map(|s| {
+            p.stages
+                .get(s)
+                .and_then(|r| r.deadline_working_days)
+                .unwrap_or_else(|| panic!("{id}: {s} has no deadline"))
+        })
+        .collect();
+        assert_eq!(days, expected, "{id}");
+    }
+}
+
+/// 闽卫监督〔2021〕43号 办事指南 九(三): in the Fuzhou pilot the police generate the 常住人口登记表 and
+/// the applicant confirms it at the police stage (in Fujian 2.0 the platform shows both forms at the
+/// hospital stage, 附件1 三(一)2).
+/// Rules: FZ21-POLICE-CONFIRM, FZ21-CERTIFICATE-PREVIEW.
+#[test]
+fn in_the_fuzhou_pilot_the_applicant_confirms_the_residence_form_at_the_police() {
+    use newborn_domain::application::Case;
+    use newborn_domain::stage::{GeneratedForm, TransitionError};
+    let fz = policy("fuzhou-pilot-2021");
+    assert_eq!(
+        fz.stage_rules(Stage::Police, Case::Full).confirmation_forms,
+        vec![GeneratedForm::PermanentResidentRegistration]
+    );
+    // 九(二): the hospital stage previews the certificate itself with its registration form.
+    assert_eq!(
+        fz.stage_rules(Stage::HealthCheck, Case::Full)
+            .confirmation_forms,
+        vec![
+            GeneratedForm::BirthCertificatePreview,
+            GeneratedForm::BirthCertificateRegistration
+        ]
+    );
+    let fj = policy("fujian-2.0");
+    let mut app = submit(&sample(), &fj);
+    run(&mut app, &fj, Stage::PreReview, 0);
+    run(&mut app, &fj, Stage::HealthCheck, 1);
+    step(&mut app, &fj, Stage::Police, StageEvent::Dispatch, 3);
+    let asked = app.apply(
+        Stage::Police,
+        StageEvent::RequestConfirmation {
+            forms: vec![GeneratedForm::PermanentResidentRegistration],
+        },
+        &fj,
+        now() + TimeDelta::hours(4),
+    );
+    assert_eq!(
+        asked.err(),
+        Some(FlowError::Transition(
+            TransitionError::ConfirmationNotAllowed(Stage::Police)
+        ))
+    );
+}
+
+/// 莆卫办〔2022〕44号 二(二)2: the hospital may refuse to issue (拒绝签发) with its findings; Putian has
+/// no online supplement at the hospital, so the refusal ends online handling.
+/// Rules: PT22-REFUSAL.
+#[test]
+fn in_putian_the_hospitals_refusal_ends_online_handling() {
+    use newborn_domain::stage::TransitionError;
+    let p = policy("putian-2022");
+    let mut v = sample();
+    set(&mut v, "/newborn/birthplace", json!("350302"));
+    set(&mut v, "/mother/household_region", json!("350302"));
+    set(
+        &mut v,
+        "/services",
+        json!([
+            "birth_certificate",
+            "vaccination_certificate",
+            "household_registration"
+        ]),
+    );
+    let mut app = submit(&v, &p);
+    run(&mut app, &p, Stage::PreReview, 0);
+    step(&mut app, &p, Stage::HealthCheck, StageEvent::Dispatch, 1);
+    let asked = app.apply(
+        Stage::HealthCheck,
+        StageEvent::RequestSupplement {
+            items: vec![SupplementItem::Field {
+                field: "newborn.name".into(),
+            }],
+            reason: reason(),
+        },
+        &p,
+        now() + TimeDelta::hours(2),
+    );
+    assert_eq!(
+        asked.err(),
+        Some(FlowError::Transition(
+            TransitionError::SupplementNotAllowed(Stage::HealthCheck)
+        ))
+    );
+    let refusal = Bilingual::new("核对不一致，拒绝签发", "the records differ: issue refused");
+    let effects = step(
+        &mut app,
+        &p,
+        Stage::HealthCheck,
+        StageEvent::GoOffline { reason: refusal },
+        3,
+    );
+    assert!(effects.contains(&Effect::FlowEnded {
+        outcome: Outcome::Terminated
+    }));
+    assert_eq!(app.outcome(), Outcome::Terminated);
 }

@@ -9,7 +9,10 @@ use serde_json::json;
 fn the_sample_form_parses_and_passes_every_check() {
     let f = form(&sample());
     assert_eq!(f.newborn.name.as_str(), "林𠈌");
-    assert_eq!(f.father.phone.as_str(), "13900001234");
+    assert_eq!(
+        f.father.as_ref().map(|p| p.phone.as_str()),
+        Some("13900001234")
+    );
     assert!(f.check(&policy("fujian-2.0"), now()).is_empty());
 }
 
@@ -78,6 +81,36 @@ fn a_malformed_field_is_named_with_a_bilingual_reason() {
             "{pointer}"
         );
         assert!(!e.error.message.zh.is_empty() && !e.error.message.en.is_empty());
+    }
+}
+
+/// Issue 19 row 15 (OURS-FIELD-WORDS): what a family reads names the field in words, not as a
+/// JSON path — a missing member, a malformed value, and a supplement answer that leaves a
+/// requested field out or changes one nobody asked about.
+/// Rules: OURS-FIELD-WORDS.
+#[test]
+fn messages_name_fields_in_words_not_json_paths() {
+    let mut v = sample();
+    remove(&mut v, "/mother/ethnicity");
+    let e = parse_form(v.to_string().as_bytes())
+        .err()
+        .unwrap_or_else(|| panic!("accepted without the mother's ethnicity"));
+    assert_eq!(e.field, "mother.ethnicity");
+    assert_eq!(e.error.code, "missing");
+    assert_eq!(e.error.message.zh, "请填写母亲的民族");
+    assert_eq!(e.error.message.en, "the mother's ethnicity is missing");
+    let mut v = sample();
+    set(&mut v, "/newborn/weight_grams", json!("3350"));
+    let e = parse_form(v.to_string().as_bytes())
+        .err()
+        .unwrap_or_else(|| panic!("accepted"));
+    assert!(
+        e.error.message.zh.starts_with("新生儿的出生体重"),
+        "{}",
+        e.error.message.zh
+    );
+    for text in [&e.error.message.zh, &e.error.message.en] {
+        assert!(!text.contains("newborn.weight_grams"), "{text}");
     }
 }
 
@@ -205,40 +238,22 @@ fn the_half_flows_need_the_records_already_held() {
     assert!(form(&v).check(&policy("fujian-2.0"), now()).is_empty());
 }
 
-/// 闽卫政法〔2024〕40号 附件2 一(三), 附件3: the father needs the letter, and its term (委托期限)
-/// must cover the application.
-/// Rules: FJ2-APPLICANT.
+/// 闽卫政法〔2024〕40号 附件1 三(一)1, 附件2 一(三): the father's letter is a material, not a
+/// condition of the form: the form goes in without it (pre-review asks for it), but a father
+/// applying must fill in his own section.
+/// Rules: FJ2-FATHER-LETTER-SUPPLEMENT.
 #[test]
-fn a_father_applies_only_within_the_authorisation_term() {
+fn a_father_without_the_letter_is_not_refused_by_the_form() {
     let mut v = sample();
     set(&mut v, "/applicant", json!("father"));
-    let codes: Vec<String> = form(&v)
-        .check(&policy("fujian-2.0"), now())
-        .into_iter()
-        .map(|i| i.error.code)
-        .collect();
-    assert_eq!(
-        codes,
-        ["authorisation_letter_missing", "authorisation_missing"]
-    );
-    add_document(&mut v, "authorisation_letter");
-    set(
-        &mut v,
-        "/authorisation",
-        json!({"valid_from": "2025-11-01", "valid_until": "2025-11-10"}),
-    );
-    let codes: Vec<String> = form(&v)
-        .check(&policy("fujian-2.0"), now())
-        .into_iter()
-        .map(|i| i.error.code)
-        .collect();
-    assert_eq!(codes, ["authorisation_term"]);
-    set(
-        &mut v,
-        "/authorisation",
-        json!({"valid_from": "2025-11-12", "valid_until": "2026-02-12"}),
-    );
     assert!(form(&v).check(&policy("fujian-2.0"), now()).is_empty());
+    set(&mut v, "/father", json!(null));
+    let codes: Vec<(String, String)> = form(&v)
+        .check(&policy("fujian-2.0"), now())
+        .into_iter()
+        .map(|i| (i.field, i.error.code))
+        .collect();
+    assert_eq!(codes, [("father".to_owned(), "section_missing".to_owned())]);
 }
 
 #[test]
@@ -423,4 +438,125 @@ mod supplement_answers {
         assert_eq!(refused.len(), 1, "{refused:?}");
         assert_eq!(refused[0].field, "form_patch.mother.name");
     }
+}
+
+/// 闽卫政法〔2024〕40号 附件2 一(八), 二(八), 三(七): the applicant promises the form and materials
+/// are true; a form without the pledge is refused naming it, in words.
+/// Rules: FJ2-PROMISE.
+#[test]
+fn the_applicant_affirms_the_pledge_of_truthfulness() {
+    let mut v = sample();
+    set(&mut v, "/pledge", json!({"truthful": false}));
+    let issues = form(&v).check(&policy("fujian-2.0"), now());
+    assert_eq!(issues.len(), 1, "{issues:?}");
+    assert_eq!(issues[0].error.code, "pledge_not_given");
+    assert!(issues[0].error.message.zh.contains("真实"));
+    remove(&mut v, "/pledge");
+    let e = parse_form(v.to_string().as_bytes())
+        .err()
+        .unwrap_or_else(|| panic!("accepted without the pledge"));
+    assert_eq!(
+        (e.field.as_str(), e.error.code.as_str()),
+        ("pledge", "missing")
+    );
+    assert!(
+        e.error.message.zh.contains("申请人承诺"),
+        "{}",
+        e.error.message.zh
+    );
+}
+
+/// Each region's ways to collect the results: Yongfu's certificate may be collected by the father
+/// on the mother's letter (四(六), 七(一)1) and its card only in person (七(一)4); Putian's booklet
+/// may be reprinted and mailed back (二(二)3); Fujian 2.0 offers neither.
+/// Rules: YF-COLLECTION, PT22-REPRINT.
+#[test]
+fn each_region_offers_its_own_ways_to_collect_the_results() {
+    let address =
+        json!({"recipient": "陈晓梅", "phone": "13812345678", "address": "莆田市城厢区示例路1号"});
+    let codes = |v: &serde_json::Value, id: &str| -> Vec<(String, String)> {
+        form(v)
+            .check(&policy(id), now())
+            .into_iter()
+            .map(|i| (i.field, i.error.code))
+            .collect()
+    };
+    let mut yongfu = sample();
+    set(&mut yongfu, "/newborn/birthplace", json!("450326"));
+    set(
+        &mut yongfu,
+        "/delivery/birth_certificate",
+        json!({"method": "pickup_by_father"}),
+    );
+    assert!(codes(&yongfu, "guangxi-yongfu").is_empty());
+    set(
+        &mut yongfu,
+        "/delivery/social_security_card",
+        json!({"method": "mail", "address": address}),
+    );
+    assert_eq!(
+        codes(&yongfu, "guangxi-yongfu"),
+        [(
+            "delivery.social_security_card".to_owned(),
+            "collection_not_offered".to_owned()
+        )]
+    );
+    let mut putian = sample();
+    set(
+        &mut putian,
+        "/services",
+        json!(["birth_certificate", "household_registration"]),
+    );
+    set(
+        &mut putian,
+        "/delivery/household_booklet",
+        json!({"method": "reprint", "address": address}),
+    );
+    assert!(codes(&putian, "putian-2022").is_empty());
+    let refused = codes(&putian, "fujian-2.0");
+    assert_eq!(
+        refused,
+        [(
+            "delivery.household_booklet".to_owned(),
+            "collection_not_offered".to_owned()
+        )]
+    );
+    let message = form(&putian)
+        .check(&policy("fujian-2.0"), now())
+        .remove(0)
+        .error
+        .message;
+    assert!(message.zh.contains("重新打印"), "{}", message.zh);
+}
+
+/// 厦门办事指南 办理材料(四): the maternity allowance is registered to the mother's savings card
+/// (number and branch); payment to her social-security card is not offered there.
+/// Rules: XM-BANK-CARD.
+#[test]
+fn in_xiamen_the_maternity_allowance_goes_to_the_mothers_savings_card() {
+    let mut v = sample();
+    set(&mut v, "/newborn/birthplace", json!("350203"));
+    set(
+        &mut v,
+        "/services",
+        json!([
+            "birth_certificate",
+            "household_registration",
+            "maternity_benefit"
+        ]),
+    );
+    let issues = form(&v).check(&policy("xiamen"), now());
+    assert!(issues.is_empty(), "{issues:?}");
+    set(
+        &mut v,
+        "/maternity/payout",
+        json!({"to": "social_security_card"}),
+    );
+    let codes: Vec<String> = form(&v)
+        .check(&policy("xiamen"), now())
+        .into_iter()
+        .map(|i| i.error.code)
+        .collect();
+    assert_eq!(codes, ["payout_not_offered"]);
+    assert!(form(&v).check(&policy("fujian-2.0"), now()).is_empty());
 }

@@ -27,6 +27,8 @@ const MAX_CONFLICT_RETRIES: usize = 16;
 pub struct Rules {
     policies: PolicyRegistry,
     calendar: WorkingCalendar,
+    /// The national calendar with a region's own holidays, per policy (`id@version`) that has any.
+    regional: std::collections::BTreeMap<String, WorkingCalendar>,
     default_policy: String,
 }
 
@@ -46,11 +48,28 @@ impl Rules {
         if policies.latest(default_policy).is_none() {
             return Err(UnknownPolicy(default_policy.to_owned()));
         }
+        let regional = policies
+            .all()
+            .iter()
+            .filter_map(|p| {
+                let days = p.calendar.as_ref()?;
+                Some((p.reference().to_string(), calendar.with_regional(days)))
+            })
+            .collect();
         Ok(Self {
             policies,
             calendar,
+            regional,
             default_policy: default_policy.to_owned(),
         })
+    }
+
+    /// The working-day calendar of applications under `policy`: the national one, with the
+    /// region's own holidays where its policy lists them (Guangxi's 壮族三月三).
+    pub fn calendar_of(&self, policy: &newborn_domain::policy::PolicyRef) -> &WorkingCalendar {
+        self.regional
+            .get(&policy.to_string())
+            .unwrap_or(&self.calendar)
     }
 
     /// The known policies.
@@ -111,6 +130,16 @@ impl Core {
     /// The working-day calendar.
     pub fn calendar(&self) -> &WorkingCalendar {
         &self.rules.calendar
+    }
+
+    /// The working-day calendar `app`'s deadlines run on (its region's holidays included).
+    pub fn calendar_of(&self, app: &Application) -> &WorkingCalendar {
+        self.rules.calendar_of(&app.policy)
+    }
+
+    /// The working-day calendar of applications under `policy`.
+    pub fn policy_calendar(&self, policy: &Policy) -> &WorkingCalendar {
+        self.rules.calendar_of(&policy.reference())
     }
 
     /// The known policies.
@@ -212,7 +241,7 @@ impl Core {
                     // How long the stage took: working time on its clock (what the deadline
                     // counts, 附件1 四(五)) and wall time from its first start to now.
                     if let Some(clock) = app.stage(t.stage).and_then(|s| s.clock.as_ref()) {
-                        let reading = clock.read(self.calendar(), t.at);
+                        let reading = clock.read(self.calendar_of(app), t.at);
                         if reading.level != SlaLevel::Overdue {
                             self.count(Metric::StageCompletedOnTime, &dims, 1.0);
                         }
@@ -294,7 +323,7 @@ impl Core {
                 let clock = app
                     .watched_clock(watch)
                     .filter(|c| c.state() == ClockState::Running)?;
-                let r = clock.read(self.calendar(), now);
+                let r = clock.read(self.calendar_of(app), now);
                 Some(OpenClock {
                     application_id: app.id.clone(),
                     watch,

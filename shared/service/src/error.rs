@@ -55,7 +55,9 @@ impl From<FlowError> for ServiceError {
             FlowError::InvalidForm(issues) | FlowError::ImplausibleResult(issues) => {
                 ServiceError::BadInput(issues)
             }
-            FlowError::Licence(invalid) => ServiceError::Conflict(invalid),
+            FlowError::Licence(invalid) | FlowError::NotAllowed(invalid) => {
+                ServiceError::Conflict(invalid)
+            }
             FlowError::NoOffer(stage) => ServiceError::Conflict(Invalid::new(
                 "no_offer",
                 format!("“{}”没有待接受的办理邀请", stage.label().zh),

@@ -5,7 +5,7 @@
 use crate::ports::Notification;
 use chrono::{DateTime, Utc};
 use newborn_domain::flow::{Application, Applied, Effect, Outcome, TimelineEvent};
-use newborn_domain::policy::Policy;
+use newborn_domain::policy::{NoticeOccasion, Policy};
 use newborn_domain::stage::{
     ApplicantWait, CertificateVersion, Stage, StageResult, StageStatus, SupplementItem,
 };
@@ -18,6 +18,16 @@ pub(crate) fn submitted(at: DateTime<Utc>) -> Notification {
         "accepted",
         "您的“出生一件事”申请已提交，正在自动预审。",
         "Your application was submitted and is being pre-reviewed.",
+    )
+}
+
+/// The notice that parenting guidance is registered (闽卫政法〔2024〕40号 附件1 三(一)2).
+pub(crate) fn parenting_guidance_registered(at: DateTime<Utc>) -> Notification {
+    notice(
+        at,
+        "service_done",
+        "您已阅读科学育儿知识库，科学育儿指导服务登记成功。",
+        "You opened the parenting knowledge base: parenting guidance is registered.",
     )
 }
 
@@ -103,6 +113,44 @@ pub(crate) fn notice(
 
 /// What a finished stage produced and how it reaches the family, per the delivery choice on the
 /// form: each agency delivers its own result by mail or pick-up (闽卫政法〔2024〕40号 附件1 五).
+/// The policy's notices on `occasion`, joined, with `{backdated_until}` filled in.
+fn policy_notices(
+    app: &Application,
+    policy: &Policy,
+    occasion: NoticeOccasion,
+) -> (String, String) {
+    let until = newborn_domain::insurance::backdated_until(app.form.birth_date());
+    let fill = |t: &str| t.replace("{backdated_until}", &until.format("%Y-%m-%d").to_string());
+    policy
+        .notices_on(occasion)
+        .fold((String::new(), String::new()), |(zh, en), n| {
+            (zh + &fill(&n.text.zh), en + &fill(&n.text.en) + " ")
+        })
+}
+
+/// The occasion a stage's result makes for the policy's notices, if any.
+fn occasion_of(app: &Application, result: &StageResult) -> Option<NoticeOccasion> {
+    use newborn_domain::application::{DeliveryChoice, Service};
+    let chose = |s| app.form.services.contains(&s);
+    match result {
+        StageResult::HealthCheck {
+            vaccination_certificate_issued: false,
+            ..
+        } if chose(Service::VaccinationCertificate) => Some(NoticeOccasion::VaccinationNotIssued),
+        StageResult::Police { .. }
+            if app.form.case == newborn_domain::kinds::Case::Full
+                && matches!(
+                    app.form.delivery.household_booklet,
+                    Some(DeliveryChoice::Mail { .. })
+                ) =>
+        {
+            Some(NoticeOccasion::BookletMailed)
+        }
+        StageResult::Insurance { enrolled: true, .. } => Some(NoticeOccasion::InsuranceEnrolled),
+        _ => None,
+    }
+}
+
 fn result_details(app: &Application, policy: &Policy, result: &StageResult) -> (String, String) {
     use newborn_domain::application::DeliveryChoice;
     let mailed =
@@ -116,6 +164,15 @@ fn result_details(app: &Application, policy: &Policy, result: &StageResult) -> (
                 (
                     "《出生医学证明》已签发，户籍登记结果反馈后由助产机构邮寄给您（邮费自理）。".into(),
                     "The birth certificate is issued; the hospital mails it once the registration result is back. ".into(),
+                )
+            } else if matches!(delivery.birth_certificate, Some(DeliveryChoice::PickupByFather)) {
+                // 永福县 附件2 四(六), 七(一)1.
+                (
+                    format!(
+                        "《出生医学证明》已签发，户籍登记结果反馈后由新生儿父亲持母亲签字捺印的授权委托书及父母双方身份证原件到{}领取。",
+                        app.form.newborn.hospital.name.as_str()
+                    ),
+                    "The birth certificate is issued; the father collects it at the hospital with the mother's signed and fingerprinted letter and both parents' identity cards once the registration result is back. ".into(),
                 )
             } else {
                 (
@@ -145,7 +202,13 @@ fn result_details(app: &Application, policy: &Policy, result: &StageResult) -> (
         }
         // 附件1 三(一)3: print the newborn's page at the station, or mail the booklet there.
         StageResult::Police { .. } => {
-            if mailed(&delivery.household_booklet) {
+            if matches!(delivery.household_booklet, Some(DeliveryChoice::Reprint { .. })) {
+                // 莆卫办〔2022〕44号 二(二)3.
+                (
+                    "新生儿户口已登记，派出所将重新打印户口簿后寄回给您（邮费自付），原户口簿自然作废。".into(),
+                    "The newborn is registered; the police station reprints the household booklet and mails it to you (postage yours); the old booklet is void. ".into(),
+                )
+            } else if mailed(&delivery.household_booklet) {
                 (
                     "新生儿户口已登记，请将落户方户口簿邮寄到派出所，打印新生儿户口页后寄回（邮费自付）。".into(),
                     "The newborn is registered; mail the household booklet to the police station, which prints the newborn's page and mails it back. ".into(),
@@ -235,7 +298,9 @@ pub(crate) fn for_change(
                         .iter()
                         .map(|i| match i {
                             SupplementItem::Document { kind } => kind.label().zh,
-                            SupplementItem::Field { field } => format!("表单项 {field}"),
+                            SupplementItem::Field { field } => {
+                                newborn_domain::fields::label(field).zh
+                            }
                             SupplementItem::Licence { kind, .. } => {
                                 format!("{}电子证照", kind.label().zh)
                             }
@@ -275,13 +340,22 @@ pub(crate) fn for_change(
                     format!("please mail: {}", what.en),
                 )),
             },
-            StageStatus::Completed { result } if t.stage != Stage::PreReview => {
+            StageStatus::Completed { .. } if t.stage == Stage::PreReview => {
+                let (zh, en) = policy_notices(app, policy, NoticeOccasion::Accepted);
+                if !zh.is_empty() {
+                    out.push(notice(now, "pre_review_accepted", zh, en.trim_end()));
+                }
+            }
+            StageStatus::Completed { result } => {
                 let (zh, en) = result_details(app, policy, result);
+                let (more_zh, more_en) = occasion_of(app, result)
+                    .map(|o| policy_notices(app, policy, o))
+                    .unwrap_or_default();
                 out.push(notice(
                     now,
                     "stage_done",
-                    format!("{}已办结。{zh}欢迎对本环节进行评价。", label.zh),
-                    format!("{} is done. {en}You may rate it.", label.en),
+                    format!("{}已办结。{zh}{more_zh}欢迎对本环节进行评价。", label.zh),
+                    format!("{} is done. {en}{more_en}You may rate it.", label.en),
                 ));
             }
             StageStatus::Terminated { reason, .. } => {
@@ -291,9 +365,18 @@ pub(crate) fn for_change(
                     .stage(Stage::CertificateRelease)
                     .filter(|_| t.stage == Stage::Police)
                     .and_then(|_| policy.release_notice(CertificateVersion::Full));
-                let (then_zh, then_en) = release
+                let (mut then_zh, mut then_en) = release
                     .map(|b| (b.zh.clone(), format!(" {}", b.en)))
                     .unwrap_or_default();
+                // 永福县 附件2 五(二): a refusal at acceptance comes with its notice (不予受理通知书).
+                if t.stage == Stage::PreReview {
+                    let (zh, en) = policy_notices(app, policy, NoticeOccasion::NotAccepted);
+                    then_zh.push_str(&zh);
+                    if !en.is_empty() {
+                        then_en.push(' ');
+                        then_en.push_str(en.trim_end());
+                    }
+                }
                 out.push(notice(
                     now,
                     "gone_offline",
@@ -326,4 +409,103 @@ pub(crate) fn for_change(
         ));
     }
     out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use newborn_domain::policy::PolicyRegistry;
+    use newborn_domain::stage::StageEvent;
+
+    const SAMPLE: &str = include_str!("../../../events/api/submit-application.json");
+
+    fn at(s: &str) -> DateTime<Utc> {
+        DateTime::parse_from_rfc3339(s)
+            .map(|d| d.with_timezone(&Utc))
+            .unwrap_or_default()
+    }
+
+    fn submitted(policy: &Policy, edit: impl FnOnce(&mut serde_json::Value)) -> Application {
+        let mut v: serde_json::Value = serde_json::from_str(SAMPLE).unwrap_or_default();
+        edit(&mut v);
+        let form = newborn_domain::application::parse_form(v.to_string().as_bytes())
+            .unwrap_or_else(|e| panic!("{}: {}", e.field, e.error));
+        let id = "NB20251117ABCDEF0123"
+            .parse()
+            .unwrap_or_else(|e| panic!("{e}"));
+        Application::submit(id, form, policy, at("2025-11-17T09:00:00+08:00"))
+            .unwrap_or_else(|e| panic!("{e}"))
+            .0
+    }
+
+    /// 闽卫政法〔2024〕40号 附件1 三(一)2: a vaccination certificate the hospital did not issue is
+    /// got at the vaccination unit of the household or residence; the family is told so.
+    /// Rules: FJ2-VACCINATION-ELSEWHERE.
+    #[test]
+    fn a_vaccination_certificate_not_issued_at_the_hospital_is_explained() {
+        let registry = PolicyRegistry::builtin();
+        let p = registry
+            .latest("fujian-2.0")
+            .unwrap_or_else(|| panic!("fujian-2.0"));
+        let mut app = submitted(p, |_| {});
+        let now = at("2025-11-17T10:00:00+08:00");
+        let result = StageResult::HealthCheck {
+            birth_certificate_number: "Q350012345".parse().unwrap_or_else(|e| panic!("{e}")),
+            vaccination_certificate_issued: false,
+            parenting_guidance_registered: false,
+        };
+        let mut applied = Applied::default();
+        for (stage, event) in [
+            (Stage::PreReview, StageEvent::Dispatch),
+            (
+                Stage::PreReview,
+                StageEvent::Complete {
+                    result: StageResult::PreReview { notes: vec![] },
+                },
+            ),
+            (Stage::HealthCheck, StageEvent::Dispatch),
+            (Stage::HealthCheck, StageEvent::Complete { result }),
+        ] {
+            applied = app
+                .apply(stage, event, p, now)
+                .unwrap_or_else(|e| panic!("{stage}: {e}"));
+        }
+        let notes = for_change(&app, p, &applied, now);
+        assert!(
+            notes
+                .iter()
+                .any(|n| n.kind == "stage_done" && n.message.zh.contains("接种单位办理")),
+            "{notes:?}"
+        );
+    }
+
+    /// 永福县 附件2 五(二): a refusal at acceptance comes with the 不予受理通知书 after its reason.
+    /// Rules: YF-NOTICES.
+    #[test]
+    fn a_refusal_in_yongfu_comes_with_its_notice() {
+        let registry = PolicyRegistry::builtin();
+        let p = registry
+            .latest("guangxi-yongfu")
+            .unwrap_or_else(|| panic!("yongfu"));
+        let mut app = submitted(p, |v| {
+            v["newborn"]["birthplace"] = serde_json::json!("450326");
+        });
+        let now = at("2025-11-17T10:00:00+08:00");
+        app.apply(Stage::PreReview, StageEvent::Dispatch, p, now)
+            .unwrap_or_else(|e| panic!("{e}"));
+        let reason = Bilingual::new("父母户籍不符合本地区线上办理条件", "residency");
+        let applied = app
+            .apply(Stage::PreReview, StageEvent::GoOffline { reason }, p, now)
+            .unwrap_or_else(|e| panic!("{e}"));
+        let notes = for_change(&app, p, &applied, now);
+        let offline = notes
+            .iter()
+            .find(|n| n.kind == "gone_offline")
+            .unwrap_or_else(|| panic!("{notes:?}"));
+        assert!(
+            offline.message.zh.contains("父母户籍")
+                && offline.message.zh.contains("不予受理通知书"),
+            "{offline:?}"
+        );
+    }
 }

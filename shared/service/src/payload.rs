@@ -49,11 +49,13 @@ pub fn birth_certificate_number(app: &Application) -> Option<String> {
         })
 }
 
-fn services_of(form: &ApplicationForm, stage: Stage) -> Vec<Service> {
+/// The chosen services `stage`'s agency delivers (not those the family registers itself, such as
+/// parenting guidance read in the app under Fujian 2.0).
+fn services_of(form: &ApplicationForm, policy: &Policy, stage: Stage) -> Vec<Service> {
     form.services
         .iter()
         .copied()
-        .filter(|s| s.stage() == stage)
+        .filter(|s| s.stage() == stage && policy.agency_delivers(*s))
         .collect()
 }
 
@@ -99,16 +101,20 @@ pub fn dispatch_body(app: &Application, policy: &Policy, stage: Stage, round: u3
         "round": round,
         "policy": app.policy.to_string(),
         "case": f.case,
-        "services": services_of(f, stage),
+        "services": services_of(f, policy, stage),
         "supplement_allowed": policy.stage_rules(stage, f.case).supplement,
         "newborn": {
             "name": f.newborn.name,
             "sex": f.newborn.sex,
             "birth_time": f.newborn.birth_time,
         },
+        // 含有电子签名的申请表: the digest of the form as signed, the signer and the pledge.
+        "declaration": app.declaration,
     });
     let parent =
         |p: &newborn_domain::application::Parent| json!({"name": p.name, "id_number": p.id_number});
+    let household_parent = |p: &newborn_domain::application::Parent| json!({"name": p.name, "id_number": p.id_number, "ethnicity": p.ethnicity, "household_region": p.household_region, "household_address": p.household_address, "household_kind": p.household_kind});
+    let applicant = f.applicant_parent();
     let extra = match stage {
         Stage::PreReview => json!({}),
         Stage::HealthCheck => json!({
@@ -120,21 +126,30 @@ pub fn dispatch_body(app: &Application, policy: &Policy, stage: Stage, round: u3
                 "birth_attendant": f.newborn.birth_attendant,
             },
             "mother": {"name": f.mother.name, "id_number": f.mother.id_number, "phone": f.mother.phone},
-            "father": parent(&f.father),
+            "father": f.father.as_ref().map(parent),
             "marriage_certificate": f.mother.marriage_certificate,
             "confirmation_forms": policy.stage_rules(stage, f.case).confirmation_forms,
             "delivery": f.delivery.birth_certificate,
-            "documents": documents(app, &["mother_id_card", "father_id_card", "marriage_certificate", "authorisation_letter"]),
+            "documents": documents(app, &["mother_id_card", "father_id_card", "marriage_certificate", "authorisation_letter", "ethnicity_consent"]),
         }),
         Stage::Police => json!({
             "newborn": {"name": f.newborn.name, "sex": f.newborn.sex, "birth_time": f.newborn.birth_time, "birthplace": f.newborn.birthplace},
             "birth_certificate_number": birth_certificate_number(app),
-            "mother": {"name": f.mother.name, "id_number": f.mother.id_number, "ethnicity": f.mother.ethnicity, "household_region": f.mother.household_region, "household_address": f.mother.household_address, "household_kind": f.mother.household_kind},
-            "father": {"name": f.father.name, "id_number": f.father.id_number, "ethnicity": f.father.ethnicity, "household_region": f.father.household_region, "household_address": f.father.household_address, "household_kind": f.father.household_kind},
+            "mother": household_parent(&f.mother),
+            "father": f.father.as_ref().map(household_parent),
             "marriage_certificate": f.mother.marriage_certificate,
+            // 闽卫监督〔2021〕43号 九(三): where the policy sends the counterfoil electronically, the
+            // police receive it with the registration (出生一件事使用授权的电子证照加注件).
+            "electronic_counterfoil": (policy.counterfoil.handling
+                == newborn_domain::policy::CounterfoilHandling::Electronic)
+                .then(|| app.issued_certificate().map(|(n, _)| json!({
+                    "certificate_number": n,
+                    "kind": "出生医学证明副页（带有出生“一件事”使用授权的电子证照加注件）",
+                })))
+                .flatten(),
             "household": f.household,
             "delivery": f.delivery.household_booklet,
-            "documents": documents(app, &["household_booklet_front", "household_booklet_head", "household_booklet_registering_parent", "birth_certificate", "marriage_certificate"]),
+            "documents": documents(app, &["household_booklet_front", "household_booklet_head", "household_booklet_registering_parent", "birth_certificate", "marriage_certificate", "ethnicity_consent"]),
         }),
         // 附件1 三(一)2–3: the registration result, and which certificate to release.
         Stage::CertificateRelease => {
@@ -158,16 +173,21 @@ pub fn dispatch_body(app: &Application, policy: &Policy, stage: Stage, round: u3
         Stage::Insurance => json!({
             "newborn": {"name": f.newborn.name, "sex": f.newborn.sex, "birth_time": f.newborn.birth_time, "id_number": newborn_id_number(app)},
             "mother": {"name": f.mother.name, "id_number": f.mother.id_number},
-            "applicant_phone": f.parent(f.applicant).phone,
+            "applicant_phone": applicant.phone,
             "insurance": f.insurance,
             "maternity": f.maternity,
         }),
         Stage::SocialSecurityCard => json!({
             "newborn": {"name": f.newborn.name, "sex": f.newborn.sex, "birth_time": f.newborn.birth_time, "id_number": newborn_id_number(app)},
-            "guardian": {"name": f.parent(f.applicant).name, "id_number": f.parent(f.applicant).id_number, "phone": f.parent(f.applicant).phone},
+            "guardian": {"name": applicant.name, "id_number": applicant.id_number, "phone": applicant.phone},
             "partner_bank": f.card.as_ref().map(|c| &c.partner_bank),
             "delivery": f.delivery.social_security_card,
-            "documents": documents(app, &["household_booklet_newborn"]),
+            // The stage's materials under the policy: the newborn's page, and for a card by mail
+            // the first and head pages too (闽卫政法〔2024〕40号 附件2 一(七)).
+            "documents": documents(app, &policy
+                .materials_needed(stage, f.material_facts())
+                .map(|m| m.kind.as_str())
+                .collect::<Vec<_>>()),
         }),
     };
     if let (Value::Object(b), Value::Object(e)) = (&mut body, extra) {

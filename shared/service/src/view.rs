@@ -124,6 +124,10 @@ pub struct ApplicationView {
     /// The whole matter's clock where the policy promises a time for it (永福县 附件2 六(一)).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub matter_clock: Option<ClockReading>,
+    /// When the parent registered parenting guidance by opening the knowledge base, where she
+    /// registers it herself (闽卫政法〔2024〕40号 附件1 三(一)2).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub parenting_guidance_read_at: Option<DateTime<Utc>>,
 }
 
 impl ApplicationView {
@@ -169,6 +173,7 @@ impl ApplicationView {
                 .collect(),
             offers: app.offers.clone(),
             matter_clock: app.matter_clock.as_ref().map(|c| c.read(calendar, now)),
+            parenting_guidance_read_at: app.parenting_guidance_read_at,
         }
     }
 }

@@ -9,6 +9,7 @@
 
 mod licences;
 mod offers;
+mod parenting;
 mod results;
 mod watches;
 
@@ -362,6 +363,9 @@ pub enum FlowError {
     /// An agency's result that cannot be true of this application; nothing was applied.
     #[error("the result has {} problem(s)", .0.len())]
     ImplausibleResult(Vec<FieldIssue>),
+    /// A request the application's choices or state do not allow, with the reason.
+    #[error("{}", .0.message.en)]
+    NotAllowed(crate::text::Invalid),
 }
 
 /// One application.
@@ -395,9 +399,50 @@ pub struct Application {
     /// acceptance to the end of the flow, paused while the family is asked for something.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub matter_clock: Option<SlaClock>,
+    /// When the parent registered parenting guidance by reading the knowledge base, where she
+    /// registers it herself (闽卫政法〔2024〕40号 附件1 三(一)2).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub parenting_guidance_read_at: Option<DateTime<Utc>>,
+    /// The applicant's signed submission: the form as signed, by whom and when (the agencies
+    /// receive "含有电子签名的申请表", 闽卫政法〔2024〕40号 附件1 三(一)2–4).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub declaration: Option<Declaration>,
+}
+
+/// The applicant's signed submission of the form (电子签名) with the pledge (承诺, 附件2 一(八)).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Declaration {
+    /// The SHA-256 of the form exactly as submitted.
+    pub form_sha256: crate::kinds::Sha256Hex,
+    /// The signing parent's identity number.
+    pub signer_id_number: crate::ids::IdNumber,
+    /// The account that signed (the platform's sign-in, or counter staff for the family).
+    pub signed_by: String,
+    /// When.
+    pub signed_at: DateTime<Utc>,
+    /// The pledge's text, as affirmed.
+    pub pledge: crate::text::Bilingual,
 }
 
 impl Application {
+    /// Records the applicant's signed submission: the digest of the form as submitted, signed by
+    /// `signed_by` at `at`, with the pledge the form affirms (附件2 一(八)).
+    pub fn declare(
+        &mut self,
+        form_sha256: crate::kinds::Sha256Hex,
+        signed_by: &str,
+        at: DateTime<Utc>,
+    ) {
+        let (zh, en) = crate::application::PLEDGE_TEXT;
+        self.declaration = Some(Declaration {
+            form_sha256,
+            signer_id_number: self.form.applicant_parent().id_number.clone(),
+            signed_by: signed_by.to_owned(),
+            signed_at: at,
+            pledge: crate::text::Bilingual::new(zh, en),
+        });
+    }
+
     /// The birth certificate the hospital issued in this application (case 1), with when its
     /// stage last finished; `None` when the family already held one (cases 2 and 3).
     pub fn issued_certificate(
@@ -467,6 +512,8 @@ impl Application {
             registrations: vec![],
             offers: vec![],
             matter_clock: None,
+            parenting_guidance_read_at: None,
+            declaration: None,
         };
         let applied = app.apply(Stage::PreReview, StageEvent::Queue, policy, now)?;
         Ok((app, applied))
@@ -540,7 +587,7 @@ impl Application {
             return Err(FlowError::PartnerBankMissing);
         }
         if let StageEvent::Complete { result } = &event {
-            self.check_result(result)?;
+            self.check_result(result, policy)?;
         }
         let mut applied = Applied::default();
         self.move_to(index, event, policy, now, &mut applied)?;

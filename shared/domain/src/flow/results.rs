@@ -15,8 +15,25 @@ use crate::text::Bilingual;
 
 impl Application {
     /// Checks `result` against the application; `Err` names each field that cannot be true.
-    pub(super) fn check_result(&self, result: &StageResult) -> Result<(), FlowError> {
+    pub(super) fn check_result(
+        &self,
+        result: &StageResult,
+        policy: &crate::policy::Policy,
+    ) -> Result<(), FlowError> {
         let issues = match result {
+            StageResult::HealthCheck {
+                parenting_guidance_registered: true,
+                ..
+            } if !self.form.services.contains(&Service::ParentingGuidance)
+                || !policy.agency_delivers(Service::ParentingGuidance) =>
+            {
+                vec![FieldIssue::new(
+                    "result.parenting_guidance_registered",
+                    "result_not_applied_for",
+                    "科学育儿指导服务登记不由助产机构办理（申请人未选择，或由申请人阅读知识库登记）",
+                    "parenting guidance is not the hospital's to register here (not chosen, or the parent registers it in the app)",
+                )]
+            }
             StageResult::Police { newborn_id_number } => self.check_newborn_id(newborn_id_number),
             StageResult::Insurance {
                 enrolled,
@@ -105,18 +122,21 @@ impl Application {
     fn check_newborn_id(&self, id: &IdNumber) -> Vec<FieldIssue> {
         let form = &self.form;
         let mut issues = form.check_newborn_id(id, "result.newborn_id_number");
-        if let Some(household) = &form.household {
-            let home = &form.parent(household.registering_parent).household_region;
-            if !id.region().starts_with(home.city()) {
-                issues.push(FieldIssue::new(
-                    "result.newborn_id_number",
-                    "newborn_id_number_region",
-                    "公民身份号码的地区码不在落户方户籍所在地",
-                    "the identity number's region is not where the registering parent's household is",
-                ));
-            }
+        let home = form
+            .household
+            .as_ref()
+            .and_then(|h| form.parent(h.registering_parent));
+        if let Some(home) = home.map(|p| &p.household_region)
+            && !id.region().starts_with(home.city())
+        {
+            issues.push(FieldIssue::new(
+                "result.newborn_id_number",
+                "newborn_id_number_region",
+                "公民身份号码的地区码不在落户方户籍所在地",
+                "the identity number's region is not where the registering parent's household is",
+            ));
         }
-        if [&form.mother.id_number, &form.father.id_number].contains(&id) {
+        if form.parents().any(|(_, p)| &p.id_number == id) {
             issues.push(FieldIssue::new(
                 "result.newborn_id_number",
                 "newborn_id_number_parent",

@@ -91,7 +91,8 @@ pub fn result(stage: Stage) -> StageResult {
         Stage::HealthCheck => StageResult::HealthCheck {
             birth_certificate_number: "Q350012345".parse().unwrap_or_else(|e| panic!("{e}")),
             vaccination_certificate_issued: true,
-            parenting_guidance_registered: true,
+            // The sample is under Fujian 2.0, where the parent registers it in the app.
+            parenting_guidance_registered: false,
         },
         Stage::Police => StageResult::Police {
             newborn_id_number: "350102202511100032"
@@ -111,4 +112,20 @@ pub fn result(stage: Stage) -> StageResult {
             ready_on: NaiveDate::from_ymd_opt(2025, 11, 25).unwrap_or_default(),
         },
     }
+}
+
+/// What a Yongfu family adds to the sample (永福县 附件2 三(三)–(五), 四(三)(五)): the delivery record
+/// page, the other parent's booklet pages and the conditions it declares.
+pub fn yongfu_papers(v: &mut Value) {
+    add_document(v, "delivery_record");
+    add_document(v, "household_booklet_other_parent");
+    set(
+        v,
+        "/declarations",
+        serde_json::json!([
+            "insured_in_guangxi",
+            "no_card_elsewhere",
+            "not_overseas_chinese"
+        ]),
+    );
 }

@@ -59,6 +59,10 @@ pub fn routes(state: ApplicantRoutes) -> Router {
             .route(
                 "/applications/{id}/offers/{stage}/accept",
                 post(accept_offer),
+            )
+            .route(
+                "/applications/{id}/parenting-guidance",
+                post(parenting_guidance),
             ),
     )
     .with_state(state)
@@ -189,6 +193,16 @@ async fn partner_bank(
 
 async fn offline(State(s): S, Applicant(owner): Applicant, AppId(id): AppId) -> ApiResult {
     let stored = s.desk.go_offline(&owner, &id).await?;
+    ok(StatusCode::OK, view(s.desk.core(), &stored))
+}
+
+/// 科学育儿指导服务登记: the app reports that the parent opened the knowledge base.
+async fn parenting_guidance(
+    State(s): S,
+    Applicant(owner): Applicant,
+    AppId(id): AppId,
+) -> ApiResult {
+    let stored = s.desk.read_parenting_guidance(&owner, &id).await?;
     ok(StatusCode::OK, view(s.desk.core(), &stored))
 }
 

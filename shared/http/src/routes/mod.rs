@@ -71,7 +71,7 @@ pub(crate) fn view(core: &Core, stored: &Stored) -> ApplicationView {
     ApplicationView::of(
         &stored.application,
         stored.version,
-        core.calendar(),
+        core.calendar_of(&stored.application),
         core.now(),
     )
 }

@@ -62,14 +62,45 @@ async fn notice(State(s): State<Core>, Path(id): Path<String>) -> ApiResult {
                 .materials
                 .iter()
                 .filter(|m| m.cases.contains(case))
-                .map(|m| json!({"kind": m.kind, "name": m.kind.label(), "when": m.when, "at": m.at, "source": m.source}))
+                .map(|m| json!({"kind": m.kind, "name": m.kind.label(), "when": m.when, "when_label": m.when.label(), "at": m.at, "source": m.source}))
                 .collect();
             json!({"case": case, "name": case.label(), "route": c.route, "source": c.source, "materials": materials})
         })
         .collect();
+    let services: Vec<serde_json::Value> = p
+        .services
+        .offered
+        .iter()
+        .map(|s| json!({"service": s, "name": s.label()}))
+        .collect();
+    let el = &p.eligibility;
+    let (pledge_zh, pledge_en) = newborn_domain::application::PLEDGE_TEXT;
     ok(
         StatusCode::OK,
-        json!({"policy": p.reference().to_string(), "name": p.name, "newborn_age_under_months": p.eligibility.newborn_age.under_months, "cases": cases}),
+        json!({
+            "policy": p.reference().to_string(),
+            "name": p.name,
+            "newborn_age_under_months": el.newborn_age.under_months,
+            "services": services,
+            "services_source": p.services.source,
+            "parenting_guidance": p.services.parenting_guidance,
+            "applicant": {
+                "father_with_authorisation": el.applicant.father_with_authorisation,
+                "counter_intake": el.applicant.counter_intake,
+                "source": el.applicant.source,
+            },
+            // 附件2 一(二): single mothers and unmarried parents apply offline.
+            "married_parents_only": {
+                "message": {"zh": "暂不支持单亲母亲和未婚公民线上申请", "en": "single mothers and unmarried parents cannot apply online yet"},
+                "source": el.marriage.source,
+            },
+            "pledge": {"zh": pledge_zh, "en": pledge_en},
+            "declarations": p.declarations,
+            "collection": p.collection,
+            "counterfoil": p.counterfoil,
+            "notices": p.notices,
+            "cases": cases,
+        }),
     )
 }
 
@@ -97,6 +128,7 @@ mod tests {
             ("/applications/{id}/offline", "post"),
             ("/applications/{id}/withdraw", "post"),
             ("/applications/{id}/ratings", "post"),
+            ("/applications/{id}/parenting-guidance", "post"),
             ("/policies/{id}", "get"),
             ("/policies/{id}/notice", "get"),
             ("/agency/callbacks", "post"),
@@ -118,7 +150,7 @@ mod tests {
         }
         assert_eq!(
             doc["paths"].as_object().map(|p| p.len()),
-            Some(27),
+            Some(28),
             "a documented path the router does not serve?"
         );
     }

@@ -105,14 +105,41 @@ impl ApplicantDesk {
             .collect();
         self.require_documents(owner, &docs).await?;
         let policy = self.policy_for(&form, policy_id)?;
+        // 一窗受理 (counter staff submitting for the family) only where the policy offers it
+        // (永福县 附件2 五(一)2); elsewhere the family applies online itself.
+        if matches!(actor, Actor::CounterStaff { .. })
+            && !policy.eligibility.applicant.counter_intake
+        {
+            return Err(ServiceError::Forbidden(Invalid::new(
+                "counter_intake_not_offered",
+                format!(
+                    "{}不提供窗口代办（一窗受理），请由新生儿父母在网上办事大厅或闽政通APP自行申请",
+                    policy.name.zh
+                ),
+                format!(
+                    "{} offers no counter intake: the parents apply online themselves",
+                    policy.name.en
+                ),
+            )));
+        }
         self.claim_once_per_delivery(owner, &form).await?;
         let now = self.core.now();
-        let (app, applied) = Application::submit(self.new_id(now), form, policy, now)?;
+        let (mut app, applied) = Application::submit(self.new_id(now), form, policy, now)?;
+        // The applicant's electronic signature of the form as submitted, with the pledge
+        // (闽卫政法〔2024〕40号 附件1 三(一)2 "含有电子签名的申请表"; 附件2 一(八)).
+        let digest = hex::encode(<sha2::Sha256 as sha2::Digest>::digest(body))
+            .parse()
+            .map_err(|_| ServiceError::Transient("form digest".into()))?;
+        let signed_by = match &actor {
+            Actor::CounterStaff { subject } => format!("counter_staff:{subject}"),
+            _ => format!("applicant:{owner}"),
+        };
+        app.declare(digest, &signed_by, now);
         let mut write = self.core.write_for(&app, owner, &actor, &applied, now);
         write.notifications.insert(0, notices::submitted(now));
         write.deliveries = deliveries(&app, owner, &write.notifications, now);
         if let Some(claim) = claim {
-            let view = ApplicationView::of(&app, 1, self.core.calendar(), now);
+            let view = ApplicationView::of(&app, 1, self.core.calendar_of(&app), now);
             write.response = Some(IdempotentResponse {
                 claim,
                 status: 201,
@@ -238,7 +265,7 @@ impl ApplicantDesk {
         Ok(ApplicationView::of(
             &s.application,
             s.version,
-            self.core.calendar(),
+            self.core.calendar_of(&s.application),
             self.core.now(),
         ))
     }
@@ -252,7 +279,14 @@ impl ApplicantDesk {
             .list_by_owner(owner)
             .await?
             .iter()
-            .map(|s| ApplicationView::of(&s.application, s.version, self.core.calendar(), now))
+            .map(|s| {
+                ApplicationView::of(
+                    &s.application,
+                    s.version,
+                    self.core.calendar_of(&s.application),
+                    now,
+                )
+            })
             .collect())
     }
 
@@ -574,7 +608,7 @@ impl ApplicantDesk {
                     vec![marker(app, stage, TimelineEvent::Rated(rating.level), now)];
                 // A bad rating opens its follow-up in the same write (附件4 七).
                 if app
-                    .open_follow_up(&rating, policy, self.core.calendar())
+                    .open_follow_up(&rating, policy, self.core.policy_calendar(policy))
                     .is_some()
                 {
                     transitions.push(marker(app, stage, TimelineEvent::FollowUpOpened, now));
@@ -593,5 +627,39 @@ impl ApplicantDesk {
             self.core.count(Metric::FollowUpOpened, &dims[..2], 1.0);
         }
         Ok(stored)
+    }
+
+    /// 科学育儿指导服务登记 where the parent registers it herself: the app reports that she opened
+    /// the knowledge base (闽卫政法〔2024〕40号 附件1 三(一)2 "点击阅读后即登记成功"). A repeat
+    /// changes nothing and answers the application as it is.
+    pub async fn read_parenting_guidance(
+        &self,
+        owner: &str,
+        id: &ApplicationId,
+    ) -> Result<Stored, ServiceError> {
+        let actor = applicant(owner);
+        let done = self
+            .core
+            .mutate(id, Some(owner), &actor, |app, policy, now| {
+                if !app.read_parenting_guidance(policy, now)? {
+                    return Ok(None);
+                }
+                let service = newborn_domain::application::Service::ParentingGuidance;
+                let entry = marker(
+                    app,
+                    Stage::HealthCheck,
+                    TimelineEvent::ServiceDone(service),
+                    now,
+                );
+                Ok(Some((
+                    markers(vec![entry]),
+                    vec![notices::parenting_guidance_registered(now)],
+                )))
+            })
+            .await?;
+        match done {
+            Some(stored) => Ok(stored),
+            None => self.core.load(id, Some(owner)).await,
+        }
     }
 }

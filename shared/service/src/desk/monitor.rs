@@ -113,7 +113,7 @@ impl MonitorDesk {
             let Some(reading) = stored
                 .application
                 .watched_clock(entry.watch)
-                .map(|c| c.read(self.core.calendar(), now))
+                .map(|c| c.read(self.core.calendar_of(&stored.application), now))
             else {
                 continue;
             };

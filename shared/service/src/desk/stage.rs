@@ -205,7 +205,10 @@ impl StageDesk {
                 .collect(),
             reason: r.reason,
             filed_at: r.filed_at,
-            due_at: r.clock.read(self.core.calendar(), self.core.now()).deadline,
+            due_at: r
+                .clock
+                .read(self.core.calendar_of(app), self.core.now())
+                .deadline,
         };
         self.licences
             .directory
@@ -221,12 +224,20 @@ impl StageDesk {
         let Some((certificate, issued_at)) = app.issued_certificate() else {
             return Ok(()); // the parent brought the certificate (情形二/三): nothing was cut off
         };
+        let rule = &self.core.policy_of(app)?.counterfoil;
+        if rule.handling != newborn_domain::policy::CounterfoilHandling::Handover {
+            return Ok(()); // kept at the hospital for the family, or sent electronically
+        }
+        let issued_on = issued_at
+            .with_timezone(&newborn_domain::calendar::CHINA)
+            .date_naive();
         let counterfoil = Counterfoil {
             certificate_number: certificate.as_str().to_owned(),
             application_id: app.id.clone(),
             institution: app.form.newborn.hospital.name.as_str().to_owned(),
             county: app.form.newborn.birthplace.clone(),
             issued_at,
+            hand_over_by: rule.hand_over_by(issued_on),
         };
         Ok(self.handovers.keep(&counterfoil).await?)
     }
