@@ -892,7 +892,17 @@ fn write_review(out: &mut impl Write, p: &Policy, bytes: &[u8], now: DateTime<Ut
         }
         bail!("{} problem(s) in the form", issues.len());
     }
-    let review = pre_review(&form, p, now, &[]);
+    // No registration exists before an application: a photo where the licence is expected
+    // would be asked for as the licence.
+    let photos: Vec<_> = newborn_domain::flow::Application::submit(
+        "NB00000000REVIEW0000".parse()?,
+        form.clone(),
+        p,
+        now,
+    )
+    .map(|(app, _)| app.photos_awaiting_registration(p))
+    .unwrap_or_default();
+    let review = pre_review(&form, p, now, &[], &photos);
     for f in &review.findings {
         writeln!(
             out,

@@ -1056,8 +1056,12 @@ async fn submit_in_yongfu(t: &TestService, owner: &str) -> Result<String> {
                 "household_booklet_newborn",
                 "delivery_record",
                 "household_booklet_other_parent",
+                "mother_id_card",
+                "father_id_card",
             ],
             |form| {
+                // Yongfu takes no electronic licences: the identity cards are scans.
+                form.as_object_mut().map(|f| f.remove("licences"));
                 form["newborn"]["birthplace"] = json!("450326");
                 form["mother"]["household_region"] = json!("450326");
                 form["father"]["household_region"] = json!("450326");
@@ -1366,6 +1370,8 @@ async fn the_parent_registers_parenting_guidance_by_reading_the_knowledge_base()
         "{hospital:#}"
     );
     assert_eq!(declaration["signed_by"], format!("applicant:{owner}"));
+    // The sign-in verified her face (附件4 八, the token's amr and auth_time).
+    assert!(declaration["face_verified_at"].is_string(), "{declaration}");
     assert_eq!(declaration["signer_id_number"], "35010219940315002X");
     assert!(
         declaration["pledge"]["zh"]

@@ -63,8 +63,14 @@ async fn counter_staff_submit_for_a_parent_and_the_timeline_records_them() -> Re
         .form(
             "parent-9",
             &[],
-            &["delivery_record", "household_booklet_other_parent"],
+            &[
+                "delivery_record",
+                "household_booklet_other_parent",
+                "mother_id_card",
+                "father_id_card",
+            ],
             |form| {
+                form.as_object_mut().map(|f| f.remove("licences"));
                 form["newborn"]["birthplace"] = json!("450326");
                 form["mother"]["household_region"] = json!("450326");
                 form["father"]["household_region"] = json!("450326");
@@ -144,6 +150,18 @@ async fn counter_staff_submit_for_a_parent_and_the_timeline_records_them() -> Re
 async fn a_father_without_the_authorisation_letter_is_asked_to_supplement_it() -> Result<()> {
     let t = TestService::start().await?;
     let owner = "dad-1";
+    // The mother authorises her identity-card licence to the father in the app, as the father
+    // authorised his to her (the applicant must be authorised to use another's licence).
+    t.client
+        .json(
+            t.http
+                .post(format!("{}/licences/authorisations", t.sim))
+                .json(
+                    &json!({"kind": "mother_id_card", "number": "350102-ID-0001",
+                    "grantee_id_number": "350203199207080011", "valid_until": "2099-12-31"}),
+                ),
+        )
+        .await?;
     let id = t
         .submit(owner, &[], &["household_booklet_newborn"], |f| {
             f["applicant"] = json!("father");
@@ -207,11 +225,15 @@ async fn a_single_mother_is_told_to_apply_offline_with_the_reason() -> Result<()
     let mut form = t
         .form(
             owner,
-            &["father_id_card", "marriage_certificate"],
+            &["marriage_certificate"],
             &["household_booklet_newborn"],
             |f| {
                 if let Some(o) = f.as_object_mut() {
                     o.remove("father");
+                }
+                // Only the mother's identity-card licence: there is no father.
+                if let Some(l) = f["licences"].as_array_mut() {
+                    l.retain(|x| x["kind"] == "mother_id_card");
                 }
                 if let Some(m) = f["mother"].as_object_mut() {
                     m.remove("marriage_certificate");
@@ -636,7 +658,15 @@ async fn a_standard_webhooks_library_verifies_our_dispatches_and_signs_callbacks
     })
     .await?;
     let keys = newborn::runtime::keys::load_or_create(t.dir.path())?;
-    let id = t.submit("mum-sw", &[], &[], |_| {}).await?;
+    // No licence directory takes part here: a family whose identity cards were issued outside
+    // the province photographs them (闽卫政法〔2024〕40号 附件2 一(一) 省外身份证可通过拍照上传).
+    let id = t
+        .submit("mum-sw", &[], &["mother_id_card", "father_id_card"], |f| {
+            f.as_object_mut().map(|o| o.remove("licences"));
+            f["mother"]["id_number"] = json!("440104199403150024");
+            f["father"]["id_number"] = json!("440104199207080014");
+        })
+        .await?;
     let deadline = std::time::Instant::now() + std::time::Duration::from_secs(30);
     let (headers, body) = loop {
         let hit = captured.lock().ok().and_then(|l| {

@@ -23,6 +23,11 @@ fn licence_refs() -> Value {
 }
 
 impl TestService {
+    /// The service whose simulated directory holds only what each test files.
+    async fn without_sample_licences() -> Result<Self> {
+        Self::start_with(|c| c.sample_licences = false).await
+    }
+
     /// Puts a licence record into the simulated directory.
     async fn licence(&self, reference: &Value, valid_until: &str) -> Result<()> {
         let record = json!({
@@ -122,7 +127,7 @@ fn waiting_items(view: &Value, stage_name: &str) -> Vec<Value> {
 /// verified licence and which a scan, and the applicant sees the same.
 #[tokio::test]
 async fn an_application_with_licences_instead_of_scans_completes() -> Result<()> {
-    let t = TestService::start().await?;
+    let t = TestService::without_sample_licences().await?;
     t.family_licences().await?;
     let form = t.licence_form("lin", |_| {}).await?;
     let id = t.client.submit("lin", &form).await?;
@@ -205,7 +210,7 @@ async fn an_application_with_licences_instead_of_scans_completes() -> Result<()>
 /// Rules: FJ2-LICENCES.
 #[tokio::test]
 async fn a_wrong_licence_leads_to_a_supplement_request_naming_it() -> Result<()> {
-    let t = TestService::start().await?;
+    let t = TestService::without_sample_licences().await?;
     let refs = licence_refs();
     for r in refs.as_array().into_iter().flatten().take(2) {
         t.licence(r, "2035-01-01").await?;
@@ -271,7 +276,7 @@ async fn a_wrong_licence_leads_to_a_supplement_request_naming_it() -> Result<()>
 /// application continues, nothing re-entered.
 #[tokio::test]
 async fn the_missing_licence_path_registers_approves_uploads_and_continues() -> Result<()> {
-    let t = TestService::start().await?;
+    let t = TestService::without_sample_licences().await?;
     let refs = licence_refs();
     for r in refs.as_array().into_iter().flatten().skip(1) {
         t.licence(r, "2035-01-01").await?;
@@ -463,7 +468,7 @@ async fn the_missing_licence_path_registers_approves_uploads_and_continues() -> 
 /// waits for the approval (within the clock) and uploads the photo: one application end to end.
 #[tokio::test]
 async fn an_approved_registration_is_decided_within_its_clock() -> Result<()> {
-    let t = TestService::start().await?;
+    let t = TestService::without_sample_licences().await?;
     let refs = licence_refs();
     t.licence(&refs[0], "2035-01-01").await?;
     t.licence(&refs[2], "2035-01-01").await?;
@@ -502,7 +507,7 @@ async fn an_approved_registration_is_decided_within_its_clock() -> Result<()> {
 /// the same application on the data on file — no form submitted again.
 #[tokio::test]
 async fn a_declined_follow_up_accepted_from_the_offer_completes_without_a_new_form() -> Result<()> {
-    let t = TestService::start().await?;
+    let t = TestService::without_sample_licences().await?;
     let id = t
         .submit("xu", &[], &[], |f| {
             f["services"] = json!([
@@ -632,7 +637,7 @@ async fn a_declined_follow_up_accepted_from_the_offer_completes_without_a_new_fo
 /// she may register again (a second registration, on a fresh clock) or go to a counter.
 #[tokio::test]
 async fn a_rejected_registration_keeps_the_photo_refused_and_may_be_filed_again() -> Result<()> {
-    let t = TestService::start().await?;
+    let t = TestService::without_sample_licences().await?;
     let refs = licence_refs();
     for r in refs.as_array().into_iter().flatten().skip(1) {
         t.licence(r, "2035-01-01").await?;
@@ -704,7 +709,7 @@ async fn a_rejected_registration_keeps_the_photo_refused_and_may_be_filed_again(
 /// refused with what is wrong, nothing changed), and the police receive it verified.
 #[tokio::test]
 async fn a_licence_given_in_answer_to_an_agency_is_verified_before_it_is_sent() -> Result<()> {
-    let t = TestService::start().await?;
+    let t = TestService::without_sample_licences().await?;
     let refs = licence_refs();
     t.licence(&refs[2], "2035-01-01").await?;
     let (id, _) = t.held_by_police("gao").await?;
@@ -786,5 +791,88 @@ async fn a_licence_given_in_answer_to_an_agency_is_verified_before_it_is_sent() 
         .context("no marriage certificate")?;
     assert_eq!(marriage["source"], "licence", "{marriage}");
     assert_eq!(marriage["verified"], true, "{marriage}");
+    Ok(())
+}
+
+/// 闽卫政法〔2024〕40号 附件2 一(一): a family that photographs its identity cards instead of giving
+/// the licences is asked for the licence of each card issued in the province — the father's,
+/// issued in Guangdong, may simply be photographed; once the mother's missing-licence
+/// registration is approved, the photo already on file answers the request (nothing uploaded
+/// twice) and the application goes on.
+/// Rules: FJ2-PHOTO-NEEDS-REGISTRATION, FJ2-OUT-OF-PROVINCE-ID.
+#[tokio::test]
+async fn a_photo_first_counts_once_its_registration_is_approved() -> Result<()> {
+    let t = TestService::without_sample_licences().await?;
+    let owner = "photo-first";
+    let id = t
+        .submit(
+            owner,
+            &[],
+            &[
+                "mother_id_card",
+                "father_id_card",
+                "household_booklet_newborn",
+            ],
+            |f| {
+                f.as_object_mut().map(|o| o.remove("licences"));
+                f["father"]["id_number"] = json!("440104199207080014");
+            },
+        )
+        .await?;
+    let asked = t
+        .wait_for(owner, &id, "the licence asked for", |v| {
+            status(v, "pre_review") == "awaiting_applicant"
+        })
+        .await?;
+    assert_eq!(
+        waiting_items(&asked, "pre_review"),
+        vec![
+            json!({"type": "licence", "kind": "mother_id_card", "problem": "registration_required"})
+        ],
+        "only the card issued in the province: {asked:#}"
+    );
+    // Before a registration the photo on file answers nothing.
+    let early = t
+        .client
+        .post(owner, &format!("/applications/{id}/supplement"))
+        .json(&json!({}))
+        .send()
+        .await?;
+    assert_eq!(early.status(), 409);
+    assert_eq!(
+        early.json::<Value>().await?["code"],
+        "registration_required"
+    );
+    t.client
+        .json(
+            t.client
+                .post(owner, &format!("/applications/{id}/licence-registrations"))
+                .json(&json!({"kinds": ["mother_id_card"], "reason": "missing"})),
+        )
+        .await?;
+    t.wait_for(owner, &id, "the registration approved", |v| {
+        v["registrations"][0]["status"] == "approved"
+    })
+    .await?;
+    let answered = t
+        .client
+        .json(
+            t.client
+                .post(owner, &format!("/applications/{id}/supplement"))
+                .json(&json!({})),
+        )
+        .await?;
+    assert_eq!(
+        answered["materials"]
+            .as_array()
+            .into_iter()
+            .flatten()
+            .filter(|m| m["kind"] == "mother_id_card")
+            .count(),
+        1,
+        "the same photo, not a second one: {answered:#}"
+    );
+    let done = t.drive(owner, &id).await?;
+    assert_eq!(done["outcome"], "completed", "{done:#}");
     Ok(())
 }

@@ -49,10 +49,19 @@ async fn a_hand_off_that_keeps_failing_is_dead_lettered_counted_and_redriven_aft
     wait_healthy(&client).await?;
     let mut form: serde_json::Value = serde_json::from_str(newborn::demo::SAMPLE)?;
     let mut docs = vec![];
-    for kind in SAMPLE_DOCUMENTS {
+    // No licence directory is reachable either: a family whose identity cards were issued
+    // outside the province photographs them (闽卫政法〔2024〕40号 附件2 一(一)), so pre-review
+    // needs no look-up and the fault meets the hospital's hand-off.
+    for kind in SAMPLE_DOCUMENTS
+        .iter()
+        .chain(&["mother_id_card", "father_id_card"])
+    {
         docs.push(client.upload("mum-poison", kind).await?);
     }
     form["documents"] = serde_json::Value::Array(docs);
+    form.as_object_mut().map(|f| f.remove("licences"));
+    form["mother"]["id_number"] = serde_json::json!("440104199403150024");
+    form["father"]["id_number"] = serde_json::json!("440104199207080014");
     let id = client.submit("mum-poison", &form).await?;
 
     let started = Instant::now();

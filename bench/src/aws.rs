@@ -470,6 +470,10 @@ pub async fn run(applications: usize, prices: Prices) -> Result<Report> {
         Arc::new(newborn_service::ports::SystemClock),
     )
     .map_err(anyhow::Error::msg)?;
+    // The sample family's identity cards are electronic licences in the province's directory.
+    sim.file_sample_licences()
+        .await
+        .map_err(anyhow::Error::msg)?;
     let sim_listener = tokio::net::TcpListener::bind("127.0.0.1:0").await?;
     let agencies_url = format!("http://{}", sim_listener.local_addr()?);
     let sim_router = sim.router();

@@ -107,6 +107,10 @@ pub struct ServeConfig {
     pub duplicate_delivery: bool,
     /// What one applicant may upload in a day.
     pub upload_quota: newborn_service::ports::UploadQuota,
+    /// The simulated directory starts with the sample family's licences on file (the demo's and
+    /// the tests' family gives its identity cards as licences); off for tests that shape the
+    /// directory themselves.
+    pub sample_licences: bool,
 }
 
 impl ServeConfig {
@@ -138,6 +142,7 @@ impl ServeConfig {
             holidays_file: None,
             duplicate_delivery: false,
             upload_quota: Default::default(),
+            sample_licences: true,
         }
     }
 }
@@ -500,6 +505,13 @@ pub async fn start(config: ServeConfig) -> Result<Running> {
                 service_clock.clone(),
             )
             .map_err(anyhow::Error::msg)?;
+            // The simulated province directory holds the sample family's licences (the demo's
+            // and the tests' family gives its identity cards as licences, 附件2 一(一)).
+            if config.sample_licences {
+                sim.file_sample_licences()
+                    .await
+                    .map_err(anyhow::Error::msg)?;
+            }
             let router = sim.router();
             tasks.push(tokio::spawn(async move {
                 if let Err(e) = axum::serve(listener, router).await {

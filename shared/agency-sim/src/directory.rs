@@ -131,8 +131,8 @@ impl Simulator {
             .transpose()
     }
 
-    /// Puts [`sample_licences`] on file, valid until 2035, with the father's authorisation of his
-    /// identity card to the mother (as he would give it in the app); returns the references.
+    /// Puts [`sample_licences`] on file, valid until 2035, with each parent's authorisation of the
+    /// identity card to the other (as given in the app); returns the references.
     pub async fn file_sample_licences(&self) -> Result<serde_json::Value, String> {
         let refs = sample_licences();
         for r in refs.as_array().into_iter().flatten() {
@@ -141,10 +141,17 @@ impl Simulator {
             self.add_licence(serde_json::from_value(record).map_err(|e| e.to_string())?)
                 .await?;
         }
-        let father = serde_json::json!({"kind": "father_id_card", "number": "350203-ID-0002",
-            "grantee_id_number": "35010219940315002X", "valid_until": "2099-12-31"});
-        self.authorise(serde_json::from_value(father).map_err(|e| e.to_string())?)
-            .await?;
+        // Each parent authorised the other's use of the identity card for this service, so either
+        // may apply (the father on the mother's letter, 闽卫政法〔2024〕40号 附件2 一(三)).
+        for grant in [
+            serde_json::json!({"kind": "father_id_card", "number": "350203-ID-0002",
+                "grantee_id_number": "35010219940315002X", "valid_until": "2099-12-31"}),
+            serde_json::json!({"kind": "mother_id_card", "number": "350102-ID-0001",
+                "grantee_id_number": "350203199207080011", "valid_until": "2099-12-31"}),
+        ] {
+            self.authorise(serde_json::from_value(grant).map_err(|e| e.to_string())?)
+                .await?;
+        }
         Ok(refs)
     }
 

@@ -678,6 +678,9 @@ pub enum LicenceProblem {
     Expired,
     /// Another person's licence, not authorised to the applicant (or the authorisation lapsed).
     NotAuthorised,
+    /// A photo was given where the licence is expected: a photo counts only after an approved
+    /// missing-licence registration (闽卫政法〔2024〕40号 附件2 一(一)).
+    RegistrationRequired,
 }
 
 impl LicenceProblem {
@@ -701,6 +704,10 @@ impl LicenceProblem {
             LicenceProblem::NotAuthorised => (
                 "证照持有人尚未将该电子证照授权给申请人（请在闽政通“我的-电子证照-出生一件事”中授权）",
                 "its holder has not authorised the licence to the applicant (authorise it in the Minzhengtong app)",
+            ),
+            LicenceProblem::RegistrationRequired => (
+                "省内身份证须提供电子证照；未找到或有误的，请先进行授权缺失登记，审核通过后（一个工作日）上传的照片方可使用",
+                "an identity card issued in the province is given as its licence; if it is missing or wrong, file a missing-licence registration first: the photo counts once it is approved (one working day)",
             ),
         };
         Bilingual::new(

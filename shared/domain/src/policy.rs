@@ -429,6 +429,9 @@ pub struct LicenceRule {
 pub struct LicencePolicy {
     /// The directory reviews a registration within this many working days.
     pub registration_review_working_days: u32,
+    /// The region whose identity cards the directory holds (GB/T 2260 prefixes): an identity card
+    /// issued elsewhere may simply be photographed (附件2 一(一) "省外身份证可通过拍照上传").
+    pub province_prefixes: Vec<String>,
     /// The materials that may be licences.
     pub kinds: Vec<LicenceRule>,
     /// Where the registration rule is written.

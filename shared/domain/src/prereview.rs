@@ -137,12 +137,14 @@ fn join(messages: &[&Bilingual]) -> Bilingual {
 /// application is made (Yongfu 三(六) "出生1个月内提出申请"; 闽卫政法〔2024〕40号 附件1 二(一)), so
 /// a family answering a supplement after the limit passed is not sent offline for it.
 /// `licences` are the directory's findings on the form's licence references (the caller looked
-/// them up).
+/// them up); `photos_pending` the materials given as photos that count only after an approved
+/// missing-licence registration (`Application::photos_awaiting_registration`).
 pub fn pre_review(
     form: &ApplicationForm,
     policy: &Policy,
     applied_at: DateTime<Utc>,
     licences: &[LicenceCheck],
+    photos_pending: &[DocumentKind],
 ) -> PreReview {
     let mut findings = vec![];
     let mut notes = vec![];
@@ -182,6 +184,25 @@ pub fn pre_review(
                     .unwrap_or_default(),
             });
         }
+    }
+
+    // A photo where the licence is expected (附件2 一(一)): the licence, or a registration first.
+    for kind in photos_pending {
+        let problem = crate::licence::LicenceProblem::RegistrationRequired;
+        findings.push(Finding {
+            rule: "licence_expected",
+            remedy: Remedy::Supplement {
+                items: vec![SupplementItem::Licence {
+                    kind: *kind,
+                    problem,
+                }],
+            },
+            message: problem.message(*kind),
+            source: policy
+                .licence_rule(*kind)
+                .map(|r| r.source.clone())
+                .unwrap_or_default(),
+        });
     }
 
     // Newborn age limit (Fujian 附件1 二(一): 未满一年; Xiamen, Fuzhou, Putian: 6 months; Guangxi: 1 month).

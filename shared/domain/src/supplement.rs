@@ -153,6 +153,10 @@ impl SupplementAnswer {
                         || self.licences.iter().any(|l| l.kind == *kind)
                         || (*problem == LicenceProblem::NotAuthorised
                             && next.licences.iter().any(|l| l.kind == *kind))
+                        // The photo on file counts once its registration is approved (the
+                        // caller checks the approval): the family is not asked for it twice.
+                        || (*problem == LicenceProblem::RegistrationRequired
+                            && next.has_document(*kind))
                 }
                 SupplementItem::Field { field } => mentioned
                     .iter()

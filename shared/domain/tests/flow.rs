@@ -1256,6 +1256,7 @@ fn in_putian_the_hospitals_refusal_ends_online_handling() {
     use newborn_domain::stage::TransitionError;
     let p = policy("putian-2022");
     let mut v = sample();
+    as_scans(&mut v);
     set(&mut v, "/newborn/birthplace", json!("350302"));
     set(&mut v, "/mother/household_region", json!("350302"));
     set(

@@ -248,6 +248,7 @@ fn a_father_without_the_letter_is_not_refused_by_the_form() {
     set(&mut v, "/applicant", json!("father"));
     assert!(form(&v).check(&policy("fujian-2.0"), now()).is_empty());
     set(&mut v, "/father", json!(null));
+    as_scans(&mut v);
     let codes: Vec<(String, String)> = form(&v)
         .check(&policy("fujian-2.0"), now())
         .into_iter()
@@ -482,6 +483,7 @@ fn each_region_offers_its_own_ways_to_collect_the_results() {
             .collect()
     };
     let mut yongfu = sample();
+    as_scans(&mut yongfu);
     set(&mut yongfu, "/newborn/birthplace", json!("450326"));
     set(
         &mut yongfu,
@@ -502,6 +504,7 @@ fn each_region_offers_its_own_ways_to_collect_the_results() {
         )]
     );
     let mut putian = sample();
+    as_scans(&mut putian);
     set(
         &mut putian,
         "/services",

@@ -102,7 +102,7 @@ fn verified_licences_stand_in_for_the_scans() {
     let app = submitted(&with_licences());
     let found = checks(&app, |_| Some(()));
     assert!(found.iter().all(LicenceCheck::verified), "{found:?}");
-    let review = pre_review(&app.form, &policy("fujian-2.0"), now(), &found);
+    let review = pre_review(&app.form, &policy("fujian-2.0"), now(), &found, &[]);
     assert!(
         matches!(review.decision, Decision::Accept { .. }),
         "{:?}",
@@ -194,7 +194,7 @@ fn a_refused_licence_is_named_in_the_supplement_request() {
         r.grants.clear();
         Some(())
     });
-    let review = pre_review(&app.form, &policy("fujian-2.0"), now(), &found);
+    let review = pre_review(&app.form, &policy("fujian-2.0"), now(), &found, &[]);
     let Decision::Supplement { items, reason } = review.decision else {
         panic!("{:?}", review.decision)
     };
@@ -476,4 +476,56 @@ fn offers_respect_eligibility_and_the_data_on_file() {
         app.make_offer(&p, now()).is_none(),
         "the police stage is not offered"
     );
+}
+
+/// 闽卫政法〔2024〕40号 附件2 一(一): a photo of an identity card issued in the province counts only
+/// after an approved missing-licence registration — whether or not a licence was tried first —
+/// and pre-review asks for the licence (or the registration) instead; a card issued outside the
+/// province may simply be photographed ("省外身份证可通过拍照上传"). The photo on file counts once the
+/// registration is approved: the family is not asked for it twice.
+/// Rules: FJ2-OUT-OF-PROVINCE-ID, FJ2-PHOTO-NEEDS-REGISTRATION.
+#[test]
+fn a_photo_of_a_provincial_identity_card_needs_an_approved_registration() {
+    use newborn_domain::licence::LicenceProblem;
+    use newborn_domain::prereview::{Decision, pre_review};
+    let p = policy("fujian-2.0");
+    let mut v = sample();
+    as_scans(&mut v); // both cards as photos, no licence tried
+    // The father's card was issued in Guangdong: its photo needs no registration.
+    set(&mut v, "/father/id_number", json!("440104199207080014"));
+    let mut app = submitted(&v);
+    let pending = app.photos_awaiting_registration(&p);
+    assert_eq!(pending, [DocumentKind::MotherIdCard]);
+    let review = pre_review(&app.form, &p, now(), &[], &pending);
+    let Decision::Supplement { items, reason } = review.decision else {
+        panic!("{:?}", review.decision)
+    };
+    assert_eq!(
+        items,
+        vec![newborn_domain::stage::SupplementItem::Licence {
+            kind: DocumentKind::MotherIdCard,
+            problem: LicenceProblem::RegistrationRequired,
+        }]
+    );
+    assert!(reason.zh.contains("授权缺失登记"), "{}", reason.zh);
+    app.file_registration(
+        &[DocumentKind::MotherIdCard],
+        RegistrationReason::Missing,
+        &p,
+        now(),
+    )
+    .unwrap_or_else(|e| panic!("{e}"));
+    let decided = now() + TimeDelta::hours(2);
+    app.decide_registration(1, RegistrationStatus::Approved { at: decided }, decided)
+        .unwrap_or_else(|e| panic!("{e}"));
+    assert!(app.photos_awaiting_registration(&p).is_empty());
+    // The same photo answers the request now (an empty answer): not asked for twice.
+    let request = [newborn_domain::stage::SupplementItem::Licence {
+        kind: DocumentKind::MotherIdCard,
+        problem: LicenceProblem::RegistrationRequired,
+    }];
+    let answer: newborn_domain::supplement::SupplementAnswer =
+        serde_json::from_value(json!({"documents": [], "form_patch": {}}))
+            .unwrap_or_else(|e| panic!("{e}"));
+    assert!(answer.corrected(&app.form, &request, &p, decided).is_ok());
 }

@@ -23,8 +23,11 @@ fn check(
     why: &str,
 ) {
     let mut v = sample();
+    if policy(policy_id).licences.is_none() {
+        as_scans(&mut v);
+    }
     edit(&mut v);
-    let review = pre_review(&form(&v), &policy(policy_id), now, &[]);
+    let review = pre_review(&form(&v), &policy(policy_id), now, &[], &[]);
     let (rule, offline) = match expect {
         Expect::Supplement(r) => (r, false),
         Expect::Offline(r) => (r, true),
@@ -51,7 +54,7 @@ fn check(
 
 #[test]
 fn the_sample_is_accepted_under_fujian_2_0() {
-    let review = pre_review(&form(&sample()), &policy("fujian-2.0"), now(), &[]);
+    let review = pre_review(&form(&sample()), &policy("fujian-2.0"), now(), &[], &[]);
     assert_eq!(
         review.decision,
         Decision::Accept { notes: vec![] },
@@ -171,7 +174,7 @@ fn pre_review_rules_of_fujian_2_0() {
 fn a_collective_household_is_allowed_when_the_parents_live_in_different_areas() {
     let mut v = sample();
     set(&mut v, "/mother/household_kind", json!("collective")); // 鼓楼区 (福州); father 思明区 (厦门)
-    let review = pre_review(&form(&v), &policy("fujian-2.0"), now(), &[]);
+    let review = pre_review(&form(&v), &policy("fujian-2.0"), now(), &[], &[]);
     assert!(
         matches!(review.decision, Decision::Accept { .. }),
         "{:?}",
@@ -310,7 +313,7 @@ fn every_missing_item_is_requested_at_once() {
         "/father/marriage_certificate",
         json!("J350102-2020-000999"),
     );
-    let review = pre_review(&form(&v), &policy("fujian-2.0"), now(), &[]);
+    let review = pre_review(&form(&v), &policy("fujian-2.0"), now(), &[], &[]);
     let Decision::Supplement { items, reason } = review.decision else {
         panic!("{:?}", review.decision)
     };
@@ -348,7 +351,7 @@ fn a_legacy_marriage_certificate_passes_with_a_note_for_reviewers() {
         "/father/marriage_certificate",
         json!("榕鼓婚字第1998-0231号"),
     );
-    let review = pre_review(&form(&v), &policy("fujian-2.0"), now(), &[]);
+    let review = pre_review(&form(&v), &policy("fujian-2.0"), now(), &[], &[]);
     let Decision::Accept { notes } = review.decision else {
         panic!("{:?}", review.decision)
     };
@@ -366,7 +369,7 @@ fn offline_wins_over_supplement_and_gives_every_reason() {
         json!("2024-10-01T08:00:00+08:00"),
     );
     set(&mut v, "/father/id_number", json!("810000199001010019"));
-    let review = pre_review(&form(&v), &policy("fujian-2.0"), now(), &[]);
+    let review = pre_review(&form(&v), &policy("fujian-2.0"), now(), &[], &[]);
     let Decision::GoOffline { reason } = review.decision else {
         panic!("{:?}", review.decision)
     };
@@ -394,7 +397,7 @@ fn single_mothers_and_unmarried_parents_go_offline_with_the_reason() {
         "/household/registering_parent",
         json!("mother"),
     );
-    let review = pre_review(&form(&single), &policy("fujian-2.0"), now(), &[]);
+    let review = pre_review(&form(&single), &policy("fujian-2.0"), now(), &[], &[]);
     let Decision::GoOffline { reason } = &review.decision else {
         panic!("{:?}", review.decision)
     };
@@ -411,7 +414,7 @@ fn single_mothers_and_unmarried_parents_go_offline_with_the_reason() {
     remove(&mut unmarried, "/mother/marriage_certificate");
     remove(&mut unmarried, "/father/marriage_certificate");
     drop_document(&mut unmarried, "marriage_certificate");
-    let review = pre_review(&form(&unmarried), &policy("fujian-2.0"), now(), &[]);
+    let review = pre_review(&form(&unmarried), &policy("fujian-2.0"), now(), &[], &[]);
     let Decision::GoOffline { reason } = &review.decision else {
         panic!("{:?}", review.decision)
     };
@@ -419,7 +422,7 @@ fn single_mothers_and_unmarried_parents_go_offline_with_the_reason() {
 
     // Under every policy: each requires a marriage (婚生), whatever else it lists.
     for id in ["xiamen", "putian-2022", "guangxi-yongfu"] {
-        let review = pre_review(&form(&unmarried), &policy(id), now(), &[]);
+        let review = pre_review(&form(&unmarried), &policy(id), now(), &[], &[]);
         assert!(
             review.findings.iter().any(|f| f.rule == "married_parents"),
             "{id}: {:?}",
@@ -444,7 +447,7 @@ fn single_mothers_and_unmarried_parents_go_offline_with_the_reason() {
 fn in_fujian_a_father_without_the_letter_is_asked_to_supplement_it() {
     let mut v = sample();
     set(&mut v, "/applicant", json!("father"));
-    let review = pre_review(&form(&v), &policy("fujian-2.0"), now(), &[]);
+    let review = pre_review(&form(&v), &policy("fujian-2.0"), now(), &[], &[]);
     let Decision::Supplement { items, reason } = &review.decision else {
         panic!("{:?}", review.decision)
     };
@@ -467,7 +470,7 @@ fn in_fujian_a_father_without_the_letter_is_asked_to_supplement_it() {
         "/authorisation",
         json!({"valid_from": "2025-11-01", "valid_until": "2025-11-10"}),
     );
-    let review = pre_review(&form(&v), &policy("fujian-2.0"), now(), &[]);
+    let review = pre_review(&form(&v), &policy("fujian-2.0"), now(), &[], &[]);
     let Decision::Supplement { items, .. } = &review.decision else {
         panic!("{:?}", review.decision)
     };
@@ -487,7 +490,7 @@ fn in_fujian_a_father_without_the_letter_is_asked_to_supplement_it() {
         "/authorisation",
         json!({"valid_from": "2025-11-12", "valid_until": "2026-02-12"}),
     );
-    let review = pre_review(&form(&v), &policy("fujian-2.0"), now(), &[]);
+    let review = pre_review(&form(&v), &policy("fujian-2.0"), now(), &[], &[]);
     assert!(
         matches!(review.decision, Decision::Accept { .. }),
         "{:?}",
@@ -512,7 +515,7 @@ fn where_only_the_mother_may_apply_a_father_goes_offline_at_once() {
         set(&mut v, "/newborn/birthplace", json!(birthplace));
         set(&mut v, "/mother/household_region", json!(region));
         set(&mut v, "/father/household_region", json!(region));
-        let review = pre_review(&form(&v), &policy(id), now(), &[]);
+        let review = pre_review(&form(&v), &policy(id), now(), &[], &[]);
         let Decision::GoOffline { reason } = &review.decision else {
             panic!("{id}: {:?}", review.decision)
         };
@@ -566,7 +569,7 @@ fn case_2_confirms_the_certificate_without_a_scan_and_half_flows_need_no_hospita
     );
     set(&mut v, "/existing/full_certificate_held", json!(true));
     assert!(form(&v).check(&policy("fujian-2.0"), now()).is_empty());
-    let review = pre_review(&form(&v), &policy("fujian-2.0"), now(), &[]);
+    let review = pre_review(&form(&v), &policy("fujian-2.0"), now(), &[], &[]);
     assert!(
         matches!(review.decision, Decision::Accept { .. }),
         "no certificate scan asked for: {:?}",
@@ -598,27 +601,27 @@ fn parents_of_different_ethnicities_both_confirm_the_newborns() {
     let consent = SupplementItem::Document {
         kind: DocumentKind::EthnicityConsent,
     };
-    let same = pre_review(&form(&yongfu), &policy("guangxi-yongfu"), now(), &[]);
+    let same = pre_review(&form(&yongfu), &policy("guangxi-yongfu"), now(), &[], &[]);
     assert!(
         matches!(same.decision, Decision::Accept { .. }),
         "{:?}",
         same.findings
     );
     differ(&mut yongfu);
-    let review = pre_review(&form(&yongfu), &policy("guangxi-yongfu"), now(), &[]);
+    let review = pre_review(&form(&yongfu), &policy("guangxi-yongfu"), now(), &[], &[]);
     let Decision::Supplement { items, .. } = &review.decision else {
         panic!("{:?}", review.decision)
     };
     assert_eq!(items, &vec![consent]);
     add_document(&mut yongfu, "ethnicity_consent");
-    let signed = pre_review(&form(&yongfu), &policy("guangxi-yongfu"), now(), &[]);
+    let signed = pre_review(&form(&yongfu), &policy("guangxi-yongfu"), now(), &[], &[]);
     assert!(matches!(signed.decision, Decision::Accept { .. }));
 
     let mut xiamen = sample();
     set(&mut xiamen, "/newborn/birthplace", json!("350203"));
     set(&mut xiamen, "/father/household_region", json!("350203"));
     differ(&mut xiamen);
-    let review = pre_review(&form(&xiamen), &policy("xiamen"), now(), &[]);
+    let review = pre_review(&form(&xiamen), &policy("xiamen"), now(), &[], &[]);
     let Decision::GoOffline { reason } = &review.decision else {
         panic!("{:?}", review.decision)
     };
@@ -627,7 +630,7 @@ fn parents_of_different_ethnicities_both_confirm_the_newborns() {
 
     let mut fujian = sample();
     differ(&mut fujian);
-    let review = pre_review(&form(&fujian), &policy("fujian-2.0"), now(), &[]);
+    let review = pre_review(&form(&fujian), &policy("fujian-2.0"), now(), &[], &[]);
     assert!(matches!(review.decision, Decision::Accept { .. }));
 }
 
@@ -720,13 +723,13 @@ fn yongfu_asks_for_both_booklets_and_the_declared_conditions() {
     yongfu_papers(&mut v);
     let yf = policy("guangxi-yongfu");
     assert!(matches!(
-        pre_review(&form(&v), &yf, now(), &[]).decision,
+        pre_review(&form(&v), &yf, now(), &[], &[]).decision,
         Decision::Accept { .. }
     ));
     let mut no_booklet = v.clone();
     drop_document(&mut no_booklet, "household_booklet_other_parent");
     let Decision::Supplement { items, .. } =
-        pre_review(&form(&no_booklet), &yf, now(), &[]).decision
+        pre_review(&form(&no_booklet), &yf, now(), &[], &[]).decision
     else {
         panic!("the other parent's booklet is asked for")
     };
@@ -741,7 +744,8 @@ fn yongfu_asks_for_both_booklets_and_the_declared_conditions() {
         "/declarations",
         json!(["insured_in_guangxi", "not_overseas_chinese"]),
     );
-    let Decision::GoOffline { reason } = pre_review(&form(&v), &yf, now(), &[]).decision else {
+    let Decision::GoOffline { reason } = pre_review(&form(&v), &yf, now(), &[], &[]).decision
+    else {
         panic!("an undeclared condition goes offline")
     };
     assert!(reason.zh.contains("社会保障卡"), "{}", reason.zh);

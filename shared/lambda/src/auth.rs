@@ -62,9 +62,21 @@ impl Authenticator for ApiGatewayJwt {
             chrono::Utc::now(),
             newborn_http::MAX_TOKEN_LIFETIME,
         )?;
+        // API Gateway passes an array claim as "[a b]"; a single method as itself.
+        let amr: Vec<String> = claims
+            .get("amr")
+            .map(|v| {
+                v.trim_matches(['[', ']'])
+                    .split([' ', ','])
+                    .map(|m| m.trim_matches('"').to_owned())
+                    .filter(|m| !m.is_empty())
+                    .collect()
+            })
+            .unwrap_or_default();
         Ok(Identity {
             subject: subject.clone(),
             role,
+            face_verified_at: newborn_http::face_verified_at(&amr, time("auth_time")),
         })
     }
 }
@@ -104,6 +116,20 @@ mod tests {
             ))
             .unwrap_or_else(|p| panic!("{p:?}"));
         assert_eq!((who.subject.as_str(), who.role), ("mum-1", Role::Applicant));
+        assert_eq!(
+            who.face_verified_at, None,
+            "no amr claim: no face verification"
+        );
+        // 闽卫政法〔2024〕40号 附件4 八: the province's sign-in verified the face (amr, auth_time).
+        let face = ApiGatewayJwt
+            .authenticate(&parts(
+                r#","authorizer":{"jwt":{"claims":{"sub":"mum-1","amr":"[face pwd]","auth_time":"1764000000"}}}"#,
+            ))
+            .unwrap_or_else(|p| panic!("{p:?}"));
+        assert_eq!(
+            face.face_verified_at.map(|t| t.timestamp()),
+            Some(1_764_000_000)
+        );
         let staff = ApiGatewayJwt
             .authenticate(&parts(
                 r#","authorizer":{"jwt":{"claims":{"sub":"staff-7","newborn_role":"counter_staff"}}}"#,

@@ -489,6 +489,13 @@ mod tests {
             .unwrap_or_else(|| panic!("yongfu"));
         let mut app = submitted(p, |v| {
             v["newborn"]["birthplace"] = serde_json::json!("450326");
+            // Yongfu takes no electronic licences: the identity cards are scans.
+            v.as_object_mut().map(|f| f.remove("licences"));
+            if let Some(docs) = v["documents"].as_array_mut() {
+                for (kind, digit) in [("mother_id_card", "a"), ("father_id_card", "b")] {
+                    docs.push(serde_json::json!({"kind": kind, "sha256": digit.repeat(64)}));
+                }
+            }
         });
         let now = at("2025-11-17T10:00:00+08:00");
         app.apply(Stage::PreReview, StageEvent::Dispatch, p, now)

@@ -162,15 +162,51 @@ impl Application {
         Ok(true)
     }
 
-    /// Whether a scan of `kind` may be given now. After its licence was refused, a material
-    /// whose rule asks for a registration first is taken as a scan only once a missing-licence
-    /// registration for it was approved (闽卫政法〔2024〕40号 附件2 一(一)).
-    pub fn scan_allowed(&self, kind: DocumentKind, policy: &Policy) -> Result<(), Invalid> {
-        let gated = policy
+    /// Whether a photo of `kind` needs an approved missing-licence registration first: the
+    /// policy expects the material as a licence and asks for a registration before a photo, and
+    /// the holder's identity card was issued in the directory's province — one issued elsewhere
+    /// may simply be photographed (闽卫政法〔2024〕40号 附件2 一(一)).
+    fn photo_needs_registration(&self, kind: DocumentKind, policy: &Policy) -> bool {
+        let Some(rule) = policy
             .licence_rule(kind)
-            .is_some_and(|r| r.registration_before_scan);
-        let refused = self.licence_check(kind).is_some_and(|c| !c.verified());
-        if !gated || !refused || self.registrations.iter().any(|r| r.approves(kind)) {
+            .filter(|r| r.registration_before_scan)
+        else {
+            return false;
+        };
+        let holder = match rule.holder.parent() {
+            Some(role) => self.form.parent(role),
+            None => Some(&self.form.mother),
+        };
+        let province = policy
+            .licences
+            .as_ref()
+            .map(|l| l.province_prefixes.as_slice())
+            .unwrap_or_default();
+        holder.is_some_and(|p| {
+            province
+                .iter()
+                .any(|prefix| p.id_number.region().starts_with(prefix.as_str()))
+        })
+    }
+
+    /// The materials given as photos that count only once a missing-licence registration for
+    /// them is approved, and none is yet (pre-review asks for their licences instead).
+    pub fn photos_awaiting_registration(&self, policy: &Policy) -> Vec<DocumentKind> {
+        DocumentKind::ALL
+            .into_iter()
+            .filter(|k| self.form.has_document(*k) && self.form.licence(*k).is_none())
+            .filter(|k| self.scan_allowed(*k, policy).is_err())
+            .collect()
+    }
+
+    /// Whether a scan of `kind` may be given now: a material whose policy expects its licence
+    /// and asks for a registration before a photo is taken as a photo only once a missing-licence
+    /// registration for it was approved, unless the holder's card was issued outside the
+    /// province (闽卫政法〔2024〕40号 附件2 一(一)).
+    pub fn scan_allowed(&self, kind: DocumentKind, policy: &Policy) -> Result<(), Invalid> {
+        if !self.photo_needs_registration(kind, policy)
+            || self.registrations.iter().any(|r| r.approves(kind))
+        {
             return Ok(());
         }
         let l = kind.label();

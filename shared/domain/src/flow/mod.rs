@@ -418,6 +418,10 @@ pub struct Declaration {
     pub signer_id_number: crate::ids::IdNumber,
     /// The account that signed (the platform's sign-in, or counter staff for the family).
     pub signed_by: String,
+    /// When the province's sign-in verified the signer's face (附件4 八 全流程静态验证), as its
+    /// token reports; none where it reports none (counter staff sign in otherwise).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub face_verified_at: Option<DateTime<Utc>>,
     /// When.
     pub signed_at: DateTime<Utc>,
     /// The pledge's text, as affirmed.
@@ -426,11 +430,13 @@ pub struct Declaration {
 
 impl Application {
     /// Records the applicant's signed submission: the digest of the form as submitted, signed by
-    /// `signed_by` at `at`, with the pledge the form affirms (附件2 一(八)).
+    /// `signed_by` at `at` (face verified by the sign-in at `face_verified_at`), with the pledge
+    /// the form affirms (附件2 一(八)).
     pub fn declare(
         &mut self,
         form_sha256: crate::kinds::Sha256Hex,
         signed_by: &str,
+        face_verified_at: Option<DateTime<Utc>>,
         at: DateTime<Utc>,
     ) {
         let (zh, en) = crate::application::PLEDGE_TEXT;
@@ -438,6 +444,7 @@ impl Application {
             form_sha256,
             signer_id_number: self.form.applicant_parent().id_number.clone(),
             signed_by: signed_by.to_owned(),
+            face_verified_at,
             signed_at: at,
             pledge: crate::text::Bilingual::new(zh, en),
         });

@@ -114,9 +114,22 @@ pub fn result(stage: Stage) -> StageResult {
     }
 }
 
-/// What a Yongfu family adds to the sample (永福县 附件2 三(三)–(五), 四(三)(五)): the delivery record
-/// page, the other parent's booklet pages and the conditions it declares.
+/// The sample's identity cards as scans instead of electronic licences: for the policies that take
+/// no licences (the 2021 Fuzhou pilot, Putian, Yongfu).
+pub fn as_scans(v: &mut Value) {
+    if v.pointer("/licences").is_none() {
+        return;
+    }
+    remove(v, "/licences");
+    add_document(v, "mother_id_card");
+    add_document(v, "father_id_card");
+}
+
+/// What a Yongfu family adds to the sample (永福县 附件2 三(三)–(五), 四(三)(五)): its identity
+/// cards as scans, the delivery record page, the other parent's booklet pages and the conditions it
+/// declares.
 pub fn yongfu_papers(v: &mut Value) {
+    as_scans(v);
     add_document(v, "delivery_record");
     add_document(v, "household_booklet_other_parent");
     set(

@@ -85,6 +85,7 @@ async fn submit(
 ) -> ApiResult {
     let claim = parts.extensions.get::<IdempotencyClaim>().cloned();
     let who = s.auth.authenticate(&parts)?;
+    let face_verified_at = who.face_verified_at;
     let (owner, actor) = match (who.role, q.on_behalf_of) {
         (Role::Applicant, None) => (
             who.subject.clone(),
@@ -130,7 +131,14 @@ async fn submit(
     };
     let stored = s
         .desk
-        .submit(&owner, actor, &body, q.policy.as_deref(), claim)
+        .submit(
+            &owner,
+            actor,
+            &body,
+            q.policy.as_deref(),
+            face_verified_at,
+            claim,
+        )
         .await?;
     let mut res = (StatusCode::CREATED, Json(view(s.desk.core(), &stored))).into_response();
     if let Ok(loc) = format!("/applications/{}", stored.application.id.as_str()).parse() {

@@ -21,8 +21,8 @@ use newborn_domain::calendar::CHINA;
 use newborn_domain::flow::{
     Application, ApplicationId, Applied, Effect, RatingLevel, TimelineEvent,
 };
-use newborn_domain::licence::{LicenceCheck, RegistrationReason};
-use newborn_domain::stage::{ApplicantWait, Stage, StageEvent, StageStatus};
+use newborn_domain::licence::{LicenceCheck, LicenceProblem, RegistrationReason};
+use newborn_domain::stage::{ApplicantWait, Stage, StageEvent, StageStatus, SupplementItem};
 use newborn_domain::supplement::{Additions, SupplementAnswer};
 use newborn_domain::text::{Bilingual, Invalid};
 use std::sync::Arc;
@@ -94,6 +94,7 @@ impl ApplicantDesk {
         actor: Actor,
         body: &[u8],
         policy_id: Option<&str>,
+        face_verified_at: Option<DateTime<Utc>>,
         claim: Option<IdempotencyClaim>,
     ) -> Result<Stored, ServiceError> {
         let form = parse_form(body).map_err(|issue| ServiceError::BadInput(vec![issue]))?;
@@ -134,7 +135,7 @@ impl ApplicantDesk {
             Actor::CounterStaff { subject } => format!("counter_staff:{subject}"),
             _ => format!("applicant:{owner}"),
         };
-        app.declare(digest, &signed_by, now);
+        app.declare(digest, &signed_by, face_verified_at, now);
         let mut write = self.core.write_for(&app, owner, &actor, &applied, now);
         write.notifications.insert(0, notices::submitted(now));
         write.deliveries = deliveries(&app, owner, &write.notifications, now);
@@ -472,6 +473,19 @@ impl ApplicantDesk {
         for (_, d) in &added.scans {
             app.scan_allowed(d.kind, policy)
                 .map_err(ServiceError::Conflict)?;
+        }
+        // A photo kept on file answers a request for its licence only once its registration
+        // was approved (闽卫政法〔2024〕40号 附件2 一(一)).
+        for item in request {
+            if let SupplementItem::Licence {
+                kind,
+                problem: LicenceProblem::RegistrationRequired,
+            } = item
+                && next.licence(*kind).is_none()
+            {
+                app.scan_allowed(*kind, policy)
+                    .map_err(ServiceError::Conflict)?;
+            }
         }
         let checks = self
             .licences

@@ -91,7 +91,8 @@ impl StageDesk {
                         ));
                     }
                     app.record_licence_checks(&checks);
-                    let review = pre_review(&app.form, policy, app.submitted_at, &checks);
+                    let photos = app.photos_awaiting_registration(policy);
+                    let review = pre_review(&app.form, policy, app.submitted_at, &checks, &photos);
                     let event = match review.decision {
                         Decision::Accept { notes } => StageEvent::Complete {
                             result: StageResult::PreReview { notes },
