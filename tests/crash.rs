@@ -8,7 +8,6 @@ use anyhow::{Context, Result};
 use newborn::demo::ApplicantClient;
 use serde_json::Value;
 use std::collections::{BTreeMap, HashMap};
-use std::process::Child;
 use std::time::{Duration, Instant};
 use support::*;
 
@@ -17,7 +16,7 @@ const APPLICATIONS: usize = 2000;
 const CONCURRENCY: usize = 32;
 const KILLS: usize = 3;
 
-fn spawn(dir: &std::path::Path, api: u16, sim: u16, log: &str) -> Result<Child> {
+fn spawn(dir: &std::path::Path, api: u16, sim: u16, log: &str) -> Result<Served> {
     serve_process(
         &dir.join("data"),
         api,

@@ -325,23 +325,50 @@ pub fn free_port() -> Result<u16> {
         .port())
 }
 
+/// A `newborn serve` child process, killed when dropped: a test that fails half-way leaves no
+/// server behind.
+pub struct Served(std::process::Child);
+
+impl std::ops::Deref for Served {
+    type Target = std::process::Child;
+    fn deref(&self) -> &Self::Target {
+        &self.0
+    }
+}
+
+impl std::ops::DerefMut for Served {
+    fn deref_mut(&mut self) -> &mut Self::Target {
+        &mut self.0
+    }
+}
+
+impl Drop for Served {
+    fn drop(&mut self) {
+        // Already ended (the test killed it) or killed now; either way reaped.
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
 /// `newborn serve` as a child process over `data`, its API on `api`, with `args` added; its log
-/// (level `warn`) goes to `log`.
+/// (level `warn`) goes to `log`. The process is killed when the returned guard is dropped.
 pub fn serve_process(
     data: &std::path::Path,
     api: u16,
     args: &[&str],
     log: &std::path::Path,
-) -> Result<std::process::Child> {
-    Ok(std::process::Command::new(env!("CARGO_BIN_EXE_newborn"))
-        .args(["serve", "--data-dir"])
-        .arg(data)
-        .args(["--listen", &format!("127.0.0.1:{api}")])
-        .args(args)
-        .env("RUST_LOG", "warn")
-        .stdout(std::process::Stdio::null())
-        .stderr(std::fs::File::create(log)?)
-        .spawn()?)
+) -> Result<Served> {
+    Ok(Served(
+        std::process::Command::new(env!("CARGO_BIN_EXE_newborn"))
+            .args(["serve", "--data-dir"])
+            .arg(data)
+            .args(["--listen", &format!("127.0.0.1:{api}")])
+            .args(args)
+            .env("RUST_LOG", "warn")
+            .stdout(std::process::Stdio::null())
+            .stderr(std::fs::File::create(log)?)
+            .spawn()?,
+    ))
 }
 
 /// Waits (up to 30 s) until the service answers its health check.
