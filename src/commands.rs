@@ -330,10 +330,7 @@ pub fn run(cli: Cli) -> Result<()> {
             let start = parse_time(&start)?;
             // The region's own holidays count too (Guangxi's 壮族三月三).
             let national = calendar()?;
-            let cal = match &p.calendar {
-                Some(days) => national.with_regional(days),
-                None => national,
-            };
+            let cal = p.regional_calendar(&national).unwrap_or(national);
             write_deadline(out, &cal, p, stage, start)?;
         }
         Command::Token {
@@ -894,14 +891,7 @@ fn write_review(out: &mut impl Write, p: &Policy, bytes: &[u8], now: DateTime<Ut
     }
     // No registration exists before an application: a photo where the licence is expected
     // would be asked for as the licence.
-    let photos: Vec<_> = newborn_domain::flow::Application::submit(
-        "NB00000000REVIEW0000".parse()?,
-        form.clone(),
-        p,
-        now,
-    )
-    .map(|(app, _)| app.photos_awaiting_registration(p))
-    .unwrap_or_default();
+    let photos = form.photos_needing_registration(p);
     let review = pre_review(&form, p, now, &[], &photos);
     for f in &review.findings {
         writeln!(

@@ -505,6 +505,43 @@ impl ApplicationForm {
         }
     }
 
+    /// Whether a photo of `kind` needs an approved missing-licence registration first: the
+    /// policy expects the material as a licence and asks for a registration before a photo, and
+    /// the holder's identity card was issued in the directory's province — one issued elsewhere
+    /// may simply be photographed (闽卫政法〔2024〕40号 附件2 一(一)).
+    pub fn photo_needs_registration(&self, kind: DocumentKind, policy: &Policy) -> bool {
+        let Some(rule) = policy
+            .licence_rule(kind)
+            .filter(|r| r.registration_before_scan)
+        else {
+            return false;
+        };
+        let holder = match rule.holder.parent() {
+            Some(role) => self.parent(role),
+            None => Some(&self.mother),
+        };
+        let province = policy
+            .licences
+            .as_ref()
+            .map(|l| l.province_prefixes.as_slice())
+            .unwrap_or_default();
+        holder.is_some_and(|p| {
+            province
+                .iter()
+                .any(|prefix| p.id_number.region().starts_with(prefix.as_str()))
+        })
+    }
+
+    /// The materials the form gives as photos (not licences) that count only after an approved
+    /// missing-licence registration ([`Self::photo_needs_registration`]).
+    pub fn photos_needing_registration(&self, policy: &Policy) -> Vec<DocumentKind> {
+        DocumentKind::ALL
+            .into_iter()
+            .filter(|k| self.has_document(*k) && self.licence(*k).is_none())
+            .filter(|k| self.photo_needs_registration(*k, policy))
+            .collect()
+    }
+
     /// The holder a missing-licence registration names for `kind` when the form gives no
     /// licence of it: the parent the material belongs to (the mother for a shared one).
     pub fn default_holder(&self, kind: DocumentKind) -> IdNumber {

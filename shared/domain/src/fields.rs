@@ -76,11 +76,6 @@ const LEAVES: &[(&str, &str, &str)] = &[
     ("blood_type", "血型", "blood type"),
     ("address", "地址", "address"),
     ("ethnicity_from", "民族随父或随母", "ethnicity taken from"),
-    (
-        "ethnicity_consent",
-        "父母双方对新生儿民族的签字确认",
-        "both parents' signed consent to the newborn's ethnicity",
-    ),
     ("region", "参保地", "place of enrolment"),
     ("community", "所在社区（村）", "community (village)"),
     ("births", "胎儿数", "number of children born"),
@@ -116,12 +111,6 @@ const LEAVES: &[(&str, &str, &str)] = &[
         "所填内容和材料真实",
         "the form and materials are true",
     ),
-    ("signed_at", "电子签名时间", "time of the e-signature"),
-    (
-        "face_verified_at",
-        "人脸识别时间",
-        "time of the face verification",
-    ),
 ];
 
 /// Top-level fields that are not sections.
@@ -153,7 +142,6 @@ const TOP: &[(&str, &str, &str)] = &[
         "申请人承诺与电子签名",
         "the applicant's pledge and e-signature",
     ),
-    ("signature", "申请表电子签名", "the e-signature of the form"),
 ];
 
 /// A form field's name in words, from its dotted JSON path (`mother.id_number` →
@@ -178,15 +166,10 @@ pub fn label(path: &str) -> Bilingual {
             Some((zh, en)) => Bilingual::new(zh, en),
             None => Bilingual::new("申请表相关信息", "a field of the form"),
         },
-        [section, .., leaf] => {
+        [section, ..] => {
             let (szh, sen) = find(SECTIONS, section).unwrap_or(("申请表", "the form's"));
-            // `newborn.hospital.name` is the hospital's name: name the innermost known leaf,
-            // qualified by the one above it when that is known too.
-            let inner = parts[1..]
-                .iter()
-                .rev()
-                .find_map(|p| find(LEAVES, p))
-                .or_else(|| find(LEAVES, leaf));
+            // `newborn.hospital.name` is the hospital's name: name the innermost known leaf.
+            let inner = parts[1..].iter().rev().find_map(|p| find(LEAVES, p));
             match inner {
                 Some((zh, en)) => Bilingual::new(format!("{szh}的{zh}"), format!("{sen} {en}")),
                 None => Bilingual::new(format!("{szh}相关信息"), format!("{sen} details")),

@@ -1047,6 +1047,17 @@ impl Policy {
             .filter(move |m| m.at == stage && m.cases.contains(&case))
     }
 
+    /// `national` with this region's own holidays, where the policy lists any (Guangxi's
+    /// 壮族三月三); `None`: the region runs on the national calendar.
+    pub fn regional_calendar(
+        &self,
+        national: &crate::calendar::WorkingCalendar,
+    ) -> Option<crate::calendar::WorkingCalendar> {
+        self.calendar
+            .as_ref()
+            .map(|days| national.with_regional(days))
+    }
+
     /// The notices the policy gives on `occasion`.
     pub fn notices_on(&self, occasion: NoticeOccasion) -> impl Iterator<Item = &PolicyNotice> {
         self.notices.iter().filter(move |n| n.on == occasion)

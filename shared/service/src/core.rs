@@ -27,8 +27,8 @@ const MAX_CONFLICT_RETRIES: usize = 16;
 pub struct Rules {
     policies: PolicyRegistry,
     calendar: WorkingCalendar,
-    /// The national calendar with a region's own holidays, per policy (`id@version`) that has any.
-    regional: std::collections::BTreeMap<String, WorkingCalendar>,
+    /// The national calendar with a region's own holidays, per policy version that has any.
+    regional: std::collections::BTreeMap<newborn_domain::policy::PolicyRef, WorkingCalendar>,
     default_policy: String,
 }
 
@@ -51,10 +51,7 @@ impl Rules {
         let regional = policies
             .all()
             .iter()
-            .filter_map(|p| {
-                let days = p.calendar.as_ref()?;
-                Some((p.reference().to_string(), calendar.with_regional(days)))
-            })
+            .filter_map(|p| Some((p.reference(), p.regional_calendar(&calendar)?)))
             .collect();
         Ok(Self {
             policies,
@@ -67,9 +64,7 @@ impl Rules {
     /// The working-day calendar of applications under `policy`: the national one, with the
     /// region's own holidays where its policy lists them (Guangxi's 壮族三月三).
     pub fn calendar_of(&self, policy: &newborn_domain::policy::PolicyRef) -> &WorkingCalendar {
-        self.regional
-            .get(&policy.to_string())
-            .unwrap_or(&self.calendar)
+        self.regional.get(policy).unwrap_or(&self.calendar)
     }
 
     /// The known policies.

@@ -162,40 +162,13 @@ impl Application {
         Ok(true)
     }
 
-    /// Whether a photo of `kind` needs an approved missing-licence registration first: the
-    /// policy expects the material as a licence and asks for a registration before a photo, and
-    /// the holder's identity card was issued in the directory's province — one issued elsewhere
-    /// may simply be photographed (闽卫政法〔2024〕40号 附件2 一(一)).
-    fn photo_needs_registration(&self, kind: DocumentKind, policy: &Policy) -> bool {
-        let Some(rule) = policy
-            .licence_rule(kind)
-            .filter(|r| r.registration_before_scan)
-        else {
-            return false;
-        };
-        let holder = match rule.holder.parent() {
-            Some(role) => self.form.parent(role),
-            None => Some(&self.form.mother),
-        };
-        let province = policy
-            .licences
-            .as_ref()
-            .map(|l| l.province_prefixes.as_slice())
-            .unwrap_or_default();
-        holder.is_some_and(|p| {
-            province
-                .iter()
-                .any(|prefix| p.id_number.region().starts_with(prefix.as_str()))
-        })
-    }
-
     /// The materials given as photos that count only once a missing-licence registration for
     /// them is approved, and none is yet (pre-review asks for their licences instead).
     pub fn photos_awaiting_registration(&self, policy: &Policy) -> Vec<DocumentKind> {
-        DocumentKind::ALL
+        self.form
+            .photos_needing_registration(policy)
             .into_iter()
-            .filter(|k| self.form.has_document(*k) && self.form.licence(*k).is_none())
-            .filter(|k| self.scan_allowed(*k, policy).is_err())
+            .filter(|k| !self.registrations.iter().any(|r| r.approves(*k)))
             .collect()
     }
 
@@ -204,7 +177,7 @@ impl Application {
     /// registration for it was approved, unless the holder's card was issued outside the
     /// province (闽卫政法〔2024〕40号 附件2 一(一)).
     pub fn scan_allowed(&self, kind: DocumentKind, policy: &Policy) -> Result<(), Invalid> {
-        if !self.photo_needs_registration(kind, policy)
+        if !self.form.photo_needs_registration(kind, policy)
             || self.registrations.iter().any(|r| r.approves(kind))
         {
             return Ok(());
