@@ -7,9 +7,8 @@
 mod support;
 
 use anyhow::{Context, Result};
-use chrono::{TimeDelta, Utc};
+use chrono::Utc;
 use newborn_domain::handover::parse_csv;
-use newborn_http::Role;
 use serde_json::{Value, json};
 use std::os::unix::fs::PermissionsExt;
 use support::*;
@@ -224,16 +223,7 @@ async fn a_formula_typed_by_a_parent_is_text_in_the_handover_register() -> Resul
         .await?;
     let done = t.drive("mum-csv", &id).await?;
     assert_eq!(done["outcome"], "completed", "{done:#}");
-    let staff = t
-        .running
-        .issuer
-        .mint(
-            "staff-csv",
-            Role::CounterStaff,
-            TimeDelta::hours(1),
-            Utc::now(),
-        )
-        .map_err(anyhow::Error::msg)?;
+    let staff = t.staff_token("staff-csv")?;
     let parties = json!({
         "county": "350102",
         "handing_unit": "鼓楼区卫生健康局", "handing_person": "-陈丽",

@@ -75,15 +75,7 @@ fn yongfu_deadlines_skip_guangxis_sanyuesan_holiday() {
         "{yongfu}"
     );
     assert!(!yongfu.contains("PROVISIONAL"), "{yongfu}");
-    let national = stdout(&[
-        "deadline",
-        "--policy",
-        "fujian-2.0",
-        "--stage",
-        "police",
-        "--start",
-        "2025-03-28T09:00:00+08:00",
-    ]);
+    let national = stdout(&args("fujian-2.0"));
     assert!(
         national.contains("deadline  2025-03-31T09:00:00+08:00"),
         "{national}"

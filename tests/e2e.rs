@@ -378,22 +378,12 @@ async fn an_overdue_stage_is_flagged_once_by_the_sla_monitor() -> Result<()> {
         (Some(0), Some(0)),
         "{second}"
     );
-    let alerts = t
-        .client
-        .json(
-            t.http
-                .get(format!("{}/supervision/alerts", t.api))
-                .bearer_auth(t.supervisor_token()),
-        )
-        .await?;
+    let alerts = t.alerts().await?;
     assert_eq!(alerts["counts"], json!({"warning": 1, "overdue": 1}));
     let view = t.client.view("mum-9", &id).await?;
     assert_eq!(stage(&view, "police")["clock"]["level"], "overdue");
     // The police's supervisor was told once per level, signed, without personal data.
-    let escalations = t
-        .client
-        .json(t.http.get(format!("{}/escalations", t.sim)))
-        .await?;
+    let escalations = t.escalations().await?;
     let keys: Vec<&str> = escalations
         .as_array()
         .into_iter()
@@ -632,9 +622,7 @@ async fn a_bad_rating_opens_a_follow_up_that_the_agency_closes() -> Result<()> {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn counterfoils_of_online_registrations_are_handed_over_in_a_register_that_round_trips_as_csv()
 -> Result<()> {
-    use chrono::{TimeDelta, Utc};
     use newborn_domain::handover::{CSV_HEADER, parse_csv};
-    use newborn_http::Role;
     let t = TestService::start().await?;
     let id = t
         .submit("mum-ho", &[], &["household_booklet_newborn"], |_| {})
@@ -645,16 +633,7 @@ async fn counterfoils_of_online_registrations_are_handed_over_in_a_register_that
         .unwrap_or_default()
         .to_owned();
     assert!(!certificate.is_empty(), "{done:#}");
-    let staff = t
-        .running
-        .issuer
-        .mint(
-            "staff-gl",
-            Role::CounterStaff,
-            TimeDelta::hours(1),
-            Utc::now(),
-        )
-        .map_err(anyhow::Error::msg)?;
+    let staff = t.staff_token("staff-gl")?;
     let as_staff = |req: reqwest::RequestBuilder| req.bearer_auth(&staff).send();
     let ready: Value = as_staff(
         t.http
@@ -1048,31 +1027,7 @@ async fn in_case_2_a_police_failure_leaves_insurance_and_the_card_running() -> R
 /// The sample family as born in Yongfu county (Guangxi) with Yongfu household registrations,
 /// submitted; returns the application's id.
 async fn submit_in_yongfu(t: &TestService, owner: &str) -> Result<String> {
-    let form = t
-        .form(
-            owner,
-            &[],
-            &[
-                "household_booklet_newborn",
-                "delivery_record",
-                "household_booklet_other_parent",
-                "mother_id_card",
-                "father_id_card",
-            ],
-            |form| {
-                // Yongfu takes no electronic licences: the identity cards are scans.
-                form.as_object_mut().map(|f| f.remove("licences"));
-                form["newborn"]["birthplace"] = json!("450326");
-                form["mother"]["household_region"] = json!("450326");
-                form["father"]["household_region"] = json!("450326");
-                form["declarations"] = json!([
-                    "insured_in_guangxi",
-                    "no_card_elsewhere",
-                    "not_overseas_chinese"
-                ]);
-            },
-        )
-        .await?;
+    let form = t.yongfu_form(owner, &["household_booklet_newborn"]).await?;
     t.client.submit(owner, &form).await
 }
 
@@ -1100,14 +1055,7 @@ async fn in_guangxi_a_late_enrolment_and_a_late_matter_are_raised_to_their_super
         let t = &t;
         let id = id.clone();
         async move {
-            let all = t
-                .client
-                .json(
-                    t.http
-                        .get(format!("{}/supervision/alerts", t.api))
-                        .bearer_auth(t.supervisor_token()),
-                )
-                .await?;
+            let all = t.alerts().await?;
             let mut levels: Vec<String> = all["alerts"]
                 .as_array()
                 .into_iter()
@@ -1136,10 +1084,7 @@ async fn in_guangxi_a_late_enrolment_and_a_late_matter_are_raised_to_their_super
     assert_eq!(alerts("matter").await?, ["overdue", "warning"]);
     let again = t.sweep().await?;
     assert_eq!(again["breaches"], 0, "raised once: {again}");
-    let escalations = t
-        .client
-        .json(t.http.get(format!("{}/escalations", t.sim)))
-        .await?;
+    let escalations = t.escalations().await?;
     let raised: Vec<(String, String)> = escalations
         .as_array()
         .into_iter()
@@ -1167,16 +1112,7 @@ async fn in_guangxi_a_late_enrolment_and_a_late_matter_are_raised_to_their_super
     assert_eq!(view["matter_clock"]["level"], "overdue", "{view:#}");
     // 一(二)1(4): the hospital hands the counterfoil to the station by the 30th of the quarter's
     // last month: the register says by when.
-    let staff = t
-        .running
-        .issuer
-        .mint(
-            "staff-yf",
-            newborn_http::Role::CounterStaff,
-            chrono::TimeDelta::hours(1),
-            chrono::Utc::now(),
-        )
-        .map_err(anyhow::Error::msg)?;
+    let staff = t.staff_token("staff-yf")?;
     let register = t
         .client
         .json(

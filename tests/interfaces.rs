@@ -59,39 +59,8 @@ async fn requests_without_a_valid_token_are_refused() -> Result<()> {
 async fn counter_staff_submit_for_a_parent_and_the_timeline_records_them() -> Result<()> {
     let t = TestService::start().await?;
     let fujian = t.form("parent-9", &[], &[], |_| {}).await?;
-    let form = t
-        .form(
-            "parent-9",
-            &[],
-            &[
-                "delivery_record",
-                "household_booklet_other_parent",
-                "mother_id_card",
-                "father_id_card",
-            ],
-            |form| {
-                form.as_object_mut().map(|f| f.remove("licences"));
-                form["newborn"]["birthplace"] = json!("450326");
-                form["mother"]["household_region"] = json!("450326");
-                form["father"]["household_region"] = json!("450326");
-                form["declarations"] = json!([
-                    "insured_in_guangxi",
-                    "no_card_elsewhere",
-                    "not_overseas_chinese"
-                ]);
-            },
-        )
-        .await?;
-    let staff = t
-        .running
-        .issuer
-        .mint(
-            "staff-7",
-            Role::CounterStaff,
-            TimeDelta::hours(1),
-            Utc::now(),
-        )
-        .map_err(anyhow::Error::msg)?;
+    let form = t.yongfu_form("parent-9", &[]).await?;
+    let staff = t.staff_token("staff-7")?;
     let missing = t
         .http
         .post(format!("{}/applications", t.api))

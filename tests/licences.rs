@@ -380,14 +380,7 @@ async fn the_missing_licence_path_registers_approves_uploads_and_continues() -> 
         "{swept}"
     );
     assert_eq!(t.sweep().await?["breaches"], 0, "raised once");
-    let alerts = t
-        .client
-        .json(
-            t.http
-                .get(format!("{}/supervision/alerts", t.api))
-                .bearer_auth(t.supervisor_token()),
-        )
-        .await?;
+    let alerts = t.alerts().await?;
     assert!(
         alerts["alerts"]
             .as_array()
@@ -397,10 +390,7 @@ async fn the_missing_licence_path_registers_approves_uploads_and_continues() -> 
                 && a["watch"] == "pre_review"
                 && a["level"] == "overdue")
     );
-    let escalations = t
-        .client
-        .json(t.http.get(format!("{}/escalations", t.sim)))
-        .await?;
+    let escalations = t.escalations().await?;
     assert!(
         escalations
             .as_array()

@@ -132,6 +132,68 @@ impl TestService {
             .unwrap_or_default()
     }
 
+    /// A counter staff member's token (一窗受理; the counterfoil register).
+    pub fn staff_token(&self, subject: &str) -> Result<String> {
+        self.running
+            .issuer
+            .mint(
+                subject,
+                newborn_http::Role::CounterStaff,
+                chrono::TimeDelta::hours(1),
+                chrono::Utc::now(),
+            )
+            .map_err(anyhow::Error::msg)
+    }
+
+    /// `GET /supervision/alerts`, as a supervisor.
+    pub async fn alerts(&self) -> Result<Value> {
+        self.client
+            .json(
+                self.http
+                    .get(format!("{}/supervision/alerts", self.api))
+                    .bearer_auth(self.supervisor_token()),
+            )
+            .await
+    }
+
+    /// The escalations the simulated supervisors received (`GET /escalations`).
+    pub async fn escalations(&self) -> Result<Value> {
+        self.client
+            .json(self.http.get(format!("{}/escalations", self.sim)))
+            .await
+    }
+
+    /// The sample family as born and registered in Yongfu county (Guangxi), with `extra` scans:
+    /// its identity cards as scans (Yongfu takes no electronic licences), the delivery record and
+    /// the other parent's booklet pages, and the conditions it declares (永福县 附件2 三, 四).
+    pub async fn yongfu_form(&self, owner: &str, extra: &[&str]) -> Result<Value> {
+        let papers = [
+            "delivery_record",
+            "household_booklet_other_parent",
+            "mother_id_card",
+            "father_id_card",
+        ];
+        let extra: Vec<&str> = extra.iter().copied().chain(papers).collect();
+        self.form(owner, &[], &extra, |form| {
+            form.as_object_mut().map(|f| f.remove("licences"));
+            for field in [
+                "/newborn/birthplace",
+                "/mother/household_region",
+                "/father/household_region",
+            ] {
+                if let Some(v) = form.pointer_mut(field) {
+                    *v = json!("450326");
+                }
+            }
+            form["declarations"] = json!([
+                "insured_in_guangxi",
+                "no_card_elsewhere",
+                "not_overseas_chinese"
+            ]);
+        })
+        .await
+    }
+
     /// The signing key of `agency` (from the service's key file).
     pub fn agency_key(
         &self,

@@ -70,6 +70,34 @@ fn ask_for_the_police_station(app: &mut Application, p: &Policy, hours_after: i6
     step(app, p, Stage::Police, event, hours_after);
 }
 
+/// Asserts that `stage`, with its agency, may not ask the family for `field` under `p`.
+fn supplement_refused(
+    app: &mut Application,
+    p: &Policy,
+    stage: Stage,
+    field: &str,
+    hours_after: i64,
+) {
+    use newborn_domain::stage::TransitionError;
+    let asked = app.apply(
+        stage,
+        StageEvent::RequestSupplement {
+            items: vec![SupplementItem::Field {
+                field: field.into(),
+            }],
+            reason: reason(),
+        },
+        p,
+        now() + TimeDelta::hours(hours_after),
+    );
+    assert_eq!(
+        asked.err(),
+        Some(FlowError::Transition(
+            TransitionError::SupplementNotAllowed(stage)
+        ))
+    );
+}
+
 fn reason() -> Bilingual {
     Bilingual::new("材料有误", "wrong materials")
 }
@@ -806,7 +834,6 @@ mod invariants {
 /// Rules: FJ2-CASE23-INSURANCE-FAIL.
 #[test]
 fn in_cases_2_and_3_insurance_cannot_ask_for_a_supplement() {
-    use newborn_domain::stage::TransitionError;
     let p = policy("fujian-2.0");
     let mut v = case_2();
     set(
@@ -818,23 +845,7 @@ fn in_cases_2_and_3_insurance_cannot_ask_for_a_supplement() {
     run(&mut app, &p, Stage::PreReview, 0);
     // Police not chosen: insurance follows the ending of the stage it does not need.
     step(&mut app, &p, Stage::Insurance, StageEvent::Dispatch, 1);
-    let asked = app.apply(
-        Stage::Insurance,
-        StageEvent::RequestSupplement {
-            items: vec![SupplementItem::Field {
-                field: "insurance.community".into(),
-            }],
-            reason: reason(),
-        },
-        &p,
-        now() + TimeDelta::hours(2),
-    );
-    assert_eq!(
-        asked.err(),
-        Some(FlowError::Transition(
-            TransitionError::SupplementNotAllowed(Stage::Insurance)
-        ))
-    );
+    supplement_refused(&mut app, &p, Stage::Insurance, "insurance.community", 2);
     let effects = step(
         &mut app,
         &p,
@@ -1253,7 +1264,6 @@ fn in_the_fuzhou_pilot_the_applicant_confirms_the_residence_form_at_the_police()
 /// Rules: PT22-REFUSAL.
 #[test]
 fn in_putian_the_hospitals_refusal_ends_online_handling() {
-    use newborn_domain::stage::TransitionError;
     let p = policy("putian-2022");
     let mut v = sample();
     as_scans(&mut v);
@@ -1271,23 +1281,7 @@ fn in_putian_the_hospitals_refusal_ends_online_handling() {
     let mut app = submit(&v, &p);
     run(&mut app, &p, Stage::PreReview, 0);
     step(&mut app, &p, Stage::HealthCheck, StageEvent::Dispatch, 1);
-    let asked = app.apply(
-        Stage::HealthCheck,
-        StageEvent::RequestSupplement {
-            items: vec![SupplementItem::Field {
-                field: "newborn.name".into(),
-            }],
-            reason: reason(),
-        },
-        &p,
-        now() + TimeDelta::hours(2),
-    );
-    assert_eq!(
-        asked.err(),
-        Some(FlowError::Transition(
-            TransitionError::SupplementNotAllowed(Stage::HealthCheck)
-        ))
-    );
+    supplement_refused(&mut app, &p, Stage::HealthCheck, "newborn.name", 2);
     let refusal = Bilingual::new("核对不一致，拒绝签发", "the records differ: issue refused");
     let effects = step(
         &mut app,

@@ -182,6 +182,11 @@ fn a_collective_household_is_allowed_when_the_parents_live_in_different_areas() 
     );
 }
 
+/// Each region's own conditions, including a foreigner's permanent-residence card going offline
+/// (附件2 一(一)); born outside the Fuzhou districts or Yongfu county; neither parent in Putian or
+/// Guangxi; a collective household in Xiamen and Putian (家庭户 only).
+/// Rules: FJ2-NATIONALITY, FZ21-BIRTHPLACE, YF-BIRTHPLACE, PT22-RESIDENCY, YF-RESIDENCY,
+/// XM-FAMILY-HOUSEHOLD, PT22-FAMILY-HOUSEHOLD.
 #[test]
 fn regional_variants_apply_their_own_conditions() {
     let rows: Vec<(&str, &str, Edit, Expect)> = vec![
@@ -294,6 +299,68 @@ fn regional_variants_apply_their_own_conditions() {
                 set(v, "/household/registering_parent", json!("father"));
             },
             Expect::Supplement("single_provincial_parent"),
+        ),
+        (
+            "fujian-2.0",
+            "附件2 一(一) foreigner's permanent residence card",
+            |v| set(v, "/father/id_number", json!("933350199001010019")),
+            Expect::Offline("nationality"),
+        ),
+        (
+            "fuzhou-pilot-2021",
+            "福州试点 方案 二(一) born in Xiamen",
+            |v| {
+                set(v, "/newborn/birthplace", json!("350203"));
+                add_document(v, "mother_social_security_card");
+                add_document(v, "mother_bank_card");
+            },
+            Expect::Offline("birthplace"),
+        ),
+        (
+            "guangxi-yongfu",
+            "永福 三(二) born in Guilin's city",
+            |v| {
+                set(v, "/newborn/birthplace", json!("450302"));
+                set(v, "/mother/household_region", json!("450326"));
+                yongfu_papers(v);
+            },
+            Expect::Offline("birthplace"),
+        ),
+        (
+            "putian-2022",
+            "莆田 二(一) neither parent in Putian",
+            |v| set(v, "/newborn/birthplace", json!("350302")),
+            Expect::Offline("residency"),
+        ),
+        (
+            "guangxi-yongfu",
+            "永福 三(三) neither parent in Guangxi",
+            |v| {
+                set(v, "/newborn/birthplace", json!("450326"));
+                yongfu_papers(v);
+            },
+            Expect::Offline("residency"),
+        ),
+        (
+            "xiamen",
+            "厦门 申请条件(一) both parents collective",
+            |v| {
+                set(v, "/newborn/birthplace", json!("350203"));
+                set(v, "/mother/household_kind", json!("collective"));
+                set(v, "/father/household_kind", json!("collective"));
+            },
+            Expect::Offline("household_kind"),
+        ),
+        (
+            "putian-2022",
+            "莆田 二(一) both parents collective",
+            |v| {
+                set(v, "/newborn/birthplace", json!("350302"));
+                set(v, "/mother/household_region", json!("350302"));
+                set(v, "/mother/household_kind", json!("collective"));
+                set(v, "/father/household_kind", json!("collective"));
+            },
+            Expect::Offline("household_kind"),
         ),
     ];
     for (id, why, edit, expect) in rows {
@@ -632,82 +699,6 @@ fn parents_of_different_ethnicities_both_confirm_the_newborns() {
     differ(&mut fujian);
     let review = pre_review(&form(&fujian), &policy("fujian-2.0"), now(), &[], &[]);
     assert!(matches!(review.decision, Decision::Accept { .. }));
-}
-
-/// The regions' own conditions not covered above: a foreigner's permanent-residence card goes
-/// offline (附件2 一(一)); born outside the Fuzhou districts or Yongfu county; neither parent in
-/// Putian or Guangxi; a collective household in Xiamen and Putian (家庭户 only).
-/// Rules: FJ2-NATIONALITY, FZ21-BIRTHPLACE, YF-BIRTHPLACE, PT22-RESIDENCY, YF-RESIDENCY,
-/// XM-FAMILY-HOUSEHOLD, PT22-FAMILY-HOUSEHOLD.
-#[test]
-fn the_remaining_regional_conditions_are_enforced() {
-    let rows: Vec<(&str, &str, Edit, Expect)> = vec![
-        (
-            "fujian-2.0",
-            "附件2 一(一) foreigner's permanent residence card",
-            |v| set(v, "/father/id_number", json!("933350199001010019")),
-            Expect::Offline("nationality"),
-        ),
-        (
-            "fuzhou-pilot-2021",
-            "福州试点 方案 二(一) born in Xiamen",
-            |v| {
-                set(v, "/newborn/birthplace", json!("350203"));
-                add_document(v, "mother_social_security_card");
-                add_document(v, "mother_bank_card");
-            },
-            Expect::Offline("birthplace"),
-        ),
-        (
-            "guangxi-yongfu",
-            "永福 三(二) born in Guilin's city",
-            |v| {
-                set(v, "/newborn/birthplace", json!("450302"));
-                set(v, "/mother/household_region", json!("450326"));
-                yongfu_papers(v);
-            },
-            Expect::Offline("birthplace"),
-        ),
-        (
-            "putian-2022",
-            "莆田 二(一) neither parent in Putian",
-            |v| set(v, "/newborn/birthplace", json!("350302")),
-            Expect::Offline("residency"),
-        ),
-        (
-            "guangxi-yongfu",
-            "永福 三(三) neither parent in Guangxi",
-            |v| {
-                set(v, "/newborn/birthplace", json!("450326"));
-                yongfu_papers(v);
-            },
-            Expect::Offline("residency"),
-        ),
-        (
-            "xiamen",
-            "厦门 申请条件(一) both parents collective",
-            |v| {
-                set(v, "/newborn/birthplace", json!("350203"));
-                set(v, "/mother/household_kind", json!("collective"));
-                set(v, "/father/household_kind", json!("collective"));
-            },
-            Expect::Offline("household_kind"),
-        ),
-        (
-            "putian-2022",
-            "莆田 二(一) both parents collective",
-            |v| {
-                set(v, "/newborn/birthplace", json!("350302"));
-                set(v, "/mother/household_region", json!("350302"));
-                set(v, "/mother/household_kind", json!("collective"));
-                set(v, "/father/household_kind", json!("collective"));
-            },
-            Expect::Offline("household_kind"),
-        ),
-    ];
-    for (id, why, edit, expect) in rows {
-        check(id, edit, now(), expect, why);
-    }
 }
 
 /// 永福县 附件2 三(三)(四)(五), 四(三): both parents' booklets are materials (the other parent's is
