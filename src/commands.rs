@@ -112,6 +112,28 @@ enum Command {
         #[arg(long, visible_alias = "stage")]
         queue: newborn_service::ports::QueueName,
     },
+    /// The efficiency report of a period from the local store (the service may be running):
+    /// per agency, stages completed, on-time rate, working time, overdue, supplements, ratings
+    /// and follow-ups. On AWS the same report is `GET /supervision/reports`.
+    Report {
+        /// The data directory of the local service.
+        #[arg(long, default_value = "data", env = "NEWBORN_DATA_DIR")]
+        data_dir: PathBuf,
+        /// A month (2026-12), a quarter (2026-Q4) or a date range (2026-12-01..2026-12-15),
+        /// in China time; the current month by default.
+        #[arg(long)]
+        period: Option<String>,
+        /// Only this agency: platform, hospital, police_station, medical_insurance,
+        /// social_security or licence_directory.
+        #[arg(long)]
+        agency: Option<String>,
+        /// Print CSV instead of a table.
+        #[arg(long, conflicts_with = "json")]
+        csv: bool,
+        /// Print JSON instead of a table.
+        #[arg(long)]
+        json: bool,
+    },
     /// Working-day calendar: which years are covered, and what a date is.
     Calendar {
         /// Dates to look up (YYYY-MM-DD); without any, lists the covered years.
@@ -242,7 +264,68 @@ enum PolicyCommand {
 }
 
 /// The queues of a local installation; refuses a directory the service never used.
-fn local_queue(data_dir: &std::path::Path) -> Result<newborn_embedded::SqliteQueue> {
+/// The efficiency report as a table.
+fn write_report(out: &mut dyn Write, r: &newborn_service::report::EfficiencyReport) -> Result<()> {
+    let hours = |h: Option<f64>| h.map(|h| format!("{h:.1}")).unwrap_or_else(|| "-".into());
+    writeln!(
+        out,
+        "效能报告 / efficiency report {} ({} .. {})",
+        r.period.label,
+        r.period
+            .from
+            .with_timezone(&newborn_domain::calendar::CHINA)
+            .format("%Y-%m-%d %H:%M"),
+        r.period
+            .to
+            .with_timezone(&newborn_domain::calendar::CHINA)
+            .format("%Y-%m-%d %H:%M")
+    )?;
+    writeln!(
+        out,
+        "{:<18} {:>9} {:>8} {:>7} {:>8} {:>8} {:>7} {:>6} {:>15} {:>9} {:>11}",
+        "agency",
+        "completed",
+        "on time",
+        "rate",
+        "p50 h",
+        "p90 h",
+        "overdue",
+        "suppl",
+        "ratings 5/4/3/2/1",
+        "not rated",
+        "follow-ups"
+    )?;
+    for a in &r.agencies {
+        let ratings: Vec<String> = a.ratings.values().map(u64::to_string).collect();
+        writeln!(
+            out,
+            "{:<18} {:>9} {:>8} {:>7} {:>8} {:>8} {:>7} {:>6} {:>15} {:>9} {:>11}",
+            a.agency.as_str(),
+            a.stages_completed,
+            a.completed_on_time,
+            a.on_time_rate
+                .map(|r| format!("{:.0} %", r * 100.0))
+                .unwrap_or_else(|| "-".into()),
+            hours(a.median_working_hours),
+            hours(a.p90_working_hours),
+            a.overdue,
+            a.supplements_requested,
+            ratings.join("/"),
+            a.not_rated,
+            format!(
+                "{}/{}/{}",
+                a.follow_ups_opened, a.follow_ups_closed, a.follow_ups_closed_on_time
+            ),
+        )?;
+    }
+    writeln!(
+        out,
+        "ratings: very satisfied / satisfied / fairly satisfied / dissatisfied / very dissatisfied; follow-ups: opened / closed / closed on time"
+    )?;
+    Ok(())
+}
+
+fn local_database(data_dir: &std::path::Path) -> Result<newborn_embedded::Database> {
     let file = data_dir.join("newborn.db");
     if !file.exists() {
         bail!(
@@ -251,9 +334,14 @@ fn local_queue(data_dir: &std::path::Path) -> Result<newborn_embedded::SqliteQue
             data_dir.display()
         );
     }
-    let db = newborn_embedded::Database::open(&file)
-        .with_context(|| format!("cannot open {}", file.display()))?;
-    Ok(newborn_embedded::SqliteQueue::new(db))
+    newborn_embedded::Database::open(&file)
+        .with_context(|| format!("cannot open {}", file.display()))
+}
+
+fn local_queue(data_dir: &std::path::Path) -> Result<newborn_embedded::SqliteQueue> {
+    Ok(newborn_embedded::SqliteQueue::new(local_database(
+        data_dir,
+    )?))
 }
 
 fn block_on<T>(f: impl std::future::Future<Output = Result<T, String>>) -> Result<T> {
@@ -387,6 +475,45 @@ pub fn run(cli: Cli) -> Result<()> {
                 out,
                 "moved {moved} dead-lettered message(s) back to the {queue} queue"
             )?;
+        }
+        Command::Report {
+            data_dir,
+            period,
+            agency,
+            csv,
+            json,
+        } => {
+            use newborn_service::report::{Period, REPORTED};
+            let period = match period {
+                Some(p) => Period::parse(&p).map_err(|e| anyhow!("{}", e.message.en))?,
+                None => Period::month_of(Utc::now()),
+            };
+            let agency = agency
+                .map(|a| {
+                    REPORTED
+                        .into_iter()
+                        .find(|x| x.as_str() == a)
+                        .ok_or_else(|| {
+                            anyhow!(
+                                "unknown agency \"{a}\" (one of {})",
+                                REPORTED.map(|x| x.as_str()).join(", ")
+                            )
+                        })
+                })
+                .transpose()?;
+            let store = newborn_embedded::SqliteStore::new(local_database(&data_dir)?);
+            let report = block_on(async {
+                newborn_service::report::build(&store, period, agency)
+                    .await
+                    .map_err(|e| e.to_string())
+            })?;
+            if csv {
+                write!(out, "{}", report.csv())?;
+            } else if json {
+                writeln!(out, "{}", serde_json::to_string_pretty(&report)?)?;
+            } else {
+                write_report(out, &report)?;
+            }
         }
         Command::Calendar { dates } => {
             let cal = calendar()?;

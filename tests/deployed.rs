@@ -41,7 +41,7 @@ use tokio::sync::{mpsc, oneshot};
 const SAMPLE: &str = include_str!("../events/api/submit-application.json");
 const MANIFEST: &str = env!("CARGO_MANIFEST_DIR");
 /// The functions of `template.yaml`, by binary name.
-const FUNCTIONS: [&str; 9] = [
+const FUNCTIONS: [&str; 10] = [
     "api",
     "callbacks",
     "pre-review",
@@ -50,6 +50,7 @@ const FUNCTIONS: [&str; 9] = [
     "insurance",
     "social-security-card",
     "notifier",
+    "evaluation",
     "sla-monitor",
 ];
 
@@ -582,6 +583,7 @@ async fn the_deployed_functions_carry_an_application_to_completion_with_the_temp
             "AgencyBaseUrl": agencies,
             "SupervisorBaseUrl": agencies,
             "NotificationWebhookUrl": format!("{agencies}/notify"),
+            "RatingPlatformUrl": agencies,
         }),
     );
     println!("stack deployed in {:?}", started.elapsed());
@@ -758,6 +760,54 @@ async fn the_deployed_functions_carry_an_application_to_completion_with_the_temp
     .unwrap_or_else(|e| panic!("{e}"))
         > 0
     {}
+
+    // 评价: the family rates the police; the rating goes to the evaluation queue in the same
+    // write, and the evaluation function, with its role, opens the follow-up and forwards the
+    // rating, signed with the key it reads from the secret, to the 好差评 platform over HTTPS.
+    let (status, rated) = family(
+        api.as_ref(),
+        "POST",
+        &format!("/applications/{id}/ratings"),
+        Some(&json!({"stage": "police", "level": "dissatisfied"})),
+    )
+    .await;
+    assert_eq!(status, 201, "{rated}\n{}", api.output());
+    let evaluation = functions["evaluation"].clone();
+    let deadline = Instant::now() + Duration::from_secs(60);
+    let ratings = loop {
+        let e = evaluation.clone();
+        harness::pump(
+            &operator,
+            &queue_of(QueueName::Evaluation),
+            |event| async move { e.batch(event).await },
+        )
+        .await
+        .unwrap_or_else(|e| panic!("evaluation queue: {e}"));
+        let ratings = sim.ratings().await.unwrap_or_else(|e| panic!("{e}"));
+        if !ratings.is_empty() {
+            break ratings;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "the rating never reached the platform: {}",
+            evaluation.output()
+        );
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    };
+    assert_eq!(
+        ratings
+            .iter()
+            .map(|r| (r.key.clone(), r.deliveries))
+            .collect::<Vec<_>>(),
+        [(format!("{id}:police"), 1)],
+        "{ratings:?}"
+    );
+    let (_, view) = family(api.as_ref(), "GET", &format!("/applications/{id}"), None).await;
+    assert_eq!(
+        view["follow_ups"].as_array().map(Vec::len),
+        Some(1),
+        "{view:#}"
+    );
 
     // The scheduled SLA monitor runs with its role: the sweep and the relay sweep.
     let schedule: Value =

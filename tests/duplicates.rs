@@ -179,7 +179,7 @@ async fn raced_and_replayed_callbacks_apply_once() -> Result<()> {
     let timeline = t.timeline("race-same", &id).await?;
     let done = transitions(&timeline)
         .into_iter()
-        .filter(|((s, _, to), _)| s == "police" && to == "completed")
+        .filter(|((s, from, to), _)| s == "police" && to == "completed" && from != "completed")
         .map(|(_, n)| n)
         .sum::<usize>();
     assert_eq!(done, 1, "the police stage completed once: {timeline:#?}");

@@ -530,6 +530,11 @@ async fn a_bad_rating_opens_a_follow_up_that_the_agency_closes() -> Result<()> {
             )
             .await?;
     }
+    // The evaluation stage opens the follow-up of the bad rating, and of it alone.
+    t.wait_for("mum-fu", &id, "the police follow-up", |v| {
+        v["follow_ups"].as_array().map(Vec::len) == Some(1)
+    })
+    .await?;
     let list = t
         .client
         .json(
@@ -1315,5 +1320,250 @@ async fn the_parent_registers_parenting_guidance_by_reading_the_knowledge_base()
             .unwrap_or("")
             .contains("真实")
     );
+    Ok(())
+}
+
+/// The subjects of a view's rating invitations, sorted.
+fn invited(view: &Value) -> Vec<String> {
+    let mut subjects: Vec<String> = view["invitations"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .map(|i| i["subject"].as_str().unwrap_or_default().to_owned())
+        .collect();
+    subjects.sort();
+    subjects
+}
+
+/// 闽卫政法〔2024〕40号 附件4 七 (分环节“好差评”): each step its agency finishes is open for
+/// rating from that moment, for the policy's window, and the step's 办结 notice says so; Fujian
+/// invites no rating of the whole matter. A rating reaches the provincial 好差评 platform once,
+/// whatever the evaluation stage receives twice; a bad one opens its follow-up once, and the
+/// month's report counts both.
+/// Rules: FJ2-RATING, OURS-RATING-WINDOW, OURS-RATING-PLATFORM, OURS-FOLLOW-UP-5, OURS-REPORTS.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_finished_step_is_open_for_rating_and_its_rating_reaches_the_platform_once() -> Result<()>
+{
+    use newborn_embedded::{Database, SqliteQueue};
+    let t = TestService::start().await?;
+    let id = t
+        .submit("mum-rate", &[], &["household_booklet_newborn"], |_| {})
+        .await?;
+    let view = t.drive("mum-rate", &id).await?;
+    assert_eq!(
+        invited(&view),
+        [
+            "certificate_release",
+            "health_check",
+            "insurance",
+            "police",
+            "social_security_card"
+        ],
+        "every finished agency step, no pre-review and no matter: {view:#}"
+    );
+    for i in view["invitations"].as_array().into_iter().flatten() {
+        let (at, closes) = (
+            chrono::DateTime::parse_from_rfc3339(i["at"].as_str().unwrap_or_default())?,
+            chrono::DateTime::parse_from_rfc3339(i["closes_at"].as_str().unwrap_or_default())?,
+        );
+        assert_eq!((closes - at).num_days(), 15, "the policy's window: {i}");
+    }
+    let notes = t.notifications("mum-rate", &id).await?;
+    let invitations: Vec<&str> = notes
+        .iter()
+        .filter(|n| n["kind"] == "stage_done")
+        .filter_map(|n| n["message"]["zh"].as_str())
+        .filter(|zh| zh.contains("进行评价（好差评）"))
+        .collect();
+    assert_eq!(invitations.len(), 5, "{notes:#?}");
+    assert!(
+        invitations
+            .iter()
+            .any(|zh| zh.contains("欢迎在2025-12-0") && zh.contains("公安")),
+        "{invitations:#?}"
+    );
+
+    let (status, _) = t
+        .rate("mum-rate", &id, "police", "very_dissatisfied")
+        .await?;
+    assert_eq!(status, 201);
+    let (status, body) = t.rate("mum-rate", &id, "matter", "satisfied").await?;
+    assert_eq!(
+        (status, body["code"].as_str()),
+        (409, Some("matter_rating_not_offered")),
+        "{body}"
+    );
+    let got = t
+        .wait_for_ratings("the police rating", |r| {
+            r.iter()
+                .any(|x| x["key"] == format!("{id}:police").as_str())
+        })
+        .await?;
+    let police = got
+        .iter()
+        .find(|x| x["key"] == format!("{id}:police").as_str())
+        .cloned()
+        .unwrap_or_default();
+    assert_eq!(police["body"]["department"], "police_station", "{police}");
+    assert_eq!(police["body"]["level"], "very_dissatisfied");
+    assert_eq!(police["body"]["region"], "fujian-2.0");
+    assert!(police["body"]["invited_at"].is_string(), "{police}");
+    t.wait_for("mum-rate", &id, "the follow-up", |v| {
+        v["follow_ups"].as_array().map(Vec::len) == Some(1)
+    })
+    .await?;
+
+    // The evaluation queue delivers the same task again (SQS is at least once).
+    let queue = SqliteQueue::new(Database::open(&t.dir.path().join("newborn.db"))?);
+    let task = json!({"task": "forward", "application_id": id, "subject": "police"}).to_string();
+    queue
+        .send("evaluation", &task, std::time::Duration::ZERO)
+        .await
+        .map_err(anyhow::Error::msg)?;
+    let got = t
+        .wait_for_ratings("the repeated delivery", |r| {
+            r.iter()
+                .any(|x| x["key"] == format!("{id}:police").as_str() && x["deliveries"] == 2)
+        })
+        .await?;
+    let mine: Vec<&Value> = got
+        .iter()
+        .filter(|x| x["key"].as_str().is_some_and(|k| k.starts_with(&id)))
+        .collect();
+    assert_eq!(mine.len(), 1, "one rating, recorded once: {mine:#?}");
+    let opened = t
+        .timeline("mum-rate", &id)
+        .await?
+        .iter()
+        .filter(|e| e["event"] == "follow_up_opened")
+        .count();
+    assert_eq!(opened, 1, "the follow-up opened once");
+
+    let report = t.report("2025-11").await?;
+    let row = report_row(&report, "police_station");
+    assert_eq!(row["stages_completed"], 1, "{report:#}");
+    assert_eq!(row["ratings"]["very_dissatisfied"], 1, "{report:#}");
+    assert_eq!(row["follow_ups_opened"], 1, "{report:#}");
+    assert_eq!(report_row(&report, "hospital")["stages_completed"], 2);
+    let csv = t
+        .http
+        .get(format!(
+            "{}/supervision/reports?period=2025-11&agency=police_station&format=csv",
+            t.api
+        ))
+        .bearer_auth(t.supervisor_token())
+        .send()
+        .await?
+        .text()
+        .await?;
+    let lines: Vec<&str> = csv.lines().collect();
+    assert_eq!(lines.len(), 2, "{csv}");
+    assert!(
+        lines[1].starts_with("2025-11,police_station,1,1,1.0000,"),
+        "{csv}"
+    );
+    assert!(
+        lines[1].ends_with(",0,1,0,0"),
+        "not rated, follow-ups: {csv}"
+    );
+    Ok(())
+}
+
+/// No document says what happens when a family does not rate: the window closes, "not rated" is
+/// recorded (on the timeline and in the report), no level is assumed, and a late rating is
+/// refused with the reason.
+/// Rules: OURS-NOT-RATED, OURS-RATING-WINDOW.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_window_that_closes_unrated_is_recorded_as_not_rated() -> Result<()> {
+    let t = TestService::start().await?;
+    let id = t
+        .submit("mum-quiet", &[], &["household_booklet_newborn"], |_| {})
+        .await?;
+    t.drive("mum-quiet", &id).await?;
+    t.advance(14 * 86_400).await?;
+    assert_eq!(t.sweep().await?["not_rated"], 0, "the windows are open");
+    t.advance(86_400 + 60).await?;
+    assert_eq!(t.sweep().await?["not_rated"], 5, "five windows closed");
+    assert_eq!(t.sweep().await?["not_rated"], 0, "and once only");
+    let view = t.client.view("mum-quiet", &id).await?;
+    assert!(
+        view["invitations"]
+            .as_array()
+            .into_iter()
+            .flatten()
+            .all(|i| i["ended"]["how"] == "not_rated"),
+        "{view:#}"
+    );
+    assert_eq!(view["ratings"], json!([]), "no rating is assumed");
+    let timeline = t.timeline("mum-quiet", &id).await?;
+    assert_eq!(
+        timeline
+            .iter()
+            .filter(|e| e["event"] == "not_rated")
+            .count(),
+        5
+    );
+    let (status, body) = t.rate("mum-quiet", &id, "police", "satisfied").await?;
+    assert_eq!(
+        (status, body["code"].as_str()),
+        (409, Some("rating_window_closed")),
+        "{body}"
+    );
+    let report = t.report("2025-11-01..2025-12-31").await?;
+    assert_eq!(
+        report_row(&report, "hospital")["not_rated"],
+        2,
+        "{report:#}"
+    );
+    assert_eq!(report_row(&report, "police_station")["not_rated"], 1);
+    assert_eq!(
+        report_row(&report, "police_station")["ratings"]["satisfied"],
+        0
+    );
+    Ok(())
+}
+
+/// 永福县 附件2 八(一) (一事一评): once the matter is done the family is invited to rate it as a
+/// whole, once; the rating reaches the 好差评 platform for the platform that answers for it.
+/// Rules: YF-RATING.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn in_yongfu_the_whole_matter_is_rated_once_after_it_ends() -> Result<()> {
+    let t = TestService::start().await?;
+    let id = submit_in_yongfu(&t, "mum-yf-rate").await?;
+    let view = t.drive("mum-yf-rate", &id).await?;
+    assert_eq!(view["outcome"], "completed", "{view:#}");
+    assert!(invited(&view).contains(&"matter".to_owned()), "{view:#}");
+    let notes = t.notifications("mum-yf-rate", &id).await?;
+    assert!(
+        notes.iter().any(|n| n["kind"] == "all_done"
+            && n["message"]["zh"]
+                .as_str()
+                .is_some_and(|zh| zh.contains("整体办理”进行评价"))),
+        "{notes:#?}"
+    );
+    let (status, body) = t.rate("mum-yf-rate", &id, "matter", "satisfied").await?;
+    assert_eq!(status, 201, "{body}");
+    assert_eq!(body["matter_rating"]["level"], "satisfied");
+    let (status, body) = t
+        .rate("mum-yf-rate", &id, "matter", "very_satisfied")
+        .await?;
+    assert_eq!(
+        (status, body["code"].as_str()),
+        (409, Some("already_rated")),
+        "{body}"
+    );
+    let got = t
+        .wait_for_ratings("the matter's rating", |r| {
+            r.iter()
+                .any(|x| x["key"] == format!("{id}:matter").as_str())
+        })
+        .await?;
+    let matter = got
+        .iter()
+        .find(|x| x["key"] == format!("{id}:matter").as_str())
+        .cloned()
+        .unwrap_or_default();
+    assert_eq!(matter["body"]["department"], "platform", "{matter}");
+    assert_eq!(matter["body"]["region"], "guangxi-yongfu");
     Ok(())
 }

@@ -90,6 +90,10 @@ async fn the_operator_page_shows_overdue_cases_rates_durations_and_dead_letters(
                 .json(&serde_json::json!({"stage": "police", "level": "dissatisfied"})),
         )
         .await?;
+    t.wait_for("mum-ok", &done, "the follow-up of the bad rating", |v| {
+        v["follow_ups"].as_array().map(Vec::len) == Some(1)
+    })
+    .await?;
     let late = t
         .submit("mum-late", &[], &["household_booklet_newborn"], |_| {})
         .await?;
@@ -159,8 +163,12 @@ async fn the_operator_page_shows_overdue_cases_rates_durations_and_dead_letters(
     );
     ensure!(dom.contains("NB-POISON"), "the dead letter is shown: {dom}");
     ensure!(
-        dom.contains("<tr><td>police_station</td><td>0</td><td>0</td><td>0</td><td>1</td><td>0</td><td>0</td></tr>"),
-        "the police's 不满意 rating is counted: {dom}"
+        dom.contains("<tr><td>police_station</td><td>0</td><td>0</td><td>0</td><td>1</td><td>0</td><td>0</td><td>1</td><td>0</td><td>0</td></tr>"),
+        "the police's 不满意 rating is counted, with the follow-up it opened: {dom}"
+    );
+    ensure!(
+        dom.contains("(2025-11)") && dom.contains("<td>police_station</td><td>1</td><td>1</td><td class=\"rate\">100 %</td><td>0.0</td><td>0.0</td><td>1</td><td>1</td></tr>"),
+        "this month's report from the store: the police completed one case on time with no working time, one went overdue, one supplement: {dom}"
     );
     ensure!(
         !dom.contains("35010219940315002X") && !dom.contains("林𠈌"),

@@ -35,13 +35,13 @@ use newborn_embedded::{
 use newborn_http::routes;
 use newborn_http::{
     AgencyRoutes, ApplicantRoutes, Edge, HttpDispatcher, HttpLicenceDirectory, HttpNotifier,
-    SignedUploadUrls, SupervisionRoutes, UploadRoutes,
+    HttpRatingPlatform, SignedUploadUrls, SupervisionRoutes, UploadRoutes,
 };
 use newborn_service::ports::Clock;
 use newborn_service::signing::KeyRing;
 use newborn_service::{
-    AgencyDesk, ApplicantDesk, Core, Licences, MonitorDesk, NotifierDesk, Rules, StageDesk,
-    SupervisionDesk, UploadDesk,
+    AgencyDesk, ApplicantDesk, Core, EvaluationDesk, Licences, MonitorDesk, NotifierDesk, Rules,
+    StageDesk, SupervisionDesk, UploadDesk,
 };
 use serde::{Deserialize, Serialize};
 use std::net::SocketAddr;
@@ -205,6 +205,8 @@ pub struct Desks {
     pub monitor: MonitorDesk,
     /// The notification worker.
     pub notifier: NotifierDesk,
+    /// The evaluation worker (评价).
+    pub evaluation: EvaluationDesk,
 }
 
 #[derive(Clone)]
@@ -541,6 +543,9 @@ pub async fn start(config: ServeConfig) -> Result<Running> {
         wall.clone(),
     )
     .map_err(anyhow::Error::msg)?;
+    // The provincial 好差评 platform: the simulator's, or the agencies' gateway's.
+    let ratings = HttpRatingPlatform::new(&agency_base, keys.platform.clone(), wall.clone())
+        .map_err(anyhow::Error::msg)?;
     let directory = HttpLicenceDirectory::new(
         config
             .licence_directory_url
@@ -578,6 +583,7 @@ pub async fn start(config: ServeConfig) -> Result<Running> {
         supervision: SupervisionDesk::new(core.clone(), handovers),
         monitor: MonitorDesk::new(core.clone(), Arc::new(supervisors)),
         notifier: NotifierDesk::new(Arc::new(notifier), counters.clone()),
+        evaluation: EvaluationDesk::new(core.clone(), Arc::new(ratings)),
     };
 
     let uploads = SignedUploadUrls::new(keys.platform.clone(), api_url.clone());
@@ -634,6 +640,11 @@ pub async fn start(config: ServeConfig) -> Result<Running> {
     }));
     tasks.push(tokio::spawn(workers::notification_worker(
         desks.notifier.clone(),
+        queue.clone(),
+        config.workers,
+    )));
+    tasks.push(tokio::spawn(workers::evaluation_worker(
+        desks.evaluation.clone(),
         queue.clone(),
         config.workers,
     )));

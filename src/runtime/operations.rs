@@ -1,14 +1,15 @@
 //! The operator's page of the local runtime (`GET /operations`, loopback only): overdue and
-//! at-risk cases from the open-clock index, the on-time rate per agency, ratings per agency,
+//! at-risk cases from the open-clock index, this month's efficiency report per agency (on-time
+//! rate, working time, ratings and follow-ups: from the store's facts, so a restart changes
+//! nothing),
 //! average stage durations as bar charts, and the dead-letter queues with a redrive button. It shows application ids,
 //! stages, agencies and times — no personal data — and needs no script to work.
 
 use super::metrics::Counters;
 use chrono::{DateTime, Utc};
 use newborn_domain::calendar::CHINA;
-use newborn_domain::flow::RatingLevel;
 use newborn_domain::kinds::Watch;
-use newborn_domain::stage::{Agency, Stage};
+use newborn_domain::stage::Stage;
 use newborn_embedded::{SqliteQueue, dead_letter_queue};
 use newborn_service::{Dim, Metric, SupervisionDesk};
 use std::fmt::Write as _;
@@ -21,6 +22,8 @@ pub struct Snapshot {
     pub cases: Vec<(String, Watch, Option<DateTime<Utc>>, bool)>,
     /// Dead letters per stage: (stage, bodies).
     pub dead_letters: Vec<(Stage, Vec<String>)>,
+    /// This month's efficiency report (service time).
+    pub report: newborn_service::report::EfficiencyReport,
 }
 
 /// Reads the index and the queues.
@@ -47,10 +50,15 @@ pub async fn snapshot(desk: &SupervisionDesk, queue: &SqliteQueue) -> Result<Sna
             .collect();
         dead_letters.push((stage, bodies));
     }
+    let report = desk
+        .report(newborn_service::report::Period::month_of(now), None)
+        .await
+        .map_err(|e| e.to_string())?;
     Ok(Snapshot {
         now,
         cases,
         dead_letters,
+        report,
     })
 }
 
@@ -149,47 +157,54 @@ th{background:#eef2f6}.overdue{color:#b3261e;font-weight:bold}.warning{color:#9a
         html.push_str("</table>");
     }
 
-    html.push_str(r#"<h2>按时办结率 / On-time rate per agency (since start)</h2><table id="on-time"><tr><th>承办 agency</th><th>办结 completed</th><th>按时 on time</th><th>按时率 rate</th></tr>"#);
-    for agency in Agency::DISPATCHED {
-        let filter = [(Dim::Agency, agency.as_str())];
-        let done = counters.total(Metric::StageCompleted, &filter).sum;
-        let on_time = counters.total(Metric::StageCompletedOnTime, &filter).sum;
-        let rate = if done > 0.0 {
-            format!("{:.0} %", on_time / done * 100.0)
-        } else {
-            "—".into()
-        };
+    // This month's efficiency report, from the store's facts (the same as
+    // `GET /supervision/reports` and `newborn report`).
+    let r = &snap.report;
+    let _ = write!(
+        html,
+        r#"<h2>按时办结率 / On-time rate per agency ({period})</h2><table id="on-time"><tr><th>承办 agency</th><th>办结 completed</th><th>按时 on time</th><th>按时率 rate</th><th>中位工时 median h</th><th>P90 工时 h</th><th>超期 overdue</th><th>补件 supplements</th></tr>"#,
+        period = esc(&r.period.label)
+    );
+    let hours = |h: Option<f64>| h.map(|h| format!("{h:.1}")).unwrap_or_else(|| "—".into());
+    for a in &r.agencies {
+        let rate = a
+            .on_time_rate
+            .map(|x| format!("{:.0} %", x * 100.0))
+            .unwrap_or_else(|| "—".into());
         let _ = write!(
             html,
-            r#"<tr><td>{}</td><td>{done}</td><td>{on_time}</td><td class="rate">{rate}</td></tr>"#,
-            agency.as_str()
+            r#"<tr><td>{}</td><td>{}</td><td>{}</td><td class="rate">{rate}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td></tr>"#,
+            a.agency.as_str(),
+            a.stages_completed,
+            a.completed_on_time,
+            hours(a.median_working_hours),
+            hours(a.p90_working_hours),
+            a.overdue,
+            a.supplements_requested,
         );
     }
     html.push_str("</table>");
 
     // 好差评 per agency: ratings by level, bad ones (不满意, 非常不满意) opening follow-ups.
-    html.push_str(r#"<h2>好差评 / Ratings per agency (since start)</h2><table id="ratings"><tr><th>承办 agency</th><th>非常满意</th><th>满意</th><th>基本满意</th><th>不满意</th><th>非常不满意</th><th>整改已办结 follow-ups closed</th></tr>"#);
-    for agency in Agency::DISPATCHED {
-        let _ = write!(html, "<tr><td>{}</td>", agency.as_str());
-        for level in [
-            RatingLevel::VerySatisfied,
-            RatingLevel::Satisfied,
-            RatingLevel::FairlySatisfied,
-            RatingLevel::Dissatisfied,
-            RatingLevel::VeryDissatisfied,
-        ] {
-            let n = counters
-                .total(
-                    Metric::Rating,
-                    &[(Dim::Agency, agency.as_str()), (Dim::Level, level.as_str())],
-                )
-                .sum;
-            let _ = write!(html, "<td>{n}</td>");
+    let _ = write!(
+        html,
+        r#"<h2>好差评 / Ratings per agency ({period})</h2><table id="ratings"><tr><th>承办 agency</th><th>非常满意</th><th>满意</th><th>基本满意</th><th>不满意</th><th>非常不满意</th><th>未评价 not rated</th><th>整改 follow-ups opened</th><th>整改已办结 closed</th><th>按期 on time</th></tr>"#,
+        period = esc(&r.period.label)
+    );
+    for a in &r.agencies {
+        let _ = write!(html, "<tr><td>{}</td>", a.agency.as_str());
+        for level in newborn_domain::flow::RATING_LEVELS {
+            let _ = write!(
+                html,
+                "<td>{}</td>",
+                a.ratings.get(&level).copied().unwrap_or(0)
+            );
         }
-        let closed = counters
-            .total(Metric::FollowUpClosed, &[(Dim::Agency, agency.as_str())])
-            .sum;
-        let _ = write!(html, "<td>{closed}</td></tr>");
+        let _ = write!(
+            html,
+            "<td>{}</td><td>{}</td><td>{}</td><td>{}</td></tr>",
+            a.not_rated, a.follow_ups_opened, a.follow_ups_closed, a.follow_ups_closed_on_time
+        );
     }
     html.push_str("</table>");
 

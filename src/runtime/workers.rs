@@ -7,8 +7,8 @@ use aws_lambda_events::event::cloudwatch_events::CloudWatchEvent;
 use aws_lambda_events::event::sqs::{SqsBatchResponse, SqsEvent, SqsMessage};
 use newborn_domain::stage::Stage;
 use newborn_embedded::{Received, SqliteQueue};
-use newborn_service::ports::NOTIFICATIONS_QUEUE;
-use newborn_service::{MonitorDesk, NotifierDesk, StageDesk};
+use newborn_service::ports::{EVALUATION_QUEUE, NOTIFICATIONS_QUEUE};
+use newborn_service::{EvaluationDesk, MonitorDesk, NotifierDesk, StageDesk};
 use std::collections::HashMap;
 use std::time::Duration;
 
@@ -73,6 +73,15 @@ pub async fn notification_worker(desk: NotifierDesk, queue: SqliteQueue, setting
     queue_worker(queue, NOTIFICATIONS_QUEUE, settings, move |event| {
         let desk = desk.clone();
         async move { newborn_handlers::handle_notification_batch(&desk, event).await }
+    })
+    .await;
+}
+
+/// Runs the worker of the evaluation queue (the `evaluation` Lambda's stand-in).
+pub async fn evaluation_worker(desk: EvaluationDesk, queue: SqliteQueue, settings: WorkerSettings) {
+    queue_worker(queue, EVALUATION_QUEUE, settings, move |event| {
+        let desk = desk.clone();
+        async move { newborn_handlers::handle_evaluation_batch(&desk, event).await }
     })
     .await;
 }

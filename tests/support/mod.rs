@@ -448,3 +448,75 @@ pub fn police_approval(id: &str) -> Value {
     json!({"application_id": id, "stage": "police", "round": 1,
         "outcome": {"type": "approve", "result": {"stage": "police", "newborn_id_number": "350102202511100032"}}})
 }
+
+impl TestService {
+    /// Rates `stage` (a step, or `matter`) of `id` for `owner`: the HTTP status and body.
+    pub async fn rate(
+        &self,
+        owner: &str,
+        id: &str,
+        stage: &str,
+        level: &str,
+    ) -> Result<(u16, Value)> {
+        let res = self
+            .client
+            .post(owner, &format!("/applications/{id}/ratings"))
+            .json(&json!({"stage": stage, "level": level}))
+            .send()
+            .await?;
+        Ok((res.status().as_u16(), res.json().await?))
+    }
+
+    /// What the simulated 好差评 platform received: one entry per rating id, with how often it
+    /// came.
+    pub async fn ratings_received(&self) -> Result<Vec<Value>> {
+        let v: Value = self
+            .http
+            .get(format!("{}/ratings", self.sim))
+            .send()
+            .await?
+            .error_for_status()?
+            .json()
+            .await?;
+        Ok(v.as_array().cloned().unwrap_or_default())
+    }
+
+    /// Polls the 好差评 platform until `pred` holds of what it received.
+    pub async fn wait_for_ratings(
+        &self,
+        what: &str,
+        pred: impl Fn(&[Value]) -> bool,
+    ) -> Result<Vec<Value>> {
+        let deadline = Instant::now() + Duration::from_secs(30);
+        loop {
+            let got = self.ratings_received().await?;
+            if pred(&got) {
+                return Ok(got);
+            }
+            anyhow::ensure!(
+                Instant::now() < deadline,
+                "timed out waiting for {what}; received: {got:#?}"
+            );
+            tokio::time::sleep(Duration::from_millis(25)).await;
+        }
+    }
+
+    /// The efficiency report of `period` (JSON), as a supervisor reads it.
+    pub async fn report(&self, period: &str) -> Result<Value> {
+        self.client
+            .json(
+                self.http
+                    .get(format!("{}/supervision/reports?period={period}", self.api))
+                    .bearer_auth(self.supervisor_token()),
+            )
+            .await
+    }
+}
+
+/// The row of `agency` in an efficiency report.
+pub fn report_row<'a>(report: &'a Value, agency: &str) -> &'a Value {
+    report["agencies"]
+        .as_array()
+        .and_then(|rows| rows.iter().find(|r| r["agency"] == agency))
+        .unwrap_or(&Value::Null)
+}

@@ -79,6 +79,8 @@ pub struct Received {
 const ESCALATIONS: &str = "escalation";
 /// The channel of the applicant gateway's notifications.
 const NOTIFICATIONS: &str = "notification";
+/// The channel of the 好差评 platform's ratings.
+const RATINGS: &str = "rating";
 
 /// One delivery recorded by the supervisors (an SLA escalation) or by the applicant gateway.
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -197,6 +199,11 @@ impl Simulator {
                 get(|State(sim): State<Simulator>| async move { sim.listing(ESCALATIONS).await }),
             )
             .route("/notify", post(notify))
+            .route(
+                "/ratings",
+                post(rate)
+                    .get(|State(sim): State<Simulator>| async move { sim.listing(RATINGS).await }),
+            )
             .route("/licences", post(directory::add))
             .route("/licences/authorisations", post(directory::authorise))
             .route("/licences/lookup", post(directory::lookup))
@@ -264,6 +271,11 @@ impl Simulator {
             rows.collect()
         })
         .await
+    }
+
+    /// Every rating the 好差评 platform received, once per rating id.
+    pub async fn ratings(&self) -> Result<Vec<Escalation>, String> {
+        self.recorded(RATINGS).await
     }
 
     /// Every SLA escalation the supervisors received.
@@ -557,6 +569,12 @@ impl Simulator {
 /// signature and records each notification once, counting repeats.
 async fn notify(State(sim): State<Simulator>, headers: HeaderMap, body: Bytes) -> Answer {
     sim.record(NOTIFICATIONS, "", &headers, &body).await
+}
+
+/// The provincial 好差评 platform: verifies the platform's signature and records each rating
+/// once per rating id, counting repeats.
+async fn rate(State(sim): State<Simulator>, headers: HeaderMap, body: Bytes) -> Answer {
+    sim.record(RATINGS, "", &headers, &body).await
 }
 
 /// A supervisor's endpoint: verifies the platform's signature and records the escalation once.

@@ -9,9 +9,10 @@ use aws_sdk_dynamodb::Client;
 use aws_sdk_dynamodb::types::{AttributeValue, Put, TransactWriteItem};
 use chrono::{DateTime, Utc};
 use newborn_domain::flow::{Application, ApplicationId};
+use newborn_domain::stage::Agency;
 use newborn_service::ports::{
-    Alert, ApplicationStore, NOTIFICATIONS_QUEUE, Notification, OpenClock, OpenFollowUp,
-    StoreError, Stored, TimelineEntry, Write,
+    Alert, ApplicationStore, EVALUATION_QUEUE, Fact, NOTIFICATIONS_QUEUE, Notification, OpenClock,
+    OpenFollowUp, StoreError, Stored, TimelineEntry, Write,
 };
 use std::collections::HashMap;
 
@@ -58,6 +59,13 @@ fn queued(w: &Write<'_>, version: u64) -> Result<Vec<Queued>, StoreError> {
             body: to_json(m)?,
         });
     }
+    for (n, t) in w.evaluations.iter().enumerate() {
+        out.push(Queued {
+            sk: format!("EVL#{version:010}#{n:03}"),
+            queue: EVALUATION_QUEUE.to_owned(),
+            body: to_json(t)?,
+        });
+    }
     for (n, d) in w.deliveries.iter().enumerate() {
         out.push(Queued {
             sk: format!("DLV#{version:010}#{n:03}"),
@@ -70,6 +78,35 @@ fn queued(w: &Write<'_>, version: u64) -> Result<Vec<Queued>, StoreError> {
 
 fn app_pk(id: &str) -> String {
     format!("APP#{id}")
+}
+
+/// The partition of an agency's facts of one month (UTC): a report queries the months of its
+/// period, never the whole table.
+fn fact_pk(agency: Agency, at: DateTime<Utc>) -> String {
+    format!("FACT#{}#{}", agency.as_str(), at.format("%Y-%m"))
+}
+
+/// The item of one fact; `key` makes its sort key unique (`<application>#<version>#<n>`).
+fn fact_item(f: &Fact, key: &str) -> Result<Item, StoreError> {
+    Ok(HashMap::from([
+        ("pk".into(), s(fact_pk(f.agency, f.at))),
+        ("sk".into(), s(format!("{}#{key}", iso(f.at)))),
+        ("body".into(), s(to_json(f)?)),
+    ]))
+}
+
+/// The first instant of each UTC month that `[from, to)` touches.
+fn months(from: DateTime<Utc>, to: DateTime<Utc>) -> Vec<DateTime<Utc>> {
+    use chrono::{Datelike, TimeZone};
+    let mut out = vec![];
+    let mut m = Utc
+        .with_ymd_and_hms(from.year(), from.month(), 1, 0, 0, 0)
+        .single();
+    while let Some(start) = m.filter(|start| *start < to) {
+        out.push(start);
+        m = start.checked_add_months(chrono::Months::new(1));
+    }
+    out
 }
 
 impl DynamoStore {
@@ -187,6 +224,10 @@ impl DynamoStore {
                     None,
                 )?);
             }
+        }
+        // The facts the change adds to the efficiency reports.
+        for (n, f) in w.facts.iter().enumerate() {
+            items.push(self.put(fact_item(f, &format!("{id}#{version:010}#{n:03}"))?, None)?);
         }
         // The idempotency record this change answers, completed in the same transaction.
         if let Some(response) = &w.response {
@@ -469,11 +510,44 @@ impl ApplicationStore for DynamoStore {
             ),
             ("body".into(), s(body)),
         ]);
-        let items = vec![
+        let mut items = vec![
             self.put(marker, Some(("attribute_not_exists(pk)", None)))?,
             self.put(listing, None)?,
         ];
+        if let Some(fact) = alert.fact() {
+            let key = format!("{}#alert#{}", alert.application_id, alert.watch);
+            items.push(self.put(fact_item(&fact, &key)?, None)?);
+        }
         transact(&self.client, items).await
+    }
+
+    async fn facts(
+        &self,
+        agency: Agency,
+        from: DateTime<Utc>,
+        to: DateTime<Utc>,
+    ) -> Result<Vec<Fact>, StoreError> {
+        let mut out = vec![];
+        for month in months(from, to) {
+            let items = query_all(
+                self.client
+                    .query()
+                    .table_name(&self.table)
+                    .key_condition_expression("pk = :pk AND sk BETWEEN :a AND :b")
+                    .expression_attribute_values(":pk", s(fact_pk(agency, month)))
+                    .expression_attribute_values(":a", s(iso(from)))
+                    // Every key of an instant before `to` sorts before `to` itself.
+                    .expression_attribute_values(":b", s(iso(to)))
+                    .consistent_read(true),
+            )
+            .await?;
+            out.extend(
+                Self::bodies::<Fact>(&items)?
+                    .into_iter()
+                    .filter(|f| f.at >= from && f.at < to),
+            );
+        }
+        Ok(out)
     }
 
     async fn alerts(&self) -> Result<Vec<Alert>, StoreError> {

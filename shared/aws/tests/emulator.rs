@@ -109,6 +109,8 @@ async fn hand_offs_reach_sqs_after_the_commit_and_the_relay_sweep_sends_what_a_c
             stage: Stage::PreReview,
             round: 1,
         }],
+        evaluations: vec![],
+        facts: vec![],
         clocks: vec![],
         follow_ups: vec![],
         notifications: vec![],

@@ -10,10 +10,10 @@ use newborn_domain::flow::{Application, ApplicationId, FollowUp, RatingLevel, Ti
 use newborn_domain::kinds::{Service, Watch};
 use newborn_domain::policy::PolicyRegistry;
 use newborn_domain::sla::SlaLevel;
-use newborn_domain::stage::{Stage, StageEvent, StatusKind};
+use newborn_domain::stage::{Agency, Stage, StageEvent, StatusKind};
 use newborn_service::ports::{
-    Actor, Alert, ApplicationStore, Claim, HandoverRegister, Notification, OpenClock, OpenFollowUp,
-    RequestLog, StoreError, TimelineEntry, UploadSlot, UploadStore, Write,
+    Actor, Alert, ApplicationStore, Claim, Fact, FactKind, HandoverRegister, Notification,
+    OpenClock, OpenFollowUp, RequestLog, StoreError, TimelineEntry, UploadSlot, UploadStore, Write,
 };
 
 /// The sample form of `events/api/submit-application.json`.
@@ -74,6 +74,8 @@ fn write<'a>(
         owner,
         timeline: events.iter().map(|e| entry(Stage::PreReview, e)).collect(),
         outbox: vec![],
+        evaluations: vec![],
+        facts: vec![],
         clocks,
         follow_ups: vec![],
         deliveries: vec![],
@@ -338,6 +340,108 @@ pub async fn store_contract(store: &dyn ApplicationStore, prefix: &str) {
         )
         .is_empty(),
         "a write without it (closed) removes it from the index"
+    );
+
+    // Facts: written with the change, read back per agency and half-open period, in time
+    // order; an overdue alert's fact is written once with the alert.
+    let fact = |at_: &str, agency: Agency, kind: FactKind| Fact {
+        at: at(at_),
+        application_id: app.id.clone(),
+        agency,
+        kind,
+    };
+    let january = fact(
+        "2026-01-31T23:59:59.999Z",
+        Agency::PoliceStation,
+        FactKind::Completed {
+            working_secs: 3600,
+            on_time: true,
+        },
+    );
+    let february = fact(
+        "2026-02-01T00:00:00Z",
+        Agency::PoliceStation,
+        FactKind::Rated {
+            level: RatingLevel::Dissatisfied,
+        },
+    );
+    let hospital = fact(
+        "2026-02-10T08:00:00Z",
+        Agency::Hospital,
+        FactKind::SupplementRequested,
+    );
+    let mut with_facts = write(&changed, "owner-1", &["e6"], vec![]);
+    with_facts.facts = vec![february.clone(), january.clone(), hospital.clone()];
+    store
+        .update(&with_facts, 5)
+        .await
+        .unwrap_or_else(|e| panic!("{e}"));
+    let mine_id = &app.id;
+    let facts = |agency: Agency, from: &str, to: &str| {
+        let (from, to) = (at(from), at(to));
+        async move {
+            store
+                .facts(agency, from, to)
+                .await
+                .unwrap_or_else(|e| panic!("{e}"))
+                .into_iter()
+                .filter(|f| &f.application_id == mine_id)
+                .collect::<Vec<_>>()
+        }
+    };
+    assert_eq!(
+        facts(
+            Agency::PoliceStation,
+            "2026-01-01T00:00:00Z",
+            "2026-03-01T00:00:00Z"
+        )
+        .await,
+        vec![january.clone(), february.clone()],
+        "an agency's facts over two months, oldest first"
+    );
+    assert_eq!(
+        facts(
+            Agency::PoliceStation,
+            "2026-02-01T00:00:00Z",
+            "2026-03-01T00:00:00Z"
+        )
+        .await,
+        vec![february],
+        "the period's start is in it"
+    );
+    assert_eq!(
+        facts(
+            Agency::PoliceStation,
+            "2025-12-01T00:00:00Z",
+            "2026-01-31T23:59:59.999Z"
+        )
+        .await,
+        vec![],
+        "the period's end is not"
+    );
+    assert_eq!(
+        facts(
+            Agency::Hospital,
+            "2026-02-01T00:00:00Z",
+            "2026-03-01T00:00:00Z"
+        )
+        .await,
+        vec![hospital],
+        "another agency's facts are its own"
+    );
+    let overdue: Vec<Fact> = facts(
+        Agency::Hospital,
+        &(deadline - TimeDelta::days(40)).to_rfc3339(),
+        &(deadline + TimeDelta::days(40)).to_rfc3339(),
+    )
+    .await
+    .into_iter()
+    .filter(|f| f.kind == FactKind::Overdue)
+    .collect();
+    assert_eq!(
+        overdue.len(),
+        1,
+        "the overdue alert counted once, the repeated alert not again: {overdue:?}"
     );
 }
 

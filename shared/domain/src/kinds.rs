@@ -488,6 +488,77 @@ impl std::str::FromStr for Stage {
     }
 }
 
+/// What a family rates (好差评): one finished step's department (一次一评, 闽卫政法〔2024〕40号
+/// 附件4 七 "对已办理的各个环节进行单独评价"), or the whole matter (一事一评, 永福县 八(一)).
+/// Written as the stage's name or `matter`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub enum RatingSubject {
+    /// One finished step, rated for its agency.
+    Step(Stage),
+    /// The whole matter, rated for the platform that answers for it.
+    Matter,
+}
+
+impl RatingSubject {
+    /// Its written name.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            RatingSubject::Step(stage) => stage.as_str(),
+            RatingSubject::Matter => "matter",
+        }
+    }
+
+    /// The department the rating is for: the step's agency, or the platform for the matter.
+    pub fn agency(self) -> Agency {
+        match self {
+            RatingSubject::Step(stage) => stage.agency(),
+            RatingSubject::Matter => Agency::Platform,
+        }
+    }
+
+    /// Its name in words.
+    pub fn label(self) -> Bilingual {
+        match self {
+            RatingSubject::Step(stage) => stage.label(),
+            RatingSubject::Matter => {
+                Bilingual::new("新生儿出生“一件事”整体办理", "the whole one-stop matter")
+            }
+        }
+    }
+}
+
+impl fmt::Display for RatingSubject {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+impl std::str::FromStr for RatingSubject {
+    type Err = Invalid;
+    fn from_str(s: &str) -> Result<Self, Invalid> {
+        if s == "matter" {
+            return Ok(RatingSubject::Matter);
+        }
+        s.parse::<Stage>()
+            .map(RatingSubject::Step)
+            .map_err(|e| Invalid::new("rating_subject", "未知的评价对象", e))
+    }
+}
+
+impl Serialize for RatingSubject {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        s.serialize_str(self.as_str())
+    }
+}
+
+impl<'de> Deserialize<'de> for RatingSubject {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        let s = String::deserialize(d)?;
+        s.parse()
+            .map_err(|e: Invalid| serde::de::Error::custom(e.to_serde_message()))
+    }
+}
+
 /// What a supervised clock measures: one stage's work, one service inside a stage that has its
 /// own promised time (永福县 附件2 六(二)5: 居民医保登记 1 个工作日 inside the insurance stage's
 /// 15), or the whole matter (六(一): 承诺办结时限 33 个工作日). Written as the stage's name,
@@ -500,6 +571,9 @@ pub enum Watch {
     Service(Service),
     /// The whole matter, from acceptance to the end of the flow.
     Matter,
+    /// The window a rating invitation leaves the family (not an SLA: when it closes unrated,
+    /// the monitor records "not rated"). Written `rating:<subject>`.
+    RatingWindow(RatingSubject),
 }
 
 impl Watch {
@@ -509,6 +583,7 @@ impl Watch {
             Watch::Stage(stage) => stage.as_str().to_owned(),
             Watch::Service(service) => format!("service:{}", service.as_str()),
             Watch::Matter => "matter".to_owned(),
+            Watch::RatingWindow(subject) => format!("rating:{subject}"),
         }
     }
 
@@ -517,7 +592,8 @@ impl Watch {
         match self {
             Watch::Stage(stage) => Some(stage),
             Watch::Service(service) => Some(service.stage()),
-            Watch::Matter => None,
+            Watch::Matter | Watch::RatingWindow(RatingSubject::Matter) => None,
+            Watch::RatingWindow(RatingSubject::Step(stage)) => Some(stage),
         }
     }
 }
@@ -533,6 +609,9 @@ impl std::str::FromStr for Watch {
     fn from_str(s: &str) -> Result<Self, Invalid> {
         if s == "matter" {
             return Ok(Watch::Matter);
+        }
+        if let Some(subject) = s.strip_prefix("rating:") {
+            return subject.parse().map(Watch::RatingWindow);
         }
         if let Some(name) = s.strip_prefix("service:") {
             return Service::ALL

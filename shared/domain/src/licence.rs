@@ -211,7 +211,8 @@ pub fn supervised(watch: crate::kinds::Watch) -> (crate::kinds::Agency, Bilingua
         Watch::Service(service) => (service.stage().agency(), service.label()),
         Watch::Matter => (
             Agency::Platform,
-            Bilingual::new("新生儿出生“一件事”整体办理", "the whole one-stop matter"),
+            crate::kinds::RatingSubject::Matter.label(),
         ),
+        Watch::RatingWindow(subject) => (subject.agency(), subject.label()),
     }
 }

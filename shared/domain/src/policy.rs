@@ -469,6 +469,21 @@ pub struct Supervision {
     pub source: String,
 }
 
+/// 好差评 after the work: what the family is invited to rate and for how long.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Evaluation {
+    /// Each finished step is rated on its own (一次一评, 分环节评价).
+    pub steps: bool,
+    /// The whole matter is rated once it ends (一事一评).
+    pub matter: bool,
+    /// Days an invitation stays open. When it closes unrated the service records "not rated"
+    /// and nothing else: no document gives a default rating, so none is invented.
+    pub window_days: u32,
+    /// Where the settings come from.
+    pub source: String,
+}
+
 /// One region's policy.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -491,6 +506,8 @@ pub struct Policy {
     pub materials: Vec<MaterialRule>,
     /// Supervision settings.
     pub supervision: Supervision,
+    /// Rating invitations (好差评).
+    pub evaluation: Evaluation,
     /// Electronic licences, where the region takes them.
     #[serde(default)]
     pub licences: Option<LicencePolicy>,

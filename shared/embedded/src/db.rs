@@ -77,6 +77,14 @@ CREATE TABLE IF NOT EXISTS alerts (
     body        TEXT NOT NULL,
     PRIMARY KEY (application, stage, level)
 );
+-- The facts efficiency reports are computed from, written with the change that caused them.
+CREATE TABLE IF NOT EXISTS facts (
+    seq         INTEGER PRIMARY KEY AUTOINCREMENT,
+    agency      TEXT NOT NULL,
+    at_ms       INTEGER NOT NULL,
+    body        TEXT NOT NULL
+);
+CREATE INDEX IF NOT EXISTS facts_agency ON facts(agency, at_ms);
 -- The queues: visibility timeout, receive count, delayed delivery; dead letters move to
 -- the queue named "<queue>-dlq".
 CREATE TABLE IF NOT EXISTS messages (

@@ -6,9 +6,10 @@ use async_trait::async_trait;
 use chrono::{DateTime, Utc};
 use newborn_domain::flow::{Application, ApplicationId};
 use newborn_domain::kinds::Watch;
+use newborn_domain::stage::Agency;
 use newborn_service::ports::{
-    Alert, ApplicationStore, NOTIFICATIONS_QUEUE, Notification, OpenClock, OpenFollowUp,
-    StoreError, Stored, TimelineEntry, Write,
+    Alert, ApplicationStore, EVALUATION_QUEUE, Fact, NOTIFICATIONS_QUEUE, Notification, OpenClock,
+    OpenFollowUp, StoreError, Stored, TimelineEntry, Write,
 };
 use rusqlite::{OptionalExtension, Transaction, params};
 
@@ -38,6 +39,7 @@ struct Rows {
     deliveries: Vec<(String, String)>,
     clocks: Vec<(String, Option<i64>, Option<i64>)>,
     follow_ups: Vec<(String, i64, String)>,
+    facts: Vec<(String, i64, String)>,
     response: Option<newborn_service::ports::IdempotentResponse>,
 }
 
@@ -64,6 +66,11 @@ fn rows(w: &Write<'_>) -> Result<Rows, StoreError> {
             .outbox
             .iter()
             .map(|m| Ok((m.stage.queue().as_str().to_owned(), to_json(m)?)))
+            .chain(
+                w.evaluations
+                    .iter()
+                    .map(|t| Ok((EVALUATION_QUEUE.to_owned(), to_json(t)?))),
+            )
             .collect::<Result<_, StoreError>>()?,
         deliveries: w
             .deliveries
@@ -92,7 +99,29 @@ fn rows(w: &Write<'_>) -> Result<Rows, StoreError> {
                 ))
             })
             .collect::<Result<_, StoreError>>()?,
+        facts: w.facts.iter().map(fact_row).collect::<Result<_, _>>()?,
     })
+}
+
+fn fact_row(f: &Fact) -> Result<(String, i64, String), StoreError> {
+    Ok((
+        f.agency.as_str().to_owned(),
+        f.at.timestamp_millis(),
+        to_json(f)?,
+    ))
+}
+
+fn insert_facts(
+    tx: &Transaction<'_>,
+    facts: &[(String, i64, String)],
+) -> Result<(), rusqlite::Error> {
+    for (agency, at, body) in facts {
+        tx.execute(
+            "INSERT INTO facts (agency, at_ms, body) VALUES (?1, ?2, ?3)",
+            params![agency, at, body],
+        )?;
+    }
+    Ok(())
 }
 
 /// Everything but the application row itself.
@@ -133,6 +162,7 @@ fn write_rest(tx: &Transaction<'_>, r: &Rows) -> Result<(), rusqlite::Error> {
             params![r.id, stage, due, body],
         )?;
     }
+    insert_facts(tx, &r.facts)?;
     if let Some(response) = &r.response {
         crate::requests::write_completed(tx, response, now)?;
     }
@@ -301,9 +331,19 @@ impl ApplicationStore for SqliteStore {
             alert.watch.name(),
             to_json(&alert.level)?,
         );
+        let facts = alert
+            .fact()
+            .iter()
+            .map(fact_row)
+            .collect::<Result<Vec<_>, _>>()?;
         self.db
             .call(move |conn| {
-                let n = conn.execute("INSERT OR IGNORE INTO alerts (application, stage, level, body) VALUES (?1, ?2, ?3, ?4)", params![id, stage, level, body])?;
+                let tx = conn.transaction()?;
+                let n = tx.execute("INSERT OR IGNORE INTO alerts (application, stage, level, body) VALUES (?1, ?2, ?3, ?4)", params![id, stage, level, body])?;
+                if n == 1 {
+                    insert_facts(&tx, &facts)?;
+                }
+                tx.commit()?;
                 Ok(n == 1)
             })
             .await
@@ -317,6 +357,38 @@ impl ApplicationStore for SqliteStore {
             vec![],
         )
         .await
+    }
+
+    async fn facts(
+        &self,
+        agency: Agency,
+        from: DateTime<Utc>,
+        to: DateTime<Utc>,
+    ) -> Result<Vec<Fact>, StoreError> {
+        let (agency, from, to) = (
+            agency.as_str().to_owned(),
+            from.timestamp_millis(),
+            to.timestamp_millis(),
+        );
+        let bodies: Vec<String> = self
+            .db
+            .call(move |conn| {
+                let mut stmt = conn.prepare(
+                    "SELECT body FROM facts WHERE agency = ?1 AND at_ms >= ?2 AND at_ms < ?3 ORDER BY at_ms, seq",
+                )?;
+                let rows = stmt.query_map(params![agency, from, to], |r| r.get(0))?;
+                rows.collect()
+            })
+            .await
+            .map_err(unavailable)?;
+        // A row that does not read back is reported, never skipped: the report would be wrong.
+        bodies
+            .iter()
+            .map(|b| {
+                serde_json::from_str(b)
+                    .map_err(|e| StoreError::Unavailable(format!("fact row: {e}")))
+            })
+            .collect()
     }
 
     async fn alerts(&self) -> Result<Vec<Alert>, StoreError> {

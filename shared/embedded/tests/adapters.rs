@@ -64,6 +64,8 @@ async fn a_hand_off_is_queued_in_the_same_transaction_as_the_state_change() {
         owner: "o",
         timeline: vec![],
         outbox: vec![msg.clone()],
+        evaluations: vec![],
+        facts: vec![],
         clocks: vec![],
         follow_ups: vec![],
         notifications: vec![],

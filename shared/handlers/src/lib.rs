@@ -5,8 +5,10 @@
 use aws_lambda_events::event::cloudwatch_events::CloudWatchEvent;
 use aws_lambda_events::event::sqs::{SqsBatchResponse, SqsEvent, SqsMessage};
 use newborn_domain::stage::Stage;
-use newborn_service::ports::{Delivery, StageMessage};
-use newborn_service::{MonitorDesk, NotifierDesk, ServiceError, StageDesk, SweepReport};
+use newborn_service::ports::{Delivery, EvaluationTask, StageMessage};
+use newborn_service::{
+    EvaluationDesk, MonitorDesk, NotifierDesk, ServiceError, StageDesk, SweepReport,
+};
 use tracing::Instrument;
 
 /// Why one record failed.
@@ -84,6 +86,31 @@ pub async fn handle_notification_batch(desk: &NotifierDesk, event: SqsEvent) -> 
         let span = tracing::info_span!("delivery", message_id = %id, application = %delivery.application_id);
         if let Err(e) = desk.deliver(&delivery).instrument(span).await {
             tracing::warn!(message_id = %id, error = %e, "delivery failed; will be retried");
+            response.add_failure(id);
+        }
+    }
+    response
+}
+
+/// Handles a batch of the evaluation queue: each record is one [`EvaluationTask`] (an
+/// invitation to rate, or a rating to forward to the 好差评 platform), on its own; failures are
+/// reported by message id and retried, then dead-lettered.
+pub async fn handle_evaluation_batch(desk: &EvaluationDesk, event: SqsEvent) -> SqsBatchResponse {
+    let mut response = SqsBatchResponse::default();
+    for record in &event.records {
+        let id = record.message_id.clone().unwrap_or_default();
+        let task = record
+            .body
+            .as_deref()
+            .and_then(|b| serde_json::from_str::<EvaluationTask>(b).ok());
+        let Some(task) = task else {
+            tracing::error!(message_id = %id, "poison message: not an evaluation task");
+            response.add_failure(id);
+            continue;
+        };
+        let span = tracing::info_span!("evaluation", message_id = %id, application = %task.application_id());
+        if let Err(e) = desk.handle(&task).instrument(span).await {
+            tracing::warn!(message_id = %id, error = %e, "evaluation task failed; will be retried");
             response.add_failure(id);
         }
     }

@@ -8,6 +8,7 @@ use async_trait::async_trait;
 use newborn_domain::stage::Agency;
 use newborn_service::ports::{
     AgencyDispatcher, Clock, Delivery, DeliveryError, Dispatch, DispatchError, Notifier,
+    RatingPlatform, RatingRecord,
 };
 use newborn_service::signing::SigningKey;
 use std::collections::HashMap;
@@ -182,6 +183,34 @@ impl Notifier for HttpNotifier {
         let body = serde_json::to_value(d).map_err(|e| DeliveryError(e.to_string()))?;
         self.poster
             .post(&self.url, &d.id, &body)
+            .await
+            .map_err(DeliveryError)
+    }
+}
+
+/// Posts ratings to the provincial 好差评 platform at `<base>/ratings`, signed with the
+/// platform's key; the rating id is the idempotency key.
+pub struct HttpRatingPlatform {
+    url: String,
+    poster: SignedPoster,
+}
+
+impl HttpRatingPlatform {
+    /// A client of the 好差评 platform at `base`.
+    pub fn new(base: &str, key: SigningKey, clock: Arc<dyn Clock>) -> Result<Self, String> {
+        Ok(Self {
+            url: format!("{}/ratings", base.trim_end_matches('/')),
+            poster: SignedPoster::new(key, clock)?,
+        })
+    }
+}
+
+#[async_trait]
+impl RatingPlatform for HttpRatingPlatform {
+    async fn forward(&self, record: &RatingRecord) -> Result<(), DeliveryError> {
+        let body = serde_json::to_value(record).map_err(|e| DeliveryError(e.to_string()))?;
+        self.poster
+            .post(&self.url, &record.rating_id, &body)
             .await
             .map_err(DeliveryError)
     }

@@ -17,7 +17,7 @@ pub use auth::{
     check_token_times, face_verified_at,
 };
 pub use directory::HttpLicenceDirectory;
-pub use dispatcher::{HttpDispatcher, HttpNotifier};
+pub use dispatcher::{HttpDispatcher, HttpNotifier, HttpRatingPlatform};
 pub use extract::{AppId, Applicant, Authenticated, Staff, Supervisor};
 pub use middleware::{Edge, IDEMPOTENCY_KEY};
 pub use outbound::TrustedRoots;

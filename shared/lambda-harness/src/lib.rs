@@ -93,6 +93,10 @@ pub struct Stack {
     pub dead_letters: HashMap<Stage, String>,
     /// The notification queue's URL.
     pub notifications: String,
+    /// The evaluation queue's URL.
+    pub evaluation: String,
+    /// The evaluation queue's dead-letter queue URL.
+    pub evaluation_dead_letters: String,
 }
 
 /// A queue as `template.yaml` declares it: dead-lettered after `maxReceiveCount` receives (3
@@ -138,6 +142,7 @@ impl Stack {
         let mut vars = HashMap::new();
         let (mut queues, mut dead_letters) = (HashMap::new(), HashMap::new());
         let mut notifications = String::new();
+        let (mut evaluation, mut evaluation_dead_letters) = (String::new(), String::new());
         for queue in QueueName::ALL {
             let (url, dlq_url) = queue_with_dead_letters(&sqs, queue.as_str()).await?;
             vars.insert(queue_variable(queue), url.clone());
@@ -147,6 +152,7 @@ impl Stack {
                     dead_letters.insert(stage, dlq_url);
                 }
                 QueueName::Notifications => notifications = url,
+                QueueName::Evaluation => (evaluation, evaluation_dead_letters) = (url, dlq_url),
             }
         }
         let s3 = aws_sdk_s3::Client::from_conf(
@@ -184,11 +190,13 @@ impl Stack {
             queues,
             dead_letters,
             notifications,
+            evaluation,
+            evaluation_dead_letters,
         })
     }
 
-    /// A function's environment with the agencies (and their supervisors and the applicant
-    /// gateway at `<agencies_url>/notify`) at `agencies_url`.
+    /// A function's environment with the agencies (and their supervisors, the applicant
+    /// gateway at `<agencies_url>/notify` and the 好差评 platform) at `agencies_url`.
     pub fn environment(&self, agencies_url: &str) -> HashMap<String, String> {
         let mut vars = self.vars.clone();
         vars.insert("NEWBORN_AGENCIES_URL".into(), agencies_url.into());
@@ -197,6 +205,7 @@ impl Stack {
             "NEWBORN_NOTIFY_URL".into(),
             format!("{agencies_url}/notify"),
         );
+        vars.insert("NEWBORN_RATING_PLATFORM_URL".into(), agencies_url.into());
         vars
     }
 

@@ -10,6 +10,8 @@
 //!   without the JWT authorizer, behind an optional address allow-list);
 //! - [`run_stage`] — `SqsEvent -> SqsBatchResponse` for one stage's queue;
 //! - [`run_notifier`] — notification deliveries to the applicant gateway, from their queue;
+//! - [`run_evaluation`] — the evaluation stage (评价): rating invitations and ratings to the
+//!   好差评 platform, from its queue;
 //! - [`run_sla_monitor`] — the scheduled SLA sweep, and the outbox relay sweep.
 
 pub mod allow;
@@ -105,6 +107,18 @@ pub async fn run_notifier() -> Result<(), Error> {
         let desk = desk.clone();
         async move {
             Ok::<_, Error>(newborn_handlers::handle_notification_batch(&desk, event.payload).await)
+        }
+    }))
+    .await
+}
+
+/// The `evaluation` function: each SQS batch of evaluation tasks.
+pub async fn run_evaluation() -> Result<(), Error> {
+    let desk = wire::evaluation(&adapters().await?).await?;
+    lambda_runtime::run(service_fn(move |event: LambdaEvent<SqsEvent>| {
+        let desk = desk.clone();
+        async move {
+            Ok::<_, Error>(newborn_handlers::handle_evaluation_batch(&desk, event.payload).await)
         }
     }))
     .await

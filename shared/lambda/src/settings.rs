@@ -45,8 +45,13 @@ pub struct Settings {
     pub queues: HashMap<Stage, String>,
     /// `NEWBORN_QUEUE_NOTIFICATIONS`: the queue URL of the notification deliveries.
     pub notifications_queue: String,
+    /// `NEWBORN_QUEUE_EVALUATION`: the queue URL of the evaluation stage's tasks.
+    pub evaluation_queue: String,
     /// `NEWBORN_NOTIFY_URL`: the applicant notification gateway (the app's push / SMS service).
     pub notify_url: String,
+    /// `NEWBORN_RATING_PLATFORM_URL`: the provincial 好差评 platform; ratings go to
+    /// `<base>/ratings`.
+    pub rating_platform_url: String,
     /// `NEWBORN_LICENCE_DIRECTORY_URL` (optional, default the agency gateway): the province's
     /// licence directory; look-ups and registrations go to `<base>/licences/...`.
     pub licence_directory_url: String,
@@ -68,10 +73,16 @@ impl Settings {
         self.queues
             .iter()
             .map(|(stage, url)| (stage.as_str().to_owned(), url.clone()))
-            .chain([(
-                newborn_service::ports::NOTIFICATIONS_QUEUE.to_owned(),
-                self.notifications_queue.clone(),
-            )])
+            .chain([
+                (
+                    newborn_service::ports::NOTIFICATIONS_QUEUE.to_owned(),
+                    self.notifications_queue.clone(),
+                ),
+                (
+                    newborn_service::ports::EVALUATION_QUEUE.to_owned(),
+                    self.evaluation_queue.clone(),
+                ),
+            ])
             .collect()
     }
 
@@ -102,6 +113,7 @@ impl Settings {
         let agencies_url = url("NEWBORN_AGENCIES_URL")?;
         let supervisors_url = url("NEWBORN_SUPERVISORS_URL")?;
         let notify_url = url("NEWBORN_NOTIFY_URL")?;
+        let rating_platform_url = url("NEWBORN_RATING_PLATFORM_URL")?;
         let licence_directory_url =
             match var("NEWBORN_LICENCE_DIRECTORY_URL").filter(|v| !v.trim().is_empty()) {
                 Some(_) => url("NEWBORN_LICENCE_DIRECTORY_URL")?,
@@ -122,7 +134,9 @@ impl Settings {
             webhook_keys_secret: required("NEWBORN_WEBHOOK_KEYS_SECRET")?,
             queues,
             notifications_queue: required("NEWBORN_QUEUE_NOTIFICATIONS")?,
+            evaluation_queue: required("NEWBORN_QUEUE_EVALUATION")?,
             notify_url,
+            rating_platform_url,
             licence_directory_url,
             callback_allowed: AllowList::parse(
                 &var("NEWBORN_CALLBACK_ALLOWED_CIDRS").unwrap_or_default(),
@@ -147,6 +161,11 @@ mod tests {
             ("NEWBORN_SUPERVISORS_URL", "https://supervision.example.cn"),
             ("NEWBORN_NOTIFY_URL", "https://push.example.cn/newborn"),
             ("NEWBORN_QUEUE_NOTIFICATIONS", "https://sqs/notifications"),
+            ("NEWBORN_QUEUE_EVALUATION", "https://sqs/evaluation"),
+            (
+                "NEWBORN_RATING_PLATFORM_URL",
+                "https://haochaping.example.cn",
+            ),
             ("NEWBORN_WEBHOOK_KEYS_SECRET", "arn:aws-cn:secretsmanager:x"),
         ]
         .into_iter()

@@ -19,13 +19,13 @@ use newborn_domain::policy::PolicyRegistry;
 use newborn_http::routes::{agency, applicant, operator, supervision, uploads};
 use newborn_http::{
     AgencyRoutes, ApplicantRoutes, Authenticator, Edge, HttpDispatcher, HttpLicenceDirectory,
-    HttpNotifier, SupervisionRoutes, UploadRoutes,
+    HttpNotifier, HttpRatingPlatform, SupervisionRoutes, UploadRoutes,
 };
 use newborn_service::ports::{Clock, Metrics, SystemClock};
 use newborn_service::signing::Keys;
 use newborn_service::{
-    AgencyDesk, ApplicantDesk, Core, Licences, MonitorDesk, NotifierDesk, Rules, StageDesk,
-    SupervisionDesk, SweepReport, UploadDesk,
+    AgencyDesk, ApplicantDesk, Core, EvaluationDesk, Licences, MonitorDesk, NotifierDesk, Rules,
+    StageDesk, SupervisionDesk, SweepReport, UploadDesk,
 };
 use serde::Serialize;
 use std::collections::BTreeSet;
@@ -72,13 +72,14 @@ const TABLE_ACTIONS: [&str; 6] = [
 ];
 
 /// The queues the store's relay sends to: every stage's and the notifications'.
-const QUEUES: [&str; 6] = [
+const QUEUES: [&str; 7] = [
     "PreReviewQueue",
     "HealthCheckQueue",
     "PoliceQueue",
     "InsuranceQueue",
     "SocialSecurityCardQueue",
     "NotificationsQueue",
+    "EvaluationQueue",
 ];
 
 impl Port {
@@ -366,6 +367,16 @@ pub async fn notifier(a: &Adapters) -> Result<NotifierDesk, Error> {
     Ok(NotifierDesk::new(Arc::new(gateway), a.metrics()))
 }
 
+/// The `evaluation` function: invitations to rate, written to the store, and ratings signed to
+/// the provincial 好差评 platform.
+pub async fn evaluation(a: &Adapters) -> Result<EvaluationDesk, Error> {
+    let core = a.core()?;
+    let keys = a.keys().await?;
+    let platform =
+        HttpRatingPlatform::new(&a.settings.rating_platform_url, keys.platform, a.clock())?;
+    Ok(EvaluationDesk::new(core, Arc::new(platform)))
+}
+
 /// The `sla-monitor` function: the SLA sweep, escalations signed to the supervisors, and the
 /// relay sweep of hand-offs a failure left pending.
 pub async fn monitor(a: &Adapters) -> Result<Monitor, Error> {
@@ -419,6 +430,8 @@ pub enum Function {
     Stage(newborn_domain::stage::Stage),
     /// `notifier`.
     Notifier,
+    /// `evaluation`.
+    Evaluation,
     /// `sla-monitor`.
     SlaMonitor,
 }
@@ -431,6 +444,7 @@ impl Function {
             "api" => Function::Api,
             "callbacks" => Function::Callbacks,
             "notifier" => Function::Notifier,
+            "evaluation" => Function::Evaluation,
             "sla-monitor" => Function::SlaMonitor,
             "pre-review" => Function::Stage(Stage::PreReview),
             "health-check" => Function::Stage(Stage::HealthCheck),
@@ -448,6 +462,7 @@ impl Function {
             Function::Callbacks => drop(callbacks(adapters).await?),
             Function::Stage(_) => drop(stage(adapters).await?),
             Function::Notifier => drop(notifier(adapters).await?),
+            Function::Evaluation => drop(evaluation(adapters).await?),
             Function::SlaMonitor => drop(monitor(adapters).await?),
         }
         Ok(adapters.used())

@@ -320,7 +320,9 @@ async fn an_application_travels_from_submission_to_completion_through_the_lambda
             .as_array()
             .into_iter()
             .flatten()
-            .filter(|e| e["stage"] == stage.as_str() && e["to"] == "completed")
+            .filter(|e| {
+                e["stage"] == stage.as_str() && e["to"] == "completed" && e["from"] != "completed"
+            })
             .count();
         assert_eq!(completed, 1, "{stage} completed once: {timeline:#}");
     }
@@ -356,6 +358,90 @@ async fn an_application_travels_from_submission_to_completion_through_the_lambda
             .iter()
             .any(|d| d["body"]["notification"]["kind"] == "accepted")
     );
+    // 评价: the family rates the police badly. The rating is queued on SQS in the same write;
+    // the evaluation function, invoked with what SQS delivers, opens the follow-up and forwards
+    // the rating to the 好差评 platform. Its first response is lost (every record reported
+    // failed), so SQS delivers the task again: the platform still records the rating once.
+    let (status, rated) = call(
+        &router,
+        "mum-aws",
+        "POST",
+        &format!("/applications/{id}/ratings"),
+        Some(&json!({"stage": "police", "level": "dissatisfied", "comment": "等待较久"})),
+    )
+    .await;
+    assert_eq!(status, 201, "{rated}");
+    assert_eq!(
+        stack.depth(&stack.evaluation).await,
+        1,
+        "the rating queued its forward on SQS"
+    );
+    let evaluation = wire::evaluation(&stack.adapters(&agencies_url))
+        .await
+        .unwrap_or_else(|e| panic!("{e}"));
+    let lost = stack
+        .pump(&stack.evaluation, |event| {
+            let evaluation = &evaluation;
+            async move {
+                let ids: Vec<String> = event
+                    .records
+                    .iter()
+                    .filter_map(|r| r.message_id.clone())
+                    .collect();
+                let _ = newborn_handlers::handle_evaluation_batch(evaluation, event).await;
+                let mut lost = aws_lambda_events::event::sqs::SqsBatchResponse::default();
+                for id in ids {
+                    lost.add_failure(id);
+                }
+                lost
+            }
+        })
+        .await
+        .unwrap_or_else(|e| panic!("{e}"));
+    assert_eq!(lost, 1);
+    let deadline = Instant::now() + Duration::from_secs(30);
+    let mut again = 0;
+    while again == 0 {
+        tokio::time::sleep(Duration::from_millis(300)).await;
+        again += stack
+            .pump(&stack.evaluation, |event| {
+                let evaluation = &evaluation;
+                async move { newborn_handlers::handle_evaluation_batch(evaluation, event).await }
+            })
+            .await
+            .unwrap_or_else(|e| panic!("{e}"));
+        assert!(Instant::now() < deadline, "the task never came back");
+    }
+    let ratings = sim.ratings().await.unwrap_or_else(|e| panic!("{e}"));
+    assert_eq!(
+        ratings
+            .iter()
+            .map(|r| (r.key.as_str(), r.deliveries))
+            .collect::<Vec<_>>(),
+        [(format!("{id}:police").as_str(), 2)],
+        "one rating, recorded once, delivered twice: {ratings:?}"
+    );
+    assert_eq!(ratings[0].body["department"], "police_station");
+    let (_, view) = call(
+        &router,
+        "mum-aws",
+        "GET",
+        &format!("/applications/{id}"),
+        None,
+    )
+    .await;
+    assert_eq!(
+        view["follow_ups"].as_array().map(Vec::len),
+        Some(1),
+        "the bad rating opened one follow-up: {view:#}"
+    );
+    assert_eq!(stack.depth(&stack.evaluation).await, 0, "evaluation queue");
+    assert_eq!(
+        stack.depth(&stack.evaluation_dead_letters).await,
+        0,
+        "evaluation DLQ"
+    );
+
     // Nothing stuck: no dead letters, no hand-off left pending, the monitor finds no breach.
     for stage in Stage::QUEUES {
         assert_eq!(
@@ -435,6 +521,7 @@ async fn a_poison_message_is_dead_lettered_and_the_operator_command_redrives_it(
             queue_variable(QueueName::Notifications),
             &stack.notifications,
         );
+        cmd.env(queue_variable(QueueName::Evaluation), &stack.evaluation);
         let out = cmd.output().unwrap_or_else(|e| panic!("{e}"));
         assert!(
             out.status.success(),
@@ -500,6 +587,7 @@ async fn the_template_grants_each_function_exactly_the_iam_of_its_ports() {
         ("NEWBORN_AGENCIES_URL", "http://127.0.0.1:9"),
         ("NEWBORN_SUPERVISORS_URL", "http://127.0.0.1:9"),
         ("NEWBORN_NOTIFY_URL", "http://127.0.0.1:9/notify"),
+        ("NEWBORN_RATING_PLATFORM_URL", "http://127.0.0.1:9"),
         ("NEWBORN_WEBHOOK_KEYS_SECRET", "newborn/webhook-keys"),
     ]
     .into_iter()
@@ -511,7 +599,7 @@ async fn the_template_grants_each_function_exactly_the_iam_of_its_ports() {
     let key_file = serde_json::to_string(&harness::random_keys()).unwrap_or_default();
     let keys =
         newborn_service::signing::Keys::from_json(&key_file).unwrap_or_else(|e| panic!("{e}"));
-    assert_eq!(template.len(), 9, "nine functions in the template");
+    assert_eq!(template.len(), 10, "ten functions in the template");
     let mut report = vec![];
     for (logical, function) in &template {
         let binary = function["binary"].as_str().unwrap_or_default();

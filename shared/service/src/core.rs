@@ -7,16 +7,17 @@ use crate::error::ServiceError;
 use crate::metric::{Dim, Metric};
 use crate::notices;
 use crate::ports::{
-    Actor, ApplicationStore, Clock, Delivery, Metrics, Notification, OpenClock, OpenFollowUp,
-    StageMessage, StoreError, Stored, TimelineEntry, Unit, Write,
+    Actor, ApplicationStore, Clock, Delivery, Fact, FactKind, Metrics, Notification, OpenClock,
+    OpenFollowUp, StageMessage, StoreError, Stored, TimelineEntry, Unit, Write,
 };
 use chrono::{DateTime, Utc};
 use newborn_domain::calendar::WorkingCalendar;
 use newborn_domain::flow::{
     Application, ApplicationId, Applied, Effect, Outcome, TimelineEvent, Transition,
 };
+use newborn_domain::kinds::Watch;
 use newborn_domain::policy::{Policy, PolicyRegistry};
-use newborn_domain::sla::{ClockState, SlaLevel};
+use newborn_domain::sla::ClockState;
 use newborn_domain::stage::{Agency, EventKind, Stage, StatusKind};
 use std::sync::Arc;
 
@@ -183,9 +184,12 @@ impl Core {
             let policy = self.policy_of(&stored.application)?;
             let mut app = stored.application.clone();
             let now = self.now();
-            let Some((applied, mut extra)) = change(&mut app, policy, now)? else {
+            let Some((mut applied, mut extra)) = change(&mut app, policy, now)? else {
                 return Ok(None);
             };
+            // 好差评: what the change finished is open for rating from this write on.
+            let invited = crate::evaluation::invite_finished(&mut app, policy, &applied, now);
+            applied.transitions.extend(invited);
             // The flow ended without a follow-up service the family may still get: offer it.
             if applied.effects.contains(&Effect::FlowEnded {
                 outcome: Outcome::Completed,
@@ -202,7 +206,7 @@ impl Core {
             write.deliveries = deliveries(&app, &stored.owner, &write.notifications, now);
             match self.store.update(&write, stored.version).await {
                 Ok(()) => {
-                    self.count_transitions(&app, &applied);
+                    self.count_transitions(&app, &applied, &write.facts);
                     return Ok(Some(Stored {
                         application: app,
                         owner: stored.owner,
@@ -219,7 +223,15 @@ impl Core {
     }
 
     /// The metrics of committed transitions, by stage, agency and region (the policy).
-    fn count_transitions(&self, app: &Application, applied: &Applied) {
+    fn count_transitions(&self, app: &Application, applied: &Applied, facts: &[Fact]) {
+        for t in applied
+            .transitions
+            .iter()
+            .filter(|t| t.event == TimelineEvent::RatingInvited)
+        {
+            let dims = [(Dim::Agency, t.stage.agency().as_str())];
+            self.count(Metric::RatingInvited, &dims, 1.0);
+        }
         // Ratings and follow-ups are recorded as entries without a status change: not stage events.
         for t in applied.transitions.iter().filter(|t| t.from != t.to) {
             let dims = [
@@ -234,26 +246,37 @@ impl Core {
                 (StatusKind::Completed, _) => {
                     self.count(Metric::StageCompleted, &dims, 1.0);
                     // How long the stage took: working time on its clock (what the deadline
-                    // counts, 附件1 四(五)) and wall time from its first start to now.
-                    if let Some(clock) = app.stage(t.stage).and_then(|s| s.clock.as_ref()) {
-                        let reading = clock.read(self.calendar_of(app), t.at);
-                        if reading.level != SlaLevel::Overdue {
+                    // counts, 附件1 四(五)), as its fact says, and wall time from its first start.
+                    let clocked = app.stage(t.stage).is_some_and(|s| s.clock.is_some());
+                    let completed = facts.iter().filter(|_| clocked).find_map(|f| match f.kind {
+                        FactKind::Completed {
+                            working_secs,
+                            on_time,
+                        } if f.agency == t.stage.agency() => Some((working_secs, on_time)),
+                        _ => None,
+                    });
+                    if let Some((working_secs, on_time)) = completed {
+                        if on_time {
                             self.count(Metric::StageCompletedOnTime, &dims, 1.0);
                         }
                         self.metrics.record(
                             Metric::StageWorkingTime,
                             &dims,
-                            reading.elapsed_secs as f64,
+                            working_secs as f64,
                             Unit::Seconds,
                         );
-                        if let Some(first) = clock.runs.first() {
-                            self.metrics.record(
-                                Metric::StageWallTime,
-                                &dims,
-                                (t.at - first.from).num_milliseconds() as f64 / 1000.0,
-                                Unit::Seconds,
-                            );
-                        }
+                    }
+                    if let Some(first) = app
+                        .stage(t.stage)
+                        .and_then(|s| s.clock.as_ref())
+                        .and_then(|c| c.runs.first())
+                    {
+                        self.metrics.record(
+                            Metric::StageWallTime,
+                            &dims,
+                            (t.at - first.from).num_milliseconds() as f64 / 1000.0,
+                            Unit::Seconds,
+                        );
                     }
                 }
                 (StatusKind::Terminated, _) => self.count(Metric::GoOffline, &dims, 1.0),
@@ -326,6 +349,13 @@ impl Core {
                     deadline: r.deadline,
                 })
             })
+            // The open rating windows, so the monitor finds them when they close.
+            .chain(app.open_invitations().map(|i| OpenClock {
+                application_id: app.id.clone(),
+                watch: Watch::RatingWindow(i.subject),
+                warning_at: None,
+                deadline: Some(i.closes_at),
+            }))
             .collect();
         let follow_ups = app
             .follow_ups
@@ -336,11 +366,15 @@ impl Core {
                 follow_up: f.clone(),
             })
             .collect();
+        let evaluations = crate::evaluation::tasks(app, applied);
+        let facts = crate::report::facts(app, applied, self.calendar_of(app));
         Write {
             application: app,
             owner,
             timeline,
             outbox,
+            evaluations,
+            facts,
             clocks,
             follow_ups,
             notifications: self

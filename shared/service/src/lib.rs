@@ -8,11 +8,13 @@
 pub mod core;
 pub mod desk;
 pub mod error;
+mod evaluation;
 pub mod licences;
 pub mod metric;
 mod notices;
 pub mod payload;
 pub mod ports;
+pub mod report;
 pub mod scans;
 pub mod signing;
 pub mod view;

@@ -41,6 +41,12 @@ pub enum Metric {
     NotificationDelivered,
     /// A stage was rated (by level).
     Rating,
+    /// The family was invited to rate a step or the matter.
+    RatingInvited,
+    /// A rating reached the 好差评 platform.
+    RatingForwarded,
+    /// A rating window closed unrated.
+    NotRated,
     /// A bad rating opened a follow-up.
     FollowUpOpened,
     /// An agency closed a follow-up.
@@ -57,7 +63,7 @@ pub enum Metric {
 
 impl Metric {
     /// Every metric.
-    pub const ALL: [Metric; 23] = [
+    pub const ALL: [Metric; 26] = [
         Metric::ApplicationsSubmitted,
         Metric::StageStarted,
         Metric::StageCompleted,
@@ -75,6 +81,9 @@ impl Metric {
         Metric::CounterfoilsHandedOver,
         Metric::NotificationDelivered,
         Metric::Rating,
+        Metric::RatingInvited,
+        Metric::RatingForwarded,
+        Metric::NotRated,
         Metric::FollowUpOpened,
         Metric::FollowUpClosed,
         Metric::EscalationSent,
@@ -103,6 +112,9 @@ impl Metric {
             Metric::CounterfoilsHandedOver => "CounterfoilsHandedOver",
             Metric::NotificationDelivered => "NotificationDelivered",
             Metric::Rating => "Rating",
+            Metric::RatingInvited => "RatingInvited",
+            Metric::RatingForwarded => "RatingForwarded",
+            Metric::NotRated => "NotRated",
             Metric::FollowUpOpened => "FollowUpOpened",
             Metric::FollowUpClosed => "FollowUpClosed",
             Metric::EscalationSent => "EscalationSent",

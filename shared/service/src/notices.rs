@@ -4,7 +4,9 @@
 
 use crate::ports::Notification;
 use chrono::{DateTime, Utc};
+use newborn_domain::calendar::CHINA;
 use newborn_domain::flow::{Application, Applied, Effect, Outcome, TimelineEvent};
+use newborn_domain::kinds::RatingSubject;
 use newborn_domain::policy::{NoticeOccasion, Policy};
 use newborn_domain::stage::{
     ApplicantWait, CertificateVersion, Stage, StageResult, StageStatus, SupplementItem,
@@ -275,7 +277,13 @@ pub(crate) fn for_change(
     now: DateTime<Utc>,
 ) -> Vec<Notification> {
     let mut out = vec![];
-    for t in &applied.transitions {
+    // Entries that change no status (a rating, a follow-up, an invitation) describe nothing
+    // new about the stage: the desk that makes them says what it has to.
+    for t in applied
+        .transitions
+        .iter()
+        .filter(|t| matches!(t.event, TimelineEvent::Stage(_)))
+    {
         let Some(state) = app.stage(t.stage) else {
             continue;
         };
@@ -286,7 +294,7 @@ pub(crate) fn for_change(
             .transitions
             .iter()
             .rev()
-            .find(|x| x.stage == t.stage)
+            .find(|x| x.stage == t.stage && matches!(x.event, TimelineEvent::Stage(_)))
             .is_some_and(|last| !std::ptr::eq(last, t))
         {
             continue;
@@ -351,11 +359,14 @@ pub(crate) fn for_change(
                 let (more_zh, more_en) = occasion_of(app, result)
                     .map(|o| policy_notices(app, policy, o))
                     .unwrap_or_default();
+                let (rate_zh, rate_en) = invitation(app, RatingSubject::Step(t.stage), now);
                 out.push(notice(
                     now,
                     "stage_done",
-                    format!("{}已办结。{zh}{more_zh}欢迎对本环节进行评价。", label.zh),
-                    format!("{} is done. {en}{more_en}You may rate it.", label.en),
+                    format!("{}已办结。{zh}{more_zh}{rate_zh}", label.zh),
+                    format!("{} is done. {en}{more_en}{rate_en}", label.en)
+                        .trim_end()
+                        .to_owned(),
                 ));
             }
             StageStatus::Terminated { reason, .. } => {
@@ -377,15 +388,16 @@ pub(crate) fn for_change(
                         then_en.push_str(en.trim_end());
                     }
                 }
+                let (rate_zh, rate_en) = invitation(app, RatingSubject::Step(t.stage), now);
                 out.push(notice(
                     now,
                     "gone_offline",
                     format!(
-                        "线上办理已终止，请到线下窗口办理。原因：{}。{then_zh}",
+                        "线上办理已终止，请到线下窗口办理。原因：{}。{then_zh}{rate_zh}",
                         reason.zh
                     ),
                     format!(
-                        "online handling ended; please visit a counter. Reason: {}.{then_en}",
+                        "online handling ended; please visit a counter. Reason: {}.{then_en}{rate_en}",
                         reason.en
                     ),
                 ));
@@ -393,6 +405,7 @@ pub(crate) fn for_change(
             _ => {}
         }
     }
+    let (rate_zh, rate_en) = invitation(app, RatingSubject::Matter, now);
     if applied.effects.iter().any(|e| {
         matches!(
             e,
@@ -404,11 +417,35 @@ pub(crate) fn for_change(
         out.push(notice(
             now,
             "all_done",
-            "您选择的事项已全部办结",
-            "every service you chose is done",
+            format!("您选择的事项已全部办结。{rate_zh}"),
+            format!("every service you chose is done.{rate_en}"),
+        ));
+    } else if !rate_zh.is_empty() {
+        // The matter ended otherwise (offline): its rating is invited on its own.
+        out.push(notice(
+            now,
+            "rating_invitation",
+            rate_zh,
+            rate_en.trim_start(),
         ));
     }
     out
+}
+
+/// The invitation to rate `subject` that this change (at `now`) made, as a sentence in each
+/// language; empty when it made none (一次一评, 一事一评: the window comes from the policy).
+fn invitation(app: &Application, subject: RatingSubject, now: DateTime<Utc>) -> (String, String) {
+    match app.invitation(subject) {
+        Some(i) if i.at == now && i.ended.is_none() => {
+            let until = i.closes_at.with_timezone(&CHINA).format("%Y-%m-%d");
+            let what = subject.label();
+            (
+                format!("欢迎在{until}前对“{}”进行评价（好差评）。", what.zh),
+                format!(" Please rate {} by {until} (好差评).", what.en),
+            )
+        }
+        _ => Default::default(),
+    }
 }
 
 #[cfg(test)]

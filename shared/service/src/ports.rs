@@ -5,8 +5,9 @@ use crate::metric::{Dim, Metric};
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};
 use newborn_domain::application::Sha256Hex;
-use newborn_domain::flow::{Application, ApplicationId, TimelineEvent};
+use newborn_domain::flow::{Application, ApplicationId, RatingLevel, TimelineEvent};
 use newborn_domain::handover::{Counterfoil, HandoverBatch};
+use newborn_domain::kinds::RatingSubject;
 use newborn_domain::kinds::Watch;
 use newborn_domain::region::RegionCode;
 use newborn_domain::sla::SlaLevel;
@@ -66,6 +67,116 @@ pub struct StageMessage {
     pub stage: Stage,
     /// The dispatch round.
     pub round: u32,
+}
+
+/// A task of the evaluation stage (评价), queued with the change that causes it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(tag = "task", rename_all = "snake_case")]
+pub enum EvaluationTask {
+    /// Forward a rating to the provincial 好差评 platform, opening its follow-up if bad.
+    Forward {
+        /// The application.
+        application_id: ApplicationId,
+        /// What was rated.
+        subject: RatingSubject,
+    },
+}
+
+impl EvaluationTask {
+    /// The application it concerns.
+    pub fn application_id(&self) -> &ApplicationId {
+        match self {
+            EvaluationTask::Forward { application_id, .. } => application_id,
+        }
+    }
+}
+
+/// A rating as the provincial 好差评 platform receives it. It carries no personal data beyond
+/// the family's own comment; the platform de-duplicates by `rating_id`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct RatingRecord {
+    /// `<application>:<subject>`: one rating per subject.
+    pub rating_id: String,
+    /// The application.
+    pub application_id: ApplicationId,
+    /// The policy's region (`fujian-2.0`, …).
+    pub region: String,
+    /// What was rated.
+    pub subject: RatingSubject,
+    /// The department rated.
+    pub department: Agency,
+    /// The level.
+    pub level: RatingLevel,
+    /// The family's words.
+    pub comment: Option<String>,
+    /// When the family rated.
+    pub rated_at: DateTime<Utc>,
+    /// When the family was invited, if it was.
+    pub invited_at: Option<DateTime<Utc>>,
+}
+
+/// The provincial 好差评 platform of the government service system.
+#[async_trait]
+pub trait RatingPlatform: Send + Sync {
+    /// Hands one rating over; an error means "not received, try again".
+    async fn forward(&self, record: &RatingRecord) -> Result<(), DeliveryError>;
+}
+
+/// One countable thing that happened to one agency's work, written with the change that
+/// caused it: the durable rows efficiency reports are computed from.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Fact {
+    /// When it happened.
+    pub at: DateTime<Utc>,
+    /// The application.
+    pub application_id: ApplicationId,
+    /// The agency whose work it counts.
+    pub agency: Agency,
+    /// What happened.
+    pub kind: FactKind,
+}
+
+/// What a [`Fact`] counts.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(tag = "fact", rename_all = "snake_case")]
+pub enum FactKind {
+    /// A stage completed, after this much working time on its clock.
+    Completed {
+        /// Working seconds on the stage's clock.
+        working_secs: i64,
+        /// Whether it finished within its deadline.
+        on_time: bool,
+    },
+    /// The agency asked the family for a supplement.
+    SupplementRequested,
+    /// A clock of the agency's went overdue (the monitor's breach alert).
+    Overdue,
+    /// The family rated the agency's step (or the platform's matter).
+    Rated {
+        /// The level.
+        level: RatingLevel,
+    },
+    /// A rating window closed unrated.
+    NotRated,
+    /// A bad rating opened a follow-up.
+    FollowUpOpened,
+    /// A follow-up was closed.
+    FollowUpClosed {
+        /// Whether by its due date.
+        on_time: bool,
+    },
+}
+
+impl Alert {
+    /// The fact an overdue alert counts (a warning counts nothing).
+    pub fn fact(&self) -> Option<Fact> {
+        (self.level == SlaLevel::Overdue).then(|| Fact {
+            at: self.at,
+            application_id: self.application_id.clone(),
+            agency: newborn_domain::licence::supervised(self.watch).0,
+            kind: FactKind::Overdue,
+        })
+    }
 }
 
 /// A running SLA clock in the supervision index, with the instants the monitor cares about.
@@ -132,6 +243,9 @@ pub trait Notifier: Send + Sync {
 /// The queue the notification deliveries go through.
 pub const NOTIFICATIONS_QUEUE: &str = "notifications";
 
+/// The queue of the evaluation stage (评价).
+pub const EVALUATION_QUEUE: &str = "evaluation";
+
 /// A queue of the service: one per stage, and the notification queue (each with its
 /// dead-letter queue).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
@@ -140,17 +254,20 @@ pub enum QueueName {
     Stage(Stage),
     /// Notification deliveries.
     Notifications,
+    /// The evaluation stage's tasks.
+    Evaluation,
 }
 
 impl QueueName {
     /// Every queue.
-    pub const ALL: [QueueName; 6] = [
+    pub const ALL: [QueueName; 7] = [
         QueueName::Stage(Stage::PreReview),
         QueueName::Stage(Stage::HealthCheck),
         QueueName::Stage(Stage::Police),
         QueueName::Stage(Stage::Insurance),
         QueueName::Stage(Stage::SocialSecurityCard),
         QueueName::Notifications,
+        QueueName::Evaluation,
     ];
 
     /// Its name: the stage's (`police`, …) or `notifications`.
@@ -158,6 +275,7 @@ impl QueueName {
         match self {
             QueueName::Stage(stage) => stage.as_str(),
             QueueName::Notifications => NOTIFICATIONS_QUEUE,
+            QueueName::Evaluation => EVALUATION_QUEUE,
         }
     }
 }
@@ -227,6 +345,10 @@ pub struct Write<'a> {
     pub timeline: Vec<TimelineEntry>,
     /// Stage messages to queue.
     pub outbox: Vec<StageMessage>,
+    /// Evaluation tasks to queue.
+    pub evaluations: Vec<EvaluationTask>,
+    /// The facts the change adds to the efficiency reports.
+    pub facts: Vec<Fact>,
     /// The application's running clocks (replacing those indexed before).
     pub clocks: Vec<OpenClock>,
     /// The application's open follow-ups (replacing those indexed before).
@@ -294,8 +416,16 @@ pub trait ApplicationStore: Send + Sync {
     async fn due_clocks(&self, until: DateTime<Utc>) -> Result<Vec<OpenClock>, StoreError>;
     /// Every open follow-up of a bad rating, soonest due first (an index query).
     async fn open_follow_ups(&self) -> Result<Vec<OpenFollowUp>, StoreError>;
-    /// Records an alert; false if this stage already had an alert of this level.
+    /// Records an alert, and the fact it counts ([`Alert::fact`]) with it; false if this
+    /// stage already had an alert of this level (and nothing was written).
     async fn record_alert(&self, alert: &Alert) -> Result<bool, StoreError>;
+    /// The facts of `agency` that happened in `[from, to)`, oldest first (an index query).
+    async fn facts(
+        &self,
+        agency: Agency,
+        from: DateTime<Utc>,
+        to: DateTime<Utc>,
+    ) -> Result<Vec<Fact>, StoreError>;
     /// All alerts, newest first.
     async fn alerts(&self) -> Result<Vec<Alert>, StoreError>;
 }

@@ -115,6 +115,13 @@ pub struct ApplicationView {
     pub stages: Vec<StageView>,
     /// Ratings given.
     pub ratings: Vec<Rating>,
+    /// The whole matter's rating (一事一评), where given.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub matter_rating: Option<newborn_domain::flow::MatterRating>,
+    /// Invitations to rate (好差评): what, until when, and how each ended.
+    pub invitations: Vec<newborn_domain::flow::Invitation>,
+    /// Follow-ups of bad ratings (整改) and whether each is closed.
+    pub follow_ups: Vec<newborn_domain::flow::FollowUp>,
     /// Every material and whether it came from a licence or an upload.
     pub materials: Vec<MaterialView>,
     /// Missing-licence registrations.
@@ -165,6 +172,9 @@ impl ApplicationView {
                 })
                 .collect(),
             ratings: app.ratings.clone(),
+            matter_rating: app.matter_rating.clone(),
+            invitations: app.invitations.clone(),
+            follow_ups: app.follow_ups.clone(),
             materials: materials(app),
             registrations: app
                 .registrations

@@ -7,6 +7,7 @@
 //! successfully (附件1 三(一)2–4 "申请人未选择…的，业务办理流程结束"); after a stage goes offline the
 //! rest are skipped. It returns the timeline entries and the hand-offs to perform.
 
+mod evaluation;
 mod licences;
 mod offers;
 mod parenting;
@@ -14,13 +15,14 @@ mod results;
 mod watches;
 
 pub use crate::kinds::ApplicationId;
+pub use evaluation::{Invitation, InvitationEnd, MatterRating, Rated};
 
 use crate::application::{ApplicationForm, FieldIssue, Text};
 use crate::kinds::Service;
 use crate::policy::{ClockStart, FailureScope, Needs, Policy, PolicyRef};
 use crate::sla::{ClockError, SlaClock};
 use crate::stage::{
-    Agency, ApplicantWait, Party, SkipReason, Stage, StageEvent, StageResult, StageStatus,
+    Agency, ApplicantWait, SkipReason, Stage, StageEvent, StageResult, StageStatus,
     TransitionError, next_status,
 };
 use crate::stage::{CertificateVersion, EventKind, StatusKind, SupplementItem};
@@ -180,11 +182,20 @@ pub enum TimelineEvent {
     FollowUpOpened,
     /// `follow_up_closed`
     FollowUpClosed,
+    /// `rating_invited`: the family was invited to rate (the stage's, or pre-review's entry for
+    /// the whole matter).
+    RatingInvited,
+    /// `not_rated`: a rating window closed unrated.
+    NotRated,
+    /// `matter_rated_<level>`: the whole matter was rated (recorded on pre-review, the
+    /// platform's own stage).
+    MatterRated(RatingLevel),
     /// `<service>_done`: the agency reported a service with its own clock done inside its stage.
     ServiceDone(crate::kinds::Service),
 }
 
-const RATING_LEVELS: [RatingLevel; 5] = [
+/// The five levels, best first.
+pub const RATING_LEVELS: [RatingLevel; 5] = [
     RatingLevel::VerySatisfied,
     RatingLevel::Satisfied,
     RatingLevel::FairlySatisfied,
@@ -225,6 +236,17 @@ impl TimelineEvent {
             TimelineEvent::Rated(RatingLevel::VeryDissatisfied) => "rated_very_dissatisfied",
             TimelineEvent::FollowUpOpened => "follow_up_opened",
             TimelineEvent::FollowUpClosed => "follow_up_closed",
+            TimelineEvent::RatingInvited => "rating_invited",
+            TimelineEvent::NotRated => "not_rated",
+            TimelineEvent::MatterRated(RatingLevel::VerySatisfied) => "matter_rated_very_satisfied",
+            TimelineEvent::MatterRated(RatingLevel::Satisfied) => "matter_rated_satisfied",
+            TimelineEvent::MatterRated(RatingLevel::FairlySatisfied) => {
+                "matter_rated_fairly_satisfied"
+            }
+            TimelineEvent::MatterRated(RatingLevel::Dissatisfied) => "matter_rated_dissatisfied",
+            TimelineEvent::MatterRated(RatingLevel::VeryDissatisfied) => {
+                "matter_rated_very_dissatisfied"
+            }
             TimelineEvent::ServiceDone(service) => match service {
                 Service::BirthCertificate => "birth_certificate_done",
                 Service::VaccinationCertificate => "vaccination_certificate_done",
@@ -248,8 +270,11 @@ impl TimelineEvent {
                 TimelineEvent::LicenceRegistrationRejected,
                 TimelineEvent::FollowUpOpened,
                 TimelineEvent::FollowUpClosed,
+                TimelineEvent::RatingInvited,
+                TimelineEvent::NotRated,
             ])
             .chain(RATING_LEVELS.into_iter().map(TimelineEvent::Rated))
+            .chain(RATING_LEVELS.into_iter().map(TimelineEvent::MatterRated))
             .chain(Service::ALL.into_iter().map(TimelineEvent::ServiceDone))
     }
 }
@@ -386,6 +411,12 @@ pub struct Application {
     /// Follow-ups of bad ratings.
     #[serde(default)]
     pub follow_ups: Vec<FollowUp>,
+    /// Invitations to rate (好差评), oldest first.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub invitations: Vec<Invitation>,
+    /// The rating of the whole matter (一事一评), where the policy invites one.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub matter_rating: Option<MatterRating>,
     /// The licence directory's findings on the form's licences, latest per material.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub licence_checks: Vec<crate::licence::LicenceCheck>,
@@ -515,6 +546,8 @@ impl Application {
             stages,
             ratings: vec![],
             follow_ups: vec![],
+            invitations: vec![],
+            matter_rating: None,
             licence_checks: vec![],
             registrations: vec![],
             offers: vec![],
@@ -679,40 +712,6 @@ impl Application {
         }
         self.start_ready(policy, now, &mut applied)?;
         Ok(applied)
-    }
-
-    /// Rates a stage its agency finished (completed, or ended by the agency).
-    pub fn rate(
-        &mut self,
-        stage: Stage,
-        level: RatingLevel,
-        comment: Option<Text>,
-        now: DateTime<Utc>,
-    ) -> Result<Rating, FlowError> {
-        let state = self.stage(stage).ok_or(FlowError::NotOnRoute(stage))?;
-        let ratable = stage != Stage::PreReview
-            && matches!(
-                state.status,
-                StageStatus::Completed { .. }
-                    | StageStatus::Terminated {
-                        by: Party::Agency,
-                        ..
-                    }
-            );
-        if !ratable {
-            return Err(FlowError::NotRatable(stage));
-        }
-        if self.ratings.iter().any(|r| r.stage == stage) {
-            return Err(FlowError::AlreadyRated(stage));
-        }
-        let rating = Rating {
-            stage,
-            level,
-            comment,
-            at: now,
-        };
-        self.ratings.push(rating.clone());
-        Ok(rating)
     }
 
     /// Opens the follow-up a bad rating needs (none for a good one), due after the policy's

@@ -222,7 +222,8 @@ async fn withdraw(State(s): S, Applicant(owner): Applicant, AppId(id): AppId) ->
 #[derive(Deserialize)]
 #[serde(deny_unknown_fields)]
 struct RatingRequest {
-    stage: Stage,
+    /// A finished step, or `matter` for the whole matter.
+    stage: newborn_domain::kinds::RatingSubject,
     level: RatingLevel,
     #[serde(default)]
     comment: Option<Text>,

@@ -133,6 +133,7 @@ mod tests {
             ("/policies/{id}/notice", "get"),
             ("/agency/callbacks", "post"),
             ("/supervision/alerts", "get"),
+            ("/supervision/reports", "get"),
             ("/supervision/follow-ups", "get"),
             ("/agency/follow-ups", "post"),
             ("/supervision/counterfoils", "get"),
@@ -150,7 +151,7 @@ mod tests {
         }
         assert_eq!(
             doc["paths"].as_object().map(|p| p.len()),
-            Some(28),
+            Some(29),
             "a documented path the router does not serve?"
         );
     }

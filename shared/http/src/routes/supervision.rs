@@ -46,7 +46,8 @@ pub fn routes(state: SupervisionRoutes) -> Router {
             .route("/supervision/handovers", post(create_handover))
             .route("/supervision/handovers/{number}", get(read_handover))
             .route("/supervision/follow-ups", get(follow_ups))
-            .route("/supervision/alerts", get(alerts)),
+            .route("/supervision/alerts", get(alerts))
+            .route("/supervision/reports", get(report)),
     )
     .with_state(state)
 }
@@ -161,4 +162,60 @@ async fn alerts(State(s): S, _: Supervisor) -> ApiResult {
         StatusCode::OK,
         json!({"counts": by_level, "alerts": alerts}),
     )
+}
+
+/// The efficiency report of a period (`?period=2026-12`, `2026-Q4` or
+/// `2026-12-01..2026-12-15`; the current month by default), per agency or for `?agency=…`,
+/// as JSON or, with `?format=csv`, CSV; for supervisors.
+async fn report(State(s): S, _: Supervisor, Query(q): Query<HashMap<String, String>>) -> ApiResult {
+    let period = match q.get("period") {
+        Some(p) => newborn_service::report::Period::parse(p)
+            .map_err(|e| Problem::from(ServiceError::bad("period", e)))?,
+        None => newborn_service::report::Period::month_of(s.desk.core().now()),
+    };
+    let agency = q
+        .get("agency")
+        .map(|a| {
+            newborn_service::report::REPORTED
+                .into_iter()
+                .find(|x| x.as_str() == a)
+                .ok_or_else(|| {
+                    Problem::from(ServiceError::bad(
+                        "agency",
+                        Invalid::new(
+                            "unknown_agency",
+                            format!("未知的承办单位“{a}”"),
+                            format!("unknown agency \"{a}\""),
+                        ),
+                    ))
+                })
+        })
+        .transpose()?;
+    let format = q.get("format").map(String::as_str);
+    if !matches!(format, None | Some("json") | Some("csv")) {
+        return Err(problem(
+            StatusCode::BAD_REQUEST,
+            "unknown_format",
+            "format 只能是 json 或 csv",
+            "format is json or csv",
+        ));
+    }
+    let report = s.desk.report(period, agency).await?;
+    if format == Some("csv") {
+        return Ok((
+            [
+                ("content-type", "text/csv; charset=utf-8".to_owned()),
+                (
+                    "content-disposition",
+                    format!(
+                        "attachment; filename=\"report-{}.csv\"",
+                        report.period.label
+                    ),
+                ),
+            ],
+            report.csv(),
+        )
+            .into_response());
+    }
+    ok(StatusCode::OK, json!(report))
 }

@@ -21,6 +21,7 @@ use newborn_domain::calendar::CHINA;
 use newborn_domain::flow::{
     Application, ApplicationId, Applied, Effect, RatingLevel, TimelineEvent,
 };
+use newborn_domain::kinds::RatingSubject;
 use newborn_domain::licence::{LicenceCheck, LicenceProblem, RegistrationReason};
 use newborn_domain::stage::{ApplicantWait, Stage, StageEvent, StageStatus, SupplementItem};
 use newborn_domain::supplement::{Additions, SupplementAnswer};
@@ -604,12 +605,14 @@ impl ApplicantDesk {
             .ok_or(ServiceError::NotFound)
     }
 
-    /// 好差评: rates a finished stage once.
+    /// 好差评: rates a finished step once (一次一评), or the ended matter once where the policy
+    /// invites it (一事一评). The evaluation stage, queued in the same write, forwards the rating
+    /// to the 好差评 platform and opens the follow-up a bad step rating needs.
     pub async fn rate(
         &self,
         owner: &str,
         id: &ApplicationId,
-        stage: Stage,
+        subject: RatingSubject,
         level: RatingLevel,
         comment: Option<Text>,
     ) -> Result<Stored, ServiceError> {
@@ -617,29 +620,32 @@ impl ApplicantDesk {
         let stored = self
             .core
             .mutate(id, Some(owner), &actor, |app, policy, now| {
-                let rating = app.rate(stage, level, comment.clone(), now)?;
-                let mut transitions =
-                    vec![marker(app, stage, TimelineEvent::Rated(rating.level), now)];
-                // A bad rating opens its follow-up in the same write (附件4 七).
-                if app
-                    .open_follow_up(&rating, policy, self.core.policy_calendar(policy))
-                    .is_some()
-                {
-                    transitions.push(marker(app, stage, TimelineEvent::FollowUpOpened, now));
-                }
-                Ok(Some((markers(transitions), vec![])))
+                let entry = match subject {
+                    RatingSubject::Step(stage) => {
+                        let rating = app.rate(stage, level, comment.clone(), now)?;
+                        marker(app, stage, TimelineEvent::Rated(rating.level), now)
+                    }
+                    RatingSubject::Matter => {
+                        let rating = app.rate_matter(level, comment.clone(), policy, now)?;
+                        marker(
+                            app,
+                            crate::evaluation::entry_stage(subject),
+                            TimelineEvent::MatterRated(rating.level),
+                            now,
+                        )
+                    }
+                };
+                Ok(Some((markers(vec![entry]), vec![])))
             })
             .await?
             .ok_or(ServiceError::NotFound)?;
+        let stage = crate::evaluation::entry_stage(subject);
         let dims = [
             (Dim::Stage, stage.as_str()),
-            (Dim::Agency, stage.agency().as_str()),
+            (Dim::Agency, subject.agency().as_str()),
             (Dim::Level, level.as_str()),
         ];
         self.core.count(Metric::Rating, &dims, 1.0);
-        if level.is_bad() {
-            self.core.count(Metric::FollowUpOpened, &dims[..2], 1.0);
-        }
         Ok(stored)
     }
 

@@ -11,9 +11,11 @@
 //! | [`SupervisionDesk`] | staff and supervisors' routes (`api`) | store, counterfoil register |
 //! | [`MonitorDesk`] | the schedule (`sla-monitor`) | store, supervisors' dispatcher |
 //! | [`NotifierDesk`] | the notification queue (`notifier`) | notification gateway |
+//! | [`EvaluationDesk`] | the evaluation queue (`evaluation`) | store, 好差评 platform |
 
 mod agency;
 mod applicant;
+mod evaluation;
 mod monitor;
 mod notifier;
 mod stage;
@@ -24,6 +26,7 @@ pub use agency::{
     AgencyDesk, Callback, CallbackAck, CallbackOutcome, FollowUpReport, RegistrationDecision,
 };
 pub use applicant::ApplicantDesk;
+pub use evaluation::EvaluationDesk;
 pub use monitor::{MonitorDesk, SweepReport};
 pub use notifier::NotifierDesk;
 pub use stage::StageDesk;

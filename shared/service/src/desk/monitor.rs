@@ -3,13 +3,13 @@
 //! `sla-monitor` function and the local timer; it holds the store and the supervisors'
 //! dispatcher.
 
-use crate::core::Core;
+use crate::core::{Core, marker, markers};
 use crate::error::ServiceError;
 use crate::metric::{Dim, Metric};
-use crate::ports::{AgencyDispatcher, Alert, Dispatch};
+use crate::ports::{Actor, AgencyDispatcher, Alert, Dispatch};
 use chrono::{DateTime, Days, Utc};
 use newborn_domain::calendar::CHINA;
-use newborn_domain::flow::Application;
+use newborn_domain::flow::{Application, TimelineEvent};
 use newborn_domain::kinds::Watch;
 use newborn_domain::licence::supervised;
 use newborn_domain::sla::SlaLevel;
@@ -28,6 +28,8 @@ pub struct SweepReport {
     pub warnings: usize,
     /// New breaches raised.
     pub breaches: usize,
+    /// Rating windows that closed unrated, recorded as not rated.
+    pub not_rated: usize,
     /// Years in the next 60 days the holiday calendar does not cover (deadlines provisional).
     pub uncovered_years: Vec<i32>,
 }
@@ -95,6 +97,38 @@ impl MonitorDesk {
         }
     }
 
+    /// Records `subject` of application `id` as not rated once its window has closed: no
+    /// document gives a default rating, so none is assumed (docs/rules.md OURS-NOT-RATED).
+    async fn close_window(
+        &self,
+        id: &newborn_domain::flow::ApplicationId,
+        subject: newborn_domain::kinds::RatingSubject,
+    ) -> Result<bool, ServiceError> {
+        let closed = self
+            .core
+            .mutate(id, None, &Actor::Platform, |app, _, now| {
+                if !app.close_unrated(subject, now) {
+                    return Ok(None);
+                }
+                let stage = crate::evaluation::entry_stage(subject);
+                let entry = marker(app, stage, TimelineEvent::NotRated, now);
+                Ok(Some((markers(vec![entry]), vec![])))
+            })
+            .await;
+        match closed {
+            Ok(Some(_)) => {
+                self.core.count(
+                    Metric::NotRated,
+                    &[(Dim::Agency, subject.agency().as_str())],
+                    1.0,
+                );
+                Ok(true)
+            }
+            Ok(None) | Err(ServiceError::NotFound) => Ok(false),
+            Err(e) => Err(e),
+        }
+    }
+
     /// 办件监察: raises a warning and a breach once per stage clock, from the open-clock index.
     #[tracing::instrument(skip_all)]
     pub async fn sla_sweep(&self) -> Result<SweepReport, ServiceError> {
@@ -107,6 +141,13 @@ impl MonitorDesk {
         };
         for entry in &due {
             let id = &entry.application_id;
+            // A rating window is no SLA: when it closes unrated, "not rated" is recorded.
+            if let Watch::RatingWindow(subject) = entry.watch {
+                if self.close_window(id, subject).await? {
+                    report.not_rated += 1;
+                }
+                continue;
+            }
             let Some(stored) = self.core.store.get(id).await? else {
                 continue;
             };

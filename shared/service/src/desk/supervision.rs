@@ -39,12 +39,30 @@ impl SupervisionDesk {
         Ok(self.core.store.alerts().await?)
     }
 
-    /// The running stage clocks whose warning or deadline falls at or before `until`.
+    /// The running supervised clocks whose warning or deadline falls at or before `until`.
     pub async fn due_clocks(
         &self,
         until: chrono::DateTime<chrono::Utc>,
     ) -> Result<Vec<OpenClock>, ServiceError> {
-        Ok(self.core.store.due_clocks(until).await?)
+        // A rating window is not a supervised deadline: the monitor closes it as not rated.
+        Ok(self
+            .core
+            .store
+            .due_clocks(until)
+            .await?
+            .into_iter()
+            .filter(|c| !matches!(c.watch, newborn_domain::kinds::Watch::RatingWindow(_)))
+            .collect())
+    }
+
+    /// The efficiency report of `period`: one row per agency (only `agency`'s when given),
+    /// from the facts written with each change (an index query per agency).
+    pub async fn report(
+        &self,
+        period: crate::report::Period,
+        agency: Option<newborn_domain::stage::Agency>,
+    ) -> Result<crate::report::EfficiencyReport, ServiceError> {
+        Ok(crate::report::build(self.core.store.as_ref(), period, agency).await?)
     }
 
     /// The open follow-ups of bad ratings, soonest due first, for supervisors.
