@@ -311,7 +311,8 @@ async fn every_route_refuses_callers_outside_its_group() -> Result<()> {
                     "public"
                 }
                 p if p.starts_with("/supervision/alerts")
-                    || p.starts_with("/supervision/follow-ups") =>
+                    || p.starts_with("/supervision/follow-ups")
+                    || p.starts_with("/supervision/reports") =>
                 {
                     "supervisors"
                 }

@@ -365,3 +365,63 @@ async fn redrive_moves_dead_letters_back_to_the_local_stage_queue() {
         ["poison"]
     );
 }
+
+/// `newborn report` reads the local store: with nothing there it says how to start the service;
+/// a period it cannot read is refused naming the forms it takes; on a fresh store every agency
+/// has a row of zeros (as a table and as CSV).
+/// Rules: OURS-REPORTS.
+#[test]
+fn the_report_command_names_what_is_wrong_and_prints_every_agency() {
+    let dir = tempfile::tempdir().unwrap_or_else(|e| panic!("{e}"));
+    let data = dir.path().join("data");
+    let data = data.to_str().unwrap_or_default();
+    let missing = newborn(&["report", "--data-dir", data]);
+    assert!(!missing.status.success());
+    assert!(
+        String::from_utf8_lossy(&missing.stderr).contains("newborn serve --data-dir"),
+        "{}",
+        String::from_utf8_lossy(&missing.stderr)
+    );
+    std::fs::create_dir_all(dir.path().join("data")).unwrap_or_else(|e| panic!("{e}"));
+    newborn_embedded::Database::open(&dir.path().join("data/newborn.db"))
+        .unwrap_or_else(|e| panic!("{e}"));
+    let bad = newborn(&["report", "--data-dir", data, "--period", "2025-13"]);
+    assert!(!bad.status.success());
+    assert!(
+        String::from_utf8_lossy(&bad.stderr).contains("2026-Q4"),
+        "{}",
+        String::from_utf8_lossy(&bad.stderr)
+    );
+    let table = stdout(&["report", "--data-dir", data, "--period", "2025-Q4"]);
+    for agency in [
+        "platform",
+        "hospital",
+        "police_station",
+        "medical_insurance",
+        "social_security",
+        "licence_directory",
+    ] {
+        assert!(table.contains(agency), "{table}");
+    }
+    assert!(
+        table.contains("2025-10-01 00:00 .. 2026-01-01 00:00"),
+        "{table}"
+    );
+    let csv = stdout(&[
+        "report",
+        "--data-dir",
+        data,
+        "--period",
+        "2025-11-01..2025-11-30",
+        "--agency",
+        "police_station",
+        "--csv",
+    ]);
+    assert_eq!(csv.lines().count(), 2, "{csv}");
+    assert!(
+        csv.lines()
+            .nth(1)
+            .is_some_and(|l| l.starts_with("2025-11-01..2025-11-30,police_station,0,0,,,,0,0")),
+        "{csv}"
+    );
+}

@@ -558,6 +558,79 @@ fn finished_stages_are_rated_once_each() {
     );
 }
 
+/// 附件4 七 and 永福县 附件2 八(一): a finished step is invited once, for the policy's window; a
+/// rating ends the invitation, a closed window refuses a late rating and is recorded as not
+/// rated (never before it closes, never twice); the whole matter is invited only where the
+/// policy says so, and only once the flow ended.
+/// Rules: FJ2-RATING, OURS-RATING-WINDOW, OURS-NOT-RATED, YF-RATING.
+#[test]
+fn invitations_open_for_the_policy_window_and_close_rated_or_not_rated() {
+    use newborn_domain::flow::InvitationEnd;
+    use newborn_domain::kinds::RatingSubject;
+    let p = policy("fujian-2.0");
+    let mut app = submit(&sample(), &p);
+    run(&mut app, &p, Stage::PreReview, 0);
+    let police = RatingSubject::Step(Stage::Police);
+    assert!(app.invite(police, &p, now()).is_none(), "not finished yet");
+    run(&mut app, &p, Stage::HealthCheck, 1);
+    let hc = RatingSubject::Step(Stage::HealthCheck);
+    let invited = app
+        .invite(hc, &p, now())
+        .unwrap_or_else(|| panic!("the finished step is invited"));
+    assert_eq!(invited.closes_at - invited.at, TimeDelta::days(15));
+    assert!(app.invite(hc, &p, now()).is_none(), "once");
+    assert!(
+        app.invite(RatingSubject::Matter, &p, now()).is_none(),
+        "Fujian invites no rating of the matter"
+    );
+    assert!(
+        !app.close_unrated(hc, now() + TimeDelta::days(15) - TimeDelta::seconds(1)),
+        "open until the window closes"
+    );
+    assert!(app.close_unrated(hc, now() + TimeDelta::days(15)));
+    assert!(!app.close_unrated(hc, now() + TimeDelta::days(16)), "once");
+    assert!(matches!(
+        app.rate(Stage::HealthCheck, RatingLevel::Satisfied, None, now() + TimeDelta::days(16)),
+        Err(FlowError::NotAllowed(i)) if i.code == "rating_window_closed"
+    ));
+    assert!(app.ratings.is_empty(), "no level is assumed");
+
+    // Rated inside the window: the invitation ends rated, and cannot close unrated later.
+    let y = policy("guangxi-yongfu");
+    let mut v = sample();
+    yongfu_papers(&mut v);
+    let mut app = submit(&v, &y);
+    run(&mut app, &y, Stage::PreReview, 0);
+    run(&mut app, &y, Stage::HealthCheck, 1);
+    app.invite(hc, &y, now())
+        .unwrap_or_else(|| panic!("invited"));
+    app.rate(
+        Stage::HealthCheck,
+        RatingLevel::VerySatisfied,
+        None,
+        now() + TimeDelta::days(1),
+    )
+    .unwrap_or_else(|e| panic!("{e}"));
+    assert_eq!(
+        app.invitation(hc).and_then(|i| i.ended),
+        Some(InvitationEnd::Rated {
+            at: now() + TimeDelta::days(1)
+        })
+    );
+    assert!(!app.close_unrated(hc, now() + TimeDelta::days(30)));
+    assert!(
+        matches!(
+            app.rate_matter(RatingLevel::Satisfied, None, &y, now()),
+            Err(FlowError::NotAllowed(i)) if i.code == "matter_not_finished"
+        ),
+        "the matter is rated once it ended"
+    );
+    assert!(matches!(
+        submit(&sample(), &p).rate_matter(RatingLevel::Satisfied, None, &p, now()),
+        Err(FlowError::NotAllowed(i)) if i.code == "matter_rating_not_offered"
+    ));
+}
+
 /// Withdrawn before the certificate was issued: every stage stops, the release too (there is
 /// nothing to release), and the flow ends once.
 #[test]
