@@ -114,6 +114,15 @@ async fn the_operator_page_shows_overdue_cases_rates_durations_and_dead_letters(
         )
         .await
         .map_err(anyhow::Error::msg)?;
+    // And a rating forward nobody could deliver waits in the evaluation stage's.
+    queue
+        .send(
+            "evaluation-dlq",
+            r#"{"task":"forward","application_id":"NB-EVAL-POISON","subject":"police"}"#,
+            Duration::ZERO,
+        )
+        .await
+        .map_err(anyhow::Error::msg)?;
 
     // Without the operator token the page is refused; opening it once with the token (the
     // address start-up prints) keeps the browser signed in with a SameSite=Strict cookie.
@@ -162,6 +171,14 @@ async fn the_operator_page_shows_overdue_cases_rates_durations_and_dead_letters(
         "but no working time: the wait for the parent does not count: {working}"
     );
     ensure!(dom.contains("NB-POISON"), "the dead letter is shown: {dom}");
+    ensure!(
+        dom.contains("<td>evaluation-dlq</td><td>1</td>") && dom.contains("NB-EVAL-POISON"),
+        "every queue's dead letters are shown, the evaluation stage's too: {dom}"
+    );
+    ensure!(
+        dom.contains("<td>notifications-dlq</td><td>0</td>"),
+        "the notification queue's too: {dom}"
+    );
     ensure!(
         dom.contains("<tr><td>police_station</td><td>0</td><td>0</td><td>0</td><td>1</td><td>0</td><td>0</td><td>1</td><td>0</td><td>0</td></tr>"),
         "the police's 不满意 rating is counted, with the follow-up it opened: {dom}"
@@ -228,6 +245,18 @@ async fn the_operator_page_shows_overdue_cases_rates_durations_and_dead_letters(
     ensure!(
         after.contains("police-dlq</td><td>0"),
         "the dead-letter queue is empty: {after}"
+    );
+    let res = client
+        .post(format!("{}/operations/redrive/evaluation", t.api))
+        .header("cookie", &cookie)
+        .header("origin", format!("http://{host}"))
+        .send()
+        .await?;
+    ensure!(res.status() == 303, "{}", res.status());
+    let after = headless(profile.path(), &url, &["--dump-dom"])?;
+    ensure!(
+        after.contains("evaluation-dlq</td><td>0"),
+        "the evaluation stage's dead letter went back to its queue: {after}"
     );
     Ok(())
 }

@@ -243,7 +243,7 @@ fn admin_router(state: AdminState) -> Router {
         .route("/admin/queues", get(queue_stats))
         .route("/admin/queues/{queue}/redrive", post(redrive))
         .route("/operations", get(operations_page))
-        .route("/operations/redrive/{stage}", post(operations_redrive))
+        .route("/operations/redrive/{queue}", post(operations_redrive))
         .route_layer(axum::middleware::from_fn_with_state(
             state.clone(),
             operators_only,
@@ -421,17 +421,17 @@ async fn operations_page(
 /// The page's redrive button: moves a stage's dead letters back, then shows the page again.
 async fn operations_redrive(
     State(s): State<AdminState>,
-    UrlPath(stage): UrlPath<String>,
+    UrlPath(queue): UrlPath<String>,
 ) -> Result<axum::response::Redirect, (StatusCode, Json<serde_json::Value>)> {
-    let stage: Stage = stage
+    let queue: newborn_service::ports::QueueName = queue
         .parse()
-        .map_err(|_| admin_error(StatusCode::NOT_FOUND, format!("no stage {stage}")))?;
+        .map_err(|e: String| admin_error(StatusCode::NOT_FOUND, e))?;
     let moved = s
         .queue
-        .redrive(stage.queue().as_str())
+        .redrive(queue.as_str())
         .await
         .map_err(|e| admin_error(StatusCode::SERVICE_UNAVAILABLE, e))?;
-    tracing::info!(%stage, moved, "redriven from the operations page");
+    tracing::info!(%queue, moved, "redriven from the operations page");
     Ok(axum::response::Redirect::to("/operations"))
 }
 

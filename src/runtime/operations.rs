@@ -2,7 +2,7 @@
 //! at-risk cases from the open-clock index, this month's efficiency report per agency (on-time
 //! rate, working time, ratings and follow-ups: from the store's facts, so a restart changes
 //! nothing),
-//! average stage durations as bar charts, and the dead-letter queues with a redrive button. It shows application ids,
+//! average stage durations as bar charts, and every queue's dead letters with a redrive button. It shows application ids,
 //! stages, agencies and times — no personal data — and needs no script to work.
 
 use super::metrics::Counters;
@@ -11,6 +11,7 @@ use newborn_domain::calendar::CHINA;
 use newborn_domain::kinds::Watch;
 use newborn_domain::stage::Stage;
 use newborn_embedded::{SqliteQueue, dead_letter_queue};
+use newborn_service::ports::QueueName;
 use newborn_service::{Dim, Metric, SupervisionDesk};
 use std::fmt::Write as _;
 
@@ -20,8 +21,9 @@ pub struct Snapshot {
     pub now: DateTime<Utc>,
     /// Cases past a warning threshold or a deadline: (application, watch, deadline, overdue).
     pub cases: Vec<(String, Watch, Option<DateTime<Utc>>, bool)>,
-    /// Dead letters per stage: (stage, bodies).
-    pub dead_letters: Vec<(Stage, Vec<String>)>,
+    /// Dead letters per queue: (queue, bodies shown). A notification's body carries what the
+    /// family was told, so only its count is shown.
+    pub dead_letters: Vec<(QueueName, Vec<String>)>,
     /// This month's efficiency report (service time).
     pub report: newborn_service::report::EfficiencyReport,
 }
@@ -41,14 +43,19 @@ pub async fn snapshot(desk: &SupervisionDesk, queue: &SqliteQueue) -> Result<Sna
         .collect();
     cases.sort_by_key(|(_, _, deadline, overdue)| (!overdue, *deadline));
     let mut dead_letters = vec![];
-    for stage in Stage::QUEUES {
+    for name in QueueName::ALL {
         let bodies = queue
-            .peek(&dead_letter_queue(stage.as_str()), 20)
+            .peek(&dead_letter_queue(name.as_str()), 20)
             .await?
             .into_iter()
-            .map(|m| m.body)
+            .map(|m| match name {
+                QueueName::Notifications => {
+                    "（内容含个人信息，不显示 / personal data, not shown）".to_owned()
+                }
+                _ => m.body,
+            })
             .collect();
-        dead_letters.push((stage, bodies));
+        dead_letters.push((name, bodies));
     }
     let report = desk
         .report(newborn_service::report::Period::month_of(now), None)
@@ -234,7 +241,7 @@ th{background:#eef2f6}.overdue{color:#b3261e;font-weight:bold}.warning{color:#9a
     );
 
     html.push_str(r#"<h2>死信队列 / Dead-letter queues</h2><table id="dead-letters"><tr><th>队列 queue</th><th>条数 messages</th><th>内容 content</th><th></th></tr>"#);
-    for (stage, bodies) in &snap.dead_letters {
+    for (queue, bodies) in &snap.dead_letters {
         let content = bodies
             .iter()
             .map(|b| format!("<code>{}</code>", esc(b)))
@@ -245,13 +252,13 @@ th{background:#eef2f6}.overdue{color:#b3261e;font-weight:bold}.warning{color:#9a
         } else {
             format!(
                 r#"<form method="post" action="/operations/redrive/{0}"><button type="submit">重新投递 redrive</button></form>"#,
-                stage.as_str()
+                queue.as_str()
             )
         };
         let _ = write!(
             html,
             "<tr><td>{}</td><td>{}</td><td>{content}</td><td>{button}</td></tr>",
-            dead_letter_queue(stage.as_str()),
+            dead_letter_queue(queue.as_str()),
             bodies.len()
         );
     }
