@@ -1383,6 +1383,16 @@ async fn a_finished_step_is_open_for_rating_and_its_rating_reaches_the_platform_
         "{invitations:#?}"
     );
 
+    let timeline = t.timeline("mum-rate", &id).await?;
+    let invitations: Vec<&Value> = timeline
+        .iter()
+        .filter(|e| e["event"] == "rating_invited")
+        .collect();
+    assert_eq!(invitations.len(), 5, "{timeline:#?}");
+    assert!(
+        invitations.iter().all(|e| e["actor"]["kind"] == "platform"),
+        "the platform invites, not the agency whose answer finished the step: {invitations:#?}"
+    );
     let (status, _) = t
         .rate("mum-rate", &id, "police", "very_dissatisfied")
         .await?;

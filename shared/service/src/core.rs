@@ -303,12 +303,14 @@ impl Core {
             .iter()
             .map(|t| {
                 // Routing after an agency's answer (queueing the next stage, skipping the rest)
-                // is the platform's act; a submission's first hand-off stays the submitter's.
+                // and the invitation to rate what it finished are the platform's acts; a
+                // submission's first hand-off stays the submitter's.
                 let routing = matches!(
                     t.event,
                     TimelineEvent::Stage(EventKind::Queue | EventKind::Skip)
                 );
-                let actor = if routing && matches!(actor, Actor::Agency { .. }) {
+                let platform = t.event == TimelineEvent::RatingInvited;
+                let actor = if platform || (routing && matches!(actor, Actor::Agency { .. })) {
                     Actor::Platform
                 } else {
                     actor.clone()
