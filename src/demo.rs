@@ -332,7 +332,9 @@ impl ApplicantClient {
         self.upload_bytes(owner, kind, "image/png", png).await
     }
 
-    /// Opens an upload slot and PUTs `bytes` to its signed URL; returns the document reference.
+    /// Opens an upload slot declaring the bytes' SHA-256 (as the app does, so that on S3 they
+    /// land at their content address) and PUTs `bytes` to its signed URL; returns the document
+    /// reference.
     pub async fn upload_bytes(
         &self,
         owner: &str,
@@ -340,8 +342,12 @@ impl ApplicantClient {
         content_type: &str,
         bytes: Vec<u8>,
     ) -> Result<Value> {
+        use sha2::Digest as _;
+        let sha256 = hex::encode(sha2::Sha256::digest(&bytes));
         let slot = self
-            .open_upload(owner, kind, content_type, bytes.len() as u64)
+            .json(self.post(owner, "/uploads").json(&json!({
+                "kind": kind, "content_type": content_type, "size": bytes.len(), "sha256": sha256
+            })))
             .await?;
         let url = slot["upload_url"].as_str().context("no upload URL")?;
         // Send exactly the headers of the ticket (on S3 they are signed into the URL).

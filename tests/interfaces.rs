@@ -416,6 +416,37 @@ async fn uploads_are_checked_and_only_ones_own_verified_uploads_can_be_reference
         .await?;
     assert_eq!(res.status(), 415);
     assert_eq!(res.json::<Value>().await?["code"], "content_type_mismatch");
+    // Bytes without the SHA-256 declared for the slot are refused, and verify nothing.
+    let declared = "ab".repeat(32);
+    let slot = t
+        .client
+        .json(t.client.post("mum-u", "/uploads").json(&json!({
+            "kind": "marriage_certificate", "content_type": "image/png",
+            "size": png.len(), "sha256": declared
+        })))
+        .await?;
+    let res = t
+        .http
+        .put(slot["upload_url"].as_str().unwrap_or_default())
+        .body(png.clone())
+        .send()
+        .await?;
+    assert_eq!(res.status(), 422);
+    assert_eq!(res.json::<Value>().await?["code"], "checksum_mismatch");
+    let bad = t
+        .client
+        .post("mum-u", "/uploads")
+        .json(
+            &json!({"kind": "marriage_certificate", "content_type": "image/png",
+            "size": png.len(), "sha256": "not-a-digest"}),
+        )
+        .send()
+        .await?;
+    let status = bad.status();
+    let body: Value = bad.json().await?;
+    assert_eq!(status, 422, "a malformed digest is named: {body}");
+    assert_eq!(body["errors"][0]["field"], "sha256", "{body}");
+    assert_eq!(body["errors"][0]["code"], "sha256", "{body}");
     // Larger than declared, or than 10 MiB, is refused.
     let slot = t
         .client

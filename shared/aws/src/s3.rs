@@ -4,6 +4,12 @@
 //! policy; so the exact `Content-Type` and `Content-Length` of the declared upload are signed into
 //! the PUT (S3 refuses a request whose signed headers differ), and the service still verifies the
 //! type by magic bytes and records the SHA-256 after the upload.
+//!
+//! When the applicant declares the SHA-256 with the slot, the PUT goes straight to the content
+//! address `scans/<sha256>` with `x-amz-checksum-sha256` signed in (S3 refuses bytes that do not
+//! have it), so the scan is written once and never copied. The PUT also carries the slot's id as
+//! `x-amz-meta-slot`: completing a slot reads the object back only if this slot's PUT wrote it
+//! last, so knowing a scan's digest is not enough to claim another family's scan.
 
 use async_trait::async_trait;
 use aws_sdk_s3::Client;
@@ -53,22 +59,32 @@ impl S3Documents {
         format!("uploads/{slot}")
     }
 
-    /// A presigned PUT of exactly `content_length` bytes of `content_type` to `key`, valid `ttl`.
+    /// A presigned PUT of exactly `content_length` bytes of `content_type` to `key`, valid `ttl`;
+    /// with `checksum` (the bytes' SHA-256) and the `slot` it belongs to signed in, when given.
     pub async fn presign_upload(
         &self,
         key: &str,
         content_type: &str,
         content_length: i64,
+        checksum: Option<(&Sha256Hex, &str)>,
         ttl: Duration,
     ) -> Result<PresignedUpload, StoreError> {
+        use base64::Engine as _;
         let config = PresigningConfig::expires_in(ttl).map_err(unavailable)?;
-        let req = self
+        let mut put = self
             .client
             .put_object()
             .bucket(&self.bucket)
             .key(key)
             .content_type(content_type)
-            .content_length(content_length)
+            .content_length(content_length);
+        if let Some((digest, slot)) = checksum {
+            let raw = hex::decode(digest.as_str()).map_err(unavailable)?;
+            put = put
+                .checksum_sha256(base64::engine::general_purpose::STANDARD.encode(raw))
+                .metadata("slot", slot);
+        }
+        let req = put
             .presigned(config)
             .await
             .map_err(|e| unavailable(e.into_service_error()))?;
@@ -81,8 +97,9 @@ impl S3Documents {
         })
     }
 
-    /// Reads an object (e.g. an upload to verify).
-    pub async fn read(&self, key: &str) -> Result<Option<Vec<u8>>, StoreError> {
+    /// Reads an object (e.g. an upload to verify); with `slot`, only if that slot's PUT wrote
+    /// it last (its `x-amz-meta-slot`).
+    pub async fn read(&self, key: &str, slot: Option<&str>) -> Result<Option<Vec<u8>>, StoreError> {
         match self
             .client
             .get_object()
@@ -91,14 +108,23 @@ impl S3Documents {
             .send()
             .await
         {
-            Ok(out) => Ok(Some(
-                out.body
-                    .collect()
-                    .await
-                    .map_err(unavailable)?
-                    .into_bytes()
-                    .to_vec(),
-            )),
+            Ok(out) => {
+                let written_by = out
+                    .metadata()
+                    .and_then(|m| m.get("slot"))
+                    .map(String::as_str);
+                if slot.is_some() && written_by != slot {
+                    return Ok(None);
+                }
+                Ok(Some(
+                    out.body
+                        .collect()
+                        .await
+                        .map_err(unavailable)?
+                        .into_bytes()
+                        .to_vec(),
+                ))
+            }
             Err(e) => {
                 let service = e.into_service_error();
                 if service.is_no_such_key() {
@@ -118,9 +144,24 @@ impl UploadTarget for S3Documents {
             .to_std()
             .unwrap_or(Duration::from_secs(1));
         let size = i64::try_from(slot.size).map_err(unavailable)?;
-        let up = self
-            .presign_upload(&Self::staging_key(&slot.id), &slot.content_type, size, ttl)
-            .await?;
+        let up = match &slot.declared_sha256 {
+            Some(digest) => {
+                let key = Self::key(digest.as_str());
+                self.presign_upload(
+                    &key,
+                    &slot.content_type,
+                    size,
+                    Some((digest, &slot.id)),
+                    ttl,
+                )
+                .await?
+            }
+            None => {
+                let key = Self::staging_key(&slot.id);
+                self.presign_upload(&key, &slot.content_type, size, None, ttl)
+                    .await?
+            }
+        };
         Ok(UploadTicket {
             url: up.url,
             headers: up.headers,
@@ -128,7 +169,10 @@ impl UploadTarget for S3Documents {
     }
 
     async fn arrived(&self, slot: &UploadSlot) -> Result<Option<Vec<u8>>, StoreError> {
-        self.read(&Self::staging_key(&slot.id)).await
+        match &slot.declared_sha256 {
+            Some(digest) => self.read(&Self::key(digest.as_str()), Some(&slot.id)).await,
+            None => self.read(&Self::staging_key(&slot.id), None).await,
+        }
     }
 }
 

@@ -321,6 +321,7 @@ async fn presigned_uploads_round_trip_and_scans_are_stored_by_digest() {
             "uploads/slot-1",
             "image/png",
             png.len() as i64,
+            None,
             Duration::from_secs(900),
         )
         .await
@@ -337,7 +338,7 @@ async fn presigned_uploads_round_trip_and_scans_are_stored_by_digest() {
         res.status()
     );
     assert_eq!(
-        docs.read("uploads/slot-1")
+        docs.read("uploads/slot-1", None)
             .await
             .unwrap_or_else(|e| panic!("{e}")),
         Some(png.clone())
@@ -349,4 +350,81 @@ async fn presigned_uploads_round_trip_and_scans_are_stored_by_digest() {
     let missing: newborn_domain::application::Sha256Hex =
         "0".repeat(64).parse().unwrap_or_else(|e| panic!("{e}"));
     assert!(!docs.exists(&missing).await.unwrap_or(true));
+
+    // Declared digest: the PUT goes to the content address with the checksum and the slot
+    // signed in; S3 refuses other bytes of the same length, and only the slot whose PUT wrote
+    // the object can read it back as its upload.
+    let other = b"\x89PNG\r\n\x1a\nscan-2".to_vec();
+    let digest: newborn_domain::application::Sha256Hex = {
+        use sha2::Digest as _;
+        hex::encode(sha2::Sha256::digest(&other))
+            .parse()
+            .unwrap_or_else(|e| panic!("{e}"))
+    };
+    let key = format!("scans/{}", digest.as_str());
+    let up = docs
+        .presign_upload(
+            &key,
+            "image/png",
+            other.len() as i64,
+            Some((&digest, "slot-2")),
+            Duration::from_secs(900),
+        )
+        .await
+        .unwrap_or_else(|e| panic!("{e}"));
+    assert!(
+        up.headers
+            .iter()
+            .any(|(k, _)| k.eq_ignore_ascii_case("x-amz-checksum-sha256")),
+        "{:?}",
+        up.headers
+    );
+    let put = |body: Vec<u8>| {
+        let mut req = reqwest::Client::new().put(&up.url).body(body);
+        for (k, v) in &up.headers {
+            req = req.header(k, v);
+        }
+        req.send()
+    };
+    // The checksum is part of the signature: a client cannot drop it, and S3 refuses bytes that
+    // do not have it. (The emulator does not check checksums; the service reads the bytes back
+    // and refuses a mismatch itself, `checksum_mismatch`, tested on the local runtime.)
+    let signed = up
+        .url
+        .split("X-Amz-SignedHeaders=")
+        .nth(1)
+        .and_then(|r| r.split('&').next())
+        .unwrap_or_default()
+        .to_ascii_lowercase();
+    assert!(
+        signed.contains("x-amz-checksum-sha256") && signed.contains("x-amz-meta-slot"),
+        "{signed}"
+    );
+    let mut forged = other.clone();
+    forged[12] ^= 1;
+    let answer = put(forged).await.unwrap_or_else(|e| panic!("{e}"));
+    println!(
+        "a PUT of other bytes under the declared checksum: HTTP {} (S3 answers 400 BadDigest)",
+        answer.status()
+    );
+    let stored = put(other.clone()).await.unwrap_or_else(|e| panic!("{e}"));
+    assert!(stored.status().is_success(), "{}", stored.status());
+    assert_eq!(
+        docs.read(&key, Some("slot-2"))
+            .await
+            .unwrap_or_else(|e| panic!("{e}")),
+        Some(other.clone()),
+        "the slot that wrote it reads it"
+    );
+    assert_eq!(
+        docs.read(&key, Some("slot-3"))
+            .await
+            .unwrap_or_else(|e| panic!("{e}")),
+        None,
+        "another slot declaring the same digest, without sending the bytes, does not"
+    );
+    assert!(
+        docs.exists(&digest).await.unwrap_or(false),
+        "at its address"
+    );
 }

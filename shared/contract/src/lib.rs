@@ -601,6 +601,7 @@ pub async fn upload_contract(uploads: &dyn UploadStore, prefix: &str) {
     );
 
     let slot = UploadSlot {
+        declared_sha256: None,
         id: format!("{prefix}slot-1"),
         owner: format!("{prefix}mum-1"),
         kind: DocumentKind::MotherIdCard,

@@ -539,9 +539,14 @@ impl std::str::FromStr for RatingSubject {
         if s == "matter" {
             return Ok(RatingSubject::Matter);
         }
-        s.parse::<Stage>()
-            .map(RatingSubject::Step)
-            .map_err(|e| Invalid::new("rating_subject", "未知的评价对象", e))
+        // The value is not repeated: whatever was typed here must not come back.
+        s.parse::<Stage>().map(RatingSubject::Step).map_err(|_| {
+            Invalid::new(
+                "rating_subject",
+                "未知的评价对象：应为已办结的办理环节（如 police）或整件事项（matter）",
+                "unknown rating subject: a finished step (e.g. police) or the whole matter (matter)",
+            )
+        })
     }
 }
 

@@ -86,7 +86,7 @@ impl Invalid {
     }
 
     /// Decodes what [`Invalid::to_serde_message`] encoded, if the message is one of ours.
-    pub(crate) fn from_serde_message(message: &str) -> Option<Self> {
+    pub fn from_serde_message(message: &str) -> Option<Self> {
         let rest = message.strip_prefix(SERDE_MARK)?;
         // serde_json appends " at line L column C"; our unit separator keeps the parts apart.
         let mut parts = rest.splitn(3, '\u{1f}');

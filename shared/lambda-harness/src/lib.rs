@@ -399,19 +399,22 @@ pub async fn upload(
     upload_png(router, subject, kind, png).await
 }
 
-/// Uploads `png` as a scan of `kind` (see [`upload`]).
+/// Uploads `png` as a scan of `kind` (see [`upload`]), declaring its SHA-256 as the app does:
+/// the presigned PUT goes to the scan's content address, checked by S3.
 pub async fn upload_png(
     router: &impl ApiTarget,
     subject: &str,
     kind: &str,
     png: Vec<u8>,
 ) -> Result<(Value, String), Error> {
+    use sha2::Digest as _;
+    let sha256 = hex::encode(sha2::Sha256::digest(&png));
     let (status, slot) = call(
         router,
         subject,
         "POST",
         "/uploads",
-        Some(&json!({"kind": kind, "content_type": "image/png", "size": png.len()})),
+        Some(&json!({"kind": kind, "content_type": "image/png", "size": png.len(), "sha256": sha256})),
     )
     .await?;
     if status != 201 {

@@ -209,6 +209,33 @@ async fn an_application_travels_from_submission_to_completion_through_the_lambda
     {
         documents.push(upload(&router, "mum-aws", kind).await);
     }
+    // Another account that declares the digest of one of her scans, without sending the bytes,
+    // cannot complete a slot with it (the object at the content address was not its PUT).
+    let (status, borrowed) = call(
+        &router,
+        "dad-else",
+        "POST",
+        "/uploads",
+        Some(
+            &json!({"kind": "household_booklet_front", "content_type": "image/png",
+            "size": 8, "sha256": documents[0]["sha256"]}),
+        ),
+    )
+    .await;
+    assert_eq!(status, 201, "{borrowed}");
+    let (status, refused) = call(
+        &router,
+        "dad-else",
+        "POST",
+        borrowed["complete_url"].as_str().unwrap_or_default(),
+        None,
+    )
+    .await;
+    assert_eq!(
+        (status, refused["code"].as_str()),
+        (409, Some("upload_missing")),
+        "knowing a scan's digest does not make it one's own: {refused}"
+    );
     let mut form: Value = serde_json::from_str(SAMPLE).unwrap_or_else(|e| panic!("{e}"));
     form["documents"] = Value::Array(documents);
     form["licences"] = licences;

@@ -572,6 +572,11 @@ pub struct UploadSlot {
     pub expires_at: DateTime<Utc>,
     /// The digest, once the upload arrived and was verified.
     pub sha256: Option<Sha256Hex>,
+    /// The digest the applicant declared when opening the slot, if she did: the bytes must
+    /// have it, and object storage receives them at their content address directly (S3 checks
+    /// the checksum on the PUT, so nothing is copied afterwards).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub declared_sha256: Option<Sha256Hex>,
 }
 
 /// Upload slots and the verified uploads of each applicant.

@@ -56,9 +56,19 @@ pub(crate) fn problem(status: StatusCode, code: &str, zh: &str, en: &str) -> Pro
 }
 
 pub(crate) fn parse<T: DeserializeOwned>(body: &[u8]) -> Result<T, Problem> {
-    serde_json::from_slice(body).map_err(|e| {
+    let de = &mut serde_json::Deserializer::from_slice(body);
+    serde_path_to_error::deserialize(de).map_err(|e| {
+        // A value our types refuse (a digest, an identity number, a text) is named with its
+        // field and its rule in both languages (422); anything else is malformed JSON (400).
+        let message = e.inner().to_string();
+        if let Some(invalid) = newborn_domain::text::Invalid::from_serde_message(&message) {
+            return Problem::from(newborn_service::ServiceError::bad(
+                &e.path().to_string(),
+                invalid,
+            ));
+        }
         // The rule and the position stay; the submitted values do not come back.
-        let e = newborn_domain::text::without_values(&e.to_string());
+        let e = newborn_domain::text::without_values(&message);
         Problem::bad_request(
             "malformed_json",
             &format!("请求内容格式错误：{e}"),

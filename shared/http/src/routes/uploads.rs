@@ -61,6 +61,10 @@ struct UploadRequest {
     kind: DocumentKind,
     content_type: String,
     size: u64,
+    /// The bytes' SHA-256 (64 hex digits), if the app computed it: on S3 the bytes then go to
+    /// their content address directly, checked by S3 on the PUT.
+    #[serde(default)]
+    sha256: Option<newborn_domain::application::Sha256Hex>,
 }
 
 /// Opens an upload slot: a signed URL, valid 15 minutes, for one scan of one kind.
@@ -68,7 +72,14 @@ async fn open_upload(State(s): S, Applicant(owner): Applicant, body: Bytes) -> A
     let r: UploadRequest = parse(&body)?;
     let slot = s
         .desk
-        .open_upload(&owner, r.kind, &r.content_type, r.size, s.wall_clock.now())
+        .open_upload(
+            &owner,
+            r.kind,
+            &r.content_type,
+            r.size,
+            r.sha256,
+            s.wall_clock.now(),
+        )
         .await?;
     let ticket = s.target.ticket(&slot).await.map_err(ServiceError::from)?;
     ok(

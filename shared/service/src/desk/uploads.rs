@@ -41,7 +41,8 @@ impl UploadDesk {
     }
 
     /// Opens an upload slot for one scan of `kind` (a presigned URL's worth of permission).
-    /// JPEG, PNG and PDF only, at most [`MAX_UPLOAD`] bytes, valid for 15 minutes from `now`.
+    /// JPEG, PNG and PDF only, at most [`MAX_UPLOAD`] bytes, valid for 15 minutes from `now`;
+    /// with the bytes' SHA-256 when the applicant declares it (`declared`).
     #[tracing::instrument(skip(self, owner))]
     pub async fn open_upload(
         &self,
@@ -49,6 +50,7 @@ impl UploadDesk {
         kind: DocumentKind,
         content_type: &str,
         size: u64,
+        declared: Option<Sha256Hex>,
         now: DateTime<Utc>,
     ) -> Result<UploadSlot, ServiceError> {
         if !UPLOAD_TYPES.contains(&content_type) {
@@ -89,6 +91,7 @@ impl UploadDesk {
             size,
             expires_at: now + chrono::TimeDelta::minutes(15),
             sha256: None,
+            declared_sha256: declared,
         };
         self.uploads.create(&slot).await?;
         Ok(slot)
@@ -135,6 +138,16 @@ impl UploadDesk {
             .map_err(|_| ServiceError::Transient("digest".into()))?;
         if slot.sha256.as_ref().is_some_and(|d| *d != digest) {
             return Err(used());
+        }
+        if slot.declared_sha256.as_ref().is_some_and(|d| *d != digest) {
+            return Err(ServiceError::bad(
+                "sha256",
+                Invalid::new(
+                    "checksum_mismatch",
+                    "文件内容与申请上传时声明的SHA-256不符",
+                    "the file does not have the SHA-256 declared for this upload",
+                ),
+            ));
         }
         if bytes.len() as u64 > slot.size {
             return Err(ServiceError::TooLarge(Invalid::new(
