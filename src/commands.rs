@@ -483,22 +483,15 @@ pub fn run(cli: Cli) -> Result<()> {
             csv,
             json,
         } => {
-            use newborn_service::report::{Period, REPORTED};
+            use newborn_service::report::Period;
             let period = match period {
                 Some(p) => Period::parse(&p).map_err(|e| anyhow!("{}", e.message.en))?,
                 None => Period::month_of(Utc::now()),
             };
             let agency = agency
                 .map(|a| {
-                    REPORTED
-                        .into_iter()
-                        .find(|x| x.as_str() == a)
-                        .ok_or_else(|| {
-                            anyhow!(
-                                "unknown agency \"{a}\" (one of {})",
-                                REPORTED.map(|x| x.as_str()).join(", ")
-                            )
-                        })
+                    newborn_service::report::agency(&a)
+                        .map_err(|e| anyhow!("\"{a}\": {}", e.message.en))
                 })
                 .transpose()?;
             let store = newborn_embedded::SqliteStore::new(local_database(&data_dir)?);

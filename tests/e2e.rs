@@ -1403,17 +1403,7 @@ async fn a_finished_step_is_open_for_rating_and_its_rating_reaches_the_platform_
         (409, Some("matter_rating_not_offered")),
         "{body}"
     );
-    let got = t
-        .wait_for_ratings("the police rating", |r| {
-            r.iter()
-                .any(|x| x["key"] == format!("{id}:police").as_str())
-        })
-        .await?;
-    let police = got
-        .iter()
-        .find(|x| x["key"] == format!("{id}:police").as_str())
-        .cloned()
-        .unwrap_or_default();
+    let police = t.wait_for_rating(&format!("{id}:police"), |_| true).await?;
     assert_eq!(police["body"]["department"], "police_station", "{police}");
     assert_eq!(police["body"]["level"], "very_dissatisfied");
     assert_eq!(police["body"]["region"], "fujian-2.0");
@@ -1430,12 +1420,9 @@ async fn a_finished_step_is_open_for_rating_and_its_rating_reaches_the_platform_
         .send("evaluation", &task, std::time::Duration::ZERO)
         .await
         .map_err(anyhow::Error::msg)?;
-    let got = t
-        .wait_for_ratings("the repeated delivery", |r| {
-            r.iter()
-                .any(|x| x["key"] == format!("{id}:police").as_str() && x["deliveries"] == 2)
-        })
+    t.wait_for_rating(&format!("{id}:police"), |x| x["deliveries"] == 2)
         .await?;
+    let got = t.ratings_received().await?;
     let mine: Vec<&Value> = got
         .iter()
         .filter(|x| x["key"].as_str().is_some_and(|k| k.starts_with(&id)))
@@ -1562,17 +1549,7 @@ async fn in_yongfu_the_whole_matter_is_rated_once_after_it_ends() -> Result<()> 
         (409, Some("already_rated")),
         "{body}"
     );
-    let got = t
-        .wait_for_ratings("the matter's rating", |r| {
-            r.iter()
-                .any(|x| x["key"] == format!("{id}:matter").as_str())
-        })
-        .await?;
-    let matter = got
-        .iter()
-        .find(|x| x["key"] == format!("{id}:matter").as_str())
-        .cloned()
-        .unwrap_or_default();
+    let matter = t.wait_for_rating(&format!("{id}:matter"), |_| true).await?;
     assert_eq!(matter["body"]["department"], "platform", "{matter}");
     assert_eq!(matter["body"]["region"], "guangxi-yongfu");
     Ok(())

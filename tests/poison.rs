@@ -17,6 +17,16 @@ use newborn::demo::ApplicantClient;
 use std::time::{Duration, Instant};
 use support::*;
 
+/// The service clock of both tests, a rare SLA sweep and quick redeliveries.
+const CLOCK: [&str; 6] = [
+    "--clock-start",
+    CLOCK_START,
+    "--sla-interval-secs",
+    "3600",
+    "--visibility-timeout-secs",
+    "1",
+];
+
 async fn metric(api: u16, line_start: &str) -> Result<u64> {
     let text = reqwest::get(format!("http://127.0.0.1:{api}/metrics"))
         .await?
@@ -36,16 +46,8 @@ async fn a_hand_off_that_keeps_failing_is_dead_lettered_counted_and_redriven_aft
     let (api, sim, down) = (free_port()?, free_port()?, free_port()?);
     let issuer = newborn::runtime::keys::dev_issuer(&data)?;
     let client = ApplicantClient::new(&format!("http://127.0.0.1:{api}"), issuer)?;
-    let common = [
-        "--clock-start",
-        CLOCK_START,
-        "--sla-interval-secs",
-        "3600",
-        "--visibility-timeout-secs",
-        "1",
-        "--max-receives",
-        "3",
-    ];
+    let mut common = CLOCK.to_vec();
+    common.extend(["--max-receives", "3"]);
     // The fault: the agencies' gateway is down (nothing listens there).
     let unreachable = format!("http://127.0.0.1:{down}");
     let mut args = common.to_vec();
@@ -177,18 +179,8 @@ async fn a_rating_reaches_the_platform_once_across_a_kill_and_the_report_survive
         .map_err(anyhow::Error::msg)?;
     let client = ApplicantClient::new(&format!("http://127.0.0.1:{api}"), issuer)?;
     let sim_listen = format!("127.0.0.1:{sim}");
-    let args = [
-        "--clock-start",
-        CLOCK_START,
-        "--sla-interval-secs",
-        "3600",
-        "--visibility-timeout-secs",
-        "1",
-        "--simulator-listen",
-        &sim_listen,
-        "--agency-delay-ms",
-        "20",
-    ];
+    let mut args = CLOCK.to_vec();
+    args.extend(["--simulator-listen", &sim_listen, "--agency-delay-ms", "20"]);
     let mut child = serve_process(&data, api, &args, &dir.path().join("first.log"))?;
     wait_healthy(&client).await?;
     let owner = "mum-kill-rate";

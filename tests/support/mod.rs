@@ -501,6 +501,16 @@ impl TestService {
         }
     }
 
+    /// Polls the 好差评 platform until it holds the rating `key` (`<application>:<subject>`) and
+    /// `pred` holds of its record; returns the record.
+    pub async fn wait_for_rating(&self, key: &str, pred: impl Fn(&Value) -> bool) -> Result<Value> {
+        let find = |r: &[Value]| r.iter().find(|x| x["key"] == key).cloned();
+        let got = self
+            .wait_for_ratings(key, |r| find(r).is_some_and(|x| pred(&x)))
+            .await?;
+        Ok(find(&got).unwrap_or_default())
+    }
+
     /// The efficiency report of `period` (JSON), as a supervisor reads it.
     pub async fn report(&self, period: &str) -> Result<Value> {
         self.client

@@ -365,30 +365,17 @@ impl ApplicationStore for SqliteStore {
         from: DateTime<Utc>,
         to: DateTime<Utc>,
     ) -> Result<Vec<Fact>, StoreError> {
-        let (agency, from, to) = (
-            agency.as_str().to_owned(),
-            from.timestamp_millis(),
-            to.timestamp_millis(),
-        );
-        let bodies: Vec<String> = self
-            .db
-            .call(move |conn| {
-                let mut stmt = conn.prepare(
-                    "SELECT body FROM facts WHERE agency = ?1 AND at_ms >= ?2 AND at_ms < ?3 ORDER BY at_ms, seq",
-                )?;
-                let rows = stmt.query_map(params![agency, from, to], |r| r.get(0))?;
-                rows.collect()
-            })
-            .await
-            .map_err(unavailable)?;
-        // A row that does not read back is reported, never skipped: the report would be wrong.
-        bodies
-            .iter()
-            .map(|b| {
-                serde_json::from_str(b)
-                    .map_err(|e| StoreError::Unavailable(format!("fact row: {e}")))
-            })
-            .collect()
+        // The instants go as text; the INTEGER column converts them for the comparison.
+        json_rows(
+            &self.db,
+            "SELECT body FROM facts WHERE agency = ?1 AND at_ms >= ?2 AND at_ms < ?3 ORDER BY at_ms, seq",
+            vec![
+                agency.as_str().to_owned(),
+                from.timestamp_millis().to_string(),
+                to.timestamp_millis().to_string(),
+            ],
+        )
+        .await
     }
 
     async fn alerts(&self) -> Result<Vec<Alert>, StoreError> {

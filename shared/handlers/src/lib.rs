@@ -68,53 +68,66 @@ pub async fn handle_stage_batch(
     response
 }
 
-/// Handles a batch of the notification queue: each record is one [`Delivery`] to the applicant's
-/// app, on its own; failures are reported by message id and retried, then dead-lettered.
-pub async fn handle_notification_batch(desk: &NotifierDesk, event: SqsEvent) -> SqsBatchResponse {
+/// Handles each record of `event` on its own: its body decoded as `T` (what else is a poison
+/// message, `what` naming what it should have been) and handed to `handle` in a span of
+/// `application`'s; failed records are reported by message id, to be retried, then
+/// dead-lettered.
+async fn each_record<T, F, Fut>(
+    event: SqsEvent,
+    what: &str,
+    application: impl Fn(&T) -> String,
+    handle: F,
+) -> SqsBatchResponse
+where
+    T: serde::de::DeserializeOwned,
+    F: Fn(T) -> Fut,
+    Fut: std::future::Future<Output = Result<(), ServiceError>>,
+{
     let mut response = SqsBatchResponse::default();
     for record in &event.records {
         let id = record.message_id.clone().unwrap_or_default();
-        let delivery = record
+        let body = record
             .body
             .as_deref()
-            .and_then(|b| serde_json::from_str::<Delivery>(b).ok());
-        let Some(delivery) = delivery else {
-            tracing::error!(message_id = %id, "poison message: not a notification delivery");
+            .and_then(|b| serde_json::from_str::<T>(b).ok());
+        let Some(body) = body else {
+            tracing::error!(message_id = %id, "poison message: not {what}");
             response.add_failure(id);
             continue;
         };
-        let span = tracing::info_span!("delivery", message_id = %id, application = %delivery.application_id);
-        if let Err(e) = desk.deliver(&delivery).instrument(span).await {
-            tracing::warn!(message_id = %id, error = %e, "delivery failed; will be retried");
+        let span =
+            tracing::info_span!("record", message_id = %id, application = %application(&body));
+        if let Err(e) = handle(body).instrument(span).await {
+            tracing::warn!(message_id = %id, error = %e, "{what} failed; will be retried");
             response.add_failure(id);
         }
     }
     response
 }
 
-/// Handles a batch of the evaluation queue: each record is one [`EvaluationTask`] (an
-/// invitation to rate, or a rating to forward to the 好差评 platform), on its own; failures are
+/// Handles a batch of the notification queue: each record is one [`Delivery`] to the applicant's
+/// app, on its own; failures are reported by message id and retried, then dead-lettered.
+pub async fn handle_notification_batch(desk: &NotifierDesk, event: SqsEvent) -> SqsBatchResponse {
+    each_record(
+        event,
+        "a notification delivery",
+        |d: &Delivery| d.application_id.to_string(),
+        |delivery| async move { desk.deliver(&delivery).await },
+    )
+    .await
+}
+
+/// Handles a batch of the evaluation queue: each record is one [`EvaluationTask`] (a rating to
+/// forward to the 好差评 platform, its follow-up opened first if bad), on its own; failures are
 /// reported by message id and retried, then dead-lettered.
 pub async fn handle_evaluation_batch(desk: &EvaluationDesk, event: SqsEvent) -> SqsBatchResponse {
-    let mut response = SqsBatchResponse::default();
-    for record in &event.records {
-        let id = record.message_id.clone().unwrap_or_default();
-        let task = record
-            .body
-            .as_deref()
-            .and_then(|b| serde_json::from_str::<EvaluationTask>(b).ok());
-        let Some(task) = task else {
-            tracing::error!(message_id = %id, "poison message: not an evaluation task");
-            response.add_failure(id);
-            continue;
-        };
-        let span = tracing::info_span!("evaluation", message_id = %id, application = %task.application_id());
-        if let Err(e) = desk.handle(&task).instrument(span).await {
-            tracing::warn!(message_id = %id, error = %e, "evaluation task failed; will be retried");
-            response.add_failure(id);
-        }
-    }
-    response
+    each_record(
+        event,
+        "an evaluation task",
+        |t: &EvaluationTask| t.application_id().to_string(),
+        |task| async move { desk.handle(&task).await },
+    )
+    .await
 }
 
 /// Handles the scheduled event of the SLA monitor (an EventBridge rule with a schedule

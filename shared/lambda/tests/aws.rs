@@ -11,7 +11,7 @@ use newborn_lambda::{Adapters, settings::queue_variable, wire};
 use newborn_lambda_harness::{self as harness, REGION};
 use newborn_service::ports::QueueName;
 use newborn_service::signing::KeyRing;
-use newborn_service::{NotifierDesk, StageDesk};
+use newborn_service::{EvaluationDesk, NotifierDesk, StageDesk};
 use serde_json::{Value, json};
 use std::collections::HashMap;
 use std::sync::Arc;
@@ -84,6 +84,29 @@ async fn pump_notifications(stack: &Stack, desk: &NotifierDesk) -> usize {
     stack
         .pump(&stack.notifications, |event| async move {
             newborn_handlers::handle_notification_batch(desk, event).await
+        })
+        .await
+        .unwrap_or_else(|e| panic!("{e}"))
+}
+
+/// Invokes the evaluation function with one batch of its queue; with `lost`, its response is
+/// lost (every record reported failed, as after a timeout), so SQS delivers them again.
+async fn pump_evaluation(stack: &Stack, desk: &EvaluationDesk, lost: bool) -> usize {
+    stack
+        .pump(&stack.evaluation, |event| async move {
+            let ids: Vec<String> = event
+                .records
+                .iter()
+                .filter_map(|r| r.message_id.clone())
+                .collect();
+            let mut response = newborn_handlers::handle_evaluation_batch(desk, event).await;
+            if lost {
+                response = aws_lambda_events::event::sqs::SqsBatchResponse::default();
+                for id in ids {
+                    response.add_failure(id);
+                }
+            }
+            response
         })
         .await
         .unwrap_or_else(|e| panic!("{e}"))
@@ -406,38 +429,11 @@ async fn an_application_travels_from_submission_to_completion_through_the_lambda
     let evaluation = wire::evaluation(&stack.adapters(&agencies_url))
         .await
         .unwrap_or_else(|e| panic!("{e}"));
-    let lost = stack
-        .pump(&stack.evaluation, |event| {
-            let evaluation = &evaluation;
-            async move {
-                let ids: Vec<String> = event
-                    .records
-                    .iter()
-                    .filter_map(|r| r.message_id.clone())
-                    .collect();
-                let _ = newborn_handlers::handle_evaluation_batch(evaluation, event).await;
-                let mut lost = aws_lambda_events::event::sqs::SqsBatchResponse::default();
-                for id in ids {
-                    lost.add_failure(id);
-                }
-                lost
-            }
-        })
-        .await
-        .unwrap_or_else(|e| panic!("{e}"));
-    assert_eq!(lost, 1);
+    assert_eq!(pump_evaluation(&stack, &evaluation, true).await, 1);
     let deadline = Instant::now() + Duration::from_secs(30);
-    let mut again = 0;
-    while again == 0 {
-        tokio::time::sleep(Duration::from_millis(300)).await;
-        again += stack
-            .pump(&stack.evaluation, |event| {
-                let evaluation = &evaluation;
-                async move { newborn_handlers::handle_evaluation_batch(evaluation, event).await }
-            })
-            .await
-            .unwrap_or_else(|e| panic!("{e}"));
+    while pump_evaluation(&stack, &evaluation, false).await == 0 {
         assert!(Instant::now() < deadline, "the task never came back");
+        tokio::time::sleep(Duration::from_millis(300)).await;
     }
     let ratings = sim.ratings().await.unwrap_or_else(|e| panic!("{e}"));
     assert_eq!(

@@ -73,6 +73,26 @@ pub const REPORTED: [Agency; 6] = [
     Agency::LicenceDirectory,
 ];
 
+/// The reported agency named `name` (`police_station`, …).
+pub fn agency(name: &str) -> Result<Agency, Invalid> {
+    REPORTED
+        .into_iter()
+        .find(|a| a.as_str() == name)
+        .ok_or_else(|| {
+            Invalid::new(
+                "unknown_agency",
+                format!(
+                    "未知的承办单位，应为：{}",
+                    REPORTED.map(|a| a.as_str()).join("、")
+                ),
+                format!(
+                    "unknown agency (one of {})",
+                    REPORTED.map(|a| a.as_str()).join(", ")
+                ),
+            )
+        })
+}
+
 /// A reporting period: `[from, to)`, bounded at midnight in China.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct Period {

@@ -175,22 +175,9 @@ async fn report(State(s): S, _: Supervisor, Query(q): Query<HashMap<String, Stri
     };
     let agency = q
         .get("agency")
-        .map(|a| {
-            newborn_service::report::REPORTED
-                .into_iter()
-                .find(|x| x.as_str() == a)
-                .ok_or_else(|| {
-                    Problem::from(ServiceError::bad(
-                        "agency",
-                        Invalid::new(
-                            "unknown_agency",
-                            format!("未知的承办单位“{a}”"),
-                            format!("unknown agency \"{a}\""),
-                        ),
-                    ))
-                })
-        })
-        .transpose()?;
+        .map(|a| newborn_service::report::agency(a))
+        .transpose()
+        .map_err(|e| Problem::from(ServiceError::bad("agency", e)))?;
     let format = q.get("format").map(String::as_str);
     if !matches!(format, None | Some("json") | Some("csv")) {
         return Err(problem(
