@@ -612,7 +612,6 @@ pub async fn start(config: ServeConfig) -> Result<Running> {
             routes::agency::routes(AgencyRoutes {
                 desk: desks.agency.clone(),
                 keys: Arc::new(keys.agencies.clone()),
-                requests,
                 wall_clock: wall.clone(),
             }),
             routes::supervision::routes(SupervisionRoutes {

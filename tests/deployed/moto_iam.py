@@ -40,14 +40,9 @@ def dynamodb_checks(action, body, region, account):
         ]
     if action == "TransactGetItems":
         return [("GetItem", table_arn(region, account, i["Get"]["TableName"])) for i in body.get("TransactItems", [])]
-    if action == "BatchWriteItem":
-        return [
-            ("PutItem" if "PutRequest" in request else "DeleteItem", table_arn(region, account, table))
-            for table, requests in body.get("RequestItems", {}).items()
-            for request in requests
-        ]
-    if action == "BatchGetItem":
-        return [("GetItem", table_arn(region, account, t)) for t in body.get("RequestItems", {})]
+    # The batch operations are IAM actions of their own, on each table they name.
+    if action in ("BatchWriteItem", "BatchGetItem"):
+        return [(action, table_arn(region, account, t)) for t in body.get("RequestItems", {})]
     if "TableName" in body:
         return [(action, table_arn(region, account, body["TableName"], body.get("IndexName")))]
     return [(action, "*")]

@@ -34,6 +34,7 @@
 mod dynamo;
 mod emf;
 mod handover;
+mod relay;
 mod requests;
 mod s3;
 mod sqs;
@@ -42,8 +43,9 @@ mod uploads;
 
 pub use emf::{EmfMetrics, NAMESPACE, document as emf_document};
 pub use handover::{DynamoHandovers, MAX_BATCH};
+pub use relay::{Relayed, StreamRelay, handed_of_event};
 pub use requests::DynamoRequestLog;
 pub use s3::{PresignedUpload, S3Documents};
 pub use sqs::{SqsQueues, StageQueue};
-pub use store::{DynamoStore, Relay, create_table};
+pub use store::{DynamoStore, LOG_BUDGET, create_table};
 pub use uploads::DynamoUploads;

@@ -1,10 +1,10 @@
-//! [`RequestLog`] on the DynamoDB table: `Idempotency-Key` records and callback signature nonces,
-//! each removed by the table's TTL (`expires_at`, epoch seconds) once it can no longer matter.
+//! [`RequestLog`] on the DynamoDB table: `Idempotency-Key` records, removed by the table's TTL
+//! (`expires_at`, epoch seconds) once they can no longer matter. (The callbacks' replay guard is
+//! kept in each application's item: [`crate::DynamoStore`].)
 //!
 //! | item | pk | sk | notes |
 //! |---|---|---|---|
 //! | idempotency record | `IDEM#<scope>` | `<key>` | `request_hash`, `status` + `response` once complete, `created_ms`; TTL 24 h |
-//! | signature nonce | `NONCE#<signature>` | `NONCE` | TTL 10 min (the signature window is 5 min each side) |
 
 use crate::dynamo::{number, s, text, unavailable};
 use async_trait::async_trait;
@@ -19,10 +19,8 @@ const KEEP_REQUESTS_MS: i64 = 24 * 3600 * 1000;
 /// A claim older than this whose request never completed may be taken over (the first
 /// attempt died).
 const STALE_CLAIM_MS: i64 = 60 * 1000;
-/// How long a callback signature is remembered.
-const KEEP_NONCES_MS: i64 = 600 * 1000;
 
-/// Idempotency records and nonces in DynamoDB.
+/// Idempotency records in DynamoDB.
 #[derive(Debug, Clone)]
 pub struct DynamoRequestLog {
     client: Client,
@@ -181,34 +179,6 @@ impl RequestLog for DynamoRequestLog {
                 let e = e.into_service_error();
                 if e.is_conditional_check_failed_exception() {
                     Ok(()) // completed: its response is kept
-                } else {
-                    Err(unavailable(e))
-                }
-            }
-        }
-    }
-
-    async fn first_use(&self, signature: &str, now: DateTime<Utc>) -> Result<bool, StoreError> {
-        let now_ms = now.timestamp_millis();
-        match self
-            .client
-            .put_item()
-            .table_name(&self.table)
-            .item("pk", s(format!("NONCE#{signature}")))
-            .item("sk", s("NONCE"))
-            .item("seen_ms", n(now_ms))
-            .item("expires_at", n((now_ms + KEEP_NONCES_MS) / 1000))
-            // TTL deletes lazily: an expired nonce still present counts as absent.
-            .condition_expression("attribute_not_exists(pk) OR seen_ms < :old")
-            .expression_attribute_values(":old", n(now_ms - KEEP_NONCES_MS))
-            .send()
-            .await
-        {
-            Ok(_) => Ok(true),
-            Err(e) => {
-                let e = e.into_service_error();
-                if e.is_conditional_check_failed_exception() {
-                    Ok(false)
                 } else {
                     Err(unavailable(e))
                 }

@@ -52,6 +52,43 @@ impl SqsQueues {
         Ok(())
     }
 
+    /// Sends message bodies in batches of ten (one request each); fails if any entry failed,
+    /// so the caller sends again (at least once).
+    pub async fn send_bodies(&self, queue_url: &str, bodies: &[String]) -> Result<(), StoreError> {
+        use aws_sdk_sqs::types::SendMessageBatchRequestEntry;
+        for chunk in bodies.chunks(10) {
+            let entries = chunk
+                .iter()
+                .enumerate()
+                .map(|(n, body)| {
+                    SendMessageBatchRequestEntry::builder()
+                        .id(n.to_string())
+                        .message_body(body)
+                        .build()
+                        .map_err(unavailable)
+                })
+                .collect::<Result<Vec<_>, _>>()?;
+            let out = self
+                .client
+                .send_message_batch()
+                .queue_url(queue_url)
+                .set_entries(Some(entries))
+                .send()
+                .await
+                .map_err(|e| unavailable(e.into_service_error()))?;
+            if let Some(failed) = out.failed().first() {
+                return Err(unavailable(format!(
+                    "{} of {} messages not sent ({}: {})",
+                    out.failed().len(),
+                    chunk.len(),
+                    failed.code(),
+                    failed.message().unwrap_or_default()
+                )));
+            }
+        }
+        Ok(())
+    }
+
     /// The stage queue at `url` with its dead-letter queue, found through the queue's redrive
     /// policy (so an operator names only the queue).
     pub async fn with_dead_letter(&self, url: &str) -> Result<StageQueue, StoreError> {

@@ -16,18 +16,60 @@ fn client(url: &str) -> aws_sdk_dynamodb::Client {
     aws_sdk_dynamodb::Client::from_conf(config)
 }
 
+/// The relay of `table`'s stream (no queues: the contract's writes hand on facts and records),
+/// as the contract's [`newborn_contract::Settle`].
+async fn settler(
+    sdk: &aws_config::SdkConfig,
+    table: &str,
+) -> impl Fn() -> std::pin::Pin<Box<dyn std::future::Future<Output = ()> + Send>> + Sync {
+    let stream = std::sync::Arc::new(
+        newborn_lambda_harness::StreamPump::of_table(sdk, table)
+            .await
+            .unwrap_or_else(|e| panic!("{e}")),
+    );
+    let relay = newborn_aws::StreamRelay {
+        dynamodb: aws_sdk_dynamodb::Client::new(sdk),
+        table: table.to_owned(),
+        queues: newborn_aws::SqsQueues::new(aws_sdk_sqs::Client::new(sdk)),
+        urls: Default::default(),
+    };
+    move || {
+        let (stream, relay) = (stream.clone(), relay.clone());
+        Box::pin(async move {
+            while stream
+                .pump(|event| {
+                    let relay = relay.clone();
+                    async move {
+                        let handed = newborn_aws::handed_of_event(&event)?;
+                        relay.relay(&handed).await.map(drop)
+                    }
+                })
+                .await
+                .unwrap_or_else(|e| panic!("{e}"))
+                > 0
+            {}
+        })
+    }
+}
+
 #[tokio::test]
 async fn the_dynamodb_store_obeys_the_same_store_contract_as_sqlite() {
     let emulator = start_emulator();
-    let client = client(&emulator.url);
+    let sdk = newborn_lambda_harness::sdk_config(&emulator.url, None);
+    let client = aws_sdk_dynamodb::Client::new(&sdk);
     create_table(&client, "newborn")
         .await
         .unwrap_or_else(|e| panic!("{e}"));
-    newborn_contract::store_contract(&DynamoStore::new(client.clone(), "newborn"), "D").await;
+    let settle = settler(&sdk, "newborn").await;
+    newborn_contract::store_contract(&DynamoStore::new(client.clone(), "newborn"), "D", &settle)
+        .await;
+    newborn_contract::accepted_message_contract(&DynamoStore::new(client.clone(), "newborn"), "D")
+        .await;
     newborn_contract::idempotent_write_contract(
         &DynamoStore::new(client.clone(), "newborn"),
         &newborn_aws::DynamoRequestLog::new(client, "newborn"),
         "D",
+        &settle,
     )
     .await;
 }
@@ -53,113 +95,271 @@ async fn the_dynamodb_request_log_uploads_and_handovers_obey_the_same_contracts_
         .await;
 }
 
-/// The transactional outbox: a committed hand-off reaches its stage queue at once; one that a
-/// crash left unsent (committed by a store without the relay) is sent by the relay sweep, once.
+/// One write, one `PutItem`, and nothing lost after it: the write's hand-off, report fact and
+/// idempotency record ride in the item's new image; the relay, fed from the table's stream as
+/// Lambda feeds it, sends and writes them. A relay that dies mid-batch (the crash between the
+/// commit and the send) is handed the same records again and delivers them; a batch relayed
+/// twice (a lost response) sends the hand-off again, which its handler absorbs, and writes the
+/// fact and the record under the same keys, so the report counts the fact once.
 #[tokio::test]
-async fn hand_offs_reach_sqs_after_the_commit_and_the_relay_sweep_sends_what_a_crash_left() {
-    use newborn_domain::stage::Stage;
-    use newborn_service::ports::{ApplicationStore, StageMessage, Write};
+async fn a_write_reaches_its_queue_and_report_through_the_stream_even_after_a_relay_crash() {
+    use newborn_domain::stage::{Agency, Stage};
+    use newborn_lambda_harness::{StreamPump, sdk_config};
+    use newborn_service::ports::{
+        ApplicationStore, Claim, Fact, FactKind, IdempotencyClaim, IdempotentResponse, RequestLog,
+        StageMessage, Write,
+    };
     let emulator = start_emulator();
-    let dynamodb = client(&emulator.url);
+    let sdk = sdk_config(&emulator.url, None);
+    let dynamodb = aws_sdk_dynamodb::Client::new(&sdk);
     create_table(&dynamodb, "newborn")
         .await
         .unwrap_or_else(|e| panic!("{e}"));
-    let sqs = sqs_client(&emulator.url);
-    let mut urls = std::collections::HashMap::new();
-    for stage in Stage::QUEUES {
-        let q = sqs
-            .create_queue()
-            .queue_name(stage.as_str())
-            .send()
-            .await
-            .unwrap_or_else(|e| panic!("{e}"));
-        urls.insert(stage, q.queue_url().unwrap_or_default().to_owned());
-    }
-    let relay = newborn_aws::Relay {
+    let sqs = aws_sdk_sqs::Client::new(&sdk);
+    let url = sqs
+        .create_queue()
+        .queue_name("pre_review")
+        .send()
+        .await
+        .unwrap_or_else(|e| panic!("{e}"))
+        .queue_url()
+        .unwrap_or_default()
+        .to_owned();
+    let relay = newborn_aws::StreamRelay {
+        dynamodb: dynamodb.clone(),
+        table: "newborn".into(),
         queues: newborn_aws::SqsQueues::new(sqs.clone()),
-        urls: urls
-            .iter()
-            .map(|(stage, url)| (stage.as_str().to_owned(), url.clone()))
-            .collect(),
+        urls: [("pre_review".to_owned(), url.clone())].into(),
     };
-    let relaying = DynamoStore::new(dynamodb.clone(), "newborn").with_relay(relay);
-    let crashed = DynamoStore::new(dynamodb, "newborn");
-    let receive = |stage: Stage| {
-        let (sqs, url) = (sqs.clone(), urls[&stage].clone());
+    let store = DynamoStore::new(dynamodb.clone(), "newborn");
+    let requests = newborn_aws::DynamoRequestLog::new(dynamodb.clone(), "newborn");
+    let receive = || {
+        let (sqs, url) = (sqs.clone(), url.clone());
         async move {
             let out = sqs
                 .receive_message()
                 .queue_url(&url)
                 .max_number_of_messages(10)
+                .visibility_timeout(0)
                 .send()
                 .await
                 .unwrap_or_else(|e| panic!("{e}"));
             out.messages()
                 .iter()
                 .filter_map(|m| serde_json::from_str::<StageMessage>(m.body()?).ok())
+                .map(|m| m.application_id.to_string())
                 .collect::<Vec<_>>()
         }
     };
-    let write = |app: &'static newborn_domain::flow::Application| Write {
-        application: app,
+    let app = newborn_contract::application("R1");
+    let at = app.submitted_at;
+    let now = chrono::Utc::now();
+    let claim = IdempotencyClaim {
+        scope: "mum-1".into(),
+        key: "k-1".into(),
+        request_hash: "h-1".into(),
+    };
+    assert_eq!(
+        requests.claim("mum-1", "k-1", "h-1", now).await.ok(),
+        Some(Claim::New)
+    );
+    store
+        .insert(&Write {
+            application: &app,
+            owner: "mum-1",
+            timeline: vec![],
+            outbox: vec![StageMessage {
+                application_id: app.id.clone(),
+                stage: Stage::PreReview,
+                round: 1,
+            }],
+            evaluations: vec![],
+            facts: vec![Fact {
+                at,
+                application_id: app.id.clone(),
+                agency: Agency::Platform,
+                kind: FactKind::SupplementRequested,
+            }],
+            clocks: vec![],
+            follow_ups: vec![],
+            notifications: vec![],
+            deliveries: vec![],
+            response: Some(IdempotentResponse {
+                claim,
+                status: 201,
+                body: br#"{"id":"R1"}"#.to_vec(),
+            }),
+            accepted: None,
+        })
+        .await
+        .unwrap_or_else(|e| panic!("{e}"));
+    assert!(receive().await.is_empty(), "the write itself sends nothing");
+    let span = (
+        at - chrono::TimeDelta::days(1),
+        at + chrono::TimeDelta::days(1),
+    );
+    let facts = || store.facts(Agency::Platform, span.0, span.1);
+
+    // The relay dies with its first batch: nothing sent, and the stream keeps the records.
+    let stream = StreamPump::of_table(&sdk, "newborn")
+        .await
+        .unwrap_or_else(|e| panic!("{e}"));
+    let crashed = stream.pump(|_| async { Err::<(), _>("killed") }).await;
+    assert!(crashed.is_err(), "the batch failed");
+    assert!(
+        receive().await.is_empty(),
+        "the crash: committed but not sent"
+    );
+    assert_eq!(
+        requests.claim("mum-1", "k-1", "h-1", now).await.ok(),
+        Some(Claim::InProgress),
+        "a retry meanwhile is told the request is in progress, not run again"
+    );
+
+    // Handed again, the relay delivers.
+    async fn relay_once(relay: &newborn_aws::StreamRelay, stream: &StreamPump) -> usize {
+        stream
+            .pump(|event| async move {
+                let handed = newborn_aws::handed_of_event(&event)?;
+                relay.relay(&handed).await.map(drop)
+            })
+            .await
+            .unwrap_or_else(|e| panic!("{e}"))
+    }
+    assert_eq!(
+        relay_once(&relay, &stream).await,
+        1,
+        "the same record, handed again"
+    );
+    assert_eq!(receive().await, ["R1"], "the hand-off is on its queue");
+    assert_eq!(
+        facts().await.map(|f| f.len()).ok(),
+        Some(1),
+        "the fact is in the report"
+    );
+    assert_eq!(
+        requests.claim("mum-1", "k-1", "h-1", now).await.ok(),
+        Some(Claim::Replay {
+            status: 201,
+            body: br#"{"id":"R1"}"#.to_vec()
+        }),
+        "the request's retry is answered from its record"
+    );
+    assert_eq!(
+        relay_once(&relay, &stream).await,
+        0,
+        "nothing new on the stream"
+    );
+
+    // The whole stream relayed again (a lost response): the hand-off twice, the fact once.
+    let again = StreamPump::of_table(&sdk, "newborn")
+        .await
+        .unwrap_or_else(|e| panic!("{e}"));
+    assert_eq!(relay_once(&relay, &again).await, 1);
+    assert_eq!(
+        receive().await,
+        ["R1", "R1"],
+        "sent again; its handler absorbs it"
+    );
+    assert_eq!(facts().await.map(|f| f.len()).ok(), Some(1), "counted once");
+}
+
+/// The log stays in the item until it would pass the budget, then moves to an archive item;
+/// every timeline entry and notification reads back, in order, across archives.
+#[tokio::test]
+async fn a_long_history_is_archived_and_reads_back_whole() {
+    use newborn_domain::stage::Stage;
+    use newborn_service::ports::{ApplicationStore, Write};
+    let emulator = start_emulator();
+    let dynamodb = client(&emulator.url);
+    create_table(&dynamodb, "newborn")
+        .await
+        .unwrap_or_else(|e| panic!("{e}"));
+    let store = DynamoStore::new(dynamodb.clone(), "newborn");
+    let app = newborn_contract::application("H1");
+    let entry = |n: usize| newborn_contract::timeline_entry(Stage::Police, n);
+    let notice = |n: usize| newborn_contract::notification(n);
+    let write = |n: usize| Write {
+        application: &app,
         owner: "mum-1",
-        timeline: vec![],
-        outbox: vec![StageMessage {
-            application_id: app.id.clone(),
-            stage: Stage::PreReview,
-            round: 1,
-        }],
+        timeline: vec![entry(n)],
+        outbox: vec![],
         evaluations: vec![],
         facts: vec![],
         clocks: vec![],
         follow_ups: vec![],
-        notifications: vec![],
+        notifications: vec![notice(n)],
         deliveries: vec![],
         response: None,
+        accepted: None,
     };
-    let first: &'static _ = Box::leak(Box::new(newborn_contract::application("R1")));
-    relaying
-        .insert(&write(first))
+    store
+        .insert(&write(0))
         .await
         .unwrap_or_else(|e| panic!("{e}"));
-    let got = receive(Stage::PreReview).await;
-    assert_eq!(
-        got.len(),
-        1,
-        "the hand-off is on the queue after the commit"
-    );
-    assert_eq!(got[0].application_id.as_str(), "R1");
-    let later = chrono::Utc::now() + chrono::TimeDelta::seconds(1);
-    assert_eq!(
-        relaying.relay_pending(later).await.ok(),
-        Some(0),
-        "a sent hand-off is no longer pending"
-    );
-
-    let second: &'static _ = Box::leak(Box::new(newborn_contract::application("R2")));
-    crashed
-        .insert(&write(second))
+    for n in 1..150 {
+        store
+            .update(&write(n), n as u64)
+            .await
+            .unwrap_or_else(|e| panic!("write {n}: {e}"));
+    }
+    let archives = dynamodb
+        .query()
+        .table_name("newborn")
+        .key_condition_expression("pk = :pk AND begins_with(sk, :l)")
+        .expression_attribute_values(
+            ":pk",
+            aws_sdk_dynamodb::types::AttributeValue::S("APP#H1".into()),
+        )
+        .expression_attribute_values(
+            ":l",
+            aws_sdk_dynamodb::types::AttributeValue::S("LOG#".into()),
+        )
+        .send()
         .await
-        .unwrap_or_else(|e| panic!("{e}"));
+        .unwrap_or_else(|e| panic!("{e}"))
+        .count();
     assert!(
-        receive(Stage::PreReview).await.is_empty(),
-        "the crash: committed but not sent"
+        archives >= 2,
+        "150 writes of history archived in pieces: {archives}"
     );
-    let later = chrono::Utc::now() + chrono::TimeDelta::seconds(1);
+    let item = dynamodb
+        .get_item()
+        .table_name("newborn")
+        .key(
+            "pk",
+            aws_sdk_dynamodb::types::AttributeValue::S("APP#H1".into()),
+        )
+        .key(
+            "sk",
+            aws_sdk_dynamodb::types::AttributeValue::S("APP".into()),
+        )
+        .send()
+        .await
+        .unwrap_or_else(|e| panic!("{e}"));
+    let doc = item
+        .item()
+        .and_then(|i| i.get("doc"))
+        .and_then(|v| v.as_b().ok())
+        .map_or(0, |b| b.as_ref().len());
+    let alone = newborn_contract::application("H1");
+    assert!(
+        doc <= serde_json::to_vec(&alone).map_or(0, |j| j.len()) / 2 + newborn_aws::LOG_BUDGET,
+        "the item holds the application and a log within its budget: {doc} bytes"
+    );
+    let id = app.id.clone();
     assert_eq!(
-        relaying.relay_pending(later).await.ok(),
-        Some(1),
-        "the sweep finds the pending hand-off by the index"
+        store.timeline(&id).await.unwrap_or_else(|e| panic!("{e}")),
+        (0..150).map(entry).collect::<Vec<_>>(),
+        "every entry, once, in order"
     );
-    let got = receive(Stage::PreReview).await;
     assert_eq!(
-        got.iter()
-            .map(|m| m.application_id.as_str())
-            .collect::<Vec<_>>(),
-        ["R2"],
-        "and sends it"
+        store
+            .notifications(&id)
+            .await
+            .unwrap_or_else(|e| panic!("{e}")),
+        (0..150).map(notice).collect::<Vec<_>>()
     );
-    assert_eq!(relaying.relay_pending(later).await.ok(), Some(0), "once");
 }
 
 fn sqs_client(url: &str) -> aws_sdk_sqs::Client {

@@ -63,6 +63,33 @@ fn entry(stage: Stage, event: &str) -> TimelineEntry {
     }
 }
 
+/// The `n`th of a long history's timeline entries (each a minute after the last).
+pub fn timeline_entry(stage: Stage, n: usize) -> TimelineEntry {
+    TimelineEntry {
+        at: at("2025-11-17T09:00:00+08:00") + TimeDelta::minutes(n as i64),
+        ..entry(stage, "queue")
+    }
+}
+
+/// The `n`th of a long history's notifications, each with text of its own (a number spelt out
+/// in a way compression cannot fold into the previous one).
+pub fn notification(n: usize) -> Notification {
+    let noise: String = (0..24)
+        .map(|i| {
+            let x = (n * 7919 + i * 104_729) % 2_147_483_647;
+            char::from_digit(((x * x) % 36) as u32, 36).unwrap_or('0')
+        })
+        .collect();
+    Notification {
+        at: at("2025-11-17T09:00:00+08:00") + TimeDelta::minutes(n as i64),
+        kind: "stage_done".into(),
+        message: newborn_domain::text::Bilingual::new(
+            format!("第{n}号通知：您的申请已进入下一环节（{noise}）"),
+            format!("notice {n}: your application moved on ({noise})"),
+        ),
+    }
+}
+
 fn write<'a>(
     app: &'a Application,
     owner: &'a str,
@@ -80,6 +107,7 @@ fn write<'a>(
         follow_ups: vec![],
         deliveries: vec![],
         response: None,
+        accepted: None,
         notifications: events
             .iter()
             .map(|e| Notification {
@@ -91,8 +119,19 @@ fn write<'a>(
     }
 }
 
+/// What a store needs after a write before everything the write carried can be read back:
+/// nothing on SQLite (one transaction); on DynamoDB, the stream relay's run (report facts and
+/// idempotency records are written by it, after the commit).
+pub type Settle<'a> =
+    &'a (dyn Fn() -> std::pin::Pin<Box<dyn std::future::Future<Output = ()> + Send>> + Sync);
+
+/// A [`Settle`] for a store that needs none.
+pub fn settled() -> std::pin::Pin<Box<dyn std::future::Future<Output = ()> + Send>> {
+    Box::pin(async {})
+}
+
 /// Runs every check against `store`. `prefix` keeps ids unique when the store is shared.
-pub async fn store_contract(store: &dyn ApplicationStore, prefix: &str) {
+pub async fn store_contract(store: &dyn ApplicationStore, prefix: &str, settle: Settle<'_>) {
     let id = format!("{prefix}A1");
     let app = application(&id);
     store
@@ -376,6 +415,7 @@ pub async fn store_contract(store: &dyn ApplicationStore, prefix: &str) {
         .update(&with_facts, 5)
         .await
         .unwrap_or_else(|e| panic!("{e}"));
+    settle().await;
     let mine_id = &app.id;
     let facts = |agency: Agency, from: &str, to: &str| {
         let (from, to) = (at(from), at(to));
@@ -452,6 +492,7 @@ pub async fn idempotent_write_contract(
     store: &dyn ApplicationStore,
     log: &dyn RequestLog,
     prefix: &str,
+    settle: Settle<'_>,
 ) {
     let id = format!("{prefix}I1");
     let app = application(&id);
@@ -470,6 +511,7 @@ pub async fn idempotent_write_contract(
         .insert(&w)
         .await
         .unwrap_or_else(|e| panic!("insert: {e}"));
+    settle().await;
     let now = at("2025-11-17T09:00:01+08:00");
     let again = log
         .claim(&claim.scope, &claim.key, &claim.request_hash, now)
@@ -547,14 +589,58 @@ pub async fn request_log_contract(log: &dyn RequestLog, prefix: &str) {
         Some(Claim::New),
         "keys are scoped to the caller"
     );
-    let sig = format!("{prefix}sig-abc");
-    assert!(
-        log.first_use(&sig, now).await.unwrap_or(false),
-        "a signature is new once"
+}
+
+/// The replay guard kept with an application: the id of a signed message a write accepts reads
+/// back with the application, and a write carrying it again is refused (a conflict: the
+/// service reloads and sees the replay).
+pub async fn accepted_message_contract(store: &dyn ApplicationStore, prefix: &str) {
+    let id = format!("{prefix}M1");
+    let app = application(&id);
+    let app_id = app.id.clone();
+    store
+        .insert(&write(&app, "owner-m", &["submitted"], vec![]))
+        .await
+        .unwrap_or_else(|e| panic!("insert: {e}"));
+    let read = || async {
+        store
+            .get(&app_id)
+            .await
+            .unwrap_or_else(|e| panic!("{e}"))
+            .unwrap_or_else(|| panic!("{app_id} is gone"))
+    };
+    assert!(read().await.accepted.is_empty(), "nothing accepted yet");
+    let mut w = write(&app, "owner-m", &["dispatch"], vec![]);
+    w.accepted = Some(format!("{prefix}police-1:msg-1"));
+    store
+        .update(&w, 1)
+        .await
+        .unwrap_or_else(|e| panic!("update: {e}"));
+    let stored = read().await;
+    assert_eq!(
+        (stored.version, stored.accepted.clone()),
+        (2, vec![format!("{prefix}police-1:msg-1")]),
+        "the message id is kept with the application"
     );
     assert!(
-        !log.first_use(&sig, now).await.unwrap_or(true),
-        "and a replay after"
+        matches!(store.update(&w, 2).await, Err(StoreError::Conflict)),
+        "the same message in a later write is refused"
+    );
+    let mut other = write(&app, "owner-m", &["complete"], vec![]);
+    other.accepted = Some(format!("{prefix}police-1:msg-2"));
+    store
+        .update(&other, 2)
+        .await
+        .unwrap_or_else(|e| panic!("another message: {e}"));
+    let stored = read().await;
+    assert_eq!(stored.version, 3);
+    assert_eq!(
+        stored.accepted,
+        [
+            format!("{prefix}police-1:msg-1"),
+            format!("{prefix}police-1:msg-2")
+        ],
+        "oldest first"
     );
 }
 

@@ -107,11 +107,12 @@ CREATE TABLE IF NOT EXISTS idempotency (
     PRIMARY KEY (scope, key)
 );
 CREATE INDEX IF NOT EXISTS idempotency_created ON idempotency(created_ms);
-CREATE TABLE IF NOT EXISTS nonces (
-    signature TEXT PRIMARY KEY,
-    seen_ms   INTEGER NOT NULL
+CREATE TABLE IF NOT EXISTS accepted_messages (
+    message     TEXT PRIMARY KEY,
+    application TEXT NOT NULL,
+    at_ms       INTEGER NOT NULL
 );
-CREATE INDEX IF NOT EXISTS nonces_seen ON nonces(seen_ms);
+CREATE INDEX IF NOT EXISTS accepted_messages_application ON accepted_messages(application, at_ms);
 CREATE TABLE IF NOT EXISTS upload_quota (
     owner  TEXT NOT NULL,
     day    TEXT NOT NULL,

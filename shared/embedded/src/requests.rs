@@ -1,5 +1,5 @@
-//! [`RequestLog`] on SQLite: Idempotency-Key records (kept 24 hours) and callback nonces (kept
-//! beyond the signature window, then forgotten: an older signature is refused as expired anyway).
+//! [`RequestLog`] on SQLite: Idempotency-Key records (kept 24 hours). (The callbacks' replay
+//! guard is kept with each application: [`crate::SqliteStore`].)
 
 use crate::db::Database;
 use async_trait::async_trait;
@@ -11,10 +11,8 @@ use rusqlite::{OptionalExtension, params};
 const KEEP_REQUESTS_MS: i64 = 24 * 3600 * 1000;
 /// How long a claim without a response blocks the key (a crashed request).
 const STALE_CLAIM_MS: i64 = 60 * 1000;
-/// How long nonces are kept: twice the signature window.
-const KEEP_NONCES_MS: i64 = 600 * 1000;
 
-/// Idempotency records and nonces in SQLite.
+/// Idempotency records in SQLite.
 #[derive(Clone)]
 pub struct SqliteRequestLog {
     db: Database,
@@ -118,23 +116,6 @@ impl RequestLog for SqliteRequestLog {
                     params![scope, key],
                 )
                 .map(|_| ())
-            })
-            .await
-            .map_err(unavailable)
-    }
-
-    async fn first_use(&self, signature: &str, now: DateTime<Utc>) -> Result<bool, StoreError> {
-        let (sig, now) = (signature.to_owned(), now.timestamp_millis());
-        self.db
-            .call(move |conn| {
-                conn.execute(
-                    "DELETE FROM nonces WHERE seen_ms < ?1",
-                    params![now - KEEP_NONCES_MS],
-                )?;
-                Ok(conn.execute(
-                    "INSERT OR IGNORE INTO nonces (signature, seen_ms) VALUES (?1, ?2)",
-                    params![sig, now],
-                )? == 1)
             })
             .await
             .map_err(unavailable)

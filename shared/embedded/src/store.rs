@@ -8,8 +8,8 @@ use newborn_domain::flow::{Application, ApplicationId};
 use newborn_domain::kinds::Watch;
 use newborn_domain::stage::Agency;
 use newborn_service::ports::{
-    Alert, ApplicationStore, EVALUATION_QUEUE, Fact, NOTIFICATIONS_QUEUE, Notification, OpenClock,
-    OpenFollowUp, StoreError, Stored, TimelineEntry, Write,
+    Alert, ApplicationStore, EVALUATION_QUEUE, Fact, KEEP_ACCEPTED_MS, NOTIFICATIONS_QUEUE,
+    Notification, OpenClock, OpenFollowUp, StoreError, Stored, TimelineEntry, Write,
 };
 use rusqlite::{OptionalExtension, Transaction, params};
 
@@ -41,6 +41,7 @@ struct Rows {
     follow_ups: Vec<(String, i64, String)>,
     facts: Vec<(String, i64, String)>,
     response: Option<newborn_service::ports::IdempotentResponse>,
+    accepted: Option<String>,
 }
 
 fn to_json<T: serde::Serialize>(v: &T) -> Result<String, StoreError> {
@@ -51,6 +52,7 @@ fn rows(w: &Write<'_>) -> Result<Rows, StoreError> {
     let app = w.application;
     Ok(Rows {
         response: w.response.clone(),
+        accepted: w.accepted.clone(),
         id: app.id.as_str().to_owned(),
         owner: w.owner.to_owned(),
         outcome: to_json(&app.outcome())?,
@@ -173,7 +175,12 @@ fn unavailable(e: String) -> StoreError {
     StoreError::Unavailable(e)
 }
 
-fn decode(owner: String, version: i64, body: String) -> Result<Stored, rusqlite::Error> {
+fn decode(
+    owner: String,
+    version: i64,
+    body: String,
+    accepted: Vec<String>,
+) -> Result<Stored, rusqlite::Error> {
     let application: Application = serde_json::from_str(&body).map_err(|e| {
         rusqlite::Error::FromSqlConversionFailure(0, rusqlite::types::Type::Text, Box::new(e))
     })?;
@@ -181,6 +188,7 @@ fn decode(owner: String, version: i64, body: String) -> Result<Stored, rusqlite:
         application,
         owner,
         version: version as u64,
+        accepted,
     })
 }
 
@@ -221,6 +229,21 @@ impl SqliteStore {
                 if n == 0 {
                     return Ok(false);
                 }
+                // The signed message this write applies: spent with it, once.
+                if let Some(message) = &r.accepted {
+                    let now = now_ms();
+                    tx.execute(
+                        "DELETE FROM accepted_messages WHERE application = ?1 AND at_ms < ?2",
+                        params![r.id, now - KEEP_ACCEPTED_MS],
+                    )?;
+                    let spent = tx.execute(
+                        "INSERT OR IGNORE INTO accepted_messages (message, application, at_ms) VALUES (?1, ?2, ?3)",
+                        params![message, r.id, now],
+                    )?;
+                    if spent == 0 {
+                        return Ok(false);
+                    }
+                }
                 write_rest(&tx, &r)?;
                 tx.commit()?;
                 Ok(true)
@@ -256,7 +279,16 @@ impl ApplicationStore for SqliteStore {
                         |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)),
                     )
                     .optional()?;
-                row.map(|(o, v, b)| decode(o, v, b)).transpose()
+                let Some((o, v, b)) = row else {
+                    return Ok(None);
+                };
+                let mut stmt = conn.prepare_cached(
+                    "SELECT message FROM accepted_messages WHERE application = ?1 AND at_ms >= ?2 ORDER BY at_ms, rowid",
+                )?;
+                let accepted = stmt
+                    .query_map(params![id, now_ms() - KEEP_ACCEPTED_MS], |r| r.get(0))?
+                    .collect::<Result<Vec<String>, _>>()?;
+                decode(o, v, b, accepted).map(Some)
             })
             .await
             .map_err(unavailable)
@@ -268,7 +300,7 @@ impl ApplicationStore for SqliteStore {
             .call(move |conn| {
                 let mut stmt = conn.prepare("SELECT owner, version, body FROM applications WHERE owner = ?1 ORDER BY submitted_at DESC, id")?;
                 let rows = stmt.query_map(params![owner], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)))?;
-                rows.map(|row| row.and_then(|(o, v, b)| decode(o, v, b))).collect()
+                rows.map(|row| row.and_then(|(o, v, b)| decode(o, v, b, vec![]))).collect()
             })
             .await
             .map_err(unavailable)

@@ -13,7 +13,9 @@ fn db(dir: &tempfile::TempDir) -> Database {
 #[tokio::test]
 async fn the_sqlite_store_obeys_the_store_contract() {
     let dir = tempfile::tempdir().unwrap_or_else(|e| panic!("{e}"));
-    newborn_contract::store_contract(&SqliteStore::new(db(&dir)), "C").await;
+    newborn_contract::store_contract(&SqliteStore::new(db(&dir)), "C", &newborn_contract::settled)
+        .await;
+    newborn_contract::accepted_message_contract(&SqliteStore::new(db(&dir)), "C").await;
 }
 
 #[tokio::test]
@@ -24,6 +26,7 @@ async fn an_application_and_its_idempotency_record_are_written_together_in_sqlit
         &SqliteStore::new(db.clone()),
         &SqliteRequestLog::new(db),
         "C",
+        &newborn_contract::settled,
     )
     .await;
 }
@@ -71,6 +74,7 @@ async fn a_hand_off_is_queued_in_the_same_transaction_as_the_state_change() {
         notifications: vec![],
         deliveries: vec![],
         response: None,
+        accepted: None,
     };
     use newborn_service::ports::ApplicationStore;
     store.insert(&write).await.unwrap_or_else(|e| panic!("{e}"));

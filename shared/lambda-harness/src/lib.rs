@@ -97,6 +97,173 @@ pub struct Stack {
     pub evaluation: String,
     /// The evaluation queue's dead-letter queue URL.
     pub evaluation_dead_letters: String,
+    /// The table's stream, as the relay function's event source mapping reads it.
+    pub stream: StreamPump,
+    /// The relay function's wiring.
+    pub relay: newborn_aws::StreamRelay,
+}
+
+/// A DynamoDB stream read as Lambda's event source mapping reads it for a function: from the
+/// oldest record, in order, a batch handed again until the function succeeds with it.
+pub struct StreamPump {
+    client: aws_sdk_dynamodbstreams::Client,
+    arn: String,
+    /// Each shard's next iterator, once started.
+    iterators: tokio::sync::Mutex<Option<Vec<String>>>,
+}
+
+impl StreamPump {
+    /// The stream `arn` (as the relay's event source mapping names it), read through `sdk`.
+    pub fn new(sdk: &SdkConfig, arn: &str) -> Self {
+        Self {
+            client: aws_sdk_dynamodbstreams::Client::new(sdk),
+            arn: arn.to_owned(),
+            iterators: tokio::sync::Mutex::new(None),
+        }
+    }
+
+    /// The stream of `table`, found with `DescribeTable`.
+    pub async fn of_table(sdk: &SdkConfig, table: &str) -> Result<Self, Error> {
+        let described = aws_sdk_dynamodb::Client::new(sdk)
+            .describe_table()
+            .table_name(table)
+            .send()
+            .await?;
+        let arn = described
+            .table()
+            .and_then(|t| t.latest_stream_arn())
+            .ok_or_else(|| format!("table {table} has no stream"))?;
+        Ok(Self::new(sdk, arn))
+    }
+
+    async fn start(&self) -> Result<Vec<String>, Error> {
+        use aws_sdk_dynamodbstreams::types::ShardIteratorType;
+        let described = self
+            .client
+            .describe_stream()
+            .stream_arn(&self.arn)
+            .send()
+            .await
+            .map_err(|e| {
+                format!(
+                    "DescribeStream: {}",
+                    aws_sdk_dynamodbstreams::error::DisplayErrorContext(&e)
+                )
+            })?;
+        let mut out = vec![];
+        for shard in described
+            .stream_description()
+            .map(|d| d.shards())
+            .unwrap_or_default()
+        {
+            let it = self
+                .client
+                .get_shard_iterator()
+                .stream_arn(&self.arn)
+                .shard_id(shard.shard_id().unwrap_or_default())
+                .shard_iterator_type(ShardIteratorType::TrimHorizon)
+                .send()
+                .await?;
+            out.extend(it.shard_iterator().map(str::to_owned));
+        }
+        Ok(out)
+    }
+
+    /// One batch of every shard through `handler`, as the stream event Lambda hands a function
+    /// (`Records[].dynamodb.NewImage`, binary values base64) after the relay's filter (records
+    /// whose new image has `m`); the position moves past the batch only if `handler` succeeds.
+    /// Returns how many records were handed (0: nothing new).
+    pub async fn pump<F, Fut, E>(&self, handler: F) -> Result<usize, Error>
+    where
+        F: Fn(Value) -> Fut,
+        Fut: Future<Output = Result<(), E>>,
+        E: std::fmt::Display,
+    {
+        let mut guard = self.iterators.lock().await;
+        if guard.is_none() {
+            *guard = Some(self.start().await?);
+        }
+        let iterators = guard.as_mut().ok_or("no stream position")?;
+        let mut handed = 0;
+        for iterator in iterators.iter_mut() {
+            loop {
+                let out = self
+                    .client
+                    .get_records()
+                    .shard_iterator(iterator.as_str())
+                    .limit(100)
+                    .send()
+                    .await?;
+                if out.records().is_empty() {
+                    break;
+                }
+                // The relay's event source mapping filters on the new image's `m`
+                // (template.yaml's FilterCriteria): a write that hands nothing on invokes nothing.
+                let records: Vec<Value> = out
+                    .records()
+                    .iter()
+                    .map(stream_record)
+                    .filter(|r| r["dynamodb"]["NewImage"].get("m").is_some())
+                    .collect();
+                let n = records.len();
+                if n > 0 {
+                    handler(json!({ "Records": records }))
+                        .await
+                        .map_err(|e| format!("the relay failed its batch: {e}"))?;
+                }
+                if let Some(next) = out.next_shard_iterator() {
+                    *iterator = next.to_owned();
+                }
+                if n > 0 {
+                    handed += n;
+                    break;
+                }
+            }
+        }
+        Ok(handed)
+    }
+}
+
+/// A stream record as Lambda's event carries it; of the new image, the string, number and
+/// binary attributes (all the relay reads).
+fn stream_record(r: &aws_sdk_dynamodbstreams::types::Record) -> Value {
+    use aws_sdk_dynamodbstreams::types::AttributeValue;
+    use base64::Engine as _;
+    let b64 = base64::engine::general_purpose::STANDARD;
+    let image: serde_json::Map<String, Value> = r
+        .dynamodb()
+        .and_then(|d| d.new_image())
+        .into_iter()
+        .flatten()
+        .filter_map(|(name, v)| {
+            let v = match v {
+                AttributeValue::S(s) => json!({ "S": s }),
+                AttributeValue::N(n) => json!({ "N": n }),
+                AttributeValue::B(b) => {
+                    // moto 5.1 puts a binary value into its stream records base64-encoded once
+                    // more than GetItem returns it; unwrap that layer (compressed bytes are
+                    // never base64 text themselves).
+                    let bytes = b.as_ref();
+                    let inner = std::str::from_utf8(bytes)
+                        .ok()
+                        .and_then(|t| b64.decode(t).ok())
+                        .unwrap_or_else(|| bytes.to_vec());
+                    json!({ "B": b64.encode(inner) })
+                }
+                _ => return None,
+            };
+            Some((name.clone(), v))
+        })
+        .collect();
+    json!({
+        "eventID": r.event_id(),
+        "eventName": r.event_name().map(|n| n.as_str()),
+        "eventSource": "aws:dynamodb",
+        "dynamodb": {
+            "NewImage": image,
+            "SequenceNumber": r.dynamodb().and_then(|d| d.sequence_number()),
+        },
+    })
 }
 
 /// A queue as `template.yaml` declares it: dead-lettered after `maxReceiveCount` receives (3
@@ -183,7 +350,19 @@ impl Stack {
         ] {
             vars.insert(k.into(), v.into());
         }
+        let stream = StreamPump::of_table(&sdk, "newborn").await?;
+        let relay = newborn_aws::StreamRelay {
+            dynamodb: dynamodb.clone(),
+            table: "newborn".into(),
+            queues: newborn_aws::SqsQueues::new(sqs.clone()),
+            urls: QueueName::ALL
+                .into_iter()
+                .map(|q| (q.as_str().to_owned(), vars[&queue_variable(q)].clone()))
+                .collect(),
+        };
         Ok(Stack {
+            stream,
+            relay,
             sdk,
             vars,
             keys: Keys::from_json(&key_file)?,
@@ -235,6 +414,29 @@ impl Stack {
                 )
             })
             .unwrap_or(u32::MAX)
+    }
+
+    /// One batch of the table's stream through the relay function's code, as its event source
+    /// mapping invokes it; returns how many records it was handed (0: nothing new).
+    pub async fn relay_batch(&self) -> Result<usize, Error> {
+        self.stream
+            .pump(|event| async move {
+                let handed = newborn_aws::handed_of_event(&event)?;
+                self.relay.relay(&handed).await.map(drop)
+            })
+            .await
+    }
+
+    /// Everything new on the table's stream through the relay, batch by batch; returns how
+    /// many records it was handed.
+    pub async fn relay(&self) -> Result<usize, Error> {
+        let mut total = 0;
+        loop {
+            match self.relay_batch().await? {
+                0 => return Ok(total),
+                n => total += n,
+            }
+        }
     }
 
     /// One batch of `url` through `handler`, as the event source mapping does ([`pump`]).

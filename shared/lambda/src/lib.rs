@@ -12,7 +12,9 @@
 //! - [`run_notifier`] — notification deliveries to the applicant gateway, from their queue;
 //! - [`run_evaluation`] — the evaluation stage (评价): rating invitations and ratings to the
 //!   好差评 platform, from its queue;
-//! - [`run_sla_monitor`] — the scheduled SLA sweep, and the outbox relay sweep.
+//! - [`run_sla_monitor`] — the scheduled SLA sweep;
+//! - [`run_relay`] — the table's stream: each application write's messages to their queues, its
+//!   report facts and idempotency record to the table.
 
 pub mod allow;
 pub mod auth;
@@ -29,7 +31,6 @@ use aws_lambda_events::event::sqs::SqsEvent;
 use lambda_runtime::{LambdaEvent, service_fn};
 use newborn_domain::stage::Stage;
 use newborn_service::signing::Keys;
-use std::sync::Arc;
 
 /// The error a function's `main` returns.
 pub type Error = lambda_runtime::Error;
@@ -126,10 +127,24 @@ pub async fn run_evaluation() -> Result<(), Error> {
 
 /// The `sla-monitor` function (an EventBridge rule with a schedule expression).
 pub async fn run_sla_monitor() -> Result<(), Error> {
-    let monitor = Arc::new(wire::monitor(&adapters().await?).await?);
+    let desk = wire::monitor(&adapters().await?).await?;
     lambda_runtime::run(service_fn(move |event: LambdaEvent<CloudWatchEvent>| {
-        let monitor = monitor.clone();
-        async move { monitor.run(event.payload).await }
+        let desk = desk.clone();
+        async move { Ok::<_, Error>(newborn_handlers::handle_schedule(&desk, event.payload).await?) }
+    }))
+    .await
+}
+
+/// The `relay` function (the table's stream, new images): a failed batch fails whole, and
+/// Lambda hands the same records again, in order.
+pub async fn run_relay() -> Result<(), Error> {
+    let relay = wire::relay(&adapters().await?);
+    lambda_runtime::run(service_fn(move |event: LambdaEvent<serde_json::Value>| {
+        let relay = relay.clone();
+        async move {
+            let handed = newborn_aws::handed_of_event(&event.payload)?;
+            Ok::<_, Error>(relay.relay(&handed).await?)
+        }
     }))
     .await
 }

@@ -8,11 +8,9 @@
 
 use crate::{ApiGatewayJwt, Error, Settings, read_keys};
 use aws_config::SdkConfig;
-use aws_lambda_events::event::cloudwatch_events::CloudWatchEvent;
-use chrono::TimeDelta;
 use newborn_aws::{
-    DynamoHandovers, DynamoRequestLog, DynamoStore, DynamoUploads, EmfMetrics, Relay, S3Documents,
-    SqsQueues,
+    DynamoHandovers, DynamoRequestLog, DynamoStore, DynamoUploads, EmfMetrics, S3Documents,
+    SqsQueues, StreamRelay,
 };
 use newborn_domain::calendar::WorkingCalendar;
 use newborn_domain::policy::PolicyRegistry;
@@ -25,21 +23,21 @@ use newborn_service::ports::{Clock, Metrics, SystemClock};
 use newborn_service::signing::Keys;
 use newborn_service::{
     AgencyDesk, ApplicantDesk, Core, EvaluationDesk, Licences, MonitorDesk, NotifierDesk, Rules,
-    StageDesk, SupervisionDesk, SweepReport, UploadDesk,
+    StageDesk, SupervisionDesk, UploadDesk,
 };
 use serde::Serialize;
 use std::collections::BTreeSet;
 use std::sync::{Arc, Mutex};
 
-/// Hand-offs still pending this long after their commit are re-sent by the relay sweep.
-const RELAY_AFTER: TimeDelta = TimeDelta::seconds(60);
-
 /// An AWS resource a function's adapters use.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize)]
 #[serde(rename_all = "snake_case")]
 pub enum Port {
-    /// The application store: the table, and the queues its relay sends hand-offs to.
+    /// The application store (the table).
     Applications,
+    /// The stream relay: the queues every write hands messages to, and the report facts and
+    /// idempotency records it writes to the table.
+    Relay,
     /// The upload register (the table).
     Uploads,
     /// The counterfoil register (the table).
@@ -71,7 +69,8 @@ const TABLE_ACTIONS: [&str; 6] = [
     "dynamodb:ConditionCheckItem",
 ];
 
-/// The queues the store's relay sends to: every stage's and the notifications'.
+/// The queues the stream relay sends to: every stage's, the notifications' and the evaluation
+/// stage's.
 const QUEUES: [&str; 7] = [
     "PreReviewQueue",
     "HealthCheckQueue",
@@ -80,6 +79,13 @@ const QUEUES: [&str; 7] = [
     "SocialSecurityCardQueue",
     "NotificationsQueue",
     "EvaluationQueue",
+];
+
+/// What Lambda's event source mapping reads the table's stream with, on the relay's role.
+const STREAM_ACTIONS: [&str; 3] = [
+    "dynamodb:DescribeStream",
+    "dynamodb:GetRecords",
+    "dynamodb:GetShardIterator",
 ];
 
 impl Port {
@@ -93,13 +99,24 @@ impl Port {
             })
         };
         match self {
-            Port::Applications => table()
-                .chain(QUEUES.iter().map(|resource| Grant {
+            Port::Relay => QUEUES
+                .iter()
+                .map(|resource| Grant {
                     action: "sqs:SendMessage",
                     resource,
+                })
+                .chain([Grant {
+                    action: "dynamodb:BatchWriteItem",
+                    resource: "Table",
+                }])
+                .chain(STREAM_ACTIONS.iter().map(|action| Grant {
+                    action,
+                    resource: "Table/stream/*",
                 }))
                 .collect(),
-            Port::Uploads | Port::Handovers | Port::RequestLog => table().collect(),
+            Port::Applications | Port::Uploads | Port::Handovers | Port::RequestLog => {
+                table().collect()
+            }
             Port::Scans => ["s3:GetObject", "s3:PutObject"]
                 .into_iter()
                 .flat_map(|action| {
@@ -184,13 +201,21 @@ impl Adapters {
         aws_sdk_dynamodb::Client::new(&self.sdk)
     }
 
-    /// The application store, with its relay to the queues.
+    /// The application store.
     pub fn store(&self) -> DynamoStore {
         self.record(Port::Applications);
-        DynamoStore::new(self.dynamodb(), &self.settings.table).with_relay(Relay {
+        DynamoStore::new(self.dynamodb(), &self.settings.table)
+    }
+
+    /// The stream relay to the queues and the table.
+    pub fn relay(&self) -> StreamRelay {
+        self.record(Port::Relay);
+        StreamRelay {
+            dynamodb: self.dynamodb(),
+            table: self.settings.table.clone(),
             queues: SqsQueues::new(aws_sdk_sqs::Client::new(&self.sdk)),
             urls: self.settings.queue_urls(),
-        })
+        }
     }
 
     /// The upload register.
@@ -337,7 +362,6 @@ pub async fn callbacks(a: &Adapters) -> Result<axum::Router, Error> {
             agency::routes(AgencyRoutes {
                 desk: AgencyDesk::new(core.clone()),
                 keys: Arc::new(keys.agencies),
-                requests,
                 wall_clock: a.clock(),
             }),
             operator::routes(core),
@@ -377,46 +401,18 @@ pub async fn evaluation(a: &Adapters) -> Result<EvaluationDesk, Error> {
     Ok(EvaluationDesk::new(core, Arc::new(platform)))
 }
 
-/// The `sla-monitor` function: the SLA sweep, escalations signed to the supervisors, and the
-/// relay sweep of hand-offs a failure left pending.
-pub async fn monitor(a: &Adapters) -> Result<Monitor, Error> {
+/// The `sla-monitor` function: the SLA sweep, escalations signed to the supervisors.
+pub async fn monitor(a: &Adapters) -> Result<MonitorDesk, Error> {
     let core = a.core()?;
     let keys = a.keys().await?;
     let supervisors =
         HttpDispatcher::to_supervisors(&a.settings.supervisors_url, keys.platform, a.clock())?;
-    Ok(Monitor {
-        desk: MonitorDesk::new(core, Arc::new(supervisors)),
-        store: a.store(),
-    })
+    Ok(MonitorDesk::new(core, Arc::new(supervisors)))
 }
 
-/// The scheduled monitor: the SLA sweep, then the outbox relay sweep.
-pub struct Monitor {
-    /// The SLA sweep.
-    pub desk: MonitorDesk,
-    /// The store whose pending hand-offs the relay sweep re-sends.
-    pub store: DynamoStore,
-}
-
-/// What one run of the SLA monitor did.
-#[derive(Debug, Serialize)]
-pub struct MonitorReport {
-    /// The SLA sweep.
-    pub sweep: SweepReport,
-    /// Hand-offs a failure had left pending, sent now.
-    pub relayed: usize,
-}
-
-impl Monitor {
-    /// One run: the SLA sweep, then the relay sweep.
-    pub async fn run(&self, event: CloudWatchEvent) -> Result<MonitorReport, Error> {
-        let sweep = newborn_handlers::handle_schedule(&self.desk, event).await?;
-        let relayed = self
-            .store
-            .relay_pending(chrono::Utc::now() - RELAY_AFTER)
-            .await?;
-        Ok(MonitorReport { sweep, relayed })
-    }
+/// The `relay` function: what each application write hands on, from the table's stream.
+pub fn relay(a: &Adapters) -> StreamRelay {
+    a.relay()
 }
 
 /// A function of `template.yaml`, by its `Binary`.
@@ -434,6 +430,8 @@ pub enum Function {
     Evaluation,
     /// `sla-monitor`.
     SlaMonitor,
+    /// `relay`.
+    Relay,
 }
 
 impl Function {
@@ -446,6 +444,7 @@ impl Function {
             "notifier" => Function::Notifier,
             "evaluation" => Function::Evaluation,
             "sla-monitor" => Function::SlaMonitor,
+            "relay" => Function::Relay,
             "pre-review" => Function::Stage(Stage::PreReview),
             "health-check" => Function::Stage(Stage::HealthCheck),
             "police" => Function::Stage(Stage::Police),
@@ -464,6 +463,7 @@ impl Function {
             Function::Notifier => drop(notifier(adapters).await?),
             Function::Evaluation => drop(evaluation(adapters).await?),
             Function::SlaMonitor => drop(monitor(adapters).await?),
+            Function::Relay => drop(relay(adapters)),
         }
         Ok(adapters.used())
     }

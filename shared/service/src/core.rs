@@ -174,6 +174,36 @@ impl Core {
         id: &ApplicationId,
         owner: Option<&str>,
         actor: &Actor,
+        change: F,
+    ) -> Result<Option<Stored>, ServiceError>
+    where
+        F: FnMut(&mut Application, &Policy, DateTime<Utc>) -> Result<Change, ServiceError>,
+    {
+        self.mutate_with(id, owner, actor, None, change).await
+    }
+
+    /// [`Core::mutate`] for a signed message (an agency's callback) with id `message`: refused
+    /// as a replay if the application accepted it before; recorded in the change's own write.
+    pub(crate) async fn mutate_signed<F>(
+        &self,
+        id: &ApplicationId,
+        actor: &Actor,
+        message: &str,
+        change: F,
+    ) -> Result<Option<Stored>, ServiceError>
+    where
+        F: FnMut(&mut Application, &Policy, DateTime<Utc>) -> Result<Change, ServiceError>,
+    {
+        self.mutate_with(id, None, actor, Some(message), change)
+            .await
+    }
+
+    async fn mutate_with<F>(
+        &self,
+        id: &ApplicationId,
+        owner: Option<&str>,
+        actor: &Actor,
+        message: Option<&str>,
         mut change: F,
     ) -> Result<Option<Stored>, ServiceError>
     where
@@ -181,11 +211,37 @@ impl Core {
     {
         for _ in 0..MAX_CONFLICT_RETRIES {
             let stored = self.load(id, owner).await?;
+            if let Some(m) = message
+                && stored.accepted.iter().any(|a| a == m)
+            {
+                return Err(ServiceError::conflict(
+                    "replayed_message",
+                    "该消息（webhook-id）已接收过，不会重复处理",
+                    "this message (webhook-id) was received before and is not applied again",
+                ));
+            }
             let policy = self.policy_of(&stored.application)?;
             let mut app = stored.application.clone();
             let now = self.now();
             let Some((mut applied, mut extra)) = change(&mut app, policy, now)? else {
-                return Ok(None);
+                // Nothing to change; a signed message is spent all the same, so the same
+                // message again is refused as a replay, not acknowledged.
+                let Some(m) = message else {
+                    return Ok(None);
+                };
+                let mut write = self.write_for(
+                    &stored.application,
+                    &stored.owner,
+                    actor,
+                    &Applied::default(),
+                    now,
+                );
+                write.accepted = Some(m.to_owned());
+                match self.store.update(&write, stored.version).await {
+                    Ok(()) => return Ok(None),
+                    Err(StoreError::Conflict) => continue,
+                    Err(e) => return Err(e.into()),
+                }
             };
             // 好差评: what the change finished is open for rating from this write on.
             let invited = crate::evaluation::invite_finished(&mut app, policy, &applied, now);
@@ -204,13 +260,17 @@ impl Core {
             let mut write = self.write_for(&app, &stored.owner, actor, &applied, now);
             write.notifications.extend(extra);
             write.deliveries = deliveries(&app, &stored.owner, &write.notifications, now);
+            write.accepted = message.map(str::to_owned);
             match self.store.update(&write, stored.version).await {
                 Ok(()) => {
                     self.count_transitions(&app, &applied, &write.facts);
+                    let mut accepted = stored.accepted;
+                    accepted.extend(write.accepted);
                     return Ok(Some(Stored {
                         application: app,
                         owner: stored.owner,
                         version: stored.version + 1,
+                        accepted,
                     }));
                 }
                 Err(StoreError::Conflict) => continue,
@@ -385,6 +445,7 @@ impl Core {
                 .unwrap_or_default(),
             deliveries: vec![],
             response: None,
+            accepted: None,
         }
     }
 }

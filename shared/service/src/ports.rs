@@ -331,7 +331,14 @@ pub struct Stored {
     pub owner: String,
     /// Incremented on every write.
     pub version: u64,
+    /// The ids of the signed messages (agency callbacks) it accepted within the signature window:
+    /// the replay guard, kept with the application and written in the same write.
+    pub accepted: Vec<String>,
 }
+
+/// How long a store keeps the id of a signed message an application accepted: twice the
+/// signature window (a signature older than five minutes is refused as expired anyway).
+pub const KEEP_ACCEPTED_MS: i64 = 600 * 1000;
 
 /// Everything one hand-off writes, atomically: the application, its timeline entries, the stage
 /// messages to queue (outbox), the open-clock index and the applicant's notifications.
@@ -361,6 +368,9 @@ pub struct Write<'a> {
     /// transaction: a request whose handler died after the commit leaves the full record, so its
     /// retry is answered from it instead of making the change again.
     pub response: Option<IdempotentResponse>,
+    /// The id of the signed message this change applies, recorded with it so the same message
+    /// is not applied again (see [`Stored::accepted`]).
+    pub accepted: Option<String>,
 }
 
 /// An `Idempotency-Key` claimed for a request: the caller's scope, the key and the request's hash.
@@ -550,8 +560,6 @@ pub trait RequestLog: Send + Sync {
     ) -> Result<(), StoreError>;
     /// Forgets a claim whose request failed on our side, so a retry runs again.
     async fn release(&self, scope: &str, key: &str) -> Result<(), StoreError>;
-    /// Records a signature; false when it was seen before (a replayed request).
-    async fn first_use(&self, signature: &str, now: DateTime<Utc>) -> Result<bool, StoreError>;
 }
 
 /// A place to upload one scan, handed to an applicant (a presigned URL on S3, a signed local URL

@@ -10,11 +10,11 @@ use axum::extract::{FromRequest, Request, State};
 use axum::http::StatusCode;
 use axum::routing::post;
 use newborn_domain::text::Invalid;
-use newborn_service::ports::{Clock, RequestLog};
+use newborn_service::ports::Clock;
 use newborn_service::signing::{
     ID_HEADER, KeyRing, SIGNATURE_HEADER, SigningKey, TIMESTAMP_HEADER,
 };
-use newborn_service::{AgencyDesk, Callback, FollowUpReport, RegistrationDecision, ServiceError};
+use newborn_service::{AgencyDesk, Callback, FollowUpReport, RegistrationDecision};
 use serde::de::DeserializeOwned;
 use serde_json::json;
 use std::sync::Arc;
@@ -26,8 +26,6 @@ pub struct AgencyRoutes {
     pub desk: AgencyDesk,
     /// The keys agencies sign with.
     pub keys: Arc<KeyRing>,
-    /// Message ids already spent.
-    pub requests: Arc<dyn RequestLog>,
     /// Wall clock for the signature window.
     pub wall_clock: Arc<dyn Clock>,
 }
@@ -43,12 +41,14 @@ pub fn routes(state: AgencyRoutes) -> Router {
     .with_state(state)
 }
 
-/// A signed agency request: the signature verified, the body parsed, and only then the message
-/// id spent (a malformed request leaves nothing behind, not even its nonce). `key` is the
-/// agency's key that signed it.
+/// A signed agency request: the signature verified and the body parsed. `key` is the agency's
+/// key that signed it; `message` the message id the desk spends with the change it makes (a
+/// malformed or refused request leaves nothing behind).
 pub struct SignedBy<T> {
     /// The key that signed the request (its owner is the agency).
     pub key: SigningKey,
+    /// The signed message's id, the replay guard's key.
+    pub message: String,
     /// The request's body.
     pub body: T,
 }
@@ -91,34 +91,22 @@ impl<T: DeserializeOwned + Send> FromRequest<AgencyRoutes> for SignedBy<T> {
             })?;
         let parsed: T = parse(&body)?;
         // A message is accepted once: its id (which the signature covers, unlike the header's
-        // text) is spent, so a captured request replayed within the window, however its
-        // signature header is spelled, is refused.
-        if !s
-            .requests
-            .first_use(&verified.replay_key(), s.wall_clock.now())
-            .await
-            .map_err(ServiceError::from)?
-        {
-            tracing::warn!(key_id = %verified.key.key_id, "replayed message refused");
-            return Err(problem(
-                StatusCode::CONFLICT,
-                "replayed_message",
-                "该消息（webhook-id）已接收过，不会重复处理",
-                "this message (webhook-id) was received before and is not applied again",
-            ));
-        }
+        // text) is handed to the desk, which refuses it if the application accepted it before
+        // and records it in the change's own write; so a captured request replayed within the
+        // window, however its signature header is spelled, is refused.
         Ok(Self {
             key: verified.key.clone(),
+            message: verified.replay_key(),
             body: parsed,
         })
     }
 }
 
 async fn callback(State(s): State<AgencyRoutes>, signed: SignedBy<Callback>) -> ApiResult {
-    let SignedBy { key, body } = signed;
+    let SignedBy { key, message, body } = signed;
     let ack = s
         .desk
-        .accept_callback(key.owner, &key.key_id, &body)
+        .accept_callback(key.owner, &key.key_id, &message, &body)
         .await?;
     ok(StatusCode::OK, json!({"result": ack}))
 }
@@ -128,10 +116,10 @@ async fn follow_up_report(
     State(s): State<AgencyRoutes>,
     signed: SignedBy<FollowUpReport>,
 ) -> ApiResult {
-    let SignedBy { key, body } = signed;
+    let SignedBy { key, message, body } = signed;
     let ack = s
         .desk
-        .close_follow_up(key.owner, &key.key_id, &body)
+        .close_follow_up(key.owner, &key.key_id, &message, &body)
         .await?;
     ok(StatusCode::OK, json!({"result": ack}))
 }
@@ -141,10 +129,10 @@ async fn registration_decision(
     State(s): State<AgencyRoutes>,
     signed: SignedBy<RegistrationDecision>,
 ) -> ApiResult {
-    let SignedBy { key, body } = signed;
+    let SignedBy { key, message, body } = signed;
     let ack = s
         .desk
-        .decide_registration(key.owner, &key.key_id, &body)
+        .decide_registration(key.owner, &key.key_id, &message, &body)
         .await?;
     ok(StatusCode::OK, json!({"result": ack}))
 }

@@ -5,11 +5,10 @@
 //! ```text
 //! newborn-aws queues                      depth of every queue and its dead-letter queue
 //! newborn-aws redrive --queue police      moves dead letters back (receive, send, delete)
-//! newborn-aws relay                       sends hand-offs a failure left pending in the table
 //! ```
 
 use clap::{Parser, Subcommand};
-use newborn_aws::{DynamoStore, Relay, SqsQueues};
+use newborn_aws::SqsQueues;
 use newborn_lambda::settings::queue_variable;
 use newborn_service::ports::QueueName;
 use std::collections::HashMap;
@@ -40,8 +39,6 @@ enum Command {
         #[arg(long, default_value_t = 10_000)]
         max: usize,
     },
-    /// Sends the hand-offs still pending in the table (the SLA monitor does this every run).
-    Relay,
 }
 
 fn queue_urls() -> Result<HashMap<QueueName, String>, String> {
@@ -93,21 +90,6 @@ async fn run(cli: Cli) -> Result<(), String> {
                 .map_err(|e| e.to_string())?;
             let moved = queues.redrive(&q, max).await.map_err(|e| e.to_string())?;
             println!("moved {moved} dead-lettered message(s) back to the {queue} queue");
-        }
-        Command::Relay => {
-            let table = std::env::var("NEWBORN_TABLE")
-                .map_err(|_| "environment variable NEWBORN_TABLE is not set".to_owned())?;
-            let urls = urls
-                .into_iter()
-                .map(|(queue, url)| (queue.as_str().to_owned(), url))
-                .collect();
-            let store = DynamoStore::new(aws_sdk_dynamodb::Client::new(&sdk), table)
-                .with_relay(Relay { queues, urls });
-            let sent = store
-                .relay_pending(chrono::Utc::now())
-                .await
-                .map_err(|e| e.to_string())?;
-            println!("relayed {sent} pending hand-off(s)");
         }
     }
     Ok(())

@@ -129,12 +129,15 @@ impl AgencyDesk {
         &self.core
     }
 
-    /// Applies an agency's (already authenticated) callback. The agency may act only on the
-    /// stage it owns; a repeated callback is acknowledged without a second change.
+    /// Applies an agency's (already authenticated) callback, signed message `message`. The
+    /// agency may act only on the stage it owns; the same message again is refused as a replay,
+    /// and another message repeating an outcome the stage already shows is acknowledged without
+    /// a second change.
     pub async fn accept_callback(
         &self,
         agency: Agency,
         key_id: &str,
+        message: &str,
         cb: &Callback,
     ) -> Result<CallbackAck, ServiceError> {
         if cb.stage.agency() != agency || agency == Agency::Platform {
@@ -157,7 +160,7 @@ impl AgencyDesk {
         }
         let result = self
             .core
-            .mutate(&id, None, &actor, |app, policy, now| {
+            .mutate_signed(&id, &actor, message, |app, policy, now| {
                 let status = app
                     .stage(cb.stage)
                     .map(|s| s.status.clone())
@@ -211,6 +214,7 @@ impl AgencyDesk {
         &self,
         agency: Agency,
         key_id: &str,
+        message: &str,
         decision: &RegistrationDecision,
     ) -> Result<CallbackAck, ServiceError> {
         if agency != Agency::LicenceDirectory {
@@ -228,7 +232,7 @@ impl AgencyDesk {
         let (id, actor) = agency_request(agency, key_id, &decision.application_id)?;
         let changed = self
             .core
-            .mutate(&id, None, &actor, |app, _, now| {
+            .mutate_signed(&id, &actor, message, |app, _, now| {
                 let status = if decision.approved {
                     RegistrationStatus::Approved { at: now }
                 } else {
@@ -278,6 +282,7 @@ impl AgencyDesk {
         &self,
         agency: Agency,
         key_id: &str,
+        message: &str,
         report: &FollowUpReport,
     ) -> Result<CallbackAck, ServiceError> {
         if report.stage.agency() != agency {
@@ -291,7 +296,7 @@ impl AgencyDesk {
         let stage = report.stage;
         let changed = self
             .core
-            .mutate(&id, None, &actor, |app, _, now| {
+            .mutate_signed(&id, &actor, message, |app, _, now| {
                 if !app.close_follow_up(stage, report.note.clone(), now)? {
                     return Ok(None);
                 }

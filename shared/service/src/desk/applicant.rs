@@ -164,6 +164,7 @@ impl ApplicantDesk {
             application: app,
             owner: owner.to_owned(),
             version: 1,
+            accepted: vec![],
         })
     }
 
