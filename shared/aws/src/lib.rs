@@ -1,11 +1,13 @@
 //! AWS adapters of the ports, all on one DynamoDB table (the `Table` of `template.yaml`), the
 //! stage queues and the scan bucket:
 //!
-//! - [`DynamoStore`] — the [`ApplicationStore`](newborn_service::ports::ApplicationStore), with
-//!   the transactional outbox relayed to SQS ([`Relay`]);
-//! - [`DynamoRequestLog`] — `Idempotency-Key` records and callback nonces, expired by TTL;
+//! - [`DynamoStore`] — the [`ApplicationStore`](newborn_service::ports::ApplicationStore): one
+//!   conditional `PutItem` per change, whose new image carries what the change hands on;
+//! - [`StreamRelay`] — the relay function's work: from the table's stream, each write's messages
+//!   to their queues, its report facts and idempotency record to the table;
+//! - [`DynamoRequestLog`] — `Idempotency-Key` records, expired by TTL;
 //! - [`DynamoUploads`] — upload slots and verified uploads;
-//! - [`SqsQueues`] — sending hand-offs, and the operator's dead-letter redrive by hand (no
+//! - [`SqsQueues`] — sending messages, and the operator's dead-letter redrive by hand (no
 //!   managed redrive in the China regions);
 //! - [`S3Documents`] — scans by SHA-256 and presigned uploads with type and length signed in;
 //! - [`DynamoHandovers`] — the counterfoil handover register;
@@ -15,21 +17,16 @@
 //!
 //! | item | pk | sk | notes |
 //! |---|---|---|---|
-//! | application | `APP#<id>` | `APP` | `version` (optimistic lock), `body` (JSON), `clocks` (running clocks, JSON); `owner_pk` = `OWNER#<owner>` + `submitted_at` (GSI `by-owner`); `clock_pk` = `CLOCK` + `clock_due` = earliest warning or deadline of its running clocks (sparse GSI `open-clocks`) |
-//! | timeline entry | `APP#<id>` | `TL#<version:010>#<n:03>` | in write order |
-//! | notification | `APP#<id>` | `NT#<version:010>#<n:03>` | |
-//! | outbox message | `APP#<id>` | `OUT#<version:010>#<n:03>` (hand-off), `DLV#…` (notification) | `queue`; `outbox_pk` = `OUTBOX` + `outbox_at` (sparse GSI `pending-outbox`); deleted once sent to SQS |
+//! | application | `APP#<id>` | `APP` | `version` (optimistic lock); `doc` (compressed: application, recent log, accepted message ids); `m` (compressed: what the write hands on); `owner_pk` = `OWNER#<owner>` + `submitted_at` (GSI `by-owner`); `clock_pk` = `CLOCK` + `clock_due` with `clocks` (sparse GSI `open-clocks`); `follow_pk` + `follow_due` with `follow_ups` (sparse GSI `open-follow-ups`) |
+//! | archived log | `APP#<id>` | `LOG#<first version:010>` | immutable, compressed timeline entries and notifications |
 //! | alert marker | `APP#<id>` | `ALERT#<stage>#<level>` | created once (condition) |
 //! | alert listing | `ALERTS` | `<at>#<id>#<stage>#<level>` | written with the marker |
+//! | fact | `FACT#<agency>#<yyyy-mm>` | `<at>#<id>#<version>#<n>` | written by the relay |
 //! | idempotency record | `IDEM#<scope>` | `<key>` | TTL 24 h |
-//! | signature nonce | `NONCE#<signature>` | `NONCE` | TTL 10 min |
 //! | upload slot | `UPLOAD#<id>` | `UPLOAD` | TTL a day after expiry |
 //! | verified upload | `UPLOADED#<owner>` | `<kind>#<sha256>` | |
 //! | counterfoil | `COUNTERFOIL#<county>` | `<certificate number>` | `batch` once handed over |
 //! | handover batch | `HANDOVER#<number>` | `HANDOVER` | |
-//!
-//! Every write of a use case is one `TransactWriteItems`: the application item conditioned on its
-//! version (or on not existing), and everything written with it.
 
 mod dynamo;
 mod emf;

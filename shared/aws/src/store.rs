@@ -211,40 +211,6 @@ pub(crate) fn unpack<T: serde::de::DeserializeOwned>(bytes: &[u8]) -> Result<T, 
     serde_json::from_slice(&json).map_err(|e| StoreError::Unavailable(format!("stored item: {e}")))
 }
 
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn the_dictionary_is_the_one_items_name() {
-        let adler = {
-            let (mut a, mut b) = (1u32, 0u32);
-            for &byte in DICTIONARY {
-                a = (a + u32::from(byte)) % 65521;
-                b = (b + a) % 65521;
-            }
-            (b << 16) | a
-        };
-        assert_eq!(
-            adler, DICTIONARY_ID,
-            "dictionary-v1.json changed: items written with it would no longer read back"
-        );
-    }
-
-    #[test]
-    fn a_value_round_trips_and_a_broken_one_is_refused() {
-        let value = serde_json::json!({"form": {"mother": {"name": "陈晓梅"}}, "n": 1});
-        let packed = pack(&value).unwrap_or_default();
-        assert_eq!(unpack::<serde_json::Value>(&packed).ok(), Some(value));
-        let big: Vec<u64> = (0..20_000).collect();
-        assert_eq!(
-            unpack::<Vec<u64>>(&pack(&big).unwrap_or_default()).ok(),
-            Some(big)
-        );
-        assert!(unpack::<serde_json::Value>(&packed[..packed.len() / 2]).is_err());
-    }
-}
-
 fn binary(item: &Item, name: &str) -> Option<Vec<u8>> {
     item.get(name)
         .and_then(|v| v.as_b().ok())
@@ -823,4 +789,38 @@ pub async fn create_table(client: &Client, table: &str) -> Result<(), StoreError
         .await
         .map_err(|e| unavailable(e.into_service_error()))?;
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_dictionary_is_the_one_items_name() {
+        let adler = {
+            let (mut a, mut b) = (1u32, 0u32);
+            for &byte in DICTIONARY {
+                a = (a + u32::from(byte)) % 65521;
+                b = (b + a) % 65521;
+            }
+            (b << 16) | a
+        };
+        assert_eq!(
+            adler, DICTIONARY_ID,
+            "dictionary-v1.json changed: items written with it would no longer read back"
+        );
+    }
+
+    #[test]
+    fn a_value_round_trips_and_a_broken_one_is_refused() {
+        let value = serde_json::json!({"form": {"mother": {"name": "陈晓梅"}}, "n": 1});
+        let packed = pack(&value).unwrap_or_default();
+        assert_eq!(unpack::<serde_json::Value>(&packed).ok(), Some(value));
+        let big: Vec<u64> = (0..20_000).collect();
+        assert_eq!(
+            unpack::<Vec<u64>>(&pack(&big).unwrap_or_default()).ok(),
+            Some(big)
+        );
+        assert!(unpack::<serde_json::Value>(&packed[..packed.len() / 2]).is_err());
+    }
 }
