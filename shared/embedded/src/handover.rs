@@ -72,7 +72,7 @@ impl HandoverRegister for SqliteHandovers {
             .collect();
         self.db
             .call(move |conn| {
-                let tx = conn.transaction()?;
+                let tx = conn.savepoint()?;
                 if tx.execute(
                     "INSERT OR IGNORE INTO handovers (number, body) VALUES (?1, ?2)",
                     params![number, body],

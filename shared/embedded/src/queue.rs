@@ -114,7 +114,7 @@ impl SqliteQueue {
         let mut out = self
             .db
             .call(move |conn| {
-                let tx = conn.transaction()?;
+                let tx = conn.savepoint()?;
                 let now = now_ms();
                 let candidates: Vec<(i64, String, u32, i64)> = {
                     let mut stmt = tx.prepare(&format!("SELECT id, body, receive_count, sent_at FROM messages WHERE queue = ?1 AND visible_at <= ?2 ORDER BY {order} LIMIT ?3"))?;
@@ -150,7 +150,7 @@ impl SqliteQueue {
     pub async fn delete(&self, ids: Vec<i64>) -> Result<(), String> {
         self.db
             .call(move |conn| {
-                let tx = conn.transaction()?;
+                let tx = conn.savepoint()?;
                 for id in ids {
                     tx.execute("DELETE FROM messages WHERE id = ?1", params![id])?;
                 }

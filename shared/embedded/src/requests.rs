@@ -28,7 +28,7 @@ impl SqliteRequestLog {
 /// Writes the completed record of `response` (the row [`RequestLog::claim`] reads) inside the
 /// application store's transaction of the change it answers.
 pub(crate) fn write_completed(
-    tx: &rusqlite::Transaction<'_>,
+    tx: &rusqlite::Connection,
     response: &newborn_service::ports::IdempotentResponse,
     now_ms: i64,
 ) -> Result<(), rusqlite::Error> {
@@ -61,7 +61,7 @@ impl RequestLog for SqliteRequestLog {
         );
         self.db
             .call(move |conn| {
-                let tx = conn.transaction()?;
+                let tx = conn.savepoint()?;
                 tx.execute("DELETE FROM idempotency WHERE created_ms < ?1", params![now - KEEP_REQUESTS_MS])?;
                 let row: Option<(String, Option<u16>, Option<Vec<u8>>, i64)> = tx
                     .query_row("SELECT request_hash, status, body, created_ms FROM idempotency WHERE scope = ?1 AND key = ?2", params![scope, key], |r| {

@@ -11,7 +11,7 @@ use newborn_service::ports::{
     Alert, ApplicationStore, EVALUATION_QUEUE, Fact, KEEP_ACCEPTED_MS, NOTIFICATIONS_QUEUE,
     Notification, OpenClock, OpenFollowUp, StoreError, Stored, TimelineEntry, Write,
 };
-use rusqlite::{OptionalExtension, Transaction, params};
+use rusqlite::{Connection, OptionalExtension, params};
 
 /// Applications and everything written with them, in SQLite.
 #[derive(Clone)]
@@ -113,10 +113,7 @@ fn fact_row(f: &Fact) -> Result<(String, i64, String), StoreError> {
     ))
 }
 
-fn insert_facts(
-    tx: &Transaction<'_>,
-    facts: &[(String, i64, String)],
-) -> Result<(), rusqlite::Error> {
+fn insert_facts(tx: &Connection, facts: &[(String, i64, String)]) -> Result<(), rusqlite::Error> {
     for (agency, at, body) in facts {
         tx.execute(
             "INSERT INTO facts (agency, at_ms, body) VALUES (?1, ?2, ?3)",
@@ -127,7 +124,7 @@ fn insert_facts(
 }
 
 /// Everything but the application row itself.
-fn write_rest(tx: &Transaction<'_>, r: &Rows) -> Result<(), rusqlite::Error> {
+fn write_rest(tx: &Connection, r: &Rows) -> Result<(), rusqlite::Error> {
     for t in &r.timeline {
         tx.execute(
             "INSERT INTO timeline (application, body) VALUES (?1, ?2)",
@@ -215,7 +212,7 @@ impl SqliteStore {
         let written = self
             .db
             .call(move |conn| {
-                let tx = conn.transaction()?;
+                let tx = conn.savepoint()?;
                 let n = match expected_version {
                     None => tx.execute(
                         "INSERT OR IGNORE INTO applications (id, owner, version, outcome, body, submitted_at) VALUES (?1, ?2, 1, ?3, ?4, ?5)",
@@ -370,7 +367,7 @@ impl ApplicationStore for SqliteStore {
             .collect::<Result<Vec<_>, _>>()?;
         self.db
             .call(move |conn| {
-                let tx = conn.transaction()?;
+                let tx = conn.savepoint()?;
                 let n = tx.execute("INSERT OR IGNORE INTO alerts (application, stage, level, body) VALUES (?1, ?2, ?3, ?4)", params![id, stage, level, body])?;
                 if n == 1 {
                     insert_facts(&tx, &facts)?;

@@ -35,7 +35,7 @@ impl UploadStore for SqliteUploads {
         let (owner, day, size) = (owner.to_owned(), day.to_string(), size as i64);
         self.db
             .call(move |c| {
-                let tx = c.transaction()?;
+                let tx = c.savepoint()?;
                 // Days before yesterday no longer matter.
                 tx.execute(
                     "DELETE FROM upload_quota WHERE day < date(?1, '-1 day')",
