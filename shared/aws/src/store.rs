@@ -1,7 +1,8 @@
 //! [`ApplicationStore`] on DynamoDB: one conditional `PutItem` per state transition.
 //!
-//! The application item holds, compressed (deflate) in its binary attribute `doc`, the
-//! application and the timeline entries and notifications not yet archived; in `m`, what this
+//! The application item holds, compressed (zlib with a preset dictionary) in its binary
+//! attribute `doc`, the application, the timeline entries and notifications not yet archived and
+//! the signed messages it accepted; in `m`, what this
 //! very write hands on (stage messages, evaluation tasks, notification deliveries, report facts
 //! and the completed `Idempotency-Key` record). Nothing is deleted afterwards: the table's stream
 //! carries each new image to the relay ([`crate::StreamRelay`]), which sends and records `m`, at

@@ -317,7 +317,11 @@ mod tests {
             }
         });
         tokio::time::sleep(std::time::Duration::from_millis(100)).await;
-        assert_eq!(db.commits(), before, "nothing committed while the writer is held");
+        assert_eq!(
+            db.commits(),
+            before,
+            "nothing committed while the writer is held"
+        );
         release.send(()).unwrap_or_else(|e| panic!("{e}"));
         assert_eq!(blocker.await.ok(), Some(Ok(true)));
         let mut ok = 0;
@@ -326,7 +330,10 @@ mod tests {
             ok += 1;
         }
         assert_eq!(ok, 20);
-        assert!(failing.await.is_ok_and(|r| r.is_err()), "the failed call is told");
+        assert!(
+            failing.await.is_ok_and(|r| r.is_err()),
+            "the failed call is told"
+        );
         assert_eq!(
             db.commits() - before,
             1,
@@ -340,6 +347,10 @@ mod tests {
             })
             .await
             .unwrap_or_else(|e| panic!("{e}"));
-        assert_eq!(rows, (0..20).collect::<Vec<_>>(), "the failed call left nothing");
+        assert_eq!(
+            rows,
+            (0..20).collect::<Vec<_>>(),
+            "the failed call left nothing"
+        );
     }
 }
