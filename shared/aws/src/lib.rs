@@ -40,7 +40,7 @@ mod uploads;
 
 pub use emf::{EmfMetrics, NAMESPACE, document as emf_document};
 pub use handover::{DynamoHandovers, MAX_BATCH};
-pub use relay::{Relayed, StreamRelay, handed_of_event};
+pub use relay::{Relayed, StreamRelay};
 pub use requests::DynamoRequestLog;
 pub use s3::{PresignedUpload, S3Documents};
 pub use sqs::{SqsQueues, StageQueue};

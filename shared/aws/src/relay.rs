@@ -49,7 +49,7 @@ pub struct Relayed {
 /// The `m` attribute of each record of a DynamoDB stream event as Lambda delivers it
 /// (`Records[].dynamodb.NewImage.m.B`, base64), in stream order; records without one (a write
 /// that hands nothing on, a removal) are skipped.
-pub fn handed_of_event(event: &serde_json::Value) -> Result<Vec<Vec<u8>>, StoreError> {
+fn handed_of_event(event: &serde_json::Value) -> Result<Vec<Vec<u8>>, StoreError> {
     let records = event["Records"]
         .as_array()
         .ok_or_else(|| StoreError::Unavailable("a stream event without Records".into()))?;
@@ -68,9 +68,14 @@ pub fn handed_of_event(event: &serde_json::Value) -> Result<Vec<Vec<u8>>, StoreE
 }
 
 impl StreamRelay {
-    /// Sends and records what the writes `handed` (each a new image's `m`) hand on. Fails
-    /// whole, so the stream hands the same records again.
-    pub async fn relay(&self, handed: &[Vec<u8>]) -> Result<Relayed, StoreError> {
+    /// Sends and records what the writes of a DynamoDB stream `event` (as Lambda delivers it)
+    /// hand on. Fails whole, so the stream hands the same records again.
+    pub async fn relay_event(&self, event: &serde_json::Value) -> Result<Relayed, StoreError> {
+        self.relay(&handed_of_event(event)?).await
+    }
+
+    /// Sends and records what the writes `handed` (each a new image's `m`) hand on.
+    async fn relay(&self, handed: &[Vec<u8>]) -> Result<Relayed, StoreError> {
         let mut out = Relayed::default();
         let mut by_queue: Vec<(String, Vec<String>)> = vec![];
         let mut items: Vec<Item> = vec![];

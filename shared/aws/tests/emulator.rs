@@ -36,18 +36,10 @@ async fn settler(
     move || {
         let (stream, relay) = (stream.clone(), relay.clone());
         Box::pin(async move {
-            while stream
-                .pump(|event| {
-                    let relay = relay.clone();
-                    async move {
-                        let handed = newborn_aws::handed_of_event(&event)?;
-                        relay.relay(&handed).await.map(drop)
-                    }
-                })
+            stream
+                .relay_all(&relay)
                 .await
-                .unwrap_or_else(|e| panic!("{e}"))
-                > 0
-            {}
+                .unwrap_or_else(|e| panic!("{e}"));
         })
     }
 }
@@ -219,10 +211,7 @@ async fn a_write_reaches_its_queue_and_report_through_the_stream_even_after_a_re
     // Handed again, the relay delivers.
     async fn relay_once(relay: &newborn_aws::StreamRelay, stream: &StreamPump) -> usize {
         stream
-            .pump(|event| async move {
-                let handed = newborn_aws::handed_of_event(&event)?;
-                relay.relay(&handed).await.map(drop)
-            })
+            .relay_batch(relay)
             .await
             .unwrap_or_else(|e| panic!("{e}"))
     }

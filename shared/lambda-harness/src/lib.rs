@@ -224,6 +224,26 @@ impl StreamPump {
     }
 }
 
+impl StreamPump {
+    /// One batch through `relay` (the relay function's code), as its event source mapping
+    /// invokes it; returns how many records it was handed (0: nothing new).
+    pub async fn relay_batch(&self, relay: &newborn_aws::StreamRelay) -> Result<usize, Error> {
+        self.pump(|event| async move { relay.relay_event(&event).await.map(drop) })
+            .await
+    }
+
+    /// Everything new through `relay`, batch by batch; returns how many records it was handed.
+    pub async fn relay_all(&self, relay: &newborn_aws::StreamRelay) -> Result<usize, Error> {
+        let mut total = 0;
+        loop {
+            match self.relay_batch(relay).await? {
+                0 => return Ok(total),
+                n => total += n,
+            }
+        }
+    }
+}
+
 /// A stream record as Lambda's event carries it; of the new image, the string, number and
 /// binary attributes (all the relay reads).
 fn stream_record(r: &aws_sdk_dynamodbstreams::types::Record) -> Value {
@@ -419,24 +439,13 @@ impl Stack {
     /// One batch of the table's stream through the relay function's code, as its event source
     /// mapping invokes it; returns how many records it was handed (0: nothing new).
     pub async fn relay_batch(&self) -> Result<usize, Error> {
-        self.stream
-            .pump(|event| async move {
-                let handed = newborn_aws::handed_of_event(&event)?;
-                self.relay.relay(&handed).await.map(drop)
-            })
-            .await
+        self.stream.relay_batch(&self.relay).await
     }
 
     /// Everything new on the table's stream through the relay, batch by batch; returns how
     /// many records it was handed.
     pub async fn relay(&self) -> Result<usize, Error> {
-        let mut total = 0;
-        loop {
-            match self.relay_batch().await? {
-                0 => return Ok(total),
-                n => total += n,
-            }
-        }
+        self.stream.relay_all(&self.relay).await
     }
 
     /// One batch of `url` through `handler`, as the event source mapping does ([`pump`]).

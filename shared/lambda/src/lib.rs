@@ -141,10 +141,7 @@ pub async fn run_relay() -> Result<(), Error> {
     let relay = wire::relay(&adapters().await?);
     lambda_runtime::run(service_fn(move |event: LambdaEvent<serde_json::Value>| {
         let relay = relay.clone();
-        async move {
-            let handed = newborn_aws::handed_of_event(&event.payload)?;
-            Ok::<_, Error>(relay.relay(&handed).await?)
-        }
+        async move { Ok::<_, Error>(relay.relay_event(&event.payload).await?) }
     }))
     .await
 }
