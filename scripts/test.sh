@@ -4,6 +4,9 @@
 # The full `sam build` of the functions is not part of it: ./scripts/deploy-check.sh.
 set -euo pipefail
 cd "$(dirname "$0")/.."
+# A run from a clean clone gains nothing from incremental compilation, and its cache (30 GB in one
+# long-lived working tree) is what filled the disk CI shares. Set CARGO_INCREMENTAL=1 to keep it.
+export CARGO_INCREMENTAL="${CARGO_INCREMENTAL:-0}"
 
 echo "== test tools (moto, SAM translator, cfn-lint, schemathesis into .venv)"
 ./scripts/tools.sh

@@ -1554,3 +1554,79 @@ async fn in_yongfu_the_whole_matter_is_rated_once_after_it_ends() -> Result<()> 
     assert_eq!(matter["body"]["region"], "guangxi-yongfu");
     Ok(())
 }
+
+/// The predicted completion in the view, at the moment it is read.
+fn p50(view: &Value) -> chrono::DateTime<chrono::Utc> {
+    view["forecast"]["p50"]
+        .as_str()
+        .and_then(|t| t.parse().ok())
+        .unwrap_or_else(|| panic!("no forecast in {view}"))
+}
+
+/// The view and each step's notice say when the whole is expected to be done. While the police
+/// wait for the family, the prediction counts from its answer: it moves later as working time
+/// passes, stands still across the National Day holiday, and its dates skip the holiday.
+/// Rules: OURS-FORECAST.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_view_predicts_completion_and_a_supplement_or_a_holiday_moves_it() -> Result<()> {
+    let t = TestService::start_at("2025-09-30T08:30:00+08:00").await?;
+    let id = t
+        .submit("mum-fc", &[], &["household_booklet_newborn"], |form| {
+            form["newborn"]["birth_time"] = json!("2025-09-23T08:30:00+08:00");
+        })
+        .await?;
+    t.script(&id, "police", &["supplement", "approve"]).await?;
+    let asked = t
+        .drive_until("mum-fc", &id, "the police supplement request", |v| {
+            status(v, "police") == "awaiting_applicant"
+        })
+        .await?;
+    let f = &asked["forecast"];
+    assert_eq!(f["waits_for_applicant"], true, "{f}");
+    assert!(
+        f["message"]["zh"]
+            .as_str()
+            .is_some_and(|m| m.starts_with("预计") && m.contains("补正材料的时间不计入")),
+        "{f}"
+    );
+    let police = f["stages"]
+        .as_array()
+        .and_then(|s| s.iter().find(|s| s["stage"] == "police"))
+        .cloned()
+        .unwrap_or_default();
+    assert_eq!(police["basis"], "deadline", "a new service has no history: {f}");
+    // The police's working day runs from the answer: 15.5 hours of Tuesday 09-30, then the
+    // holiday (10-01 to 10-08), so it ends on 10-09 at the earliest.
+    let holiday_end: chrono::DateTime<chrono::Utc> = "2025-10-08T16:00:00Z".parse()?;
+    let first = p50(&asked);
+    assert!(first > holiday_end, "{first}");
+    // Two days later (Thursday 10-02, a holiday) the family has not answered: Tuesday's
+    // remaining working hours are gone, so the prediction is 15.5 working hours later.
+    t.advance(2 * 86_400).await?;
+    let second = p50(&t.client.view("mum-fc", &id).await?);
+    let moved = second - first;
+    assert!(
+        moved >= chrono::TimeDelta::hours(15) && moved <= chrono::TimeDelta::days(9),
+        "{first} then {second}"
+    );
+    // Two more holiday days pass no working time: the prediction stands still.
+    t.advance(2 * 86_400).await?;
+    let third = p50(&t.client.view("mum-fc", &id).await?);
+    assert_eq!(third, second);
+    // Each step's notice carried the prediction.
+    let notes = t.notifications("mum-fc", &id).await?;
+    let predicted = notes
+        .iter()
+        .filter(|n| {
+            n["message"]["zh"]
+                .as_str()
+                .is_some_and(|m| m.contains("前全部办结"))
+        })
+        .count();
+    assert!(predicted >= 3, "{notes:?}");
+    // Once it is done there is nothing left to predict.
+    let done = t.drive("mum-fc", &id).await?;
+    assert_eq!(done["outcome"], "completed");
+    assert!(done.get("forecast").is_none(), "{done}");
+    Ok(())
+}

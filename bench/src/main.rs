@@ -3,6 +3,7 @@
 //! builds the release functions first.
 
 mod aws;
+mod calibration;
 mod cold;
 mod embedded;
 mod report;
@@ -57,6 +58,12 @@ struct Args {
     /// Skip the cold starts.
     #[arg(long)]
     skip_cold_start: bool,
+    /// Days of simulated applications for the prediction's calibration (0 skips it).
+    #[arg(long, default_value_t = 90)]
+    calibration_days: u32,
+    /// Simulated applications a day.
+    #[arg(long, default_value_t = 100)]
+    calibration_per_day: usize,
     /// The JSON report.
     #[arg(long, default_value = "docs/benchmarks.json")]
     json: PathBuf,
@@ -88,7 +95,7 @@ fn main() -> Result<()> {
         let embedded = if args.skip_embedded {
             None
         } else {
-            eprintln!("1/3  embedded runtime: {} applications", args.applications);
+            eprintln!("1/4  embedded runtime: {} applications", args.applications);
             let dir = tempfile::tempdir_in(std::env::current_dir()?)?;
             Some(
                 embedded::run(
@@ -108,7 +115,7 @@ fn main() -> Result<()> {
             None
         } else {
             eprintln!(
-                "2/3  AWS requests: {} applications against the emulator",
+                "2/4  AWS requests: {} applications against the emulator",
                 args.aws_applications
             );
             Some(aws::run(args.aws_applications, prices).await?)
@@ -116,17 +123,35 @@ fn main() -> Result<()> {
         let cold_start = if args.skip_cold_start {
             None
         } else {
-            eprintln!("3/3  cold starts: {} per function", args.cold_runs);
+            eprintln!("3/4  cold starts: {} per function", args.cold_runs);
             Some(cold::run(&args.bin_dir, args.cold_runs).await?)
+        };
+        let calibration = if args.calibration_days == 0 {
+            None
+        } else {
+            eprintln!(
+                "4/4  predicted completion: {} days of {} simulated applications a day",
+                args.calibration_days, args.calibration_per_day
+            );
+            Some(calibration::run(
+                args.calibration_per_day,
+                args.calibration_days,
+            )?)
         };
         let report = report::Report {
             at: chrono::Utc::now().to_rfc3339(),
             machine: report::Machine::here(),
             command,
-            goals: report::goals(embedded.as_ref(), aws.as_ref(), cold_start.as_deref()),
+            goals: report::goals(
+                embedded.as_ref(),
+                aws.as_ref(),
+                cold_start.as_deref(),
+                calibration.as_ref(),
+            ),
             embedded,
             aws,
             cold_start,
+            calibration,
         };
         std::fs::write(&args.json, serde_json::to_vec_pretty(&report)?)
             .with_context(|| format!("writing {}", args.json.display()))?;

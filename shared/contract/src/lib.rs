@@ -395,6 +395,7 @@ pub async fn store_contract(store: &dyn ApplicationStore, prefix: &str, settle: 
         FactKind::Completed {
             working_secs: 3600,
             on_time: true,
+            stage: Some(newborn_domain::stage::Stage::Police),
         },
     );
     let february = fact(

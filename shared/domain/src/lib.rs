@@ -7,6 +7,7 @@ pub mod application;
 pub mod calendar;
 pub mod fields;
 pub mod flow;
+pub mod forecast;
 pub mod handover;
 pub mod ids;
 pub mod insurance;

@@ -469,6 +469,18 @@ pub struct Supervision {
     pub source: String,
 }
 
+/// How the predicted completion ([`crate::forecast`]) reads the agencies' history.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ForecastRules {
+    /// The recent window of finished stages a prediction draws from, in days.
+    pub window_days: u32,
+    /// A stage with fewer finished cases in the window is predicted from its deadline.
+    pub min_cases: u32,
+    /// Where the settings come from.
+    pub source: String,
+}
+
 /// 好差评 after the work: what the family is invited to rate and for how long.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -508,6 +520,8 @@ pub struct Policy {
     pub supervision: Supervision,
     /// Rating invitations (好差评).
     pub evaluation: Evaluation,
+    /// The predicted completion shown to the family.
+    pub forecast: ForecastRules,
     /// Electronic licences, where the region takes them.
     #[serde(default)]
     pub licences: Option<LicencePolicy>,
@@ -925,6 +939,9 @@ impl Policy {
         }
         if !(1..=100).contains(&self.supervision.warning_percent) {
             return bad("warning_percent must be 1 to 100".into());
+        }
+        if self.forecast.window_days == 0 || self.forecast.min_cases == 0 {
+            return bad("forecast.window_days and forecast.min_cases must be at least 1".into());
         }
         Ok(())
     }

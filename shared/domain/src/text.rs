@@ -20,6 +20,14 @@ impl Bilingual {
             en: en.into(),
         }
     }
+
+    /// This message followed by `next` (Chinese joined directly, English after a space).
+    pub fn then(&self, next: &Bilingual) -> Self {
+        Self {
+            zh: format!("{}{}", self.zh, next.zh),
+            en: format!("{} {}", self.en, next.en),
+        }
+    }
 }
 
 /// The longest free text an agency may send in each language (a reason shown to the parent).

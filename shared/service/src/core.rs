@@ -10,11 +10,13 @@ use crate::ports::{
     Actor, ApplicationStore, Clock, Delivery, Fact, FactKind, Metrics, Notification, OpenClock,
     OpenFollowUp, StageMessage, StoreError, Stored, TimelineEntry, Unit, Write,
 };
+use crate::view::ApplicationView;
 use chrono::{DateTime, Utc};
 use newborn_domain::calendar::WorkingCalendar;
 use newborn_domain::flow::{
     Application, ApplicationId, Applied, Effect, Outcome, TimelineEvent, Transition,
 };
+use newborn_domain::forecast::{Forecast, forecast};
 use newborn_domain::kinds::Watch;
 use newborn_domain::policy::{Policy, PolicyRegistry};
 use newborn_domain::sla::ClockState;
@@ -91,6 +93,7 @@ pub struct Core {
     pub(crate) clock: Arc<dyn Clock>,
     pub(crate) metrics: Arc<dyn Metrics>,
     pub(crate) rules: Arc<Rules>,
+    histories: Arc<crate::forecast::Histories>,
 }
 
 /// A change of one application: the domain's transitions and effects, and notifications beyond
@@ -110,7 +113,32 @@ impl Core {
             clock,
             metrics,
             rules,
+            histories: Arc::default(),
         }
+    }
+
+    /// The predicted completion of `app` now (`None` once it has ended), from the agencies'
+    /// recent history ([`crate::forecast`]).
+    pub async fn forecast(&self, app: &Application) -> Option<Forecast> {
+        let policy = self.policy_of(app).ok()?;
+        let now = self.now();
+        let history = self
+            .histories
+            .get(self.store.as_ref(), policy.forecast.window_days, now)
+            .await;
+        forecast(app, policy, &history, self.calendar_of(app), now)
+    }
+
+    /// What the applicant sees of `stored` now, its predicted completion included.
+    pub async fn view(&self, stored: &Stored) -> ApplicationView {
+        let forecast = self.forecast(&stored.application).await;
+        ApplicationView::of(
+            &stored.application,
+            stored.version,
+            self.calendar_of(&stored.application),
+            self.now(),
+        )
+        .with_forecast(forecast)
     }
 
     /// The service's time.
@@ -258,6 +286,14 @@ impl Core {
                 });
             }
             let mut write = self.write_for(&app, &stored.owner, actor, &applied, now);
+            // Each step's notice tells the family when the whole is expected to be done.
+            if !write.notifications.is_empty()
+                && let Some(f) = self.forecast(&app).await
+            {
+                for n in &mut write.notifications {
+                    n.message = n.message.then(&f.message);
+                }
+            }
             write.notifications.extend(extra);
             write.deliveries = deliveries(&app, &stored.owner, &write.notifications, now);
             write.accepted = message.map(str::to_owned);
@@ -312,6 +348,7 @@ impl Core {
                         FactKind::Completed {
                             working_secs,
                             on_time,
+                            ..
                         } if f.agency == t.stage.agency() => Some((working_secs, on_time)),
                         _ => None,
                     });

@@ -9,6 +9,7 @@ pub mod core;
 pub mod desk;
 pub mod error;
 mod evaluation;
+pub mod forecast;
 pub mod licences;
 pub mod metric;
 mod notices;

@@ -146,6 +146,9 @@ pub enum FactKind {
         working_secs: i64,
         /// Whether it finished within its deadline.
         on_time: bool,
+        /// Which stage (absent in facts written before predictions read them).
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        stage: Option<Stage>,
     },
     /// The agency asked the family for a supplement.
     SupplementRequested,

@@ -37,6 +37,7 @@ pub(crate) fn facts(app: &Application, applied: &Applied, calendar: &WorkingCale
                 FactKind::Completed {
                     working_secs: reading.as_ref().map_or(0, |r| r.elapsed_secs),
                     on_time: reading.is_none_or(|r| r.level != SlaLevel::Overdue),
+                    stage: Some(t.stage),
                 }
             }
             (TimelineEvent::Stage(EventKind::RequestSupplement), _) => {
@@ -243,6 +244,7 @@ impl AgencyReport {
                 FactKind::Completed {
                     working_secs,
                     on_time,
+                    ..
                 } => {
                     r.stages_completed += 1;
                     r.completed_on_time += u64::from(on_time);

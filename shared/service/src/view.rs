@@ -5,6 +5,7 @@ use chrono::{DateTime, Utc};
 use newborn_domain::application::DocumentKind;
 use newborn_domain::calendar::WorkingCalendar;
 use newborn_domain::flow::{Application, Outcome, Rating};
+use newborn_domain::forecast::Forecast;
 use newborn_domain::kinds::Service;
 use newborn_domain::licence::{
     LicenceProblem, LicenceRegistration, RegistrationReason, RegistrationStatus,
@@ -135,9 +136,18 @@ pub struct ApplicationView {
     /// registers it herself (闽卫政法〔2024〕40号 附件1 三(一)2).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub parenting_guidance_read_at: Option<DateTime<Utc>>,
+    /// While it runs: when it is expected to be done (p50 and p90, per stage and whole), and why.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub forecast: Option<Forecast>,
 }
 
 impl ApplicationView {
+    /// The view with its predicted completion.
+    pub fn with_forecast(mut self, forecast: Option<Forecast>) -> Self {
+        self.forecast = forecast;
+        self
+    }
+
     /// The view of `app` at `now`.
     pub fn of(
         app: &Application,
@@ -184,6 +194,7 @@ impl ApplicationView {
             offers: app.offers.clone(),
             matter_clock: app.matter_clock.as_ref().map(|c| c.read(calendar, now)),
             parenting_guidance_read_at: app.parenting_guidance_read_at,
+            forecast: None,
         }
     }
 }

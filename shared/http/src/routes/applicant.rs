@@ -140,7 +140,11 @@ async fn submit(
             claim,
         )
         .await?;
-    let mut res = (StatusCode::CREATED, Json(view(s.desk.core(), &stored))).into_response();
+    let mut res = (
+        StatusCode::CREATED,
+        Json(view(s.desk.core(), &stored).await),
+    )
+        .into_response();
     if let Ok(loc) = format!("/applications/{}", stored.application.id.as_str()).parse() {
         res.headers_mut().insert("location", loc);
     }
@@ -171,12 +175,12 @@ async fn supplement(
 ) -> ApiResult {
     let answer: SupplementAnswer = parse(&body)?;
     let stored = s.desk.supplement(&owner, &id, &answer).await?;
-    ok(StatusCode::OK, view(s.desk.core(), &stored))
+    ok(StatusCode::OK, view(s.desk.core(), &stored).await)
 }
 
 async fn confirm(State(s): S, Applicant(owner): Applicant, AppId(id): AppId) -> ApiResult {
     let stored = s.desk.confirm(&owner, &id).await?;
-    ok(StatusCode::OK, view(s.desk.core(), &stored))
+    ok(StatusCode::OK, view(s.desk.core(), &stored).await)
 }
 
 #[derive(Deserialize)]
@@ -196,12 +200,12 @@ async fn partner_bank(
         .desk
         .choose_partner_bank(&owner, &id, &choice.partner_bank)
         .await?;
-    ok(StatusCode::OK, view(s.desk.core(), &stored))
+    ok(StatusCode::OK, view(s.desk.core(), &stored).await)
 }
 
 async fn offline(State(s): S, Applicant(owner): Applicant, AppId(id): AppId) -> ApiResult {
     let stored = s.desk.go_offline(&owner, &id).await?;
-    ok(StatusCode::OK, view(s.desk.core(), &stored))
+    ok(StatusCode::OK, view(s.desk.core(), &stored).await)
 }
 
 /// 科学育儿指导服务登记: the app reports that the parent opened the knowledge base.
@@ -211,12 +215,12 @@ async fn parenting_guidance(
     AppId(id): AppId,
 ) -> ApiResult {
     let stored = s.desk.read_parenting_guidance(&owner, &id).await?;
-    ok(StatusCode::OK, view(s.desk.core(), &stored))
+    ok(StatusCode::OK, view(s.desk.core(), &stored).await)
 }
 
 async fn withdraw(State(s): S, Applicant(owner): Applicant, AppId(id): AppId) -> ApiResult {
     let stored = s.desk.withdraw(&owner, &id).await?;
-    ok(StatusCode::OK, view(s.desk.core(), &stored))
+    ok(StatusCode::OK, view(s.desk.core(), &stored).await)
 }
 
 #[derive(Deserialize)]
@@ -240,7 +244,7 @@ async fn rate(
         .desk
         .rate(&owner, &id, r.stage, r.level, r.comment)
         .await?;
-    ok(StatusCode::CREATED, view(s.desk.core(), &stored))
+    ok(StatusCode::CREATED, view(s.desk.core(), &stored).await)
 }
 
 #[derive(Deserialize)]
@@ -262,7 +266,7 @@ async fn file_registration(
         .desk
         .file_registration(&owner, &id, &r.kinds, r.reason)
         .await?;
-    ok(StatusCode::CREATED, view(s.desk.core(), &stored))
+    ok(StatusCode::CREATED, view(s.desk.core(), &stored).await)
 }
 
 /// Accepts the proactive offer of a declined stage: it starts on the data on file.
@@ -279,5 +283,5 @@ async fn accept_offer(
         )
     })?;
     let stored = s.desk.accept_offer(&owner, &id, stage).await?;
-    ok(StatusCode::OK, view(s.desk.core(), &stored))
+    ok(StatusCode::OK, view(s.desk.core(), &stored).await)
 }

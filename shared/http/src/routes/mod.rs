@@ -77,13 +77,8 @@ pub(crate) fn parse<T: DeserializeOwned>(body: &[u8]) -> Result<T, Problem> {
     })
 }
 
-pub(crate) fn view(core: &Core, stored: &Stored) -> ApplicationView {
-    ApplicationView::of(
-        &stored.application,
-        stored.version,
-        core.calendar_of(&stored.application),
-        core.now(),
-    )
+pub(crate) async fn view(core: &Core, stored: &Stored) -> ApplicationView {
+    core.view(stored).await
 }
 
 pub(crate) fn ok<T: serde::Serialize>(status: StatusCode, body: T) -> ApiResult {

@@ -138,10 +138,16 @@ impl ApplicantDesk {
         };
         app.declare(digest, &signed_by, face_verified_at, now);
         let mut write = self.core.write_for(&app, owner, &actor, &applied, now);
-        write.notifications.insert(0, notices::submitted(now));
+        let forecast = self.core.forecast(&app).await;
+        let mut submitted = notices::submitted(now);
+        if let Some(f) = &forecast {
+            submitted.message = submitted.message.then(&f.message);
+        }
+        write.notifications.insert(0, submitted);
         write.deliveries = deliveries(&app, owner, &write.notifications, now);
         if let Some(claim) = claim {
-            let view = ApplicationView::of(&app, 1, self.core.calendar_of(&app), now);
+            let view = ApplicationView::of(&app, 1, self.core.calendar_of(&app), now)
+                .with_forecast(forecast);
             write.response = Some(IdempotentResponse {
                 claim,
                 status: 201,
@@ -265,32 +271,16 @@ impl ApplicantDesk {
         id: &ApplicationId,
     ) -> Result<ApplicationView, ServiceError> {
         let s = self.get(owner, id).await?;
-        Ok(ApplicationView::of(
-            &s.application,
-            s.version,
-            self.core.calendar_of(&s.application),
-            self.core.now(),
-        ))
+        Ok(self.core.view(&s).await)
     }
 
     /// An owner's applications.
     pub async fn list(&self, owner: &str) -> Result<Vec<ApplicationView>, ServiceError> {
-        let now = self.core.now();
-        Ok(self
-            .core
-            .store
-            .list_by_owner(owner)
-            .await?
-            .iter()
-            .map(|s| {
-                ApplicationView::of(
-                    &s.application,
-                    s.version,
-                    self.core.calendar_of(&s.application),
-                    now,
-                )
-            })
-            .collect())
+        let mut views = vec![];
+        for s in self.core.store.list_by_owner(owner).await? {
+            views.push(self.core.view(&s).await);
+        }
+        Ok(views)
     }
 
     /// The timeline of an application for its owner.
