@@ -95,6 +95,16 @@ enum Command {
         /// The exact body to send.
         file: PathBuf,
     },
+    /// Checks a signed result (办件结果通知) offline against the platform's published keys and
+    /// prints what it certifies; exits 1 when it does not verify.
+    Verify {
+        /// The platform's published keys: a file saved from `GET /.well-known/jwks.json`.
+        #[arg(long)]
+        jwks: PathBuf,
+        /// The result's code, or its verification address (`…/verify?token=…`); `-` reads it
+        /// from standard input.
+        token: String,
+    },
     /// Depth of every local stage queue and dead-letter queue (the service may be running).
     Queues {
         /// The data directory of the local service.
@@ -437,6 +447,36 @@ pub fn run(cli: Cli) -> Result<()> {
                 .mint(&subject, role, ttl, Utc::now())
                 .map_err(anyhow::Error::msg)?;
             writeln!(out, "{token}")?;
+        }
+        Command::Verify { jwks, token } => {
+            let keys: newborn_service::attestation::JwkSet = serde_json::from_slice(
+                &std::fs::read(&jwks).with_context(|| format!("cannot read {}", jwks.display()))?,
+            )
+            .with_context(|| format!("{} is not a JWK set", jwks.display()))?;
+            let token = if token == "-" {
+                std::io::read_to_string(std::io::stdin())?
+            } else {
+                token
+            };
+            // A verification address carries the code after `token=`.
+            let token = token
+                .split_once("token=")
+                .map_or(token.as_str(), |(_, t)| t)
+                .trim()
+                .to_owned();
+            match newborn_service::attestation::verify(&token, &keys) {
+                Ok(result) => {
+                    writeln!(
+                        out,
+                        "核验通过 / verified: {} ({}), {}",
+                        result.application, result.newborn, result.policy
+                    )?;
+                    writeln!(out, "{}", serde_json::to_string_pretty(&result)?)?;
+                }
+                Err(why) => {
+                    return Err(anyhow!("核验未通过 / not verified: {why}"));
+                }
+            }
         }
         Command::Sign {
             data_dir,

@@ -307,9 +307,12 @@ async fn every_route_refuses_callers_outside_its_group() -> Result<()> {
             let anonymous = send(None).await?.status().as_u16();
             let as_applicant = send(Some(&applicant)).await?.status().as_u16();
             let group = match path.as_str() {
-                "/health" | "/openapi.json" | "/policies/{id}" | "/policies/{id}/notice" => {
-                    "public"
-                }
+                "/health"
+                | "/openapi.json"
+                | "/policies/{id}"
+                | "/policies/{id}/notice"
+                | "/.well-known/jwks.json"
+                | "/verify" => "public",
                 p if p.starts_with("/supervision/alerts")
                     || p.starts_with("/supervision/follow-ups")
                     || p.starts_with("/supervision/reports") =>

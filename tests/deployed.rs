@@ -771,6 +771,38 @@ async fn the_deployed_functions_carry_an_application_to_completion_with_the_temp
         tokio::time::sleep(Duration::from_millis(50)).await;
     };
     assert_eq!(view["outcome"], "completed", "{view:#}");
+    // 办件结果通知: the api function signs the result with the key it read from the secret and
+    // publishes the public half; the result verifies offline against it, and the public page
+    // (routed without the authorizer) says so.
+    let (status, signed) = family(
+        api.as_ref(),
+        "GET",
+        &format!("/applications/{id}/result"),
+        None,
+    )
+    .await;
+    assert_eq!(status, 200, "{signed}\n{}", api.output());
+    let token = signed["token"].as_str().unwrap_or_default().to_owned();
+    assert!(
+        signed["verify_url"]
+            .as_str()
+            .is_some_and(|u| u.starts_with("https://api.example.cn/verify?token=")),
+        "{signed}"
+    );
+    let (status, jwks) = family(api.as_ref(), "GET", "/.well-known/jwks.json", None).await;
+    assert_eq!(status, 200, "{jwks}");
+    let jwks: newborn_service::attestation::JwkSet =
+        serde_json::from_value(jwks).unwrap_or_else(|e| panic!("{e}"));
+    let certified = newborn_service::attestation::verify(&token, &jwks)
+        .unwrap_or_else(|e| panic!("{e}: {token}"));
+    assert_eq!(certified.application, id.as_str());
+    let mut event: Value = serde_json::from_str(&harness::api_event("", "GET", "/verify", None))
+        .unwrap_or_else(|e| panic!("{e}"));
+    event["rawQueryString"] = json!(format!("token={token}"));
+    let answer = api.run(&event).await.unwrap_or_else(|e| panic!("{e}"));
+    let (status, page) = gateway_answer(&answer).unwrap_or_else(|e| panic!("{e}"));
+    assert_eq!(status, 200);
+    assert!(String::from_utf8_lossy(&page).contains("data-verified=\"true\""));
     relay().await;
     while harness::pump(&operator, &queue_of(QueueName::Notifications), |e| {
         let n = notifier.clone();

@@ -1594,7 +1594,10 @@ async fn the_view_predicts_completion_and_a_supplement_or_a_holiday_moves_it() -
         .and_then(|s| s.iter().find(|s| s["stage"] == "police"))
         .cloned()
         .unwrap_or_default();
-    assert_eq!(police["basis"], "deadline", "a new service has no history: {f}");
+    assert_eq!(
+        police["basis"], "deadline",
+        "a new service has no history: {f}"
+    );
     // The police's working day runs from the answer: 15.5 hours of Tuesday 09-30, then the
     // holiday (10-01 to 10-08), so it ends on 10-09 at the earliest.
     let holiday_end: chrono::DateTime<chrono::Utc> = "2025-10-08T16:00:00Z".parse()?;
@@ -1628,5 +1631,134 @@ async fn the_view_predicts_completion_and_a_supplement_or_a_holiday_moves_it() -
     let done = t.drive("mum-fc", &id).await?;
     assert_eq!(done["outcome"], "completed");
     assert!(done.get("forecast").is_none(), "{done}");
+    Ok(())
+}
+
+/// A finished application's signed result (办件结果通知): its owner gets a compact JWS and its
+/// QR code, which decodes to the public verification page; the page (no sign-in) verifies it
+/// against the published key and refuses it with one byte changed; `newborn verify` checks it
+/// offline against the saved key. Nothing is signed before the end, nor for another parent.
+/// Rules: OURS-SIGNED-RESULT.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_finished_application_gets_a_signed_result_anyone_can_verify() -> Result<()> {
+    let t = TestService::start().await?;
+    let id = t
+        .submit("mum-res", &[], &["household_booklet_newborn"], |_| {})
+        .await?;
+    let early = t
+        .client
+        .get("mum-res", &format!("/applications/{id}/result"))
+        .send()
+        .await?;
+    assert_eq!(early.status(), 409, "nothing to certify while it runs");
+    let done = t.drive("mum-res", &id).await?;
+    assert_eq!(done["outcome"], "completed");
+    let signed = t
+        .client
+        .json(
+            t.client
+                .get("mum-res", &format!("/applications/{id}/result")),
+        )
+        .await?;
+    let token = signed["token"].as_str().unwrap_or_default().to_owned();
+    assert_eq!(token.split('.').count(), 3, "{signed}");
+    assert_eq!(signed["result"]["application"], id.as_str());
+    let items: Vec<&str> = signed["result"]["items"]
+        .as_array()
+        .map(|a| a.iter().filter_map(|i| i["stage"].as_str()).collect())
+        .unwrap_or_default();
+    assert_eq!(
+        items,
+        [
+            "health_check",
+            "police",
+            "certificate_release",
+            "insurance",
+            "social_security_card"
+        ]
+    );
+    // Masked: no full identity or certificate number, no full name.
+    let police_id = done["stages"]
+        .as_array()
+        .and_then(|s| s.iter().find(|s| s["stage"] == "police"))
+        .and_then(|s| s["status"]["result"]["newborn_id_number"].as_str())
+        .unwrap_or_default()
+        .to_owned();
+    assert_eq!(police_id.len(), 18);
+    let text = signed.to_string();
+    assert!(!text.contains(&police_id), "{text}");
+    assert!(text.contains(&format!(
+        "{}**********{}",
+        &police_id[..4],
+        &police_id[14..]
+    )));
+    // Another parent gets nothing.
+    let other = t
+        .client
+        .get("mum-other", &format!("/applications/{id}/result"))
+        .send()
+        .await?;
+    assert_eq!(other.status(), 404);
+    // The QR code decodes to the verification page of this token.
+    let png = t
+        .client
+        .get("mum-res", &format!("/applications/{id}/result.png"))
+        .send()
+        .await?
+        .bytes()
+        .await?;
+    let image = image::load_from_memory(&png)?.to_luma8();
+    let mut prepared = rqrr::PreparedImage::prepare(image);
+    let grids = prepared.detect_grids();
+    assert_eq!(grids.len(), 1);
+    let (_, decoded) = grids[0].decode()?;
+    assert_eq!(decoded, signed["verify_url"].as_str().unwrap_or_default());
+    assert!(
+        decoded.ends_with(&format!("/verify?token={token}")),
+        "{decoded}"
+    );
+    // The public page verifies it without a sign-in, and refuses an altered one.
+    let page = reqwest::get(format!("{}/verify?token={token}", t.api)).await?;
+    assert_eq!(page.status(), 200);
+    let html = page.text().await?;
+    assert!(
+        html.contains("data-verified=\"true\"") && html.contains(&id),
+        "{html}"
+    );
+    let mut altered = token.clone().into_bytes();
+    let at = token.find('.').unwrap_or(0) + 10;
+    altered[at] = if altered[at] == b'x' { b'y' } else { b'x' };
+    let altered = String::from_utf8(altered)?;
+    let refused = reqwest::get(format!("{}/verify?token={altered}", t.api)).await?;
+    assert_eq!(refused.status(), 422);
+    let html = refused.text().await?;
+    assert!(
+        html.contains("data-verified=\"false\"") && !html.contains(&id),
+        "{id}: {html}"
+    );
+    // Offline: the published key saved to a file, and the CLI.
+    let jwks = reqwest::get(format!("{}/.well-known/jwks.json", t.api))
+        .await?
+        .text()
+        .await?;
+    let file = t.dir.path().join("jwks.json");
+    std::fs::write(&file, &jwks)?;
+    let verify = |token: &str| {
+        std::process::Command::new(env!("CARGO_BIN_EXE_newborn"))
+            .args(["verify", "--jwks"])
+            .arg(&file)
+            .arg(token)
+            .output()
+    };
+    let ok = verify(&decoded)?;
+    assert!(
+        ok.status.success(),
+        "{}",
+        String::from_utf8_lossy(&ok.stderr)
+    );
+    assert!(String::from_utf8_lossy(&ok.stdout).contains(&id));
+    let bad = verify(&altered)?;
+    assert!(!bad.status.success());
+    assert!(String::from_utf8_lossy(&bad.stderr).contains("not verified"));
     Ok(())
 }

@@ -1,5 +1,6 @@
-//! The operator's page as an operator sees it: rendered by headless Chromium (Debian's
-//! `chromium`, installed by the test command), checked in its DOM and in a screenshot.
+//! The operator's page as an operator sees it, and the public verification page of a signed
+//! result as a bank clerk sees it: rendered by headless Chromium (Debian's `chromium`,
+//! installed by the test command), checked in their DOM and in screenshots.
 
 mod support;
 
@@ -257,6 +258,104 @@ async fn the_operator_page_shows_overdue_cases_rates_durations_and_dead_letters(
     ensure!(
         after.contains("evaluation-dlq</td><td>0"),
         "the evaluation stage's dead letter went back to its queue: {after}"
+    );
+    Ok(())
+}
+
+/// Pixels of a screenshot in the verified box's green (#e6f4ea) and the refusal box's red
+/// (#fce8e6), and the black ones (a QR code's modules).
+fn colours(png_file: &Path) -> Result<(usize, usize, usize)> {
+    let decoder = png::Decoder::new(std::io::BufReader::new(std::fs::File::open(png_file)?));
+    let mut reader = decoder.read_info()?;
+    let mut buf = vec![0; reader.output_buffer_size().context("png size")?];
+    let info = reader.next_frame(&mut buf)?;
+    let channels = info.color_type.samples();
+    let (mut green, mut red, mut black) = (0, 0, 0);
+    for px in buf[..info.buffer_size()].chunks(channels) {
+        let (r, g, b) = (i32::from(px[0]), i32::from(px[1]), i32::from(px[2]));
+        let near = |(x, y, z): (i32, i32, i32)| (r - x).abs() + (g - y).abs() + (b - z).abs() < 6;
+        green += usize::from(near((0xe6, 0xf4, 0xea)));
+        red += usize::from(near((0xfc, 0xe8, 0xe6)));
+        black += usize::from(r < 20 && g < 20 && b < 20);
+    }
+    Ok((green, red, black))
+}
+
+/// The verification page of a finished application's signed result, opened without a sign-in:
+/// verified in green with the items and the QR code; the same code with one byte changed is
+/// refused in red and shows nothing of the application. Screenshots:
+/// `target/tmp/result-page.png` and `target/tmp/result-page-refused.png`.
+/// Rules: OURS-SIGNED-RESULT.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_result_page_shows_a_verified_result_and_refuses_an_altered_one() -> Result<()> {
+    let t = TestService::start().await?;
+    let id = t
+        .submit("mum-page", &[], &["household_booklet_newborn"], |_| {})
+        .await?;
+    t.drive("mum-page", &id).await?;
+    let signed = t
+        .client
+        .json(
+            t.client
+                .get("mum-page", &format!("/applications/{id}/result")),
+        )
+        .await?;
+    let url = signed["verify_url"]
+        .as_str()
+        .context("verify_url")?
+        .to_owned();
+    let profile = tempfile::tempdir()?;
+    let dom = headless(profile.path(), &url, &["--dump-dom"])?;
+    ensure!(dom.contains("data-verified=\"true\""), "{dom}");
+    ensure!(dom.contains(&id) && dom.contains("出生户口登记"), "{dom}");
+    ensure!(
+        dom.contains("data:image/png;base64,"),
+        "the QR code is on the page"
+    );
+    let shot = PathBuf::from(env!("CARGO_TARGET_TMPDIR")).join("result-page.png");
+    let _ = std::fs::remove_file(&shot);
+    headless(
+        profile.path(),
+        &url,
+        &[&format!("--screenshot={}", shot.display())],
+    )?;
+    let (green, red, black) = colours(&shot)?;
+    println!(
+        "screenshot {}: {green} green, {red} red, {black} black pixels",
+        shot.display()
+    );
+    ensure!(green > 20_000, "the verdict is green ({green} pixels)");
+    ensure!(red < 50, "nothing is red ({red} pixels)");
+    ensure!(black > 5_000, "the QR code is drawn ({black} black pixels)");
+
+    let token = url
+        .rsplit_once("token=")
+        .map(|(_, t)| t)
+        .unwrap_or_default();
+    let mut altered = token.as_bytes().to_vec();
+    let at = token.find('.').unwrap_or(0) + 12;
+    altered[at] = if altered[at] == b'Q' { b'R' } else { b'Q' };
+    let altered = format!("{}/verify?token={}", t.api, String::from_utf8(altered)?);
+    let dom = headless(profile.path(), &altered, &["--dump-dom"])?;
+    ensure!(
+        dom.contains("data-verified=\"false\"") && !dom.contains(&id),
+        "{dom}"
+    );
+    let shot = PathBuf::from(env!("CARGO_TARGET_TMPDIR")).join("result-page-refused.png");
+    let _ = std::fs::remove_file(&shot);
+    headless(
+        profile.path(),
+        &altered,
+        &[&format!("--screenshot={}", shot.display())],
+    )?;
+    let (green, red, _) = colours(&shot)?;
+    println!(
+        "screenshot {}: {green} green, {red} red pixels",
+        shot.display()
+    );
+    ensure!(
+        red > 500 && green < 50,
+        "the refusal is red ({red}) and nothing green ({green})"
     );
     Ok(())
 }

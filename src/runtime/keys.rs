@@ -1,12 +1,14 @@
-//! The webhook keys of a local installation, generated on first start into `keys.json` in the
-//! data directory: the platform's key (signs dispatches) and one key per agency (signs
-//! callbacks). Hand an agency integrator its key id and secret (`whsec_…`) from this file. Both
-//! files here are owner-only, and start-up refuses them if others may read them.
+//! The keys of a local installation, generated on first start into `keys.json` in the data
+//! directory: the platform's webhook key (signs dispatches), one key per agency (signs
+//! callbacks), and the platform's Ed25519 key for signed results (`results-1`; its public half
+//! is published at `/.well-known/jwks.json`). Hand an agency integrator its key id and secret
+//! (`whsec_…`) from this file. Both files here are owner-only, and start-up refuses them if
+//! others may read them.
 
 use anyhow::{Context, Result};
 use newborn_domain::stage::Agency;
 use newborn_embedded::files;
-use newborn_service::signing::{Algorithm, KeyEntry, Keys};
+use newborn_service::signing::{Algorithm, FileEntry, KeyEntry, Keys, ResultKeyEntry};
 use serde::{Deserialize, Serialize};
 use std::path::Path;
 
@@ -27,7 +29,16 @@ fn fresh_key(owner: Agency) -> KeyEntry {
     )
 }
 
-fn write_atomically(file: &Path, entries: &[KeyEntry]) -> Result<()> {
+/// The id of a new installation's result key.
+const RESULT_KEY_ID: &str = "results-1";
+
+fn fresh_result_key() -> Result<FileEntry> {
+    Ok(FileEntry::Result(
+        ResultKeyEntry::random(RESULT_KEY_ID).map_err(anyhow::Error::msg)?,
+    ))
+}
+
+fn write_atomically(file: &Path, entries: &[FileEntry]) -> Result<()> {
     Ok(files::write_atomically(
         file,
         &serde_json::to_vec_pretty(entries)?,
@@ -44,35 +55,51 @@ fn read_secret(file: &Path) -> Result<String> {
 /// key's `algorithm` may be edited to `hmac-sm3` (docs/agency-integration.md).
 pub fn load_or_create(dir: &Path) -> Result<Keys> {
     let file = dir.join("keys.json");
-    let entries: Vec<KeyEntry> = if file.exists() {
+    let entries: Vec<FileEntry> = if file.exists() {
         let text = read_secret(&file)?;
-        let mut entries: Vec<KeyEntry> = serde_json::from_str(&text).with_context(|| {
+        let mut entries: Vec<FileEntry> = serde_json::from_str(&text).with_context(|| {
             if text.contains("secret_hex") {
                 format!(
-                    "{} holds keys of the old signature scheme (secret_hex); move it away and                      start again for new Standard Webhooks keys (whsec_…), then give each agency                      its new secret",
+                    "{} holds keys of the old signature scheme (secret_hex); move it away and \
+                     start again for new Standard Webhooks keys (whsec_…), then give each agency \
+                     its new secret",
                     file.display()
                 )
             } else {
                 format!("{} is not a valid key file", file.display())
             }
         })?;
-        // A key file from before an owner existed (the licence directory) gains its key.
+        // A key file from before an owner existed (the licence directory) gains its key, and
+        // one from before signed results its result key.
         let missing: Vec<Agency> = OWNERS
             .into_iter()
-            .filter(|o| !entries.iter().any(|e| e.owner == *o))
+            .filter(|o| {
+                !entries
+                    .iter()
+                    .any(|e| matches!(e, FileEntry::Webhook(k) if k.owner == *o))
+            })
             .collect();
-        if !missing.is_empty() {
-            entries.extend(missing.into_iter().map(fresh_key));
+        let without_result = !entries.iter().any(|e| matches!(e, FileEntry::Result(_)));
+        if !missing.is_empty() || without_result {
+            entries.extend(missing.into_iter().map(fresh_key).map(FileEntry::Webhook));
+            if without_result {
+                entries.push(fresh_result_key()?);
+            }
             write_atomically(&file, &entries)?;
         }
         entries
     } else {
         files::create_dir(dir)?;
-        let entries: Vec<KeyEntry> = OWNERS.into_iter().map(fresh_key).collect();
+        let mut entries: Vec<FileEntry> = OWNERS
+            .into_iter()
+            .map(fresh_key)
+            .map(FileEntry::Webhook)
+            .collect();
+        entries.push(fresh_result_key()?);
         write_atomically(&file, &entries)?;
         entries
     };
-    Keys::from_entries(entries).map_err(|e| anyhow::anyhow!("{}: {e}", file.display()))
+    Keys::from_file_entries(entries).map_err(|e| anyhow::anyhow!("{}: {e}", file.display()))
 }
 
 #[derive(Serialize, Deserialize)]
@@ -157,6 +184,25 @@ mod tests {
         assert_eq!(mode & 0o777, 0o600);
         let again = load_or_create(&dir.path().join("data"))?;
         assert_eq!(again.platform.secret_text(), keys.platform.secret_text());
+        // The result key is made once and kept.
+        let jwks = |k: &Keys| {
+            k.results
+                .as_ref()
+                .map(|r| serde_json::to_string(&r.jwks()).ok())
+        };
+        assert!(jwks(&keys).is_some());
+        assert_eq!(jwks(&again), jwks(&keys));
+        Ok(())
+    }
+
+    #[test]
+    fn a_key_file_from_before_signed_results_gains_a_result_key() -> Result<()> {
+        let dir = tempfile::tempdir()?;
+        let old: Vec<KeyEntry> = OWNERS.into_iter().map(fresh_key).collect();
+        files::write_atomically(&dir.path().join("keys.json"), &serde_json::to_vec(&old)?)?;
+        let keys = load_or_create(dir.path())?;
+        assert!(keys.results.is_some());
+        assert_eq!(keys.platform.secret_text(), old[0].secret);
         Ok(())
     }
 }

@@ -35,7 +35,7 @@ use newborn_embedded::{
 use newborn_http::routes;
 use newborn_http::{
     AgencyRoutes, ApplicantRoutes, Edge, HttpDispatcher, HttpLicenceDirectory, HttpNotifier,
-    HttpRatingPlatform, SignedUploadUrls, SupervisionRoutes, UploadRoutes,
+    HttpRatingPlatform, ResultRoutes, SignedUploadUrls, SupervisionRoutes, UploadRoutes,
 };
 use newborn_service::ports::Clock;
 use newborn_service::signing::KeyRing;
@@ -567,7 +567,8 @@ pub async fn start(config: ServeConfig) -> Result<Running> {
     let register = Arc::new(SqliteUploads::new(db.clone()));
     let handovers = Arc::new(SqliteHandovers::new(db.clone()));
     let desks = Desks {
-        applicant: ApplicantDesk::new(core.clone(), register.clone(), licences.clone()),
+        applicant: ApplicantDesk::new(core.clone(), register.clone(), licences.clone())
+            .with_results(keys.results.clone()),
         uploads: UploadDesk::new(
             register,
             Arc::new(FileDocuments::new(&config.data_dir.join("documents"))?),
@@ -619,6 +620,9 @@ pub async fn start(config: ServeConfig) -> Result<Running> {
                 auth,
             }),
             routes::operator::routes(core),
+            routes::results::routes(ResultRoutes {
+                keys: desks.applicant.published_keys().map(Arc::new),
+            }),
         ],
     )
     .merge(admin_router(AdminState {

@@ -415,6 +415,11 @@ impl BirthCertificateNumber {
     pub fn as_str(&self) -> &str {
         &self.0
     }
+
+    /// Masked for display: the letter, the first two digits and the last two, e.g. `Q35*****45`.
+    pub fn masked(&self) -> String {
+        format!("{}*****{}", &self.0[..3], &self.0[8..])
+    }
 }
 
 impl std::str::FromStr for BirthCertificateNumber {

@@ -17,6 +17,7 @@ pub mod offer;
 pub mod policy;
 pub mod prereview;
 pub mod region;
+pub mod result_notice;
 pub mod sla;
 pub mod stage;
 pub mod supplement;

@@ -24,7 +24,7 @@ pub use outbound::TrustedRoots;
 pub use problem::{Problem, ProblemDetails};
 pub use routes::operator::OPENAPI;
 pub use routes::{
-    agency::AgencyRoutes, api, applicant::ApplicantRoutes, supervision::SupervisionRoutes,
-    uploads::UploadRoutes,
+    agency::AgencyRoutes, api, applicant::ApplicantRoutes, results::ResultRoutes,
+    supervision::SupervisionRoutes, uploads::UploadRoutes,
 };
 pub use uploads::SignedUploadUrls;

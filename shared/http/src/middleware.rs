@@ -117,12 +117,14 @@ pub(crate) async fn framework_refusals(req: Request, next: Next) -> Response {
         .into_response();
     }
     let res = next.run(req).await;
-    let json = res
+    // Our own answers are JSON problems or, for the public pages, HTML written to be read;
+    // the framework's refusals are plain text.
+    let ours = res
         .headers()
         .get(axum::http::header::CONTENT_TYPE)
         .and_then(|v| v.to_str().ok())
-        .is_some_and(|v| v.contains("json"));
-    if json || !(res.status().is_client_error() || res.status().is_server_error()) {
+        .is_some_and(|v| v.contains("json") || v.starts_with("text/html"));
+    if ours || !(res.status().is_client_error() || res.status().is_server_error()) {
         return res;
     }
     let (code, zh, en) = match res.status() {

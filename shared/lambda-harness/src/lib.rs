@@ -13,7 +13,7 @@ use newborn_domain::stage::{Agency, Stage};
 use newborn_lambda::settings::queue_variable;
 use newborn_lambda::{Adapters, Error, Settings};
 use newborn_service::ports::QueueName;
-use newborn_service::signing::{Algorithm, KeyEntry, Keys};
+use newborn_service::signing::{Algorithm, FileEntry, KeyEntry, Keys, ResultKeyEntry};
 use serde_json::{Value, json};
 use std::collections::HashMap;
 use tower::ServiceExt;
@@ -40,8 +40,9 @@ pub fn sdk_config(url: &str, http: Option<aws_sdk_sqs::config::SharedHttpClient>
     b.build()
 }
 
-/// A key file with a fresh random key for the platform and for each agency.
-pub fn random_keys() -> Vec<KeyEntry> {
+/// A key file with a fresh random webhook key for the platform and for each agency, and the
+/// platform's result key.
+pub fn random_keys() -> Vec<FileEntry> {
     [
         (Agency::Platform, "platform-1"),
         (Agency::Hospital, "hospital-1"),
@@ -51,7 +52,12 @@ pub fn random_keys() -> Vec<KeyEntry> {
         (Agency::LicenceDirectory, "licence-directory-1"),
     ]
     .into_iter()
-    .map(|(owner, id)| KeyEntry::random(id, owner, Algorithm::HmacSha256))
+    .map(|(owner, id)| FileEntry::Webhook(KeyEntry::random(id, owner, Algorithm::HmacSha256)))
+    .chain(
+        ResultKeyEntry::random("results-1")
+            .ok()
+            .map(FileEntry::Result),
+    )
     .collect()
 }
 

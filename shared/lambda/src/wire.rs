@@ -14,10 +14,10 @@ use newborn_aws::{
 };
 use newborn_domain::calendar::WorkingCalendar;
 use newborn_domain::policy::PolicyRegistry;
-use newborn_http::routes::{agency, applicant, operator, supervision, uploads};
+use newborn_http::routes::{agency, applicant, operator, results, supervision, uploads};
 use newborn_http::{
     AgencyRoutes, ApplicantRoutes, Authenticator, Edge, HttpDispatcher, HttpLicenceDirectory,
-    HttpNotifier, HttpRatingPlatform, SupervisionRoutes, UploadRoutes,
+    HttpNotifier, HttpRatingPlatform, ResultRoutes, SupervisionRoutes, UploadRoutes,
 };
 use newborn_service::ports::{Clock, Metrics, SystemClock};
 use newborn_service::signing::Keys;
@@ -303,11 +303,10 @@ impl Adapters {
 /// supplement's licences are looked up, signed, before it is accepted).
 pub async fn applicant_desk(a: &Adapters) -> Result<ApplicantDesk, Error> {
     let keys = a.keys().await?;
-    Ok(ApplicantDesk::new(
-        a.core()?,
-        Arc::new(a.uploads()),
-        a.licences(&keys)?,
-    ))
+    Ok(
+        ApplicantDesk::new(a.core()?, Arc::new(a.uploads()), a.licences(&keys)?)
+            .with_results(keys.results.clone()),
+    )
 }
 
 /// The `api` function: applicants, uploads to the scan bucket, staff and supervisors, and the
@@ -315,6 +314,7 @@ pub async fn applicant_desk(a: &Adapters) -> Result<ApplicantDesk, Error> {
 pub async fn api(a: &Adapters) -> Result<axum::Router, Error> {
     let applicant = applicant_desk(a).await?;
     let core = applicant.core().clone();
+    let published = applicant.published_keys().map(Arc::new);
     let auth: Arc<dyn Authenticator> = Arc::new(ApiGatewayJwt);
     let register = Arc::new(a.uploads());
     let scans = a.scans();
@@ -342,6 +342,7 @@ pub async fn api(a: &Adapters) -> Result<axum::Router, Error> {
                 auth,
             }),
             operator::routes(core),
+            results::routes(ResultRoutes { keys: published }),
         ],
     ))
 }

@@ -5,6 +5,7 @@
 //! they differ only in the adapters they plug in, and each function builds only the desks it
 //! serves.
 
+pub mod attestation;
 pub mod core;
 pub mod desk;
 pub mod error;

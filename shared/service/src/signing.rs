@@ -239,6 +239,51 @@ impl KeyEntry {
     }
 }
 
+/// The one algorithm of a result key.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum ResultAlgorithm {
+    /// Ed25519 (RFC 8032), JWS `alg` EdDSA.
+    Ed25519,
+}
+
+/// The platform's key for signed results ([`crate::attestation`]) in a key file.
+#[derive(Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ResultKeyEntry {
+    /// The key id (the JWS `kid`, published with the public key).
+    pub key_id: String,
+    /// Always the platform.
+    pub owner: Agency,
+    /// `ed25519`.
+    pub algorithm: ResultAlgorithm,
+    /// The private key, PKCS#8 PEM.
+    pub private_key_pem: String,
+}
+
+impl ResultKeyEntry {
+    /// A new random result key.
+    pub fn random(key_id: &str) -> Result<Self, String> {
+        let (_, pem) = crate::attestation::ResultKey::generate(key_id)?;
+        Ok(Self {
+            key_id: key_id.to_owned(),
+            owner: Agency::Platform,
+            algorithm: ResultAlgorithm::Ed25519,
+            private_key_pem: pem,
+        })
+    }
+}
+
+/// One entry of a key file: a webhook key, or the platform's result key.
+#[derive(Clone, Serialize, Deserialize)]
+#[serde(untagged)]
+pub enum FileEntry {
+    /// A webhook key (`secret`).
+    Webhook(KeyEntry),
+    /// The result key (`private_key_pem`).
+    Result(ResultKeyEntry),
+}
+
 /// The platform's signing key and the agencies' keys, read from a key file.
 #[derive(Debug, Clone)]
 pub struct Keys {
@@ -246,15 +291,49 @@ pub struct Keys {
     pub platform: SigningKey,
     /// The agencies' keys.
     pub agencies: KeyRing,
+    /// The platform's key for signed results, where the key file has one.
+    pub results: Option<crate::attestation::ResultKey>,
 }
 
 impl Keys {
     /// Reads a key file's JSON; names what is wrong without showing any secret.
     pub fn from_json(text: &str) -> Result<Self, String> {
-        let entries: Vec<KeyEntry> = serde_json::from_str(text).map_err(|e| {
-            format!("not a key file (a JSON array of {{key_id, owner, algorithm, secret}}): {e}")
+        let entries: Vec<FileEntry> = serde_json::from_str(text).map_err(|e| {
+            format!(
+                "not a key file (a JSON array of {{key_id, owner, algorithm, secret}} and one {{key_id, owner, algorithm: ed25519, private_key_pem}}): {e}"
+            )
         })?;
-        Self::from_entries(entries)
+        Self::from_file_entries(entries)
+    }
+
+    /// The keys of a key file's entries: exactly one platform webhook key, at most one result
+    /// key (the platform's).
+    pub fn from_file_entries(entries: Vec<FileEntry>) -> Result<Self, String> {
+        let mut webhooks = vec![];
+        let mut results = None;
+        for e in entries {
+            match e {
+                FileEntry::Webhook(k) => webhooks.push(k),
+                FileEntry::Result(r) => {
+                    if r.owner != Agency::Platform {
+                        return Err(format!(
+                            "result key {}: only the platform signs results",
+                            r.key_id
+                        ));
+                    }
+                    if results.is_some() {
+                        return Err("the key file has more than one result key".into());
+                    }
+                    results = Some(crate::attestation::ResultKey::from_pem(
+                        &r.key_id,
+                        &r.private_key_pem,
+                    )?);
+                }
+            }
+        }
+        let mut keys = Self::from_entries(webhooks)?;
+        keys.results = results;
+        Ok(keys)
     }
 
     /// The keys of these entries: exactly one platform key is required.
@@ -274,6 +353,7 @@ impl Keys {
         Ok(Self {
             platform: platform.ok_or("the key file has no platform key")?,
             agencies: KeyRing::new(agencies),
+            results: None,
         })
     }
 }

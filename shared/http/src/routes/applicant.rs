@@ -45,6 +45,8 @@ pub fn routes(state: ApplicantRoutes) -> Router {
             .route("/applications", post(submit).get(list))
             .route("/applications/{id}", get(read))
             .route("/applications/{id}/timeline", get(timeline))
+            .route("/applications/{id}/result", get(result))
+            .route("/applications/{id}/result.png", get(result_png))
             .route("/applications/{id}/notifications", get(notifications))
             .route("/applications/{id}/supplement", post(supplement))
             .route("/applications/{id}/confirmation", post(confirm))
@@ -157,6 +159,40 @@ async fn list(State(s): S, Applicant(owner): Applicant) -> ApiResult {
 
 async fn read(State(s): S, Applicant(owner): Applicant, AppId(id): AppId) -> ApiResult {
     ok(StatusCode::OK, s.desk.view(&owner, &id).await?)
+}
+
+/// The signed result of a finished application (办件结果通知), with its verification address.
+async fn result(
+    State(s): S,
+    Applicant(owner): Applicant,
+    AppId(id): AppId,
+    headers: axum::http::HeaderMap,
+) -> ApiResult {
+    let signed = s.desk.result(&owner, &id).await?;
+    let verify_url = crate::routes::results::verify_url(&headers, &signed.token);
+    ok(
+        StatusCode::OK,
+        serde_json::json!({
+            "token": signed.token,
+            "key_id": signed.key_id,
+            "result": signed.result,
+            "verify_url": verify_url,
+        }),
+    )
+}
+
+/// The QR code of the result's verification address, as a PNG.
+async fn result_png(
+    State(s): S,
+    Applicant(owner): Applicant,
+    AppId(id): AppId,
+    headers: axum::http::HeaderMap,
+) -> ApiResult {
+    let signed = s.desk.result(&owner, &id).await?;
+    let url = crate::routes::results::verify_url(&headers, &signed.token);
+    let png = newborn_service::attestation::qr_png(&url)
+        .map_err(|e| Problem::from(newborn_service::ServiceError::Transient(e)))?;
+    Ok(([(axum::http::header::CONTENT_TYPE, "image/png")], png).into_response())
 }
 
 async fn timeline(State(s): S, Applicant(owner): Applicant, AppId(id): AppId) -> ApiResult {

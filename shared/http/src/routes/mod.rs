@@ -7,6 +7,7 @@
 pub mod agency;
 pub mod applicant;
 pub mod operator;
+pub mod results;
 pub mod supervision;
 pub mod uploads;
 

@@ -142,6 +142,10 @@ mod tests {
             ("/applications/{id}/licence-registrations", "post"),
             ("/applications/{id}/offers/{stage}/accept", "post"),
             ("/agency/licence-registrations", "post"),
+            ("/applications/{id}/result", "get"),
+            ("/applications/{id}/result.png", "get"),
+            ("/verify", "get"),
+            ("/.well-known/jwks.json", "get"),
         ];
         for (path, method) in routes {
             assert!(
@@ -151,7 +155,7 @@ mod tests {
         }
         assert_eq!(
             doc["paths"].as_object().map(|p| p.len()),
-            Some(29),
+            Some(33),
             "a documented path the router does not serve?"
         );
     }

@@ -5,6 +5,7 @@
 //! applicant's own verified scans) and the licence directory (a supplement's licences are
 //! looked up before it is accepted).
 
+use crate::attestation::ResultKey;
 use crate::core::{Core, applicant, deliveries, marker, markers};
 use crate::error::ServiceError;
 use crate::licences::Licences;
@@ -23,6 +24,7 @@ use newborn_domain::flow::{
 };
 use newborn_domain::kinds::RatingSubject;
 use newborn_domain::licence::{LicenceCheck, LicenceProblem, RegistrationReason};
+use newborn_domain::result_notice::ResultNotice;
 use newborn_domain::stage::{ApplicantWait, Stage, StageEvent, StageStatus, SupplementItem};
 use newborn_domain::supplement::{Additions, SupplementAnswer};
 use newborn_domain::text::{Bilingual, Invalid};
@@ -34,6 +36,18 @@ pub struct ApplicantDesk {
     core: Core,
     uploads: Arc<dyn UploadStore>,
     licences: Licences,
+    results: Option<ResultKey>,
+}
+
+/// A finished application's signed result (办件结果通知).
+#[derive(Debug, Clone, serde::Serialize)]
+pub struct SignedResult {
+    /// The compact JWS anyone can check against the platform's published key.
+    pub token: String,
+    /// What it says.
+    pub result: ResultNotice,
+    /// The key that signed it.
+    pub key_id: String,
 }
 
 impl ApplicantDesk {
@@ -43,7 +57,44 @@ impl ApplicantDesk {
             core,
             uploads,
             licences,
+            results: None,
         }
+    }
+
+    /// The desk signing finished applications' results with `key` (without one, asking for a
+    /// result is answered as unavailable).
+    pub fn with_results(mut self, key: Option<ResultKey>) -> Self {
+        self.results = key;
+        self
+    }
+
+    /// The public half of the result key, as a JWK set, where the desk has one.
+    pub fn published_keys(&self) -> Option<jsonwebtoken::jwk::JwkSet> {
+        self.results.as_ref().map(ResultKey::jwks)
+    }
+
+    /// The signed result of an application of `owner` that has ended with something done.
+    pub async fn result(
+        &self,
+        owner: &str,
+        id: &ApplicationId,
+    ) -> Result<SignedResult, ServiceError> {
+        let s = self.get(owner, id).await?;
+        let result = ResultNotice::of(&s.application).ok_or_else(|| {
+            ServiceError::conflict(
+                "no_result_yet",
+                "申请尚未办结（或未办成任何事项），暂无办件结果通知",
+                "the application has not ended, or ended with nothing done: there is no result to sign yet",
+            )
+        })?;
+        let key = self.results.as_ref().ok_or_else(|| {
+            ServiceError::Transient("this installation has no result key in its key file".into())
+        })?;
+        Ok(SignedResult {
+            token: key.sign(&result).map_err(ServiceError::Transient)?,
+            key_id: key.key_id().to_owned(),
+            result,
+        })
     }
 
     /// The core (time, rules) this desk runs on.

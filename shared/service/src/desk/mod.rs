@@ -25,7 +25,7 @@ mod uploads;
 pub use agency::{
     AgencyDesk, Callback, CallbackAck, CallbackOutcome, FollowUpReport, RegistrationDecision,
 };
-pub use applicant::ApplicantDesk;
+pub use applicant::{ApplicantDesk, SignedResult};
 pub use evaluation::EvaluationDesk;
 pub use monitor::{MonitorDesk, SweepReport};
 pub use notifier::NotifierDesk;
