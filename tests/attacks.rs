@@ -314,6 +314,7 @@ async fn every_route_refuses_callers_outside_its_group() -> Result<()> {
                 | "/.well-known/jwks.json"
                 | "/verify" => "public",
                 p if p.starts_with("/supervision/alerts")
+                    || p.starts_with("/supervision/watchdog")
                     || p.starts_with("/supervision/follow-ups")
                     || p.starts_with("/supervision/reports") =>
                 {

@@ -1762,3 +1762,98 @@ async fn a_finished_application_gets_a_signed_result_anyone_can_verify() -> Resu
     assert!(String::from_utf8_lossy(&bad.stderr).contains("not verified"));
     Ok(())
 }
+
+/// The agency watchdog: an agency whose system stops acknowledging dispatches (no 2xx) is
+/// escalated to its supervisor once the policy's minutes pass, long before its deadline; when
+/// it answers again the watch ends. Per agency it counts the open dispatches past
+/// their deadline and names the one due first, on `GET /supervision/watchdog`.
+/// Rules: OURS-WATCHDOG.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_agency_that_stops_answering_is_escalated_by_the_watchdog() -> Result<()> {
+    let t = TestService::start().await?;
+    let outage = |down: bool| {
+        t.http
+            .post(format!("{}/outages", t.sim))
+            .json(&json!({"agency": "police", "down": down}))
+            .send()
+    };
+    assert!(outage(true).await?.status().is_success());
+    let id = t
+        .submit("mum-wd", &[], &["household_booklet_newborn"], |_| {})
+        .await?;
+    t.script(&id, "police", &["hold"]).await?;
+    t.drive_until("mum-wd", &id, "the dispatch to the police", |v| {
+        status(v, "police") == "awaiting_agency"
+    })
+    .await?;
+    let police = |report: &Value| {
+        report["watchdog"]
+            .as_array()
+            .and_then(|a| a.iter().find(|r| r["agency"] == "police_station"))
+            .cloned()
+            .unwrap_or_default()
+    };
+    // The first failed attempt is recorded; before the policy's minutes nothing is escalated.
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(20);
+    let early = loop {
+        let early = t.sweep().await?;
+        if police(&early)["unacknowledged"] == 1 || std::time::Instant::now() > deadline {
+            break early;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+    };
+    assert_eq!(police(&early)["unacknowledged"], 1, "{early}");
+    assert_eq!(early["unacknowledged"], 0, "{early}");
+    // Eleven minutes later (the policy gives ten) the watchdog escalates it, once.
+    t.advance(11 * 60).await?;
+    let late = t.sweep().await?;
+    assert_eq!(late["unacknowledged"], 1, "{late}");
+    assert_eq!(police(&late)["unacknowledged_late"], 1, "{late}");
+    assert_eq!(t.sweep().await?["unacknowledged"], 0, "escalated once");
+    let escalations = t.escalations().await?;
+    let ours: Vec<&Value> = escalations
+        .as_array()
+        .map(|e| {
+            e.iter()
+                .filter(|e| e["body"]["application_id"] == id.as_str())
+                .collect()
+        })
+        .unwrap_or_default();
+    assert_eq!(ours.len(), 1, "{escalations}");
+    assert_eq!(ours[0]["body"]["level"], "unacknowledged");
+    assert_eq!(ours[0]["agency"], "police");
+    let alerts = t.alerts().await?;
+    assert!(alerts.to_string().contains("delivery:police"), "{alerts}");
+    // The agency's system comes back: a retry of the dispatch reaches it and the watch ends.
+    assert!(outage(false).await?.status().is_success());
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(30);
+    let back = loop {
+        let back = t.sweep().await?;
+        if police(&back)["unacknowledged"] == 0 || std::time::Instant::now() > deadline {
+            break back;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(200)).await;
+    };
+    assert_eq!(police(&back)["unacknowledged"], 0, "{back}");
+    assert_eq!(police(&back)["open"], 1, "{back}");
+    // Two days on the police hold it past its deadline: the watchdog counts it and names it.
+    t.advance(2 * 86_400).await?;
+    let overdue = t.sweep().await?;
+    assert_eq!(police(&overdue)["beyond_sla"], 1, "{overdue}");
+    assert_eq!(police(&overdue)["due_first"]["application_id"], id.as_str());
+    let watchdog = t
+        .client
+        .json(
+            t.http
+                .get(format!("{}/supervision/watchdog", t.api))
+                .bearer_auth(t.supervisor_token()),
+        )
+        .await?;
+    let row = watchdog["agencies"]
+        .as_array()
+        .and_then(|a| a.iter().find(|r| r["agency"] == "police_station"))
+        .cloned()
+        .unwrap_or_default();
+    assert_eq!(row["beyond_sla"], 1, "{watchdog}");
+    Ok(())
+}

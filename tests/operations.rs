@@ -171,6 +171,19 @@ async fn the_operator_page_shows_overdue_cases_rates_durations_and_dead_letters(
         working.contains(">0.0 s</text>") && !working.contains(" min<"),
         "but no working time: the wait for the parent does not count: {working}"
     );
+    // The watchdog: the police hold one dispatch, past its deadline, due first; nothing is
+    // undelivered. Rules: OURS-WATCHDOG.
+    let watchdog = dom
+        .split("<table id=\"watchdog\">")
+        .nth(1)
+        .and_then(|rest| rest.split("</table>").next())
+        .unwrap_or_default();
+    ensure!(
+        watchdog.contains(&format!(
+            "<tr><td>police_station</td><td>1</td><td><span class=\"overdue\">1</span></td><td>0 (0 late)</td><td><code>{late}</code> police</td>"
+        )),
+        "the watchdog names the police's overdue dispatch: {watchdog}"
+    );
     ensure!(dom.contains("NB-POISON"), "the dead letter is shown: {dom}");
     ensure!(
         dom.contains("<td>evaluation-dlq</td><td>1</td>") && dom.contains("NB-EVAL-POISON"),

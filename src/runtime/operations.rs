@@ -26,6 +26,8 @@ pub struct Snapshot {
     pub dead_letters: Vec<(QueueName, Vec<String>)>,
     /// This month's efficiency report (service time).
     pub report: newborn_service::report::EfficiencyReport,
+    /// The agency watchdog.
+    pub watchdog: Vec<newborn_service::watchdog::AgencyWatch>,
 }
 
 /// Reads the index and the queues.
@@ -61,11 +63,13 @@ pub async fn snapshot(desk: &SupervisionDesk, queue: &SqliteQueue) -> Result<Sna
         .report(newborn_service::report::Period::month_of(now), None)
         .await
         .map_err(|e| e.to_string())?;
+    let (_, watchdog) = desk.watchdog().await.map_err(|e| e.to_string())?;
     Ok(Snapshot {
         now,
         cases,
         dead_letters,
         report,
+        watchdog,
     })
 }
 
@@ -146,7 +150,9 @@ th{background:#eef2f6}.overdue{color:#b3261e;font-weight:bold}.warning{color:#9a
     } else {
         html.push_str(r#"<table id="cases"><tr><th>申请 application</th><th>环节 stage</th><th>承办 agency</th><th>时限 deadline</th><th>状态 state</th></tr>"#);
         for (id, watch, deadline, overdue) in &snap.cases {
-            let (class, state) = if *overdue {
+            let (class, state) = if let Watch::Delivery(_) = watch {
+                ("overdue", "未确认接收 unacknowledged")
+            } else if *overdue {
                 ("overdue", "超期 overdue")
             } else {
                 ("warning", "预警 at risk")
@@ -163,6 +169,49 @@ th{background:#eef2f6}.overdue{color:#b3261e;font-weight:bold}.warning{color:#9a
         }
         html.push_str("</table>");
     }
+
+    // The agency watchdog (the same as `GET /supervision/watchdog` and the sweep's metrics).
+    html.push_str(
+        r#"<h2>承办单位看门狗 / Agency watchdog</h2><table id="watchdog"><tr><th>承办 agency</th><th>在办 open</th><th>超期 beyond deadline</th><th>未确认接收 unacknowledged</th><th>最早到期 due first</th><th>时限 deadline</th><th>已超 overdue by</th></tr>"#,
+    );
+    for w in &snap.watchdog {
+        let (first, deadline, by) = match &w.due_first {
+            Some(d) => (
+                format!(
+                    "<code>{}</code> {}",
+                    esc(d.application_id.as_str()),
+                    d.stage.as_str()
+                ),
+                china(Some(d.deadline)),
+                if d.overdue_secs > 0 {
+                    format!(
+                        r#"<span class="overdue">{:.1} h</span>"#,
+                        d.overdue_secs as f64 / 3600.0
+                    )
+                } else {
+                    "—".into()
+                },
+            ),
+            None => ("—".into(), "—".into(), "—".into()),
+        };
+        let late = |n: usize| {
+            if n > 0 {
+                format!(r#"<span class="overdue">{n}</span>"#)
+            } else {
+                "0".into()
+            }
+        };
+        let _ = write!(
+            html,
+            r#"<tr><td>{}</td><td>{}</td><td>{}</td><td>{} ({} late)</td><td>{first}</td><td>{deadline}</td><td>{by}</td></tr>"#,
+            w.agency.as_str(),
+            w.open,
+            late(w.beyond_sla),
+            w.unacknowledged,
+            late(w.unacknowledged_late),
+        );
+    }
+    html.push_str("</table>");
 
     // This month's efficiency report, from the store's facts (the same as
     // `GET /supervision/reports` and `newborn report`).

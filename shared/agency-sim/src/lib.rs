@@ -113,6 +113,7 @@ CREATE INDEX IF NOT EXISTS received_due ON received(state, due_at);
 CREATE TABLE IF NOT EXISTS recorded (channel TEXT NOT NULL, key TEXT NOT NULL, agency TEXT NOT NULL,
   body TEXT NOT NULL, deliveries INTEGER NOT NULL DEFAULT 1, PRIMARY KEY (channel, key));
 CREATE TABLE IF NOT EXISTS scripts (application TEXT NOT NULL, stage TEXT NOT NULL, outcomes TEXT NOT NULL, PRIMARY KEY (application, stage));
+CREATE TABLE IF NOT EXISTS outages (agency TEXT PRIMARY KEY);
 ";
 
 /// Dispatches taken per round of answering.
@@ -192,6 +193,7 @@ impl Simulator {
         Router::new()
             .route("/dispatch/{agency}", post(receive))
             .route("/scripts", post(add_script))
+            .route("/outages", post(set_outage))
             .route("/received", get(list_received))
             .route("/supervision/{agency}", post(supervise))
             .route(
@@ -597,6 +599,23 @@ async fn receive(
         Ok(key) => key,
         Err(refusal) => return refusal,
     };
+    // An agency whose system is down acknowledges nothing (the watchdog's case).
+    let name = agency.clone();
+    let down = sim
+        .call(move |c| {
+            c.query_row(
+                "SELECT COUNT(*) FROM outages WHERE agency = ?1",
+                params![name],
+                |r| r.get::<_, i64>(0),
+            )
+        })
+        .await;
+    if down.unwrap_or(0) > 0 {
+        return (
+            StatusCode::SERVICE_UNAVAILABLE,
+            Json(serde_json::json!({"error": "the agency's system is down"})),
+        );
+    }
     let text = String::from_utf8_lossy(&body).into_owned();
     let due = now_ms() + sim.config.delay.as_millis() as i64;
     let result = sim
@@ -620,6 +639,40 @@ async fn receive(
             StatusCode::OK,
             Json(serde_json::json!({"status": "duplicate"})),
         ),
+        Err(e) => (
+            StatusCode::SERVICE_UNAVAILABLE,
+            Json(serde_json::json!({"error": e})),
+        ),
+    }
+}
+
+/// An agency's system going down (`{"agency": "police", "down": true}`, the name in its dispatch
+/// path: its dispatches are answered 503 and not recorded) or coming back.
+#[derive(Deserialize)]
+struct Outage {
+    agency: String,
+    down: bool,
+}
+
+async fn set_outage(
+    State(sim): State<Simulator>,
+    Json(o): Json<Outage>,
+) -> (StatusCode, Json<serde_json::Value>) {
+    let result = sim
+        .call(move |c| {
+            if o.down {
+                c.execute(
+                    "INSERT OR IGNORE INTO outages (agency) VALUES (?1)",
+                    params![o.agency],
+                )
+            } else {
+                c.execute("DELETE FROM outages WHERE agency = ?1", params![o.agency])
+            }
+            .map(|_| ())
+        })
+        .await;
+    match result {
+        Ok(()) => (StatusCode::OK, Json(serde_json::json!({"status": "ok"}))),
         Err(e) => (
             StatusCode::SERVICE_UNAVAILABLE,
             Json(serde_json::json!({"error": e})),

@@ -579,6 +579,10 @@ pub enum Watch {
     /// The window a rating invitation leaves the family (not an SLA: when it closes unrated,
     /// the monitor records "not rated"). Written `rating:<subject>`.
     RatingWindow(RatingSubject),
+    /// A stage handed to its agency that the agency has not yet acknowledged (no 2xx to the
+    /// dispatch): the watchdog escalates it after the policy's minutes, before its deadline
+    /// could even start. Written `delivery:<stage>`.
+    Delivery(Stage),
 }
 
 impl Watch {
@@ -589,6 +593,7 @@ impl Watch {
             Watch::Service(service) => format!("service:{}", service.as_str()),
             Watch::Matter => "matter".to_owned(),
             Watch::RatingWindow(subject) => format!("rating:{subject}"),
+            Watch::Delivery(stage) => format!("delivery:{}", stage.as_str()),
         }
     }
 
@@ -598,7 +603,7 @@ impl Watch {
             Watch::Stage(stage) => Some(stage),
             Watch::Service(service) => Some(service.stage()),
             Watch::Matter | Watch::RatingWindow(RatingSubject::Matter) => None,
-            Watch::RatingWindow(RatingSubject::Step(stage)) => Some(stage),
+            Watch::RatingWindow(RatingSubject::Step(stage)) | Watch::Delivery(stage) => Some(stage),
         }
     }
 }
@@ -617,6 +622,12 @@ impl std::str::FromStr for Watch {
         }
         if let Some(subject) = s.strip_prefix("rating:") {
             return subject.parse().map(Watch::RatingWindow);
+        }
+        if let Some(stage) = s.strip_prefix("delivery:") {
+            return stage
+                .parse::<Stage>()
+                .map(Watch::Delivery)
+                .map_err(|e| Invalid::new("watch", "未知的监察对象", e));
         }
         if let Some(name) = s.strip_prefix("service:") {
             return Service::ALL

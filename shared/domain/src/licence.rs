@@ -214,5 +214,6 @@ pub fn supervised(watch: crate::kinds::Watch) -> (crate::kinds::Agency, Bilingua
             crate::kinds::RatingSubject::Matter.label(),
         ),
         Watch::RatingWindow(subject) => (subject.agency(), subject.label()),
+        Watch::Delivery(stage) => (stage.agency(), stage.label()),
     }
 }

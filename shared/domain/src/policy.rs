@@ -465,6 +465,9 @@ pub struct Supervision {
     pub overall_deadline_working_days: Option<u32>,
     /// Working days an agency has to follow up a bad rating (差评回访整改).
     pub follow_up_working_days: u32,
+    /// Minutes an agency's system has to acknowledge a dispatch (answer 2xx) before the
+    /// watchdog escalates it to its supervisor.
+    pub acknowledge_minutes: u32,
     /// Where the settings come from.
     pub source: String,
 }
@@ -939,6 +942,9 @@ impl Policy {
         }
         if !(1..=100).contains(&self.supervision.warning_percent) {
             return bad("warning_percent must be 1 to 100".into());
+        }
+        if self.supervision.acknowledge_minutes == 0 {
+            return bad("acknowledge_minutes must be at least 1".into());
         }
         if self.forecast.window_days == 0 || self.forecast.min_cases == 0 {
             return bad("forecast.window_days and forecast.min_cases must be at least 1".into());

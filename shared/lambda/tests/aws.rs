@@ -515,6 +515,15 @@ async fn an_application_travels_from_submission_to_completion_through_the_lambda
     .await
     .unwrap_or_else(|e| panic!("{e}"));
     assert_eq!(report.breaches, 0, "{report:?}");
+    // The watchdog read every open clock of the table's index: nothing is left open.
+    assert_eq!(report.watchdog.len(), 4, "{report:?}");
+    assert!(
+        report
+            .watchdog
+            .iter()
+            .all(|w| w.open == 0 && w.unacknowledged == 0 && w.due_first.is_none()),
+        "{report:?}"
+    );
 }
 
 /// A message that always fails (here: not a stage message) is dead-lettered after the queue's

@@ -448,6 +448,17 @@ impl Core {
                     deadline: r.deadline,
                 })
             })
+            // The dispatches that have not reached their agency: the watchdog's.
+            .chain(app.stages.iter().filter_map(|s| {
+                let handed = s.undelivered_since?;
+                let minutes = self.policy_of(app).ok()?.supervision.acknowledge_minutes;
+                Some(OpenClock {
+                    application_id: app.id.clone(),
+                    watch: Watch::Delivery(s.stage),
+                    warning_at: None,
+                    deadline: Some(handed + chrono::TimeDelta::minutes(i64::from(minutes))),
+                })
+            }))
             // The open rating windows, so the monitor finds them when they close.
             .chain(app.open_invitations().map(|i| OpenClock {
                 application_id: app.id.clone(),

@@ -20,6 +20,7 @@ pub mod report;
 pub mod scans;
 pub mod signing;
 pub mod view;
+pub mod watchdog;
 
 pub use core::{Core, Rules, UnknownPolicy};
 pub use desk::*;

@@ -59,11 +59,18 @@ pub enum Metric {
     SlaBreach,
     /// A stage reached its warning point.
     SlaWarning,
+    /// A dispatch its agency did not acknowledge within the policy's minutes (the watchdog).
+    DispatchUnacknowledged,
+    /// Per agency, at each sweep: its open dispatches past their deadline.
+    OpenBeyondSla,
+    /// Per agency, at each sweep: how far past its deadline its most overdue open dispatch is,
+    /// in seconds (0 when none is).
+    MostOverdueSeconds,
 }
 
 impl Metric {
     /// Every metric.
-    pub const ALL: [Metric; 26] = [
+    pub const ALL: [Metric; 29] = [
         Metric::ApplicationsSubmitted,
         Metric::StageStarted,
         Metric::StageCompleted,
@@ -90,6 +97,9 @@ impl Metric {
         Metric::EscalationFailed,
         Metric::SlaBreach,
         Metric::SlaWarning,
+        Metric::DispatchUnacknowledged,
+        Metric::OpenBeyondSla,
+        Metric::MostOverdueSeconds,
     ];
 
     /// The metric's name.
@@ -121,6 +131,9 @@ impl Metric {
             Metric::EscalationFailed => "EscalationFailed",
             Metric::SlaBreach => "SlaBreach",
             Metric::SlaWarning => "SlaWarning",
+            Metric::DispatchUnacknowledged => "DispatchUnacknowledged",
+            Metric::OpenBeyondSla => "OpenBeyondSla",
+            Metric::MostOverdueSeconds => "MostOverdueSeconds",
         }
     }
 }

@@ -43,6 +43,10 @@ pub struct StageState {
     /// the stage's clock and stopped when the agency reports the service done.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub parts: Vec<PartClock>,
+    /// Since when the dispatch of the current round has failed to reach its agency (no 2xx),
+    /// until one attempt does: what the watchdog escalates.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub undelivered_since: Option<DateTime<Utc>>,
 }
 
 /// The clock of one service inside its stage (永福县 附件2 六(二)5).
@@ -536,6 +540,7 @@ impl Application {
                 status: StageStatus::Pending,
                 clock: None,
                 parts: vec![],
+                undelivered_since: None,
             })
             .collect();
         let mut app = Self {
@@ -557,6 +562,32 @@ impl Application {
         };
         let applied = app.apply(Stage::PreReview, StageEvent::Queue, policy, now)?;
         Ok((app, applied))
+    }
+
+    /// The dispatch of round `round` of `stage` did not reach its agency (no 2xx) at `now`:
+    /// remembered from the first such attempt while the agency holds that round. False when
+    /// already remembered or the stage is no longer there.
+    pub fn dispatch_failed(&mut self, stage: Stage, round: u32, now: DateTime<Utc>) -> bool {
+        match self.stages.iter_mut().find(|s| s.stage == stage) {
+            Some(s)
+                if s.status == (StageStatus::AwaitingAgency { round })
+                    && s.undelivered_since.is_none() =>
+            {
+                s.undelivered_since = Some(now);
+                true
+            }
+            _ => false,
+        }
+    }
+
+    /// A dispatch of `stage` reached its agency: the failure is forgotten. False when there was
+    /// none.
+    pub fn dispatch_delivered(&mut self, stage: Stage) -> bool {
+        self.stages
+            .iter_mut()
+            .find(|s| s.stage == stage)
+            .and_then(|s| s.undelivered_since.take())
+            .is_some()
     }
 
     /// The state of one stage.
@@ -774,6 +805,10 @@ impl Application {
         now: DateTime<Utc>,
         applied: &mut Applied,
     ) -> Result<(), FlowError> {
+        // A failed delivery belongs to the round the agency holds; any other status ends it.
+        if !matches!(to, StageStatus::AwaitingAgency { .. }) {
+            self.stages[index].undelivered_since = None;
+        }
         let from = std::mem::replace(&mut self.stages[index].status, to);
         self.keep_stage_clocks(index, &from, policy, now)?;
         self.keep_matter_clock(policy, now)?;

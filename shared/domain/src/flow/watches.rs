@@ -23,7 +23,7 @@ impl Application {
                 .find(|p| p.service == service)
                 .map(|p| &p.clock),
             Watch::Matter => self.matter_clock.as_ref(),
-            Watch::RatingWindow(_) => None,
+            Watch::RatingWindow(_) | Watch::Delivery(_) => None,
         }
     }
 

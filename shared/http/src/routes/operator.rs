@@ -146,6 +146,7 @@ mod tests {
             ("/applications/{id}/result.png", "get"),
             ("/verify", "get"),
             ("/.well-known/jwks.json", "get"),
+            ("/supervision/watchdog", "get"),
         ];
         for (path, method) in routes {
             assert!(
@@ -155,7 +156,7 @@ mod tests {
         }
         assert_eq!(
             doc["paths"].as_object().map(|p| p.len()),
-            Some(33),
+            Some(34),
             "a documented path the router does not serve?"
         );
     }

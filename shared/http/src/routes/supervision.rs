@@ -47,6 +47,7 @@ pub fn routes(state: SupervisionRoutes) -> Router {
             .route("/supervision/handovers/{number}", get(read_handover))
             .route("/supervision/follow-ups", get(follow_ups))
             .route("/supervision/alerts", get(alerts))
+            .route("/supervision/watchdog", get(watchdog))
             .route("/supervision/reports", get(report)),
     )
     .with_state(state)
@@ -145,6 +146,16 @@ async fn follow_ups(State(s): S, _: Supervisor) -> ApiResult {
 }
 
 /// The alerts raised on overdue stages, with their counts by level, for supervisors.
+/// The agency watchdog: per agency, open, overdue and unacknowledged dispatches, and the one
+/// due first.
+async fn watchdog(State(s): S, _: Supervisor) -> ApiResult {
+    let (at, agencies) = s.desk.watchdog().await?;
+    ok(
+        StatusCode::OK,
+        serde_json::json!({"at": at, "agencies": agencies}),
+    )
+}
+
 async fn alerts(State(s): S, _: Supervisor) -> ApiResult {
     let alerts = s.desk.alerts().await?;
     let mut by_level: HashMap<String, usize> = HashMap::new();

@@ -30,6 +30,10 @@ pub struct SweepReport {
     pub breaches: usize,
     /// Rating windows that closed unrated, recorded as not rated.
     pub not_rated: usize,
+    /// Dispatches escalated as not acknowledged by their agency.
+    pub unacknowledged: usize,
+    /// Per agency: open, overdue and unacknowledged dispatches, and the one due first.
+    pub watchdog: Vec<crate::watchdog::AgencyWatch>,
     /// Years in the next 60 days the holiday calendar does not cover (deadlines provisional).
     pub uncovered_years: Vec<i32>,
 }
@@ -58,13 +62,20 @@ impl MonitorDesk {
             SlaLevel::Overdue => "overdue",
             _ => "warning",
         };
-        let (zh, en) = if alert.level == SlaLevel::Overdue {
-            ("已超过办理时限", "is past its deadline")
-        } else {
-            ("即将超过办理时限", "is approaching its deadline")
+        let (zh, en) = match (alert.watch, alert.level) {
+            (Watch::Delivery(_), _) => (
+                "已推送但承办单位系统未确认接收（未返回成功），办理时限尚未起算",
+                "was handed to the agency, whose system has not acknowledged it (no 2xx): its deadline has not even started",
+            ),
+            (_, SlaLevel::Overdue) => ("已超过办理时限", "is past its deadline"),
+            _ => ("即将超过办理时限", "is approaching its deadline"),
+        };
+        let level = match alert.watch {
+            Watch::Delivery(_) => "unacknowledged",
+            _ => level,
         };
         let what = match alert.watch {
-            Watch::Stage(_) => Bilingual::new(
+            Watch::Stage(_) | Watch::Delivery(_) => Bilingual::new(
                 format!("“{}”环节", label.zh),
                 format!("the {} stage", label.en),
             ),
@@ -129,6 +140,68 @@ impl MonitorDesk {
         }
     }
 
+    /// The watchdog: a dispatch that has not reached its agency (no 2xx) for the policy's
+    /// minutes is listed as an alert and escalated to the agency's supervisor, once. True if
+    /// it was raised now.
+    async fn unacknowledged(
+        &self,
+        app: &Application,
+        stage: newborn_domain::stage::Stage,
+        entry: &crate::ports::OpenClock,
+        now: DateTime<Utc>,
+    ) -> Result<bool, ServiceError> {
+        let undelivered = app
+            .stage(stage)
+            .is_some_and(|s| s.undelivered_since.is_some());
+        if !undelivered || entry.deadline.is_none_or(|d| d > now) {
+            return Ok(false);
+        }
+        let alert = Alert {
+            application_id: entry.application_id.clone(),
+            watch: entry.watch,
+            level: SlaLevel::Warning,
+            at: now,
+            deadline: entry.deadline,
+        };
+        if !self.core.store.record_alert(&alert).await? {
+            return Ok(false);
+        }
+        self.escalate(app, &alert).await;
+        self.core.count(
+            Metric::DispatchUnacknowledged,
+            &[
+                (Dim::Stage, stage.as_str()),
+                (Dim::Agency, stage.agency().as_str()),
+                (Dim::Region, &app.policy.id),
+            ],
+            1.0,
+        );
+        tracing::warn!(application = %entry.application_id, stage = %stage, "dispatch not acknowledged by the agency; escalated");
+        Ok(true)
+    }
+
+    /// Per agency, from every open clock of the index: open, overdue and unacknowledged
+    /// dispatches and the one due first; recorded as metrics.
+    pub async fn watchdog(&self) -> Result<Vec<crate::watchdog::AgencyWatch>, ServiceError> {
+        let (_, rows) = crate::watchdog::read(&self.core).await?;
+        for r in &rows {
+            let dims = [(Dim::Agency, r.agency.as_str())];
+            self.core.metrics.record(
+                Metric::OpenBeyondSla,
+                &dims,
+                r.beyond_sla as f64,
+                crate::ports::Unit::Count,
+            );
+            self.core.metrics.record(
+                Metric::MostOverdueSeconds,
+                &dims,
+                r.due_first.as_ref().map_or(0, |d| d.overdue_secs) as f64,
+                crate::ports::Unit::Seconds,
+            );
+        }
+        Ok(rows)
+    }
+
     /// 办件监察: raises a warning and a breach once per stage clock, from the open-clock index.
     #[tracing::instrument(skip_all)]
     pub async fn sla_sweep(&self) -> Result<SweepReport, ServiceError> {
@@ -151,6 +224,15 @@ impl MonitorDesk {
             let Some(stored) = self.core.store.get(id).await? else {
                 continue;
             };
+            if let Watch::Delivery(stage) = entry.watch {
+                if self
+                    .unacknowledged(&stored.application, stage, entry, now)
+                    .await?
+                {
+                    report.unacknowledged += 1;
+                }
+                continue;
+            }
             let Some(reading) = stored
                 .application
                 .watched_clock(entry.watch)
@@ -190,6 +272,7 @@ impl MonitorDesk {
                 }
             }
         }
+        report.watchdog = self.watchdog().await?;
         let today = now.with_timezone(&CHINA).date_naive();
         for d in [
             today,

@@ -148,10 +148,26 @@ impl StageDesk {
                 idempotency_key: format!("{}:{}:{}", app.id.as_str(), stage, round),
                 body: dispatch_body(app, policy, stage, round),
             };
-            self.agencies
-                .dispatch(stage.agency(), &dispatch)
-                .await
-                .map_err(|e| ServiceError::Transient(e.to_string()))?;
+            let sent = self.agencies.dispatch(stage.agency(), &dispatch).await;
+            // Only a change of delivery is written: the first failure of the round (what the
+            // watchdog escalates) and the first success after failures.
+            let failed = sent.is_err();
+            let known = app
+                .stage(stage)
+                .is_some_and(|s| s.undelivered_since.is_some());
+            if failed != known {
+                self.core
+                    .mutate(&id, None, &Actor::Platform, |app, _, now| {
+                        let changed = if failed {
+                            app.dispatch_failed(stage, round, now)
+                        } else {
+                            app.dispatch_delivered(stage)
+                        };
+                        Ok(changed.then(|| (Default::default(), vec![])))
+                    })
+                    .await?;
+            }
+            sent.map_err(|e| ServiceError::Transient(e.to_string()))?;
             self.core.count(
                 Metric::DispatchSent,
                 &[

@@ -8,6 +8,7 @@ use crate::core::Core;
 use crate::error::ServiceError;
 use crate::metric::{Dim, Metric};
 use crate::ports::{Alert, HandoverRegister, OpenClock, OpenFollowUp};
+use chrono::{DateTime, Utc};
 use newborn_domain::calendar::CHINA;
 use newborn_domain::handover::{Counterfoil, HandoverBatch, HandoverParties};
 use newborn_domain::region::RegionCode;
@@ -32,6 +33,14 @@ impl SupervisionDesk {
     /// The core (time, rules) this desk runs on.
     pub fn core(&self) -> &Core {
         &self.core
+    }
+
+    /// The agency watchdog now: per agency, open, overdue and unacknowledged dispatches and the
+    /// one due first.
+    pub async fn watchdog(
+        &self,
+    ) -> Result<(DateTime<Utc>, Vec<crate::watchdog::AgencyWatch>), ServiceError> {
+        crate::watchdog::read(&self.core).await
     }
 
     /// Every alert raised, for supervisors.
