@@ -21,6 +21,8 @@ use newborn_domain::forecast::{History, Planned, predict};
 use newborn_domain::kinds::{Case, Stage};
 use newborn_domain::policy::PolicyRegistry;
 use newborn_domain::sla::{add_working_time, working_time};
+use rand::rngs::StdRng;
+use rand::{Rng as _, SeedableRng};
 use serde::Serialize;
 
 /// What the simulation measured.
@@ -45,22 +47,18 @@ pub struct Calibration {
     pub warm_up_before_p90_percent: f64,
 }
 
-/// A small deterministic generator (SplitMix64).
-struct Rng(u64);
+/// Uniform in (0, 1] and standard normal draws from a seeded generator.
+trait Draws {
+    fn unit(&mut self) -> f64;
+    fn normal(&mut self) -> f64;
+}
 
-impl Rng {
-    fn next(&mut self) -> u64 {
-        self.0 = self.0.wrapping_add(0x9e37_79b9_7f4a_7c15);
-        let mut z = self.0;
-        z = (z ^ (z >> 30)).wrapping_mul(0xbf58_476d_1ce4_e5b9);
-        z = (z ^ (z >> 27)).wrapping_mul(0x94d0_49bb_1331_11eb);
-        z ^ (z >> 31)
-    }
-    /// Uniform in (0, 1).
+impl Draws for StdRng {
     fn unit(&mut self) -> f64 {
-        ((self.next() >> 11) as f64 + 0.5) / (1u64 << 53) as f64
+        1.0 - self.random::<f64>()
     }
     fn normal(&mut self) -> f64 {
+        // Box–Muller.
         let (u, v) = (self.unit(), self.unit());
         (-2.0 * u.ln()).sqrt() * (std::f64::consts::TAU * v).cos()
     }
@@ -68,7 +66,7 @@ impl Rng {
 
 /// An agency's working time on a stage: log-normal around `median_hours`, one case in eight a
 /// slow one between 0.8 and 1.6 times the deadline.
-fn working_secs(stage: Stage, deadline_hours: f64, rng: &mut Rng) -> i64 {
+fn working_secs(stage: Stage, deadline_hours: f64, rng: &mut StdRng) -> i64 {
     let (median_hours, spread) = match stage {
         Stage::PreReview => return 0,
         Stage::HealthCheck => (3.0, 0.9),
@@ -111,7 +109,7 @@ pub fn run(per_day: usize, days: u32) -> anyhow::Result<Calibration> {
         .with_ymd_and_hms(2026, 12, 13, 16, 0, 0)
         .single()
         .ok_or_else(|| anyhow::anyhow!("start instant"))?;
-    let mut rng = Rng(0x5eed);
+    let mut rng = StdRng::seed_from_u64(0x5eed);
     let mut arrivals: Vec<DateTime<Utc>> = (0..days)
         .flat_map(|d| {
             let day = start + TimeDelta::days(i64::from(d));

@@ -184,13 +184,16 @@ fn draw_of<'a>(
     (Draw::Fixed((deadline - spent).max(0)), Basis::Deadline)
 }
 
-/// The nearest-rank quantile `q` (percent) of sorted `values`.
-fn quantile(values: &[i64], q: usize) -> i64 {
-    if values.is_empty() {
-        return 0;
-    }
-    let rank = (values.len() * q).div_ceil(100).max(1);
-    values[rank.min(values.len()) - 1]
+/// The nearest-rank percentile `percent` of sorted `values`; `None` when there are none.
+pub fn nearest_rank(values: &[i64], percent: usize) -> Option<i64> {
+    let rank = (values.len() * percent)
+        .div_ceil(100)
+        .clamp(1, values.len().max(1));
+    values.get(rank - 1).copied()
+}
+
+fn quantile(values: &[i64], percent: usize) -> i64 {
+    nearest_rank(values, percent).unwrap_or(0)
 }
 
 /// One stage of a route as a prediction sees it.

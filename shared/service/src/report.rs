@@ -208,13 +208,9 @@ pub struct AgencyReport {
     pub follow_ups_closed_on_time: u64,
 }
 
-/// Nearest-rank percentile of sorted values.
-fn percentile(sorted: &[i64], q: f64) -> Option<f64> {
-    if sorted.is_empty() {
-        return None;
-    }
-    let rank = ((q * sorted.len() as f64).ceil() as usize).clamp(1, sorted.len());
-    Some(sorted[rank - 1] as f64 / 3600.0)
+/// Nearest-rank percentile (percent) of sorted working seconds, in hours.
+fn percentile(sorted: &[i64], percent: usize) -> Option<f64> {
+    newborn_domain::forecast::nearest_rank(sorted, percent).map(|s| s as f64 / 3600.0)
 }
 
 impl AgencyReport {
@@ -262,8 +258,8 @@ impl AgencyReport {
             }
         }
         working.sort_unstable();
-        r.median_working_hours = percentile(&working, 0.5);
-        r.p90_working_hours = percentile(&working, 0.9);
+        r.median_working_hours = percentile(&working, 50);
+        r.p90_working_hours = percentile(&working, 90);
         r.on_time_rate = (r.stages_completed > 0)
             .then(|| r.completed_on_time as f64 / r.stages_completed as f64);
         r
@@ -369,9 +365,9 @@ mod tests {
     #[test]
     fn percentiles_are_nearest_rank() {
         let hours: Vec<i64> = (1..=10).map(|h| h * 3600).collect();
-        assert_eq!(percentile(&hours, 0.5), Some(5.0));
-        assert_eq!(percentile(&hours, 0.9), Some(9.0));
-        assert_eq!(percentile(&[7200], 0.9), Some(2.0));
-        assert_eq!(percentile(&[], 0.5), None);
+        assert_eq!(percentile(&hours, 50), Some(5.0));
+        assert_eq!(percentile(&hours, 90), Some(9.0));
+        assert_eq!(percentile(&[7200], 90), Some(2.0));
+        assert_eq!(percentile(&[], 50), None);
     }
 }

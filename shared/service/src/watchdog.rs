@@ -41,16 +41,34 @@ pub struct AgencyWatch {
     pub due_first: Option<DueFirst>,
 }
 
-/// The watchdog's view now, from every open clock of the index (an index query).
+/// Every open clock of the index (one index query): its due instant is at the latest its
+/// deadline, within years.
+pub(crate) async fn open_clocks(
+    core: &crate::Core,
+    now: DateTime<Utc>,
+) -> Result<Vec<OpenClock>, crate::ServiceError> {
+    Ok(core
+        .store
+        .due_clocks(now + chrono::TimeDelta::days(3660))
+        .await?)
+}
+
+/// Whether `c` is due at `now` (its warning or its deadline reached): what
+/// `ApplicationStore::due_clocks(now)` answers.
+pub(crate) fn is_due(c: &OpenClock, now: DateTime<Utc>) -> bool {
+    [c.warning_at, c.deadline]
+        .into_iter()
+        .flatten()
+        .min()
+        .is_some_and(|due| due <= now)
+}
+
+/// The watchdog's view now, from every open clock of the index.
 pub(crate) async fn read(
     core: &crate::Core,
 ) -> Result<(DateTime<Utc>, Vec<AgencyWatch>), crate::ServiceError> {
     let now = core.now();
-    // Every open clock: its due instant is at the latest its deadline, within years.
-    let open = core
-        .store
-        .due_clocks(now + chrono::TimeDelta::days(3660))
-        .await?;
+    let open = open_clocks(core, now).await?;
     Ok((now, summarise(&open, now)))
 }
 

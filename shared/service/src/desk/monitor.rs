@@ -180,10 +180,12 @@ impl MonitorDesk {
         Ok(true)
     }
 
-    /// Per agency, from every open clock of the index: open, overdue and unacknowledged
-    /// dispatches and the one due first; recorded as metrics.
-    pub async fn watchdog(&self) -> Result<Vec<crate::watchdog::AgencyWatch>, ServiceError> {
-        let (_, rows) = crate::watchdog::read(&self.core).await?;
+    /// Records the watchdog's rows (per agency: open, overdue and unacknowledged dispatches and
+    /// the one due first) as metrics.
+    fn record_watchdog(
+        &self,
+        rows: Vec<crate::watchdog::AgencyWatch>,
+    ) -> Vec<crate::watchdog::AgencyWatch> {
         for r in &rows {
             let dims = [(Dim::Agency, r.agency.as_str())];
             self.core.metrics.record(
@@ -199,14 +201,20 @@ impl MonitorDesk {
                 crate::ports::Unit::Seconds,
             );
         }
-        Ok(rows)
+        rows
     }
 
     /// 办件监察: raises a warning and a breach once per stage clock, from the open-clock index.
     #[tracing::instrument(skip_all)]
     pub async fn sla_sweep(&self) -> Result<SweepReport, ServiceError> {
         let now = self.core.now();
-        let due = self.core.store.due_clocks(now).await?;
+        // One read of every open clock serves the due ones and the watchdog.
+        let open = crate::watchdog::open_clocks(&self.core, now).await?;
+        let due: Vec<_> = open
+            .iter()
+            .filter(|c| crate::watchdog::is_due(c, now))
+            .cloned()
+            .collect();
         let mut report = SweepReport {
             at: Some(now),
             due: due.len(),
@@ -272,7 +280,7 @@ impl MonitorDesk {
                 }
             }
         }
-        report.watchdog = self.watchdog().await?;
+        report.watchdog = self.record_watchdog(crate::watchdog::summarise(&open, now));
         let today = now.with_timezone(&CHINA).date_naive();
         for d in [
             today,
