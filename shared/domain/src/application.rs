@@ -423,6 +423,12 @@ impl FieldIssue {
 ///
 /// The first malformed field is reported with its path and a bilingual message.
 pub fn parse_form(json: &[u8]) -> Result<ApplicationForm, FieldIssue> {
+    parse_json(json)
+}
+
+/// Parses JSON of the applicant's into `T`, reporting the first malformed field with its path
+/// and a bilingual message.
+pub(crate) fn parse_json<T: serde::de::DeserializeOwned>(json: &[u8]) -> Result<T, FieldIssue> {
     let de = &mut serde_json::Deserializer::from_slice(json);
     serde_path_to_error::deserialize(de).map_err(|e| {
         let mut field = e.path().to_string();
@@ -604,9 +610,14 @@ impl ApplicationForm {
     /// Whether `other` is a form of the same delivery (分娩): the same mother, hospital and day
     /// of birth — a twin's application (附件1 三(一)4 胎儿数; the Yongfu form's 多胞胎).
     pub fn same_delivery(&self, other: &ApplicationForm) -> bool {
-        self.mother.id_number == other.mother.id_number
-            && self.newborn.hospital.credit_code == other.newborn.hospital.credit_code
-            && self.birth_date() == other.birth_date()
+        self.same_delivery_as(&other.mother.id_number, &other.newborn)
+    }
+
+    /// Whether this form's child was born of the same delivery as `newborn` of `mother`.
+    pub fn same_delivery_as(&self, mother: &IdNumber, newborn: &Newborn) -> bool {
+        &self.mother.id_number == mother
+            && self.newborn.hospital.credit_code == newborn.hospital.credit_code
+            && self.birth_date() == newborn.birth_time.with_timezone(&CHINA).date_naive()
     }
 
     /// Whether any service of `stage` was chosen.

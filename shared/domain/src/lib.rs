@@ -5,6 +5,7 @@
 
 pub mod application;
 pub mod calendar;
+pub mod draft;
 pub mod fields;
 pub mod flow;
 pub mod forecast;

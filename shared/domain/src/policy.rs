@@ -484,6 +484,17 @@ pub struct ForecastRules {
     pub source: String,
 }
 
+/// Drafts made from the hospital's birth record ([`crate::draft`]): how long one waits for the
+/// mother before it is deleted with its personal data.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct DraftRules {
+    /// Calendar days from the record's arrival to the draft's deletion unless confirmed.
+    pub confirm_days: u32,
+    /// Where the setting comes from.
+    pub source: String,
+}
+
 /// 好差评 after the work: what the family is invited to rate and for how long.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -525,6 +536,8 @@ pub struct Policy {
     pub evaluation: Evaluation,
     /// The predicted completion shown to the family.
     pub forecast: ForecastRules,
+    /// Drafts from the hospital's birth record.
+    pub drafts: DraftRules,
     /// Electronic licences, where the region takes them.
     #[serde(default)]
     pub licences: Option<LicencePolicy>,
@@ -945,6 +958,9 @@ impl Policy {
         }
         if self.supervision.acknowledge_minutes == 0 {
             return bad("acknowledge_minutes must be at least 1".into());
+        }
+        if !(1..=90).contains(&self.drafts.confirm_days) {
+            return bad("drafts.confirm_days must be 1 to 90".into());
         }
         if self.forecast.window_days == 0 || self.forecast.min_cases == 0 {
             return bad("forecast.window_days and forecast.min_cases must be at least 1".into());
