@@ -131,6 +131,31 @@ impl Simulator {
             .transpose()
     }
 
+    /// The licences `holder` holds or was authorised (a simulator's whole-table read: it holds a
+    /// few families).
+    async fn held_by(&self, holder: String) -> Result<Vec<LicenceRecord>, String> {
+        let bodies: Vec<String> = self
+            .call(move |c| {
+                let mut stmt = c.prepare("SELECT body FROM licences ORDER BY kind, number")?;
+                let rows = stmt.query_map([], |r| r.get::<_, String>(0))?;
+                rows.collect()
+            })
+            .await?;
+        let mut out = vec![];
+        for body in bodies {
+            let record: LicenceRecord = serde_json::from_str(&body).map_err(|e| e.to_string())?;
+            if record.holder_id_number.as_str() == holder
+                || record
+                    .grants
+                    .iter()
+                    .any(|g| g.grantee_id_number.as_str() == holder)
+            {
+                out.push(record);
+            }
+        }
+        Ok(out)
+    }
+
     /// Puts [`sample_licences`] on file, valid until 2035, with each parent's authorisation of the
     /// identity card to the other (as given in the app); returns the references.
     pub async fn file_sample_licences(&self) -> Result<serde_json::Value, String> {
@@ -344,6 +369,39 @@ pub(crate) async fn lookup(
         return unavailable("no key for the licence directory").into_response();
     };
     let body = serde_json::to_vec(&serde_json::json!({ "record": record })).unwrap_or_default();
+    signed(key, body)
+}
+
+#[derive(Deserialize)]
+struct Held {
+    holder_id_number: String,
+}
+
+/// `POST /licences/held`, signed by the platform: the licences a person holds or was
+/// authorised; the answer is signed with the directory's key.
+pub(crate) async fn held(
+    State(sim): State<Simulator>,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Response {
+    if let Err(refusal) = sim.verified(None, &headers, &body) {
+        return refusal.into_response();
+    }
+    let Ok(q) = serde_json::from_slice::<Held>(&body) else {
+        return (
+            StatusCode::BAD_REQUEST,
+            Json(serde_json::json!({"error": "malformed question"})),
+        )
+            .into_response();
+    };
+    let records = match sim.held_by(q.holder_id_number).await {
+        Ok(r) => r,
+        Err(e) => return unavailable(e).into_response(),
+    };
+    let Some(key) = sim.agency_keys.key_of(Agency::LicenceDirectory) else {
+        return unavailable("no key for the licence directory").into_response();
+    };
+    let body = serde_json::to_vec(&serde_json::json!({ "records": records })).unwrap_or_default();
     signed(key, body)
 }
 

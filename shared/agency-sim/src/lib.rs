@@ -209,6 +209,7 @@ impl Simulator {
             .route("/licences", post(directory::add))
             .route("/licences/authorisations", post(directory::authorise))
             .route("/licences/lookup", post(directory::lookup))
+            .route("/licences/held", post(directory::held))
             .route(
                 "/licences/registrations",
                 post(directory::register).get(directory::list),
@@ -278,6 +279,11 @@ impl Simulator {
     /// Every rating the 好差评 platform received, once per rating id.
     pub async fn ratings(&self) -> Result<Vec<Escalation>, String> {
         self.recorded(RATINGS).await
+    }
+
+    /// Every notification the applicant gateway received (the app's push and the SMS).
+    pub async fn notifications(&self) -> Result<Vec<Escalation>, String> {
+        self.recorded(NOTIFICATIONS).await
     }
 
     /// Every SLA escalation the supervisors received.

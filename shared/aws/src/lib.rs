@@ -11,6 +11,7 @@
 //!   managed redrive in the China regions);
 //! - [`S3Documents`] — scans by SHA-256 and presigned uploads with type and length signed in;
 //! - [`DynamoHandovers`] — the counterfoil handover register;
+//! - [`DynamoDrafts`] — drafts from the hospital's birth record, deleted on expiry;
 //! - [`EmfMetrics`] — metrics as CloudWatch Embedded Metric Format lines.
 //!
 //! Each passes the same contract suite as its SQLite twin, against moto's AWS API emulator.
@@ -27,7 +28,9 @@
 //! | verified upload | `UPLOADED#<owner>` | `<kind>#<sha256>` | |
 //! | counterfoil | `COUNTERFOIL#<county>` | `<certificate number>` | `batch` once handed over |
 //! | handover batch | `HANDOVER#<number>` | `HANDOVER` | |
+//! | draft | `DRAFT#<id>` | `DRAFT` | `owner_pk` = `MOTHER#<identity number>` + `submitted_at` (GSI `by-owner`); `clock_pk` = `DRAFTS` + `clock_due` = expiry (GSI `open-clocks`); `m` on the first of a delivery (the mother's notices) |
 
+mod drafts;
 mod dynamo;
 mod emf;
 mod handover;
@@ -38,6 +41,7 @@ mod sqs;
 mod store;
 mod uploads;
 
+pub use drafts::DynamoDrafts;
 pub use emf::{EmfMetrics, NAMESPACE, document as emf_document};
 pub use handover::{DynamoHandovers, MAX_BATCH};
 pub use relay::{Relayed, StreamRelay};

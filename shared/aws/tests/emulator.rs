@@ -87,6 +87,43 @@ async fn the_dynamodb_request_log_uploads_and_handovers_obey_the_same_contracts_
         .await;
 }
 
+#[tokio::test]
+async fn the_dynamodb_drafts_obey_the_draft_contract_and_a_deleted_one_leaves_no_item() {
+    let emulator = start_emulator();
+    let client = client(&emulator.url);
+    create_table(&client, "newborn")
+        .await
+        .unwrap_or_else(|e| panic!("{e}"));
+    newborn_contract::draft_contract(
+        &newborn_aws::DynamoDrafts::new(client.clone(), "newborn"),
+        "D",
+    )
+    .await;
+    // The whole table, every attribute: the deleted twin's record is in none of them (its index
+    // entries went with the item).
+    let mut text = String::new();
+    let mut start = None;
+    loop {
+        let page = client
+            .scan()
+            .table_name("newborn")
+            .set_exclusive_start_key(start)
+            .send()
+            .await
+            .unwrap_or_else(|e| panic!("{e}"));
+        text.push_str(&format!("{:?}", page.items()));
+        match page.last_evaluated_key() {
+            Some(k) => start = Some(k.clone()),
+            None => break,
+        }
+    }
+    assert!(text.contains("DRAFT#"), "the kept draft is in the table");
+    assert!(
+        !text.contains("DZY-TWIN-2"),
+        "the deleted draft's data is left in the table"
+    );
+}
+
 /// One write, one `PutItem`, and nothing lost after it: the write's hand-off, report fact and
 /// idempotency record ride in the item's new image; the relay, fed from the table's stream as
 /// Lambda feeds it, sends and writes them. A relay that dies mid-batch (the crash between the

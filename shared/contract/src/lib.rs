@@ -842,3 +842,152 @@ pub async fn handover_contract(register: &dyn HandoverRegister, prefix: &str) {
         "a refused batch leaves nothing behind"
     );
 }
+
+/// The hospital's record of twins born at `born` (RFC 3339) and ten minutes later, whose drafts
+/// the draft contract stores; `marker` is the second child's medical record number, which only
+/// its draft holds.
+pub fn twins_record(prefix: &str, marker: &str, born: &str) -> newborn_domain::draft::BirthRecord {
+    let born = DateTime::parse_from_rfc3339(born).unwrap_or_else(|e| panic!("{born}: {e}"));
+    let second = born + TimeDelta::minutes(10);
+    serde_json::from_value(serde_json::json!({
+        "delivery_id": format!("{prefix}FD-1"),
+        "hospital": {"name": "福州市妇幼保健院（示例）", "credit_code": "12350100488099123X"},
+        "birthplace": "350102",
+        "mother": {"name": "陈晓梅", "id_number": "35010219940315002X", "phone": "13812345678"},
+        "father": {"name": "林志强", "id_number": "350203199207080011"},
+        "delivery_mode": "spontaneous",
+        "newborns": [
+            {"name": "林一", "sex": "male", "birth_time": born,
+             "gestational_weeks": 38, "weight_grams": 3000, "length_cm": 49,
+             "medical_record_number": format!("{prefix}ZY-TWIN-1")},
+            {"name": "林二", "sex": "female", "birth_time": second,
+             "gestational_weeks": 38, "weight_grams": 2900, "length_cm": 48,
+             "medical_record_number": marker},
+        ],
+    }))
+    .unwrap_or_else(|e| panic!("{e}"))
+}
+
+/// The contract of the [`newborn_service::ports::DraftStore`] port: a delivery's drafts are
+/// written all or nothing, read back whole, found by the mother and by expiry through indexes,
+/// and gone once deleted.
+pub async fn draft_contract(store: &dyn newborn_service::ports::DraftStore, prefix: &str) {
+    use newborn_service::ports::Delivery;
+    let record = twins_record(
+        prefix,
+        &format!("{prefix}ZY-TWIN-2"),
+        "2025-11-10T08:30:00+08:00",
+    );
+    let created = at("2025-11-17T09:00:00+08:00");
+    let expires = created + TimeDelta::days(30);
+    let id = |i: usize| -> ApplicationId {
+        format!("{prefix}NBDRAFT{i}")
+            .parse()
+            .unwrap_or_else(|e| panic!("{e}"))
+    };
+    let drafts = record.drafts(id, "fujian-2.0", created, expires);
+    let sms = Delivery {
+        id: format!("{}:draft", drafts[0].id),
+        application_id: drafts[0].id.clone(),
+        owner: "sms:13812345678".into(),
+        notification: notification(0),
+    };
+    assert!(
+        store
+            .create(&drafts, std::slice::from_ref(&sms))
+            .await
+            .unwrap_or_else(|e| panic!("create: {e}")),
+        "a delivery's drafts are created"
+    );
+    assert!(
+        !store
+            .create(&drafts, &[])
+            .await
+            .unwrap_or_else(|e| panic!("create again: {e}")),
+        "the same drafts again are not created twice"
+    );
+    let mut newer = record.drafts(id, "fujian-2.0", created, expires);
+    newer[0].id = id(7);
+    assert!(
+        !store.create(&newer, &[]).await.unwrap_or(true),
+        "one existing draft refuses the delivery"
+    );
+    assert_eq!(
+        store.get(&id(7)).await.ok().flatten(),
+        None,
+        "all or nothing: the new one of a refused delivery is not written"
+    );
+    assert_eq!(
+        store.get(&drafts[1].id).await.ok().flatten().as_ref(),
+        Some(&drafts[1]),
+        "a draft reads back whole"
+    );
+    let mothers = store
+        .of_mother(&drafts[0].mother.id_number)
+        .await
+        .unwrap_or_else(|e| panic!("{e}"));
+    assert_eq!(
+        mothers.len(),
+        2,
+        "the mother's drafts are found by her number"
+    );
+    let father = drafts[0]
+        .father
+        .as_ref()
+        .map(|f| f.id_number.clone())
+        .unwrap_or_else(|| panic!("the record names the father"));
+    assert!(
+        store
+            .of_mother(&father)
+            .await
+            .unwrap_or_else(|e| panic!("{e}"))
+            .is_empty(),
+        "nobody else finds them"
+    );
+    assert!(
+        store
+            .expiring(expires - TimeDelta::seconds(1))
+            .await
+            .unwrap_or_else(|e| panic!("{e}"))
+            .iter()
+            .all(|d| !d.as_str().starts_with(prefix)),
+        "nothing expires before its window ends"
+    );
+    let mut due = store
+        .expiring(expires)
+        .await
+        .unwrap_or_else(|e| panic!("{e}"));
+    due.retain(|d| d.as_str().starts_with(prefix));
+    due.sort();
+    assert_eq!(due, vec![id(0), id(1)], "both expire at the window's end");
+    store
+        .delete(&id(1))
+        .await
+        .unwrap_or_else(|e| panic!("delete: {e}"));
+    store
+        .delete(&id(1))
+        .await
+        .unwrap_or_else(|e| panic!("deleting again is harmless: {e}"));
+    assert_eq!(
+        store.get(&id(1)).await.ok().flatten(),
+        None,
+        "a deleted draft is gone"
+    );
+    assert_eq!(
+        store
+            .of_mother(&drafts[0].mother.id_number)
+            .await
+            .unwrap_or_else(|e| panic!("{e}"))
+            .len(),
+        1,
+        "and no longer found by the mother"
+    );
+    assert!(
+        !store
+            .expiring(expires)
+            .await
+            .unwrap_or_else(|e| panic!("{e}"))
+            .contains(&id(1)),
+        "nor by expiry"
+    );
+}

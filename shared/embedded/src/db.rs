@@ -31,6 +31,10 @@ pub struct Database {
     commits: Arc<std::sync::atomic::AtomicU64>,
     /// Per queue, counts commits that queued messages on it, so its idle worker wakes at once.
     sent: Arc<Mutex<HashMap<String, tokio::sync::watch::Sender<u64>>>>,
+    /// Set by a call that deleted personal data: after its commit, before its caller hears,
+    /// the writer checkpoints the write-ahead log into the database and truncates it, so the
+    /// deleted rows' earlier images do not survive in the log.
+    erase: Arc<std::sync::atomic::AtomicBool>,
 }
 
 const SCHEMA: &str = r#"
@@ -146,6 +150,16 @@ CREATE TABLE IF NOT EXISTS uploads (
     sha256       TEXT
 );
 CREATE INDEX IF NOT EXISTS uploads_owner ON uploads(owner, kind, sha256);
+-- Drafts from the hospital's birth record, until the mother confirms them or they expire.
+CREATE TABLE IF NOT EXISTS drafts (
+    id          TEXT PRIMARY KEY,
+    mother      TEXT NOT NULL,
+    created_ms  INTEGER NOT NULL,
+    expires_ms  INTEGER NOT NULL,
+    body        TEXT NOT NULL
+);
+CREATE INDEX IF NOT EXISTS drafts_mother ON drafts(mother, created_ms);
+CREATE INDEX IF NOT EXISTS drafts_expiry ON drafts(expires_ms);
 "#;
 
 impl Database {
@@ -162,6 +176,9 @@ impl Database {
         // FULL: every commit is on disk before it returns; a crash loses no acknowledged write.
         conn.pragma_update(None, "synchronous", "FULL")?;
         conn.pragma_update(None, "busy_timeout", 5000)?;
+        // Deleted content is overwritten, not merely unlinked: a deleted draft's personal data
+        // does not linger in free pages (see [`Database::erase_after_commit`]).
+        conn.pragma_update(None, "secure_delete", "ON")?;
         conn.execute_batch(SCHEMA)?;
         let commits = Arc::new(std::sync::atomic::AtomicU64::new(0));
         let counted = commits.clone();
@@ -170,9 +187,11 @@ impl Database {
             false
         }));
         let (jobs, waiting) = std::sync::mpsc::channel::<Job>();
+        let erase = Arc::new(std::sync::atomic::AtomicBool::new(false));
+        let erasing = erase.clone();
         std::thread::Builder::new()
             .name("sqlite-writer".into())
-            .spawn(move || writer(conn, &waiting))
+            .spawn(move || writer(conn, &waiting, &erasing))
             .map_err(|e| {
                 rusqlite::Error::SqliteFailure(
                     rusqlite::ffi::Error::new(rusqlite::ffi::SQLITE_CANTOPEN),
@@ -183,6 +202,7 @@ impl Database {
             jobs,
             commits,
             sent: Arc::default(),
+            erase,
         })
     }
 
@@ -211,6 +231,12 @@ impl Database {
             .subscribe()
     }
 
+    /// The flag a call that deletes personal data sets, inside its closure: the writer then
+    /// checkpoints and truncates the write-ahead log after that call's commit, before answering.
+    pub(crate) fn eraser(&self) -> Arc<std::sync::atomic::AtomicBool> {
+        self.erase.clone()
+    }
+
     /// Runs `f` with the connection on the writer thread; answers once what it wrote is
     /// committed (with the calls grouped with it).
     pub(crate) async fn call<T, F>(&self, f: F) -> Result<T, String>
@@ -234,7 +260,19 @@ impl Database {
 }
 
 /// The writer thread: runs the calls as they come, those waiting together in one transaction.
-fn writer(mut conn: Connection, waiting: &std::sync::mpsc::Receiver<Job>) {
+fn writer(
+    mut conn: Connection,
+    waiting: &std::sync::mpsc::Receiver<Job>,
+    erase: &std::sync::atomic::AtomicBool,
+) {
+    // After a commit that deleted personal data, the log's older page images go too.
+    let erase_log = |conn: &mut Connection| {
+        if erase.swap(false, std::sync::atomic::Ordering::SeqCst)
+            && let Err(e) = conn.query_row("PRAGMA wal_checkpoint(TRUNCATE)", [], |_| Ok(()))
+        {
+            tracing::error!(error = %e, "could not truncate the write-ahead log after a deletion");
+        }
+    };
     while let Ok(first) = waiting.recv() {
         let mut group = vec![first];
         while group.len() < GROUP {
@@ -251,6 +289,7 @@ fn writer(mut conn: Connection, waiting: &std::sync::mpsc::Receiver<Job>) {
             // Alone (or no group transaction to be had): each call commits itself.
             for job in group {
                 if let Some(answer) = run(job, &mut conn) {
+                    erase_log(&mut conn);
                     answer(Ok(()));
                 }
             }
@@ -264,6 +303,7 @@ fn writer(mut conn: Connection, waiting: &std::sync::mpsc::Receiver<Job>) {
             let _ = conn.execute_batch("ROLLBACK");
             format!("the group commit failed: {e}")
         });
+        erase_log(&mut conn);
         for answer in answers {
             answer(committed.clone());
         }

@@ -6,6 +6,7 @@
 
 mod db;
 mod documents;
+mod drafts;
 pub mod files;
 mod handover;
 mod queue;
@@ -15,6 +16,7 @@ mod uploads;
 
 pub use db::Database;
 pub use documents::FileDocuments;
+pub use drafts::SqliteDrafts;
 pub use handover::SqliteHandovers;
 pub use queue::{QueueStats, Received, SqliteQueue, dead_letter_queue};
 pub use requests::SqliteRequestLog;

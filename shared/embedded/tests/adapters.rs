@@ -51,6 +51,38 @@ async fn the_sqlite_handover_register_obeys_the_handover_contract() {
 }
 
 #[tokio::test]
+async fn the_sqlite_drafts_obey_the_draft_contract_and_leave_no_trace_in_the_files() {
+    let dir = tempfile::tempdir().unwrap_or_else(|e| panic!("{e}"));
+    let database = db(&dir);
+    let drafts = newborn_embedded::SqliteDrafts::new(database.clone());
+    newborn_contract::draft_contract(&drafts, "C").await;
+    // The SMS to the mother was queued with the drafts.
+    let queue = SqliteQueue::new(database);
+    let sms = queue
+        .receive(
+            newborn_service::ports::NOTIFICATIONS_QUEUE,
+            10,
+            Duration::from_secs(30),
+            5,
+        )
+        .await
+        .unwrap_or_else(|e| panic!("{e}"));
+    assert_eq!(sms.len(), 1, "the notice rides in the drafts' transaction");
+    // The deleted twin's record is nowhere in the database files (secure_delete, and the log
+    // truncated after the deletion).
+    let mut bytes = vec![];
+    for entry in std::fs::read_dir(dir.path()).unwrap_or_else(|e| panic!("{e}")) {
+        let path = entry.unwrap_or_else(|e| panic!("{e}")).path();
+        bytes.extend(std::fs::read(&path).unwrap_or_default());
+    }
+    let marker = b"CZY-TWIN-2";
+    assert!(
+        !bytes.windows(marker.len()).any(|w| w == marker),
+        "the deleted draft's data is left in the files"
+    );
+}
+
+#[tokio::test]
 async fn a_hand_off_is_queued_in_the_same_transaction_as_the_state_change() {
     let dir = tempfile::tempdir().unwrap_or_else(|e| panic!("{e}"));
     let database = db(&dir);

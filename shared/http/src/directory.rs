@@ -7,9 +7,13 @@
 //! - `POST <base>/licences/registrations` with a [`RegistrationRequest`], signed, with the
 //!   registration id as `webhook-id`; the directory answers `2xx` and later posts its
 //!   decision, signed, to `POST /agency/licence-registrations`.
+//! - `POST <base>/licences/held` with `{holder_id_number}`, signed; the directory answers
+//!   `200 {"records": [...]}`, signed: the licences the person holds and those authorised to
+//!   them (a draft from the hospital's record is completed with them).
 
 use crate::dispatcher::SignedPoster;
 use async_trait::async_trait;
+use newborn_domain::ids::IdNumber;
 use newborn_domain::licence::{LicenceRecord, LicenceRef};
 use newborn_domain::stage::Agency;
 use newborn_service::ports::{Clock, DirectoryError, LicenceDirectory, RegistrationRequest};
@@ -58,22 +62,18 @@ impl HttpLicenceDirectory {
     }
 }
 
-#[async_trait]
-impl LicenceDirectory for HttpLicenceDirectory {
-    async fn lookup(&self, r: &LicenceRef) -> Result<Option<LicenceRecord>, DirectoryError> {
+impl HttpLicenceDirectory {
+    /// Posts a signed question to `path` and reads the directory's signed answer as `T`.
+    async fn ask<T: serde::de::DeserializeOwned>(
+        &self,
+        path: &str,
+        body: &serde_json::Value,
+    ) -> Result<T, DirectoryError> {
         let fail = |e: String| DirectoryError(e);
-        let body = serde_json::json!({
-            "kind": r.kind, "number": r.number, "issuer": r.issuer,
-            "holder_id_number": r.holder_id_number,
-        });
-        // A look-up is a new message each time (a receiver may drop a repeated id).
+        // A question is a new message each time (a receiver may drop a repeated id).
         let res = self
             .poster
-            .send(
-                &format!("{}/licences/lookup", self.base),
-                &new_message_id(),
-                &body,
-            )
+            .send(&format!("{}{path}", self.base), &new_message_id(), body)
             .await
             .map_err(fail)?;
         let status = res.status();
@@ -90,7 +90,7 @@ impl LicenceDirectory for HttpLicenceDirectory {
         );
         let bytes = res.bytes().await.map_err(|e| fail(e.to_string()))?;
         if !status.is_success() {
-            return Err(fail(format!("lookup answered HTTP {status}")));
+            return Err(fail(format!("{path} answered HTTP {status}")));
         }
         self.directory_keys
             .verify(
@@ -100,10 +100,38 @@ impl LicenceDirectory for HttpLicenceDirectory {
                 &bytes,
                 self.clock.now(),
             )
-            .map_err(|e| fail(format!("the lookup answer's signature was refused: {e}")))?;
-        serde_json::from_slice::<LookupAnswer>(&bytes)
+            .map_err(|e| {
+                fail(format!(
+                    "the directory's answer's signature was refused: {e}"
+                ))
+            })?;
+        serde_json::from_slice::<T>(&bytes)
+            .map_err(|e| fail(format!("malformed answer of {path}: {e}")))
+    }
+}
+
+#[derive(serde::Deserialize)]
+struct HeldAnswer {
+    records: Vec<LicenceRecord>,
+}
+
+#[async_trait]
+impl LicenceDirectory for HttpLicenceDirectory {
+    async fn lookup(&self, r: &LicenceRef) -> Result<Option<LicenceRecord>, DirectoryError> {
+        let body = serde_json::json!({
+            "kind": r.kind, "number": r.number, "issuer": r.issuer,
+            "holder_id_number": r.holder_id_number,
+        });
+        self.ask::<LookupAnswer>("/licences/lookup", &body)
+            .await
             .map(|a| a.record)
-            .map_err(|e| fail(format!("malformed lookup answer: {e}")))
+    }
+
+    async fn held_by(&self, id_number: &IdNumber) -> Result<Vec<LicenceRecord>, DirectoryError> {
+        let body = serde_json::json!({ "holder_id_number": id_number });
+        self.ask::<HeldAnswer>("/licences/held", &body)
+            .await
+            .map(|a| a.records)
     }
 
     async fn register(&self, request: &RegistrationRequest) -> Result<(), DirectoryError> {

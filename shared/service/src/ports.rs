@@ -720,4 +720,37 @@ pub trait LicenceDirectory: Send + Sync {
     ) -> Result<Option<newborn_domain::licence::LicenceRecord>, DirectoryError>;
     /// Hands a registration to the directory for review; sending it again is harmless.
     async fn register(&self, request: &RegistrationRequest) -> Result<(), DirectoryError>;
+    /// The licences of the person with `id_number`: those they hold and those others
+    /// authorised to them for this service.
+    async fn held_by(
+        &self,
+        id_number: &newborn_domain::ids::IdNumber,
+    ) -> Result<Vec<newborn_domain::licence::LicenceRecord>, DirectoryError>;
+}
+
+/// Drafts made from the hospital's birth record ([`newborn_domain::draft`]), waiting for the
+/// mother. A deleted draft leaves nothing of its personal data behind in the store.
+#[async_trait]
+pub trait DraftStore: Send + Sync {
+    /// Records the drafts of one delivery with the notices that tell the mother, all or
+    /// nothing: `false`, and nothing written, if one of them exists already.
+    async fn create(
+        &self,
+        drafts: &[newborn_domain::draft::Draft],
+        deliveries: &[Delivery],
+    ) -> Result<bool, StoreError>;
+    /// Reads one draft.
+    async fn get(
+        &self,
+        id: &ApplicationId,
+    ) -> Result<Option<newborn_domain::draft::Draft>, StoreError>;
+    /// The drafts of the mother with this identity number, oldest first (an index query).
+    async fn of_mother(
+        &self,
+        id_number: &newborn_domain::ids::IdNumber,
+    ) -> Result<Vec<newborn_domain::draft::Draft>, StoreError>;
+    /// The drafts whose confirmation window ends at or before `until` (an index query).
+    async fn expiring(&self, until: DateTime<Utc>) -> Result<Vec<ApplicationId>, StoreError>;
+    /// Deletes a draft and everything of it; deleting a missing one is harmless.
+    async fn delete(&self, id: &ApplicationId) -> Result<(), StoreError>;
 }
