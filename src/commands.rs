@@ -83,6 +83,10 @@ enum Command {
         /// Validity in hours (1 to 12: the service refuses tokens living longer).
         #[arg(long, default_value_t = 12)]
         ttl_hours: i64,
+        /// The real-name identity number the sign-in verified (a mother sees the drafts the
+        /// hospitals' birth records made for her by it).
+        #[arg(long)]
+        id_number: Option<String>,
     },
     /// Prints the signature headers an agency sends with a callback body (for curl).
     Sign {
@@ -436,7 +440,12 @@ pub fn run(cli: Cli) -> Result<()> {
             subject,
             role,
             ttl_hours,
+            id_number,
         } => {
+            if let Some(n) = &id_number {
+                n.parse::<newborn_domain::ids::IdNumber>()
+                    .map_err(|e| anyhow!("--id-number {n}: {}", e.message.en))?;
+            }
             let role: newborn_http::Role =
                 serde_json::from_value(serde_json::Value::String(role.clone())).map_err(|_| {
                     anyhow!("unknown role \"{role}\" (applicant, counter_staff, supervisor)")
@@ -444,7 +453,7 @@ pub fn run(cli: Cli) -> Result<()> {
             let issuer = crate::runtime::keys::dev_issuer(&data_dir)?;
             let ttl = chrono::TimeDelta::hours(ttl_hours.clamp(1, 12));
             let token = issuer
-                .mint(&subject, role, ttl, Utc::now())
+                .mint_real_name(&subject, role, id_number.as_deref(), ttl, Utc::now())
                 .map_err(anyhow::Error::msg)?;
             writeln!(out, "{token}")?;
         }

@@ -1857,3 +1857,390 @@ async fn an_agency_that_stops_answering_is_escalated_by_the_watchdog() -> Result
     assert_eq!(row["beyond_sla"], 1, "{watchdog}");
     Ok(())
 }
+
+/// The hospital's record of the sample family's twins (the sample's birth, a second child ten
+/// minutes later).
+fn twins_record() -> Value {
+    json!({
+        "delivery_id": "FD-2025-110045",
+        "hospital": {"name": "福州市妇幼保健院（示例）", "credit_code": "12350100488099123X"},
+        "birthplace": "350102",
+        "mother": {"name": "陈晓梅", "id_number": "35010219940315002X", "phone": "13812345678"},
+        "father": {"name": "林志强", "id_number": "350203199207080011"},
+        "delivery_mode": "caesarean",
+        "newborns": [
+            {"name": "林𠈌", "sex": "male", "birth_time": "2025-11-10T08:30:00+08:00",
+             "gestational_weeks": 37, "weight_grams": 2650, "length_cm": 47,
+             "medical_record_number": "ZY2025110045"},
+            {"name": "林双宁", "sex": "female", "birth_time": "2025-11-10T08:41:00+08:00",
+             "gestational_weeks": 37, "weight_grams": 2480, "length_cm": 46,
+             "medical_record_number": "ZY2025110046"},
+        ],
+    })
+}
+
+/// What the mother adds to a draft: her choices and what the hospital does not hold, taken from
+/// the sample form; the household booklet's pages as scans (the directory holds her identity
+/// card, the father's authorised to her, and their marriage certificate).
+async fn draft_answer(t: &TestService, owner: &str, maternity: bool) -> Result<Value> {
+    let sample: Value = serde_json::from_str(newborn::demo::SAMPLE)?;
+    let details = |p: &Value, phone: bool| {
+        let mut d = json!({
+            "ethnicity": p["ethnicity"], "household_address": p["household_address"],
+            "household_region": p["household_region"], "household_kind": p["household_kind"],
+            "marriage_certificate": p["marriage_certificate"],
+        });
+        if phone {
+            d["phone"] = p["phone"].clone();
+        }
+        d
+    };
+    let mut docs = vec![];
+    for kind in [
+        "household_booklet_front",
+        "household_booklet_registering_parent",
+        "household_booklet_head",
+    ] {
+        docs.push(t.client.upload(owner, kind).await?);
+    }
+    let mut services = sample["services"].clone();
+    if !maternity && let Some(list) = services.as_array_mut() {
+        list.retain(|s| s != "maternity_benefit");
+    }
+    let mut answer = json!({
+        "services": services,
+        "mother": details(&sample["mother"], false),
+        "father": details(&sample["father"], true),
+        "household": sample["household"],
+        "insurance": sample["insurance"],
+        "card": sample["card"],
+        "delivery": sample["delivery"],
+        "documents": docs,
+        "pledge": {"truthful": true},
+    });
+    if maternity {
+        answer["maternity_payout"] = sample["maternity"]["payout"].clone();
+    }
+    Ok(answer)
+}
+
+/// Every byte of the service's own database files (the database and its write-ahead log).
+fn database_bytes(dir: &std::path::Path) -> Result<Vec<u8>> {
+    let mut all = vec![];
+    for name in ["newborn.db", "newborn.db-wal"] {
+        if let Ok(bytes) = std::fs::read(dir.join(name)) {
+            all.extend(bytes);
+        }
+    }
+    Ok(all)
+}
+
+fn contains(haystack: &[u8], needle: &str) -> bool {
+    haystack
+        .windows(needle.len())
+        .any(|w| w == needle.as_bytes())
+}
+
+/// 无感申办 (docs/rules.md OURS-DRAFT): the hospital's signed birth record of twins makes two
+/// linked drafts and tells the mother by SMS; she alone sees them, completes one with her
+/// choices (nothing the hospital sent is typed, and an answer that tries to change it is
+/// refused), and it runs like any application; the twin's draft cannot claim the maternity
+/// benefit again, and once its window passes it is deleted and nothing of it is left in the
+/// database files.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_birth_record_becomes_drafts_the_mother_confirms_and_an_expired_one_leaves_nothing()
+-> Result<()> {
+    use newborn_domain::stage::Agency;
+    let t = TestService::start().await?;
+    let post = |agency: Agency, record: &Value| {
+        let body = serde_json::to_vec(record).unwrap_or_default();
+        let key = t.agency_key(agency);
+        let http = t.http.clone();
+        let url = format!("{}/agency/births", t.api);
+        async move {
+            let mut req = http
+                .post(url)
+                .header("content-type", "application/json")
+                .body(body.clone());
+            for (k, v) in key?.headers(
+                &newborn_service::signing::new_message_id(),
+                chrono::Utc::now(),
+                &body,
+            ) {
+                req = req.header(k, v);
+            }
+            let res = req.send().await?;
+            let status = res.status().as_u16();
+            anyhow::Ok((status, res.json::<Value>().await.unwrap_or(Value::Null)))
+        }
+    };
+    // Only a hospital posts births; a record that is not one delivery is refused.
+    let (status, body) = post(Agency::PoliceStation, &twins_record()).await?;
+    assert_eq!((status, body["code"].as_str()), (403, Some("wrong_agency")));
+    let mut apart = twins_record();
+    apart["newborns"][1]["birth_time"] = json!("2025-11-13T08:41:00+08:00");
+    let (status, body) = post(Agency::Hospital, &apart).await?;
+    assert_eq!(status, 422, "{body:#}");
+    assert!(body.to_string().contains("not_one_delivery"), "{body:#}");
+    // A child past the policy's online age (Fujian: under 12 months) gets no draft.
+    let mut old = twins_record();
+    old["delivery_id"] = json!("FD-2024-OLD");
+    old["newborns"][0]["birth_time"] = json!("2024-10-01T08:30:00+08:00");
+    old["newborns"][1]["birth_time"] = json!("2024-10-01T08:41:00+08:00");
+    let (status, body) = post(Agency::Hospital, &old).await?;
+    assert_eq!(
+        (status, body["code"].as_str()),
+        (422, Some("beyond_online_age")),
+        "{body:#}"
+    );
+
+    let (status, made) = post(Agency::Hospital, &twins_record()).await?;
+    assert_eq!(status, 201, "{made:#}");
+    let ids: Vec<String> = made["drafts"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .filter_map(|d| d.as_str().map(str::to_owned))
+        .collect();
+    assert_eq!(ids.len(), 2, "{made:#}");
+    assert!(
+        !made.to_string().contains("陈晓梅"),
+        "the answer carries no personal data"
+    );
+    // The same record again (a retry, newly signed) makes nothing new.
+    let (status, again) = post(Agency::Hospital, &twins_record()).await?;
+    assert_eq!((status, &again["drafts"]), (200, &made["drafts"]));
+
+    // The mother is told by SMS at the phone the hospital recorded, without names.
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(20);
+    let sms = loop {
+        let all = t
+            .client
+            .json(t.http.get(format!("{}/notifications", t.sim)))
+            .await?;
+        let found = all.as_array().into_iter().flatten().find(|d| {
+            d["body"]["owner"] == "sms:13812345678"
+                && d["body"]["notification"]["kind"] == "draft_ready"
+        });
+        if let Some(found) = found {
+            break found.clone();
+        }
+        anyhow::ensure!(std::time::Instant::now() < deadline, "no SMS: {all:#}");
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+    };
+    assert!(sms.to_string().contains("2份"), "{sms:#}");
+    assert!(!sms.to_string().contains("陈晓梅") && !sms.to_string().contains("林双宁"));
+
+    // She alone sees them: by her real-name identity number.
+    let now = chrono::Utc::now();
+    let token = |sub: &str, id: Option<&str>| {
+        t.running
+            .issuer
+            .mint_real_name(
+                sub,
+                newborn_http::Role::Applicant,
+                id,
+                chrono::TimeDelta::hours(1),
+                now,
+            )
+            .unwrap_or_default()
+    };
+    let mum = token("mum-draft", Some("35010219940315002X"));
+    let dad = token("dad-draft", Some("350203199207080011"));
+    let anon = token("someone", None);
+    let get = |token: &str, path: &str| {
+        t.http
+            .get(format!("{}{path}", t.api))
+            .bearer_auth(token)
+            .send()
+    };
+    let res = get(&anon, "/drafts").await?;
+    assert_eq!(res.status(), 403);
+    assert_eq!(
+        res.json::<Value>().await?["code"],
+        "real_name_required",
+        "no real name, no drafts"
+    );
+    let theirs: Value = get(&dad, "/drafts").await?.json().await?;
+    assert_eq!(theirs, json!([]), "the father is not the mother");
+    assert_eq!(
+        get(&dad, &format!("/drafts/{}", ids[0])).await?.status(),
+        404
+    );
+    let drafts: Value = get(&mum, "/drafts").await?.json().await?;
+    let drafts = drafts.as_array().cloned().unwrap_or_default();
+    assert_eq!(drafts.len(), 2, "{drafts:#?}");
+    assert_eq!(drafts[0]["siblings"], json!([ids[1]]), "twins are linked");
+    assert_eq!(drafts[1]["births"], json!({"kind": "multiple", "count": 2}));
+    let on_file: Vec<&str> = drafts[0]["licences_on_file"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .filter_map(|l| l["kind"].as_str())
+        .collect();
+    for kind in ["mother_id_card", "father_id_card", "marriage_certificate"] {
+        assert!(on_file.contains(&kind), "{kind} on file: {on_file:?}");
+    }
+
+    // An answer that re-types or changes what the hospital sent is refused under its field.
+    let confirm = |token: &str, id: &str, answer: &Value| {
+        t.http
+            .post(format!("{}/drafts/{id}/confirmation", t.api))
+            .bearer_auth(token)
+            .json(answer)
+            .send()
+    };
+    let answer = draft_answer(&t, "mum-draft", true).await?;
+    for (field, value) in [
+        ("newborn", json!({"name": "王五"})),
+        ("case", json!("full")),
+    ] {
+        let mut forged = answer.clone();
+        forged[field] = value;
+        let res = confirm(&mum, &ids[0], &forged).await?;
+        assert_eq!(res.status(), 422);
+        let body: Value = res.json().await?;
+        assert_eq!(body["errors"][0]["field"], field, "{body:#}");
+    }
+    let mut forged = answer.clone();
+    forged["mother"]["name"] = json!("王五");
+    assert_eq!(confirm(&mum, &ids[0], &forged).await?.status(), 422);
+    // Another parent cannot confirm it.
+    assert_eq!(confirm(&dad, &ids[0], &answer).await?.status(), 404);
+
+    // Confirmed: the application has the draft's id and the hospital's facts, and runs.
+    let res = confirm(&mum, &ids[0], &answer).await?;
+    assert_eq!(res.status(), 201);
+    let view: Value = res.json().await?;
+    assert_eq!(view["id"], ids[0].as_str(), "{view:#}");
+    let done = t.drive("mum-draft", &ids[0]).await?;
+    assert_eq!(done["outcome"], "completed", "{done:#}");
+    // The agencies received the hospital's facts, never typed by the mother.
+    let received = t.received().await?;
+    let sent_to = |agency: &str| {
+        received
+            .iter()
+            .filter(|r| r["agency"] == agency && r.to_string().contains(ids[0].as_str()))
+            .map(|r| r.to_string())
+            .collect::<String>()
+    };
+    let hospital = sent_to("hospital");
+    for fact in ["林𠈌", "ZY2025110045", "2650", "13812345678"] {
+        assert!(
+            hospital.contains(fact),
+            "{fact} not sent to the hospital: {hospital}"
+        );
+    }
+    let insurance = sent_to("insurance");
+    for fact in ["caesarean", "\"count\":2"] {
+        assert!(
+            insurance.contains(fact),
+            "{fact} not sent to insurance: {insurance}"
+        );
+    }
+    for licence in ["350102-ID-0001", "350203-ID-0002", "J350102-2020-000123"] {
+        assert!(
+            hospital.contains(licence),
+            "{licence} on file not used: {hospital}"
+        );
+    }
+    let left: Value = get(&mum, "/drafts").await?.json().await?;
+    assert_eq!(
+        left.as_array().map(Vec::len),
+        Some(1),
+        "the confirmed draft is gone"
+    );
+    // The record posted again makes no draft for the child already applied for.
+    let (status, again) = post(Agency::Hospital, &twins_record()).await?;
+    assert_eq!((status, &again["drafts"]), (200, &made["drafts"]));
+    let left: Value = get(&mum, "/drafts").await?.json().await?;
+    assert_eq!(left.as_array().map(Vec::len), Some(1), "{left:#}");
+
+    // The twin's draft may not claim the delivery's maternity benefit again.
+    let twin = draft_answer(&t, "mum-draft", true).await?;
+    let res = confirm(&mum, &ids[1], &twin).await?;
+    assert_eq!(res.status(), 422);
+    assert!(
+        res.text().await?.contains("maternity_benefit_claimed"),
+        "the benefit is paid once per delivery"
+    );
+
+    // Unconfirmed, the twin's draft is deleted when its 30 days end, with its data.
+    let before = database_bytes(t.dir.path())?;
+    assert!(
+        contains(&before, "ZY2025110046"),
+        "the twin's record is in the database before it expires"
+    );
+    t.advance(29 * 86_400).await?;
+    assert_eq!(
+        t.sweep().await?["drafts_expired"],
+        0,
+        "not before its window ends"
+    );
+    t.advance(2 * 86_400).await?;
+    assert_eq!(t.sweep().await?["drafts_expired"], 1);
+    assert_eq!(
+        get(&mum, "/drafts").await?.json::<Value>().await?,
+        json!([])
+    );
+    assert_eq!(
+        get(&mum, &format!("/drafts/{}", ids[1])).await?.status(),
+        404
+    );
+    let after = database_bytes(t.dir.path())?;
+    for trace in ["ZY2025110046", "林双宁"] {
+        assert!(
+            !contains(&after, trace),
+            "{trace} is left in the database files after the draft expired"
+        );
+    }
+    Ok(())
+}
+
+/// A child the family already applied for with the full form gets no second application from
+/// the hospital's draft (docs/rules.md OURS-DRAFT).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_draft_of_a_child_already_applied_for_is_not_confirmed_twice() -> Result<()> {
+    use newborn_domain::stage::Agency;
+    let t = TestService::start().await?;
+    let typed = t.submit("mum-typed", &[], &[], |_| {}).await?;
+    let mut record = twins_record();
+    if let Some(children) = record["newborns"].as_array_mut() {
+        children.truncate(1);
+    }
+    let body = serde_json::to_vec(&record)?;
+    let mut req = t
+        .http
+        .post(format!("{}/agency/births", t.api))
+        .header("content-type", "application/json")
+        .body(body.clone());
+    for (k, v) in t.agency_key(Agency::Hospital)?.headers(
+        &newborn_service::signing::new_message_id(),
+        chrono::Utc::now(),
+        &body,
+    ) {
+        req = req.header(k, v);
+    }
+    let made: Value = req.send().await?.json().await?;
+    let draft = made["drafts"][0].as_str().unwrap_or_default().to_owned();
+    let mum = t.running.issuer.mint_real_name(
+        "mum-typed",
+        newborn_http::Role::Applicant,
+        Some("35010219940315002X"),
+        chrono::TimeDelta::hours(1),
+        chrono::Utc::now(),
+    );
+    let answer = draft_answer(&t, "mum-typed", false).await?;
+    let res = t
+        .http
+        .post(format!("{}/drafts/{draft}/confirmation", t.api))
+        .bearer_auth(mum.unwrap_or_default())
+        .json(&answer)
+        .send()
+        .await?;
+    assert_eq!(res.status(), 409);
+    let body: Value = res.json().await?;
+    assert_eq!(body["code"], "already_applied", "{body:#}");
+    assert!(body["detail"].as_str().unwrap_or_default().contains(&typed));
+    Ok(())
+}

@@ -29,8 +29,8 @@ use newborn_domain::calendar::WorkingCalendar;
 use newborn_domain::policy::PolicyRegistry;
 use newborn_domain::stage::Stage;
 use newborn_embedded::{
-    Database, FileDocuments, SqliteHandovers, SqliteQueue, SqliteRequestLog, SqliteStore,
-    SqliteUploads,
+    Database, FileDocuments, SqliteDrafts, SqliteHandovers, SqliteQueue, SqliteRequestLog,
+    SqliteStore, SqliteUploads,
 };
 use newborn_http::routes;
 use newborn_http::{
@@ -40,8 +40,8 @@ use newborn_http::{
 use newborn_service::ports::Clock;
 use newborn_service::signing::KeyRing;
 use newborn_service::{
-    AgencyDesk, ApplicantDesk, Core, EvaluationDesk, Licences, MonitorDesk, NotifierDesk, Rules,
-    StageDesk, SupervisionDesk, UploadDesk,
+    AgencyDesk, ApplicantDesk, Core, Drafts, EvaluationDesk, Licences, MonitorDesk, NotifierDesk,
+    Rules, StageDesk, SupervisionDesk, UploadDesk,
 };
 use serde::{Deserialize, Serialize};
 use std::net::SocketAddr;
@@ -566,15 +566,17 @@ pub async fn start(config: ServeConfig) -> Result<Running> {
     let licences = Licences::new(Arc::new(directory), service_clock.clone(), counters.clone());
     let register = Arc::new(SqliteUploads::new(db.clone()));
     let handovers = Arc::new(SqliteHandovers::new(db.clone()));
+    let drafts = Drafts::new(Arc::new(SqliteDrafts::new(db.clone())));
     let desks = Desks {
         applicant: ApplicantDesk::new(core.clone(), register.clone(), licences.clone())
-            .with_results(keys.results.clone()),
+            .with_results(keys.results.clone())
+            .with_drafts(drafts.clone()),
         uploads: UploadDesk::new(
             register,
             Arc::new(FileDocuments::new(&config.data_dir.join("documents"))?),
         )
         .with_quota(config.upload_quota),
-        agency: AgencyDesk::new(core.clone()),
+        agency: AgencyDesk::new(core.clone()).with_drafts(drafts.clone()),
         stages: StageDesk::new(
             core.clone(),
             Arc::new(dispatcher),
@@ -582,7 +584,7 @@ pub async fn start(config: ServeConfig) -> Result<Running> {
             handovers.clone(),
         ),
         supervision: SupervisionDesk::new(core.clone(), handovers),
-        monitor: MonitorDesk::new(core.clone(), Arc::new(supervisors)),
+        monitor: MonitorDesk::new(core.clone(), Arc::new(supervisors)).with_drafts(drafts),
         notifier: NotifierDesk::new(Arc::new(notifier), counters.clone()),
         evaluation: EvaluationDesk::new(core.clone(), Arc::new(ratings)),
     };

@@ -50,6 +50,15 @@ pub struct Identity {
     /// When the province's sign-in verified the caller's face, where the token says so (OIDC
     /// `amr` containing `face`, at `auth_time`): 闽卫政法〔2024〕40号 附件4 八 (全流程静态验证).
     pub face_verified_at: Option<DateTime<Utc>>,
+    /// The caller's real-name identity number (公民身份号码), where the province's sign-in
+    /// verified it and the token carries it (claim `id_number`): drafts from the hospital's
+    /// birth record are shown to the mother by it.
+    pub id_number: Option<newborn_domain::ids::IdNumber>,
+}
+
+/// The real-name identity number of a token's `id_number` claim; a malformed one is none.
+pub fn real_name(claim: Option<&str>) -> Option<newborn_domain::ids::IdNumber> {
+    claim.and_then(|c| c.parse().ok())
 }
 
 /// The face verification a token's `amr` and `auth_time` claims report (RFC 8176 `face`).
@@ -95,6 +104,9 @@ struct Claims {
     /// When the sign-in authenticated the caller.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     auth_time: Option<i64>,
+    /// The real-name identity number the sign-in verified.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    id_number: Option<String>,
 }
 
 fn applicant() -> Role {
@@ -194,6 +206,18 @@ impl DevIssuer {
         ttl: TimeDelta,
         now: DateTime<Utc>,
     ) -> Result<String, String> {
+        self.mint_real_name(subject, role, None, ttl, now)
+    }
+
+    /// Mints a token for `subject` whose real-name identity number the sign-in verified.
+    pub fn mint_real_name(
+        &self,
+        subject: &str,
+        role: Role,
+        id_number: Option<&str>,
+        ttl: TimeDelta,
+        now: DateTime<Utc>,
+    ) -> Result<String, String> {
         let claims = Claims {
             iss: self.issuer.clone(),
             aud: self.audience.clone(),
@@ -209,6 +233,7 @@ impl DevIssuer {
                 _ => vec!["pwd".into()],
             },
             auth_time: Some(now.timestamp()),
+            id_number: id_number.map(str::to_owned),
         };
         jsonwebtoken::encode(
             &Header::new(Algorithm::HS256),
@@ -262,6 +287,7 @@ impl Authenticator for DevIssuer {
             subject: sub,
             role: data.claims.newborn_role,
             face_verified_at: face_verified_at(&data.claims.amr, data.claims.auth_time),
+            id_number: real_name(data.claims.id_number.as_deref()),
         })
     }
 }

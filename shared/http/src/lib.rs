@@ -14,7 +14,7 @@ mod uploads;
 
 pub use auth::{
     Authenticator, DevIssuer, Identity, MAX_TOKEN_LIFETIME, Role, SKEW_SECS, bearer_token,
-    check_token_times, face_verified_at,
+    check_token_times, face_verified_at, real_name,
 };
 pub use directory::HttpLicenceDirectory;
 pub use dispatcher::{HttpDispatcher, HttpNotifier, HttpRatingPlatform};

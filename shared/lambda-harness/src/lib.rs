@@ -560,6 +560,21 @@ pub fn api_event(subject: &str, method: &str, path: &str, body: Option<&Value>) 
     .to_string()
 }
 
+/// Hands [`api_event`] to the API function `target` for a caller whose real-name identity number
+/// the province's sign-in verified (the authorizer passes the token's `id_number` claim).
+pub async fn call_real_name(
+    target: &impl ApiTarget,
+    subject: &str,
+    id_number: &str,
+    method: &str,
+    path: &str,
+    body: Option<&Value>,
+) -> Result<(u16, Value), Error> {
+    let mut event: Value = serde_json::from_str(&api_event(subject, method, path, body))?;
+    event["requestContext"]["authorizer"]["jwt"]["claims"]["id_number"] = json!(id_number);
+    target.invoke(event.to_string()).await
+}
+
 /// Hands [`api_event`] to the API function `target`; returns the status and JSON body.
 pub async fn call(
     target: &impl ApiTarget,

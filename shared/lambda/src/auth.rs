@@ -77,6 +77,7 @@ impl Authenticator for ApiGatewayJwt {
             subject: subject.clone(),
             role,
             face_verified_at: newborn_http::face_verified_at(&amr, time("auth_time")),
+            id_number: newborn_http::real_name(claims.get("id_number").map(String::as_str)),
         })
     }
 }

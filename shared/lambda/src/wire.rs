@@ -9,8 +9,8 @@
 use crate::{ApiGatewayJwt, Error, Settings, read_keys};
 use aws_config::SdkConfig;
 use newborn_aws::{
-    DynamoHandovers, DynamoRequestLog, DynamoStore, DynamoUploads, EmfMetrics, S3Documents,
-    SqsQueues, StreamRelay,
+    DynamoDrafts, DynamoHandovers, DynamoRequestLog, DynamoStore, DynamoUploads, EmfMetrics,
+    S3Documents, SqsQueues, StreamRelay,
 };
 use newborn_domain::calendar::WorkingCalendar;
 use newborn_domain::policy::PolicyRegistry;
@@ -22,8 +22,8 @@ use newborn_http::{
 use newborn_service::ports::{Clock, Metrics, SystemClock};
 use newborn_service::signing::Keys;
 use newborn_service::{
-    AgencyDesk, ApplicantDesk, Core, EvaluationDesk, Licences, MonitorDesk, NotifierDesk, Rules,
-    StageDesk, SupervisionDesk, UploadDesk,
+    AgencyDesk, ApplicantDesk, Core, Drafts, EvaluationDesk, Licences, MonitorDesk, NotifierDesk,
+    Rules, StageDesk, SupervisionDesk, UploadDesk,
 };
 use serde::Serialize;
 use std::collections::BTreeSet;
@@ -44,6 +44,8 @@ pub enum Port {
     Handovers,
     /// Idempotency records and spent message ids (the table).
     RequestLog,
+    /// Drafts from the hospitals' birth records (the table).
+    Drafts,
     /// The scan bucket.
     Scans,
     /// The webhook keys secret.
@@ -114,9 +116,11 @@ impl Port {
                     resource: "Table/stream/*",
                 }))
                 .collect(),
-            Port::Applications | Port::Uploads | Port::Handovers | Port::RequestLog => {
-                table().collect()
-            }
+            Port::Applications
+            | Port::Uploads
+            | Port::Handovers
+            | Port::RequestLog
+            | Port::Drafts => table().collect(),
             Port::Scans => ["s3:GetObject", "s3:PutObject"]
                 .into_iter()
                 .flat_map(|action| {
@@ -165,6 +169,13 @@ impl Adapters {
             keys: KeySource::Secret,
             used: Mutex::new(BTreeSet::new()),
         }
+    }
+
+    /// The same adapters running on `clock` (a test's, set ahead of the wall to reach an
+    /// instant the functions would otherwise wait days for; deployed functions use the system's).
+    pub fn with_clock(mut self, clock: Arc<dyn Clock>) -> Self {
+        self.clock = clock;
+        self
     }
 
     /// The same adapters with metrics going to `metrics` (the benchmark keeps its output
@@ -228,6 +239,15 @@ impl Adapters {
     pub fn handovers(&self) -> DynamoHandovers {
         self.record(Port::Handovers);
         DynamoHandovers::new(self.dynamodb(), &self.settings.table)
+    }
+
+    /// The drafts from the hospitals' birth records.
+    pub fn drafts(&self) -> Drafts {
+        self.record(Port::Drafts);
+        Drafts::new(Arc::new(DynamoDrafts::new(
+            self.dynamodb(),
+            &self.settings.table,
+        )))
     }
 
     /// Idempotency records and spent message ids.
@@ -305,7 +325,8 @@ pub async fn applicant_desk(a: &Adapters) -> Result<ApplicantDesk, Error> {
     let keys = a.keys().await?;
     Ok(
         ApplicantDesk::new(a.core()?, Arc::new(a.uploads()), a.licences(&keys)?)
-            .with_results(keys.results.clone()),
+            .with_results(keys.results.clone())
+            .with_drafts(a.drafts()),
     )
 }
 
@@ -361,7 +382,7 @@ pub async fn callbacks(a: &Adapters) -> Result<axum::Router, Error> {
         edge,
         [
             agency::routes(AgencyRoutes {
-                desk: AgencyDesk::new(core.clone()),
+                desk: AgencyDesk::new(core.clone()).with_drafts(a.drafts()),
                 keys: Arc::new(keys.agencies),
                 wall_clock: a.clock(),
             }),
@@ -408,7 +429,7 @@ pub async fn monitor(a: &Adapters) -> Result<MonitorDesk, Error> {
     let keys = a.keys().await?;
     let supervisors =
         HttpDispatcher::to_supervisors(&a.settings.supervisors_url, keys.platform, a.clock())?;
-    Ok(MonitorDesk::new(core, Arc::new(supervisors)))
+    Ok(MonitorDesk::new(core, Arc::new(supervisors)).with_drafts(a.drafts()))
 }
 
 /// The `relay` function: what each application write hands on, from the table's stream.

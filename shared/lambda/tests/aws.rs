@@ -688,3 +688,222 @@ async fn the_template_grants_each_function_exactly_the_iam_of_its_ports() {
     report.sort();
     println!("{}", report.join("\n"));
 }
+
+/// A clock set ahead of the wall.
+struct Ahead(chrono::TimeDelta);
+
+impl newborn_service::ports::Clock for Ahead {
+    fn now(&self) -> chrono::DateTime<chrono::Utc> {
+        chrono::Utc::now() + self.0
+    }
+}
+
+/// 无感申办 through the functions (docs/rules.md OURS-DRAFT): the hospital's signed birth record
+/// reaches the `callbacks` function over HTTP, its drafts land in DynamoDB and the relay hands
+/// the mother's SMS to the `notifier`; the `api` function shows them only to her real-name
+/// identity number and confirms one into an application whose pre-review the relay queues; the
+/// `sla-monitor` function, run 31 days on, deletes the other.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_birth_record_becomes_drafts_through_the_functions_and_the_monitor_deletes_the_unconfirmed()
+ {
+    use newborn_domain::stage::Agency;
+    let stack = provision().await;
+    let dir = tempfile::tempdir().unwrap_or_else(|e| panic!("{e}"));
+    let sim = Simulator::open(
+        &dir.path().join("agencies.db"),
+        SimConfig {
+            platform_url: "http://127.0.0.1:9".into(),
+            delay: Duration::from_millis(10),
+            mix: Mix::default(),
+            received_token: "not used by this test".into(),
+        },
+        KeyRing::new(vec![stack.keys.platform.clone()]),
+        stack.keys.agencies.clone(),
+        Arc::new(newborn_service::ports::SystemClock),
+    )
+    .unwrap_or_else(|e| panic!("{e}"));
+    let agencies_url = serve(sim.router()).await;
+    sim.file_sample_licences()
+        .await
+        .unwrap_or_else(|e| panic!("{e}"));
+    let callbacks = serve(
+        wire::callbacks(&stack.adapters(&agencies_url))
+            .await
+            .unwrap_or_else(|e| panic!("{e}")),
+    )
+    .await;
+    let router = wire::api(&stack.adapters(&agencies_url))
+        .await
+        .unwrap_or_else(|e| panic!("{e}"));
+    let notifier = wire::notifier(&stack.adapters(&agencies_url))
+        .await
+        .unwrap_or_else(|e| panic!("{e}"));
+    let pre_review = wire::stage(&stack.adapters(&agencies_url))
+        .await
+        .unwrap_or_else(|e| panic!("{e}"));
+
+    // The hospital posts the twins' record, signed with its key.
+    // Born yesterday: the functions run on the wall clock.
+    let born = (chrono::Utc::now() - chrono::TimeDelta::days(1))
+        .with_timezone(&newborn_domain::calendar::CHINA)
+        .to_rfc3339();
+    let record = newborn_contract::twins_record("A", "AZY-TWIN-2", &born);
+    let body = serde_json::to_vec(&record).unwrap_or_default();
+    let key = stack
+        .keys
+        .agencies
+        .key_of(Agency::Hospital)
+        .cloned()
+        .unwrap_or_else(|| panic!("no hospital key"));
+    let mut req = reqwest::Client::new()
+        .post(format!("{callbacks}/agency/births"))
+        .header("content-type", "application/json")
+        .body(body.clone());
+    for (k, v) in key.headers(
+        &newborn_service::signing::new_message_id(),
+        chrono::Utc::now(),
+        &body,
+    ) {
+        req = req.header(k, v);
+    }
+    let res = req.send().await.unwrap_or_else(|e| panic!("{e}"));
+    assert_eq!(res.status(), 201);
+    let made: Value = res.json().await.unwrap_or_else(|e| panic!("{e}"));
+    let ids: Vec<String> = made["drafts"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .filter_map(|d| d.as_str().map(str::to_owned))
+        .collect();
+    assert_eq!(ids.len(), 2, "{made}");
+
+    // The relay hands the SMS to the notifier, which delivers it to the gateway.
+    let deadline = Instant::now() + Duration::from_secs(30);
+    while pump_notifications(&stack, &notifier).await == 0 {
+        assert!(Instant::now() < deadline, "the SMS never reached the queue");
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+    let sms = sim.notifications().await.unwrap_or_else(|e| panic!("{e}"));
+    assert!(
+        sms.iter().any(|n| n.body["owner"] == "sms:13812345678"
+            && n.body["notification"]["kind"] == "draft_ready"),
+        "{sms:?}"
+    );
+
+    // Only the mother, by her real-name identity number, sees them.
+    let mum = |method: &'static str, path: String, body: Option<Value>| {
+        let router = router.clone();
+        async move {
+            harness::call_real_name(
+                &router,
+                "mum-aws-draft",
+                "35010219940315002X",
+                method,
+                &path,
+                body.as_ref(),
+            )
+            .await
+            .unwrap_or_else(|e| panic!("{e}"))
+        }
+    };
+    let (status, none) = call(&router, "someone", "GET", "/drafts", None).await;
+    assert_eq!(
+        (status, none["code"].as_str()),
+        (403, Some("real_name_required"))
+    );
+    let (status, theirs) = harness::call_real_name(
+        &router,
+        "dad-aws",
+        "350203199207080011",
+        "GET",
+        "/drafts",
+        None,
+    )
+    .await
+    .unwrap_or_else(|e| panic!("{e}"));
+    assert_eq!((status, theirs), (200, json!([])));
+    let (status, drafts) = mum("GET", "/drafts".into(), None).await;
+    assert_eq!(status, 200, "{drafts}");
+    assert_eq!(drafts.as_array().map(Vec::len), Some(2), "{drafts}");
+    assert_eq!(
+        drafts[0]["licences_on_file"].as_array().map(Vec::len),
+        Some(3),
+        "the directory's licences, looked up signed: {drafts}"
+    );
+
+    // She confirms the first with her choices and the booklet's pages.
+    let sample: Value = serde_json::from_str(SAMPLE).unwrap_or_else(|e| panic!("{e}"));
+    let mut documents = vec![];
+    for kind in SAMPLE_DOCUMENTS
+        .iter()
+        .filter(|k| k.starts_with("household"))
+    {
+        documents.push(upload(&router, "mum-aws-draft", kind).await);
+    }
+    let details = |p: &Value| {
+        json!({
+            "ethnicity": p["ethnicity"], "household_address": p["household_address"],
+            "household_region": p["household_region"], "household_kind": p["household_kind"],
+            "marriage_certificate": p["marriage_certificate"],
+        })
+    };
+    let mut father = details(&sample["father"]);
+    father["phone"] = sample["father"]["phone"].clone();
+    let answer = json!({
+        "services": ["birth_certificate", "vaccination_certificate", "household_registration"],
+        "mother": details(&sample["mother"]),
+        "father": father,
+        "household": sample["household"],
+        "delivery": sample["delivery"],
+        "documents": documents,
+        "pledge": {"truthful": true},
+    });
+    let (status, view) = mum(
+        "POST",
+        format!("/drafts/{}/confirmation", ids[0]),
+        Some(answer),
+    )
+    .await;
+    assert_eq!(status, 201, "{view}");
+    assert_eq!(view["id"], ids[0].as_str());
+    let deadline = Instant::now() + Duration::from_secs(30);
+    while pump(&stack, &pre_review, Stage::PreReview).await == 0 {
+        assert!(Instant::now() < deadline, "the pre-review was never queued");
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+    let (_, view) = call(
+        &router,
+        "mum-aws-draft",
+        "GET",
+        &format!("/applications/{}", ids[0]),
+        None,
+    )
+    .await;
+    assert_eq!(
+        view["stages"][0]["status"]["status"], "completed",
+        "pre-review passed the confirmed form: {view}"
+    );
+
+    // 31 days on, the monitor deletes the unconfirmed twin's draft.
+    let monitor = wire::monitor(
+        &stack
+            .adapters(&agencies_url)
+            .with_clock(Arc::new(Ahead(chrono::TimeDelta::days(31)))),
+    )
+    .await
+    .unwrap_or_else(|e| panic!("{e}"));
+    let report = newborn_handlers::handle_schedule(
+        &monitor,
+        serde_json::from_value(json!({
+            "version": "0", "id": "sla", "detail-type": "Scheduled Event", "source": "aws.events",
+            "account": "123456789012", "time": "2026-11-24T10:00:00Z", "region": REGION,
+            "resources": [], "detail": {}
+        }))
+        .unwrap_or_else(|e| panic!("{e}")),
+    )
+    .await
+    .unwrap_or_else(|e| panic!("{e}"));
+    assert_eq!(report.drafts_expired, 1, "{report:?}");
+    let (status, left) = mum("GET", "/drafts".into(), None).await;
+    assert_eq!((status, left), (200, json!([])));
+}

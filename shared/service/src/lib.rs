@@ -8,6 +8,7 @@
 pub mod attestation;
 pub mod core;
 pub mod desk;
+pub mod drafts;
 pub mod error;
 mod evaluation;
 pub mod forecast;
@@ -24,6 +25,7 @@ pub mod watchdog;
 
 pub use core::{Core, Rules, UnknownPolicy};
 pub use desk::*;
+pub use drafts::Drafts;
 pub use error::ServiceError;
 pub use licences::Licences;
 pub use metric::{Dim, Metric};

@@ -66,11 +66,17 @@ pub enum Metric {
     /// Per agency, at each sweep: how far past its deadline its most overdue open dispatch is,
     /// in seconds (0 when none is).
     MostOverdueSeconds,
+    /// Drafts made from hospitals' birth records.
+    DraftsCreated,
+    /// Drafts the mother confirmed into applications.
+    DraftsConfirmed,
+    /// Drafts deleted unconfirmed at the end of their window.
+    DraftsExpired,
 }
 
 impl Metric {
     /// Every metric.
-    pub const ALL: [Metric; 29] = [
+    pub const ALL: [Metric; 32] = [
         Metric::ApplicationsSubmitted,
         Metric::StageStarted,
         Metric::StageCompleted,
@@ -100,6 +106,9 @@ impl Metric {
         Metric::DispatchUnacknowledged,
         Metric::OpenBeyondSla,
         Metric::MostOverdueSeconds,
+        Metric::DraftsCreated,
+        Metric::DraftsConfirmed,
+        Metric::DraftsExpired,
     ];
 
     /// The metric's name.
@@ -134,6 +143,9 @@ impl Metric {
             Metric::DispatchUnacknowledged => "DispatchUnacknowledged",
             Metric::OpenBeyondSla => "OpenBeyondSla",
             Metric::MostOverdueSeconds => "MostOverdueSeconds",
+            Metric::DraftsCreated => "DraftsCreated",
+            Metric::DraftsConfirmed => "DraftsConfirmed",
+            Metric::DraftsExpired => "DraftsExpired",
         }
     }
 }

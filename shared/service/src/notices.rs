@@ -23,6 +23,28 @@ pub(crate) fn submitted(at: DateTime<Utc>) -> Notification {
     )
 }
 
+/// The notice (an SMS to the phone the hospital recorded) that drafts wait for the mother. It
+/// names no one: the mother reads the drafts after signing in.
+pub(crate) fn drafts_ready(
+    at: DateTime<Utc>,
+    count: usize,
+    expires_at: DateTime<Utc>,
+) -> Notification {
+    let until = expires_at.with_timezone(&newborn_domain::calendar::CHINA);
+    notice(
+        at,
+        "draft_ready",
+        format!(
+            "医院已为您的新生儿预填{count}份“出生一件事”申请，请于{}前登录闽政通核对并确认，无需重新填写；逾期未确认的预填信息将被删除。",
+            until.format("%Y年%m月%d日")
+        ),
+        format!(
+            "The hospital pre-filled {count} newborn one-stop application(s) for your child: sign in to the provincial app by {} to review and confirm them, with nothing to retype. Unconfirmed, the pre-filled data is deleted then.",
+            until.format("%Y-%m-%d")
+        ),
+    )
+}
+
 /// The notice that parenting guidance is registered (闽卫政法〔2024〕40号 附件1 三(一)2).
 pub(crate) fn parenting_guidance_registered(at: DateTime<Utc>) -> Notification {
     notice(

@@ -1,6 +1,6 @@
 //! The agencies' routes: signed requests only (Standard Webhooks, five-minute window, each
-//! message id once) — stage callbacks, follow-up reports and the licence directory's decisions
-//! on missing-licence registrations. Served by the `callbacks` function and the local server,
+//! message id once) — stage callbacks, follow-up reports, the licence directory's decisions
+//! on missing-licence registrations and the hospitals' birth records (drafts for the mother). Served by the `callbacks` function and the local server,
 //! from the [`AgencyDesk`]; no JWT, the signature is the authentication.
 
 use crate::problem::Problem;
@@ -36,7 +36,8 @@ pub fn routes(state: AgencyRoutes) -> Router {
         Router::new()
             .route("/agency/callbacks", post(callback))
             .route("/agency/follow-ups", post(follow_up_report))
-            .route("/agency/licence-registrations", post(registration_decision)),
+            .route("/agency/licence-registrations", post(registration_decision))
+            .route("/agency/births", post(birth)),
     )
     .with_state(state)
 }
@@ -122,6 +123,20 @@ async fn follow_up_report(
         .close_follow_up(key.owner, &key.key_id, &message, &body)
         .await?;
     ok(StatusCode::OK, json!({"result": ack}))
+}
+
+/// A hospital's birth record: drafts for the mother to confirm (201 when made now, 200 when the
+/// same record was taken before).
+async fn birth(
+    State(s): State<AgencyRoutes>,
+    signed: SignedBy<newborn_domain::draft::BirthRecord>,
+) -> ApiResult {
+    let ack = s.desk.record_birth(signed.key.owner, &signed.body).await?;
+    let status = match ack.result {
+        newborn_service::CallbackAck::Applied => StatusCode::CREATED,
+        newborn_service::CallbackAck::AlreadyApplied => StatusCode::OK,
+    };
+    ok(status, ack)
 }
 
 /// The licence directory's decision on a registration.

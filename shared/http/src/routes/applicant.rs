@@ -65,7 +65,10 @@ pub fn routes(state: ApplicantRoutes) -> Router {
             .route(
                 "/applications/{id}/parenting-guidance",
                 post(parenting_guidance),
-            ),
+            )
+            .route("/drafts", get(drafts))
+            .route("/drafts/{id}", get(draft))
+            .route("/drafts/{id}/confirmation", post(confirm_draft)),
     )
     .with_state(state)
 }
@@ -139,6 +142,62 @@ async fn submit(
             &body,
             q.policy.as_deref(),
             face_verified_at,
+            claim,
+        )
+        .await?;
+    let mut res = (
+        StatusCode::CREATED,
+        Json(view(s.desk.core(), &stored).await),
+    )
+        .into_response();
+    if let Ok(loc) = format!("/applications/{}", stored.application.id.as_str()).parse() {
+        res.headers_mut().insert("location", loc);
+    }
+    Ok(res)
+}
+
+/// The mother signed in: her account, her real-name identity number and her face check. Drafts
+/// are a parent's own business: staff and supervisors have none.
+fn mother(s: &ApplicantRoutes, parts: &Parts) -> Result<crate::auth::Identity, Problem> {
+    let who = s.auth.authenticate(parts)?;
+    if who.role != Role::Applicant {
+        return Err(problem(
+            StatusCode::FORBIDDEN,
+            "not_an_applicant",
+            "只有新生儿母亲本人可以查看和确认预填申请",
+            "only the mother herself sees and confirms drafts",
+        ));
+    }
+    Ok(who)
+}
+
+/// The drafts the hospitals' birth records made for the signed-in mother.
+async fn drafts(State(s): S, parts: Parts) -> ApiResult {
+    let who = mother(&s, &parts)?;
+    ok(StatusCode::OK, s.desk.drafts(who.id_number.as_ref()).await?)
+}
+
+/// One of her drafts.
+async fn draft(State(s): S, parts: Parts, AppId(id): AppId) -> ApiResult {
+    let who = mother(&s, &parts)?;
+    ok(
+        StatusCode::OK,
+        s.desk.draft(who.id_number.as_ref(), &id).await?,
+    )
+}
+
+/// She confirms a draft with her choices: the application is created (201, like a submission).
+async fn confirm_draft(State(s): S, parts: Parts, AppId(id): AppId, body: Bytes) -> ApiResult {
+    let claim = parts.extensions.get::<IdempotencyClaim>().cloned();
+    let who = mother(&s, &parts)?;
+    let stored = s
+        .desk
+        .confirm_draft(
+            &who.subject,
+            who.id_number.as_ref(),
+            &id,
+            &body,
+            who.face_verified_at,
             claim,
         )
         .await?;

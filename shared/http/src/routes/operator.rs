@@ -147,6 +147,10 @@ mod tests {
             ("/verify", "get"),
             ("/.well-known/jwks.json", "get"),
             ("/supervision/watchdog", "get"),
+            ("/agency/births", "post"),
+            ("/drafts", "get"),
+            ("/drafts/{id}", "get"),
+            ("/drafts/{id}/confirmation", "post"),
         ];
         for (path, method) in routes {
             assert!(
@@ -156,7 +160,7 @@ mod tests {
         }
         assert_eq!(
             doc["paths"].as_object().map(|p| p.len()),
-            Some(34),
+            Some(38),
             "a documented path the router does not serve?"
         );
     }

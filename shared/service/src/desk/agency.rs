@@ -112,16 +112,162 @@ pub struct RegistrationDecision {
     pub reason: Option<Bilingual>,
 }
 
+/// What became of a hospital's birth record.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct BirthAck {
+    /// Recorded now, or recorded before (the same record again: nothing changed).
+    pub result: CallbackAck,
+    /// The drafts of the delivery's children, in birth order (the hospital may quote them).
+    pub drafts: Vec<newborn_domain::flow::ApplicationId>,
+    /// When unconfirmed drafts are deleted.
+    pub expires_at: DateTime<Utc>,
+}
+
 /// The agencies' use cases.
 #[derive(Clone)]
 pub struct AgencyDesk {
     core: Core,
+    drafts: Option<crate::drafts::Drafts>,
 }
 
 impl AgencyDesk {
     /// The desk over the core.
     pub fn new(core: Core) -> Self {
-        Self { core }
+        Self { core, drafts: None }
+    }
+
+    /// The desk taking hospitals' birth records into `drafts`.
+    pub fn with_drafts(mut self, drafts: crate::drafts::Drafts) -> Self {
+        self.drafts = Some(drafts);
+        self
+    }
+
+    /// A hospital's (authenticated) birth record: one draft per child, pre-filled, kept for the
+    /// policy's days, and an SMS to the mother's recorded phone, written together. The same
+    /// record again changes nothing (its drafts' ids follow from the delivery), and a child
+    /// whose draft was already confirmed gets none again.
+    pub async fn record_birth(
+        &self,
+        agency: Agency,
+        record: &newborn_domain::draft::BirthRecord,
+    ) -> Result<BirthAck, ServiceError> {
+        if agency != Agency::Hospital {
+            return Err(ServiceError::Forbidden(Invalid::new(
+                "wrong_agency",
+                "只有助产机构可以报送出生信息",
+                "only a hospital may post a birth record",
+            )));
+        }
+        let drafts = self.drafts.as_ref().ok_or_else(|| {
+            ServiceError::Transient("this installation takes no birth records".into())
+        })?;
+        let now = self.core.now();
+        let issues = record.check(now);
+        if !issues.is_empty() {
+            return Err(ServiceError::BadInput(issues));
+        }
+        let born = record
+            .newborns
+            .iter()
+            .map(|n| {
+                n.birth_time
+                    .with_timezone(&newborn_domain::calendar::CHINA)
+                    .date_naive()
+            })
+            .min()
+            .unwrap_or_else(|| now.date_naive());
+        let policy = self
+            .core
+            .policies()
+            .for_birth(&record.birthplace, born)
+            .ok_or_else(|| {
+                ServiceError::bad(
+                    "birthplace",
+                    Invalid::new(
+                        "birth_not_served",
+                        "该出生地点和出生日期不在“出生一件事”线上办理范围内，不生成预填申请",
+                        "a birth at this place and date is outside online handling: no draft is made",
+                    ),
+                )
+            })?;
+        // A draft lasts the policy's days, and never past the age online handling ends at
+        // (闽卫政法〔2024〕40号 附件1 二(一) and the regions' limits): a draft its mother could no
+        // longer confirm would only keep her data.
+        let age_ends = born
+            .checked_add_months(chrono::Months::new(
+                policy.eligibility.newborn_age.under_months,
+            ))
+            .and_then(|d| d.and_hms_opt(0, 0, 0))
+            .and_then(|t| {
+                t.and_local_timezone(newborn_domain::calendar::CHINA)
+                    .single()
+            })
+            .map(|t| t.to_utc());
+        let expires_at = (now + chrono::Duration::days(i64::from(policy.drafts.confirm_days)))
+            .min(age_ends.unwrap_or(now));
+        if expires_at <= now {
+            return Err(ServiceError::bad(
+                "newborns",
+                Invalid::new(
+                    "beyond_online_age",
+                    format!(
+                        "新生儿已满{}个月，超出线上办理范围，不生成预填申请",
+                        policy.eligibility.newborn_age.under_months
+                    ),
+                    format!(
+                        "the newborn is {} months or older, beyond online handling: no draft is made",
+                        policy.eligibility.newborn_age.under_months
+                    ),
+                ),
+            ));
+        }
+        let ids: Vec<_> = (0..record.newborns.len())
+            .map(|i| crate::drafts::draft_id(record, i))
+            .collect();
+        let all = record.drafts(|i| ids[i].clone(), &policy.id, now, expires_at);
+        let mut fresh = vec![];
+        for d in all {
+            // A child whose draft became an application has had its draft.
+            if self.core.store.get(&d.id).await?.is_none() {
+                fresh.push(d);
+            }
+        }
+        let sms = notices::drafts_ready(now, fresh.len(), expires_at);
+        let deliveries: Vec<_> = fresh
+            .first()
+            .map(|d| crate::ports::Delivery {
+                id: format!("{}:draft", d.id),
+                application_id: d.id.clone(),
+                owner: format!("sms:{}", d.mother.phone.as_str()),
+                notification: sms,
+            })
+            .into_iter()
+            .collect();
+        let created = !fresh.is_empty() && drafts.store.create(&fresh, &deliveries).await?;
+        let result = if created {
+            self.core.count(
+                Metric::DraftsCreated,
+                &[(Dim::Region, &policy.id)],
+                fresh.len() as f64,
+            );
+            tracing::info!(drafts = fresh.len(), "birth record taken: drafts made");
+            CallbackAck::Applied
+        } else {
+            CallbackAck::AlreadyApplied
+        };
+        let expires_at = match fresh.first() {
+            Some(d) if !created => drafts
+                .store
+                .get(&d.id)
+                .await?
+                .map_or(expires_at, |d| d.expires_at),
+            _ => expires_at,
+        };
+        Ok(BirthAck {
+            result,
+            drafts: ids,
+            expires_at,
+        })
     }
 
     /// The core (time, rules) this desk runs on.

@@ -22,6 +22,7 @@ use newborn_domain::calendar::CHINA;
 use newborn_domain::flow::{
     Application, ApplicationId, Applied, Effect, RatingLevel, TimelineEvent,
 };
+use newborn_domain::ids::IdNumber;
 use newborn_domain::kinds::RatingSubject;
 use newborn_domain::licence::{LicenceCheck, LicenceProblem, RegistrationReason};
 use newborn_domain::result_notice::ResultNotice;
@@ -30,6 +31,27 @@ use newborn_domain::supplement::{Additions, SupplementAnswer};
 use newborn_domain::text::{Bilingual, Invalid};
 use std::sync::Arc;
 
+/// Who submits a form and how: the owner, the actor, the bytes signed, the face check and the
+/// request's `Idempotency-Key` claim.
+struct Signed<'a> {
+    owner: &'a str,
+    actor: Actor,
+    body: &'a [u8],
+    face_verified_at: Option<DateTime<Utc>>,
+    claim: Option<IdempotencyClaim>,
+}
+
+/// The caller's real-name identity number, which drafts are kept under.
+fn real_name_of(real_name: Option<&IdNumber>) -> Result<&IdNumber, ServiceError> {
+    real_name.ok_or_else(|| {
+        ServiceError::Forbidden(Invalid::new(
+            "real_name_required",
+            "查看和确认预填申请需使用实名认证的账号登录",
+            "drafts are shown only to an account signed in with a verified real name",
+        ))
+    })
+}
+
 /// The applicant's use cases.
 #[derive(Clone)]
 pub struct ApplicantDesk {
@@ -37,6 +59,18 @@ pub struct ApplicantDesk {
     uploads: Arc<dyn UploadStore>,
     licences: Licences,
     results: Option<ResultKey>,
+    drafts: Option<crate::drafts::Drafts>,
+}
+
+/// A draft as its mother sees it: what the hospital recorded, and the licences on file that
+/// will stand for her materials unless she gives a scan instead.
+#[derive(Debug, Clone, serde::Serialize)]
+pub struct DraftView {
+    /// The draft.
+    #[serde(flatten)]
+    pub draft: newborn_domain::draft::Draft,
+    /// The licences found for her (hers, and those authorised to her).
+    pub licences_on_file: Vec<newborn_domain::licence::LicenceRef>,
 }
 
 /// A finished application's signed result (办件结果通知).
@@ -58,7 +92,14 @@ impl ApplicantDesk {
             uploads,
             licences,
             results: None,
+            drafts: None,
         }
+    }
+
+    /// The desk offering the mother the drafts made from hospitals' birth records.
+    pub fn with_drafts(mut self, drafts: crate::drafts::Drafts) -> Self {
+        self.drafts = Some(drafts);
+        self
     }
 
     /// The desk signing finished applications' results with `key` (without one, asking for a
@@ -150,6 +191,33 @@ impl ApplicantDesk {
         claim: Option<IdempotencyClaim>,
     ) -> Result<Stored, ServiceError> {
         let form = parse_form(body).map_err(|issue| ServiceError::BadInput(vec![issue]))?;
+        let id = self.new_id(self.core.now());
+        let signed = Signed {
+            owner,
+            actor,
+            body,
+            face_verified_at,
+            claim,
+        };
+        self.submit_form(signed, form, policy_id, id).await
+    }
+
+    /// Creates application `id` from `form`, which the applicant signed as `signed.body`: the
+    /// one path every application takes (typed, or confirmed from a draft).
+    async fn submit_form(
+        &self,
+        signed: Signed<'_>,
+        form: newborn_domain::application::ApplicationForm,
+        policy_id: Option<&str>,
+        id: ApplicationId,
+    ) -> Result<Stored, ServiceError> {
+        let Signed {
+            owner,
+            actor,
+            body,
+            face_verified_at,
+            claim,
+        } = signed;
         let docs: Vec<_> = form
             .documents
             .iter()
@@ -177,7 +245,7 @@ impl ApplicantDesk {
         }
         self.claim_once_per_delivery(owner, &form).await?;
         let now = self.core.now();
-        let (mut app, applied) = Application::submit(self.new_id(now), form, policy, now)?;
+        let (mut app, applied) = Application::submit(id, form, policy, now)?;
         // The applicant's electronic signature of the form as submitted, with the pledge
         // (闽卫政法〔2024〕40号 附件1 三(一)2 "含有电子签名的申请表"; 附件2 一(八)).
         let digest = hex::encode(<sha2::Sha256 as sha2::Digest>::digest(body))
@@ -223,6 +291,165 @@ impl ApplicantDesk {
             version: 1,
             accepted: vec![],
         })
+    }
+
+    /// The drafts waiting for the mother whose real-name identity number is `real_name`.
+    pub async fn drafts(
+        &self,
+        real_name: Option<&IdNumber>,
+    ) -> Result<Vec<DraftView>, ServiceError> {
+        let (drafts, mother) = (self.draft_store()?, real_name_of(real_name)?);
+        let mut out = vec![];
+        for d in drafts.store.of_mother(mother).await? {
+            out.push(self.draft_view(d).await?);
+        }
+        Ok(out)
+    }
+
+    /// One of the mother's drafts; another's is not found.
+    pub async fn draft(
+        &self,
+        real_name: Option<&IdNumber>,
+        id: &ApplicationId,
+    ) -> Result<DraftView, ServiceError> {
+        let d = self.own_draft(real_name, id).await?;
+        self.draft_view(d).await
+    }
+
+    /// The mother confirms a draft with her answer (`body`, a [`DraftAnswer`]): the form is the
+    /// hospital's record completed by the answer and the licences on file, signed by her, and
+    /// takes the path of every application. The draft is deleted once the application exists;
+    /// confirming again answers the application.
+    ///
+    /// [`DraftAnswer`]: newborn_domain::draft::DraftAnswer
+    pub async fn confirm_draft(
+        &self,
+        owner: &str,
+        real_name: Option<&IdNumber>,
+        id: &ApplicationId,
+        body: &[u8],
+        face_verified_at: Option<DateTime<Utc>>,
+        claim: Option<IdempotencyClaim>,
+    ) -> Result<Stored, ServiceError> {
+        let drafts = self.draft_store()?;
+        let mother = real_name_of(real_name)?;
+        let Some(d) = drafts.store.get(id).await? else {
+            // Confirmed before (the draft went with it): the application answers.
+            return self.get(owner, id).await;
+        };
+        if !d.belongs_to(mother) {
+            return Err(ServiceError::NotFound);
+        }
+        let now = self.core.now();
+        if d.expired(now) {
+            drafts.store.delete(id).await?;
+            return Err(ServiceError::conflict(
+                "draft_expired",
+                "预填申请已过确认期限，预填信息已删除；请通过“出生一件事”普通申请办理",
+                "the draft passed its confirmation window and was deleted: apply with the full form",
+            ));
+        }
+        if let Some(existing) = self.core.store.get(id).await? {
+            // The application exists (a crash after its write): the draft's work is done.
+            drafts.store.delete(id).await?;
+            return if existing.owner == owner {
+                Ok(existing)
+            } else {
+                Err(ServiceError::NotFound)
+            };
+        }
+        // A child the family already applied for with the full form is not applied for twice.
+        let twice = self
+            .core
+            .store
+            .list_by_owner(owner)
+            .await?
+            .into_iter()
+            .find(|s| {
+                let form = &s.application.form;
+                form.same_delivery_as(&d.mother.id_number, &d.newborn)
+                    && form.newborn.name == d.newborn.name
+                    && s.application.outcome() != newborn_domain::flow::Outcome::Withdrawn
+            });
+        if let Some(earlier) = twice {
+            return Err(ServiceError::conflict(
+                "already_applied",
+                format!(
+                    "已为该新生儿提交过申请 {}，无需再确认预填申请",
+                    earlier.application.id
+                ),
+                format!(
+                    "application {} was already made for this child: the draft is not needed",
+                    earlier.application.id
+                ),
+            ));
+        }
+        let answer = newborn_domain::draft::parse_answer(body)
+            .map_err(|issue| ServiceError::BadInput(vec![issue]))?;
+        let on_file = self.licences_on_file(&d).await?;
+        let form = d.form(answer, on_file).map_err(ServiceError::BadInput)?;
+        // She signs the whole form as built: the hospital's record with her answer.
+        let signed_form =
+            serde_json::to_vec(&form).map_err(|e| ServiceError::Transient(e.to_string()))?;
+        let signed = Signed {
+            owner,
+            actor: applicant(owner),
+            body: &signed_form,
+            face_verified_at,
+            claim,
+        };
+        let stored = self.submit_form(signed, form, None, d.id.clone()).await?;
+        drafts.store.delete(id).await?;
+        self.core.count(
+            Metric::DraftsConfirmed,
+            &[(Dim::Region, &stored.application.policy.id)],
+            1.0,
+        );
+        Ok(stored)
+    }
+
+    fn draft_store(&self) -> Result<&crate::drafts::Drafts, ServiceError> {
+        self.drafts
+            .as_ref()
+            .ok_or_else(|| ServiceError::Transient("this installation keeps no drafts".into()))
+    }
+
+    async fn own_draft(
+        &self,
+        real_name: Option<&IdNumber>,
+        id: &ApplicationId,
+    ) -> Result<newborn_domain::draft::Draft, ServiceError> {
+        let (drafts, mother) = (self.draft_store()?, real_name_of(real_name)?);
+        match drafts.store.get(id).await? {
+            Some(d) if d.belongs_to(mother) && !d.expired(self.core.now()) => Ok(d),
+            _ => Err(ServiceError::NotFound),
+        }
+    }
+
+    async fn draft_view(&self, d: newborn_domain::draft::Draft) -> Result<DraftView, ServiceError> {
+        let licences_on_file = self.licences_on_file(&d).await?;
+        Ok(DraftView {
+            draft: d,
+            licences_on_file,
+        })
+    }
+
+    /// The directory's licences that can stand for the draft's materials today.
+    async fn licences_on_file(
+        &self,
+        d: &newborn_domain::draft::Draft,
+    ) -> Result<Vec<newborn_domain::licence::LicenceRef>, ServiceError> {
+        let Some(policy) = self.core.policies().latest(&d.policy) else {
+            return Ok(vec![]);
+        };
+        let records = self
+            .licences
+            .directory
+            .held_by(&d.mother.id_number)
+            .await
+            .map_err(|e| ServiceError::Transient(e.to_string()))?;
+        let today = self.core.now().with_timezone(&CHINA).date_naive();
+        Ok(d.licences_on_file(&records, policy, today))
     }
 
     /// The policy a new application runs under: the one governing a birth at the hospital's

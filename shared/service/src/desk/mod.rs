@@ -23,9 +23,10 @@ mod supervision;
 mod uploads;
 
 pub use agency::{
-    AgencyDesk, Callback, CallbackAck, CallbackOutcome, FollowUpReport, RegistrationDecision,
+    AgencyDesk, BirthAck, Callback, CallbackAck, CallbackOutcome, FollowUpReport,
+    RegistrationDecision,
 };
-pub use applicant::{ApplicantDesk, SignedResult};
+pub use applicant::{ApplicantDesk, DraftView, SignedResult};
 pub use evaluation::EvaluationDesk;
 pub use monitor::{MonitorDesk, SweepReport};
 pub use notifier::NotifierDesk;

@@ -34,6 +34,8 @@ pub struct SweepReport {
     pub unacknowledged: usize,
     /// Per agency: open, overdue and unacknowledged dispatches, and the one due first.
     pub watchdog: Vec<crate::watchdog::AgencyWatch>,
+    /// Drafts from birth records deleted unconfirmed, with their personal data.
+    pub drafts_expired: usize,
     /// Years in the next 60 days the holiday calendar does not cover (deadlines provisional).
     pub uncovered_years: Vec<i32>,
 }
@@ -43,12 +45,44 @@ pub struct SweepReport {
 pub struct MonitorDesk {
     core: Core,
     supervisors: Arc<dyn AgencyDispatcher>,
+    drafts: Option<crate::drafts::Drafts>,
 }
 
 impl MonitorDesk {
     /// The desk over the core and the supervisors' dispatcher.
     pub fn new(core: Core, supervisors: Arc<dyn AgencyDispatcher>) -> Self {
-        Self { core, supervisors }
+        Self {
+            core,
+            supervisors,
+            drafts: None,
+        }
+    }
+
+    /// The desk also deleting the drafts whose confirmation window has ended.
+    pub fn with_drafts(mut self, drafts: crate::drafts::Drafts) -> Self {
+        self.drafts = Some(drafts);
+        self
+    }
+
+    /// Deletes every draft whose window ended by `now`, with its personal data (PIPL art. 19
+    /// and 47; docs/rules.md OURS-DRAFT). Returns how many.
+    async fn expire_drafts(&self, now: DateTime<Utc>) -> Result<usize, ServiceError> {
+        let Some(drafts) = &self.drafts else {
+            return Ok(0);
+        };
+        let expired = drafts.store.expiring(now).await?;
+        for id in &expired {
+            drafts.store.delete(id).await?;
+        }
+        if !expired.is_empty() {
+            self.core
+                .count(Metric::DraftsExpired, &[], expired.len() as f64);
+            tracing::info!(
+                count = expired.len(),
+                "unconfirmed drafts deleted at the end of their window"
+            );
+        }
+        Ok(expired.len())
     }
 
     /// Tells the agency's supervisor of a new alert (办件监察; the provincial efficiency office
@@ -281,6 +315,7 @@ impl MonitorDesk {
             }
         }
         report.watchdog = self.record_watchdog(crate::watchdog::summarise(&open, now));
+        report.drafts_expired = self.expire_drafts(now).await?;
         let today = now.with_timezone(&CHINA).date_naive();
         for d in [
             today,
