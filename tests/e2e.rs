@@ -2178,6 +2178,11 @@ async fn a_birth_record_becomes_drafts_the_mother_confirms_and_an_expired_one_le
         "not before its window ends"
     );
     t.advance(2 * 86_400).await?;
+    assert_eq!(
+        get(&mum, "/drafts").await?.json::<Value>().await?,
+        json!([]),
+        "past its window it is gone for her even before the sweep"
+    );
     assert_eq!(t.sweep().await?["drafts_expired"], 1);
     assert_eq!(
         get(&mum, "/drafts").await?.json::<Value>().await?,

@@ -702,7 +702,8 @@ impl newborn_service::ports::Clock for Ahead {
 /// reaches the `callbacks` function over HTTP, its drafts land in DynamoDB and the relay hands
 /// the mother's SMS to the `notifier`; the `api` function shows them only to her real-name
 /// identity number and confirms one into an application whose pre-review the relay queues; the
-/// `sla-monitor` function, run 31 days on, deletes the other.
+/// hospital's system being down, the `sla-monitor` function run 11 minutes on escalates the
+/// unacknowledged dispatch, and run 31 days on deletes the other draft.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_birth_record_becomes_drafts_through_the_functions_and_the_monitor_deletes_the_unconfirmed()
  {
@@ -884,6 +885,58 @@ async fn a_birth_record_becomes_drafts_through_the_functions_and_the_monitor_del
         "pre-review passed the confirmed form: {view}"
     );
 
+    // The hospital's system is down: the `health-check` function's dispatch reaches nothing, and
+    // the `sla-monitor` function, 11 minutes on, escalates the unacknowledged dispatch (the
+    // watchdog, docs/rules.md OURS-WATCHDOG) long before any deadline.
+    let hospital_down = wire::stage(&stack.adapters("http://127.0.0.1:9"))
+        .await
+        .unwrap_or_else(|e| panic!("{e}"));
+    let deadline = Instant::now() + Duration::from_secs(30);
+    while pump(&stack, &hospital_down, Stage::HealthCheck).await == 0 {
+        assert!(
+            Instant::now() < deadline,
+            "the hospital's dispatch was never queued"
+        );
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+    let schedule = || -> aws_lambda_events::event::cloudwatch_events::CloudWatchEvent {
+        serde_json::from_value(json!({
+            "version": "0", "id": "sla", "detail-type": "Scheduled Event", "source": "aws.events",
+            "account": "123456789012", "time": "2026-11-24T10:00:00Z", "region": REGION,
+            "resources": [], "detail": {}
+        }))
+        .unwrap_or_else(|e| panic!("{e}"))
+    };
+    let soon = wire::monitor(
+        &stack
+            .adapters(&agencies_url)
+            .with_clock(Arc::new(Ahead(chrono::TimeDelta::minutes(11)))),
+    )
+    .await
+    .unwrap_or_else(|e| panic!("{e}"));
+    let report = newborn_handlers::handle_schedule(&soon, schedule())
+        .await
+        .unwrap_or_else(|e| panic!("{e}"));
+    assert_eq!(
+        (report.unacknowledged, report.breaches),
+        (1, 0),
+        "{report:?}"
+    );
+    let hospital = report
+        .watchdog
+        .iter()
+        .find(|w| w.agency == Agency::Hospital)
+        .unwrap_or_else(|| panic!("{report:?}"));
+    assert_eq!(
+        (hospital.open, hospital.unacknowledged),
+        (1, 1),
+        "{report:?}"
+    );
+    let again = newborn_handlers::handle_schedule(&soon, schedule())
+        .await
+        .unwrap_or_else(|e| panic!("{e}"));
+    assert_eq!(again.unacknowledged, 0, "escalated once: {again:?}");
+
     // 31 days on, the monitor deletes the unconfirmed twin's draft.
     let monitor = wire::monitor(
         &stack
@@ -892,17 +945,9 @@ async fn a_birth_record_becomes_drafts_through_the_functions_and_the_monitor_del
     )
     .await
     .unwrap_or_else(|e| panic!("{e}"));
-    let report = newborn_handlers::handle_schedule(
-        &monitor,
-        serde_json::from_value(json!({
-            "version": "0", "id": "sla", "detail-type": "Scheduled Event", "source": "aws.events",
-            "account": "123456789012", "time": "2026-11-24T10:00:00Z", "region": REGION,
-            "resources": [], "detail": {}
-        }))
-        .unwrap_or_else(|e| panic!("{e}")),
-    )
-    .await
-    .unwrap_or_else(|e| panic!("{e}"));
+    let report = newborn_handlers::handle_schedule(&monitor, schedule())
+        .await
+        .unwrap_or_else(|e| panic!("{e}"));
     assert_eq!(report.drafts_expired, 1, "{report:?}");
     let (status, left) = mum("GET", "/drafts".into(), None).await;
     assert_eq!((status, left), (200, json!([])));

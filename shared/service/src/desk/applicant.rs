@@ -299,9 +299,13 @@ impl ApplicantDesk {
         real_name: Option<&IdNumber>,
     ) -> Result<Vec<DraftView>, ServiceError> {
         let (drafts, mother) = (self.draft_store()?, real_name_of(real_name)?);
+        let now = self.core.now();
         let mut out = vec![];
+        // One past its window but not yet swept is already gone for her.
         for d in drafts.store.of_mother(mother).await? {
-            out.push(self.draft_view(d).await?);
+            if !d.expired(now) {
+                out.push(self.draft_view(d).await?);
+            }
         }
         Ok(out)
     }
