@@ -1953,23 +1953,10 @@ async fn a_birth_record_becomes_drafts_the_mother_confirms_and_an_expired_one_le
     use newborn_domain::stage::Agency;
     let t = TestService::start().await?;
     let post = |agency: Agency, record: &Value| {
-        let body = serde_json::to_vec(record).unwrap_or_default();
-        let key = t.agency_key(agency);
-        let http = t.http.clone();
-        let url = format!("{}/agency/births", t.api);
+        let record = record.clone();
+        let t = &t;
         async move {
-            let mut req = http
-                .post(url)
-                .header("content-type", "application/json")
-                .body(body.clone());
-            for (k, v) in key?.headers(
-                &newborn_service::signing::new_message_id(),
-                chrono::Utc::now(),
-                &body,
-            ) {
-                req = req.header(k, v);
-            }
-            let res = req.send().await?;
+            let res = t.signed_post(agency, "/agency/births", &record).await?;
             let status = res.status().as_u16();
             anyhow::Ok((status, res.json::<Value>().await.unwrap_or(Value::Null)))
         }
@@ -2213,20 +2200,11 @@ async fn a_draft_of_a_child_already_applied_for_is_not_confirmed_twice() -> Resu
     if let Some(children) = record["newborns"].as_array_mut() {
         children.truncate(1);
     }
-    let body = serde_json::to_vec(&record)?;
-    let mut req = t
-        .http
-        .post(format!("{}/agency/births", t.api))
-        .header("content-type", "application/json")
-        .body(body.clone());
-    for (k, v) in t.agency_key(Agency::Hospital)?.headers(
-        &newborn_service::signing::new_message_id(),
-        chrono::Utc::now(),
-        &body,
-    ) {
-        req = req.header(k, v);
-    }
-    let made: Value = req.send().await?.json().await?;
+    let made: Value = t
+        .signed_post(Agency::Hospital, "/agency/births", &record)
+        .await?
+        .json()
+        .await?;
     let draft = made["drafts"][0].as_str().unwrap_or_default().to_owned();
     let mum = t.running.issuer.mint_real_name(
         "mum-typed",

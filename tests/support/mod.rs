@@ -222,6 +222,29 @@ impl TestService {
         req.body(body)
     }
 
+    /// `POST <path>` with `body`, signed by `agency`'s key as the agency would.
+    pub async fn signed_post(
+        &self,
+        agency: newborn_domain::stage::Agency,
+        path: &str,
+        body: &Value,
+    ) -> Result<reqwest::Response> {
+        let body = serde_json::to_vec(body)?;
+        let mut req = self
+            .http
+            .post(format!("{}{path}", self.api))
+            .header("content-type", "application/json")
+            .body(body.clone());
+        for (k, v) in self.agency_key(agency)?.headers(
+            &newborn_service::signing::new_message_id(),
+            chrono::Utc::now(),
+            &body,
+        ) {
+            req = req.header(k, v);
+        }
+        Ok(req.send().await?)
+    }
+
     /// `POST /agency/callbacks` with `callback`, signed by `agency`'s key as the agency would.
     pub async fn signed_callback(
         &self,

@@ -341,57 +341,10 @@ impl ApplicantDesk {
             // Confirmed before (the draft went with it): the application answers.
             return self.get(owner, id).await;
         };
-        if !d.belongs_to(mother) {
-            return Err(ServiceError::NotFound);
+        if let Some(done) = self.settled(drafts, owner, mother, &d).await? {
+            return Ok(done);
         }
-        let now = self.core.now();
-        if d.expired(now) {
-            drafts.store.delete(id).await?;
-            return Err(ServiceError::conflict(
-                "draft_expired",
-                "预填申请已过确认期限，预填信息已删除；请通过“出生一件事”普通申请办理",
-                "the draft passed its confirmation window and was deleted: apply with the full form",
-            ));
-        }
-        if let Some(existing) = self.core.store.get(id).await? {
-            // The application exists (a crash after its write): the draft's work is done.
-            drafts.store.delete(id).await?;
-            return if existing.owner == owner {
-                Ok(existing)
-            } else {
-                Err(ServiceError::NotFound)
-            };
-        }
-        // A child the family already applied for with the full form is not applied for twice.
-        let twice = self
-            .core
-            .store
-            .list_by_owner(owner)
-            .await?
-            .into_iter()
-            .find(|s| {
-                let form = &s.application.form;
-                form.same_delivery_as(&d.mother.id_number, &d.newborn)
-                    && form.newborn.name == d.newborn.name
-                    && s.application.outcome() != newborn_domain::flow::Outcome::Withdrawn
-            });
-        if let Some(earlier) = twice {
-            return Err(ServiceError::conflict(
-                "already_applied",
-                format!(
-                    "已为该新生儿提交过申请 {}，无需再确认预填申请",
-                    earlier.application.id
-                ),
-                format!(
-                    "application {} was already made for this child: the draft is not needed",
-                    earlier.application.id
-                ),
-            ));
-        }
-        let answer = newborn_domain::draft::parse_answer(body)
-            .map_err(|issue| ServiceError::BadInput(vec![issue]))?;
-        let on_file = self.licences_on_file(&d).await?;
-        let form = d.form(answer, on_file).map_err(ServiceError::BadInput)?;
+        let form = self.completed_form(&d, body).await?;
         // She signs the whole form as built: the hospital's record with her answer.
         let signed_form =
             serde_json::to_vec(&form).map_err(|e| ServiceError::Transient(e.to_string()))?;
@@ -410,6 +363,71 @@ impl ApplicantDesk {
             1.0,
         );
         Ok(stored)
+    }
+
+    /// Whether draft `d` can still be confirmed by `owner`, the mother `mother`: `Some` with the
+    /// application it already became (a crash after that write; the draft is deleted now), an
+    /// error when it is not hers, past its window (deleted now) or its child was already applied
+    /// for with the full form, `None` when it waits for her.
+    async fn settled(
+        &self,
+        drafts: &crate::drafts::Drafts,
+        owner: &str,
+        mother: &IdNumber,
+        d: &newborn_domain::draft::Draft,
+    ) -> Result<Option<Stored>, ServiceError> {
+        if !d.belongs_to(mother) {
+            return Err(ServiceError::NotFound);
+        }
+        if d.expired(self.core.now()) {
+            drafts.store.delete(&d.id).await?;
+            return Err(ServiceError::conflict(
+                "draft_expired",
+                "预填申请已过确认期限，预填信息已删除；请通过“出生一件事”普通申请办理",
+                "the draft passed its confirmation window and was deleted: apply with the full form",
+            ));
+        }
+        if let Some(existing) = self.core.store.get(&d.id).await? {
+            drafts.store.delete(&d.id).await?;
+            return if existing.owner == owner {
+                Ok(Some(existing))
+            } else {
+                Err(ServiceError::NotFound)
+            };
+        }
+        let earlier = self.core.store.list_by_owner(owner).await?;
+        let twice = earlier.iter().find(|s| {
+            let form = &s.application.form;
+            form.same_delivery_as(&d.mother.id_number, &d.newborn)
+                && form.newborn.name == d.newborn.name
+                && s.application.outcome() != newborn_domain::flow::Outcome::Withdrawn
+        });
+        match twice {
+            Some(earlier) => Err(ServiceError::conflict(
+                "already_applied",
+                format!(
+                    "已为该新生儿提交过申请 {}，无需再确认预填申请",
+                    earlier.application.id
+                ),
+                format!(
+                    "application {} was already made for this child: the draft is not needed",
+                    earlier.application.id
+                ),
+            )),
+            None => Ok(None),
+        }
+    }
+
+    /// The form of draft `d` completed by the mother's answer `body` and the licences on file.
+    async fn completed_form(
+        &self,
+        d: &newborn_domain::draft::Draft,
+        body: &[u8],
+    ) -> Result<newborn_domain::application::ApplicationForm, ServiceError> {
+        let answer = newborn_domain::draft::parse_answer(body)
+            .map_err(|issue| ServiceError::BadInput(vec![issue]))?;
+        let on_file = self.licences_on_file(d).await?;
+        d.form(answer, on_file).map_err(ServiceError::BadInput)
     }
 
     fn draft_store(&self) -> Result<&crate::drafts::Drafts, ServiceError> {
