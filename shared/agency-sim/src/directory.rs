@@ -345,31 +345,49 @@ pub(crate) async fn list(State(sim): State<Simulator>) -> Answer {
     }
 }
 
+/// A question the platform signed, parsed as `T`; the refusal to answer otherwise.
+fn question<T: serde::de::DeserializeOwned>(
+    sim: &Simulator,
+    headers: &HeaderMap,
+    body: &[u8],
+) -> Result<T, Box<Response>> {
+    sim.verified(None, headers, body)
+        .map_err(|refusal| Box::new(refusal.into_response()))?;
+    serde_json::from_slice::<T>(body).map_err(|_| {
+        Box::new(
+            (
+                StatusCode::BAD_REQUEST,
+                Json(serde_json::json!({"error": "malformed question"})),
+            )
+                .into_response(),
+        )
+    })
+}
+
+/// The directory's answer `value` (or why it has none), signed with the directory's key.
+fn answer(sim: &Simulator, value: Result<serde_json::Value, String>) -> Response {
+    let value = match value {
+        Ok(v) => v,
+        Err(e) => return unavailable(e).into_response(),
+    };
+    let Some(key) = sim.agency_keys.key_of(Agency::LicenceDirectory) else {
+        return unavailable("no key for the licence directory").into_response();
+    };
+    signed(key, serde_json::to_vec(&value).unwrap_or_default())
+}
+
 /// `POST /licences/lookup`, signed by the platform; the answer is signed with the directory's key.
 pub(crate) async fn lookup(
     State(sim): State<Simulator>,
     headers: HeaderMap,
     body: Bytes,
 ) -> Response {
-    if let Err(refusal) = sim.verified(None, &headers, &body) {
-        return refusal.into_response();
-    }
-    let Ok(q) = serde_json::from_slice::<Lookup>(&body) else {
-        return (
-            StatusCode::BAD_REQUEST,
-            Json(serde_json::json!({"error": "malformed lookup"})),
-        )
-            .into_response();
+    let q = match question::<Lookup>(&sim, &headers, &body) {
+        Ok(q) => q,
+        Err(refusal) => return *refusal,
     };
-    let record = match sim.licence(q.kind, q.number).await {
-        Ok(r) => r,
-        Err(e) => return unavailable(e).into_response(),
-    };
-    let Some(key) = sim.agency_keys.key_of(Agency::LicenceDirectory) else {
-        return unavailable("no key for the licence directory").into_response();
-    };
-    let body = serde_json::to_vec(&serde_json::json!({ "record": record })).unwrap_or_default();
-    signed(key, body)
+    let record = sim.licence(q.kind, q.number).await;
+    answer(&sim, record.map(|r| serde_json::json!({ "record": r })))
 }
 
 #[derive(Deserialize)]
@@ -384,25 +402,12 @@ pub(crate) async fn held(
     headers: HeaderMap,
     body: Bytes,
 ) -> Response {
-    if let Err(refusal) = sim.verified(None, &headers, &body) {
-        return refusal.into_response();
-    }
-    let Ok(q) = serde_json::from_slice::<Held>(&body) else {
-        return (
-            StatusCode::BAD_REQUEST,
-            Json(serde_json::json!({"error": "malformed question"})),
-        )
-            .into_response();
+    let q = match question::<Held>(&sim, &headers, &body) {
+        Ok(q) => q,
+        Err(refusal) => return *refusal,
     };
-    let records = match sim.held_by(q.holder_id_number).await {
-        Ok(r) => r,
-        Err(e) => return unavailable(e).into_response(),
-    };
-    let Some(key) = sim.agency_keys.key_of(Agency::LicenceDirectory) else {
-        return unavailable("no key for the licence directory").into_response();
-    };
-    let body = serde_json::to_vec(&serde_json::json!({ "records": records })).unwrap_or_default();
-    signed(key, body)
+    let records = sim.held_by(q.holder_id_number).await;
+    answer(&sim, records.map(|r| serde_json::json!({ "records": r })))
 }
 
 /// A 200 JSON response with `body`, signed with `key`.

@@ -6,7 +6,7 @@
 //! removes its index entries with it; the stream's copy of the insert is gone after 24 hours.
 
 use crate::dynamo::{Item, from_json, iso, query_all, s, text, to_json, transact, unavailable};
-use crate::store::{Handed, Queued, pack};
+use crate::store::{Handed, Queued, due_in, pack};
 use async_trait::async_trait;
 use aws_sdk_dynamodb::Client;
 use aws_sdk_dynamodb::primitives::Blob;
@@ -139,16 +139,7 @@ impl DraftStore for DynamoDrafts {
     }
 
     async fn expiring(&self, until: DateTime<Utc>) -> Result<Vec<ApplicationId>, StoreError> {
-        let items = query_all(
-            self.client
-                .query()
-                .table_name(&self.table)
-                .index_name("open-clocks")
-                .key_condition_expression("clock_pk = :c AND clock_due <= :u")
-                .expression_attribute_values(":c", s(EXPIRY_PK))
-                .expression_attribute_values(":u", s(iso(until))),
-        )
-        .await?;
+        let items = due_in(&self.client, &self.table, EXPIRY_PK, until).await?;
         items
             .iter()
             .map(|i| {

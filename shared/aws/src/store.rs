@@ -251,6 +251,26 @@ fn months(from: DateTime<Utc>, to: DateTime<Utc>) -> Vec<DateTime<Utc>> {
     out
 }
 
+/// The entries of partition `partition` of the sparse `open-clocks` index (`clock_pk`) due at
+/// or before `until` (`clock_due`): the SLA clocks' (`CLOCK`) or the drafts' expiries (`DRAFTS`).
+pub(crate) async fn due_in(
+    client: &Client,
+    table: &str,
+    partition: &str,
+    until: DateTime<Utc>,
+) -> Result<Vec<Item>, StoreError> {
+    query_all(
+        client
+            .query()
+            .table_name(table)
+            .index_name("open-clocks")
+            .key_condition_expression("clock_pk = :c AND clock_due <= :u")
+            .expression_attribute_values(":c", s(partition))
+            .expression_attribute_values(":u", s(iso(until))),
+    )
+    .await
+}
+
 impl DynamoStore {
     /// A store over `table`.
     pub fn new(client: Client, table: impl Into<String>) -> Self {
@@ -584,16 +604,7 @@ impl ApplicationStore for DynamoStore {
     }
 
     async fn due_clocks(&self, until: DateTime<Utc>) -> Result<Vec<OpenClock>, StoreError> {
-        let items = query_all(
-            self.client
-                .query()
-                .table_name(&self.table)
-                .index_name("open-clocks")
-                .key_condition_expression("clock_pk = :c AND clock_due <= :u")
-                .expression_attribute_values(":c", s(CLOCK_PK))
-                .expression_attribute_values(":u", s(iso(until))),
-        )
-        .await?;
+        let items = due_in(&self.client, &self.table, CLOCK_PK, until).await?;
         let mut out = vec![];
         for item in &items {
             let clocks: Vec<OpenClock> =

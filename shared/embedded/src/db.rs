@@ -9,6 +9,7 @@
 //! never acts on a change that a crash could still take back, and a burst of transitions costs
 //! one fsync instead of one each. A lone call runs as before, in its own transaction.
 
+use newborn_service::ports::StoreError;
 use rusqlite::Connection;
 use std::collections::HashMap;
 use std::path::Path;
@@ -22,6 +23,16 @@ const GROUP: usize = 64;
 type Job = Box<dyn FnOnce(&mut Connection) -> Answer + Send>;
 /// Answers one caller with the group's outcome.
 type Answer = Box<dyn FnOnce(Result<(), String>) + Send>;
+
+/// A value as the JSON text a row stores.
+pub(crate) fn to_json<T: serde::Serialize>(v: &T) -> Result<String, StoreError> {
+    serde_json::to_string(v).map_err(|e| StoreError::Unavailable(format!("serialise: {e}")))
+}
+
+/// A value from the JSON text of a row.
+pub(crate) fn from_json<T: serde::de::DeserializeOwned>(s: &str) -> Result<T, StoreError> {
+    serde_json::from_str(s).map_err(|e| StoreError::Unavailable(format!("stored row: {e}")))
+}
 
 /// The shared database handle.
 #[derive(Clone)]

@@ -2,7 +2,7 @@
 //! mother queued in the same transaction, and deletion that leaves no trace of the personal data
 //! (`secure_delete`, then the write-ahead log checkpointed and truncated).
 
-use crate::db::Database;
+use crate::db::{Database, from_json, to_json};
 use crate::queue::now_ms;
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};
@@ -23,14 +23,6 @@ impl SqliteDrafts {
     pub fn new(db: Database) -> Self {
         Self { db }
     }
-}
-
-fn to_json<T: serde::Serialize>(v: &T) -> Result<String, StoreError> {
-    serde_json::to_string(v).map_err(|e| StoreError::Unavailable(e.to_string()))
-}
-
-fn from_json<T: serde::de::DeserializeOwned>(s: &str) -> Result<T, StoreError> {
-    serde_json::from_str(s).map_err(|e| StoreError::Unavailable(e.to_string()))
 }
 
 #[async_trait]

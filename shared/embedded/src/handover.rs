@@ -1,6 +1,6 @@
 //! [`HandoverRegister`] on SQLite: counterfoils and handover batches in the service's database.
 
-use crate::db::Database;
+use crate::db::{Database, from_json, to_json};
 use async_trait::async_trait;
 use newborn_domain::handover::{Counterfoil, HandoverBatch};
 use newborn_domain::region::RegionCode;
@@ -18,14 +18,6 @@ impl SqliteHandovers {
     pub fn new(db: Database) -> Self {
         Self { db }
     }
-}
-
-fn to_json<T: serde::Serialize>(v: &T) -> Result<String, StoreError> {
-    serde_json::to_string(v).map_err(|e| StoreError::Unavailable(e.to_string()))
-}
-
-fn from_json<T: serde::de::DeserializeOwned>(s: &str) -> Result<T, StoreError> {
-    serde_json::from_str(s).map_err(|e| StoreError::Unavailable(e.to_string()))
 }
 
 #[async_trait]

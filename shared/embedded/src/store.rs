@@ -1,6 +1,6 @@
 //! [`ApplicationStore`] on SQLite: one transaction per hand-off, optimistic locking by version.
 
-use crate::db::Database;
+use crate::db::{Database, to_json};
 use crate::queue::now_ms;
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};
@@ -42,10 +42,6 @@ struct Rows {
     facts: Vec<(String, i64, String)>,
     response: Option<newborn_service::ports::IdempotentResponse>,
     accepted: Option<String>,
-}
-
-fn to_json<T: serde::Serialize>(v: &T) -> Result<String, StoreError> {
-    serde_json::to_string(v).map_err(|e| StoreError::Unavailable(format!("serialise: {e}")))
 }
 
 fn rows(w: &Write<'_>) -> Result<Rows, StoreError> {
