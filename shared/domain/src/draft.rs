@@ -143,6 +143,40 @@ impl BirthRecord {
         issues
     }
 
+    /// The birth date (China) of the delivery's first child.
+    pub fn born(&self) -> Option<chrono::NaiveDate> {
+        self.newborns
+            .iter()
+            .map(|n| {
+                n.birth_time
+                    .with_timezone(&crate::calendar::CHINA)
+                    .date_naive()
+            })
+            .min()
+    }
+
+    /// When the drafts of this record made at `now` under `policy` end: after the policy's
+    /// `[drafts] confirm_days`, and never past the age online handling ends at (闽卫政法〔2024〕40号
+    /// 附件1 二(一) and the regions' limits), since a draft its mother could no longer confirm
+    /// would only keep her data. `None` when that is already past: no draft is made.
+    pub fn expiry(
+        &self,
+        policy: &crate::policy::Policy,
+        now: DateTime<Utc>,
+    ) -> Option<DateTime<Utc>> {
+        let age_ends = self
+            .born()?
+            .checked_add_months(chrono::Months::new(
+                policy.eligibility.newborn_age.under_months,
+            ))?
+            .and_hms_opt(0, 0, 0)?
+            .and_local_timezone(crate::calendar::CHINA)
+            .single()?
+            .to_utc();
+        let expiry = (now + Duration::days(i64::from(policy.drafts.confirm_days))).min(age_ends);
+        (expiry > now).then_some(expiry)
+    }
+
     /// The delivery's key: the hospital's credit code and its delivery number.
     pub fn delivery_key(&self) -> String {
         format!(
@@ -591,6 +625,25 @@ mod tests {
         let r = record(1);
         let before: DateTime<Utc> = "2025-02-28T00:00:00Z".parse().unwrap();
         assert_eq!(r.check(before)[0].error.code, "birth_in_future");
+    }
+
+    #[test]
+    fn drafts_last_the_policys_days_and_never_past_the_online_age() {
+        let policies = crate::policy::PolicyRegistry::builtin();
+        let policy = |id: &str| policies.latest(id).unwrap();
+        // Born 2025-03-01: Fujian handles it online for 12 months, Yongfu for 1.
+        let r = record(1);
+        assert_eq!(
+            r.expiry(policy("fujian-2.0"), now()),
+            Some(now() + Duration::days(30))
+        );
+        let month_ends: DateTime<Utc> = "2025-03-31T16:00:00Z".parse().unwrap();
+        assert_eq!(
+            r.expiry(policy("guangxi-yongfu"), now()),
+            Some(month_ends),
+            "2025-04-01 00:00 China time"
+        );
+        assert_eq!(r.expiry(policy("guangxi-yongfu"), month_ends), None);
     }
 
     #[test]

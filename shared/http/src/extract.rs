@@ -1,5 +1,5 @@
-//! Who is calling, as axum extractors: a route that names [`Applicant`], [`Staff`] or
-//! [`Supervisor`] cannot run for anyone else, and [`AppId`] refuses an id that cannot be one
+//! Who is calling, as axum extractors: a route that names [`Applicant`], [`Mother`], [`Staff`]
+//! or [`Supervisor`] cannot run for anyone else, and [`AppId`] refuses an id that cannot be one
 //! where it enters (as absent, like another family's).
 
 use crate::auth::{Authenticator, Role};
@@ -48,6 +48,28 @@ impl<S: Authenticated + Send + Sync> FromRequestParts<S> for Staff {
             ));
         }
         Ok(Self(who.subject))
+    }
+}
+
+/// A parent signed in as herself (no staff, no supervisor), with all her sign-in says: the
+/// drafts of hospitals' birth records are hers by the real-name identity number in it.
+#[derive(Debug, Clone)]
+pub struct Mother(pub crate::auth::Identity);
+
+impl<S: Authenticated + Send + Sync> FromRequestParts<S> for Mother {
+    type Rejection = Problem;
+
+    async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<Self, Problem> {
+        let who = state.authenticator().authenticate(parts)?;
+        if who.role != Role::Applicant {
+            return Err(problem(
+                StatusCode::FORBIDDEN,
+                "not_an_applicant",
+                "只有新生儿母亲本人可以查看和确认预填申请",
+                "only the mother herself sees and confirms drafts",
+            ));
+        }
+        Ok(Self(who))
     }
 }
 

@@ -18,7 +18,7 @@ pub use auth::{
 };
 pub use directory::HttpLicenceDirectory;
 pub use dispatcher::{HttpDispatcher, HttpNotifier, HttpRatingPlatform};
-pub use extract::{AppId, Applicant, Authenticated, Staff, Supervisor};
+pub use extract::{AppId, Applicant, Authenticated, Mother, Staff, Supervisor};
 pub use middleware::{Edge, IDEMPOTENCY_KEY};
 pub use outbound::TrustedRoots;
 pub use problem::{Problem, ProblemDetails};

@@ -3,7 +3,7 @@
 //! [`ApplicantDesk`].
 
 use crate::auth::{Authenticator, Role};
-use crate::extract::{AppId, Applicant, Authenticated};
+use crate::extract::{AppId, Applicant, Authenticated, Mother};
 use crate::problem::Problem;
 use crate::routes::{ApiResult, json_group, ok, parse, problem, view};
 use axum::body::Bytes;
@@ -12,14 +12,14 @@ use axum::http::StatusCode;
 use axum::http::request::Parts;
 use axum::response::IntoResponse;
 use axum::routing::{get, post};
-use axum::{Json, Router};
+use axum::{Extension, Json, Router};
 use newborn_domain::application::{DocumentKind, Text};
 use newborn_domain::flow::RatingLevel;
 use newborn_domain::stage::Stage;
 use newborn_domain::text::Invalid;
 use newborn_service::ApplicantDesk;
 use newborn_service::SupplementAnswer;
-use newborn_service::ports::{Actor, IdempotencyClaim};
+use newborn_service::ports::{Actor, IdempotencyClaim, Stored};
 use serde::Deserialize;
 use std::sync::Arc;
 
@@ -145,41 +145,16 @@ async fn submit(
             claim,
         )
         .await?;
-    let mut res = (
-        StatusCode::CREATED,
-        Json(view(s.desk.core(), &stored).await),
-    )
-        .into_response();
-    if let Ok(loc) = format!("/applications/{}", stored.application.id.as_str()).parse() {
-        res.headers_mut().insert("location", loc);
-    }
-    Ok(res)
-}
-
-/// The mother signed in: her account, her real-name identity number and her face check. Drafts
-/// are a parent's own business: staff and supervisors have none.
-fn mother(s: &ApplicantRoutes, parts: &Parts) -> Result<crate::auth::Identity, Problem> {
-    let who = s.auth.authenticate(parts)?;
-    if who.role != Role::Applicant {
-        return Err(problem(
-            StatusCode::FORBIDDEN,
-            "not_an_applicant",
-            "只有新生儿母亲本人可以查看和确认预填申请",
-            "only the mother herself sees and confirms drafts",
-        ));
-    }
-    Ok(who)
+    created(&s, &stored).await
 }
 
 /// The drafts the hospitals' birth records made for the signed-in mother.
-async fn drafts(State(s): S, parts: Parts) -> ApiResult {
-    let who = mother(&s, &parts)?;
+async fn drafts(State(s): S, Mother(who): Mother) -> ApiResult {
     ok(StatusCode::OK, s.desk.drafts(who.id_number.as_ref()).await?)
 }
 
 /// One of her drafts.
-async fn draft(State(s): S, parts: Parts, AppId(id): AppId) -> ApiResult {
-    let who = mother(&s, &parts)?;
+async fn draft(State(s): S, Mother(who): Mother, AppId(id): AppId) -> ApiResult {
     ok(
         StatusCode::OK,
         s.desk.draft(who.id_number.as_ref(), &id).await?,
@@ -187,9 +162,13 @@ async fn draft(State(s): S, parts: Parts, AppId(id): AppId) -> ApiResult {
 }
 
 /// She confirms a draft with her choices: the application is created (201, like a submission).
-async fn confirm_draft(State(s): S, parts: Parts, AppId(id): AppId, body: Bytes) -> ApiResult {
-    let claim = parts.extensions.get::<IdempotencyClaim>().cloned();
-    let who = mother(&s, &parts)?;
+async fn confirm_draft(
+    State(s): S,
+    claim: Option<Extension<IdempotencyClaim>>,
+    Mother(who): Mother,
+    AppId(id): AppId,
+    body: Bytes,
+) -> ApiResult {
     let stored = s
         .desk
         .confirm_draft(
@@ -198,14 +177,15 @@ async fn confirm_draft(State(s): S, parts: Parts, AppId(id): AppId, body: Bytes)
             &id,
             &body,
             who.face_verified_at,
-            claim,
+            claim.map(|Extension(c)| c),
         )
         .await?;
-    let mut res = (
-        StatusCode::CREATED,
-        Json(view(s.desk.core(), &stored).await),
-    )
-        .into_response();
+    created(&s, &stored).await
+}
+
+/// `201 Created` with the new application's view and its address.
+async fn created(s: &ApplicantRoutes, stored: &Stored) -> ApiResult {
+    let mut res = (StatusCode::CREATED, Json(view(s.desk.core(), stored).await)).into_response();
     if let Ok(loc) = format!("/applications/{}", stored.application.id.as_str()).parse() {
         res.headers_mut().insert("location", loc);
     }

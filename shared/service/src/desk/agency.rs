@@ -166,16 +166,7 @@ impl AgencyDesk {
         if !issues.is_empty() {
             return Err(ServiceError::BadInput(issues));
         }
-        let born = record
-            .newborns
-            .iter()
-            .map(|n| {
-                n.birth_time
-                    .with_timezone(&newborn_domain::calendar::CHINA)
-                    .date_naive()
-            })
-            .min()
-            .unwrap_or_else(|| now.date_naive());
+        let born = record.born().unwrap_or_else(|| now.date_naive());
         let policy = self
             .core
             .policies()
@@ -190,37 +181,19 @@ impl AgencyDesk {
                     ),
                 )
             })?;
-        // A draft lasts the policy's days, and never past the age online handling ends at
-        // (闽卫政法〔2024〕40号 附件1 二(一) and the regions' limits): a draft its mother could no
-        // longer confirm would only keep her data.
-        let age_ends = born
-            .checked_add_months(chrono::Months::new(
-                policy.eligibility.newborn_age.under_months,
-            ))
-            .and_then(|d| d.and_hms_opt(0, 0, 0))
-            .and_then(|t| {
-                t.and_local_timezone(newborn_domain::calendar::CHINA)
-                    .single()
-            })
-            .map(|t| t.to_utc());
-        let expires_at = (now + chrono::Duration::days(i64::from(policy.drafts.confirm_days)))
-            .min(age_ends.unwrap_or(now));
-        if expires_at <= now {
-            return Err(ServiceError::bad(
+        let expires_at = record.expiry(policy, now).ok_or_else(|| {
+            let months = policy.eligibility.newborn_age.under_months;
+            ServiceError::bad(
                 "newborns",
                 Invalid::new(
                     "beyond_online_age",
+                    format!("新生儿已满{months}个月，超出线上办理范围，不生成预填申请"),
                     format!(
-                        "新生儿已满{}个月，超出线上办理范围，不生成预填申请",
-                        policy.eligibility.newborn_age.under_months
-                    ),
-                    format!(
-                        "the newborn is {} months or older, beyond online handling: no draft is made",
-                        policy.eligibility.newborn_age.under_months
+                        "the newborn is {months} months or older, beyond online handling: no draft is made"
                     ),
                 ),
-            ));
-        }
+            )
+        })?;
         let ids: Vec<_> = (0..record.newborns.len())
             .map(|i| crate::drafts::draft_id(record, i))
             .collect();

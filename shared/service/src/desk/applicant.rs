@@ -300,14 +300,21 @@ impl ApplicantDesk {
     ) -> Result<Vec<DraftView>, ServiceError> {
         let (drafts, mother) = (self.draft_store()?, real_name_of(real_name)?);
         let now = self.core.now();
-        let mut out = vec![];
         // One past its window but not yet swept is already gone for her.
-        for d in drafts.store.of_mother(mother).await? {
-            if !d.expired(now) {
-                out.push(self.draft_view(d).await?);
-            }
+        let mut waiting = drafts.store.of_mother(mother).await?;
+        waiting.retain(|d| !d.expired(now));
+        if waiting.is_empty() {
+            return Ok(vec![]);
         }
-        Ok(out)
+        // Her licences, asked once for all her drafts.
+        let records = self.held_by(mother).await?;
+        Ok(waiting
+            .into_iter()
+            .map(|d| DraftView {
+                licences_on_file: self.on_file(&d, &records),
+                draft: d,
+            })
+            .collect())
     }
 
     /// One of the mother's drafts; another's is not found.
@@ -317,7 +324,11 @@ impl ApplicantDesk {
         id: &ApplicationId,
     ) -> Result<DraftView, ServiceError> {
         let d = self.own_draft(real_name, id).await?;
-        self.draft_view(d).await
+        let records = self.held_by(&d.mother.id_number).await?;
+        Ok(DraftView {
+            licences_on_file: self.on_file(&d, &records),
+            draft: d,
+        })
     }
 
     /// The mother confirms a draft with her answer (`body`, a [`DraftAnswer`]): the form is the
@@ -426,8 +437,9 @@ impl ApplicantDesk {
     ) -> Result<newborn_domain::application::ApplicationForm, ServiceError> {
         let answer = newborn_domain::draft::parse_answer(body)
             .map_err(|issue| ServiceError::BadInput(vec![issue]))?;
-        let on_file = self.licences_on_file(d).await?;
-        d.form(answer, on_file).map_err(ServiceError::BadInput)
+        let records = self.held_by(&d.mother.id_number).await?;
+        d.form(answer, self.on_file(d, &records))
+            .map_err(ServiceError::BadInput)
     }
 
     fn draft_store(&self) -> Result<&crate::drafts::Drafts, ServiceError> {
@@ -448,30 +460,30 @@ impl ApplicantDesk {
         }
     }
 
-    async fn draft_view(&self, d: newborn_domain::draft::Draft) -> Result<DraftView, ServiceError> {
-        let licences_on_file = self.licences_on_file(&d).await?;
-        Ok(DraftView {
-            draft: d,
-            licences_on_file,
-        })
+    /// The directory's licences held by or authorised to `mother`.
+    async fn held_by(
+        &self,
+        mother: &IdNumber,
+    ) -> Result<Vec<newborn_domain::licence::LicenceRecord>, ServiceError> {
+        self.licences
+            .directory
+            .held_by(mother)
+            .await
+            .map_err(|e| ServiceError::Transient(e.to_string()))
     }
 
-    /// The directory's licences that can stand for the draft's materials today.
-    async fn licences_on_file(
+    /// Those of `records` that can stand for draft `d`'s materials today.
+    fn on_file(
         &self,
         d: &newborn_domain::draft::Draft,
-    ) -> Result<Vec<newborn_domain::licence::LicenceRef>, ServiceError> {
-        let Some(policy) = self.core.policies().latest(&d.policy) else {
-            return Ok(vec![]);
-        };
-        let records = self
-            .licences
-            .directory
-            .held_by(&d.mother.id_number)
-            .await
-            .map_err(|e| ServiceError::Transient(e.to_string()))?;
+        records: &[newborn_domain::licence::LicenceRecord],
+    ) -> Vec<newborn_domain::licence::LicenceRef> {
         let today = self.core.now().with_timezone(&CHINA).date_naive();
-        Ok(d.licences_on_file(&records, policy, today))
+        self.core
+            .policies()
+            .latest(&d.policy)
+            .map(|policy| d.licences_on_file(records, policy, today))
+            .unwrap_or_default()
     }
 
     /// The policy a new application runs under: the one governing a birth at the hospital's
