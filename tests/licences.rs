@@ -87,24 +87,35 @@ impl TestService {
         key: &newborn_service::signing::SigningKey,
         decision: &Value,
     ) -> Result<(u16, Value)> {
-        let body = serde_json::to_vec(decision)?;
-        let mut req = self
-            .http
-            .post(format!("{}/agency/licence-registrations", self.api))
-            .header("content-type", "application/json");
-        for (k, v) in key.headers(
-            &newborn_service::signing::new_message_id(),
-            chrono::Utc::now(),
-            &body,
-        ) {
-            req = req.header(k, v);
-        }
-        let res = req.body(body).send().await?;
+        let res = self
+            .post_signed_with(key, "/agency/licence-registrations", decision)
+            .await?;
         Ok((res.status().as_u16(), res.json().await.unwrap_or_default()))
     }
 
     async fn dispatches(&self) -> Result<Vec<Value>> {
         self.received().await
+    }
+
+    /// The dispatch with idempotency key `key`, once the agency received it: the view shows a
+    /// stage handed on when its write commits, the dispatch follows from the queue.
+    async fn dispatch(&self, key: &str) -> Result<Value> {
+        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(20);
+        loop {
+            if let Some(d) = self
+                .dispatches()
+                .await?
+                .into_iter()
+                .find(|d| d["key"] == key)
+            {
+                return Ok(d);
+            }
+            anyhow::ensure!(
+                std::time::Instant::now() < deadline,
+                "no dispatch {key} reached the agency"
+            );
+            tokio::time::sleep(std::time::Duration::from_millis(25)).await;
+        }
     }
 }
 
@@ -767,10 +778,8 @@ async fn a_licence_given_in_answer_to_an_agency_is_verified_before_it_is_sent() 
     assert_eq!(material(&view, "marriage_certificate")["source"], "licence");
     assert_eq!(material(&view, "marriage_certificate")["verified"], true);
     let round_two = t
-        .dispatches()
-        .await?
-        .into_iter()
-        .find(|d| d["key"] == format!("{id}:police:2"))
+        .dispatch(&format!("{id}:police:2"))
+        .await
         .context("no second police dispatch")?;
     let marriage = round_two["body"]["documents"]
         .as_array()

@@ -229,13 +229,24 @@ impl TestService {
         path: &str,
         body: &Value,
     ) -> Result<reqwest::Response> {
+        self.post_signed_with(&self.agency_key(agency)?, path, body)
+            .await
+    }
+
+    /// `POST <path>` with `body`, signed with `key` (an agency's, or one the service must refuse).
+    pub async fn post_signed_with(
+        &self,
+        key: &newborn_service::signing::SigningKey,
+        path: &str,
+        body: &Value,
+    ) -> Result<reqwest::Response> {
         let body = serde_json::to_vec(body)?;
         let mut req = self
             .http
             .post(format!("{}{path}", self.api))
             .header("content-type", "application/json")
             .body(body.clone());
-        for (k, v) in self.agency_key(agency)?.headers(
+        for (k, v) in key.headers(
             &newborn_service::signing::new_message_id(),
             chrono::Utc::now(),
             &body,

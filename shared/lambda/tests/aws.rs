@@ -144,6 +144,27 @@ async fn act(router: &axum::Router, subject: &str, id: &str, view: &Value) -> us
         .unwrap_or_else(|e| panic!("{e}: {view:#}"))
 }
 
+/// The simulated agencies (and licence directory) with the stack's keys, calling back to
+/// `platform_url`, served over HTTP: the simulator, its address and its data directory.
+async fn simulator(stack: &Stack, platform_url: String) -> (Simulator, String, tempfile::TempDir) {
+    let dir = tempfile::tempdir().unwrap_or_else(|e| panic!("{e}"));
+    let sim = Simulator::open(
+        &dir.path().join("agencies.db"),
+        SimConfig {
+            platform_url,
+            delay: Duration::from_millis(10),
+            mix: Mix::default(),
+            received_token: "not used by this test".into(),
+        },
+        KeyRing::new(vec![stack.keys.platform.clone()]),
+        stack.keys.agencies.clone(),
+        Arc::new(newborn_service::ports::SystemClock),
+    )
+    .unwrap_or_else(|e| panic!("{e}"));
+    let url = serve(sim.router()).await;
+    (sim, url, dir)
+}
+
 async fn serve(router: axum::Router) -> String {
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
         .await
@@ -171,21 +192,7 @@ async fn an_application_travels_from_submission_to_completion_through_the_lambda
             .local_addr()
             .unwrap_or_else(|e| panic!("{e}"))
     );
-    let dir = tempfile::tempdir().unwrap_or_else(|e| panic!("{e}"));
-    let sim = Simulator::open(
-        &dir.path().join("agencies.db"),
-        SimConfig {
-            platform_url,
-            delay: Duration::from_millis(10),
-            mix: Mix::default(),
-            received_token: "not used by this test".into(),
-        },
-        KeyRing::new(vec![stack.keys.platform.clone()]),
-        stack.keys.agencies.clone(),
-        Arc::new(newborn_service::ports::SystemClock),
-    )
-    .unwrap_or_else(|e| panic!("{e}"));
-    let agencies_url = serve(sim.router()).await;
+    let (sim, agencies_url, _dir) = simulator(&stack, platform_url).await;
     tokio::spawn(sim.clone().run());
 
     let stages = wire::stage(&stack.adapters(&agencies_url))
@@ -709,21 +716,7 @@ async fn a_birth_record_becomes_drafts_through_the_functions_and_the_monitor_del
  {
     use newborn_domain::stage::Agency;
     let stack = provision().await;
-    let dir = tempfile::tempdir().unwrap_or_else(|e| panic!("{e}"));
-    let sim = Simulator::open(
-        &dir.path().join("agencies.db"),
-        SimConfig {
-            platform_url: "http://127.0.0.1:9".into(),
-            delay: Duration::from_millis(10),
-            mix: Mix::default(),
-            received_token: "not used by this test".into(),
-        },
-        KeyRing::new(vec![stack.keys.platform.clone()]),
-        stack.keys.agencies.clone(),
-        Arc::new(newborn_service::ports::SystemClock),
-    )
-    .unwrap_or_else(|e| panic!("{e}"));
-    let agencies_url = serve(sim.router()).await;
+    let (sim, agencies_url, _dir) = simulator(&stack, "http://127.0.0.1:9".into()).await;
     sim.file_sample_licences()
         .await
         .unwrap_or_else(|e| panic!("{e}"));
