@@ -64,13 +64,17 @@ pub struct OpCount {
     pub read_units: f64,
 }
 
-/// Counts by `(service, operation)`.
+/// Counts by `(service, operation)`, and DynamoDB writes by operation and the kinds of item
+/// they write.
 #[derive(Debug, Clone, Default)]
-pub struct Counts(Arc<Mutex<BTreeMap<(String, String), OpCount>>>);
+pub struct Counts {
+    ops: Arc<Mutex<BTreeMap<(String, String), OpCount>>>,
+    writes: Arc<Mutex<BTreeMap<String, OpCount>>>,
+}
 
 impl Counts {
     fn add(&self, service: &str, op: &str, write_units: f64, read_units: f64) {
-        if let Ok(mut m) = self.0.lock() {
+        if let Ok(mut m) = self.ops.lock() {
             let c = m.entry((service.to_owned(), op.to_owned())).or_default();
             c.requests += 1.0;
             c.write_units += write_units;
@@ -78,12 +82,75 @@ impl Counts {
         }
     }
 
+    fn add_write(&self, what: String, write_units: f64) {
+        if let Ok(mut m) = self.writes.lock() {
+            let c = m.entry(what).or_default();
+            c.requests += 1.0;
+            c.write_units += write_units;
+        }
+    }
+
     fn take(&self) -> BTreeMap<(String, String), OpCount> {
-        self.0
+        if let Ok(mut m) = self.writes.lock() {
+            m.clear();
+        }
+        self.ops
             .lock()
             .map(|mut m| std::mem::take(&mut *m))
             .unwrap_or_default()
     }
+
+    fn take_writes(&self) -> BTreeMap<String, OpCount> {
+        self.writes
+            .lock()
+            .map(|mut m| std::mem::take(&mut *m))
+            .unwrap_or_default()
+    }
+}
+
+/// The kinds of item a DynamoDB write touches, by the prefix of their partition keys
+/// (`APP#…` → `APP`), and of their sort keys where they tell items apart (`APP/LOG`, an
+/// archived log): `PutItem APP`, `TransactWriteItems UPLOAD+UPLOADED`.
+fn written_kinds(op: &str, request: &Value) -> String {
+    let kind = |w: &Value| -> String {
+        let key = |k: &str| {
+            w["Item"][k]["S"]
+                .as_str()
+                .or_else(|| w["Key"][k]["S"].as_str())
+                .unwrap_or("?")
+        };
+        let pk = key("pk");
+        let pk = pk.split('#').next().unwrap_or(pk);
+        // The sort key's leading capitals tell an application item from its archived logs.
+        let sk: String = key("sk")
+            .chars()
+            .take_while(char::is_ascii_uppercase)
+            .collect();
+        if sk.is_empty() || sk == pk {
+            pk.to_owned()
+        } else {
+            format!("{pk}/{sk}")
+        }
+    };
+    let mut kinds: Vec<String> = match op {
+        "TransactWriteItems" => request["TransactItems"]
+            .as_array()
+            .into_iter()
+            .flatten()
+            .filter_map(|t| t.as_object()?.values().next().map(kind))
+            .collect(),
+        "BatchWriteItem" => request["RequestItems"]
+            .as_object()
+            .into_iter()
+            .flatten()
+            .flat_map(|(_, l)| l.as_array().into_iter().flatten())
+            .filter_map(|r| r.as_object()?.values().next().map(kind))
+            .collect(),
+        _ => vec![kind(request)],
+    };
+    kinds.sort();
+    kinds.dedup();
+    format!("{op} {}", kinds.join("+"))
 }
 
 /// The SDK's HTTP client with every request counted (an interceptor at the wire: what is billed
@@ -142,6 +209,9 @@ impl HttpConnector for CountingConnector {
             } else {
                 (0.0, 0.0)
             };
+            if service == "dynamodb" && is_write(&op) {
+                counts.add_write(written_kinds(&op, &body), w);
+            }
             counts.add(&service, &op, w, r);
             Ok(response)
         })
@@ -375,6 +445,9 @@ pub struct Report {
     pub dynamodb_writes_per_transition: f64,
     /// DynamoDB write requests per state transition by operation.
     pub dynamodb_writes_per_transition_by_operation: BTreeMap<String, f64>,
+    /// DynamoDB write requests per state transition by operation and the kinds of item written
+    /// (partition key prefixes), with their estimated write units per transition.
+    pub dynamodb_writes_per_transition_by_item: BTreeMap<String, OpCount>,
     /// The cost lines.
     pub cost: Vec<CostLine>,
     /// USD per million applications, all lines.
@@ -649,6 +722,7 @@ pub async fn run(applications: usize, prices: Prices) -> Result<Report> {
     for (subject, id) in &apps {
         call(subject.clone(), "GET", format!("/applications/{id}"), None).await?;
     }
+    let writes = counts.take_writes();
     let used = counts.take();
 
     let per = applications as f64;
@@ -763,6 +837,19 @@ pub async fn run(applications: usize, prices: Prices) -> Result<Report> {
             .iter()
             .filter(|((s, o), _)| s == "dynamodb" && is_write(o))
             .map(|((_, o), c)| (o.clone(), c.requests / transitions as f64))
+            .collect(),
+        dynamodb_writes_per_transition_by_item: writes
+            .iter()
+            .map(|(what, c)| {
+                (
+                    what.clone(),
+                    OpCount {
+                        requests: c.requests / transitions as f64,
+                        write_units: c.write_units / transitions as f64,
+                        read_units: 0.0,
+                    },
+                )
+            })
             .collect(),
         cost,
         usd_per_million_applications,

@@ -376,6 +376,14 @@ pub fn markdown(r: &Report, notes: &str) -> Result<String, std::fmt::Error> {
         )?;
         writeln!(
             m,
+            "| DynamoDB write, by the items it writes (partition key prefix) | requests / transition | write units / transition |\n|---|---|---|"
+        )?;
+        for (what, c) in &a.dynamodb_writes_per_transition_by_item {
+            writeln!(m, "| {what} | {:.3} | {:.2} |", c.requests, c.write_units)?;
+        }
+        writeln!(m)?;
+        writeln!(
+            m,
             "| billed item | per application | unit | USD per million applications |\n|---|---|---|---|"
         )?;
         for c in &a.cost {
