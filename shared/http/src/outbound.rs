@@ -5,6 +5,7 @@
 //! roots in code (the HTTPS test's CA). Plain `http://` stays allowed for the local runtime and
 //! its simulated agencies on 127.0.0.1.
 
+use std::sync::LazyLock;
 use std::time::Duration;
 
 /// Certificate authorities trusted for outbound calls beyond the system's roots.
@@ -35,12 +36,38 @@ impl TrustedRoots {
 
     /// A client with these roots and a whole-request `timeout`.
     pub(crate) fn client(&self, timeout: Duration) -> Result<reqwest::Client, String> {
+        let system = system_roots();
+        if system.is_empty() && self.0.is_empty() {
+            return Err(
+                "no CA certificate was found on the system (SSL_CERT_FILE, SSL_CERT_DIR)".into(),
+            );
+        }
         reqwest::Client::builder()
             .timeout(timeout)
-            .tls_certs_merge(self.0.iter().cloned())
+            .tls_certs_only(system.iter().chain(&self.0).cloned())
             .build()
             .map_err(|e| format!("cannot build the HTTPS client: {}", chain(&e)))
     }
+}
+
+/// The system's CA certificates, read once per process. Each client built with the system's
+/// trust store would read and parse them again: milliseconds of every cold start per outbound
+/// adapter (a stage function has two). Certificates webpki cannot use as trust anchors are
+/// left out, as the platform verifier leaves them out.
+fn system_roots() -> &'static [reqwest::Certificate] {
+    static ROOTS: LazyLock<Vec<reqwest::Certificate>> = LazyLock::new(|| {
+        let found = rustls_native_certs::load_native_certs();
+        for e in &found.errors {
+            tracing::warn!(error = %e, "a system CA certificate could not be read");
+        }
+        found
+            .certs
+            .iter()
+            .filter(|der| webpki::anchor_from_trusted_cert(der).is_ok())
+            .filter_map(|der| reqwest::Certificate::from_der(der).ok())
+            .collect()
+    });
+    &ROOTS
 }
 
 /// An error with its causes, e.g. "error sending request: client error (Connect): invalid peer
