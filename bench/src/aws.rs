@@ -121,12 +121,10 @@ fn written_kinds(op: &str, request: &Value) -> String {
         };
         let pk = key("pk");
         let pk = pk.split('#').next().unwrap_or(pk);
-        // The sort key's leading capitals tell an application item from its archived logs.
-        let sk: String = key("sk")
-            .chars()
-            .take_while(char::is_ascii_uppercase)
-            .collect();
-        if sk.is_empty() || sk == pk {
+        // A sort key's capital prefix (`LOG#…`) tells an application item from its archived
+        // logs; other sort keys (dates, certificate numbers) name no kind.
+        let sk = key("sk").split('#').next().unwrap_or_default();
+        if sk.is_empty() || sk == pk || !sk.chars().all(|c| c.is_ascii_uppercase()) {
             pk.to_owned()
         } else {
             format!("{pk}/{sk}")
