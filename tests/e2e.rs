@@ -514,7 +514,6 @@ async fn another_applicant_sees_nothing_and_bad_input_gets_a_bilingual_problem()
 /// Rules: OURS-FOLLOW-UP-5.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_bad_rating_opens_a_follow_up_that_the_agency_closes() -> Result<()> {
-    use chrono::Utc;
     use newborn_domain::stage::Agency;
     let t = TestService::start().await?;
     let id = t
@@ -556,43 +555,31 @@ async fn a_bad_rating_opens_a_follow_up_that_the_agency_closes() -> Result<()> {
     let due = open["follow_up"]["due_at"].as_str().unwrap_or_default();
     assert!(due.starts_with("2025-11-24T"), "{due}");
 
-    let keys = newborn::runtime::keys::load_or_create(t.dir.path())?;
-    let key = |a: Agency| {
-        keys.agencies
-            .key_of(a)
-            .cloned()
-            .ok_or_else(|| anyhow::anyhow!("no key"))
-    };
-    let body = serde_json::to_vec(&json!({
+    let body = json!({
         "application_id": id, "stage": "police",
         "note": "已电话回访申请人，落户告知流程已改进"
-    }))?;
-    let report = |signer: newborn_service::signing::SigningKey| {
-        let mut req = t
-            .http
-            .post(format!("{}/agency/follow-ups", t.api))
-            .header("content-type", "application/json")
-            .body(body.clone());
-        for (k, v) in signer.headers(
-            &newborn_service::signing::new_message_id(),
-            Utc::now(),
-            &body,
-        ) {
-            req = req.header(k, v);
-        }
-        req.send()
-    };
-    let wrong = report(key(Agency::Hospital)?).await?;
+    });
+    let (hospital, police) = (
+        t.agency_key(Agency::Hospital)?,
+        t.agency_key(Agency::PoliceStation)?,
+    );
+    let wrong = t
+        .post_signed_with(&hospital, "/agency/follow-ups", &body)
+        .await?;
     assert_eq!(
         wrong.status(),
         403,
         "the hospital cannot close the police's follow-up"
     );
-    let done = report(key(Agency::PoliceStation)?).await?;
+    let done = t
+        .post_signed_with(&police, "/agency/follow-ups", &body)
+        .await?;
     assert_eq!(done.status(), 200);
     assert_eq!(done.json::<Value>().await?["result"], "applied");
     tokio::time::sleep(std::time::Duration::from_millis(1100)).await;
-    let again = report(key(Agency::PoliceStation)?).await?;
+    let again = t
+        .post_signed_with(&police, "/agency/follow-ups", &body)
+        .await?;
     assert_eq!(again.json::<Value>().await?["result"], "already_applied");
     let list = t
         .client

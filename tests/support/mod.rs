@@ -240,20 +240,12 @@ impl TestService {
         path: &str,
         body: &Value,
     ) -> Result<reqwest::Response> {
-        let body = serde_json::to_vec(body)?;
-        let mut req = self
-            .http
-            .post(format!("{}{path}", self.api))
-            .header("content-type", "application/json")
-            .body(body.clone());
-        for (k, v) in key.headers(
-            &newborn_service::signing::new_message_id(),
-            chrono::Utc::now(),
-            &body,
-        ) {
-            req = req.header(k, v);
-        }
-        Ok(req.send().await?)
+        let url = format!("{}{path}", self.api);
+        Ok(
+            newborn_lambda_harness::signed_post(&self.http, &url, key, body)
+                .send()
+                .await?,
+        )
     }
 
     /// `POST /agency/callbacks` with `callback`, signed by `agency`'s key as the agency would.

@@ -24,6 +24,29 @@ pub const REGION: &str = "cn-northwest-1";
 /// The webhook-keys secret's name.
 const KEYS_SECRET: &str = "newborn/webhook-keys";
 
+/// `POST url` with the JSON `body`, signed with `key` as an agency's system signs its requests
+/// (a fresh message id, the time now): the tests' one way to speak as an agency over HTTP.
+pub fn signed_post(
+    http: &reqwest::Client,
+    url: &str,
+    key: &newborn_service::signing::SigningKey,
+    body: &Value,
+) -> reqwest::RequestBuilder {
+    let body = body.to_string().into_bytes();
+    let mut req = http
+        .post(url)
+        .header("content-type", "application/json")
+        .body(body.clone());
+    for (k, v) in key.headers(
+        &newborn_service::signing::new_message_id(),
+        chrono::Utc::now(),
+        &body,
+    ) {
+        req = req.header(k, v);
+    }
+    req
+}
+
 /// An SDK configuration for the emulator at `url` (fixed test credentials); `http` replaces the
 /// SDK's HTTP client (the benchmark counts requests with it).
 pub fn sdk_config(url: &str, http: Option<aws_sdk_sqs::config::SharedHttpClient>) -> SdkConfig {

@@ -742,25 +742,21 @@ async fn a_birth_record_becomes_drafts_through_the_functions_and_the_monitor_del
         .with_timezone(&newborn_domain::calendar::CHINA)
         .to_rfc3339();
     let record = newborn_contract::twins_record("A", "AZY-TWIN-2", &born);
-    let body = serde_json::to_vec(&record).unwrap_or_default();
     let key = stack
         .keys
         .agencies
         .key_of(Agency::Hospital)
         .cloned()
         .unwrap_or_else(|| panic!("no hospital key"));
-    let mut req = reqwest::Client::new()
-        .post(format!("{callbacks}/agency/births"))
-        .header("content-type", "application/json")
-        .body(body.clone());
-    for (k, v) in key.headers(
-        &newborn_service::signing::new_message_id(),
-        chrono::Utc::now(),
-        &body,
-    ) {
-        req = req.header(k, v);
-    }
-    let res = req.send().await.unwrap_or_else(|e| panic!("{e}"));
+    let res = harness::signed_post(
+        &reqwest::Client::new(),
+        &format!("{callbacks}/agency/births"),
+        &key,
+        &serde_json::to_value(&record).unwrap_or_else(|e| panic!("{e}")),
+    )
+    .send()
+    .await
+    .unwrap_or_else(|e| panic!("{e}"));
     assert_eq!(res.status(), 201);
     let made: Value = res.json().await.unwrap_or_else(|e| panic!("{e}"));
     let ids: Vec<String> = made["drafts"]
