@@ -18,6 +18,23 @@ pub trait Authenticated {
     fn authenticator(&self) -> &Arc<dyn Authenticator>;
 }
 
+/// A refusal of a route to a signed-in caller of another role: code, Chinese, English.
+type Refusal = (&'static str, &'static str, &'static str);
+
+/// The caller, signed in with `role`: no token is a 401, another role's token a 403 `refusal`.
+fn signed_in_as<S: Authenticated>(
+    parts: &Parts,
+    state: &S,
+    role: Role,
+    (code, zh, en): Refusal,
+) -> Result<crate::auth::Identity, Problem> {
+    let who = state.authenticator().authenticate(parts)?;
+    if who.role != role {
+        return Err(problem(StatusCode::FORBIDDEN, code, zh, en));
+    }
+    Ok(who)
+}
+
 /// The account of a signed-in caller (a parent, or staff acting on an account of their own).
 #[derive(Debug, Clone)]
 pub struct Applicant(pub String);
@@ -38,16 +55,15 @@ impl<S: Authenticated + Send + Sync> FromRequestParts<S> for Staff {
     type Rejection = Problem;
 
     async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<Self, Problem> {
-        let who = state.authenticator().authenticate(parts)?;
-        if who.role != Role::CounterStaff {
-            return Err(problem(
-                StatusCode::FORBIDDEN,
-                "staff_only",
-                "仅限工作人员操作",
-                "for staff only",
-            ));
-        }
-        Ok(Self(who.subject))
+        Ok(Self(
+            signed_in_as(
+                parts,
+                state,
+                Role::CounterStaff,
+                ("staff_only", "仅限工作人员操作", "for staff only"),
+            )?
+            .subject,
+        ))
     }
 }
 
@@ -60,16 +76,16 @@ impl<S: Authenticated + Send + Sync> FromRequestParts<S> for Mother {
     type Rejection = Problem;
 
     async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<Self, Problem> {
-        let who = state.authenticator().authenticate(parts)?;
-        if who.role != Role::Applicant {
-            return Err(problem(
-                StatusCode::FORBIDDEN,
+        Ok(Self(signed_in_as(
+            parts,
+            state,
+            Role::Applicant,
+            (
                 "not_an_applicant",
                 "只有新生儿母亲本人可以查看和确认预填申请",
                 "only the mother herself sees and confirms drafts",
-            ));
-        }
-        Ok(Self(who))
+            ),
+        )?))
     }
 }
 
@@ -81,16 +97,19 @@ impl<S: Authenticated + Send + Sync> FromRequestParts<S> for Supervisor {
     type Rejection = Problem;
 
     async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<Self, Problem> {
-        let who = state.authenticator().authenticate(parts)?;
-        if who.role != Role::Supervisor {
-            return Err(problem(
-                StatusCode::FORBIDDEN,
-                "supervisors_only",
-                "仅限监督人员查看",
-                "for supervisors only",
-            ));
-        }
-        Ok(Self(who.subject))
+        Ok(Self(
+            signed_in_as(
+                parts,
+                state,
+                Role::Supervisor,
+                (
+                    "supervisors_only",
+                    "仅限监督人员查看",
+                    "for supervisors only",
+                ),
+            )?
+            .subject,
+        ))
     }
 }
 
