@@ -70,6 +70,7 @@ pub struct OpCount {
 pub struct Counts {
     ops: Arc<Mutex<BTreeMap<(String, String), OpCount>>>,
     writes: Arc<Mutex<BTreeMap<String, OpCount>>>,
+    images: Arc<Mutex<Images>>,
 }
 
 impl Counts {
@@ -203,7 +204,12 @@ impl HttpConnector for CountingConnector {
                 op
             };
             let (w, r) = if service == "dynamodb" {
-                capacity(&op, &body, &answer)
+                let applied = response.status().is_success();
+                counts
+                    .images
+                    .lock()
+                    .map(|mut images| capacity(&mut images, &op, &body, &answer, applied))
+                    .unwrap_or_default()
             } else {
                 (0.0, 0.0)
             };
@@ -279,36 +285,178 @@ fn value_size(v: &Value) -> usize {
     }
 }
 
-/// The attributes that put an item into a global secondary index (`template.yaml`); each index
-/// an item is written to costs one more write unit.
-const INDEX_KEYS: [&str; 3] = ["clock_pk", "owner_pk", "follow_pk"];
+/// A global secondary index of the table (`template.yaml`): its key attributes and the
+/// attributes it projects besides every key.
+struct Index {
+    keys: [&'static str; 2],
+    projected: &'static [&'static str],
+}
 
-fn write_units(item: &Value, factor: f64) -> f64 {
-    let base = (item_size(item).max(1) as f64 / 1024.0).ceil() * factor;
-    let indexed = INDEX_KEYS.iter().filter(|k| !item[**k].is_null()).count();
-    base + indexed as f64
+/// The table's global secondary indexes, as `template.yaml` declares them.
+const INDEXES: [Index; 3] = [
+    Index {
+        keys: ["clock_pk", "clock_due"],
+        projected: &["clocks"],
+    },
+    Index {
+        keys: ["owner_pk", "submitted_at"],
+        projected: &[],
+    },
+    Index {
+        keys: ["follow_pk", "follow_due"],
+        projected: &["follow_ups"],
+    },
+];
+
+/// The table's own key attributes, projected into every index.
+const TABLE_KEYS: [&str; 2] = ["pk", "sk"];
+
+/// What the benchmark knows of a stored item from the writes it saw: its billed size and the
+/// attributes its indexes read.
+#[derive(Debug, Clone, Default)]
+struct Image {
+    size: usize,
+    indexed: serde_json::Map<String, Value>,
+}
+
+impl Image {
+    fn of(item: &Value) -> Self {
+        let indexed = INDEXES
+            .iter()
+            .flat_map(|i| i.keys.iter().chain(i.projected))
+            .chain(&TABLE_KEYS)
+            .filter_map(|k| Some(((*k).to_owned(), item.get(*k)?.clone())))
+            .collect();
+        Self {
+            size: item_size(item),
+            indexed,
+        }
+    }
+
+    /// The entry of this item in `index`, if it is in it.
+    fn entry(&self, index: &Index) -> Option<serde_json::Map<String, Value>> {
+        if index.keys.iter().any(|k| !self.indexed.contains_key(*k)) {
+            return None;
+        }
+        Some(
+            index
+                .keys
+                .iter()
+                .chain(index.projected)
+                .chain(&TABLE_KEYS)
+                .filter_map(|k| Some(((*k).to_owned(), self.indexed.get(*k)?.clone())))
+                .collect(),
+        )
+    }
+}
+
+/// The items written so far, by table and key: a write is billed on the larger of the item
+/// before and after it, and an index is written only when the item enters, leaves or changes in
+/// it (AWS, *Amazon DynamoDB Developer Guide*, "Read/write capacity mode", item sizes of
+/// `PutItem`/`UpdateItem`; "Provisioned throughput considerations for Global Secondary
+/// Indexes", write capacity).
+#[derive(Debug, Default)]
+struct Images(std::collections::HashMap<String, Image>);
+
+/// Write units of `bytes` (1 KB each, at least one).
+fn kilobytes(bytes: usize) -> f64 {
+    (bytes.max(1) as f64 / 1024.0).ceil()
+}
+
+/// Write units the indexes take when an item goes from `before` to `after`: one write to put
+/// an entry, one to delete it, two when its key changes, one when only its projected
+/// attributes change, none when the index does not see a difference.
+fn index_units(before: Option<&Image>, after: Option<&Image>) -> f64 {
+    let units =
+        |e: &serde_json::Map<String, Value>| kilobytes(item_size(&Value::Object(e.clone())));
+    INDEXES
+        .iter()
+        .map(|index| {
+            let old = before.and_then(|i| i.entry(index));
+            let new = after.and_then(|i| i.entry(index));
+            match (old, new) {
+                (None, None) => 0.0,
+                (Some(e), None) | (None, Some(e)) => units(&e),
+                (Some(o), Some(n)) if index.keys.iter().any(|k| o.get(*k) != n.get(*k)) => {
+                    units(&o) + units(&n)
+                }
+                (Some(o), Some(n)) if o != n => units(&n),
+                _ => 0.0,
+            }
+        })
+        .sum()
+}
+
+/// The table and key of a write's item, as one string.
+fn item_key(table: &str, w: &Value) -> String {
+    let key = |k: &str| {
+        w["Item"][k]
+            .as_object()
+            .or_else(|| w["Key"][k].as_object())
+            .map(|v| Value::Object(v.clone()).to_string())
+            .unwrap_or_default()
+    };
+    format!("{table}|{}|{}", key("pk"), key("sk"))
+}
+
+impl Images {
+    /// Write units of one put, update or delete of an item (`w`: a request, or one element of
+    /// a transaction or batch) in `table`, `factor` times for transactions; what it stores is
+    /// remembered when `applied`.
+    fn write(&mut self, table: &str, kind: &str, w: &Value, factor: f64, applied: bool) -> f64 {
+        let key = item_key(table, w);
+        let before = self.0.get(&key).cloned();
+        let after = match kind {
+            "Put" => Some(Image::of(&w["Item"])),
+            // Updates here never touch an index's attributes; the new size is at least the
+            // key and the values written.
+            "Update" => {
+                let mut k = w["Key"].as_object().cloned().unwrap_or_default();
+                for (name, v) in w["ExpressionAttributeValues"]
+                    .as_object()
+                    .into_iter()
+                    .flatten()
+                {
+                    k.insert(name.clone(), v.clone());
+                }
+                let written = item_size(&Value::Object(k));
+                let mut image = before.clone().unwrap_or_default();
+                image.size = image.size.max(written);
+                image
+                    .indexed
+                    .extend(w["Key"].as_object().cloned().unwrap_or_default());
+                Some(image)
+            }
+            _ => None,
+        };
+        let size = |i: &Option<Image>| i.as_ref().map_or(0, |i| i.size);
+        let base = kilobytes(size(&before).max(size(&after))) * factor;
+        if !applied {
+            // A refused condition still costs the item's units, and changes nothing.
+            return base;
+        }
+        let indexes = index_units(before.as_ref(), after.as_ref());
+        match after {
+            Some(image) => self.0.insert(key, image),
+            None => self.0.remove(&key),
+        };
+        base + indexes
+    }
 }
 
 /// Estimated (write, read) request units of one DynamoDB call: writes from the items in the
-/// request (1 KB units, doubled in transactions, one more per index written), reads from the
-/// items in the answer (4 KB units, halved when eventually consistent, doubled in transactions).
-/// An update is estimated from its key and values (the stored item may be larger).
-fn capacity(op: &str, request: &Value, answer: &Value) -> (f64, f64) {
-    let of_write = |w: &Value, factor: f64| -> f64 {
-        if !w["Item"].is_null() {
-            write_units(&w["Item"], factor)
-        } else {
-            let mut k = w["Key"].as_object().cloned().unwrap_or_default();
-            for (name, v) in w["ExpressionAttributeValues"]
-                .as_object()
-                .into_iter()
-                .flatten()
-            {
-                k.insert(name.clone(), v.clone());
-            }
-            write_units(&Value::Object(k), factor)
-        }
-    };
+/// request and what is known of them before (1 KB units of the larger, doubled in
+/// transactions, plus the indexes they change), reads from the items in the answer (4 KB
+/// units, halved when eventually consistent, doubled in transactions). `applied`: whether the
+/// call succeeded.
+fn capacity(
+    images: &mut Images,
+    op: &str,
+    request: &Value,
+    answer: &Value,
+    applied: bool,
+) -> (f64, f64) {
+    let table = request["TableName"].as_str().unwrap_or_default();
     let read = |bytes: usize, factor: f64| (bytes.max(1) as f64 / 4096.0).ceil() * factor;
     let consistency = if request["ConsistentRead"] == json!(true) {
         1.0
@@ -316,16 +464,20 @@ fn capacity(op: &str, request: &Value, answer: &Value) -> (f64, f64) {
         0.5
     };
     match op {
-        "PutItem" | "UpdateItem" | "DeleteItem" => (of_write(request, 1.0), 0.0),
+        "PutItem" => (images.write(table, "Put", request, 1.0, applied), 0.0),
+        "UpdateItem" => (images.write(table, "Update", request, 1.0, applied), 0.0),
+        "DeleteItem" => (images.write(table, "Delete", request, 1.0, applied), 0.0),
         "TransactWriteItems" => {
             let mut w = 0.0;
             let mut r = 0.0;
             for t in request["TransactItems"].as_array().into_iter().flatten() {
-                if let Some(put) = t.get("Put") {
-                    w += of_write(put, 2.0);
-                } else if let Some(u) = t.get("Update").or_else(|| t.get("Delete")) {
-                    w += of_write(u, 2.0);
-                } else if t.get("ConditionCheck").is_some() {
+                for kind in ["Put", "Update", "Delete"] {
+                    if let Some(x) = t.get(kind) {
+                        let table = x["TableName"].as_str().unwrap_or_default();
+                        w += images.write(table, kind, x, 2.0, applied);
+                    }
+                }
+                if t.get("ConditionCheck").is_some() {
                     r += 2.0;
                 }
             }
@@ -333,14 +485,13 @@ fn capacity(op: &str, request: &Value, answer: &Value) -> (f64, f64) {
         }
         "BatchWriteItem" => {
             let mut w = 0.0;
-            for reqs in request["RequestItems"].as_object().into_iter().flatten() {
-                for r in reqs.1.as_array().into_iter().flatten() {
-                    w += of_write(
-                        r.get("PutRequest")
-                            .or_else(|| r.get("DeleteRequest"))
-                            .unwrap_or(&Value::Null),
-                        1.0,
-                    );
+            for (table, reqs) in request["RequestItems"].as_object().into_iter().flatten() {
+                for r in reqs.as_array().into_iter().flatten() {
+                    if let Some(p) = r.get("PutRequest") {
+                        w += images.write(table, "Put", p, 1.0, applied);
+                    } else if let Some(d) = r.get("DeleteRequest") {
+                        w += images.write(table, "Delete", d, 1.0, applied);
+                    }
                 }
             }
             (w, 0.0)
@@ -869,30 +1020,91 @@ mod tests {
         json!({ "S": "x".repeat(n) })
     }
 
+    fn put(images: &mut Images, item: Value) -> f64 {
+        capacity(
+            images,
+            "PutItem",
+            &json!({ "Item": item }),
+            &Value::Null,
+            true,
+        )
+        .0
+    }
+
     #[test]
-    fn a_transactional_put_costs_twice_its_kilobytes_plus_its_indexes() {
-        // 2,000 bytes of value + "body" (4) → 2 KB → 2 units, doubled: 4; one index: +1.
+    fn a_transactional_put_costs_twice_its_kilobytes_plus_the_indexes_it_enters() {
+        // 2,000 bytes of value + "body" (4) → 2 KB → 2 units, doubled: 4; it enters one index:
+        // +1. A small item doubled: 2. The condition check reads twice.
         let request = json!({"TransactItems": [
-            {"Put": {"Item": {"body": s(2000), "owner_pk": s(10)}}},
+            {"Put": {"Item": {"pk": s(5), "body": s(2000), "owner_pk": s(10), "submitted_at": s(5)}}},
             {"Put": {"Item": {"pk": s(100)}}},
             {"ConditionCheck": {"Key": {"pk": s(10)}}}
         ]});
-        let (w, r) = capacity("TransactWriteItems", &request, &Value::Null);
-        // 2 KB doubled + 1 index, then a small item doubled; the condition check reads twice.
+        let (w, r) = capacity(
+            &mut Images::default(),
+            "TransactWriteItems",
+            &request,
+            &Value::Null,
+            true,
+        );
         assert_eq!((w, r), (4.0 + 1.0 + 2.0, 2.0));
     }
 
     #[test]
+    fn a_replaced_item_is_billed_on_the_larger_image_and_unchanged_indexes_cost_nothing() {
+        let mut images = Images::default();
+        let big =
+            json!({"pk": s(3), "sk": s(3), "doc": s(3000), "owner_pk": s(5), "submitted_at": s(5)});
+        // 3 KB and a new entry in `by-owner`.
+        assert_eq!(put(&mut images, big), 4.0);
+        // Smaller now, but billed on the 3 KB it replaces; `by-owner` unchanged: no index write.
+        let small =
+            json!({"pk": s(3), "sk": s(3), "doc": s(10), "owner_pk": s(5), "submitted_at": s(5)});
+        assert_eq!(put(&mut images, small.clone()), 3.0);
+        // A clock index entry appears (+1), then its key moves (delete and put: +2), then only
+        // its projected clocks change (+1), then nothing it sees changes (0), then it leaves (+1).
+        let with = |due: usize, clocks: usize| {
+            let mut i = small.clone();
+            i["clock_pk"] = s(5);
+            i["clock_due"] = s(due);
+            i["clocks"] = s(clocks);
+            i
+        };
+        assert_eq!(put(&mut images, with(20, 50)), 1.0 + 1.0);
+        assert_eq!(put(&mut images, with(21, 50)), 1.0 + 2.0);
+        assert_eq!(put(&mut images, with(21, 51)), 1.0 + 1.0);
+        assert_eq!(put(&mut images, with(21, 51)), 1.0);
+        assert_eq!(put(&mut images, small), 1.0 + 1.0);
+    }
+
+    #[test]
+    fn a_refused_write_costs_its_units_and_changes_nothing() {
+        let mut images = Images::default();
+        let item = json!({"pk": s(3), "owner_pk": s(5), "submitted_at": s(5)});
+        let request = json!({ "Item": item });
+        assert_eq!(
+            capacity(&mut images, "PutItem", &request, &Value::Null, false).0,
+            1.0
+        );
+        // Still new to the index when it finally lands.
+        assert_eq!(put(&mut images, item), 2.0);
+    }
+
+    #[test]
     fn reads_are_counted_in_4_kb_units_halved_when_eventually_consistent() {
+        let mut images = Images::default();
         let answer = json!({"Items": [{"body": s(5000)}, {"body": s(3000)}]});
-        assert_eq!(capacity("Query", &json!({}), &answer), (0.0, 1.0));
+        assert_eq!(
+            capacity(&mut images, "Query", &json!({}), &answer, true),
+            (0.0, 1.0)
+        );
         let consistent = json!({"ConsistentRead": true});
         let item = json!({"Item": {"body": s(100)}});
-        assert_eq!(capacity("GetItem", &consistent, &item), (0.0, 1.0));
         assert_eq!(
-            capacity("PutItem", &json!({"Item": {"a": s(1500)}}), &Value::Null),
-            (2.0, 0.0)
+            capacity(&mut images, "GetItem", &consistent, &item, true),
+            (0.0, 1.0)
         );
+        assert_eq!(put(&mut images, json!({"a": s(1500)})), 2.0);
     }
 
     #[test]

@@ -136,7 +136,7 @@ pub fn goals(
         out.push(Goal {
             goal: "≤ 3 DynamoDB write units per state transition".into(),
             measured: format!(
-                "{per_transition:.2} (estimated: 1 KB units, doubled in transactions, +1 per index entry written)"
+                "{per_transition:.2} (estimated: 1 KB units of the larger of the item before and after, doubled in transactions, plus the index entries written)"
             ),
             met: per_transition <= 3.0,
             gap: pct(per_transition, 3.0),
@@ -329,8 +329,10 @@ pub fn markdown(r: &Report, notes: &str) -> Result<String, std::fmt::Error> {
             "{} case-1 applications (every stage: pre-review, hospital, police, insurance, card) through \
              the functions' handlers against moto, requests counted on the SDK's HTTP client; outcomes: {}. \
              {:.1} state transitions (timeline entries) per application. DynamoDB units are estimated from \
-             the items on the wire (1 KB write units, doubled in transactions, +1 per index written; 4 KB \
-             read units). Lambda memory {} MB (`template.yaml`); durations are measured here against the \
+             the items on the wire and what the run wrote before: 1 KB write units of the larger of an item \
+             before and after a write, doubled in transactions, plus 1 KB units of each index entry the \
+             write puts or deletes (none when an index sees no change, two when its key moves); 4 KB \
+             read units. Lambda memory {} MB (`template.yaml`); durations are measured here against the \
              emulator.\n",
             a.applications,
             a.outcomes
