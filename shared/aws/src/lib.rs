@@ -18,7 +18,7 @@
 //!
 //! | item | pk | sk | notes |
 //! |---|---|---|---|
-//! | application | `APP#<id>` | `APP` | `version` (optimistic lock); `doc` (compressed: application, recent log, accepted message ids); `m` (compressed: what the write hands on); `owner_pk` = `OWNER#<owner>` + `submitted_at` (GSI `by-owner`); `clock_pk` = `CLOCK` + `clock_due` with `clocks` (sparse GSI `open-clocks`); `follow_pk` + `follow_due` with `follow_ups` (sparse GSI `open-follow-ups`) |
+//! | application | `APP#<id>` | `APP` | `version` (optimistic lock); `doc` (compressed: application, recent log, accepted message ids, what the write hands on); `m` = `doc` when the write hands something on (the stream filter's mark); `owner_pk` = `OWNER#<owner>` + `submitted_at` (GSI `by-owner`); `clock_pk` = `CLOCK` + `clock_due` with `clocks` (sparse GSI `open-clocks`); `follow_pk` + `follow_due` with `follow_ups` (sparse GSI `open-follow-ups`) |
 //! | archived log | `APP#<id>` | `LOG#<first version:010>` | immutable, compressed timeline entries and notifications |
 //! | alert marker | `APP#<id>` | `ALERT#<stage>#<level>` | created once (condition) |
 //! | alert listing | `ALERTS` | `<at>#<id>#<stage>#<level>` | written with the marker |
