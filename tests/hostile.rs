@@ -69,6 +69,22 @@ async fn hostile_input_gets_a_clear_4xx_and_changes_nothing() -> Result<()> {
         .client
         .open_upload("mum-x", "mother_id_card", "image/png", 16)
         .await?;
+    // The signed URL names its owner; the same URL naming another account is refused by its
+    // signature (checked here, as the case below only shows a 4xx).
+    let url = slot["upload_url"].as_str().unwrap_or_default();
+    assert!(url.contains("owner=mum-x&"), "{url}");
+    let swapped = t
+        .http
+        .put(url.replace("owner=mum-x&", "owner=mum-h&"))
+        .header("content-type", "image/png")
+        .body(vec![0u8; 16])
+        .send()
+        .await?;
+    assert_eq!(swapped.status(), 403);
+    assert_eq!(
+        swapped.json::<Value>().await?["code"],
+        "bad_upload_signature"
+    );
     // Quiet before the snapshot: no stage of the approved application is queued or with an
     // agency (it ends or waits for its applicant), and every queue is empty.
     t.wait_for("mum-r", &approved, "the approved flow to settle", |v| {
@@ -144,6 +160,7 @@ async fn hostile_input_gets_a_clear_4xx_and_changes_nothing() -> Result<()> {
         Case { name: "upload slot of 1 GB", request: t.client.post("mum-x", "/uploads").json(&json!({"kind": "mother_id_card", "content_type": "image/png", "size": 1u64 << 30})) },
         Case { name: "scan of another type than signed", request: t.http.put(slot["upload_url"].as_str().unwrap_or_default()).header("content-type", "image/jpeg").body(vec![0u8; 16]) },
         Case { name: "scan longer than signed", request: t.http.put(slot["upload_url"].as_str().unwrap_or_default()).header("content-type", "image/png").body(vec![0u8; 64]) },
+        Case { name: "signed upload URL with another owner", request: t.http.put(slot["upload_url"].as_str().unwrap_or_default().replace("owner=mum-x&", "owner=mum-h&")).header("content-type", "image/png").body(vec![0u8; 16]) },
         Case { name: "path traversal in an application id", request: t.client.get("mum-h", "/applications/..%2F..%2Fetc%2Fpasswd") },
         Case { name: "another parent's application", request: t.client.get("mum-x", &format!("/applications/{held}")) },
         Case { name: "no token", request: t.http.post(format!("{}/applications", t.api)).json(&form) },

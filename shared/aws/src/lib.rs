@@ -24,8 +24,8 @@
 //! | alert listing | `ALERTS` | `<at>#<id>#<stage>#<level>` | written with the marker |
 //! | fact | `FACT#<agency>#<yyyy-mm>` | `<at>#<id>#<version>#<n>` | written by the relay |
 //! | idempotency record | `IDEM#<scope>` | `<key>` | TTL 24 h |
-//! | upload slot | `UPLOAD#<id>` | `UPLOAD` | TTL a day after expiry |
-//! | verified upload | `UPLOADED#<owner>` | `<kind>#<sha256>` | |
+//! | upload slot | `SLOTS#<owner>` | `<China date>#<n:04>` | the day's slots are its allowance; `verified` = `<kind>#<sha256>` once verified; TTL two days after expiry, removed once verified |
+//! | verified upload (earlier layout) | `UPLOADED#<owner>` | `<kind>#<sha256>` | read, no longer written |
 //! | counterfoil | `COUNTERFOIL#<county>` | `<certificate number>` | `batch` once handed over |
 //! | handover batch | `HANDOVER#<number>` | `HANDOVER` | |
 //! | draft | `DRAFT#<id>` | `DRAFT` | `owner_pk` = `MOTHER#<identity number>` + `submitted_at` (GSI `by-owner`); `clock_pk` = `DRAFTS` + `clock_due` = expiry (GSI `open-clocks`); `m` on the first of a delivery (the mother's notices) |

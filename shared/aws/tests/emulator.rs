@@ -87,6 +87,46 @@ async fn the_dynamodb_request_log_uploads_and_handovers_obey_the_same_contracts_
         .await;
 }
 
+/// A scan verified before slots held their verification (an `UPLOADED#<owner>` item) still
+/// counts: the family is not asked for it again. Only for its owner and kind.
+#[tokio::test]
+async fn an_upload_verified_under_the_earlier_layout_still_counts() {
+    use aws_sdk_dynamodb::types::AttributeValue;
+    use newborn_domain::application::{DocumentKind, Sha256Hex};
+    use newborn_service::ports::UploadStore;
+    let emulator = start_emulator();
+    let client = client(&emulator.url);
+    create_table(&client, "newborn")
+        .await
+        .unwrap_or_else(|e| panic!("{e}"));
+    let digest: Sha256Hex = "cd".repeat(32).parse().unwrap_or_else(|e| panic!("{e}"));
+    client
+        .put_item()
+        .table_name("newborn")
+        .item("pk", AttributeValue::S("UPLOADED#old-mum".into()))
+        .item(
+            "sk",
+            AttributeValue::S(format!("mother_id_card#{}", digest.as_str())),
+        )
+        .item("upload_id", AttributeValue::S("0f".repeat(16)))
+        .send()
+        .await
+        .unwrap_or_else(|e| panic!("{e}"));
+    let uploads = newborn_aws::DynamoUploads::new(client, "newborn");
+    let verified = |owner: &'static str, kind| {
+        let (uploads, digest) = (&uploads, &digest);
+        async move {
+            uploads
+                .verified(owner, kind, digest)
+                .await
+                .unwrap_or_else(|e| panic!("{e}"))
+        }
+    };
+    assert!(verified("old-mum", DocumentKind::MotherIdCard).await);
+    assert!(!verified("old-mum", DocumentKind::FatherIdCard).await);
+    assert!(!verified("other-mum", DocumentKind::MotherIdCard).await);
+}
+
 #[tokio::test]
 async fn the_dynamodb_drafts_obey_the_draft_contract_and_a_deleted_one_leaves_no_item() {
     let emulator = start_emulator();

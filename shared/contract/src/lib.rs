@@ -645,23 +645,44 @@ pub async fn accepted_message_contract(store: &dyn ApplicationStore, prefix: &st
     );
 }
 
-/// The contract of the [`UploadStore`] port: slots, completion once, verified uploads by owner.
+/// The contract of the [`UploadStore`] port: slots counted against their owner's daily
+/// allowance, read only by their owner, completed once, verified uploads by owner and kind.
 pub async fn upload_contract(uploads: &dyn UploadStore, prefix: &str) {
+    let day = chrono::NaiveDate::from_ymd_opt(2025, 11, 17).unwrap_or_default();
+    let slot = |n: u32, owner: &str, size: u64| UploadSlot {
+        declared_sha256: None,
+        id: format!("{prefix}{n:032x}"),
+        owner: owner.to_owned(),
+        kind: DocumentKind::MotherIdCard,
+        content_type: "image/png".into(),
+        size,
+        expires_at: at("2025-11-17T09:15:00+08:00"),
+        sha256: None,
+    };
+    let open = |s: UploadSlot, day: chrono::NaiveDate, quota| async move {
+        uploads
+            .open(s, day, quota)
+            .await
+            .unwrap_or_else(|e| panic!("open: {e}"))
+    };
+
     // The day's allowance: three slots or 3,000 bytes, whichever comes first, per owner and day.
     let quota = newborn_service::ports::UploadQuota {
         slots_per_day: 3,
         bytes_per_day: 3000,
     };
-    let day = chrono::NaiveDate::from_ymd_opt(2025, 11, 17).unwrap_or_default();
     let owner = format!("{prefix}quota-mum");
     let mut granted = vec![];
-    for size in [1000, 1500, 600, 1] {
-        granted.push(
-            uploads
-                .reserve(&owner, day, size, quota)
-                .await
-                .unwrap_or_else(|e| panic!("reserve: {e}")),
-        );
+    for (n, size) in [1000, 1500, 600, 1].into_iter().enumerate() {
+        let opened = open(slot(n as u32, &owner, size), day, quota).await;
+        if let Some(o) = &opened {
+            assert_eq!(
+                uploads.get(&owner, &o.id).await.ok().flatten().as_ref(),
+                Some(o),
+                "an opened slot reads back as opened"
+            );
+        }
+        granted.push(opened.is_some());
     }
     assert_eq!(
         granted,
@@ -669,45 +690,54 @@ pub async fn upload_contract(uploads: &dyn UploadStore, prefix: &str) {
         "600 more bytes would pass 3,000; one byte fits as the third slot"
     );
     assert!(
-        !uploads.reserve(&owner, day, 1, quota).await.unwrap_or(true),
+        open(slot(9, &owner, 1), day, quota).await.is_none(),
         "a fourth slot is refused"
     );
     assert!(
-        uploads
-            .reserve(&format!("{prefix}other-mum"), day, 1000, quota)
+        open(slot(10, &format!("{prefix}other-mum"), 1000), day, quota)
             .await
-            .unwrap_or(false),
+            .is_some(),
         "another owner has an allowance of its own"
     );
     assert!(
-        uploads
-            .reserve(&owner, day.succ_opt().unwrap_or(day), 1000, quota)
+        open(slot(11, &owner, 1000), day.succ_opt().unwrap_or(day), quota)
             .await
-            .unwrap_or(false),
+            .is_some(),
         "and so has the next day"
     );
 
-    let slot = UploadSlot {
-        declared_sha256: None,
-        id: format!("{prefix}slot-1"),
-        owner: format!("{prefix}mum-1"),
-        kind: DocumentKind::MotherIdCard,
-        content_type: "image/png".into(),
-        size: 1024,
-        expires_at: at("2025-11-17T09:15:00+08:00"),
-        sha256: None,
-    };
-    uploads
-        .create(&slot)
+    // Concurrent opens never pass the allowance, and each granted slot is recorded.
+    let racer = format!("{prefix}racing-mum");
+    let race = |n: u32| open(slot(20 + n, &racer, 100), day, quota);
+    let racing = tokio::join!(race(0), race(1), race(2), race(3), race(4), race(5));
+    let racing = [racing.0, racing.1, racing.2, racing.3, racing.4, racing.5];
+    let won: Vec<UploadSlot> = racing.into_iter().flatten().collect();
+    assert_eq!(won.len(), 3, "six opens at once, three slots a day");
+    for s in &won {
+        assert!(
+            uploads.get(&racer, &s.id).await.ok().flatten().is_some(),
+            "each granted slot is recorded"
+        );
+    }
+
+    let roomy = newborn_service::ports::UploadQuota::default();
+    let mum = format!("{prefix}mum-1");
+    let slot = open(slot(30, &mum, 1024), day, roomy)
         .await
-        .unwrap_or_else(|e| panic!("create: {e}"));
-    assert_eq!(
-        uploads.get(&slot.id).await.ok().flatten(),
-        Some(slot.clone()),
-        "a slot reads back as created"
+        .unwrap_or_else(|| panic!("a slot within the allowance"));
+    assert_eq!(slot.owner, mum);
+    assert!(
+        slot.id.ends_with(&format!("{prefix}{:032x}", 30)),
+        "the id keeps the slot's random part: {}",
+        slot.id
     );
     assert_eq!(
-        uploads.get(&format!("{prefix}none")).await.ok(),
+        uploads.get(&format!("{prefix}dad-1"), &slot.id).await.ok(),
+        Some(None),
+        "another account's slot is absent"
+    );
+    assert_eq!(
+        uploads.get(&mum, &format!("{prefix}none")).await.ok(),
         Some(None),
         "an unknown slot is absent"
     );
@@ -720,16 +750,29 @@ pub async fn upload_contract(uploads: &dyn UploadStore, prefix: &str) {
         "nothing is verified before the upload completes"
     );
     assert!(
-        uploads.complete(&slot.id, &digest).await.unwrap_or(false),
+        !uploads
+            .complete(&format!("{prefix}dad-1"), &slot.id, &digest)
+            .await
+            .unwrap_or(true),
+        "another account cannot complete it"
+    );
+    assert!(
+        uploads
+            .complete(&mum, &slot.id, &digest)
+            .await
+            .unwrap_or(false),
         "the first completion counts"
     );
     assert!(
-        !uploads.complete(&slot.id, &digest).await.unwrap_or(true),
+        !uploads
+            .complete(&mum, &slot.id, &digest)
+            .await
+            .unwrap_or(true),
         "a slot completes once"
     );
     assert_eq!(
         uploads
-            .get(&slot.id)
+            .get(&mum, &slot.id)
             .await
             .ok()
             .flatten()

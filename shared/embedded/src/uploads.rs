@@ -25,16 +25,25 @@ fn unavailable(e: String) -> StoreError {
 
 #[async_trait]
 impl UploadStore for SqliteUploads {
-    async fn reserve(
+    async fn open(
         &self,
-        owner: &str,
+        slot: UploadSlot,
         day: chrono::NaiveDate,
-        size: u64,
         quota: UploadQuota,
-    ) -> Result<bool, StoreError> {
-        let (owner, day, size) = (owner.to_owned(), day.to_string(), size as i64);
-        self.db
+    ) -> Result<Option<UploadSlot>, StoreError> {
+        let body =
+            serde_json::to_string(&slot).map_err(|e| StoreError::Unavailable(e.to_string()))?;
+        let size = i64::try_from(slot.size).map_err(|e| StoreError::Unavailable(e.to_string()))?;
+        let (id, owner, kind, day) = (
+            slot.id.clone(),
+            slot.owner.clone(),
+            slot.kind.as_str().to_owned(),
+            day.to_string(),
+        );
+        let opened = self
+            .db
             .call(move |c| {
+                // The allowance and the slot in one commit: counted only if recorded.
                 let tx = c.savepoint()?;
                 // Days before yesterday no longer matter.
                 tx.execute(
@@ -50,7 +59,8 @@ impl UploadStore for SqliteUploads {
                     .optional()?
                     .unwrap_or((0, 0));
                 if slots >= i64::from(quota.slots_per_day)
-                    || bytes + size > quota.bytes_per_day as i64
+                    || bytes.saturating_add(size)
+                        > i64::try_from(quota.bytes_per_day).unwrap_or(i64::MAX)
                 {
                     return Ok(false);
                 }
@@ -59,41 +69,26 @@ impl UploadStore for SqliteUploads {
                      ON CONFLICT (owner, day) DO UPDATE SET slots = slots + 1, bytes = bytes + ?3",
                     params![owner, day, size],
                 )?;
+                tx.execute(
+                    "INSERT INTO uploads (id, owner, kind, body) VALUES (?1, ?2, ?3, ?4)",
+                    params![id, owner, kind, body],
+                )?;
                 tx.commit()?;
                 Ok(true)
             })
             .await
-            .map_err(unavailable)
+            .map_err(unavailable)?;
+        Ok(opened.then_some(slot))
     }
 
-    async fn create(&self, slot: &UploadSlot) -> Result<(), StoreError> {
-        let body =
-            serde_json::to_string(slot).map_err(|e| StoreError::Unavailable(e.to_string()))?;
-        let (id, owner, kind) = (
-            slot.id.clone(),
-            slot.owner.clone(),
-            slot.kind.as_str().to_owned(),
-        );
-        self.db
-            .call(move |c| {
-                c.execute(
-                    "INSERT INTO uploads (id, owner, kind, body) VALUES (?1, ?2, ?3, ?4)",
-                    params![id, owner, kind, body],
-                )
-                .map(|_| ())
-            })
-            .await
-            .map_err(unavailable)
-    }
-
-    async fn get(&self, id: &str) -> Result<Option<UploadSlot>, StoreError> {
-        let id = id.to_owned();
+    async fn get(&self, owner: &str, id: &str) -> Result<Option<UploadSlot>, StoreError> {
+        let (owner, id) = (owner.to_owned(), id.to_owned());
         let row: Option<(String, Option<String>)> = self
             .db
             .call(move |c| {
                 c.query_row(
-                    "SELECT body, sha256 FROM uploads WHERE id = ?1",
-                    params![id],
+                    "SELECT body, sha256 FROM uploads WHERE id = ?1 AND owner = ?2",
+                    params![id, owner],
                     |r| Ok((r.get(0)?, r.get(1)?)),
                 )
                 .optional()
@@ -109,13 +104,18 @@ impl UploadStore for SqliteUploads {
         Ok(Some(slot))
     }
 
-    async fn complete(&self, id: &str, sha256: &Sha256Hex) -> Result<bool, StoreError> {
-        let (id, sha) = (id.to_owned(), sha256.as_str().to_owned());
+    async fn complete(
+        &self,
+        owner: &str,
+        id: &str,
+        sha256: &Sha256Hex,
+    ) -> Result<bool, StoreError> {
+        let (owner, id, sha) = (owner.to_owned(), id.to_owned(), sha256.as_str().to_owned());
         self.db
             .call(move |c| {
                 Ok(c.execute(
-                    "UPDATE uploads SET sha256 = ?2 WHERE id = ?1 AND sha256 IS NULL",
-                    params![id, sha],
+                    "UPDATE uploads SET sha256 = ?3 WHERE id = ?1 AND owner = ?2 AND sha256 IS NULL",
+                    params![id, owner, sha],
                 )? == 1)
             })
             .await

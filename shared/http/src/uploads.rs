@@ -6,7 +6,7 @@ use async_trait::async_trait;
 use newborn_service::ports::{StoreError, UploadSlot, UploadTarget, UploadTicket};
 use newborn_service::signing::SigningKey;
 
-/// Signed upload URLs of this API (`PUT /uploads/{id}?expires=…&signature=…`).
+/// Signed upload URLs of this API (`PUT /uploads/{id}?owner=…&expires=…&signature=…`).
 #[derive(Debug, Clone)]
 pub struct SignedUploadUrls {
     key: SigningKey,
@@ -22,30 +22,52 @@ impl SignedUploadUrls {
         }
     }
 
-    /// Whether `signature` (the base64 MAC of the URL's query) signs slot `id` until `expires`
-    /// (Unix seconds).
-    pub fn verifies(&self, id: &str, expires: i64, signature: &str) -> bool {
+    /// Whether `signature` (the base64 MAC of the URL's query) signs `owner`'s slot `id` until
+    /// `expires` (Unix seconds).
+    pub fn verifies(&self, owner: &str, id: &str, expires: i64, signature: &str) -> bool {
         let version = self.key.algorithm.version();
-        self.key
-            .verifies(id, expires, b"upload", &format!("{version},{signature}"))
+        self.key.verifies(
+            &signed_part(owner, id),
+            expires,
+            b"upload",
+            &format!("{version},{signature}"),
+        )
     }
+}
+
+/// What the signature of an upload URL covers: the slot and its owner, unambiguously.
+fn signed_part(owner: &str, id: &str) -> String {
+    serde_json::json!([id, owner]).to_string()
+}
+
+/// `text` for a URL's query (RFC 3986 unreserved characters kept, every other byte
+/// percent-encoded).
+fn query_value(text: &str) -> String {
+    text.bytes()
+        .map(|b| match b {
+            b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'.' | b'_' | b'~' => {
+                char::from(b).to_string()
+            }
+            _ => format!("%{b:02X}"),
+        })
+        .collect()
 }
 
 #[async_trait]
 impl UploadTarget for SignedUploadUrls {
     async fn ticket(&self, slot: &UploadSlot) -> Result<UploadTicket, StoreError> {
         let expires = slot.expires_at.timestamp();
-        let signature = self.key.sign(&slot.id, expires, b"upload");
+        let signature = self
+            .key
+            .sign(&signed_part(&slot.owner, &slot.id), expires, b"upload");
         let mac = signature.split_once(',').map_or("", |(_, mac)| mac);
-        // base64's `+`, `/` and `=` percent-encoded for the query.
-        let mac = mac
-            .replace('+', "%2B")
-            .replace('/', "%2F")
-            .replace('=', "%3D");
         Ok(UploadTicket {
             url: format!(
-                "{}/uploads/{}?expires={expires}&signature={mac}",
-                self.public_url, slot.id,
+                "{}/uploads/{}?owner={}&expires={expires}&signature={}",
+                self.public_url,
+                slot.id,
+                query_value(&slot.owner),
+                query_value(mac),
             ),
             headers: vec![("content-type".into(), slot.content_type.clone())],
         })

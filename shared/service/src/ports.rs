@@ -590,24 +590,24 @@ pub struct UploadSlot {
     pub declared_sha256: Option<Sha256Hex>,
 }
 
-/// Upload slots and the verified uploads of each applicant.
+/// Upload slots and the verified uploads of each applicant. A slot is always looked up with its
+/// owner: another applicant's slot is absent, whatever its id.
 #[async_trait]
 pub trait UploadStore: Send + Sync {
-    /// Counts a new slot of `size` bytes against `owner`'s allowance for `day` (a date in China):
-    /// `false`, and nothing counted, when the day's slots or bytes would pass `quota`.
-    async fn reserve(
+    /// Records `slot` against its owner's allowance for `day` (a date in China), with the id the
+    /// store finds it by (the slot's random id, which the store may prefix with where it keeps
+    /// it); `None`, and nothing recorded, when the day's slots or bytes would pass `quota`.
+    async fn open(
         &self,
-        owner: &str,
+        slot: UploadSlot,
         day: chrono::NaiveDate,
-        size: u64,
         quota: UploadQuota,
-    ) -> Result<bool, StoreError>;
-    /// Records a new slot.
-    async fn create(&self, slot: &UploadSlot) -> Result<(), StoreError>;
-    /// Reads a slot.
-    async fn get(&self, id: &str) -> Result<Option<UploadSlot>, StoreError>;
-    /// Marks a slot verified with its digest; false if it was completed before.
-    async fn complete(&self, id: &str, sha256: &Sha256Hex) -> Result<bool, StoreError>;
+    ) -> Result<Option<UploadSlot>, StoreError>;
+    /// Reads `owner`'s slot `id`.
+    async fn get(&self, owner: &str, id: &str) -> Result<Option<UploadSlot>, StoreError>;
+    /// Marks `owner`'s slot `id` verified with its digest; false if it was completed before.
+    async fn complete(&self, owner: &str, id: &str, sha256: &Sha256Hex)
+    -> Result<bool, StoreError>;
     /// Whether `owner` has a verified upload of `kind` with this digest.
     async fn verified(
         &self,

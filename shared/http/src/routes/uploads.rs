@@ -119,11 +119,12 @@ async fn receive_upload(
             "upload to the URL the upload slot gave",
         ));
     };
+    let owner = q.get("owner").map(String::as_str).unwrap_or_default();
     let signed = match (
         q.get("expires").and_then(|e| e.parse::<i64>().ok()),
         q.get("signature"),
     ) {
-        (Some(expires), Some(sig)) => urls.verifies(&id, expires, sig),
+        (Some(expires), Some(sig)) => urls.verifies(owner, &id, expires, sig),
         _ => false,
     };
     if !signed {
@@ -136,7 +137,7 @@ async fn receive_upload(
     }
     let slot = s
         .desk
-        .receive_upload(&id, &body, s.wall_clock.now())
+        .receive_upload(owner, &id, &body, s.wall_clock.now())
         .await?;
     uploaded(&slot, body.len())
 }
@@ -168,7 +169,7 @@ async fn complete_upload(
         })?;
     let slot = s
         .desk
-        .receive_upload(&id, &bytes, s.wall_clock.now())
+        .receive_upload(&owner, &id, &bytes, s.wall_clock.now())
         .await?;
     uploaded(&slot, bytes.len())
 }

@@ -68,21 +68,6 @@ impl UploadDesk {
             )));
         }
         let today = now.with_timezone(&CHINA).date_naive();
-        if !self.uploads.reserve(owner, today, size, self.quota).await? {
-            return Err(ServiceError::TooMany(Invalid::new(
-                "upload_quota",
-                format!(
-                    "今日上传已达上限（{}个文件、{} MB），请明日再试或到窗口办理",
-                    self.quota.slots_per_day,
-                    self.quota.bytes_per_day / (1024 * 1024)
-                ),
-                format!(
-                    "today's uploads are used up ({} files, {} MiB); try again tomorrow or visit a counter",
-                    self.quota.slots_per_day,
-                    self.quota.bytes_per_day / (1024 * 1024)
-                ),
-            )));
-        }
         let slot = UploadSlot {
             id: hex::encode(rand::random::<[u8; 16]>()),
             owner: owner.to_owned(),
@@ -93,20 +78,35 @@ impl UploadDesk {
             sha256: None,
             declared_sha256: declared,
         };
-        self.uploads.create(&slot).await?;
-        Ok(slot)
+        self.uploads
+            .open(slot, today, self.quota)
+            .await?
+            .ok_or_else(|| {
+                ServiceError::TooMany(Invalid::new(
+                    "upload_quota",
+                    format!(
+                        "今日上传已达上限（{}个文件、{} MB），请明日再试或到窗口办理",
+                        self.quota.slots_per_day,
+                        self.quota.bytes_per_day / (1024 * 1024)
+                    ),
+                    format!(
+                        "today's uploads are used up ({} files, {} MiB); try again tomorrow or visit a counter",
+                        self.quota.slots_per_day,
+                        self.quota.bytes_per_day / (1024 * 1024)
+                    ),
+                ))
+            })
     }
 
     /// The applicant's own upload slot (another's is reported as absent).
     pub async fn upload_slot(&self, owner: &str, id: &str) -> Result<UploadSlot, ServiceError> {
         self.uploads
-            .get(id)
+            .get(owner, id)
             .await?
-            .filter(|slot| slot.owner == owner)
             .ok_or(ServiceError::NotFound)
     }
 
-    /// Receives the bytes of a slot: within its time and declared size, of the declared type by
+    /// Receives the bytes of `owner`'s slot `id`: within its time and declared size, of the declared type by
     /// its whole content ([`crate::scans::inspect`]); marks the upload verified with the bytes'
     /// SHA-256 and stores the scan under it. One file per slot, whatever the concurrency: the
     /// slot is claimed for one digest before anything is stored, so of two different files sent
@@ -114,11 +114,12 @@ impl UploadDesk {
     /// sent again (a retry after a lost answer, or after a failed store) is accepted again.
     pub async fn receive_upload(
         &self,
+        owner: &str,
         id: &str,
         bytes: &[u8],
         now: DateTime<Utc>,
     ) -> Result<UploadSlot, ServiceError> {
-        let mut slot = self.uploads.get(id).await?.ok_or(ServiceError::NotFound)?;
+        let mut slot = self.upload_slot(owner, id).await?;
         if now > slot.expires_at {
             return Err(ServiceError::Forbidden(Invalid::new(
                 "upload_expired",
@@ -164,9 +165,9 @@ impl UploadDesk {
                 format!("the file is not the declared {}", slot.content_type),
             )));
         }
-        if slot.sha256.is_none() && !self.uploads.complete(id, &digest).await? {
+        if slot.sha256.is_none() && !self.uploads.complete(owner, id, &digest).await? {
             // Another request completed the slot meanwhile: the same file is the same upload.
-            let now_marked = self.uploads.get(id).await?.and_then(|s| s.sha256);
+            let now_marked = self.uploads.get(owner, id).await?.and_then(|s| s.sha256);
             if now_marked.as_ref() != Some(&digest) {
                 return Err(used());
             }
