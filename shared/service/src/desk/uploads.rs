@@ -106,9 +106,9 @@ impl UploadDesk {
             .ok_or(ServiceError::NotFound)
     }
 
-    /// Receives the bytes of `owner`'s slot `id`: within its time and declared size, of the declared type by
-    /// its whole content ([`crate::scans::inspect`]); marks the upload verified with the bytes'
-    /// SHA-256 and stores the scan under it. One file per slot, whatever the concurrency: the
+    /// Receives the bytes of `owner`'s slot `id`: within its time and declared size, of the
+    /// declared type by its whole content ([`crate::scans::inspect`]); marks the upload verified
+    /// with the bytes' SHA-256 and stores the scan under it. One file per slot, whatever the concurrency: the
     /// slot is claimed for one digest before anything is stored, so of two different files sent
     /// at once only the winner's is kept (the other gets 409 and leaves nothing); the same file
     /// sent again (a retry after a lost answer, or after a failed store) is accepted again.
