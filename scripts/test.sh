@@ -7,23 +7,26 @@ cd "$(dirname "$0")/.."
 # A run from a clean clone gains nothing from incremental compilation, and its cache (30 GB in one
 # long-lived working tree) is what filled the disk CI shares. Set CARGO_INCREMENTAL=1 to keep it.
 export CARGO_INCREMENTAL="${CARGO_INCREMENTAL:-0}"
+# Each phase is announced with the seconds since the start, so a slow run shows where time goes.
+phase() { echo "== [$(printf '%4d' "$SECONDS") s] $*"; }
 
-echo "== test tools (moto, SAM translator, cfn-lint, schemathesis into .venv)"
+phase "test tools (moto, SAM translator, cfn-lint, schemathesis into .venv)"
 ./scripts/tools.sh
-echo "== format"
+phase "format"
 cargo fmt --all --check
-echo "== domain layers (no import cycle inside shared/domain)"
+phase "domain layers (no import cycle inside shared/domain)"
 python3 scripts/domain-layers.py
-echo "== rules ledger (docs/rules.md: every tested rule named by a test, no test naming an unknown rule)"
+phase "rules ledger (docs/rules.md: every tested rule named by a test, no test naming an unknown rule)"
 python3 scripts/rules-ledger.py
-echo "== lint"
+phase "lint"
 cargo clippy --workspace --all-targets --quiet -- -D warnings
-echo "== template (cfn-lint for China and global regions, buildable by sam build, sam validate, checkov)"
+phase "template (cfn-lint for China and global regions, buildable by sam build, sam validate, checkov)"
 ./scripts/template.sh
-echo "== function binaries (the deployed-shape test runs them as Lambda does)"
+phase "function binaries (the deployed-shape test runs them as Lambda does)"
 cargo build --workspace --bins
-echo "== tests"
+phase "tests"
 cargo test --workspace --all-targets
 cargo test --workspace --doc --quiet
-echo "== API contract (schemathesis against the OpenAPI document)"
+phase "API contract (schemathesis against the OpenAPI document)"
 ./scripts/schemathesis.sh
+phase "done"
