@@ -10,9 +10,11 @@ export CARGO_INCREMENTAL="${CARGO_INCREMENTAL:-0}"
 # Clippy lints the workspace while the test build compiles it, instead of in a `cargo clippy` pass
 # of its own: `cargo clippy` is `cargo check` with clippy-driver as the workspace's compiler
 # wrapper, and `check` compiles every dependency a second time (metadata only, 9 of a fresh
-# clone's 42 minutes). The same wrapper and arguments on `cargo build`/`cargo test` lint the same
-# targets (`--all-targets`) with `-D warnings`; a lint is a compile error of the build phase.
-# Dependencies are compiled by rustc alone, as under `cargo clippy`.
+# clone's 42 minutes). The same wrapper and arguments on `cargo build`/`cargo test` lint what
+# `cargo clippy --all-targets` lints (the workspace has no benches or examples; the binaries
+# without unit tests, `test = false`, are linted in their own build) with `-D warnings`; a lint
+# is a compile error of the build phase. Dependencies are compiled by rustc alone, as under
+# `cargo clippy`.
 export RUSTC_WORKSPACE_WRAPPER="${RUSTC_WORKSPACE_WRAPPER-$(command -v clippy-driver)}"
 export CLIPPY_ARGS="${CLIPPY_ARGS--D__CLIPPY_HACKERY__warnings__CLIPPY_HACKERY__}"
 # Each phase is announced with the seconds since the start, so a slow run shows where time goes.
@@ -42,13 +44,13 @@ phase "rules ledger (docs/rules.md: every tested rule named by a test, no test n
 python3 scripts/rules-ledger.py
 phase "build and lint (clippy -D warnings): function binaries (the deployed-shape test runs them as Lambda does), then every test target"
 cargo build --workspace --bins
-cargo test --workspace --all-targets --no-run --quiet
+cargo test --workspace --no-run --quiet
 phase "waiting for the test tools"
 wait_tools
 phase "template (cfn-lint for China and global regions, buildable by sam build, sam validate, checkov)"
 ./scripts/template.sh
 phase "tests"
-cargo test --workspace --all-targets
+cargo test --workspace
 cargo test --workspace --doc --quiet
 phase "API contract (schemathesis against the OpenAPI document)"
 ./scripts/schemathesis.sh
