@@ -259,7 +259,7 @@ impl ApplicantClient {
     /// A client of the API at `api`, signing in with tokens of the development issuer.
     pub fn new(api: &str, issuer: newborn_http::DevIssuer) -> Result<Self> {
         Ok(Self {
-            http: reqwest::Client::builder()
+            http: newborn_http::client_builder()
                 .timeout(Duration::from_secs(30))
                 .build()?,
             api: api.trim_end_matches('/').to_owned(),

@@ -161,7 +161,7 @@ async fn killed_and_restarted_mid_flow_every_application_completes_exactly_once(
     let received = loop {
         let received = client
             .json(
-                reqwest::Client::new()
+                newborn_http::client()
                     .get(format!("http://127.0.0.1:{sim}/received"))
                     .bearer_auth(newborn::runtime::keys::token(
                         &dir.path().join("data"),

@@ -523,7 +523,7 @@ fn lambda_environment(
 }
 
 async fn enable_iam(emulator: &str) {
-    let res = reqwest::Client::new()
+    let res = newborn_http::client()
         .post(format!("{emulator}/moto-api/reset-auth"))
         .header("content-type", "text/plain")
         .body("0")
@@ -912,7 +912,7 @@ async fn the_deployed_functions_carry_an_application_to_completion_with_the_temp
         (&json!("licence"), &json!(true)),
         "the police receive the licence given in the supplement, verified: {marriage}"
     );
-    let delivered: Value = reqwest::Client::builder()
+    let delivered: Value = newborn_http::client_builder()
         .tls_certs_only([
             reqwest::Certificate::from_pem(ca.pem.as_bytes()).unwrap_or_else(|e| panic!("{e}"))
         ])
@@ -983,7 +983,7 @@ async fn ask_for_licence(platform_url: &str, keys: &Keys, id: &str) {
         "reason": {"zh": "结婚证扫描件不清晰，请提供结婚证电子证照", "en": "the marriage certificate scan is unreadable; give its electronic licence"},
     }}))
     .unwrap_or_default();
-    let mut req = reqwest::Client::new()
+    let mut req = newborn_http::client()
         .post(format!("{platform_url}/agency/callbacks"))
         .header("content-type", "application/json");
     for (name, value) in police.headers(

@@ -1705,7 +1705,10 @@ async fn a_finished_application_gets_a_signed_result_anyone_can_verify() -> Resu
         "{decoded}"
     );
     // The public page verifies it without a sign-in, and refuses an altered one.
-    let page = reqwest::get(format!("{}/verify?token={token}", t.api)).await?;
+    let page = newborn_http::client()
+        .get(format!("{}/verify?token={token}", t.api))
+        .send()
+        .await?;
     assert_eq!(page.status(), 200);
     let html = page.text().await?;
     assert!(
@@ -1716,7 +1719,10 @@ async fn a_finished_application_gets_a_signed_result_anyone_can_verify() -> Resu
     let at = token.find('.').unwrap_or(0) + 10;
     altered[at] = if altered[at] == b'x' { b'y' } else { b'x' };
     let altered = String::from_utf8(altered)?;
-    let refused = reqwest::get(format!("{}/verify?token={altered}", t.api)).await?;
+    let refused = newborn_http::client()
+        .get(format!("{}/verify?token={altered}", t.api))
+        .send()
+        .await?;
     assert_eq!(refused.status(), 422);
     let html = refused.text().await?;
     assert!(
@@ -1724,7 +1730,9 @@ async fn a_finished_application_gets_a_signed_result_anyone_can_verify() -> Resu
         "{id}: {html}"
     );
     // Offline: the published key saved to a file, and the CLI.
-    let jwks = reqwest::get(format!("{}/.well-known/jwks.json", t.api))
+    let jwks = newborn_http::client()
+        .get(format!("{}/.well-known/jwks.json", t.api))
+        .send()
         .await?
         .text()
         .await?;

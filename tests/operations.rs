@@ -137,7 +137,7 @@ async fn the_operator_page_shows_overdue_cases_rates_durations_and_dead_letters(
     // address start-up prints) keeps the browser signed in with a SameSite=Strict cookie.
     let bare = format!("{}/operations", t.api);
     ensure!(
-        reqwest::get(&bare).await?.status() == 401,
+        newborn_http::client().get(&bare).send().await?.status() == 401,
         "the page needs the token"
     );
     let profile = tempfile::tempdir()?;
@@ -229,7 +229,7 @@ async fn the_operator_page_shows_overdue_cases_rates_durations_and_dead_letters(
 
     // The redrive button posts the form; the dead letter goes back to the police queue. A
     // cross-site form carrying the operator's cookie is refused.
-    let client = reqwest::Client::builder()
+    let client = newborn_http::client_builder()
         .redirect(reqwest::redirect::Policy::none())
         .build()?;
     let redrive = format!("{}/operations/redrive/police", t.api);

@@ -28,7 +28,9 @@ const CLOCK: [&str; 6] = [
 ];
 
 async fn metric(api: u16, line_start: &str) -> Result<u64> {
-    let text = reqwest::get(format!("http://127.0.0.1:{api}/metrics"))
+    let text = newborn_http::client()
+        .get(format!("http://127.0.0.1:{api}/metrics"))
+        .send()
         .await?
         .text()
         .await?;
@@ -195,7 +197,7 @@ async fn a_rating_reaches_the_platform_once_across_a_kill_and_the_report_survive
     form["documents"] = Value::Array(docs);
     let id = client.submit(owner, &form).await?;
     // The police ask for a supplement first: the report counts it.
-    let http = reqwest::Client::new();
+    let http = newborn_http::client();
     http.post(format!("http://{sim_listen}/scripts"))
         .json(&json!({"application_id": id, "stage": "police", "outcomes": ["supplement", "approve"]}))
         .send()

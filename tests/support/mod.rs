@@ -65,7 +65,7 @@ impl TestService {
         let sim = running.endpoints.simulator_url.clone().unwrap_or_default();
         Ok(Self {
             client: ApplicantClient::new(&api, running.issuer.clone())?,
-            http: reqwest::Client::new(),
+            http: newborn_http::client(),
             api,
             sim,
             running,

@@ -158,7 +158,7 @@ impl Simulator {
                 Err(e) => return Err(e.to_string()),
             }
         }
-        let client = reqwest::Client::builder()
+        let client = newborn_http::client_builder()
             .timeout(Duration::from_secs(10))
             .build()
             .map_err(|e| e.to_string())?;

@@ -12,6 +12,8 @@ fn client(url: &str) -> aws_sdk_dynamodb::Client {
         .region(Region::new("cn-northwest-1"))
         .endpoint_url(url)
         .credentials_provider(Credentials::new("test", "test", None, None, "emulator"))
+        // The emulator speaks plain HTTP: the SDK's own client without TLS.
+        .http_client(aws_smithy_http_client::Builder::new().build_http())
         .build();
     aws_sdk_dynamodb::Client::from_conf(config)
 }
@@ -436,6 +438,8 @@ fn sqs_client(url: &str) -> aws_sdk_sqs::Client {
         .credentials_provider(aws_sdk_sqs::config::Credentials::new(
             "test", "test", None, None, "emulator",
         ))
+        // The emulator speaks plain HTTP: the SDK's own client without TLS.
+        .http_client(aws_smithy_http_client::Builder::new().build_http())
         .build();
     aws_sdk_sqs::Client::from_conf(config)
 }
@@ -558,6 +562,8 @@ fn s3_client(url: &str) -> aws_sdk_s3::Client {
         .credentials_provider(aws_sdk_s3::config::Credentials::new(
             "test", "test", None, None, "emulator",
         ))
+        // The emulator speaks plain HTTP: the SDK's own client without TLS.
+        .http_client(aws_smithy_http_client::Builder::new().build_http())
         .build();
     aws_sdk_s3::Client::from_conf(config)
 }
@@ -593,7 +599,7 @@ async fn presigned_uploads_round_trip_and_scans_are_stored_by_digest() {
         .await
         .unwrap_or_else(|e| panic!("{e}"));
     assert!(up.url.contains("X-Amz-Signature="), "{}", up.url);
-    let mut req = reqwest::Client::new().put(&up.url).body(png.clone());
+    let mut req = newborn_http::client().put(&up.url).body(png.clone());
     for (k, v) in &up.headers {
         req = req.header(k, v);
     }
@@ -646,7 +652,7 @@ async fn presigned_uploads_round_trip_and_scans_are_stored_by_digest() {
         up.headers
     );
     let put = |body: Vec<u8>| {
-        let mut req = reqwest::Client::new().put(&up.url).body(body);
+        let mut req = newborn_http::client().put(&up.url).body(body);
         for (k, v) in &up.headers {
             req = req.header(k, v);
         }

@@ -1,12 +1,43 @@
-//! The outbound HTTP client every adapter shares: HTTPS by rustls (with aws-lc-rs, as the AWS
-//! SDK), certificates checked against the system's roots — on Lambda the runtime's CA bundle;
+//! The outbound HTTP client every adapter shares: HTTPS by rustls on ring (as the AWS SDK's
+//! client, `newborn_aws::https_client`), certificates checked against the system's roots — on Lambda the runtime's CA bundle;
 //! `SSL_CERT_FILE` / `SSL_CERT_DIR` replace them, as for any OpenSSL-style program, which is how
 //! a deployment trusts an agency gateway behind a private CA. `HttpDispatcher::trusting` adds
 //! roots in code (the HTTPS test's CA). Plain `http://` stays allowed for the local runtime and
 //! its simulated agencies on 127.0.0.1.
 
-use std::sync::LazyLock;
+use std::sync::{LazyLock, Once};
 use std::time::Duration;
+
+/// Makes ring the process's rustls crypto provider, once. reqwest is built without one
+/// (`rustls-no-provider`): its default, aws-lc-rs, is a second crypto library in every function
+/// binary beside the ring the SDK's client uses. Every client of this workspace is built through
+/// [`client_builder`], which calls this first; a provider installed before is kept.
+pub fn install_crypto_provider() {
+    static ONCE: Once = Once::new();
+    ONCE.call_once(|| {
+        // An error means a provider is already installed, which is all that is needed.
+        let _ = rustls::crypto::ring::default_provider().install_default();
+    });
+}
+
+/// A reqwest client builder, the crypto provider installed: the one way this workspace builds
+/// an HTTP client (`clippy.toml` disallows `reqwest::Client::new`, `Client::builder` and
+/// `reqwest::get`, which would panic without the provider).
+#[allow(clippy::disallowed_methods)]
+pub fn client_builder() -> reqwest::ClientBuilder {
+    install_crypto_provider();
+    reqwest::Client::builder()
+}
+
+/// A reqwest client with the defaults, for tests and tools.
+///
+/// # Panics
+/// As `reqwest::Client::new`, when the TLS backend cannot be initialised.
+pub fn client() -> reqwest::Client {
+    client_builder()
+        .build()
+        .expect("the HTTP client with rustls on ring builds")
+}
 
 /// Certificate authorities trusted for outbound calls beyond the system's roots.
 #[derive(Clone, Default)]
@@ -42,7 +73,7 @@ impl TrustedRoots {
                 "no CA certificate was found on the system (SSL_CERT_FILE, SSL_CERT_DIR)".into(),
             );
         }
-        reqwest::Client::builder()
+        client_builder()
             .timeout(timeout)
             .tls_certs_only(system.iter().chain(&self.0).cloned())
             .build()

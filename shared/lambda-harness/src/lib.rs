@@ -57,10 +57,15 @@ pub fn sdk_config(url: &str, http: Option<aws_sdk_sqs::config::SharedHttpClient>
         .credentials_provider(aws_sdk_sqs::config::SharedCredentialsProvider::new(
             aws_sdk_sqs::config::Credentials::new("test", "test", None, None, "emulator"),
         ));
-    if let Some(http) = http {
-        b = b.http_client(http);
-    }
+    // The emulator speaks plain HTTP: the SDK's own client, without TLS.
+    b = b.http_client(http.unwrap_or_else(plain_http));
     b.build()
+}
+
+/// The SDK's HTTP client without TLS, for the emulator (the workspace builds the SDK without a
+/// default client).
+fn plain_http() -> aws_sdk_sqs::config::SharedHttpClient {
+    aws_smithy_http_client::Builder::new().build_http()
 }
 
 /// A key file with a fresh random webhook key for the platform and for each agency, and the
@@ -105,6 +110,7 @@ pub fn sdk_config_as(
                 "emulator",
             ),
         ))
+        .http_client(plain_http())
         .build()
 }
 
@@ -675,7 +681,7 @@ pub async fn upload_png(
     if status != 201 {
         return Err(format!("upload slot: HTTP {status}: {slot}").into());
     }
-    let mut put = reqwest::Client::new().put(slot["upload_url"].as_str().unwrap_or_default());
+    let mut put = newborn_http::client().put(slot["upload_url"].as_str().unwrap_or_default());
     for (name, value) in slot["headers"].as_object().into_iter().flatten() {
         put = put.header(name.as_str(), value.as_str().unwrap_or_default());
     }

@@ -70,7 +70,10 @@ pub fn init_tracing() {
 async fn adapters() -> Result<Adapters, Error> {
     init_tracing();
     let settings = Settings::from_env()?;
-    let sdk = aws_config::load_defaults(aws_config::BehaviorVersion::latest()).await;
+    let sdk = aws_config::defaults(aws_config::BehaviorVersion::latest())
+        .http_client(newborn_aws::https_client())
+        .load()
+        .await;
     Ok(Adapters::new(settings, sdk))
 }
 

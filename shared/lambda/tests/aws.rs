@@ -412,7 +412,9 @@ async fn an_application_travels_from_submission_to_completion_through_the_lambda
         None,
     )
     .await;
-    let delivered: Value = reqwest::get(format!("{agencies_url}/notifications"))
+    let delivered: Value = newborn_http::client()
+        .get(format!("{agencies_url}/notifications"))
+        .send()
         .await
         .unwrap_or_else(|e| panic!("{e}"))
         .json()
@@ -749,7 +751,7 @@ async fn a_birth_record_becomes_drafts_through_the_functions_and_the_monitor_del
         .cloned()
         .unwrap_or_else(|| panic!("no hospital key"));
     let res = harness::signed_post(
-        &reqwest::Client::new(),
+        &newborn_http::client(),
         &format!("{callbacks}/agency/births"),
         &key,
         &serde_json::to_value(&record).unwrap_or_else(|e| panic!("{e}")),
