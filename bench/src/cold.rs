@@ -10,7 +10,9 @@ use axum::Router;
 use axum::extract::State;
 use axum::http::{HeaderMap, HeaderValue, StatusCode};
 use axum::routing::{get, post};
+use newborn_domain::kinds::RatingSubject;
 use newborn_lambda_harness::{self as harness, Stack};
+use newborn_service::ports::EvaluationTask;
 use serde::Serialize;
 use serde_json::{Value, json};
 use std::path::Path;
@@ -43,6 +45,17 @@ fn functions() -> Vec<(&'static str, Value)> {
         })
         .to_string()
     );
+    let mut evaluation = stage_event("evaluation");
+    evaluation["Records"][0]["body"] = json!(
+        "NB20251117ABCDEF0123"
+            .parse()
+            .ok()
+            .map(|application_id| EvaluationTask::Forward {
+                application_id,
+                subject: RatingSubject::Matter,
+            })
+            .and_then(|task| serde_json::to_string(&task).ok())
+    );
     vec![
         ("api", api("/health")),
         ("callbacks", api("/health")),
@@ -51,7 +64,10 @@ fn functions() -> Vec<(&'static str, Value)> {
         ("police", stage_event("police")),
         ("insurance", stage_event("insurance")),
         ("social-security-card", stage_event("social_security_card")),
+        ("evaluation", evaluation),
         ("notifier", notifier),
+        // A stream batch with no record: the relay's start and an empty answer.
+        ("relay", json!({"Records": []})),
         (
             "sla-monitor",
             serde_json::from_str(include_str!("../../events/scheduled/sla-monitor.json"))

@@ -183,12 +183,20 @@ pub fn goals(
         });
     }
     if let Some(c) = c {
-        let largest = c.iter().map(|f| f.binary_bytes).max().unwrap_or(0) as f64 / 1e6;
+        let mb = |f: &cold::ColdStart| f.binary_bytes as f64 / 1e6;
+        let largest = c.iter().map(mb).fold(0.0, f64::max);
+        let stage = c
+            .iter()
+            .filter(|f| STAGE_FUNCTIONS.contains(&f.function.as_str()))
+            .map(mb)
+            .fold(0.0, f64::max);
         out.push(Goal {
-            goal: "each function binary ≤ 8 MB stripped (the goal is for arm64)".into(),
-            measured: format!("largest {largest:.1} MB (this machine's architecture)"),
-            met: largest <= 8.0,
-            gap: pct(largest, 8.0),
+            goal: "every stage function (预审, 卫健核对, 公安落户, 医保参保, 社保卡制卡, 评价) ≤ 8 MB stripped (the goal is for arm64)".into(),
+            measured: format!(
+                "largest stage function {stage:.1} MB, largest of all functions {largest:.1} MB (this machine's architecture)"
+            ),
+            met: stage > 0.0 && stage <= 8.0,
+            gap: pct(stage, 8.0),
         });
         let slowest = c.iter().map(|f| f.ready.p50_ms).fold(0.0, f64::max);
         out.push(Goal {
@@ -200,6 +208,16 @@ pub fn goals(
     }
     out
 }
+
+/// The functions of the six stages, by binary name (the size goal is theirs).
+const STAGE_FUNCTIONS: [&str; 6] = [
+    "pre-review",
+    "health-check",
+    "police",
+    "insurance",
+    "social-security-card",
+    "evaluation",
+];
 
 /// The Markdown page; `notes` (hand-written analysis) is appended.
 pub fn markdown(r: &Report, notes: &str) -> Result<String, std::fmt::Error> {
