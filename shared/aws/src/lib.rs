@@ -50,13 +50,3 @@ pub use s3::{PresignedUpload, S3Documents};
 pub use sqs::{SqsQueues, StageQueue};
 pub use store::{DynamoStore, LOG_BUDGET, create_table};
 pub use uploads::DynamoUploads;
-
-/// The HTTPS client of every AWS SDK client of the functions: the SDK's own (hyper), with rustls
-/// on ring, the crypto library of the outbound webhooks too, so a function binary links one
-/// (the SDK's default, aws-lc-rs, is not compiled). Its trust store is the system's roots.
-pub fn https_client() -> aws_sdk_sqs::config::SharedHttpClient {
-    use aws_smithy_http_client::tls::{Provider, rustls_provider::CryptoMode};
-    aws_smithy_http_client::Builder::new()
-        .tls_provider(Provider::Rustls(CryptoMode::Ring))
-        .build_https()
-}

@@ -5,6 +5,7 @@
 //! roots in code (the HTTPS test's CA). Plain `http://` stays allowed for the local runtime and
 //! its simulated agencies on 127.0.0.1.
 
+use rustls::pki_types::CertificateDer;
 use std::sync::{LazyLock, Once};
 use std::time::Duration;
 
@@ -81,24 +82,68 @@ impl TrustedRoots {
     }
 }
 
-/// The system's CA certificates, read once per process. Each client built with the system's
-/// trust store would read and parse them again: milliseconds of every cold start per outbound
-/// adapter (a stage function has two). Certificates webpki cannot use as trust anchors are
-/// left out, as the platform verifier leaves them out.
-fn system_roots() -> &'static [reqwest::Certificate] {
-    static ROOTS: LazyLock<Vec<reqwest::Certificate>> = LazyLock::new(|| {
-        let found = rustls_native_certs::load_native_certs();
+/// The system's CA certificates, read once per process and shared by every client of it: ours
+/// (as [`reqwest::Certificate`]s) and the AWS SDK's (as PEM, [`system_roots_pem`]), which would
+/// otherwise read and parse the store again — milliseconds of every cold start each time.
+/// Certificates webpki cannot use as trust anchors are left out, as the platform verifier
+/// leaves them out.
+///
+/// Where they are read: `SSL_CERT_FILE` and `SSL_CERT_DIR` when either is set (as OpenSSL
+/// reads them); otherwise the distribution's bundle file alone when there is one (Amazon
+/// Linux's `/etc/pki/tls/certs/ca-bundle.crt`, Debian's `/etc/ssl/certs/ca-certificates.crt`),
+/// which its tooling writes from the same store as the hashed directory beside it (on Debian
+/// some 300 more files to open, for the same certificates); otherwise that directory.
+fn system_roots_der() -> &'static [CertificateDer<'static>] {
+    static ROOTS: LazyLock<Vec<CertificateDer<'static>>> = LazyLock::new(|| {
+        let from_env = ["SSL_CERT_FILE", "SSL_CERT_DIR"]
+            .iter()
+            .any(|v| std::env::var_os(v).is_some());
+        let found = match openssl_probe::probe().cert_file {
+            Some(bundle) if !from_env => {
+                rustls_native_certs::load_certs_from_paths(Some(&bundle), None)
+            }
+            _ => rustls_native_certs::load_native_certs(),
+        };
         for e in &found.errors {
             tracing::warn!(error = %e, "a system CA certificate could not be read");
         }
         found
             .certs
-            .iter()
+            .into_iter()
             .filter(|der| webpki::anchor_from_trusted_cert(der).is_ok())
+            .collect()
+    });
+    &ROOTS
+}
+
+fn system_roots() -> &'static [reqwest::Certificate] {
+    static ROOTS: LazyLock<Vec<reqwest::Certificate>> = LazyLock::new(|| {
+        system_roots_der()
+            .iter()
             .filter_map(|der| reqwest::Certificate::from_der(der).ok())
             .collect()
     });
     &ROOTS
+}
+
+/// The system's CA certificates ([`system_roots_der`]) as one PEM bundle, for the trust store
+/// of the AWS SDK's HTTPS client.
+pub fn system_roots_pem() -> &'static [u8] {
+    static PEM: LazyLock<Vec<u8>> = LazyLock::new(|| {
+        use base64::Engine;
+        let mut out = String::new();
+        for der in system_roots_der() {
+            let text = base64::engine::general_purpose::STANDARD.encode(der.as_ref());
+            out.push_str("-----BEGIN CERTIFICATE-----\n");
+            for line in text.as_bytes().chunks(64) {
+                out.push_str(&String::from_utf8_lossy(line));
+                out.push('\n');
+            }
+            out.push_str("-----END CERTIFICATE-----\n");
+        }
+        out.into_bytes()
+    });
+    &PEM
 }
 
 /// An error with its causes, e.g. "error sending request: client error (Connect): invalid peer
@@ -115,4 +160,28 @@ pub(crate) fn chain(e: &dyn std::error::Error) -> String {
         source = s.source();
     }
     text
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use rustls::pki_types::pem::PemObject;
+
+    /// The AWS SDK's client parses the PEM bundle and panics on a certificate it cannot add:
+    /// the bundle must read back as exactly the certificates read from the system.
+    #[test]
+    fn the_system_roots_read_back_from_their_pem_bundle_and_are_anchors() {
+        let der = system_roots_der();
+        assert!(!der.is_empty(), "this machine has a CA store");
+        let back = CertificateDer::pem_slice_iter(system_roots_pem())
+            .collect::<Result<Vec<_>, _>>()
+            .expect("the bundle is PEM");
+        assert_eq!(back, der);
+        let mut store = rustls::RootCertStore::empty();
+        for cert in back {
+            store.add(cert).expect("each certificate is a trust anchor");
+        }
+        assert_eq!(store.len(), der.len());
+        assert_eq!(system_roots().len(), der.len());
+    }
 }

@@ -67,11 +67,31 @@ pub fn init_tracing() {
         .try_init();
 }
 
+/// The HTTPS client of every AWS SDK client of the functions: the SDK's own (hyper), with rustls
+/// on ring, the crypto library of the outbound webhooks too, so a function binary links one
+/// (the SDK's default, aws-lc-rs, is not compiled). It trusts the system's roots as read once
+/// for the webhooks' clients ([`newborn_http::system_roots_pem`]), not read again.
+pub fn https_client() -> aws_sdk_sqs::config::SharedHttpClient {
+    use aws_smithy_http_client::tls::{
+        Provider, TlsContext, TrustStore, rustls_provider::CryptoMode,
+    };
+    let roots = TrustStore::empty()
+        .with_native_roots(false)
+        .with_pem_certificate(newborn_http::system_roots_pem());
+    let builder =
+        aws_smithy_http_client::Builder::new().tls_provider(Provider::Rustls(CryptoMode::Ring));
+    match TlsContext::builder().with_trust_store(roots).build() {
+        Ok(context) => builder.tls_context(context).build_https(),
+        // Not reached with this provider; the SDK's own trust store is the fallback.
+        Err(_) => builder.build_https(),
+    }
+}
+
 async fn adapters() -> Result<Adapters, Error> {
     init_tracing();
     let settings = Settings::from_env()?;
     let sdk = aws_config::defaults(aws_config::BehaviorVersion::latest())
-        .http_client(newborn_aws::https_client())
+        .http_client(https_client())
         .load()
         .await;
     Ok(Adapters::new(settings, sdk))

@@ -59,7 +59,7 @@ fn queue_urls() -> Result<HashMap<QueueName, String>, String> {
 
 async fn run(cli: Cli) -> Result<(), String> {
     let sdk = aws_config::defaults(aws_config::BehaviorVersion::latest())
-        .http_client(newborn_aws::https_client())
+        .http_client(newborn_lambda::https_client())
         .load()
         .await;
     let queues = SqsQueues::new(aws_sdk_sqs::Client::new(&sdk));
