@@ -199,11 +199,18 @@ pub fn goals(
             gap: pct(stage, 8.0),
         });
         let slowest = c.iter().map(|f| f.ready.p50_ms).fold(0.0, f64::max);
+        let stage = c
+            .iter()
+            .filter(|f| STAGE_FUNCTIONS.contains(&f.function.as_str()))
+            .map(|f| f.ready.p50_ms)
+            .fold(0.0, f64::max);
         out.push(Goal {
-            goal: "ready for the first event ≤ 15 ms (median)".into(),
-            measured: format!("slowest median {slowest:.1} ms"),
-            met: slowest <= 15.0,
-            gap: pct(slowest, 15.0),
+            goal: "every stage function ready for its first event ≤ 15 ms (median)".into(),
+            measured: format!(
+                "slowest stage function {stage:.1} ms, slowest of all functions {slowest:.1} ms"
+            ),
+            met: stage > 0.0 && stage <= 15.0,
+            gap: pct(stage, 15.0),
         });
     }
     out
