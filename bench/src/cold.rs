@@ -1,6 +1,7 @@
 //! Cold start of the functions: each release binary is started as Lambda starts it — with
 //! `AWS_LAMBDA_RUNTIME_API` pointing at a local Lambda runtime API (served here: `next`,
-//! `response`, `error`, `init/error`) and the function's environment over the emulator — and
+//! `response`, `error`, `init/error`) and the function's environment over the emulator, and no
+//! variable of the shell that runs it — and
 //! timed from process start to its first request for an event (ready) and to its answer
 //! (handled). Peak memory is the process's high-water mark (`VmHWM`) after the answer.
 
@@ -194,6 +195,12 @@ async fn once(
     let server = tokio::spawn(axum::serve(listener, runtime_api(run.clone())).into_future());
     let started = Instant::now();
     let mut child = tokio::process::Command::new(binary)
+        // Only Lambda's and the function's variables, as on Lambda: none of this shell's (a
+        // developer's SSL_CERT_DIR, for one, would make each start read ~300 certificate files).
+        .env_clear()
+        .env("PATH", "/usr/local/bin:/usr/bin:/bin")
+        .env("TZ", ":UTC")
+        .env("LANG", "en_US.UTF-8")
         .envs(env.iter().map(|(k, v)| (k.as_str(), v.as_str())))
         .env("AWS_LAMBDA_RUNTIME_API", addr.to_string())
         .env("NEWBORN_AGENCIES_URL", format!("http://{addr}"))

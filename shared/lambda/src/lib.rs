@@ -28,6 +28,10 @@ pub use wire::{Adapters, Port};
 use aws_config::SdkConfig;
 use aws_lambda_events::event::cloudwatch_events::CloudWatchEvent;
 use aws_lambda_events::event::sqs::SqsEvent;
+use aws_smithy_runtime_api::client::http::{
+    HttpClient, HttpConnectorSettings, SharedHttpClient, SharedHttpConnector,
+};
+use aws_smithy_runtime_api::client::runtime_components::RuntimeComponents;
 use lambda_runtime::{LambdaEvent, service_fn};
 use newborn_domain::stage::Stage;
 use newborn_service::signing::Keys;
@@ -70,20 +74,39 @@ pub fn init_tracing() {
 /// The HTTPS client of every AWS SDK client of the functions: the SDK's own (hyper), with rustls
 /// on ring, the crypto library of the outbound webhooks too, so a function binary links one
 /// (the SDK's default, aws-lc-rs, is not compiled). It trusts the system's roots as read once
-/// for the webhooks' clients ([`newborn_http::system_roots_pem`]), not read again.
-pub fn https_client() -> aws_sdk_sqs::config::SharedHttpClient {
-    use aws_smithy_http_client::tls::{
-        Provider, TlsContext, TrustStore, rustls_provider::CryptoMode,
-    };
-    let roots = TrustStore::empty()
-        .with_native_roots(false)
-        .with_pem_certificate(newborn_http::system_roots_pem());
-    let builder =
-        aws_smithy_http_client::Builder::new().tls_provider(Provider::Rustls(CryptoMode::Ring));
-    match TlsContext::builder().with_trust_store(roots).build() {
-        Ok(context) => builder.tls_context(context).build_https(),
-        // Not reached with this provider; the SDK's own trust store is the fallback.
-        Err(_) => builder.build_https(),
+/// for the webhooks' clients ([`newborn_http::system_roots_pem`]), not read again, and is built
+/// at the first request: a function that calls no AWS API before its first event (the relay)
+/// reads no certificate before it.
+pub fn https_client() -> SharedHttpClient {
+    SharedHttpClient::new(LazyHttps::default())
+}
+
+#[derive(Debug, Default)]
+struct LazyHttps(std::sync::OnceLock<SharedHttpClient>);
+
+impl HttpClient for LazyHttps {
+    fn http_connector(
+        &self,
+        settings: &HttpConnectorSettings,
+        components: &RuntimeComponents,
+    ) -> SharedHttpConnector {
+        self.0
+            .get_or_init(|| {
+                use aws_smithy_http_client::tls::{
+                    Provider, TlsContext, TrustStore, rustls_provider::CryptoMode,
+                };
+                let roots = TrustStore::empty()
+                    .with_native_roots(false)
+                    .with_pem_certificate(newborn_http::system_roots_pem());
+                let builder = aws_smithy_http_client::Builder::new()
+                    .tls_provider(Provider::Rustls(CryptoMode::Ring));
+                match TlsContext::builder().with_trust_store(roots).build() {
+                    Ok(context) => builder.tls_context(context).build_https(),
+                    // Not reached with this provider; the SDK's own trust store is the fallback.
+                    Err(_) => builder.build_https(),
+                }
+            })
+            .http_connector(settings, components)
     }
 }
 

@@ -270,11 +270,35 @@ impl Adapters {
 
     /// The webhook keys. The secret's value is never logged.
     pub async fn keys(&self) -> Result<Keys, Error> {
+        self.keys_meanwhile().await
+    }
+
+    /// The webhook keys, read on another task from now on: a function's start builds its core
+    /// (the built-in policies parsed) while the secret is on its way, instead of after it.
+    fn keys_meanwhile(&self) -> impl Future<Output = Result<Keys, Error>> + use<> {
         self.record(Port::WebhookKeys);
-        match &self.keys {
-            KeySource::Secret => read_keys(&self.sdk, &self.settings.webhook_keys_secret).await,
-            KeySource::Given(keys) => Ok((**keys).clone()),
+        let read = match &self.keys {
+            KeySource::Secret => {
+                let (sdk, secret) = (self.sdk.clone(), self.settings.webhook_keys_secret.clone());
+                Ok(tokio::spawn(async move { read_keys(&sdk, &secret).await }))
+            }
+            KeySource::Given(keys) => Err((**keys).clone()),
+        };
+        async move {
+            match read {
+                Ok(task) => task
+                    .await
+                    .map_err(|e| Error::from(format!("reading the webhook keys: {e}")))?,
+                Err(given) => Ok(given),
+            }
         }
+    }
+
+    /// The core and the webhook keys, the secret read while the core is built.
+    pub async fn core_and_keys(&self) -> Result<(Core, Keys), Error> {
+        let keys = self.keys_meanwhile();
+        let core = self.core()?;
+        Ok((core, keys.await?))
     }
 
     /// The wall clock.
@@ -322,9 +346,9 @@ impl Adapters {
 /// The applicant desk: the store, the upload register, and the licence directory (a
 /// supplement's licences are looked up, signed, before it is accepted).
 pub async fn applicant_desk(a: &Adapters) -> Result<ApplicantDesk, Error> {
-    let keys = a.keys().await?;
+    let (core, keys) = a.core_and_keys().await?;
     Ok(
-        ApplicantDesk::new(a.core()?, Arc::new(a.uploads()), a.licences(&keys)?)
+        ApplicantDesk::new(core, Arc::new(a.uploads()), a.licences(&keys)?)
             .with_results(keys.results.clone())
             .with_drafts(a.drafts()),
     )
@@ -370,8 +394,7 @@ pub async fn api(a: &Adapters) -> Result<axum::Router, Error> {
 
 /// The `callbacks` function: the agencies' signed requests, verified with their keys.
 pub async fn callbacks(a: &Adapters) -> Result<axum::Router, Error> {
-    let core = a.core()?;
-    let keys = a.keys().await?;
+    let (core, keys) = a.core_and_keys().await?;
     let requests = Arc::new(a.requests());
     let edge = Edge {
         auth: Arc::new(ApiGatewayJwt),
@@ -394,8 +417,7 @@ pub async fn callbacks(a: &Adapters) -> Result<axum::Router, Error> {
 /// A stage function: dispatches signed to the agencies' gateway, look-ups and registrations
 /// in the licence directory, counterfoils kept in the register.
 pub async fn stage(a: &Adapters) -> Result<StageDesk, Error> {
-    let core = a.core()?;
-    let keys = a.keys().await?;
+    let (core, keys) = a.core_and_keys().await?;
     let agencies =
         HttpDispatcher::to_gateway(&a.settings.agencies_url, keys.platform.clone(), a.clock())?;
     Ok(StageDesk::new(
@@ -416,8 +438,7 @@ pub async fn notifier(a: &Adapters) -> Result<NotifierDesk, Error> {
 /// The `evaluation` function: invitations to rate, written to the store, and ratings signed to
 /// the provincial 好差评 platform.
 pub async fn evaluation(a: &Adapters) -> Result<EvaluationDesk, Error> {
-    let core = a.core()?;
-    let keys = a.keys().await?;
+    let (core, keys) = a.core_and_keys().await?;
     let platform =
         HttpRatingPlatform::new(&a.settings.rating_platform_url, keys.platform, a.clock())?;
     Ok(EvaluationDesk::new(core, Arc::new(platform)))
@@ -425,8 +446,7 @@ pub async fn evaluation(a: &Adapters) -> Result<EvaluationDesk, Error> {
 
 /// The `sla-monitor` function: the SLA sweep, escalations signed to the supervisors.
 pub async fn monitor(a: &Adapters) -> Result<MonitorDesk, Error> {
-    let core = a.core()?;
-    let keys = a.keys().await?;
+    let (core, keys) = a.core_and_keys().await?;
     let supervisors =
         HttpDispatcher::to_supervisors(&a.settings.supervisors_url, keys.platform, a.clock())?;
     Ok(MonitorDesk::new(core, Arc::new(supervisors)).with_drafts(a.drafts()))
