@@ -15,7 +15,11 @@ export CARGO_INCREMENTAL="${CARGO_INCREMENTAL:-0}"
 # without unit tests, `test = false`, are linted in their own build) with `-D warnings`; a lint
 # is a compile error of the build phase. Dependencies are compiled by rustc alone, as under
 # `cargo clippy`.
-export RUSTC_WORKSPACE_WRAPPER="${RUSTC_WORKSPACE_WRAPPER-$(command -v clippy-driver)}"
+export RUSTC_WORKSPACE_WRAPPER="${RUSTC_WORKSPACE_WRAPPER-$(command -v clippy-driver || true)}"
+if [ -z "$RUSTC_WORKSPACE_WRAPPER" ]; then
+  echo "clippy-driver is missing: rustup component add clippy" >&2
+  exit 1
+fi
 export CLIPPY_ARGS="${CLIPPY_ARGS--D__CLIPPY_HACKERY__warnings__CLIPPY_HACKERY__}"
 # Each phase is announced with the seconds since the start, so a slow run shows where time goes.
 phase() { echo "== [$(printf '%4d' "$SECONDS") s] $*"; }
