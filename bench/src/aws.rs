@@ -666,7 +666,7 @@ pub async fn run(applications: usize, prices: Prices) -> Result<Report> {
     let emulator = newborn_contract::emulator::start_emulator();
     let counts = Counts::default();
     // The emulator speaks plain HTTP; the SDK's own client, without TLS.
-    let default_client = aws_smithy_http_client::Builder::new().build_http();
+    let default_client = harness::plain_http();
     let http = SharedHttpClient::new(CountingClient {
         inner: default_client,
         counts: counts.clone(),

@@ -12,8 +12,7 @@ fn client(url: &str) -> aws_sdk_dynamodb::Client {
         .region(Region::new("cn-northwest-1"))
         .endpoint_url(url)
         .credentials_provider(Credentials::new("test", "test", None, None, "emulator"))
-        // The emulator speaks plain HTTP: the SDK's own client without TLS.
-        .http_client(aws_smithy_http_client::Builder::new().build_http())
+        .http_client(newborn_lambda_harness::plain_http())
         .build();
     aws_sdk_dynamodb::Client::from_conf(config)
 }
@@ -438,8 +437,7 @@ fn sqs_client(url: &str) -> aws_sdk_sqs::Client {
         .credentials_provider(aws_sdk_sqs::config::Credentials::new(
             "test", "test", None, None, "emulator",
         ))
-        // The emulator speaks plain HTTP: the SDK's own client without TLS.
-        .http_client(aws_smithy_http_client::Builder::new().build_http())
+        .http_client(newborn_lambda_harness::plain_http())
         .build();
     aws_sdk_sqs::Client::from_conf(config)
 }
@@ -562,8 +560,7 @@ fn s3_client(url: &str) -> aws_sdk_s3::Client {
         .credentials_provider(aws_sdk_s3::config::Credentials::new(
             "test", "test", None, None, "emulator",
         ))
-        // The emulator speaks plain HTTP: the SDK's own client without TLS.
-        .http_client(aws_smithy_http_client::Builder::new().build_http())
+        .http_client(newborn_lambda_harness::plain_http())
         .build();
     aws_sdk_s3::Client::from_conf(config)
 }

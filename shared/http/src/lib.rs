@@ -20,9 +20,7 @@ pub use directory::HttpLicenceDirectory;
 pub use dispatcher::{HttpDispatcher, HttpNotifier, HttpRatingPlatform};
 pub use extract::{AppId, Applicant, Authenticated, Mother, Staff, Supervisor};
 pub use middleware::{Edge, IDEMPOTENCY_KEY};
-pub use outbound::{
-    TrustedRoots, client, client_builder, install_crypto_provider, system_roots_pem,
-};
+pub use outbound::{TrustedRoots, client, client_builder, system_roots_pem};
 pub use problem::{Problem, ProblemDetails};
 pub use routes::operator::OPENAPI;
 pub use routes::{

@@ -1,5 +1,6 @@
 //! The outbound HTTP client every adapter shares: HTTPS by rustls on ring (as the AWS SDK's
-//! client, `newborn_aws::https_client`), certificates checked against the system's roots — on Lambda the runtime's CA bundle;
+//! client, `newborn_lambda::https_client`), certificates checked against the system's roots —
+//! on Lambda the runtime's CA bundle;
 //! `SSL_CERT_FILE` / `SSL_CERT_DIR` replace them, as for any OpenSSL-style program, which is how
 //! a deployment trusts an agency gateway behind a private CA. `HttpDispatcher::trusting` adds
 //! roots in code (the HTTPS test's CA). Plain `http://` stays allowed for the local runtime and
@@ -13,7 +14,7 @@ use std::time::Duration;
 /// (`rustls-no-provider`): its default, aws-lc-rs, is a second crypto library in every function
 /// binary beside the ring the SDK's client uses. Every client of this workspace is built through
 /// [`client_builder`], which calls this first; a provider installed before is kept.
-pub fn install_crypto_provider() {
+fn install_crypto_provider() {
     static ONCE: Once = Once::new();
     ONCE.call_once(|| {
         // An error means a provider is already installed, which is all that is needed.
@@ -131,17 +132,17 @@ fn system_roots() -> &'static [reqwest::Certificate] {
 pub fn system_roots_pem() -> &'static [u8] {
     static PEM: LazyLock<Vec<u8>> = LazyLock::new(|| {
         use base64::Engine;
-        let mut out = String::new();
+        let mut out = Vec::new();
         for der in system_roots_der() {
             let text = base64::engine::general_purpose::STANDARD.encode(der.as_ref());
-            out.push_str("-----BEGIN CERTIFICATE-----\n");
+            out.extend_from_slice(b"-----BEGIN CERTIFICATE-----\n");
             for line in text.as_bytes().chunks(64) {
-                out.push_str(&String::from_utf8_lossy(line));
-                out.push('\n');
+                out.extend_from_slice(line);
+                out.push(b'\n');
             }
-            out.push_str("-----END CERTIFICATE-----\n");
+            out.extend_from_slice(b"-----END CERTIFICATE-----\n");
         }
-        out.into_bytes()
+        out
     });
     &PEM
 }

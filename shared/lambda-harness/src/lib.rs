@@ -64,7 +64,7 @@ pub fn sdk_config(url: &str, http: Option<aws_sdk_sqs::config::SharedHttpClient>
 
 /// The SDK's HTTP client without TLS, for the emulator (the workspace builds the SDK without a
 /// default client).
-fn plain_http() -> aws_sdk_sqs::config::SharedHttpClient {
+pub fn plain_http() -> aws_sdk_sqs::config::SharedHttpClient {
     aws_smithy_http_client::Builder::new().build_http()
 }
 

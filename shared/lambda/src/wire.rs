@@ -277,19 +277,23 @@ impl Adapters {
     /// (the built-in policies parsed) while the secret is on its way, instead of after it.
     fn keys_meanwhile(&self) -> impl Future<Output = Result<Keys, Error>> + use<> {
         self.record(Port::WebhookKeys);
-        let read = match &self.keys {
+        enum Pending {
+            Reading(tokio::task::JoinHandle<Result<Keys, Error>>),
+            Given(Keys),
+        }
+        let pending = match &self.keys {
             KeySource::Secret => {
                 let (sdk, secret) = (self.sdk.clone(), self.settings.webhook_keys_secret.clone());
-                Ok(tokio::spawn(async move { read_keys(&sdk, &secret).await }))
+                Pending::Reading(tokio::spawn(async move { read_keys(&sdk, &secret).await }))
             }
-            KeySource::Given(keys) => Err((**keys).clone()),
+            KeySource::Given(keys) => Pending::Given((**keys).clone()),
         };
         async move {
-            match read {
-                Ok(task) => task
+            match pending {
+                Pending::Reading(task) => task
                     .await
                     .map_err(|e| Error::from(format!("reading the webhook keys: {e}")))?,
-                Err(given) => Ok(given),
+                Pending::Given(keys) => Ok(keys),
             }
         }
     }
